@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ArqonBus needs to build, test and run, when missing.
+# Runs apt-get as root, or through sudo otherwise. Safe to run again: it only installs
+# what dpkg does not already report as installed.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  nats-server libnats-dev redis-server libhiredis-dev
+  libjwt-dev libxxhash-dev protobuf-compiler protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev
+  zlib1g-dev libssl-dev openssl libcmocka-dev
+  python3 python3-websockets python3-protobuf python3-xxhash
+  wabt clang lld libclang-rt-14-dev prometheus
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+echo "bootstrap: installing ${missing[*]}" >&2
+if [[ $(id -u) -eq 0 ]]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  echo "bootstrap: need root or sudo to install: ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "bootstrap: done" >&2

@@ -1,0 +1,13 @@
+/*
+ * commands.h — the subcommands of `arq`. Each takes the arguments after its own name
+ * (argv[0] is the subcommand) and returns the process exit status.
+ */
+#ifndef ARQ_CLI_COMMANDS_H
+#define ARQ_CLI_COMMANDS_H
+
+int arq_cmd_version(int argc, char **argv);
+int arq_cmd_toml_decode(int argc, char **argv);
+int arq_cmd_auth(int argc, char **argv);
+int arq_cmd_wasm(int argc, char **argv);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * config.h — the typed configuration of every ArqonBus program (config/arqon.toml).
+ *
+ * DESIGN
+ *   arq_config_defaults() gives a complete, safe configuration; arq_config_load() overlays
+ *   a TOML file on it. The loader is driven by one table of known keys (config.c), so that
+ *   an unknown key, a wrong type or an out-of-range value stops start-up with
+ *   `file:line: key: problem`. Every string in the struct is owned by it (arq_config_free).
+ *   Secrets are not resolved here: see arq_config_jwt_secret() and arq_config_nats_password(),
+ *   which also read the environment.
+ */
+#ifndef ARQ_COMMON_CONFIG_H
+#define ARQ_COMMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+  char **items;
+  size_t len;
+} arq_strlist_t;
+
+typedef struct {
+  char *prefix;   /* NATS subject pattern */
+  double percent; /* 0.0 .. 1.0 */
+} arq_mirror_rule_t;
+
+typedef struct {
+  char *subject; /* NATS subject pattern */
+  char *schema_id;
+  char *message; /* fully-qualified protobuf message name */
+} arq_schema_mapping_t;
+
+typedef struct {
+  struct {
+    char *listen;       /* host:port */
+    char *admin_listen; /* host:port, or NULL: /metrics and /admin on the main port */
+    char *node_id;
+    int64_t workers; /* 0: one per core */
+    char *tls_cert;
+    char *tls_key;
+    bool allow_insecure;
+    char *ws_path;
+    int64_t max_message_bytes;
+    int64_t send_queue_bytes;
+    int64_t handshake_timeout_ms;
+    int64_t ping_interval_s;
+    int64_t idle_timeout_s;
+    int64_t close_timeout_ms;
+    int64_t request_timeout_ms; /* Brain requests (presence, history) */
+    double conn_rate;           /* messages per second, token bucket */
+    int64_t conn_burst;
+    double tenant_rate;
+    int64_t tenant_burst;
+    int64_t max_connections;
+    int64_t max_connections_per_tenant;
+    arq_strlist_t allowed_origins;
+    arq_strlist_t trusted_proxies;
+    int64_t heartbeat_interval_ms;
+  } shield;
+  struct {
+    char *jwt_secret;
+    char *jwt_secret_file;
+    char *jwt_public_key_file;
+    arq_strlist_t algorithms; /* "HS256", "RS256", "ES256" */
+    char *issuer;
+    char *audience;
+    int64_t leeway_s;
+  } auth;
+  struct {
+    char *url;
+    char *user;
+    char *password;
+    char *password_file;
+  } nats;
+  struct {
+    char *url;
+  } valkey;
+  struct {
+    char *metrics_listen;
+    int64_t presence_expiry_s;
+    int64_t history_max_per_room;
+    int64_t history_max_age_s;
+  } brain;
+  struct {
+    char *level;
+    char *format;
+  } log;
+  struct {
+    struct {
+      bool enabled;
+      int64_t fuel_limit;
+      int64_t memory_limit_mb;
+      char *kv_bucket;
+    } overseer;
+    struct {
+      bool enabled;
+      arq_mirror_rule_t *rules;
+      size_t nrules;
+    } mirroring;
+    struct {
+      bool enabled;
+      char *kv_bucket;
+      int64_t cache_ttl_seconds;
+      bool strict_unknown;
+      int64_t max_schema_bytes;
+      arq_schema_mapping_t *mappings;
+      size_t nmappings;
+    } registry;
+  } platform;
+} arq_config_t;
+
+/** Fills `cfg` with the defaults (the values documented in docs/operations.md). */
+void arq_config_defaults(arq_config_t *cfg);
+
+/** Overlays the TOML text `data` (named `path` in messages) on `cfg`. Returns 0, or -1
+ *  with `file:line: key: problem` in err. */
+int arq_config_parse(arq_config_t *cfg, const char *path, const char *data, size_t len, char *err,
+                     size_t errcap);
+
+/** Reads the file at `path` and calls arq_config_parse(). */
+int arq_config_load(arq_config_t *cfg, const char *path, char *err, size_t errcap);
+
+void arq_config_free(arq_config_t *cfg);
+
+/** Splits "host:port" (IPv6 as "[::1]:4000"). Returns 0, or -1 when malformed. */
+int arq_config_split_hostport(const char *s, char *host, size_t hostcap, uint16_t *port);
+/** True when `host` is a loopback address or "localhost". */
+bool arq_config_host_is_loopback(const char *host);
+
+/** The HS256 secret: env ARQON_JWT_SECRET, else auth.jwt_secret, else the first line of
+ *  auth.jwt_secret_file. Returns a malloc'd string, or NULL with the reason in err
+ *  (never a default: no secret means fail closed). */
+char *arq_config_jwt_secret(const arq_config_t *cfg, char *err, size_t errcap);
+
+/** The NATS password: env ARQON_NATS_PASSWORD, else nats.password, else nats.password_file.
+ *  NULL with err[0] == 0 when none is configured; NULL with a reason on a read error. */
+char *arq_config_nats_password(const arq_config_t *cfg, char *err, size_t errcap);
+
+#endif

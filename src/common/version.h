@@ -1,0 +1,4 @@
+#ifndef ARQ_COMMON_VERSION_H
+#define ARQ_COMMON_VERSION_H
+#define ARQ_VERSION "0.1.0"
+#endif
