@@ -370,6 +370,10 @@ static arq_toml_value_t *parse_array(parser_t *ps, int parent_depth, int line) {
     }
     if (!skip_blank(ps))
       break;
+    if (at_end(ps)) {
+      arq__toml_fail(&ps->c, open, "unterminated array");
+      break;
+    }
     if (peek(ps, ','))
       ps->c.p++;
     else if (!peek(ps, ']')) {
