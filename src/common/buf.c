@@ -37,6 +37,7 @@ void arq_buf_reserve(arq_buf_t *b, size_t extra) {
     arq_oom("buffer");
   b->data = p;
   b->cap = cap;
+  b->data[b->len] = '\0';
 }
 
 void arq_buf_append(arq_buf_t *b, const void *data, size_t len) {

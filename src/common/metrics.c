@@ -249,13 +249,23 @@ double arq_histogram_sum(const arq_histogram_t *h) {
   return bits_double(atomic_load_explicit(&h->sum_bits, memory_order_relaxed));
 }
 
+/* The shortest of %.15g / %.17g that reads back as the same double. */
+static void format_double(char *out, size_t cap, double v) {
+  if (isnan(v)) {
+    snprintf(out, cap, "NaN");
+  } else if (isinf(v)) {
+    snprintf(out, cap, v > 0 ? "+Inf" : "-Inf");
+  } else {
+    snprintf(out, cap, "%.15g", v);
+    if (strtod(out, NULL) != v)
+      snprintf(out, cap, "%.17g", v);
+  }
+}
+
 static void write_double(arq_buf_t *out, double v) {
-  if (isnan(v))
-    arq_buf_puts(out, "NaN");
-  else if (isinf(v))
-    arq_buf_puts(out, v > 0 ? "+Inf" : "-Inf");
-  else
-    arq_buf_printf(out, "%.17g", v);
+  char text[40];
+  format_double(text, sizeof text, v);
+  arq_buf_puts(out, text);
 }
 
 static void write_help(arq_buf_t *out, const family_t *f) {
@@ -283,13 +293,11 @@ static void write_sample(arq_buf_t *out, const char *name, const char *suffix,
 static void write_histogram(arq_buf_t *out, const family_t *f, const series_t *s) {
   const arq_histogram_t *h = &s->u.histogram;
   uint64_t cumulative = 0;
-  char le[64];
+  char le[64], bound[40];
   for (size_t i = 0; i <= h->nbounds; i++) {
     cumulative += atomic_load_explicit(&h->counts[i], memory_order_relaxed);
-    if (i < h->nbounds)
-      snprintf(le, sizeof le, "le=\"%.17g\"", h->bounds[i]);
-    else
-      snprintf(le, sizeof le, "le=\"+Inf\"");
+    format_double(bound, sizeof bound, i < h->nbounds ? h->bounds[i] : INFINITY);
+    snprintf(le, sizeof le, "le=\"%s\"", bound);
     write_sample(out, f->name, "_bucket", s->labels, le);
     arq_buf_printf(out, "%llu\n", (unsigned long long)cumulative);
   }

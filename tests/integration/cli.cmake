@@ -1,0 +1,8 @@
+# The arq command-line tool, driven as a user would.
+if(NOT ARQ_FUZZ)
+  add_test(NAME integration_cli_auth
+           COMMAND ${ARQ_PYTHON} -m unittest -v test_cli_auth
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+  set_tests_properties(integration_cli_auth PROPERTIES TIMEOUT 120 LABELS integration
+    ENVIRONMENT "ARQ_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
+endif()
