@@ -1,1 +1,17 @@
-int main(void) { return 2; }
+/* arqon-shield — the ArqonBus edge: WebSocket gateway to NATS. */
+#include <stdio.h>
+
+#include "common/config.h"
+#include "common/program.h"
+
+int main(int argc, char **argv) {
+  arq_program_t program = {.name = "arqon-shield", .description = "the ArqonBus edge: WebSocket gateway to NATS"};
+  arq_config_t cfg;
+  int rc = arq_program_start(&program, argc, argv, &cfg);
+  if (rc >= 0)
+    return rc;
+  /* The server itself is not built yet: refuse clearly instead of pretending to run. */
+  fprintf(stderr, "arqon-shield: the server is not implemented yet (only --check-config works)\n");
+  arq_config_free(&cfg);
+  return 3;
+}

@@ -1,0 +1,693 @@
+/*
+ * compile.c — validates one function body and translates it into threaded code.
+ *
+ * DESIGN
+ *   A single pass: each instruction is type-checked (validate.c) and emitted as a
+ *   handler cell plus pre-decoded immediates. The validator knows the operand stack
+ *   height at every point, so branches are resolved here: a branch that must move
+ *   its label values down (because operands sit between them and the label's
+ *   height) becomes a *_DROP form carrying the arity and the destination slot;
+ *   otherwise it is a plain jump. Forward branches are chained through their
+ *   target cells and patched when the block's `end` is reached.
+ *
+ *   Fuel is charged per straight-line run: a FUEL cell opens every run (function
+ *   entry, loop head, after a conditional branch, at else and end) and counts the
+ *   WebAssembly instructions of the run, so an uninterrupted execution is charged
+ *   exactly one unit per instruction executed (`end` and `else` are markers, not
+ *   instructions). Code after an unconditional transfer is emitted but never runs.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "wasm/validate.h"
+
+#define TRY(call)                                                                        \
+  do {                                                                                   \
+    arq_wasm_result_t r_ = (call);                                                       \
+    if (r_)                                                                              \
+      return r_;                                                                         \
+  } while (0)
+
+#define MAX_CELLS (1u << 24)
+
+typedef struct {
+  arq_wasm_module_t *m;
+  arq__func_t *f;
+  const arq_wasm_functype_t *type;
+  arq__reader_t r;
+  arq__vstate_t v;
+  const void *const *labels;
+  arq__cell_t *code;
+  uint32_t ncode, cap;
+  uint32_t fuel_at; /* cell holding the current run's count */
+  uint32_t nlocals; /* params + declared locals */
+  uint8_t *local_types;
+} comp_t;
+
+static const uint8_t vt_single[4][1] = {{ARQ_WASM_F64}, {ARQ_WASM_F32}, {ARQ_WASM_I64},
+                                        {ARQ_WASM_I32}};
+
+static arq_wasm_result_t grow(comp_t *c, uint32_t n) {
+  if (c->ncode + n <= c->cap)
+    return NULL;
+  uint32_t cap = c->cap ? c->cap : 64;
+  while (cap < c->ncode + n) {
+    if (cap >= MAX_CELLS)
+      return arq_wasm_err_limit_code;
+    cap *= 2;
+  }
+  arq__cell_t *nc = realloc(c->code, cap * sizeof *nc);
+  if (!nc)
+    return arq_wasm_err_out_of_memory;
+  c->code = nc;
+  c->cap = cap;
+  return NULL;
+}
+
+static arq_wasm_result_t emit_op(comp_t *c, unsigned op) {
+  TRY(grow(c, 1));
+  c->code[c->ncode++].op = c->labels[op];
+  return NULL;
+}
+
+static arq_wasm_result_t emit_u64(comp_t *c, uint64_t v) {
+  TRY(grow(c, 1));
+  c->code[c->ncode++].u64 = v;
+  return NULL;
+}
+
+static void count_instr(comp_t *c) { c->code[c->fuel_at].u64++; }
+
+static arq_wasm_result_t new_run(comp_t *c) {
+  if (c->ncode == c->fuel_at + 1 && c->code[c->fuel_at].u64 == 0)
+    return NULL; /* nothing emitted or counted since: reuse the open run */
+  TRY(emit_op(c, ARQ__OP_FUEL));
+  TRY(emit_u64(c, 0));
+  c->fuel_at = c->ncode - 1;
+  return NULL;
+}
+
+/* Patches every forward branch chained on `head` to `target`. */
+static void patch_chain(comp_t *c, uint32_t head, uint32_t target) {
+  while (head) {
+    uint32_t at = head - 1;
+    head = (uint32_t)c->code[at].u64;
+    c->code[at].u64 = target;
+  }
+}
+
+/* Emits the target cell of a branch to frame `t`. */
+static arq_wasm_result_t emit_target(comp_t *c, arq__ctrl_t *t) {
+  if (t->kind == ARQ__LOOP)
+    return emit_u64(c, t->loop_pc);
+  TRY(emit_u64(c, t->patch));
+  t->patch = c->ncode; /* index + 1 of the cell just emitted */
+  return NULL;
+}
+
+/* Emits a branch (BR or BR_IF family) to relative depth `depth`, whose label values
+ * are on top of the stack. */
+static arq_wasm_result_t emit_branch(comp_t *c, unsigned plain, unsigned drop, uint32_t depth) {
+  arq__ctrl_t *t = &c->v.ctrls[c->v.nctrls - 1 - depth];
+  uint32_t arity = arq__label_arity(t);
+  uint64_t dest = (uint64_t)c->nlocals + t->height;
+  uint64_t cur = (uint64_t)c->nlocals + c->v.nvals;
+  if (cur >= arity && cur - arity != dest && !c->v.ctrls[c->v.nctrls - 1].unreachable) {
+    TRY(emit_op(c, drop));
+    TRY(emit_target(c, t));
+    TRY(emit_u64(c, arity));
+    return emit_u64(c, dest);
+  }
+  TRY(emit_op(c, plain));
+  return emit_target(c, t);
+}
+
+static arq_wasm_result_t read_blocktype(comp_t *c, uint32_t *np, const uint8_t **p, uint32_t *nr,
+                                        const uint8_t **r) {
+  if (c->r.p >= c->r.end)
+    return arq_wasm_err_unexpected_end;
+  uint8_t b = *c->r.p;
+  *np = *nr = 0;
+  *p = *r = NULL;
+  if (b == 0x40) {
+    c->r.p++;
+    return NULL;
+  }
+  if (b >= ARQ_WASM_F64 && b <= ARQ_WASM_I32) {
+    c->r.p++;
+    *nr = 1;
+    *r = vt_single[b - ARQ_WASM_F64];
+    return NULL;
+  }
+  if (b == 0x7b)
+    return arq_wasm_err_unsupported_simd;
+  if (b == 0x70 || b == 0x6f)
+    return arq_wasm_err_unsupported_reftypes;
+  if (b == 0x63 || b == 0x64)
+    return arq_wasm_err_unsupported_gc;
+  int64_t idx;
+  TRY(arq__read_s33(&c->r, &idx));
+  if (idx < 0)
+    return arq_wasm_err_bad_valtype;
+  if ((uint64_t)idx >= c->m->ntypes)
+    return arq_wasm_err_unknown_type;
+  const arq_wasm_functype_t *t = &c->m->types[idx];
+  *np = t->nparams, *p = t->params, *nr = t->nresults, *r = t->results;
+  return NULL;
+}
+
+static arq_wasm_result_t read_memarg(comp_t *c, uint32_t natural, uint32_t *offset) {
+  uint32_t align;
+  TRY(arq__read_u32(&c->r, &align));
+  TRY(arq__read_u32(&c->r, offset));
+  if (align >= 32)
+    return arq_wasm_err_bad_alignment;
+  if (!c->m->has_memory)
+    return arq_wasm_err_unknown_memory;
+  if (align > natural)
+    return arq_wasm_err_bad_alignment;
+  return NULL;
+}
+
+static arq_wasm_result_t zero_byte(comp_t *c) {
+  uint8_t b;
+  TRY(arq__read_byte(&c->r, &b));
+  return b ? arq_wasm_err_zero_byte_expected : NULL;
+}
+
+/* Signature of a numeric instruction: operand types a (and b) to result. */
+static bool numeric_sig(unsigned op, uint8_t *a, uint8_t *b, uint8_t *res) {
+  const uint8_t I = ARQ_WASM_I32, L = ARQ_WASM_I64, F = ARQ_WASM_F32, D = ARQ_WASM_F64;
+  *b = 0;
+#define UN(x, r) (*a = (x), *res = (r), true)
+#define BIN(x, r) (*a = (x), *b = (x), *res = (r), true)
+  if (op == 0x45) return UN(I, I);
+  if (op <= 0x4f) return BIN(I, I);
+  if (op == 0x50) return UN(L, I);
+  if (op <= 0x5a) return BIN(L, I);
+  if (op <= 0x60) return BIN(F, I);
+  if (op <= 0x66) return BIN(D, I);
+  if (op <= 0x69) return UN(I, I);
+  if (op <= 0x78) return BIN(I, I);
+  if (op <= 0x7b) return UN(L, L);
+  if (op <= 0x8a) return BIN(L, L);
+  if (op <= 0x91) return UN(F, F);
+  if (op <= 0x98) return BIN(F, F);
+  if (op <= 0x9f) return UN(D, D);
+  if (op <= 0xa6) return BIN(D, D);
+  switch (op) {
+  case 0xa7: return UN(L, I);
+  case 0xa8: case 0xa9: return UN(F, I);
+  case 0xaa: case 0xab: return UN(D, I);
+  case 0xac: case 0xad: return UN(I, L);
+  case 0xae: case 0xaf: return UN(F, L);
+  case 0xb0: case 0xb1: return UN(D, L);
+  case 0xb2: case 0xb3: return UN(I, F);
+  case 0xb4: case 0xb5: return UN(L, F);
+  case 0xb6: return UN(D, F);
+  case 0xb7: case 0xb8: return UN(I, D);
+  case 0xb9: case 0xba: return UN(L, D);
+  case 0xbb: return UN(F, D);
+  case 0xbc: return UN(F, I);
+  case 0xbd: return UN(D, L);
+  case 0xbe: return UN(I, F);
+  case 0xbf: return UN(L, D);
+  case 0xc0: case 0xc1: return UN(I, I);
+  case 0xc2: case 0xc3: case 0xc4: return UN(L, L);
+  /* saturating truncations, internal numbering */
+  case 0xd0: case 0xd1: return UN(F, I);
+  case 0xd2: case 0xd3: return UN(D, I);
+  case 0xd4: case 0xd5: return UN(F, L);
+  case 0xd6: case 0xd7: return UN(D, L);
+  }
+#undef UN
+#undef BIN
+  return false;
+}
+
+static arq_wasm_result_t unsupported(uint8_t op) {
+  switch (op) {
+  case 0x06: case 0x07: case 0x08: case 0x09: case 0x0a: case 0x18: case 0x19: case 0x1f:
+    return arq_wasm_err_unsupported_exceptions;
+  case 0x12: case 0x13: case 0x15:
+    return arq_wasm_err_unsupported_tail_calls;
+  case 0x14: case 0x25: case 0x26: case 0xd0: case 0xd1: case 0xd2: case 0xd3: case 0xd4:
+  case 0xd5: case 0xd6:
+    return arq_wasm_err_unsupported_reftypes;
+  case 0xfb:
+    return arq_wasm_err_unsupported_gc;
+  case 0xfd:
+    return arq_wasm_err_unsupported_simd;
+  case 0xfe:
+    return arq_wasm_err_unsupported_threads;
+  }
+  return arq_wasm_err_illegal_opcode;
+}
+
+static arq_wasm_result_t do_end(comp_t *c) {
+  arq__vstate_t *v = &c->v;
+  arq__ctrl_t *t = &v->ctrls[v->nctrls - 1];
+  TRY(arq__v_check_end(v));
+  if (t->kind == ARQ__IF && t->nparams != t->nresults)
+    return arq_wasm_err_type_mismatch; /* an if without else must leave its params */
+  if (t->kind == ARQ__IF && memcmp(t->params, t->results, t->nparams))
+    return arq_wasm_err_type_mismatch;
+  if (t->kind == ARQ__FUNC) {
+    patch_chain(c, t->patch, c->ncode);
+    TRY(emit_op(c, ARQ__OP_RETURN));
+    v->nctrls--;
+    return NULL;
+  }
+  TRY(new_run(c));
+  uint32_t here = c->ncode - 2; /* the FUEL cell opening the run after end */
+  patch_chain(c, t->patch, here);
+  if (t->else_patch)
+    c->code[t->else_patch - 1].u64 = here;
+  arq__ctrl_t done = *t;
+  v->nctrls--;
+  return arq__v_push_n(v, done.results, done.nresults);
+}
+
+static arq_wasm_result_t compile_body(comp_t *c) {
+  arq__vstate_t *v = &c->v;
+  arq_wasm_module_t *m = c->m;
+  TRY(arq__v_push_ctrl(v, ARQ__FUNC, 0, NULL, c->type->nresults, c->type->results));
+  TRY(emit_op(c, ARQ__OP_FUEL));
+  TRY(emit_u64(c, 0));
+  c->fuel_at = 1;
+  while (v->nctrls > 0) {
+    uint8_t op;
+    TRY(arq__read_byte(&c->r, &op));
+    arq__ctrl_t *top = &v->ctrls[v->nctrls - 1];
+    if (op != 0x0b && op != 0x05)
+      count_instr(c);
+    switch (op) {
+    case 0x00: /* unreachable */
+      TRY(emit_op(c, ARQ__OP_UNREACHABLE));
+      arq__v_unreachable(v);
+      break;
+    case 0x01: /* nop */
+      break;
+    case 0x02: /* block */
+    case 0x03: /* loop */
+    case 0x04: { /* if */
+      uint32_t np, nr;
+      const uint8_t *p, *r;
+      TRY(read_blocktype(c, &np, &p, &nr, &r));
+      if (op == 0x04)
+        TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+      TRY(arq__v_pop_n(v, p, np));
+      uint32_t else_cell = 0;
+      if (op == 0x04) {
+        TRY(emit_op(c, ARQ__OP_BR_UNLESS));
+        TRY(emit_u64(c, 0));
+        else_cell = c->ncode;
+      }
+      TRY(arq__v_push_ctrl(v, op == 0x02 ? ARQ__BLOCK : op == 0x03 ? ARQ__LOOP : ARQ__IF, np, p,
+                           nr, r));
+      top = &v->ctrls[v->nctrls - 1];
+      top->else_patch = else_cell;
+      if (op != 0x02) {
+        TRY(new_run(c));
+        top->loop_pc = c->ncode - 2;
+      }
+      break;
+    }
+    case 0x05: { /* else */
+      if (top->kind != ARQ__IF)
+        return arq_wasm_err_illegal_opcode;
+      TRY(arq__v_check_end(v));
+      TRY(emit_op(c, ARQ__OP_BR));
+      TRY(emit_target(c, top));
+      TRY(new_run(c));
+      c->code[top->else_patch - 1].u64 = c->ncode - 2;
+      top->else_patch = 0;
+      top->kind = ARQ__ELSE;
+      top->unreachable = false;
+      TRY(arq__v_push_n(v, top->params, top->nparams));
+      break;
+    }
+    case 0x0b: /* end */
+      TRY(do_end(c));
+      break;
+    case 0x0c:   /* br */
+    case 0x0d: { /* br_if */
+      uint32_t depth;
+      TRY(arq__read_u32(&c->r, &depth));
+      if (depth >= v->nctrls)
+        return arq_wasm_err_unknown_label;
+      if (op == 0x0d)
+        TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+      arq__ctrl_t *t = &v->ctrls[v->nctrls - 1 - depth];
+      TRY(arq__v_pop_n(v, arq__label_types(t), arq__label_arity(t)));
+      TRY(arq__v_push_n(v, arq__label_types(t), arq__label_arity(t)));
+      if (op == 0x0c) {
+        TRY(emit_branch(c, ARQ__OP_BR, ARQ__OP_BR_DROP, depth));
+        arq__v_unreachable(v);
+      } else {
+        TRY(emit_branch(c, ARQ__OP_BR_IF, ARQ__OP_BR_IF_DROP, depth));
+        TRY(new_run(c));
+      }
+      break;
+    }
+    case 0x0e: { /* br_table */
+      uint32_t n;
+      TRY(arq__read_u32(&c->r, &n));
+      if (n > (size_t)(c->r.end - c->r.p))
+        return arq_wasm_err_unexpected_end;
+      TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+      TRY(emit_op(c, ARQ__OP_BR_TABLE));
+      TRY(emit_u64(c, n));
+      uint32_t arity = 0;
+      for (uint32_t i = 0; i <= n; i++) {
+        uint32_t depth;
+        TRY(arq__read_u32(&c->r, &depth));
+        if (depth >= v->nctrls)
+          return arq_wasm_err_unknown_label;
+        arq__ctrl_t *t = &v->ctrls[v->nctrls - 1 - depth];
+        uint32_t a = arq__label_arity(t);
+        if (i == 0)
+          arity = a;
+        else if (a != arity)
+          return arq_wasm_err_type_mismatch;
+        /* each label must accept the operands; check without consuming them */
+        uint32_t saved = v->nvals;
+        uint8_t *copy = NULL;
+        if (saved) {
+          copy = malloc(saved);
+          if (!copy)
+            return arq_wasm_err_out_of_memory;
+          memcpy(copy, v->vals, saved);
+        }
+        arq_wasm_result_t res = arq__v_pop_n(v, arq__label_types(t), a);
+        if (saved)
+          memcpy(v->vals, copy, saved);
+        free(copy);
+        v->nvals = saved;
+        if (res)
+          return res;
+        TRY(emit_target(c, t));
+        TRY(emit_u64(c, a));
+        TRY(emit_u64(c, (uint64_t)c->nlocals + t->height));
+      }
+      arq__v_unreachable(v);
+      break;
+    }
+    case 0x0f: /* return */
+      TRY(arq__v_pop_n(v, c->type->results, c->type->nresults));
+      TRY(emit_op(c, ARQ__OP_RETURN));
+      arq__v_unreachable(v);
+      break;
+    case 0x10: { /* call */
+      uint32_t fi;
+      TRY(arq__read_u32(&c->r, &fi));
+      if (fi >= m->nfuncs)
+        return arq_wasm_err_unknown_func;
+      const arq_wasm_functype_t *t = &m->types[m->funcs[fi].type];
+      TRY(arq__v_pop_n(v, t->params, t->nparams));
+      TRY(arq__v_push_n(v, t->results, t->nresults));
+      TRY(emit_op(c, ARQ__OP_CALL));
+      TRY(emit_u64(c, fi));
+      break;
+    }
+    case 0x11: { /* call_indirect */
+      uint32_t ti, table;
+      TRY(arq__read_u32(&c->r, &ti));
+      TRY(arq__read_u32(&c->r, &table));
+      if (table != 0 || !m->has_table)
+        return arq_wasm_err_unknown_table;
+      if (ti >= m->ntypes)
+        return arq_wasm_err_unknown_type;
+      const arq_wasm_functype_t *t = &m->types[ti];
+      TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+      TRY(arq__v_pop_n(v, t->params, t->nparams));
+      TRY(arq__v_push_n(v, t->results, t->nresults));
+      TRY(emit_op(c, ARQ__OP_CALL_INDIRECT));
+      TRY(emit_u64(c, ti));
+      break;
+    }
+    case 0x1a: /* drop */
+      TRY(arq__v_pop(v, ARQ__UNKNOWN, NULL));
+      TRY(emit_op(c, ARQ__OP_DROP));
+      break;
+    case 0x1b:   /* select */
+    case 0x1c: { /* select with types */
+      uint8_t want = ARQ__UNKNOWN;
+      if (op == 0x1c) {
+        uint32_t n;
+        TRY(arq__read_u32(&c->r, &n));
+        if (n != 1)
+          return arq_wasm_err_invalid_result_arity;
+        uint8_t b;
+        TRY(arq__read_byte(&c->r, &b));
+        if (b == 0x70 || b == 0x6f)
+          return arq_wasm_err_unsupported_reftypes;
+        if (b == 0x7b)
+          return arq_wasm_err_unsupported_simd;
+        if (b < ARQ_WASM_F64 || b > ARQ_WASM_I32)
+          return arq_wasm_err_bad_valtype;
+        want = b;
+      }
+      uint8_t t1, t2;
+      TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+      TRY(arq__v_pop(v, want, &t1));
+      TRY(arq__v_pop(v, want == ARQ__UNKNOWN ? t1 : want, &t2));
+      TRY(arq__v_push(v, t1 == ARQ__UNKNOWN ? t2 : t1));
+      TRY(emit_op(c, ARQ__OP_SELECT));
+      break;
+    }
+    case 0x20:
+    case 0x21:
+    case 0x22: {
+      uint32_t li;
+      TRY(arq__read_u32(&c->r, &li));
+      if (li >= c->nlocals)
+        return arq_wasm_err_unknown_local;
+      uint8_t t = c->local_types[li];
+      if (op == 0x20) {
+        TRY(arq__v_push(v, t));
+      } else {
+        TRY(arq__v_pop(v, t, NULL));
+        if (op == 0x22)
+          TRY(arq__v_push(v, t));
+      }
+      TRY(emit_op(c, op));
+      TRY(emit_u64(c, li));
+      break;
+    }
+    case 0x23:
+    case 0x24: {
+      uint32_t gi;
+      TRY(arq__read_u32(&c->r, &gi));
+      if (gi >= m->nglobals)
+        return arq_wasm_err_unknown_global;
+      if (op == 0x23) {
+        TRY(arq__v_push(v, m->globals[gi].type));
+      } else {
+        if (!m->globals[gi].mut)
+          return arq_wasm_err_immutable_global;
+        TRY(arq__v_pop(v, m->globals[gi].type, NULL));
+      }
+      TRY(emit_op(c, op));
+      TRY(emit_u64(c, gi));
+      break;
+    }
+    case 0x28: case 0x29: case 0x2a: case 0x2b: case 0x2c: case 0x2d: case 0x2e: case 0x2f:
+    case 0x30: case 0x31: case 0x32: case 0x33: case 0x34: case 0x35: case 0x36: case 0x37:
+    case 0x38: case 0x39: case 0x3a: case 0x3b: case 0x3c: case 0x3d: case 0x3e: {
+      static const uint8_t natural[] = {2, 3, 2, 3, 0, 0, 1, 1, 0, 0, 1, 1, 2, 2,
+                                        2, 3, 2, 3, 0, 1, 0, 1, 2};
+      static const uint8_t type[] = {0x7f, 0x7e, 0x7d, 0x7c, 0x7f, 0x7f, 0x7f, 0x7f,
+                                     0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7f, 0x7e,
+                                     0x7d, 0x7c, 0x7f, 0x7f, 0x7e, 0x7e, 0x7e};
+      uint32_t offset;
+      TRY(read_memarg(c, natural[op - 0x28], &offset));
+      if (op <= 0x35) {
+        TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+        TRY(arq__v_push(v, type[op - 0x28]));
+      } else {
+        TRY(arq__v_pop(v, type[op - 0x28], NULL));
+        TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+      }
+      TRY(emit_op(c, op));
+      TRY(emit_u64(c, offset));
+      break;
+    }
+    case 0x3f:
+    case 0x40:
+      TRY(zero_byte(c));
+      if (!m->has_memory)
+        return arq_wasm_err_unknown_memory;
+      if (op == 0x40)
+        TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+      TRY(arq__v_push(v, ARQ_WASM_I32));
+      TRY(emit_op(c, op));
+      break;
+    case 0x41: {
+      int32_t x;
+      TRY(arq__read_i32(&c->r, &x));
+      TRY(arq__v_push(v, ARQ_WASM_I32));
+      TRY(emit_op(c, ARQ__OP_CONST));
+      TRY(emit_u64(c, (uint32_t)x));
+      break;
+    }
+    case 0x42: {
+      int64_t x;
+      TRY(arq__read_i64(&c->r, &x));
+      TRY(arq__v_push(v, ARQ_WASM_I64));
+      TRY(emit_op(c, ARQ__OP_CONST));
+      TRY(emit_u64(c, (uint64_t)x));
+      break;
+    }
+    case 0x43:
+    case 0x44: {
+      size_t n = op == 0x43 ? 4 : 8;
+      if ((size_t)(c->r.end - c->r.p) < n)
+        return arq_wasm_err_unexpected_end;
+      uint64_t x = 0;
+      memcpy(&x, c->r.p, n); /* little-endian host, as everywhere this project runs */
+      c->r.p += n;
+      TRY(arq__v_push(v, op == 0x43 ? ARQ_WASM_F32 : ARQ_WASM_F64));
+      TRY(emit_op(c, ARQ__OP_CONST));
+      TRY(emit_u64(c, x));
+      break;
+    }
+    case 0xfc: {
+      uint32_t sub;
+      TRY(arq__read_u32(&c->r, &sub));
+      if (sub <= 7) {
+        uint8_t a, b, res;
+        numeric_sig(ARQ__OP_TRUNC_SAT + sub, &a, &b, &res);
+        TRY(arq__v_pop(v, a, NULL));
+        TRY(arq__v_push(v, res));
+        TRY(emit_op(c, ARQ__OP_TRUNC_SAT + sub));
+        break;
+      }
+      switch (sub) {
+      case 8: { /* memory.init */
+        uint32_t seg;
+        TRY(arq__read_u32(&c->r, &seg));
+        TRY(zero_byte(c));
+        if (!m->has_data_count)
+          return arq_wasm_err_data_count_required;
+        if (!m->has_memory)
+          return arq_wasm_err_unknown_memory;
+        if (seg >= m->data_count)
+          return arq_wasm_err_unknown_data;
+        for (int i = 0; i < 3; i++)
+          TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+        TRY(emit_op(c, ARQ__OP_MEMORY_INIT));
+        TRY(emit_u64(c, seg));
+        break;
+      }
+      case 9: { /* data.drop */
+        uint32_t seg;
+        TRY(arq__read_u32(&c->r, &seg));
+        if (!m->has_data_count)
+          return arq_wasm_err_data_count_required;
+        if (seg >= m->data_count)
+          return arq_wasm_err_unknown_data;
+        TRY(emit_op(c, ARQ__OP_DATA_DROP));
+        TRY(emit_u64(c, seg));
+        break;
+      }
+      case 10: /* memory.copy */
+      case 11: /* memory.fill */
+        TRY(zero_byte(c));
+        if (sub == 10)
+          TRY(zero_byte(c));
+        if (!m->has_memory)
+          return arq_wasm_err_unknown_memory;
+        for (int i = 0; i < 3; i++)
+          TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+        TRY(emit_op(c, sub == 10 ? ARQ__OP_MEMORY_COPY : ARQ__OP_MEMORY_FILL));
+        break;
+      case 12: case 13: case 14: case 15: case 16: case 17:
+        return arq_wasm_err_unsupported_reftypes;
+      default:
+        return arq_wasm_err_illegal_opcode;
+      }
+      break;
+    }
+    default: {
+      uint8_t a, b, res;
+      if (op < 0x45 || op > 0xc4 || !numeric_sig(op, &a, &b, &res))
+        return unsupported(op);
+      if (b)
+        TRY(arq__v_pop(v, b, NULL));
+      TRY(arq__v_pop(v, a, NULL));
+      TRY(arq__v_push(v, res));
+      TRY(emit_op(c, op));
+      break;
+    }
+    }
+  }
+  if (c->r.p != c->r.end)
+    return arq_wasm_err_section_size;
+  return NULL;
+}
+
+static arq_wasm_result_t read_locals(comp_t *c) {
+  uint32_t ngroups;
+  TRY(arq__read_u32(&c->r, &ngroups));
+  if (ngroups > (size_t)(c->r.end - c->r.p))
+    return arq_wasm_err_unexpected_end;
+  /* first pass: total count, so the type array is sized before it is filled */
+  arq__reader_t save = c->r;
+  uint64_t total = c->type->nparams;
+  for (uint32_t i = 0; i < ngroups; i++) {
+    uint32_t n;
+    uint8_t t;
+    TRY(arq__read_u32(&c->r, &n));
+    TRY(arq__read_byte(&c->r, &t));
+    total += n;
+    if (total > ARQ_WASM_MAX_LOCALS)
+      return arq_wasm_err_too_many_locals;
+  }
+  c->r = save;
+  c->local_types = malloc(total ? total : 1);
+  if (!c->local_types)
+    return arq_wasm_err_out_of_memory;
+  memcpy(c->local_types, c->type->params, c->type->nparams);
+  uint32_t at = c->type->nparams;
+  for (uint32_t i = 0; i < ngroups; i++) {
+    uint32_t n;
+    TRY(arq__read_u32(&c->r, &n));
+    uint8_t t;
+    /* read_valtype is private to decode.c; re-check here */
+    TRY(arq__read_byte(&c->r, &t));
+    if (t == 0x7b)
+      return arq_wasm_err_unsupported_simd;
+    if (t == 0x70 || t == 0x6f)
+      return arq_wasm_err_unsupported_reftypes;
+    if (t < ARQ_WASM_F64 || t > ARQ_WASM_I32)
+      return arq_wasm_err_bad_valtype;
+    memset(c->local_types + at, t, n);
+    at += n;
+  }
+  c->nlocals = at;
+  return NULL;
+}
+
+arq_wasm_result_t arq__compile_function(arq_wasm_module_t *m, uint32_t index, size_t *err_offset) {
+  arq__func_t *f = &m->funcs[index];
+  comp_t c = {.m = m, .f = f, .type = &m->types[f->type], .labels = arq__labels()};
+  c.r.p = f->body;
+  c.r.end = f->body + f->body_len;
+  arq_wasm_result_t res = read_locals(&c);
+  if (!res)
+    res = compile_body(&c);
+  if (!res) {
+    f->nlocals = c.nlocals - c.type->nparams;
+    f->frame_slots = c.nlocals + c.v.max_vals + 1;
+    f->code = c.code;
+    f->ncode = c.ncode;
+    c.code = NULL; /* ownership transferred to the module */
+  } else if (err_offset) {
+    *err_offset = (size_t)(c.r.p - m->bytes);
+  }
+  free(c.code);
+  free(c.local_types);
+  arq__v_free(&c.v);
+  return res;
+}

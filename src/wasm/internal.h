@@ -1,0 +1,263 @@
+/*
+ * internal.h — data shared by the stages of the Overseer engine. Not part of the API.
+ *
+ * DESIGN
+ *   A module keeps a private copy of the binary; names and segment bytes point into
+ *   it. Each defined function is compiled into an array of 8-byte cells: a handler
+ *   address (from the interpreter's label table) followed by its pre-decoded
+ *   immediates. Values on the run-time stack are untyped 8-byte slots; validation
+ *   guarantees every handler finds the types it expects.
+ *
+ *   Internal opcode numbers reuse the WebAssembly opcode byte wherever an
+ *   instruction maps one to one (loads, stores, numeric ops, locals, globals), and
+ *   take unused byte values for the engine's own instructions (fuel, branches that
+ *   drop values, bulk memory, saturating truncations).
+ */
+#ifndef ARQ_WASM_INTERNAL_H
+#define ARQ_WASM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wasm/wasm.h"
+
+#define ARQ__PAGE_SIZE 65536u
+#define ARQ__MAX_PAGES 65536u
+#define ARQ__CHUNK_SHIFT 12 /* dirty tracking granularity for reset: 4 KiB */
+
+/* Engine-specific internal opcodes (see DESIGN). */
+enum {
+  ARQ__OP_UNREACHABLE = 0x00,
+  ARQ__OP_FUEL = 0x01,        /* n */
+  ARQ__OP_BR = 0x02,          /* target */
+  ARQ__OP_BR_DROP = 0x03,     /* target, arity, dest slot */
+  ARQ__OP_BR_IF = 0x04,       /* target */
+  ARQ__OP_BR_IF_DROP = 0x05,  /* target, arity, dest slot */
+  ARQ__OP_BR_UNLESS = 0x06,   /* target */
+  ARQ__OP_MEMORY_INIT = 0x07, /* segment */
+  ARQ__OP_DATA_DROP = 0x08,   /* segment */
+  ARQ__OP_MEMORY_COPY = 0x09,
+  ARQ__OP_MEMORY_FILL = 0x0a,
+  ARQ__OP_BR_TABLE = 0x0e,    /* n, then n+1 x (target, arity, dest slot) */
+  ARQ__OP_RETURN = 0x0f,
+  ARQ__OP_CALL = 0x10,          /* function index */
+  ARQ__OP_CALL_INDIRECT = 0x11, /* type index */
+  ARQ__OP_DROP = 0x1a,
+  ARQ__OP_SELECT = 0x1b,
+  ARQ__OP_LOCAL_GET = 0x20, /* slot */
+  ARQ__OP_LOCAL_SET = 0x21,
+  ARQ__OP_LOCAL_TEE = 0x22,
+  ARQ__OP_GLOBAL_GET = 0x23, /* index */
+  ARQ__OP_GLOBAL_SET = 0x24,
+  /* 0x28..0x3e loads and stores: offset */
+  ARQ__OP_MEMORY_SIZE = 0x3f,
+  ARQ__OP_MEMORY_GROW = 0x40,
+  ARQ__OP_CONST = 0x41, /* 64-bit raw value */
+  /* 0x45..0xc4 numeric, as in the binary format */
+  ARQ__OP_TRUNC_SAT = 0xd0, /* 0xd0..0xd7 = 0xfc 0..7 */
+};
+
+typedef union {
+  const void *op;
+  uint64_t u64;
+  uint32_t u32;
+} arq__cell_t;
+
+typedef struct {
+  uint8_t kind; /* 0: constant, 1: global.get */
+  uint8_t type;
+  uint32_t global;
+  uint64_t value;
+} arq__const_expr_t;
+
+typedef struct {
+  uint32_t min, max; /* max == UINT32_MAX when absent */
+} arq__limits_t;
+
+typedef struct {
+  const char *module, *name; /* NUL-terminated copies */
+  uint32_t module_len, name_len;
+  uint8_t kind;
+  uint32_t type; /* functions */
+  arq__limits_t limits;
+  uint8_t global_type, global_mut;
+} arq__import_t;
+
+typedef struct {
+  const char *name;
+  uint32_t name_len;
+  uint8_t kind;
+  uint32_t index;
+} arq__export_t;
+
+typedef struct {
+  uint8_t type, mut;
+  arq__const_expr_t init;
+} arq__global_t;
+
+typedef struct {
+  uint32_t type;
+  const uint8_t *body; /* locals + code, inside the module's copy */
+  uint32_t body_len;
+  uint32_t nlocals;     /* declared locals, excluding parameters */
+  uint32_t frame_slots; /* params + locals + deepest operand stack */
+  arq__cell_t *code;
+  uint32_t ncode;
+} arq__func_t;
+
+typedef struct {
+  uint8_t mode; /* 0 active, 1 passive, 2 declarative */
+  arq__const_expr_t offset;
+  uint32_t n;
+  uint32_t *funcs;
+} arq__elem_t;
+
+typedef struct {
+  uint8_t mode; /* 0 active, 1 passive */
+  arq__const_expr_t offset;
+  const uint8_t *bytes;
+  uint32_t len;
+} arq__data_t;
+
+struct arq_wasm_module {
+  uint8_t *bytes;
+  size_t len;
+  uint32_t ntypes;
+  arq_wasm_functype_t *types;
+  uint8_t *type_storage;
+  uint32_t nimports;
+  arq__import_t *imports;
+  uint32_t nfuncs, nfunc_imports; /* nfuncs counts imports too */
+  arq__func_t *funcs;             /* nfuncs entries; imported ones have no body */
+  bool has_table, table_imported;
+  arq__limits_t table;
+  bool has_memory, memory_imported;
+  arq__limits_t memory;
+  uint32_t nglobals, nglobal_imports;
+  arq__global_t *globals;
+  uint32_t nexports;
+  arq__export_t *exports;
+  bool has_start;
+  uint32_t start;
+  uint32_t nelems;
+  arq__elem_t *elems;
+  uint32_t ndatas;
+  arq__data_t *datas;
+  bool has_data_count;
+  uint32_t data_count;
+  bool *func_declared; /* functions that may be referenced (elem segments, exports) */
+};
+
+struct arq_wasm_func {
+  const arq_wasm_functype_t *type;
+  arq_wasm_instance_t *inst; /* NULL for host functions */
+  const arq__func_t *decl;   /* NULL for host functions */
+  arq_wasm_host_fn host;
+  void *env;
+  arq_wasm_functype_t own_type; /* host functions own their signature */
+  uint8_t own_types[];
+};
+
+struct arq_wasm_memory {
+  uint8_t *data;
+  uint64_t size; /* bytes */
+  uint32_t pages, max_pages;
+  uint32_t limit_pages; /* page limit of the owning instance */
+  uint8_t *dirty;       /* one byte per 4 KiB chunk of the capacity, or NULL */
+  uint32_t dirty_cap;   /* chunks covered by `dirty` */
+};
+
+struct arq_wasm_table {
+  arq_wasm_func_t **elems;
+  uint32_t size, max;
+};
+
+struct arq_wasm_global {
+  uint64_t val;
+  uint8_t type, mut;
+};
+
+typedef struct {
+  const arq__cell_t *ret_ip;
+  uint64_t *fp;
+  arq_wasm_func_t *func;
+} arq__frame_t;
+
+struct arq_wasm_instance {
+  const arq_wasm_module_t *module;
+  arq_wasm_func_t **funcs; /* nfuncs, imported first */
+  arq_wasm_func_t *own_funcs;
+  arq_wasm_memory_t *memory;
+  arq_wasm_memory_t *own_memory;
+  arq_wasm_table_t *table;
+  arq_wasm_table_t *own_table;
+  arq_wasm_global_t **globals;
+  arq_wasm_global_t *own_globals;
+  bool *data_dropped;
+  arq_wasm_limits_t limits;
+  uint64_t fuel;
+  /* execution state: the value stack and the frame stack */
+  uint64_t *stack, *stack_end, *stack_top;
+  arq__frame_t *frames;
+  uint32_t depth;
+  /* reset image */
+  uint8_t *mem_image;
+  uint64_t mem_image_size;
+  uint64_t *global_image;
+  arq_wasm_func_t **table_image;
+  uint32_t table_image_size;
+};
+
+struct arq_wasm_call {
+  arq_wasm_instance_t *inst;
+};
+
+/* decode.c */
+arq_wasm_result_t arq__decode(arq_wasm_module_t *m, size_t *err_offset);
+/* a byte reader bounded by `end` */
+typedef struct {
+  const uint8_t *p, *end;
+} arq__reader_t;
+arq_wasm_result_t arq__read_u32(arq__reader_t *r, uint32_t *out);
+arq_wasm_result_t arq__read_i32(arq__reader_t *r, int32_t *out);
+arq_wasm_result_t arq__read_i64(arq__reader_t *r, int64_t *out);
+arq_wasm_result_t arq__read_s33(arq__reader_t *r, int64_t *out);
+arq_wasm_result_t arq__read_byte(arq__reader_t *r, uint8_t *out);
+
+/* compile.c: validates and compiles one defined function */
+arq_wasm_result_t arq__compile_function(arq_wasm_module_t *m, uint32_t index, size_t *err_offset);
+
+/* interp.c */
+const void *const *arq__labels(void);
+arq_wasm_result_t arq__invoke(arq_wasm_instance_t *inst, arq_wasm_func_t *f, uint64_t *slots);
+
+/* memory.c */
+arq_wasm_result_t arq__memory_init(arq_wasm_memory_t *mem, uint32_t pages, uint32_t max_pages,
+                                   uint32_t limit_pages);
+void arq__memory_release(arq_wasm_memory_t *mem);
+/* returns the previous page count, or -1 */
+int32_t arq__memory_grow(arq_wasm_memory_t *mem, uint32_t delta);
+static inline void arq__memory_mark(arq_wasm_memory_t *mem, uint64_t addr, uint64_t len) {
+  if (!mem->dirty || len == 0)
+    return;
+  uint64_t first = addr >> ARQ__CHUNK_SHIFT, last = (addr + len - 1) >> ARQ__CHUNK_SHIFT;
+  for (uint64_t c = first; c <= last && c < mem->dirty_cap; c++)
+    mem->dirty[c] = 1;
+}
+
+/* numeric.c */
+float arq__f32_min(float a, float b);
+float arq__f32_max(float a, float b);
+double arq__f64_min(double a, double b);
+double arq__f64_max(double a, double b);
+float arq__f32_nearest(float a);
+double arq__f64_nearest(double a);
+/* trapping truncations: return NULL or a trap */
+arq_wasm_result_t arq__trunc(uint8_t opcode, uint64_t in, uint64_t *out);
+uint64_t arq__trunc_sat(uint8_t which, uint64_t in);
+
+bool arq__functype_equal(const arq_wasm_functype_t *a, const arq_wasm_functype_t *b);
+bool arq__utf8_valid(const uint8_t *s, size_t len);
+
+#endif

@@ -1,0 +1,337 @@
+/*
+ * wasm.h — the Overseer engine: the project's own WebAssembly interpreter.
+ *
+ * DESIGN
+ *   Pipeline, one file per stage: decode.c (binary format -> module tables) ->
+ *   validate.c + compile.c (one pass per function body: full type checking, and
+ *   translation into a threaded internal form with resolved branch targets and
+ *   pre-decoded immediates) -> instance.c (linking, globals, segments, start) ->
+ *   interp.c (the dispatch loop). Supported: WebAssembly 1.0 plus sign-extension,
+ *   non-trapping float-to-int, multi-value, mutable-global import/export and bulk
+ *   memory (memory.copy/fill/init, data.drop). Other proposals are rejected at load.
+ *
+ *   Errors are `arq_wasm_result_t`: NULL on success, otherwise one of the named
+ *   constant strings declared below (compare by identity). Traps are results too.
+ *
+ *   Untrusted input: every count in a module is checked against a sane limit
+ *   before anything it announces is allocated; execution is bounded by fuel, a
+ *   memory page limit, a call-depth limit and a fixed value stack. The interpreter
+ *   never recurses in C per WebAssembly call.
+ *
+ *   Ownership: a module must outlive every instance made from it; an instance or
+ *   standalone object (function, memory, table, global) that is imported by another
+ *   instance must outlive that instance. Nothing here is thread-safe per object;
+ *   distinct instances may run on distinct threads.
+ */
+#ifndef ARQ_WASM_WASM_H
+#define ARQ_WASM_WASM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** NULL on success, else a named constant error string (compare by identity). */
+typedef const char *arq_wasm_result_t;
+
+/* ---- named results ------------------------------------------------------------------ */
+
+#define ARQ_WASM_ERRORS(X)                                                              \
+  /* malformed binary */                                                                 \
+  X(unexpected_end, "unexpected end")                                                    \
+  X(bad_magic, "magic header not detected")                                              \
+  X(bad_version, "unknown binary version")                                               \
+  X(bad_section_id, "malformed section id")                                              \
+  X(section_order, "unexpected content after last section")                              \
+  X(section_size, "section size mismatch")                                               \
+  X(leb_too_long, "integer representation too long")                                     \
+  X(leb_too_large, "integer too large")                                                  \
+  X(bad_utf8, "malformed UTF-8 encoding")                                                \
+  X(func_code_mismatch, "function and code section have inconsistent lengths")           \
+  X(data_count_mismatch, "data count and data section have inconsistent lengths")        \
+  X(data_count_required, "data count section required")                                  \
+  X(too_many_locals, "too many locals")                                                  \
+  X(bad_import_kind, "malformed import kind")                                            \
+  X(bad_export_kind, "malformed export kind")                                            \
+  X(bad_mutability, "malformed mutability")                                              \
+  X(bad_limits, "malformed limits flags")                                                     \
+  X(bad_valtype, "malformed value type")                                                 \
+  X(bad_functype, "malformed functype")                                    \
+  X(bad_elemkind, "malformed element kind")                                              \
+  X(bad_segment_flags, "malformed segment flags")                                        \
+  X(zero_byte_expected, "zero byte expected")                                            \
+  X(illegal_opcode, "illegal opcode")                                                    \
+  X(end_expected, "END opcode expected")                                                 \
+  X(length_out_of_bounds, "length out of bounds")                                        \
+  /* unsupported proposals */                                                            \
+  X(unsupported_simd, "unsupported feature: SIMD")                                       \
+  X(unsupported_reftypes, "unsupported feature: reference types")                        \
+  X(unsupported_threads, "unsupported feature: threads")                                 \
+  X(unsupported_exceptions, "unsupported feature: exception handling")                   \
+  X(unsupported_tail_calls, "unsupported feature: tail calls")                           \
+  X(unsupported_memory64, "unsupported feature: memory64")                               \
+  X(unsupported_gc, "unsupported feature: garbage collection")                           \
+  /* sanity limits */                                                                    \
+  X(limit_module_size, "limit exceeded: module size")                                    \
+  X(limit_count, "limit exceeded: too many entries")                                     \
+  X(limit_locals, "too many locals")                                                     \
+  X(limit_nesting, "limit exceeded: block nesting depth")                                \
+  X(limit_code, "limit exceeded: function body size")                                    \
+  X(limit_table, "limit exceeded: table size")                                           \
+  X(limit_memory, "limit exceeded: memory size")                                         \
+  /* invalid module */                                                                   \
+  X(type_mismatch, "type mismatch")                                                      \
+  X(unknown_type, "unknown type")                                                        \
+  X(unknown_local, "unknown local")                                                      \
+  X(unknown_global, "unknown global")                                                    \
+  X(unknown_func, "unknown function")                                                    \
+  X(unknown_table, "unknown table")                                                      \
+  X(unknown_memory, "unknown memory")                                                    \
+  X(unknown_label, "unknown label")                                                      \
+  X(unknown_data, "unknown data segment")                                                \
+  X(unknown_elem, "unknown elem segment")                                                \
+  X(immutable_global, "global is immutable")                                             \
+  X(bad_alignment, "alignment must not be larger than natural")                          \
+  X(const_expr_required, "constant expression required")                                 \
+  X(duplicate_export, "duplicate export name")                                           \
+  X(multiple_memories, "multiple memories")                                              \
+  X(multiple_tables, "multiple tables")                                                  \
+  X(limits_min_max, "size minimum must not be greater than maximum")                     \
+  X(memory_too_big, "memory size must be at most 65536 pages (4GiB)")                    \
+  X(start_function, "start function")                                                   \
+  X(invalid_result_arity, "invalid result arity")                                        \
+  /* linking and instantiation */                                                        \
+  X(unknown_import, "unknown import")                                                    \
+  X(incompatible_import, "incompatible import type")                                     \
+  X(segment_oob_memory, "out of bounds memory access")                                   \
+  X(segment_oob_table, "out of bounds table access")                                     \
+  X(memory_limit, "memory exceeds the page limit")                                       \
+  /* traps */                                                                            \
+  X(trap_unreachable, "unreachable")                                                     \
+  X(trap_div_zero, "integer divide by zero")                                             \
+  X(trap_overflow, "integer overflow")                                                   \
+  X(trap_conversion, "invalid conversion to integer")                                    \
+  X(trap_oob_memory, "out of bounds memory access")                                      \
+  X(trap_undefined_element, "undefined element")                                         \
+  X(trap_uninitialized_element, "uninitialized element")                                 \
+  X(trap_indirect_type, "indirect call type mismatch")                                   \
+  X(trap_stack_exhausted, "call stack exhausted")                                        \
+  X(trap_out_of_fuel, "out of fuel")                                                     \
+  /* embedding API misuse */                                                             \
+  X(out_of_memory, "out of memory")                                                      \
+  X(bad_argument, "invalid argument")                                                    \
+  X(arg_count, "wrong number of arguments or results")                                   \
+  X(arg_type, "argument type mismatch")                                                  \
+  X(oob_access, "out of bounds memory access")                                           \
+  X(no_memory, "instance has no memory")
+
+#define ARQ_WASM_DECLARE_ERROR(id, text) extern const char arq_wasm_err_##id[];
+ARQ_WASM_ERRORS(ARQ_WASM_DECLARE_ERROR)
+#undef ARQ_WASM_DECLARE_ERROR
+
+/** True if `r` is a runtime trap (as opposed to a load, link or API error). */
+bool arq_wasm_is_trap(arq_wasm_result_t r);
+
+/* ---- values and types ------------------------------------------------------------- */
+
+/** Value types, encoded as in the binary format. */
+typedef enum {
+  ARQ_WASM_I32 = 0x7f,
+  ARQ_WASM_I64 = 0x7e,
+  ARQ_WASM_F32 = 0x7d,
+  ARQ_WASM_F64 = 0x7c,
+} arq_wasm_valtype_t;
+
+/** A typed value. Floats are also reachable as raw bits so NaN payloads survive. */
+typedef struct {
+  arq_wasm_valtype_t type;
+  union {
+    int32_t i32;
+    int64_t i64;
+    float f32;
+    double f64;
+    uint32_t f32_bits;
+    uint64_t f64_bits;
+  } of;
+} arq_wasm_val_t;
+
+/** A function signature. Owned by the module or host function that holds it. */
+typedef struct {
+  uint32_t nparams;
+  uint32_t nresults;
+  const uint8_t *params;  /**< arq_wasm_valtype_t codes */
+  const uint8_t *results; /**< arq_wasm_valtype_t codes */
+} arq_wasm_functype_t;
+
+/** External kinds, encoded as in the binary format. */
+typedef enum {
+  ARQ_WASM_EXTERN_FUNC = 0,
+  ARQ_WASM_EXTERN_TABLE = 1,
+  ARQ_WASM_EXTERN_MEMORY = 2,
+  ARQ_WASM_EXTERN_GLOBAL = 3,
+} arq_wasm_extern_kind_t;
+
+typedef struct arq_wasm_module arq_wasm_module_t;
+typedef struct arq_wasm_instance arq_wasm_instance_t;
+typedef struct arq_wasm_func arq_wasm_func_t;
+typedef struct arq_wasm_memory arq_wasm_memory_t;
+typedef struct arq_wasm_table arq_wasm_table_t;
+typedef struct arq_wasm_global arq_wasm_global_t;
+/** The context a host function receives: the calling instance and its memory. */
+typedef struct arq_wasm_call arq_wasm_call_t;
+
+/* ---- modules ------------------------------------------------------------------------ */
+
+/** Hard ceilings applied while decoding; anything above is refused before allocation. */
+#define ARQ_WASM_MAX_MODULE_SIZE (64u << 20)
+#define ARQ_WASM_MAX_FUNCTIONS 100000u
+#define ARQ_WASM_MAX_LOCALS 50000u
+#define ARQ_WASM_MAX_NESTING 1024u
+#define ARQ_WASM_MAX_TABLE 1000000u
+
+/**
+ * Decodes and fully validates a binary module, then compiles every function body.
+ * The bytes are copied; the caller keeps ownership of `bytes`. On success `*out`
+ * receives a module to free with arq_wasm_module_free().
+ */
+arq_wasm_result_t arq_wasm_module_load(const uint8_t *bytes, size_t len, arq_wasm_module_t **out);
+
+/** Frees a module (NULL-safe). Every instance of it must have been freed first. */
+void arq_wasm_module_free(arq_wasm_module_t *m);
+
+/** Like arq_wasm_module_load(), and also reports the byte offset at which decoding
+ *  or validation failed (for diagnostics; `err_offset` may be NULL). */
+arq_wasm_result_t arq_wasm_module_load_diag(const uint8_t *bytes, size_t len,
+                                            arq_wasm_module_t **out, size_t *err_offset);
+
+/** Describes import or export `i` of a module. */
+typedef struct {
+  const char *module; /**< import module name (NUL-terminated); NULL for exports */
+  const char *name;   /**< field / export name (NUL-terminated, may contain NUL earlier) */
+  size_t name_len;
+  size_t module_len;
+  arq_wasm_extern_kind_t kind;
+  const arq_wasm_functype_t *functype; /**< for functions */
+  arq_wasm_valtype_t global_type;      /**< for globals */
+  bool global_mutable;
+  uint32_t min, max; /**< for tables and memories; max is UINT32_MAX when absent */
+} arq_wasm_extern_desc_t;
+
+size_t arq_wasm_module_import_count(const arq_wasm_module_t *m);
+void arq_wasm_module_import(const arq_wasm_module_t *m, size_t i, arq_wasm_extern_desc_t *out);
+size_t arq_wasm_module_export_count(const arq_wasm_module_t *m);
+void arq_wasm_module_export(const arq_wasm_module_t *m, size_t i, arq_wasm_extern_desc_t *out);
+
+/* ---- host functions and standalone objects --------------------------------------- */
+
+/**
+ * A host function. `args` holds the parameters and `results` receives the results,
+ * each as a raw 64-bit slot: i32 in the low 32 bits, floats as their bit patterns.
+ * Return NULL, or a trap (any constant string; it becomes the trap of the call).
+ */
+typedef arq_wasm_result_t (*arq_wasm_host_fn)(arq_wasm_call_t *call, void *env,
+                                              const uint64_t *args, uint64_t *results);
+
+/** Creates a host function with the given signature (copied). Free with
+ *  arq_wasm_func_free() after every instance importing it is gone. */
+arq_wasm_result_t arq_wasm_func_new_host(const uint8_t *params, uint32_t nparams,
+                                         const uint8_t *results, uint32_t nresults,
+                                         arq_wasm_host_fn fn, void *env,
+                                         arq_wasm_func_t **out);
+void arq_wasm_func_free(arq_wasm_func_t *f);
+const arq_wasm_functype_t *arq_wasm_func_type(const arq_wasm_func_t *f);
+
+/** Creates a standalone memory / table / global (for host modules such as `spectest`). */
+arq_wasm_result_t arq_wasm_memory_new(uint32_t min_pages, uint32_t max_pages,
+                                      arq_wasm_memory_t **out);
+void arq_wasm_memory_free(arq_wasm_memory_t *mem);
+arq_wasm_result_t arq_wasm_table_new(uint32_t min, uint32_t max, arq_wasm_table_t **out);
+void arq_wasm_table_free(arq_wasm_table_t *t);
+arq_wasm_result_t arq_wasm_global_new(arq_wasm_val_t init, bool mutable_, arq_wasm_global_t **out);
+void arq_wasm_global_free(arq_wasm_global_t *g);
+arq_wasm_val_t arq_wasm_global_get(const arq_wasm_global_t *g);
+
+/** Host-side accessors available inside a host function. Every access is bounds
+ *  checked against the calling instance's memory; failures return a trap. */
+arq_wasm_result_t arq_wasm_call_read(arq_wasm_call_t *call, uint32_t addr, void *dst, uint32_t len);
+arq_wasm_result_t arq_wasm_call_write(arq_wasm_call_t *call, uint32_t addr, const void *src,
+                                      uint32_t len);
+/** Charges `units` of fuel (e.g. a fixed cost per host call); traps when exhausted. */
+arq_wasm_result_t arq_wasm_call_consume_fuel(arq_wasm_call_t *call, uint64_t units);
+arq_wasm_instance_t *arq_wasm_call_instance(arq_wasm_call_t *call);
+
+/* ---- instances ---------------------------------------------------------------------- */
+
+/** One import binding: an object matched by module and field name. */
+typedef struct {
+  const char *module;
+  const char *name;
+  arq_wasm_extern_kind_t kind;
+  union {
+    arq_wasm_func_t *func;
+    arq_wasm_memory_t *memory;
+    arq_wasm_table_t *table;
+    arq_wasm_global_t *global;
+  } of;
+} arq_wasm_extern_t;
+
+/** Execution limits of an instance; zero fields take the defaults below. */
+typedef struct {
+  uint32_t max_pages;      /**< memory page limit (64 KiB pages); default 65536 */
+  uint32_t max_call_depth; /**< nested WebAssembly calls; default 1000 */
+  uint32_t stack_slots;    /**< value stack (locals + operands), 8-byte slots; default 65536 */
+} arq_wasm_limits_t;
+
+#define ARQ_WASM_DEFAULT_CALL_DEPTH 1000u
+#define ARQ_WASM_DEFAULT_STACK_SLOTS 65536u
+
+/**
+ * Links `imports` (matched by module/name and checked against the declared types),
+ * allocates memory, table and globals, applies data and element segments and runs
+ * the start function. The state right after instantiation is captured so that
+ * arq_wasm_reset() can restore it. On failure nothing is returned, except that a
+ * trap in the start function is reported as that trap.
+ */
+arq_wasm_result_t arq_wasm_instantiate(const arq_wasm_module_t *m, const arq_wasm_extern_t *imports,
+                                       size_t nimports, const arq_wasm_limits_t *limits,
+                                       arq_wasm_instance_t **out);
+void arq_wasm_instance_free(arq_wasm_instance_t *inst);
+
+/** Export look-ups by name; NULL when absent or of another kind. */
+arq_wasm_func_t *arq_wasm_export_func(arq_wasm_instance_t *inst, const char *name);
+arq_wasm_memory_t *arq_wasm_export_memory(arq_wasm_instance_t *inst, const char *name);
+arq_wasm_table_t *arq_wasm_export_table(arq_wasm_instance_t *inst, const char *name);
+arq_wasm_global_t *arq_wasm_export_global(arq_wasm_instance_t *inst, const char *name);
+
+/**
+ * Calls `f` (which must belong to `inst` or be callable from it) with typed
+ * arguments, checked against its signature; writes `nresults` typed results.
+ * Returns NULL, a trap (see arq_wasm_is_trap()) or an API error.
+ */
+arq_wasm_result_t arq_wasm_call(arq_wasm_instance_t *inst, arq_wasm_func_t *f,
+                                const arq_wasm_val_t *args, size_t nargs,
+                                arq_wasm_val_t *results, size_t nresults);
+
+/** Fuel: one unit per executed instruction. UINT64_MAX (the default) is unlimited. */
+void arq_wasm_set_fuel(arq_wasm_instance_t *inst, uint64_t fuel);
+uint64_t arq_wasm_fuel_left(const arq_wasm_instance_t *inst);
+
+/** The instance's memory (own or imported), or NULL. */
+arq_wasm_memory_t *arq_wasm_instance_memory(arq_wasm_instance_t *inst);
+/** Bounds-checked copies between the host and a memory. */
+arq_wasm_result_t arq_wasm_memory_read(const arq_wasm_memory_t *mem, uint64_t addr, void *dst,
+                                       size_t len);
+arq_wasm_result_t arq_wasm_memory_write(arq_wasm_memory_t *mem, uint64_t addr, const void *src,
+                                        size_t len);
+/** Current size in bytes. */
+uint64_t arq_wasm_memory_size(const arq_wasm_memory_t *mem);
+
+/**
+ * Restores the instance to the state captured at instantiation (or by the last
+ * arq_wasm_snapshot()): its own memory (only the 4 KiB chunks written since),
+ * size, globals and table. Imported objects are not touched. Fuel is left as is.
+ */
+arq_wasm_result_t arq_wasm_reset(arq_wasm_instance_t *inst);
+/** Captures the current state as the one arq_wasm_reset() restores. */
+arq_wasm_result_t arq_wasm_snapshot(arq_wasm_instance_t *inst);
+
+#endif
