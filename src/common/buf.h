@@ -23,7 +23,7 @@ void arq_buf_append(arq_buf_t *b, const void *data, size_t len);
 void arq_buf_puts(arq_buf_t *b, const char *s);
 void arq_buf_putc(arq_buf_t *b, char c);
 __attribute__((format(printf, 2, 3))) void arq_buf_printf(arq_buf_t *b, const char *fmt, ...);
-void arq_buf_vprintf(arq_buf_t *b, const char *fmt, va_list ap);
+__attribute__((format(printf, 2, 0))) void arq_buf_vprintf(arq_buf_t *b, const char *fmt, va_list ap);
 
 /** Appends `s` as the inside of a JSON string (quotes not included). */
 void arq_buf_json_escape(arq_buf_t *b, const char *s, size_t len);

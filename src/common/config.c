@@ -47,7 +47,8 @@ struct key_spec {
   tables_reader_t tables;     /* K_TABLES */
 };
 
-static int fail(ctx_t *ctx, int line, const char *key, const char *fmt, ...) {
+__attribute__((format(printf, 4, 5))) static int fail(ctx_t *ctx, int line, const char *key,
+                                                   const char *fmt, ...) {
   char problem[512];
   va_list ap;
   va_start(ap, fmt);
