@@ -29,8 +29,8 @@ typedef struct {
   arq__toml_cursor_t c;
   arq_toml_value_t *root;
   arq_toml_value_t *current; /* the table that key/value lines go into */
-  unsigned section;          /* the section of the current header */
-  unsigned sections;         /* sections handed out so far */
+  uint64_t section;          /* the section of the current header */
+  uint64_t sections;         /* sections handed out so far */
   arq__toml_buf_t scratch;   /* decoded quoted key or string */
 } parser_t;
 
@@ -69,6 +69,9 @@ bool arq__toml_fail(arq__toml_cursor_t *c, const char *pos, const char *fmt, ...
   }
   return false;
 }
+
+/* How much of a key to quote in a message: keys are untrusted and may be huge. */
+static int shown(size_t keylen) { return keylen > 64 ? 64 : (int)keylen; }
 
 static bool at_end(const parser_t *ps) { return ps->c.p >= ps->c.end; }
 
@@ -178,7 +181,7 @@ static bool put(parser_t *ps, arq_toml_value_t *table, const char *key, size_t k
 
 static arq_toml_value_t *add_table(parser_t *ps, arq_toml_value_t *parent, const char *key,
                                    size_t keylen, int line, arq__toml_origin_t origin,
-                                   unsigned section) {
+                                   uint64_t section) {
   arq_toml_value_t *t = new_container(ps, ARQ_TOML_TABLE, line, parent->depth);
   if (!t)
     return NULL;
@@ -203,14 +206,14 @@ static arq_toml_value_t *header_step(parser_t *ps, arq_toml_value_t *t, const ch
     return v;
   if (v->type == ARQ_TOML_ARRAY && v->u.array.of_tables && v->u.array.len > 0)
     return v->u.array.items[v->u.array.len - 1];
-  arq__toml_fail(&ps->c, at, "key '%.*s' is already defined as %s", (int)len, key,
+  arq__toml_fail(&ps->c, at, "key '%.*s' is already defined as %s", shown(len), key,
                  v->type == ARQ_TOML_TABLE ? "an inline table" : "a value");
   return NULL;
 }
 
 /* One step of a dotted key in a key/value pair, before its last part. */
 static arq_toml_value_t *dotted_step(parser_t *ps, arq_toml_value_t *t, const char *key,
-                                     size_t len, int line, unsigned section, const char *at) {
+                                     size_t len, int line, uint64_t section, const char *at) {
   arq_toml_value_t *v = arq__toml_table_find(t, key, len);
   if (!v)
     return add_table(ps, t, key, len, line, ARQ__TOML_TABLE_DOTTED, section);
@@ -287,7 +290,7 @@ static void key_path_free(key_path_t *k) {
 /* ---- values ---- */
 
 static arq_toml_value_t *parse_value(parser_t *ps, int parent_depth, int line);
-static bool parse_keyval(parser_t *ps, arq_toml_value_t *table, unsigned section);
+static bool parse_keyval(parser_t *ps, arq_toml_value_t *table, uint64_t section);
 
 static bool is_token_char(char ch) {
   return is_bare_key_char(ch) || ch == '+' || ch == '.' || ch == ':';
@@ -390,7 +393,7 @@ static arq_toml_value_t *parse_inline_table(parser_t *ps, int parent_depth, int 
   if (!t)
     return NULL;
   t->u.table.origin = ARQ__TOML_TABLE_INLINE;
-  unsigned section = ++ps->sections;
+  uint64_t section = ++ps->sections;
   ps->c.p++;
   skip_ws(ps);
   if (peek(ps, '}')) {
@@ -440,7 +443,7 @@ static arq_toml_value_t *parse_value(parser_t *ps, int parent_depth, int line) {
 
 /* ---- key/value pairs and headers ---- */
 
-static bool assign(parser_t *ps, arq_toml_value_t *table, const key_path_t *k, unsigned section,
+static bool assign(parser_t *ps, arq_toml_value_t *table, const key_path_t *k, uint64_t section,
                    int line, const char *at) {
   const char *key;
   size_t len;
@@ -452,13 +455,13 @@ static bool assign(parser_t *ps, arq_toml_value_t *table, const key_path_t *k, u
   }
   key_part(k, k->len - 1, &key, &len);
   if (arq__toml_table_find(table, key, len))
-    return arq__toml_fail(&ps->c, at, "key '%.*s' is defined twice", (int)len, key);
+    return arq__toml_fail(&ps->c, at, "key '%.*s' is defined twice", shown(len), key);
   skip_ws(ps);
   arq_toml_value_t *v = parse_value(ps, table->depth, line);
   return v && put(ps, table, key, len, v);
 }
 
-static bool parse_keyval(parser_t *ps, arq_toml_value_t *table, unsigned section) {
+static bool parse_keyval(parser_t *ps, arq_toml_value_t *table, uint64_t section) {
   const char *at = ps->c.p;
   int line = arq__toml_line_of(&ps->c, at);
   key_path_t k = {0};
@@ -481,7 +484,7 @@ static bool define_header_table(parser_t *ps, arq_toml_value_t *parent, const ch
     return ps->current != NULL;
   }
   if (v->type != ARQ_TOML_TABLE || v->u.table.origin != ARQ__TOML_TABLE_IMPLICIT)
-    return arq__toml_fail(&ps->c, at, "table '%.*s' is defined twice", (int)len, key);
+    return arq__toml_fail(&ps->c, at, "table '%.*s' is defined twice", shown(len), key);
   v->u.table.origin = ARQ__TOML_TABLE_HEADER;
   v->line = line;
   ps->current = v;
@@ -497,7 +500,7 @@ static bool append_header_table(parser_t *ps, arq_toml_value_t *parent, const ch
       return false;
     a->u.array.of_tables = true;
   } else if (a->type != ARQ_TOML_ARRAY || !a->u.array.of_tables) {
-    return arq__toml_fail(&ps->c, at, "'%.*s' is not an array of tables", (int)len, key);
+    return arq__toml_fail(&ps->c, at, "'%.*s' is not an array of tables", shown(len), key);
   }
   arq_toml_value_t *t = new_container(ps, ARQ_TOML_TABLE, line, a->depth);
   if (!t)

@@ -47,7 +47,7 @@ struct arq_toml_value {
       size_t *index; /* open addressing over entries (slot = entry + 1), once the table grows */
       size_t index_cap;
       arq__toml_origin_t origin;
-      unsigned section; /* for DOTTED tables: the section that created them */
+      uint64_t section; /* for DOTTED tables: the section that created them */
     } table;
     struct {
       arq_toml_value_t **items;

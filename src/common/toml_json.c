@@ -9,6 +9,7 @@
  *   once, at the end, through ferror().
  */
 #include <inttypes.h>
+#include <locale.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -101,6 +102,14 @@ static void write_value(const arq_toml_value_t *v, FILE *out) {
 int arq_toml_write_tagged_json(const arq_toml_value_t *v, FILE *out) {
   if (!v || !out)
     return -1;
+  /* Floats must use '.' whatever locale the program set; uselocale() affects only this
+   * thread, so concurrent writers don't interfere. */
+  locale_t c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+  if (!c_locale)
+    return -1;
+  locale_t previous = uselocale(c_locale);
   write_value(v, out);
+  uselocale(previous);
+  freelocale(c_locale);
   return ferror(out) ? -1 : 0;
 }

@@ -4,11 +4,11 @@
  * DESIGN
  *   The token is first checked against the TOML grammar (underscores only between digits,
  *   no leading zeros, a digit on both sides of '.'), and only then converted: integers by
- *   accumulating into uint64_t with an overflow check, floats by strtod() on a copy
- *   without underscores, which rounds correctly. A float too large for a double is an
+ *   accumulating into uint64_t with an overflow check, floats by strtod_l() in the C
+ *   locale on a copy without underscores, which rounds correctly. A float too large for a double is an
  *   error rather than a silent infinity.
  */
-#include <errno.h>
+#include <locale.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,10 +101,14 @@ static bool convert_float(arq__toml_cursor_t *c, const char *tok, size_t len,
     if (tok[i] != '_')
       copy[n++] = tok[i];
   copy[n] = '\0';
-  char *endp;
-  errno = 0;
-  double d = strtod(copy, &endp);
-  bool whole = *endp == '\0';
+  /* The C locale, whatever the program set: TOML's decimal point is always '.'. For "C"
+   * glibc hands out its built-in locale object, so this costs no allocation. */
+  locale_t c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+  char *endp = copy;
+  double d = c_locale ? strtod_l(copy, &endp, c_locale) : 0.0;
+  bool whole = c_locale && *endp == '\0';
+  if (c_locale)
+    freelocale(c_locale);
   free(copy);
   if (!whole)
     return arq__toml_fail(c, tok, "invalid float");

@@ -1,4 +1,5 @@
 /* Unit tests for the TOML parser (src/common/toml.h): the API, and hostile input. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -372,6 +373,45 @@ static void test_small_error_buffer(void **state) {
   assert_null(arq_toml_parse("a = ", 4, NULL, 0));
 }
 
+/* The parser keeps no global state: concurrent parses give identical results. */
+static const char threaded_doc[] = "[a]\nx = 1.25\ny = [\"s\", 2]\n[[b]]\nz = 1979-05-27\n";
+
+static void *parse_many(void *arg) {
+  char **out = arg;
+  char local_err[64];
+  for (int i = 0; i < 200; i++) {
+    arq_toml_value_t *root = arq_toml_parse(threaded_doc, sizeof threaded_doc - 1, local_err,
+                                            sizeof local_err);
+    if (!root)
+      return NULL;
+    free(*out);
+    *out = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(out, &size); /* no cmocka asserts off the main thread */
+    if (f) {
+      arq_toml_write_tagged_json(root, f);
+      fclose(f);
+    }
+    arq_toml_free(root);
+  }
+  return NULL;
+}
+
+static void test_concurrent_parses(void **state) {
+  pthread_t threads[4];
+  char *json[4] = {NULL};
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(pthread_create(&threads[i], NULL, parse_many, &json[i]), 0);
+  for (int i = 0; i < 4; i++)
+    pthread_join(threads[i], NULL);
+  for (int i = 0; i < 4; i++) {
+    assert_non_null(json[i]);
+    assert_string_equal(json[i], json[0]);
+  }
+  for (int i = 0; i < 4; i++)
+    free(json[i]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_scalars_and_types),
@@ -391,6 +431,7 @@ int main(void) {
       cmocka_unit_test(test_long_keys),
       cmocka_unit_test(test_many_keys),
       cmocka_unit_test(test_small_error_buffer),
+      cmocka_unit_test(test_concurrent_parses),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
