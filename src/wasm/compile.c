@@ -250,7 +250,7 @@ static arq_wasm_result_t do_end(comp_t *c) {
   TRY(arq__v_check_end(v));
   if (t->kind == ARQ__IF && t->nparams != t->nresults)
     return arq_wasm_err_type_mismatch; /* an if without else must leave its params */
-  if (t->kind == ARQ__IF && memcmp(t->params, t->results, t->nparams))
+  if (t->kind == ARQ__IF && t->nparams && memcmp(t->params, t->results, t->nparams))
     return arq_wasm_err_type_mismatch;
   if (t->kind == ARQ__FUNC) {
     patch_chain(c, t->patch, c->ncode);
@@ -359,6 +359,7 @@ static arq_wasm_result_t compile_body(comp_t *c) {
       TRY(emit_op(c, ARQ__OP_BR_TABLE));
       TRY(emit_u64(c, n));
       uint32_t arity = 0;
+      const uint8_t *first_types = NULL;
       for (uint32_t i = 0; i <= n; i++) {
         uint32_t depth;
         TRY(arq__read_u32(&c->r, &depth));
@@ -366,10 +367,13 @@ static arq_wasm_result_t compile_body(comp_t *c) {
           return arq_wasm_err_unknown_label;
         arq__ctrl_t *t = &v->ctrls[v->nctrls - 1 - depth];
         uint32_t a = arq__label_arity(t);
-        if (i == 0)
+        /* WebAssembly 2.0: every label of a br_table has the same types */
+        if (i == 0) {
           arity = a;
-        else if (a != arity)
+          first_types = arq__label_types(t);
+        } else if (a != arity || (a && memcmp(first_types, arq__label_types(t), a))) {
           return arq_wasm_err_type_mismatch;
+        }
         /* each label must accept the operands; check without consuming them */
         uint32_t saved = v->nvals;
         uint8_t *copy = NULL;

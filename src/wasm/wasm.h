@@ -288,8 +288,10 @@ typedef struct {
  * Links `imports` (matched by module/name and checked against the declared types),
  * allocates memory, table and globals, applies data and element segments and runs
  * the start function. The state right after instantiation is captured so that
- * arq_wasm_reset() can restore it. On failure nothing is returned, except that a
- * trap in the start function is reported as that trap.
+ * arq_wasm_reset() can restore it. On failure `*out` is NULL, except when the start
+ * function traps: then the trap is returned and `*out` still receives the instance,
+ * because its segments may already have been written into imported tables that
+ * now reference its functions; the caller frees it when those are gone.
  */
 arq_wasm_result_t arq_wasm_instantiate(const arq_wasm_module_t *m, const arq_wasm_extern_t *imports,
                                        size_t nimports, const arq_wasm_limits_t *limits,
@@ -301,6 +303,11 @@ arq_wasm_func_t *arq_wasm_export_func(arq_wasm_instance_t *inst, const char *nam
 arq_wasm_memory_t *arq_wasm_export_memory(arq_wasm_instance_t *inst, const char *name);
 arq_wasm_table_t *arq_wasm_export_table(arq_wasm_instance_t *inst, const char *name);
 arq_wasm_global_t *arq_wasm_export_global(arq_wasm_instance_t *inst, const char *name);
+
+/** Looks up an export of any kind by name (`len` bytes, may contain NUL bytes); on
+ *  success fills `out->kind` and `out->of` and returns true. */
+bool arq_wasm_export_lookup(arq_wasm_instance_t *inst, const char *name, size_t len,
+                            arq_wasm_extern_t *out);
 
 /**
  * Calls `f` (which must belong to `inst` or be callable from it) with typed

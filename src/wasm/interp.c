@@ -1,0 +1,663 @@
+/*
+ * interp.c — the dispatch loop.
+ *
+ * DESIGN
+ *   Direct threading: each code cell holds the address of its handler (a GNU
+ *   labels-as-values extension, accepted by gcc and clang), so dispatch is one
+ *   indirect jump. The same function hands out its label table to the compiler.
+ *
+ *   Registers of the machine: ip (current cell), code (function's first cell, base
+ *   of branch targets), fp (first local), sp (next free slot), the current instance
+ *   and its memory base/size (reloaded after anything that may move them: calls,
+ *   returns, memory.grow, host calls).
+ *
+ *   WebAssembly calls never recurse in C: a call pushes a frame on the instance's
+ *   frame stack and jumps. Limits: the frame stack (call depth) and the value stack
+ *   (checked once per call against the callee's precomputed frame size), so no
+ *   push needs its own check. The caller's arguments become the callee's first
+ *   locals in place.
+ *
+ *   This is the one file where macros are dense: they keep the ~200 handlers short.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "wasm/internal.h"
+
+static inline float f32_of(uint64_t s) {
+  uint32_t u = (uint32_t)s;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+static inline uint64_t of_f32(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+static inline double f64_of(uint64_t s) {
+  double d;
+  memcpy(&d, &s, 8);
+  return d;
+}
+static inline uint64_t of_f64(double d) {
+  uint64_t u;
+  memcpy(&u, &d, 8);
+  return u;
+}
+
+static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, uint64_t *slots,
+                             const void *const **labels_out);
+
+const void *const *arq__labels(void) {
+  const void *const *l = NULL;
+  run(NULL, NULL, NULL, &l);
+  return l;
+}
+
+arq_wasm_result_t arq__invoke(arq_wasm_instance_t *inst, arq_wasm_func_t *f, uint64_t *slots) {
+  if (f->host) {
+    arq_wasm_call_t call = {inst};
+    uint64_t res[16];
+    uint64_t *out = f->type->nresults <= 16 ? res : slots;
+    arq_wasm_result_t r = f->host(&call, f->env, slots, out);
+    if (!r && out != slots)
+      memcpy(slots, out, f->type->nresults * sizeof *slots);
+    return r;
+  }
+  return run(inst, f, slots, NULL);
+}
+
+#define I32(x) ((uint32_t)(x))
+#define S32(x) ((int32_t)(uint32_t)(x))
+#define S64(x) ((int64_t)(x))
+#define NEXT(n)                                                                          \
+  do {                                                                                   \
+    ip += (n);                                                                           \
+    goto *ip->op;                                                                        \
+  } while (0)
+#define TRAP(e)                                                                          \
+  do {                                                                                   \
+    result = (e);                                                                        \
+    goto out;                                                                            \
+  } while (0)
+#define RELOAD_MEMORY()                                                                  \
+  do {                                                                                   \
+    mem = in->memory ? in->memory->data : NULL;                                          \
+    memsize = in->memory ? in->memory->size : 0;                                         \
+  } while (0)
+
+static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, uint64_t *slots,
+                             const void *const **labels_out) {
+/* unlisted opcodes default to op_illegal, then listed ones override that default */
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Winitializer-overrides"
+#else
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+#endif
+  static const void *const labels[256] = {
+      [0 ... 255] = &&op_illegal,
+      [ARQ__OP_UNREACHABLE] = &&op_unreachable,
+      [ARQ__OP_FUEL] = &&op_fuel,
+      [ARQ__OP_BR] = &&op_br,
+      [ARQ__OP_BR_DROP] = &&op_br_drop,
+      [ARQ__OP_BR_IF] = &&op_br_if,
+      [ARQ__OP_BR_IF_DROP] = &&op_br_if_drop,
+      [ARQ__OP_BR_UNLESS] = &&op_br_unless,
+      [ARQ__OP_MEMORY_INIT] = &&op_memory_init,
+      [ARQ__OP_DATA_DROP] = &&op_data_drop,
+      [ARQ__OP_MEMORY_COPY] = &&op_memory_copy,
+      [ARQ__OP_MEMORY_FILL] = &&op_memory_fill,
+      [ARQ__OP_BR_TABLE] = &&op_br_table,
+      [ARQ__OP_RETURN] = &&op_return,
+      [ARQ__OP_CALL] = &&op_call,
+      [ARQ__OP_CALL_INDIRECT] = &&op_call_indirect,
+      [ARQ__OP_DROP] = &&op_drop,
+      [ARQ__OP_SELECT] = &&op_select,
+      [0x20] = &&op_local_get,
+      [0x21] = &&op_local_set,
+      [0x22] = &&op_local_tee,
+      [0x23] = &&op_global_get,
+      [0x24] = &&op_global_set,
+      [0x28] = &&op_28, [0x29] = &&op_29, [0x2a] = &&op_2a, [0x2b] = &&op_2b,
+      [0x2c] = &&op_2c, [0x2d] = &&op_2d, [0x2e] = &&op_2e, [0x2f] = &&op_2f,
+      [0x30] = &&op_30, [0x31] = &&op_31, [0x32] = &&op_32, [0x33] = &&op_33,
+      [0x34] = &&op_34, [0x35] = &&op_35, [0x36] = &&op_36, [0x37] = &&op_37,
+      [0x38] = &&op_38, [0x39] = &&op_39, [0x3a] = &&op_3a, [0x3b] = &&op_3b,
+      [0x3c] = &&op_3c, [0x3d] = &&op_3d, [0x3e] = &&op_3e,
+      [0x3f] = &&op_memory_size,
+      [0x40] = &&op_memory_grow,
+      [ARQ__OP_CONST] = &&op_const,
+      [0x45] = &&op_45, [0x46] = &&op_46, [0x47] = &&op_47, [0x48] = &&op_48,
+      [0x49] = &&op_49, [0x4a] = &&op_4a, [0x4b] = &&op_4b, [0x4c] = &&op_4c,
+      [0x4d] = &&op_4d, [0x4e] = &&op_4e, [0x4f] = &&op_4f, [0x50] = &&op_50,
+      [0x51] = &&op_51, [0x52] = &&op_52, [0x53] = &&op_53, [0x54] = &&op_54,
+      [0x55] = &&op_55, [0x56] = &&op_56, [0x57] = &&op_57, [0x58] = &&op_58,
+      [0x59] = &&op_59, [0x5a] = &&op_5a, [0x5b] = &&op_5b, [0x5c] = &&op_5c,
+      [0x5d] = &&op_5d, [0x5e] = &&op_5e, [0x5f] = &&op_5f, [0x60] = &&op_60,
+      [0x61] = &&op_61, [0x62] = &&op_62, [0x63] = &&op_63, [0x64] = &&op_64,
+      [0x65] = &&op_65, [0x66] = &&op_66, [0x67] = &&op_67, [0x68] = &&op_68,
+      [0x69] = &&op_69, [0x6a] = &&op_6a, [0x6b] = &&op_6b, [0x6c] = &&op_6c,
+      [0x6d] = &&op_6d, [0x6e] = &&op_6e, [0x6f] = &&op_6f, [0x70] = &&op_70,
+      [0x71] = &&op_71, [0x72] = &&op_72, [0x73] = &&op_73, [0x74] = &&op_74,
+      [0x75] = &&op_75, [0x76] = &&op_76, [0x77] = &&op_77, [0x78] = &&op_78,
+      [0x79] = &&op_79, [0x7a] = &&op_7a, [0x7b] = &&op_7b, [0x7c] = &&op_7c,
+      [0x7d] = &&op_7d, [0x7e] = &&op_7e, [0x7f] = &&op_7f, [0x80] = &&op_80,
+      [0x81] = &&op_81, [0x82] = &&op_82, [0x83] = &&op_83, [0x84] = &&op_84,
+      [0x85] = &&op_85, [0x86] = &&op_86, [0x87] = &&op_87, [0x88] = &&op_88,
+      [0x89] = &&op_89, [0x8a] = &&op_8a, [0x8b] = &&op_8b, [0x8c] = &&op_8c,
+      [0x8d] = &&op_8d, [0x8e] = &&op_8e, [0x8f] = &&op_8f, [0x90] = &&op_90,
+      [0x91] = &&op_91, [0x92] = &&op_92, [0x93] = &&op_93, [0x94] = &&op_94,
+      [0x95] = &&op_95, [0x96] = &&op_96, [0x97] = &&op_97, [0x98] = &&op_98,
+      [0x99] = &&op_99, [0x9a] = &&op_9a, [0x9b] = &&op_9b, [0x9c] = &&op_9c,
+      [0x9d] = &&op_9d, [0x9e] = &&op_9e, [0x9f] = &&op_9f, [0xa0] = &&op_a0,
+      [0xa1] = &&op_a1, [0xa2] = &&op_a2, [0xa3] = &&op_a3, [0xa4] = &&op_a4,
+      [0xa5] = &&op_a5, [0xa6] = &&op_a6, [0xa7] = &&op_a7, [0xa8] = &&op_a8,
+      [0xa9] = &&op_a9, [0xaa] = &&op_aa, [0xab] = &&op_ab, [0xac] = &&op_ac,
+      [0xad] = &&op_ad, [0xae] = &&op_ae, [0xaf] = &&op_af, [0xb0] = &&op_b0,
+      [0xb1] = &&op_b1, [0xb2] = &&op_b2, [0xb3] = &&op_b3, [0xb4] = &&op_b4,
+      [0xb5] = &&op_b5, [0xb6] = &&op_b6, [0xb7] = &&op_b7, [0xb8] = &&op_b8,
+      [0xb9] = &&op_b9, [0xba] = &&op_ba, [0xbb] = &&op_bb, [0xbc] = &&op_nop,
+      [0xbd] = &&op_nop, [0xbe] = &&op_nop, [0xbf] = &&op_nop, [0xc0] = &&op_c0,
+      [0xc1] = &&op_c1, [0xc2] = &&op_c2, [0xc3] = &&op_c3, [0xc4] = &&op_c4,
+      [0xd0] = &&op_sat0, [0xd1] = &&op_sat1, [0xd2] = &&op_sat2, [0xd3] = &&op_sat3,
+      [0xd4] = &&op_sat4, [0xd5] = &&op_sat5, [0xd6] = &&op_sat6, [0xd7] = &&op_sat7,
+  };
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#else
+#pragma GCC diagnostic pop
+#endif
+  if (labels_out) {
+    *labels_out = labels;
+    return NULL;
+  }
+
+  arq_wasm_result_t result = NULL;
+  arq_wasm_instance_t *in = top;
+  arq_wasm_func_t *func = NULL, *callee;
+  const arq__cell_t *ip = NULL, *code = NULL;
+  uint64_t *fp = NULL, *sp = top->stack_top;
+  uint64_t *const stack_end = top->stack_end;
+  uint64_t *const saved_top = top->stack_top;
+  const uint32_t base_depth = top->depth;
+  uint32_t depth = top->depth;
+  const uint32_t max_depth = top->limits.max_call_depth;
+  uint64_t fuel = top->fuel;
+  uint8_t *mem = NULL;
+  uint64_t memsize = 0;
+  uint32_t nparams = entry->type->nparams;
+
+  if ((size_t)(stack_end - sp) < nparams + (size_t)entry->type->nresults)
+    return arq_wasm_err_trap_stack_exhausted;
+  memcpy(sp, slots, nparams * sizeof *sp);
+  sp += nparams;
+  /* the first frame pushed by do_call has no return address: the way back to the host */
+  callee = entry;
+  goto do_call;
+
+op_illegal:
+  TRAP(arq_wasm_err_illegal_opcode);
+
+op_unreachable:
+  TRAP(arq_wasm_err_trap_unreachable);
+
+op_nop: /* reinterpretations: the slot already holds the bits */
+  NEXT(1);
+
+op_fuel: {
+  uint64_t n = ip[1].u64;
+  if (fuel < n)
+    TRAP(arq_wasm_err_trap_out_of_fuel);
+  fuel -= n;
+  NEXT(2);
+}
+
+op_br:
+  ip = code + ip[1].u64;
+  goto *ip->op;
+
+op_br_drop: {
+  uint64_t n = ip[2].u64;
+  uint64_t *dst = fp + ip[3].u64;
+  memmove(dst, sp - n, n * sizeof *sp);
+  sp = dst + n;
+  ip = code + ip[1].u64;
+  goto *ip->op;
+}
+
+op_br_if:
+  if (I32(*--sp)) {
+    ip = code + ip[1].u64;
+    goto *ip->op;
+  }
+  NEXT(2);
+
+op_br_if_drop:
+  if (I32(*--sp))
+    goto op_br_drop;
+  NEXT(4);
+
+op_br_unless:
+  if (!I32(*--sp)) {
+    ip = code + ip[1].u64;
+    goto *ip->op;
+  }
+  NEXT(2);
+
+op_br_table: {
+  uint64_t n = ip[1].u64;
+  uint64_t i = I32(*--sp);
+  if (i > n)
+    i = n;
+  const arq__cell_t *e = ip + 2 + 3 * i;
+  uint64_t arity = e[1].u64;
+  uint64_t *dst = fp + e[2].u64;
+  if (dst != sp - arity) {
+    memmove(dst, sp - arity, arity * sizeof *sp);
+    sp = dst + arity;
+  }
+  ip = code + e[0].u64;
+  goto *ip->op;
+}
+
+op_return: {
+  uint32_t n = func->type->nresults;
+  memmove(fp, sp - n, n * sizeof *sp);
+  sp = fp + n;
+  arq__frame_t *fr = &top->frames[--depth];
+  if (!fr->ret_ip) {
+    memcpy(slots, fp, n * sizeof *sp);
+    goto out;
+  }
+  ip = fr->ret_ip;
+  fp = fr->fp;
+  func = fr->func;
+  code = func->decl->code;
+  if (in != func->inst) {
+    in = func->inst;
+  }
+  RELOAD_MEMORY();
+  goto *ip->op;
+}
+
+op_call:
+  callee = in->funcs[ip[1].u64];
+  ip += 2;
+  goto do_call;
+
+op_call_indirect: {
+  uint32_t i = I32(*--sp);
+  arq_wasm_table_t *t = in->table;
+  if (i >= t->size)
+    TRAP(arq_wasm_err_trap_undefined_element);
+  callee = t->elems[i];
+  if (!callee)
+    TRAP(arq_wasm_err_trap_uninitialized_element);
+  if (!arq__functype_equal(callee->type, &in->module->types[ip[1].u64]))
+    TRAP(arq_wasm_err_trap_indirect_type);
+  ip += 2;
+  goto do_call;
+}
+
+do_call: {
+  const arq_wasm_functype_t *t = callee->type;
+  uint64_t *args = sp - t->nparams;
+  if (callee->host) {
+    if ((size_t)(stack_end - sp) < t->nresults)
+      TRAP(arq_wasm_err_trap_stack_exhausted);
+    arq_wasm_call_t call = {in};
+    /* expose the live state so the host may charge fuel or re-enter safely */
+    top->fuel = fuel;
+    top->stack_top = sp + t->nresults;
+    top->depth = depth;
+    arq_wasm_result_t r = callee->host(&call, callee->env, args, sp);
+    top->stack_top = saved_top;
+    fuel = top->fuel;
+    if (r)
+      TRAP(r);
+    memmove(args, sp, t->nresults * sizeof *sp);
+    sp = args + t->nresults;
+    RELOAD_MEMORY();
+    goto *ip->op;
+  }
+  const arq__func_t *d = callee->decl;
+  if (depth >= max_depth || (size_t)(stack_end - args) < d->frame_slots)
+    TRAP(arq_wasm_err_trap_stack_exhausted);
+  top->frames[depth++] = (arq__frame_t){ip, fp, func};
+  fp = args;
+  sp = fp + t->nparams;
+  for (uint32_t k = 0; k < d->nlocals; k++)
+    *sp++ = 0;
+  func = callee;
+  code = ip = d->code;
+  in = callee->inst;
+  RELOAD_MEMORY();
+  goto *ip->op;
+}
+
+op_drop:
+  sp--;
+  NEXT(1);
+
+op_select: {
+  uint32_t c = I32(sp[-1]);
+  sp -= 2;
+  if (!c)
+    sp[-1] = sp[0];
+  NEXT(1);
+}
+
+op_local_get:
+  *sp++ = fp[ip[1].u64];
+  NEXT(2);
+op_local_set:
+  fp[ip[1].u64] = *--sp;
+  NEXT(2);
+op_local_tee:
+  fp[ip[1].u64] = sp[-1];
+  NEXT(2);
+op_global_get:
+  *sp++ = in->globals[ip[1].u64]->val;
+  NEXT(2);
+op_global_set:
+  in->globals[ip[1].u64]->val = *--sp;
+  NEXT(2);
+
+#define LOAD(label, T, conv)                                                             \
+  label : {                                                                              \
+    uint64_t ea = (uint64_t)I32(sp[-1]) + ip[1].u64;                                     \
+    if (ea + sizeof(T) > memsize)                                                        \
+      TRAP(arq_wasm_err_trap_oob_memory);                                                \
+    T v_;                                                                                \
+    memcpy(&v_, mem + ea, sizeof v_);                                                    \
+    sp[-1] = conv(v_);                                                                   \
+    NEXT(2);                                                                             \
+  }
+#define STORE(label, T)                                                                  \
+  label : {                                                                              \
+    uint64_t ea = (uint64_t)I32(sp[-2]) + ip[1].u64;                                     \
+    if (ea + sizeof(T) > memsize)                                                        \
+      TRAP(arq_wasm_err_trap_oob_memory);                                                \
+    T v_ = (T)sp[-1];                                                                    \
+    memcpy(mem + ea, &v_, sizeof v_);                                                    \
+    arq__memory_mark(in->memory, ea, sizeof v_);                                         \
+    sp -= 2;                                                                             \
+    NEXT(2);                                                                             \
+  }
+#define U32V(v) ((uint64_t)(uint32_t)(v))
+#define U64V(v) ((uint64_t)(v))
+  LOAD(op_28, uint32_t, U32V)
+  LOAD(op_29, uint64_t, U64V)
+  LOAD(op_2a, uint32_t, U32V)
+  LOAD(op_2b, uint64_t, U64V)
+  LOAD(op_2c, int8_t, U32V)
+  LOAD(op_2d, uint8_t, U32V)
+  LOAD(op_2e, int16_t, U32V)
+  LOAD(op_2f, uint16_t, U32V)
+  LOAD(op_30, int8_t, U64V)
+  LOAD(op_31, uint8_t, U64V)
+  LOAD(op_32, int16_t, U64V)
+  LOAD(op_33, uint16_t, U64V)
+  LOAD(op_34, int32_t, U64V)
+  LOAD(op_35, uint32_t, U64V)
+  STORE(op_36, uint32_t)
+  STORE(op_37, uint64_t)
+  STORE(op_38, uint32_t)
+  STORE(op_39, uint64_t)
+  STORE(op_3a, uint8_t)
+  STORE(op_3b, uint16_t)
+  STORE(op_3c, uint8_t)
+  STORE(op_3d, uint16_t)
+  STORE(op_3e, uint32_t)
+
+op_memory_size:
+  *sp++ = in->memory->pages;
+  NEXT(1);
+
+op_memory_grow:
+  sp[-1] = (uint32_t)arq__memory_grow(in->memory, I32(sp[-1]));
+  RELOAD_MEMORY();
+  NEXT(1);
+
+op_memory_init: {
+  uint64_t n = I32(sp[-1]), s = I32(sp[-2]), d = I32(sp[-3]);
+  sp -= 3;
+  const arq__data_t *seg = &in->module->datas[ip[1].u64];
+  uint64_t len = in->data_dropped[ip[1].u64] ? 0 : seg->len;
+  if (s + n > len || d + n > memsize)
+    TRAP(arq_wasm_err_trap_oob_memory);
+  if (n) {
+    memcpy(mem + d, seg->bytes + s, n);
+    arq__memory_mark(in->memory, d, n);
+  }
+  NEXT(2);
+}
+
+op_data_drop:
+  in->data_dropped[ip[1].u64] = true;
+  NEXT(2);
+
+op_memory_copy: {
+  uint64_t n = I32(sp[-1]), s = I32(sp[-2]), d = I32(sp[-3]);
+  sp -= 3;
+  if (s + n > memsize || d + n > memsize)
+    TRAP(arq_wasm_err_trap_oob_memory);
+  if (n) {
+    memmove(mem + d, mem + s, n);
+    arq__memory_mark(in->memory, d, n);
+  }
+  NEXT(1);
+}
+
+op_memory_fill: {
+  uint64_t n = I32(sp[-1]), d = I32(sp[-3]);
+  int val = (int)(uint8_t)sp[-2];
+  sp -= 3;
+  if (d + n > memsize)
+    TRAP(arq_wasm_err_trap_oob_memory);
+  if (n) {
+    memset(mem + d, val, n);
+    arq__memory_mark(in->memory, d, n);
+  }
+  NEXT(1);
+}
+
+op_const:
+  *sp++ = ip[1].u64;
+  NEXT(2);
+
+  /* ---- numeric ---- */
+#define UN(label, expr)                                                                  \
+  label : {                                                                              \
+    uint64_t a = sp[-1];                                                                 \
+    (void)a;                                                                             \
+    sp[-1] = (expr);                                                                     \
+    NEXT(1);                                                                             \
+  }
+#define BIN(label, expr)                                                                 \
+  label : {                                                                              \
+    uint64_t b = sp[-1], a = sp[-2];                                                     \
+    (void)a, (void)b;                                                                    \
+    sp--;                                                                                \
+    sp[-1] = (expr);                                                                     \
+    NEXT(1);                                                                             \
+  }
+#define BIN_TRAP(label, check, err, expr)                                                \
+  label : {                                                                              \
+    uint64_t b = sp[-1], a = sp[-2];                                                     \
+    if (check)                                                                           \
+      TRAP(err);                                                                         \
+    sp--;                                                                                \
+    sp[-1] = (expr);                                                                     \
+    NEXT(1);                                                                             \
+  }
+/* libm may return a signalling NaN unchanged; WebAssembly wants it quieted */
+#define QNAN32(x, fn) (isnan(x) ? (x) + (x) : fn(x))
+#define QNAN64(x, fn) (isnan(x) ? (x) + (x) : fn(x))
+#define FA f32_of(a)
+#define FB f32_of(b)
+#define DA f64_of(a)
+#define DB f64_of(b)
+
+  UN(op_45, I32(a) == 0)
+  BIN(op_46, I32(a) == I32(b))
+  BIN(op_47, I32(a) != I32(b))
+  BIN(op_48, S32(a) < S32(b))
+  BIN(op_49, I32(a) < I32(b))
+  BIN(op_4a, S32(a) > S32(b))
+  BIN(op_4b, I32(a) > I32(b))
+  BIN(op_4c, S32(a) <= S32(b))
+  BIN(op_4d, I32(a) <= I32(b))
+  BIN(op_4e, S32(a) >= S32(b))
+  BIN(op_4f, I32(a) >= I32(b))
+  UN(op_50, a == 0)
+  BIN(op_51, a == b)
+  BIN(op_52, a != b)
+  BIN(op_53, S64(a) < S64(b))
+  BIN(op_54, a < b)
+  BIN(op_55, S64(a) > S64(b))
+  BIN(op_56, a > b)
+  BIN(op_57, S64(a) <= S64(b))
+  BIN(op_58, a <= b)
+  BIN(op_59, S64(a) >= S64(b))
+  BIN(op_5a, a >= b)
+  BIN(op_5b, FA == FB)
+  BIN(op_5c, FA != FB)
+  BIN(op_5d, FA < FB)
+  BIN(op_5e, FA > FB)
+  BIN(op_5f, FA <= FB)
+  BIN(op_60, FA >= FB)
+  BIN(op_61, DA == DB)
+  BIN(op_62, DA != DB)
+  BIN(op_63, DA < DB)
+  BIN(op_64, DA > DB)
+  BIN(op_65, DA <= DB)
+  BIN(op_66, DA >= DB)
+
+  UN(op_67, I32(a) ? (uint32_t)__builtin_clz(I32(a)) : 32u)
+  UN(op_68, I32(a) ? (uint32_t)__builtin_ctz(I32(a)) : 32u)
+  UN(op_69, (uint32_t)__builtin_popcount(I32(a)))
+  BIN(op_6a, I32(I32(a) + I32(b)))
+  BIN(op_6b, I32(I32(a) - I32(b)))
+  BIN(op_6c, I32(I32(a) * I32(b)))
+  BIN_TRAP(op_6d, I32(b) == 0 || (S32(a) == INT32_MIN && S32(b) == -1),
+           I32(b) == 0 ? arq_wasm_err_trap_div_zero : arq_wasm_err_trap_overflow,
+           I32(S32(a) / S32(b)))
+  BIN_TRAP(op_6e, I32(b) == 0, arq_wasm_err_trap_div_zero, I32(a) / I32(b))
+  BIN_TRAP(op_6f, I32(b) == 0, arq_wasm_err_trap_div_zero,
+           S32(b) == -1 ? 0 : I32(S32(a) % S32(b)))
+  BIN_TRAP(op_70, I32(b) == 0, arq_wasm_err_trap_div_zero, I32(a) % I32(b))
+  BIN(op_71, I32(a) & I32(b))
+  BIN(op_72, I32(a) | I32(b))
+  BIN(op_73, I32(a) ^ I32(b))
+  BIN(op_74, I32(I32(a) << (b & 31)))
+  BIN(op_75, I32(S32(a) >> (b & 31)))
+  BIN(op_76, I32(a) >> (b & 31))
+  BIN(op_77, I32((I32(a) << (b & 31)) | (I32(a) >> ((32 - (b & 31)) & 31))))
+  BIN(op_78, I32((I32(a) >> (b & 31)) | (I32(a) << ((32 - (b & 31)) & 31))))
+
+  UN(op_79, a ? (uint64_t)__builtin_clzll(a) : 64u)
+  UN(op_7a, a ? (uint64_t)__builtin_ctzll(a) : 64u)
+  UN(op_7b, (uint64_t)__builtin_popcountll(a))
+  BIN(op_7c, a + b)
+  BIN(op_7d, a - b)
+  BIN(op_7e, a * b)
+  BIN_TRAP(op_7f, b == 0 || (S64(a) == INT64_MIN && S64(b) == -1),
+           b == 0 ? arq_wasm_err_trap_div_zero : arq_wasm_err_trap_overflow,
+           (uint64_t)(S64(a) / S64(b)))
+  BIN_TRAP(op_80, b == 0, arq_wasm_err_trap_div_zero, a / b)
+  BIN_TRAP(op_81, b == 0, arq_wasm_err_trap_div_zero,
+           S64(b) == -1 ? 0 : (uint64_t)(S64(a) % S64(b)))
+  BIN_TRAP(op_82, b == 0, arq_wasm_err_trap_div_zero, a % b)
+  BIN(op_83, a & b)
+  BIN(op_84, a | b)
+  BIN(op_85, a ^ b)
+  BIN(op_86, a << (b & 63))
+  BIN(op_87, (uint64_t)(S64(a) >> (b & 63)))
+  BIN(op_88, a >> (b & 63))
+  BIN(op_89, (a << (b & 63)) | (a >> ((64 - (b & 63)) & 63)))
+  BIN(op_8a, (a >> (b & 63)) | (a << ((64 - (b & 63)) & 63)))
+
+  UN(op_8b, a & 0x7fffffffu)
+  UN(op_8c, I32(a) ^ 0x80000000u)
+  UN(op_8d, of_f32(QNAN32(FA, ceilf)))
+  UN(op_8e, of_f32(QNAN32(FA, floorf)))
+  UN(op_8f, of_f32(QNAN32(FA, truncf)))
+  UN(op_90, of_f32(arq__f32_nearest(FA)))
+  UN(op_91, of_f32(sqrtf(FA)))
+  BIN(op_92, of_f32(FA + FB))
+  BIN(op_93, of_f32(FA - FB))
+  BIN(op_94, of_f32(FA * FB))
+  BIN(op_95, of_f32(FA / FB))
+  BIN(op_96, of_f32(arq__f32_min(FA, FB)))
+  BIN(op_97, of_f32(arq__f32_max(FA, FB)))
+  BIN(op_98, (a & 0x7fffffffu) | (b & 0x80000000u))
+
+  UN(op_99, a & 0x7fffffffffffffffu)
+  UN(op_9a, a ^ 0x8000000000000000u)
+  UN(op_9b, of_f64(QNAN64(DA, ceil)))
+  UN(op_9c, of_f64(QNAN64(DA, floor)))
+  UN(op_9d, of_f64(QNAN64(DA, trunc)))
+  UN(op_9e, of_f64(arq__f64_nearest(DA)))
+  UN(op_9f, of_f64(sqrt(DA)))
+  BIN(op_a0, of_f64(DA + DB))
+  BIN(op_a1, of_f64(DA - DB))
+  BIN(op_a2, of_f64(DA * DB))
+  BIN(op_a3, of_f64(DA / DB))
+  BIN(op_a4, of_f64(arq__f64_min(DA, DB)))
+  BIN(op_a5, of_f64(arq__f64_max(DA, DB)))
+  BIN(op_a6, (a & 0x7fffffffffffffffu) | (b & 0x8000000000000000u))
+
+  UN(op_a7, I32(a))
+#define TRUNC(label, opc)                                                                \
+  label : {                                                                              \
+    uint64_t r_ = 0;                                                                     \
+    arq_wasm_result_t e_ = arq__trunc(opc, sp[-1], &r_);                                 \
+    if (e_)                                                                              \
+      TRAP(e_);                                                                          \
+    sp[-1] = r_;                                                                         \
+    NEXT(1);                                                                             \
+  }
+  TRUNC(op_a8, 0xa8)
+  TRUNC(op_a9, 0xa9)
+  TRUNC(op_aa, 0xaa)
+  TRUNC(op_ab, 0xab)
+  TRUNC(op_ae, 0xae)
+  TRUNC(op_af, 0xaf)
+  TRUNC(op_b0, 0xb0)
+  TRUNC(op_b1, 0xb1)
+  UN(op_ac, (uint64_t)(int64_t)S32(a))
+  UN(op_ad, (uint64_t)I32(a))
+  UN(op_b2, of_f32((float)S32(a)))
+  UN(op_b3, of_f32((float)I32(a)))
+  UN(op_b4, of_f32((float)S64(a)))
+  UN(op_b5, of_f32((float)a))
+  UN(op_b6, of_f32((float)DA))
+  UN(op_b7, of_f64((double)S32(a)))
+  UN(op_b8, of_f64((double)I32(a)))
+  UN(op_b9, of_f64((double)S64(a)))
+  UN(op_ba, of_f64((double)a))
+  UN(op_bb, of_f64((double)FA))
+  UN(op_c0, I32((int32_t)(int8_t)a))
+  UN(op_c1, I32((int32_t)(int16_t)a))
+  UN(op_c2, (uint64_t)(int64_t)(int8_t)a)
+  UN(op_c3, (uint64_t)(int64_t)(int16_t)a)
+  UN(op_c4, (uint64_t)(int64_t)(int32_t)a)
+  UN(op_sat0, arq__trunc_sat(0, a))
+  UN(op_sat1, arq__trunc_sat(1, a))
+  UN(op_sat2, arq__trunc_sat(2, a))
+  UN(op_sat3, arq__trunc_sat(3, a))
+  UN(op_sat4, arq__trunc_sat(4, a))
+  UN(op_sat5, arq__trunc_sat(5, a))
+  UN(op_sat6, arq__trunc_sat(6, a))
+  UN(op_sat7, arq__trunc_sat(7, a))
+
+out:
+  top->fuel = fuel;
+  top->depth = base_depth;
+  top->stack_top = saved_top;
+  return result;
+}
