@@ -226,8 +226,8 @@ static arq_toml_value_t *dotted_step(parser_t *ps, arq_toml_value_t *t, const ch
       return v;
     }
   }
-  arq__toml_fail(&ps->c, at, "can't add keys to '%.*s' here: it is already defined", (int)len,
-                 key);
+  arq__toml_fail(&ps->c, at, "can't add keys to '%.*s' here: it is already defined",
+                 shown(len), key);
   return NULL;
 }
 
@@ -328,8 +328,7 @@ static arq_toml_value_t *parse_bare(parser_t *ps, int line) {
   else
     ok = arq__toml_parse_number(&ps->c, tok, len, v);
   if (!ok) {
-    v->type = ARQ_TOML_BOOL; /* nothing was allocated for it */
-    arq_toml_free(v);
+    arq_toml_free(v); /* a failed parse leaves it a bool that owns nothing */
     return NULL;
   }
   return v;
