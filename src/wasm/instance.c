@@ -304,7 +304,7 @@ arq_wasm_result_t arq_wasm_instantiate(const arq_wasm_module_t *m, const arq_was
     inst->limits.max_call_depth = ARQ_WASM_DEFAULT_CALL_DEPTH;
   if (!inst->limits.stack_slots)
     inst->limits.stack_slots = ARQ_WASM_DEFAULT_STACK_SLOTS;
-  inst->fuel = UINT64_MAX;
+  inst->fuel = inst->limits.fuel ? inst->limits.fuel : UINT64_MAX;
   arq_wasm_result_t r = arq_wasm_err_out_of_memory;
   uint32_t nown = m->nfuncs - m->nfunc_imports;
   inst->funcs = calloc(m->nfuncs + 1, sizeof *inst->funcs);
@@ -358,6 +358,7 @@ arq_wasm_result_t arq_wasm_instantiate(const arq_wasm_module_t *m, const arq_was
     if ((r = arq__invoke(inst, inst->funcs[m->start], none))) {
       /* segments were applied, possibly into imported tables that now reference this
        * instance's functions, so the instance must live on: the caller frees it */
+      (void)arq_wasm_snapshot(inst); /* on failure arq_wasm_reset() refuses */
       *out = inst;
       return r;
     }
@@ -500,6 +501,7 @@ arq_wasm_memory_t *arq_wasm_instance_memory(arq_wasm_instance_t *inst) { return 
 
 arq_wasm_result_t arq_wasm_snapshot(arq_wasm_instance_t *inst) {
   const arq_wasm_module_t *m = inst->module;
+  inst->has_snapshot = false;
   arq_wasm_memory_t *mem = inst->own_memory;
   if (mem) {
     uint8_t *img = realloc(inst->mem_image, mem->size ? mem->size : 1);
@@ -529,11 +531,14 @@ arq_wasm_result_t arq_wasm_snapshot(arq_wasm_instance_t *inst) {
     inst->table_image = ti;
     inst->table_image_size = t->size;
   }
+  inst->has_snapshot = true;
   return NULL;
 }
 
 arq_wasm_result_t arq_wasm_reset(arq_wasm_instance_t *inst) {
   const arq_wasm_module_t *m = inst->module;
+  if (!inst->has_snapshot)
+    return arq_wasm_err_out_of_memory; /* the last snapshot could not be captured */
   arq_wasm_memory_t *mem = inst->own_memory;
   if (mem) {
     if (mem->size != inst->mem_image_size) {

@@ -202,6 +202,7 @@ struct arq_wasm_instance {
   arq__frame_t *frames;
   uint32_t depth;
   /* reset image */
+  bool has_snapshot;
   uint8_t *mem_image;
   uint64_t mem_image_size;
   uint64_t *global_image;

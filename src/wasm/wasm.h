@@ -279,6 +279,7 @@ typedef struct {
   uint32_t max_pages;      /**< memory page limit (64 KiB pages); default 65536 */
   uint32_t max_call_depth; /**< nested WebAssembly calls; default 1000 */
   uint32_t stack_slots;    /**< value stack (locals + operands), 8-byte slots; default 65536 */
+  uint64_t fuel;           /**< initial fuel, which also bounds the start function; 0: unlimited */
 } arq_wasm_limits_t;
 
 #define ARQ_WASM_DEFAULT_CALL_DEPTH 1000u
