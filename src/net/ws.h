@@ -1,0 +1,147 @@
+/*
+ * ws.h — the RFC 6455 WebSocket codec: opening handshake checks, a resumable frame reader
+ * and frame writing helpers. No sockets: the event loop feeds bytes in and sends what the
+ * writer builds.
+ *
+ * DESIGN
+ *   The reader is a byte-driven state machine (frame header, then payload) that can stop
+ *   at any byte and resume with the next read, so a frame split across reads in any way
+ *   yields the same events. Sizes are checked against max_message from the frame header,
+ *   before a byte of payload is stored; the message buffer grows with the bytes that really
+ *   arrive, never with what a header announces, and is reused for the next message. Every
+ *   protocol violation is a named error constant (arq_ws_err_*, compared by identity) that
+ *   carries the close code the server must send.
+ */
+#ifndef ARQ_NET_WS_H
+#define ARQ_NET_WS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "net/http.h"
+#include "net/utf8.h"
+
+/* ---- opening handshake ---- */
+
+/** Validates a Sec-WebSocket-Key (base64 of exactly 16 bytes) and writes the NUL-terminated
+ *  Sec-WebSocket-Accept for it to out. 0, or -1 on an invalid key. */
+int arq_ws_accept_key(const char *key, size_t key_len, char out[29]);
+
+/**
+ * Checks that a parsed request is a valid WebSocket upgrade: GET, HTTP/1.1, Upgrade holds the
+ * token websocket, Connection holds upgrade, one valid Sec-WebSocket-Key, Sec-WebSocket-Version
+ * 13. Returns 0, or the HTTP status to answer with a human-readable *problem: 405 for another
+ * method, 426 for a missing or other version (the answer must then carry
+ * "Sec-WebSocket-Version: 13"), 400 for the rest.
+ */
+int arq_ws_check_upgrade(const arq_http_request_t *r, const char **problem);
+
+/** Appends the 101 response for a checked upgrade; extra_headers ("Name: v\r\n..." or NULL)
+ *  may add e.g. Sec-WebSocket-Protocol. */
+void arq_ws_write_upgrade(arq_buf_t *out, const char accept[29], const char *extra_headers);
+
+/* ---- frames ---- */
+
+enum {
+  ARQ_WS_OP_CONT = 0x0,
+  ARQ_WS_OP_TEXT = 0x1,
+  ARQ_WS_OP_BINARY = 0x2,
+  ARQ_WS_OP_CLOSE = 0x8,
+  ARQ_WS_OP_PING = 0x9,
+  ARQ_WS_OP_PONG = 0xA,
+};
+
+#define ARQ_WS_MAX_CONTROL 125
+
+/* X(name, close code to send, reason text) */
+#define ARQ_WS_ERRORS(X)                                                                        \
+  X(rsv, 1002, "reserved bits set without a negotiated extension")                              \
+  X(opcode, 1002, "unknown opcode")                                                             \
+  X(unmasked, 1002, "client frame is not masked")                                               \
+  X(masked, 1002, "server frame is masked")                                                     \
+  X(control_fragmented, 1002, "fragmented control frame")                                       \
+  X(control_too_long, 1002, "control frame payload longer than 125 bytes")                      \
+  X(no_message, 1002, "continuation frame without a message in progress")                       \
+  X(message_in_progress, 1002, "new data frame while a fragmented message is in progress")      \
+  X(length_msb, 1002, "64-bit payload length with the most significant bit set")                \
+  X(close_length, 1002, "close payload of one byte")                                            \
+  X(close_code, 1002, "invalid close code")                                                     \
+  X(close_utf8, 1007, "close reason is not valid UTF-8")                                        \
+  X(text_utf8, 1007, "text message is not valid UTF-8")                                         \
+  X(too_big, 1009, "message larger than the configured maximum")
+
+#define ARQ__WS_ERR_DECL(name, code, text) extern const char arq_ws_err_##name[];
+ARQ_WS_ERRORS(ARQ__WS_ERR_DECL)
+#undef ARQ__WS_ERR_DECL
+
+typedef enum {
+  ARQ_WS_EV_NONE,
+  ARQ_WS_EV_MESSAGE,
+  ARQ_WS_EV_PING,
+  ARQ_WS_EV_PONG,
+  ARQ_WS_EV_CLOSE,
+  ARQ_WS_EV_ERROR
+} arq_ws_event_type_t;
+
+typedef struct {
+  arq_ws_event_type_t type;
+  bool binary;         /* MESSAGE: binary rather than text */
+  const uint8_t *data; /* MESSAGE, PING, PONG: payload; CLOSE: the reason (without the code) */
+  size_t len;
+  uint16_t close_code; /* CLOSE: code sent by peer (1005 when none); ERROR: the close code we
+                          must send: 1002, 1007 or 1009 */
+  const char *error;   /* ERROR: one of arq_ws_err_* */
+} arq_ws_event_t;
+
+typedef struct {
+  size_t _max_message;
+  bool _require_mask;
+  uint8_t _state;
+  uint8_t _hdr[14]; /* the frame header as it arrives */
+  uint8_t _hdr_len, _hdr_need;
+  uint8_t _opcode;
+  bool _fin;
+  uint8_t _mask[4];
+  uint64_t _remaining; /* payload bytes of the current frame still to come */
+  size_t _frame_off;   /* payload bytes of the current frame already taken (mask phase) */
+  bool _in_message;    /* a data message has started and not finished */
+  bool _binary;
+  arq_utf8_t _utf8;
+  uint8_t *_msg; /* message buffer: grows to the largest message seen, at most max_message */
+  size_t _msg_len, _msg_cap;
+  uint8_t _ctl[ARQ_WS_MAX_CONTROL];
+  uint8_t _ctl_len;
+} arq_ws_reader_t;
+
+/** require_mask: true on the server (client frames must be masked), false on a client
+ *  (server frames must not be). The reader owns no memory until the first message. */
+void arq_ws_reader_init(arq_ws_reader_t *r, size_t max_message, bool require_mask);
+void arq_ws_reader_free(arq_ws_reader_t *r);
+/** Gives the message buffer back to the allocator when no message is in progress (for idle
+ *  connections); the next message allocates again. */
+void arq_ws_reader_trim(arq_ws_reader_t *r);
+
+/**
+ * Consumes bytes until an event completes or input ends; returns how many bytes were
+ * consumed; *ev gets the event (type NONE if none completed). The caller handles the event
+ * and calls again with the remaining bytes. Event data stays valid until the next call.
+ * After ERROR or CLOSE the reader refuses further input: later calls discard all of it
+ * (returning len, event NONE), so a caller looping until its input is consumed terminates.
+ */
+size_t arq_ws_reader_feed(arq_ws_reader_t *r, const uint8_t *buf, size_t len, arq_ws_event_t *ev);
+
+/** Writes a frame header to out; returns its length (2 to 14). mask: NULL for server frames,
+ *  4 bytes for client frames (the caller then masks the payload with arq_ws_mask). */
+size_t arq_ws_frame_header(uint8_t out[14], uint8_t opcode, bool fin, uint64_t payload_len,
+                           const uint8_t *mask);
+/** Writes a close payload (code in network order, then the reason truncated to fit 125 bytes
+ *  at a UTF-8 character boundary; reason may be NULL); returns its length. */
+size_t arq_ws_close_payload(uint8_t out[125], uint16_t code, const char *reason);
+/** XORs data[0..len) in place with mask, as if data started `offset` bytes into a payload. */
+void arq_ws_mask(uint8_t *data, size_t len, const uint8_t mask[4], size_t offset);
+/** True for a close code a peer may send (1000-1003, 1007-1014, 3000-4999). */
+bool arq_ws_close_code_valid(uint16_t code);
+
+#endif
