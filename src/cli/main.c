@@ -15,6 +15,7 @@ static const arq_command_t commands[] = {
     {"toml-decode", arq_cmd_toml_decode, "TOML on stdin -> toml-test tagged JSON on stdout"},
     {"auth", arq_cmd_auth, "auth gen --tenant T --sub U [--role R] [--ttl S] [--secret S | --config PATH]"},
     {"wasm", arq_cmd_wasm, "wasm run FILE.wasm ACTION... | wasm spectest FILE.json"},
+    {"envelope", arq_cmd_envelope, "envelope json2pb | pb2json: convert an Envelope, stdin -> stdout"},
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,622 @@
+/*
+ * envelope_json.c — the proto3 JSON mapping of arqon.v1.Envelope (see envelope_json.h).
+ *
+ * The three messages are described by small field tables (JSON names, kind, offset into
+ * the protobuf-c struct), so that decoding and encoding share one description and cannot
+ * disagree about a name.
+ */
+#include "shield/envelope_json.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the arena ---- */
+
+struct arq_envelope_chunk {
+  struct arq_envelope_chunk *next;
+  max_align_t data[];
+};
+
+#define ALIGN ((size_t)16)
+
+void arq_envelope_arena_init(arq_envelope_arena_t *a, const arq_json_limits_t *limits) {
+  memset(a, 0, sizeof *a);
+  arq_json_doc_init(&a->json, limits);
+}
+
+void arq_envelope_arena_reset(arq_envelope_arena_t *a) {
+  if (a->_chunks) {
+    /* The last message did not fit: make the block big enough for it once and for all,
+     * so that the steady state is a single block and no malloc per message. */
+    size_t want = a->_cap + a->_chunk_bytes;
+    while (a->_chunks) {
+      struct arq_envelope_chunk *next = a->_chunks->next;
+      free(a->_chunks);
+      a->_chunks = next;
+    }
+    free(a->_block);
+    a->_block = malloc(want);
+    if (!a->_block)
+      arq_oom("envelope arena");
+    a->_cap = want;
+    a->_chunk_bytes = 0;
+  }
+  a->_used = 0;
+}
+
+void arq_envelope_arena_free(arq_envelope_arena_t *a) {
+  arq_envelope_arena_reset(a);
+  free(a->_block);
+  a->_block = NULL;
+  a->_cap = 0;
+  arq_json_doc_free(&a->json);
+}
+
+void *arq_envelope_arena_alloc(arq_envelope_arena_t *a, size_t n) {
+  if (n > SIZE_MAX / 2)
+    arq_oom("envelope arena");
+  n = (n + ALIGN - 1) & ~(ALIGN - 1);
+  if (n == 0)
+    n = ALIGN;
+  if (a->_cap - a->_used >= n) {
+    void *p = a->_block + a->_used;
+    a->_used += n;
+    return p;
+  }
+  size_t size = n < 1024 ? 1024 : n;
+  struct arq_envelope_chunk *c = malloc(sizeof *c + size);
+  if (!c)
+    arq_oom("envelope arena");
+  c->next = a->_chunks;
+  a->_chunks = c;
+  a->_chunk_bytes += size;
+  /* The rest of a small chunk is not reused: chunks only bridge until the next reset. */
+  return c->data;
+}
+
+static void *pb_alloc(void *data, size_t size) { return arq_envelope_arena_alloc(data, size); }
+static void pb_free(void *data, void *ptr) {}
+
+ProtobufCAllocator arq_envelope_arena_allocator(arq_envelope_arena_t *a) {
+  ProtobufCAllocator al = {.alloc = pb_alloc, .free = pb_free, .allocator_data = a};
+  return al;
+}
+
+/* ---- field tables ---- */
+
+typedef enum {
+  K_STRING,
+  K_BYTES,
+  K_INT64,
+  K_UINT64,
+  K_SIGNAL_TYPE,
+  K_HEADERS,
+  K_CMD,
+  K_EVENT,
+  K_SIGNAL,
+} kind_t;
+
+typedef struct {
+  const char *name;      /* as in the .proto */
+  const char *json_name; /* lowerCamelCase */
+  kind_t kind;
+  size_t offset;
+} field_t;
+
+#define F(st, name, json, kind) {#name, json, kind, offsetof(st, name)}
+
+static const field_t envelope_fields[] = {
+    F(Arqon__V1__Envelope, trace_id, "traceId", K_STRING),
+    F(Arqon__V1__Envelope, tenant_id, "tenantId", K_STRING),
+    F(Arqon__V1__Envelope, room_id, "roomId", K_STRING),
+    F(Arqon__V1__Envelope, timestamp, "timestamp", K_INT64),
+    F(Arqon__V1__Envelope, twist_id, "twistId", K_STRING),
+    F(Arqon__V1__Envelope, headers, "headers", K_HEADERS),
+    F(Arqon__V1__Envelope, id, "id", K_STRING),
+    F(Arqon__V1__Envelope, seq, "seq", K_UINT64),
+    F(Arqon__V1__Envelope, sender, "sender", K_STRING),
+    F(Arqon__V1__Envelope, signature, "signature", K_BYTES),
+    F(Arqon__V1__Envelope, conn_id, "connId", K_STRING),
+    F(Arqon__V1__Envelope, cmd, "cmd", K_CMD),
+    F(Arqon__V1__Envelope, event, "event", K_EVENT),
+    F(Arqon__V1__Envelope, signal, "signal", K_SIGNAL),
+};
+
+static const field_t command_fields[] = {
+    F(Arqon__V1__Command, type, "type", K_STRING),
+    F(Arqon__V1__Command, data, "data", K_BYTES),
+};
+
+static const field_t event_fields[] = {
+    F(Arqon__V1__Event, type, "type", K_STRING),
+    F(Arqon__V1__Event, data, "data", K_BYTES),
+};
+
+static const field_t signal_fields[] = {
+    F(Arqon__V1__SystemSignal, type, "type", K_SIGNAL_TYPE),
+    F(Arqon__V1__SystemSignal, reason, "reason", K_STRING),
+};
+
+#define COUNT(a) (sizeof a / sizeof a[0])
+
+static bool is_oneof(kind_t k) { return k == K_CMD || k == K_EVENT || k == K_SIGNAL; }
+
+/* ---- base64 ---- */
+
+static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* 0-63 for a digit of either alphabet, 64 for '+' '/', 65 for '-' '_' (resolved below),
+ * 255 for anything else. */
+static int b64_digit(unsigned char c, int *alphabet) {
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  int std = c == '+' ? 62 : c == '/' ? 63 : -1;
+  int url = c == '-' ? 62 : c == '_' ? 63 : -1;
+  if (std >= 0 && *alphabet != 2) {
+    *alphabet = 1;
+    return std;
+  }
+  if (url >= 0 && *alphabet != 1) {
+    *alphabet = 2;
+    return url;
+  }
+  return -1;
+}
+
+/* Decodes standard or URL-safe base64 (one alphabet per value), padding optional but
+ * correct when present. `out` needs room for len / 4 * 3 + 3 bytes. Returns the decoded
+ * length, or -1. Like the reference implementations, bits below the last whole byte are
+ * ignored rather than required to be zero. */
+static long b64_decode(const char *s, size_t len, uint8_t *out) {
+  size_t n = len;
+  size_t pad = 0;
+  while (n > 0 && s[n - 1] == '=' && pad < 2) {
+    n--;
+    pad++;
+  }
+  if (pad && len % 4 != 0)
+    return -1;
+  if (n % 4 == 1)
+    return -1;
+  if (pad && (n + pad) % 4 != 0)
+    return -1;
+  int alphabet = 0;
+  size_t o = 0;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < n; i++) {
+    int d = b64_digit((unsigned char)s[i], &alphabet);
+    if (d < 0)
+      return -1;
+    acc = (acc << 6 | (uint32_t)d) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (uint8_t)(acc >> bits);
+    }
+  }
+  return (long)o;
+}
+
+static void b64_append(arq_buf_t *b, const uint8_t *p, size_t len) {
+  arq_buf_reserve(b, (len + 2) / 3 * 4);
+  char q[4];
+  size_t i = 0;
+  for (; i + 3 <= len; i += 3) {
+    uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+    q[0] = b64_std[v >> 18];
+    q[1] = b64_std[v >> 12 & 63];
+    q[2] = b64_std[v >> 6 & 63];
+    q[3] = b64_std[v & 63];
+    arq_buf_append(b, q, 4);
+  }
+  if (len - i == 1) {
+    uint32_t v = (uint32_t)p[i] << 16;
+    q[0] = b64_std[v >> 18];
+    q[1] = b64_std[v >> 12 & 63];
+    q[2] = q[3] = '=';
+    arq_buf_append(b, q, 4);
+  } else if (len - i == 2) {
+    uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+    q[0] = b64_std[v >> 18];
+    q[1] = b64_std[v >> 12 & 63];
+    q[2] = b64_std[v >> 6 & 63];
+    q[3] = '=';
+    arq_buf_append(b, q, 4);
+  }
+}
+
+/* ---- decoding ---- */
+
+typedef struct {
+  arq_envelope_arena_t *arena;
+  char *err;
+  size_t errcap;
+} decoder_t;
+
+__attribute__((format(printf, 3, 4))) static int bad(decoder_t *d, const arq_json_value_t *at,
+                                                      const char *fmt, ...) {
+  if (!d->errcap)
+    return ARQ_ENVELOPE_EINVAL;
+  int n = snprintf(d->err, d->errcap, "byte %zu: ", arq_json_offset(at));
+  if (n >= 0 && (size_t)n < d->errcap) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->err + n, d->errcap - (size_t)n, fmt, ap);
+    va_end(ap);
+  }
+  return ARQ_ENVELOPE_EINVAL;
+}
+
+/* A key from the wire, made safe and short for an error message. */
+static const char *printable(const arq_json_value_t *key, char *buf, size_t cap) {
+  size_t n;
+  const char *s = arq_json_string(key, &n);
+  size_t o = 0;
+  for (size_t i = 0; i < n && o + 4 < cap; i++) {
+    unsigned char c = (unsigned char)s[i];
+    buf[o++] = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? (char)c : '?';
+  }
+  if (o + 4 >= cap && n > o) {
+    memcpy(buf + o, "...", 3);
+    o += 3;
+  }
+  buf[o] = '\0';
+  return buf;
+}
+
+static int get_string(decoder_t *d, const field_t *f, const arq_json_value_t *v, char **out) {
+  size_t n;
+  const char *s = arq_json_string(v, &n);
+  if (!s)
+    return bad(d, v, "field \"%s\": expected a string, got %s", f->name,
+               arq_json_type_name(arq_json_type(v)));
+  if (memchr(s, '\0', n))
+    return bad(d, v, "field \"%s\": U+0000 is not allowed in strings", f->name);
+  *out = (char *)s; /* owned by the arena's document, which outlives the message */
+  return 0;
+}
+
+static int get_bytes(decoder_t *d, const field_t *f, const arq_json_value_t *v,
+                     ProtobufCBinaryData *out) {
+  size_t n;
+  const char *s = arq_json_string(v, &n);
+  if (!s)
+    return bad(d, v, "field \"%s\": expected a base64 string, got %s", f->name,
+               arq_json_type_name(arq_json_type(v)));
+  uint8_t *buf = arq_envelope_arena_alloc(d->arena, n / 4 * 3 + 3);
+  long got = b64_decode(s, n, buf);
+  if (got < 0)
+    return bad(d, v, "field \"%s\": invalid base64", f->name);
+  out->data = got ? buf : NULL;
+  out->len = (size_t)got;
+  return 0;
+}
+
+/* int64/uint64: a JSON number, or a string holding one; integral and in range. */
+static int get_integer(decoder_t *d, const field_t *f, const arq_json_value_t *v, bool is_signed,
+                       int64_t *i64, uint64_t *u64) {
+  arq_json_number_t num;
+  const char *text;
+  size_t n;
+  if (arq_json_type(v) == ARQ_JSON_STRING) {
+    text = arq_json_string(v, &n);
+  } else if (arq_json_type(v) == ARQ_JSON_NUMBER) {
+    text = arq_json_number_text(v, &n);
+  } else {
+    return bad(d, v, "field \"%s\": expected an integer, got %s", f->name,
+               arq_json_type_name(arq_json_type(v)));
+  }
+  if (arq_json_number_parse(text, n, &num))
+    return bad(d, v, "field \"%s\": not a number", f->name);
+  if (!num.integral)
+    return bad(d, v, "field \"%s\": %s", f->name,
+               num.d >= 9.2e18 || num.d <= -9.2e18 ? "out of range" : "not an integer");
+  if (is_signed ? arq_json_number_int64(&num, i64) : arq_json_number_uint64(&num, u64))
+    return bad(d, v, "field \"%s\": out of range for %s", f->name, is_signed ? "int64" : "uint64");
+  return 0;
+}
+
+static int get_signal_type(decoder_t *d, const field_t *f, const arq_json_value_t *v,
+                           Arqon__V1__SystemSignal__Type *out) {
+  if (arq_json_type(v) == ARQ_JSON_STRING) {
+    size_t n;
+    const char *s = arq_json_string(v, &n);
+    const ProtobufCEnumValue *ev =
+        memchr(s, '\0', n) ? NULL
+                           : protobuf_c_enum_descriptor_get_value_by_name(
+                                 &arqon__v1__system_signal__type__descriptor, s);
+    if (!ev) {
+      char name[48];
+      return bad(d, v, "field \"%s\": unknown enum name \"%s\"", f->name,
+                 printable(v, name, sizeof name));
+    }
+    *out = (Arqon__V1__SystemSignal__Type)ev->value;
+    return 0;
+  }
+  int64_t i;
+  if (arq_json_type(v) != ARQ_JSON_NUMBER)
+    return bad(d, v, "field \"%s\": expected an enum name or number, got %s", f->name,
+               arq_json_type_name(arq_json_type(v)));
+  if (arq_json_int64(v, &i) || i < INT32_MIN || i > INT32_MAX)
+    return bad(d, v, "field \"%s\": enum number must be an int32", f->name);
+  /* proto3 enums are open: numbers without a name are kept, as the binary format does */
+  *out = (Arqon__V1__SystemSignal__Type)i;
+  return 0;
+}
+
+static int get_headers(decoder_t *d, const field_t *f, const arq_json_value_t *v,
+                       Arqon__V1__Envelope *e) {
+  if (arq_json_type(v) != ARQ_JSON_OBJECT)
+    return bad(d, v, "field \"%s\": expected an object of strings, got %s", f->name,
+               arq_json_type_name(arq_json_type(v)));
+  size_t n = arq_json_len(v);
+  if (!n)
+    return 0;
+  Arqon__V1__Envelope__HeadersEntry **list =
+      arq_envelope_arena_alloc(d->arena, n * sizeof *list);
+  Arqon__V1__Envelope__HeadersEntry *entries =
+      arq_envelope_arena_alloc(d->arena, n * sizeof *entries);
+  for (size_t i = 0; i < n; i++) {
+    const arq_json_value_t *k = arq_json_object_key(v, i), *val = arq_json_object_value(v, i);
+    size_t kn, vn;
+    const char *ks = arq_json_string(k, &kn);
+    const char *vs = arq_json_string(val, &vn);
+    char name[48];
+    if (!vs)
+      return bad(d, val, "field \"headers\": value of \"%s\" must be a string, got %s",
+                 printable(k, name, sizeof name), arq_json_type_name(arq_json_type(val)));
+    if (memchr(ks, '\0', kn) || memchr(vs, '\0', vn))
+      return bad(d, memchr(ks, '\0', kn) ? k : val,
+                 "field \"headers\": U+0000 is not allowed in strings");
+    arqon__v1__envelope__headers_entry__init(&entries[i]);
+    entries[i].key = (char *)ks;
+    entries[i].value = (char *)vs;
+    list[i] = &entries[i];
+  }
+  e->headers = list;
+  e->n_headers = n;
+  return 0;
+}
+
+static int decode_message(decoder_t *d, const arq_json_value_t *obj, const field_t *fields,
+                          size_t nfields, void *msg, const char *what);
+
+static int get_payload(decoder_t *d, const field_t *f, const arq_json_value_t *v,
+                       Arqon__V1__Envelope *e) {
+  switch (f->kind) {
+  case K_CMD: {
+    Arqon__V1__Command *c = arq_envelope_arena_alloc(d->arena, sizeof *c);
+    arqon__v1__command__init(c);
+    e->payload_case = ARQON__V1__ENVELOPE__PAYLOAD_CMD;
+    e->cmd = c;
+    return decode_message(d, v, command_fields, COUNT(command_fields), c, "cmd");
+  }
+  case K_EVENT: {
+    Arqon__V1__Event *ev = arq_envelope_arena_alloc(d->arena, sizeof *ev);
+    arqon__v1__event__init(ev);
+    e->payload_case = ARQON__V1__ENVELOPE__PAYLOAD_EVENT;
+    e->event = ev;
+    return decode_message(d, v, event_fields, COUNT(event_fields), ev, "event");
+  }
+  default: {
+    Arqon__V1__SystemSignal *s = arq_envelope_arena_alloc(d->arena, sizeof *s);
+    arqon__v1__system_signal__init(s);
+    e->payload_case = ARQON__V1__ENVELOPE__PAYLOAD_SIGNAL;
+    e->signal = s;
+    return decode_message(d, v, signal_fields, COUNT(signal_fields), s, "signal");
+  }
+  }
+}
+
+static int decode_message(decoder_t *d, const arq_json_value_t *obj, const field_t *fields,
+                          size_t nfields, void *msg, const char *what) {
+  if (arq_json_type(obj) != ARQ_JSON_OBJECT)
+    return bad(d, obj, "%s: expected an object, got %s", what,
+               arq_json_type_name(arq_json_type(obj)));
+  const arq_json_value_t *seen[16] = {0};
+  const arq_json_value_t *oneof = NULL;
+  char name[48];
+  for (size_t m = 0; m < arq_json_len(obj); m++) {
+    const arq_json_value_t *key = arq_json_object_key(obj, m);
+    const arq_json_value_t *v = arq_json_object_value(obj, m);
+    size_t kn;
+    const char *ks = arq_json_string(key, &kn);
+    const field_t *f = NULL;
+    size_t fi = 0;
+    for (; fi < nfields; fi++) {
+      if ((strlen(fields[fi].name) == kn && !memcmp(fields[fi].name, ks, kn)) ||
+          (strlen(fields[fi].json_name) == kn && !memcmp(fields[fi].json_name, ks, kn))) {
+        f = &fields[fi];
+        break;
+      }
+    }
+    if (!f)
+      return bad(d, key, "%s: unknown field \"%s\"", what, printable(key, name, sizeof name));
+    if (seen[fi])
+      return bad(d, key, "%s: field \"%s\" given twice", what, f->name);
+    seen[fi] = key;
+    if (is_oneof(f->kind) && arq_json_type(v) != ARQ_JSON_NULL) {
+      if (oneof)
+        return bad(d, key, "%s: more than one of cmd, event, signal is set", what);
+      oneof = key;
+    }
+    if (arq_json_type(v) == ARQ_JSON_NULL)
+      continue; /* null means the default value */
+    char *base = msg;
+    void *at = base + f->offset;
+    int rc = 0;
+    switch (f->kind) {
+    case K_STRING: rc = get_string(d, f, v, at); break;
+    case K_BYTES: rc = get_bytes(d, f, v, at); break;
+    case K_INT64: rc = get_integer(d, f, v, true, at, NULL); break;
+    case K_UINT64: rc = get_integer(d, f, v, false, NULL, at); break;
+    case K_SIGNAL_TYPE: rc = get_signal_type(d, f, v, at); break;
+    case K_HEADERS: rc = get_headers(d, f, v, msg); break;
+    case K_CMD:
+    case K_EVENT:
+    case K_SIGNAL: rc = get_payload(d, f, v, msg); break;
+    }
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+int arq_envelope_from_json(const char *json, size_t len, Arqon__V1__Envelope *out,
+                           arq_envelope_arena_t *arena, char *err, size_t errcap) {
+  arqon__v1__envelope__init(out);
+  arq_envelope_arena_reset(arena);
+  if (errcap)
+    err[0] = '\0';
+  arq_json_error_t jerr;
+  const arq_json_value_t *root = arq_json_parse(&arena->json, json, len, &jerr);
+  if (!root) {
+    if (errcap)
+      arq_json_error_format(&jerr, err, errcap);
+    return jerr.code == ARQ_JSON_E_TOO_LARGE ? ARQ_ENVELOPE_ETOOBIG : ARQ_ENVELOPE_EINVAL;
+  }
+  decoder_t d = {.arena = arena, .err = err, .errcap = errcap};
+  int rc = decode_message(&d, root, envelope_fields, COUNT(envelope_fields), out, "envelope");
+  if (rc)
+    arqon__v1__envelope__init(out);
+  return rc;
+}
+
+/* ---- encoding ---- */
+
+static void put_string(arq_json_writer_t *w, const char *key, const char *s) {
+  if (s && *s) {
+    arq_json_w_key(w, key, strlen(key));
+    arq_json_w_string(w, s, strlen(s));
+  }
+}
+
+static void put_bytes(arq_json_writer_t *w, const char *key, const ProtobufCBinaryData *b) {
+  if (!b->len || !b->data)
+    return;
+  arq_json_w_key(w, key, strlen(key));
+  arq_json_w_raw(w, "\"", 1);
+  b64_append(w->out, b->data, b->len);
+  arq_buf_putc(w->out, '"');
+}
+
+static void put_quoted_u64(arq_json_writer_t *w, const char *key, uint64_t v, bool neg) {
+  arq_json_w_key(w, key, strlen(key));
+  arq_json_w_raw(w, "\"", 1);
+  if (neg)
+    arq_buf_putc(w->out, '-');
+  arq_json_write_uint64(w->out, v);
+  arq_buf_putc(w->out, '"');
+}
+
+static const char *entry_key(const Arqon__V1__Envelope *e, size_t i) {
+  const Arqon__V1__Envelope__HeadersEntry *h = e->headers[i];
+  return h && h->key ? h->key : "";
+}
+
+static int entry_cmp(const void *a, const void *b, void *ctx) {
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  int c = strcmp(entry_key(ctx, x), entry_key(ctx, y));
+  return c ? c : (x < y ? -1 : x > y);
+}
+
+/* Map keys must be unique in JSON; in the binary format the last entry for a key wins,
+ * so earlier duplicates are skipped. Sorting keeps a hostile header list at n log n. */
+static void put_headers(arq_json_writer_t *w, const Arqon__V1__Envelope *e) {
+  size_t n = e->n_headers;
+  if (!n || !e->headers)
+    return;
+  bool *skip = NULL;
+  if (n > 1) {
+    size_t *order = malloc(n * sizeof *order);
+    skip = calloc(n, sizeof *skip);
+    if (!order || !skip)
+      arq_oom("envelope headers");
+    for (size_t i = 0; i < n; i++)
+      order[i] = i;
+    qsort_r(order, n, sizeof *order, entry_cmp, (void *)e);
+    for (size_t i = 0; i + 1 < n; i++)
+      if (!strcmp(entry_key(e, order[i]), entry_key(e, order[i + 1])))
+        skip[order[i]] = true;
+    free(order);
+  }
+  arq_json_w_key(w, "headers", 7);
+  arq_json_w_object_begin(w);
+  for (size_t i = 0; i < n; i++) {
+    const Arqon__V1__Envelope__HeadersEntry *h = e->headers[i];
+    if ((skip && skip[i]) || !h)
+      continue;
+    const char *k = h->key ? h->key : "", *v = h->value ? h->value : "";
+    arq_json_w_key(w, k, strlen(k));
+    arq_json_w_string(w, v, strlen(v));
+  }
+  arq_json_w_object_end(w);
+  free(skip);
+}
+
+static void put_type_and_data(arq_json_writer_t *w, const char *type,
+                              const ProtobufCBinaryData *data) {
+  arq_json_w_object_begin(w);
+  put_string(w, "type", type);
+  put_bytes(w, "data", data);
+  arq_json_w_object_end(w);
+}
+
+void arq_envelope_to_json(const Arqon__V1__Envelope *e, arq_buf_t *out) {
+  arq_json_writer_t w;
+  arq_json_writer_init(&w, out);
+  arq_json_w_object_begin(&w);
+  put_string(&w, "traceId", e->trace_id);
+  put_string(&w, "tenantId", e->tenant_id);
+  put_string(&w, "roomId", e->room_id);
+  if (e->timestamp)
+    put_quoted_u64(&w, "timestamp",
+                   e->timestamp < 0 ? 0 - (uint64_t)e->timestamp : (uint64_t)e->timestamp,
+                   e->timestamp < 0);
+  put_string(&w, "twistId", e->twist_id);
+  put_headers(&w, e);
+  put_string(&w, "id", e->id);
+  if (e->seq)
+    put_quoted_u64(&w, "seq", e->seq, false);
+  put_string(&w, "sender", e->sender);
+  put_bytes(&w, "signature", &e->signature);
+  put_string(&w, "connId", e->conn_id);
+  static const ProtobufCBinaryData none = {0, NULL};
+  switch (e->payload_case) {
+  case ARQON__V1__ENVELOPE__PAYLOAD_CMD:
+    arq_json_w_key(&w, "cmd", 3);
+    put_type_and_data(&w, e->cmd ? e->cmd->type : NULL, e->cmd ? &e->cmd->data : &none);
+    break;
+  case ARQON__V1__ENVELOPE__PAYLOAD_EVENT:
+    arq_json_w_key(&w, "event", 5);
+    put_type_and_data(&w, e->event ? e->event->type : NULL, e->event ? &e->event->data : &none);
+    break;
+  case ARQON__V1__ENVELOPE__PAYLOAD_SIGNAL:
+    arq_json_w_key(&w, "signal", 6);
+    arq_json_w_object_begin(&w);
+    if (e->signal && e->signal->type) {
+      const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
+          &arqon__v1__system_signal__type__descriptor, (int)e->signal->type);
+      arq_json_w_key(&w, "type", 4);
+      if (ev)
+        arq_json_w_string(&w, ev->name, strlen(ev->name));
+      else
+        arq_json_w_int64(&w, (int64_t)e->signal->type);
+    }
+    if (e->signal)
+      put_string(&w, "reason", e->signal->reason);
+    arq_json_w_object_end(&w);
+    break;
+  default: break;
+  }
+  arq_json_w_object_end(&w);
+}

@@ -1,0 +1,428 @@
+/* Unit tests for the Envelope JSON mapping (src/shield/envelope_json.h): both name styles,
+ * the oneof, 64-bit integers, base64, enums, unknown fields, the arena, and round trips. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "shield/envelope_json.h"
+
+static arq_envelope_arena_t arena;
+static char err[256];
+
+static int setup(void **state) {
+  arq_envelope_arena_init(&arena, NULL);
+  return 0;
+}
+
+static int teardown(void **state) {
+  arq_envelope_arena_free(&arena);
+  return 0;
+}
+
+static int decode(const char *json, Arqon__V1__Envelope *e) {
+  return arq_envelope_from_json(json, strlen(json), e, &arena, err, sizeof err);
+}
+
+static void decode_ok(const char *json, Arqon__V1__Envelope *e) {
+  if (decode(json, e))
+    fail_msg("rejected %s: %s", json, err);
+}
+
+/* Rejected, with `want` somewhere in the message. */
+static void assert_rejected(const char *json, const char *want) {
+  Arqon__V1__Envelope e;
+  int rc = decode(json, &e);
+  if (rc != ARQ_ENVELOPE_EINVAL)
+    fail_msg("accepted (rc %d): %s", rc, json);
+  if (!strstr(err, want))
+    fail_msg("%s: error '%s' lacks '%s'", json, err, want);
+  assert_int_equal(e.payload_case, ARQON__V1__ENVELOPE__PAYLOAD__NOT_SET);
+}
+
+/* Binary form, the ground truth for "equal messages". */
+static arq_buf_t pack(const Arqon__V1__Envelope *e) {
+  arq_buf_t b;
+  arq_buf_init(&b);
+  size_t n = arqon__v1__envelope__get_packed_size(e);
+  arq_buf_reserve(&b, n);
+  b.len = arqon__v1__envelope__pack(e, (uint8_t *)b.data);
+  assert_int_equal(b.len, n);
+  return b;
+}
+
+static arq_buf_t pack_json(const char *json) {
+  Arqon__V1__Envelope e;
+  decode_ok(json, &e);
+  return pack(&e);
+}
+
+static void assert_same_message(const char *a, const char *b) {
+  arq_buf_t pa = pack_json(a), pb = pack_json(b);
+  if (pa.len != pb.len || memcmp(pa.data, pb.data, pa.len))
+    fail_msg("%s and %s decode differently", a, b);
+  arq_buf_free(&pa);
+  arq_buf_free(&pb);
+}
+
+static char *encode(const Arqon__V1__Envelope *e) {
+  arq_buf_t b;
+  arq_buf_init(&b);
+  arq_envelope_to_json(e, &b);
+  return b.data;
+}
+
+/* json -> pb -> json gives `canonical`, and the canonical form decodes to the same bytes. */
+static void assert_round_trip(const char *json, const char *canonical) {
+  Arqon__V1__Envelope e;
+  decode_ok(json, &e);
+  arq_buf_t first = pack(&e);
+  char *text = encode(&e);
+  assert_string_equal(text, canonical);
+  decode_ok(text, &e);
+  arq_buf_t second = pack(&e);
+  assert_int_equal(first.len, second.len);
+  assert_memory_equal(first.data, second.data, first.len);
+  free(text);
+  arq_buf_free(&first);
+  arq_buf_free(&second);
+}
+
+/* ---- names ---- */
+
+static void test_both_name_styles(void **state) {
+  assert_same_message("{\"trace_id\":\"t\",\"tenant_id\":\"te\",\"room_id\":\"r\",\"twist_id\":\"tw\","
+                      "\"conn_id\":\"c\",\"timestamp\":1,\"seq\":2,\"id\":\"i\",\"sender\":\"s\"}",
+                      "{\"traceId\":\"t\",\"tenantId\":\"te\",\"roomId\":\"r\",\"twistId\":\"tw\","
+                      "\"connId\":\"c\",\"timestamp\":\"1\",\"seq\":\"2\",\"id\":\"i\",\"sender\":\"s\"}");
+  Arqon__V1__Envelope e;
+  decode_ok("{\"roomId\":\"lobby\",\"tenant_id\":\"acme\"}", &e);
+  assert_string_equal(e.room_id, "lobby");
+  assert_string_equal(e.tenant_id, "acme");
+  assert_string_equal(e.trace_id, "");
+  /* the same field under both names, or twice under one */
+  assert_rejected("{\"trace_id\":\"a\",\"traceId\":\"b\"}", "field \"trace_id\" given twice");
+  assert_rejected("{\"connId\":\"a\",\"conn_id\":null}", "given twice");
+  assert_rejected("{\"id\":\"a\",\"id\":\"b\"}", "duplicate object key");
+  /* names are case-sensitive; neither style accepts the other's casing mistakes */
+  assert_rejected("{\"TraceId\":\"a\"}", "unknown field \"TraceId\"");
+  assert_rejected("{\"trace-id\":\"a\"}", "unknown field \"trace-id\"");
+}
+
+static void test_unknown_fields(void **state) {
+  assert_rejected("{\"room\":\"x\"}", "byte 1: envelope: unknown field \"room\"");
+  assert_rejected("{\"cmd\":{\"type\":\"join\",\"args\":1}}", "cmd: unknown field \"args\"");
+  assert_rejected("{\"event\":{\"kind\":1}}", "event: unknown field \"kind\"");
+  assert_rejected("{\"signal\":{\"code\":1}}", "signal: unknown field \"code\"");
+  assert_rejected("{\"cmd\":{\"traceId\":\"x\"}}", "cmd: unknown field \"traceId\"");
+  /* unprintable bytes in a name are not echoed raw */
+  assert_rejected("{\"a\\nb\\\"\":1}", "unknown field \"a?b?\"");
+  char long_key[300] = "{\"";
+  memset(long_key + 2, 'k', 200);
+  strcpy(long_key + 202, "\":1}");
+  assert_rejected(long_key, "...");
+}
+
+/* ---- the oneof ---- */
+
+static void test_oneof(void **state) {
+  Arqon__V1__Envelope e;
+  decode_ok("{\"cmd\":{\"type\":\"join\"}}", &e);
+  assert_int_equal(e.payload_case, ARQON__V1__ENVELOPE__PAYLOAD_CMD);
+  assert_string_equal(e.cmd->type, "join");
+  decode_ok("{\"event\":{}}", &e);
+  assert_int_equal(e.payload_case, ARQON__V1__ENVELOPE__PAYLOAD_EVENT);
+  assert_int_equal(e.event->data.len, 0);
+  decode_ok("{\"signal\":{\"type\":\"DISCONNECT\",\"reason\":\"bye\"}}", &e);
+  assert_int_equal(e.payload_case, ARQON__V1__ENVELOPE__PAYLOAD_SIGNAL);
+  assert_int_equal(e.signal->type, ARQON__V1__SYSTEM_SIGNAL__TYPE__DISCONNECT);
+  assert_string_equal(e.signal->reason, "bye");
+  assert_rejected("{\"cmd\":{},\"event\":{}}", "more than one of cmd, event, signal");
+  assert_rejected("{\"event\":{\"type\":\"a\"},\"signal\":{}}", "more than one");
+  assert_rejected("{\"cmd\":{},\"event\":{},\"signal\":{}}", "more than one");
+  /* null is "not set", so it does not conflict */
+  decode_ok("{\"cmd\":null,\"event\":{\"type\":\"x\"},\"signal\":null}", &e);
+  assert_int_equal(e.payload_case, ARQON__V1__ENVELOPE__PAYLOAD_EVENT);
+  decode_ok("{\"cmd\":null}", &e);
+  assert_int_equal(e.payload_case, ARQON__V1__ENVELOPE__PAYLOAD__NOT_SET);
+  assert_rejected("{\"cmd\":\"join\"}", "cmd: expected an object, got string");
+  assert_rejected("{\"event\":[]}", "event: expected an object, got array");
+}
+
+/* ---- scalars ---- */
+
+static void test_int64_and_uint64(void **state) {
+  Arqon__V1__Envelope e;
+  static const struct {
+    const char *json;
+    int64_t ts;
+  } ok[] = {
+      {"{\"timestamp\":1700000000123}", 1700000000123},
+      {"{\"timestamp\":\"1700000000123\"}", 1700000000123},
+      {"{\"timestamp\":\"-9223372036854775808\"}", INT64_MIN},
+      {"{\"timestamp\":9223372036854775807}", INT64_MAX},
+      {"{\"timestamp\":1e3}", 1000},
+      {"{\"timestamp\":\"1.5e3\"}", 1500},
+      {"{\"timestamp\":-0}", 0},
+      {"{\"timestamp\":12.000}", 12},
+  };
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    decode_ok(ok[i].json, &e);
+    assert_true(e.timestamp == ok[i].ts);
+  }
+  decode_ok("{\"seq\":\"18446744073709551615\"}", &e);
+  assert_true(e.seq == UINT64_MAX);
+  decode_ok("{\"seq\":18446744073709551615}", &e);
+  assert_true(e.seq == UINT64_MAX);
+  assert_rejected("{\"timestamp\":1.5}", "field \"timestamp\": not an integer");
+  assert_rejected("{\"timestamp\":\"1.5\"}", "not an integer");
+  assert_rejected("{\"timestamp\":1e-3}", "not an integer");
+  assert_rejected("{\"timestamp\":9223372036854775808}", "out of range for int64");
+  assert_rejected("{\"timestamp\":\"-9223372036854775809\"}", "out of range");
+  assert_rejected("{\"timestamp\":1e30}", "out of range");
+  assert_rejected("{\"seq\":-1}", "field \"seq\": out of range for uint64");
+  assert_rejected("{\"seq\":\"18446744073709551616\"}", "out of range");
+  assert_rejected("{\"seq\":\"abc\"}", "field \"seq\": not a number");
+  assert_rejected("{\"seq\":\" 1\"}", "not a number");
+  assert_rejected("{\"seq\":\"01\"}", "not a number");
+  assert_rejected("{\"seq\":\"\"}", "not a number");
+  assert_rejected("{\"seq\":true}", "expected an integer, got boolean");
+  assert_rejected("{\"seq\":{}}", "expected an integer, got object");
+}
+
+static void test_strings(void **state) {
+  Arqon__V1__Envelope e;
+  decode_ok("{\"id\":\"\\u00e9\\ud83d\\ude00\"}", &e);
+  assert_string_equal(e.id, "\xc3\xa9\xf0\x9f\x98\x80");
+  assert_rejected("{\"id\":5}", "field \"id\": expected a string, got number");
+  assert_rejected("{\"roomId\":[\"a\"]}", "field \"room_id\": expected a string, got array");
+  assert_rejected("{\"id\":\"a\\u0000b\"}", "U+0000 is not allowed");
+  assert_rejected("{\"id\":\"\xff\"}", "invalid UTF-8");
+}
+
+static void test_base64_variants(void **state) {
+  static const char *same[] = {"+/8=", "+/8", "-_8=", "-_8"};
+  for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+    char json[64];
+    snprintf(json, sizeof json, "{\"signature\":\"%s\"}", same[i]);
+    Arqon__V1__Envelope e;
+    decode_ok(json, &e);
+    assert_int_equal(e.signature.len, 2);
+    assert_memory_equal(e.signature.data, "\xfb\xff", 2);
+  }
+  Arqon__V1__Envelope e;
+  decode_ok("{\"event\":{\"data\":\"aGVsbG8gd29ybGQ=\"}}", &e);
+  assert_int_equal(e.event->data.len, 11);
+  assert_memory_equal(e.event->data.data, "hello world", 11);
+  decode_ok("{\"cmd\":{\"data\":\"AAECAw\"}}", &e);
+  assert_int_equal(e.cmd->data.len, 4);
+  assert_memory_equal(e.cmd->data.data, "\0\1\2\3", 4);
+  decode_ok("{\"signature\":\"\"}", &e);
+  assert_int_equal(e.signature.len, 0);
+  static const char *bad[] = {"A",        "AQ=",   "AQI==", "A===",   "AQ==AQ==", "+_8=",
+                              "AQ\\nID", "AQ ID", "*AAA",  "AQIDB", "=", "===="};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char json[64];
+    snprintf(json, sizeof json, "{\"signature\":\"%s\"}", bad[i]);
+    assert_rejected(json, "field \"signature\": invalid base64");
+  }
+  assert_rejected("{\"signature\":1}", "expected a base64 string");
+}
+
+static void test_enum(void **state) {
+  Arqon__V1__Envelope e;
+  decode_ok("{\"signal\":{\"type\":\"BAN\"}}", &e);
+  assert_int_equal(e.signal->type, ARQON__V1__SYSTEM_SIGNAL__TYPE__BAN);
+  decode_ok("{\"signal\":{\"type\":1}}", &e);
+  assert_int_equal(e.signal->type, ARQON__V1__SYSTEM_SIGNAL__TYPE__DISCONNECT);
+  decode_ok("{\"signal\":{\"type\":\"UNKNOWN\"}}", &e);
+  assert_int_equal(e.signal->type, 0);
+  decode_ok("{\"signal\":{\"type\":42}}", &e); /* open enum: kept */
+  assert_int_equal(e.signal->type, 42);
+  decode_ok("{\"signal\":{\"type\":-1}}", &e);
+  assert_int_equal((int)e.signal->type, -1);
+  assert_rejected("{\"signal\":{\"type\":\"ban\"}}", "unknown enum name \"ban\"");
+  assert_rejected("{\"signal\":{\"type\":\"1\"}}", "unknown enum name \"1\"");
+  assert_rejected("{\"signal\":{\"type\":1.5}}", "enum number must be an int32");
+  assert_rejected("{\"signal\":{\"type\":2147483648}}", "enum number must be an int32");
+  assert_rejected("{\"signal\":{\"type\":true}}", "expected an enum name or number");
+}
+
+static void test_headers(void **state) {
+  Arqon__V1__Envelope e;
+  decode_ok("{\"headers\":{\"traceparent\":\"00-ab\",\"x\":\"\"}}", &e);
+  assert_int_equal(e.n_headers, 2);
+  assert_string_equal(e.headers[0]->key, "traceparent");
+  assert_string_equal(e.headers[0]->value, "00-ab");
+  assert_string_equal(e.headers[1]->value, "");
+  decode_ok("{\"headers\":{}}", &e);
+  assert_int_equal(e.n_headers, 0);
+  decode_ok("{\"headers\":null}", &e);
+  assert_int_equal(e.n_headers, 0);
+  assert_rejected("{\"headers\":{\"a\":1}}", "value of \"a\" must be a string, got number");
+  assert_rejected("{\"headers\":{\"a\":null}}", "value of \"a\" must be a string, got null");
+  assert_rejected("{\"headers\":[]}", "expected an object of strings, got array");
+  assert_rejected("{\"headers\":{\"a\":\"x\",\"a\":\"y\"}}", "duplicate object key");
+  assert_rejected("{\"headers\":{\"a\\u0000\":\"x\"}}", "U+0000");
+}
+
+static void test_not_an_envelope(void **state) {
+  assert_rejected("[]", "byte 0: envelope: expected an object, got array");
+  assert_rejected("null", "expected an object, got null");
+  assert_rejected("{\"id\":\"x\",}", "byte 10: unexpected character");
+  assert_rejected("", "unexpected end of input");
+  assert_rejected("{} {}", "unexpected data after the document");
+}
+
+static void test_null_means_default(void **state) {
+  Arqon__V1__Envelope e;
+  decode_ok("{\"traceId\":null,\"tenantId\":null,\"roomId\":null,\"timestamp\":null,\"twistId\":null,"
+            "\"headers\":null,\"id\":null,\"seq\":null,\"sender\":null,\"signature\":null,"
+            "\"connId\":null,\"cmd\":null,\"event\":null,\"signal\":null}",
+            &e);
+  assert_int_equal(arqon__v1__envelope__get_packed_size(&e), 0);
+  decode_ok("{\"cmd\":{\"type\":null,\"data\":null}}", &e);
+  assert_int_equal(e.payload_case, ARQON__V1__ENVELOPE__PAYLOAD_CMD);
+  assert_string_equal(e.cmd->type, "");
+}
+
+static void test_too_big(void **state) {
+  arq_envelope_arena_t small;
+  arq_json_limits_t lim = {.max_bytes = 16};
+  arq_envelope_arena_init(&small, &lim);
+  Arqon__V1__Envelope e;
+  const char *json = "{\"id\":\"0123456789\"}";
+  assert_int_equal(arq_envelope_from_json(json, strlen(json), &e, &small, err, sizeof err),
+                   ARQ_ENVELOPE_ETOOBIG);
+  assert_string_equal(err, "byte 16: document exceeds the size limit");
+  assert_int_equal(arq_envelope_from_json("{}", 2, &e, &small, err, sizeof err), 0);
+  /* a zero-sized error buffer is allowed */
+  assert_int_equal(arq_envelope_from_json("[", 1, &e, &small, NULL, 0), ARQ_ENVELOPE_EINVAL);
+  arq_envelope_arena_free(&small);
+}
+
+/* ---- encoding and round trips ---- */
+
+static void test_round_trips(void **state) {
+  assert_round_trip("{}", "{}");
+  assert_round_trip("{\"trace_id\":\"\",\"timestamp\":0,\"seq\":\"0\",\"signature\":\"\",\"headers\":{}}",
+                    "{}");
+  assert_round_trip(
+      "{\"conn_id\":\"c1\",\"seq\":7,\"timestamp\":-5,\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\","
+      "\"tenant_id\":\"acme\",\"room_id\":\"lobby\",\"twist_id\":\"tw\",\"headers\":{\"b\":\"2\",\"a\":\"1\"},"
+      "\"id\":\"m1\",\"sender\":\"alice\",\"signature\":\"-_8\",\"event\":{\"type\":\"chat\","
+      "\"data\":\"eyJ0ZXh0IjoiaGkifQ\"}}",
+      "{\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"tenantId\":\"acme\",\"roomId\":\"lobby\","
+      "\"timestamp\":\"-5\",\"twistId\":\"tw\",\"headers\":{\"b\":\"2\",\"a\":\"1\"},\"id\":\"m1\","
+      "\"seq\":\"7\",\"sender\":\"alice\",\"signature\":\"+/8=\",\"connId\":\"c1\","
+      "\"event\":{\"type\":\"chat\",\"data\":\"eyJ0ZXh0IjoiaGkifQ==\"}}");
+  assert_round_trip("{\"cmd\":{}}", "{\"cmd\":{}}");
+  assert_round_trip("{\"cmd\":{\"type\":\"history\",\"data\":\"e30=\"}}",
+                    "{\"cmd\":{\"type\":\"history\",\"data\":\"e30=\"}}");
+  assert_round_trip("{\"signal\":{\"type\":0,\"reason\":\"\"}}", "{\"signal\":{}}");
+  assert_round_trip("{\"signal\":{\"type\":2}}", "{\"signal\":{\"type\":\"BAN\"}}");
+  assert_round_trip("{\"signal\":{\"type\":9}}", "{\"signal\":{\"type\":9}}");
+  assert_round_trip("{\"seq\":18446744073709551615,\"timestamp\":\"-9223372036854775808\"}",
+                    "{\"timestamp\":\"-9223372036854775808\",\"seq\":\"18446744073709551615\"}");
+  assert_round_trip("{\"id\":\"q\\\"\\\\\\n\\u0001\\u00e9\"}", "{\"id\":\"q\\\"\\\\\\n\\u0001\xc3\xa9\"}");
+  /* every length of bytes modulo 3 */
+  assert_round_trip("{\"signature\":\"AQ\"}", "{\"signature\":\"AQ==\"}");
+  assert_round_trip("{\"signature\":\"AQI\"}", "{\"signature\":\"AQI=\"}");
+  assert_round_trip("{\"signature\":\"AQID\"}", "{\"signature\":\"AQID\"}");
+}
+
+static void test_encode_from_binary_oddities(void **state) {
+  /* What a binary peer can send but JSON cannot say twice: repeated map keys (the last
+   * wins) and invalid UTF-8 (replaced, so the output still parses). */
+  Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
+  Arqon__V1__Envelope__HeadersEntry h[3] = {ARQON__V1__ENVELOPE__HEADERS_ENTRY__INIT,
+                                            ARQON__V1__ENVELOPE__HEADERS_ENTRY__INIT,
+                                            ARQON__V1__ENVELOPE__HEADERS_ENTRY__INIT};
+  Arqon__V1__Envelope__HeadersEntry *hp[3] = {&h[0], &h[1], &h[2]};
+  h[0].key = "k";
+  h[0].value = "first";
+  h[1].key = "j";
+  h[1].value = "other";
+  h[2].key = "k";
+  h[2].value = "last";
+  e.n_headers = 3;
+  e.headers = hp;
+  e.sender = "bad\xff";
+  e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_EVENT;
+  e.event = NULL; /* a malformed struct must not crash the encoder */
+  char *text = encode(&e);
+  assert_string_equal(text, "{\"headers\":{\"j\":\"other\",\"k\":\"last\"},\"sender\":\"bad\xef\xbf\xbd\","
+                            "\"event\":{}}");
+  Arqon__V1__Envelope back;
+  decode_ok(text, &back);
+  free(text);
+}
+
+/* ---- the arena ---- */
+
+static void test_arena_steady_state(void **state) {
+  /* After the first messages, the arena's memory stops changing: no malloc per message. */
+  arq_buf_t json;
+  arq_buf_init(&json);
+  arq_buf_puts(&json, "{\"headers\":{");
+  for (int i = 0; i < 200; i++)
+    arq_buf_printf(&json, "%s\"h%d\":\"v\"", i ? "," : "", i);
+  arq_buf_puts(&json, "},\"event\":{\"type\":\"x\",\"data\":\"");
+  for (int i = 0; i < 1000; i++)
+    arq_buf_puts(&json, "AAAA");
+  arq_buf_puts(&json, "\"}}");
+  Arqon__V1__Envelope e;
+  char *block = NULL;
+  size_t cap = 0;
+  for (int round = 0; round < 10; round++) {
+    assert_int_equal(arq_envelope_from_json(json.data, json.len, &e, &arena, err, sizeof err), 0);
+    assert_int_equal(e.n_headers, 200);
+    assert_int_equal(e.event->data.len, 3000);
+    if (round >= 2) {
+      assert_null(arena._chunks);
+      assert_ptr_equal(arena._block, block);
+      assert_int_equal(arena._cap, cap);
+    }
+    block = arena._block;
+    cap = arena._cap;
+  }
+  /* the arena as a protobuf-c allocator: unpack a binary envelope into it */
+  arq_buf_t bin = pack(&e);
+  ProtobufCAllocator alloc = arq_envelope_arena_allocator(&arena);
+  arq_envelope_arena_reset(&arena);
+  Arqon__V1__Envelope *u = arqon__v1__envelope__unpack(&alloc, bin.len, (const uint8_t *)bin.data);
+  assert_non_null(u);
+  assert_int_equal(u->n_headers, 200);
+  assert_int_equal(u->event->data.len, 3000);
+  arqon__v1__envelope__free_unpacked(u, &alloc); /* a no-op, and harmless */
+  arq_buf_free(&bin);
+  arq_buf_free(&json);
+  /* alignment of arena allocations */
+  for (size_t n = 1; n < 40; n += 7)
+    assert_int_equal((uintptr_t)arq_envelope_arena_alloc(&arena, n) % 8, 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_both_name_styles),
+      cmocka_unit_test(test_unknown_fields),
+      cmocka_unit_test(test_oneof),
+      cmocka_unit_test(test_int64_and_uint64),
+      cmocka_unit_test(test_strings),
+      cmocka_unit_test(test_base64_variants),
+      cmocka_unit_test(test_enum),
+      cmocka_unit_test(test_headers),
+      cmocka_unit_test(test_not_an_envelope),
+      cmocka_unit_test(test_null_means_default),
+      cmocka_unit_test(test_too_big),
+      cmocka_unit_test(test_round_trips),
+      cmocka_unit_test(test_encode_from_binary_oddities),
+      cmocka_unit_test(test_arena_steady_state),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
