@@ -69,7 +69,7 @@ static arq_wasm_result_t read_sleb(arq__reader_t *r, unsigned bits, int64_t *out
       /* the bits above `used` must all equal the sign bit */
       uint8_t sign = (uint8_t)((b >> (used - 1)) & 1);
       uint8_t rest = (uint8_t)((b & 0x7f) >> used);
-      uint8_t expect = sign ? (uint8_t)(0x7f >> used) : 0;
+      uint8_t expect = (uint8_t)(sign ? 0x7f >> used : 0);
       if (rest != expect)
         return arq_wasm_err_leb_too_large;
       v |= (uint64_t)(b & 0x7f) << shift;

@@ -169,10 +169,9 @@ arq_wasm_result_t arq_wasm_call_write(arq_wasm_call_t *call, uint32_t addr, cons
 }
 
 arq_wasm_result_t arq_wasm_call_consume_fuel(arq_wasm_call_t *call, uint64_t units) {
-  /* the fuel being spent belongs to the instance whose stack runs the call; for a
-   * host function that is the same instance unless the call crossed instances, in
-   * which case the caller's instance is charged on return through its own counter */
-  arq_wasm_instance_t *inst = call->inst;
+  /* the fuel being spent is the running call's, which may have started in another
+   * instance than the one that imported the host function */
+  arq_wasm_instance_t *inst = call->runner;
   if (inst->fuel < units) {
     inst->fuel = 0;
     return arq_wasm_err_trap_out_of_fuel;

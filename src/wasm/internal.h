@@ -211,7 +211,8 @@ struct arq_wasm_instance {
 };
 
 struct arq_wasm_call {
-  arq_wasm_instance_t *inst;
+  arq_wasm_instance_t *inst;   /* the importing instance: its memory is the one exposed */
+  arq_wasm_instance_t *runner; /* the instance whose stack and fuel run the call */
 };
 
 /* decode.c */

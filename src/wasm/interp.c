@@ -57,7 +57,7 @@ const void *const *arq__labels(void) {
 
 arq_wasm_result_t arq__invoke(arq_wasm_instance_t *inst, arq_wasm_func_t *f, uint64_t *slots) {
   if (f->host) {
-    arq_wasm_call_t call = {inst};
+    arq_wasm_call_t call = {inst, inst};
     uint64_t res[16];
     uint64_t *out = f->type->nresults <= 16 ? res : slots;
     arq_wasm_result_t r = f->host(&call, f->env, slots, out);
@@ -308,7 +308,7 @@ do_call: {
   if (callee->host) {
     if ((size_t)(stack_end - sp) < t->nresults)
       TRAP(arq_wasm_err_trap_stack_exhausted);
-    arq_wasm_call_t call = {in};
+    arq_wasm_call_t call = {in, top};
     /* expose the live state so the host may charge fuel or re-enter safely */
     top->fuel = fuel;
     top->stack_top = sp + t->nresults;
@@ -641,8 +641,8 @@ op_const:
   UN(op_b9, of_f64((double)S64(a)))
   UN(op_ba, of_f64((double)a))
   UN(op_bb, of_f64((double)FA))
-  UN(op_c0, I32((int32_t)(int8_t)a))
-  UN(op_c1, I32((int32_t)(int16_t)a))
+  UN(op_c0, (uint64_t)I32((int32_t)(int8_t)a))
+  UN(op_c1, (uint64_t)I32((int32_t)(int16_t)a))
   UN(op_c2, (uint64_t)(int64_t)(int8_t)a)
   UN(op_c3, (uint64_t)(int64_t)(int16_t)a)
   UN(op_c4, (uint64_t)(int64_t)(int32_t)a)

@@ -1,0 +1,21 @@
+;; Exercised by the `arq wasm run` cases of tests/unit/wasm/CMakeLists.txt.
+(module
+  (memory (export "memory") 1 4)
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "pair") (param i64 f64) (result i64 f64 f32)
+    (local.get 0) (f64.mul (local.get 1) (f64.const 2)) (f32.const 1.5))
+  (func (export "nothing"))
+  (func (export "spin") (loop (br 0)))
+  (func (export "div") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
+  ;; sum of the bytes [0, n)
+  (func (export "sum") (param $n i32) (result i32) (local $i i32) (local $s i32)
+    (block (loop
+      (br_if 1 (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $s (i32.add (local.get $s) (i32.load8_u (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br 0)))
+    (local.get $s))
+  ;; writes n+1 .. at [0, 4)
+  (func (export "poke") (param $n i32) (i32.store (i32.const 0) (local.get $n)))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+)
