@@ -12,7 +12,7 @@ stage() { echo; echo "==== $*"; }
 
 run_build() { # dir, cmake args...
   local dir=$1; shift
-  cmake -S . -B "$dir" "$@" >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; return 1; }
+  cmake -S . -B "$dir" "$@" >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log"; return 1; }
   cmake --build "$dir" -j"$JOBS"
 }
 

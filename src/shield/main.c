@@ -1,17 +1,121 @@
 /* arqon-shield — the ArqonBus edge: WebSocket gateway to NATS. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
-#include "common/config.h"
+#include "common/log.h"
 #include "common/program.h"
+#include "shield/shield.h"
+#include "shield/spine.h"
+
+static void register_metrics(arq_shield_t *s) {
+  arq_metrics_t *m = s->metrics;
+  const double *lat = arq_metrics_latency_buckets;
+  size_t nlat = arq_metrics_latency_nbuckets;
+  s->m.connections = arq_metrics_gauge(m, "shield_connections", "Open WebSocket connections.", NULL);
+  s->m.messages_in = arq_metrics_counter(m, "shield_messages_in_total", "WebSocket messages received from clients.", NULL);
+  s->m.messages_out = arq_metrics_counter(m, "shield_messages_out_total", "Messages delivered to clients from NATS.", NULL);
+  s->m.route_duration = arq_metrics_histogram(m, "shield_route_duration_seconds",
+                                              "Time from a frame received to its NATS publish handed off.", NULL, lat, nlat);
+  s->m.auth_failures = arq_metrics_counter(m, "shield_auth_failures_total", "Handshakes refused with 401.", NULL);
+  s->m.slow_consumer_disconnects = arq_metrics_counter(m, "shield_slow_consumer_disconnects_total",
+                                                       "Connections closed with 1008 because their send queue was full.", NULL);
+  s->m.errors_sent = arq_metrics_counter(m, "shield_error_replies_total", "Error replies sent to clients.", NULL);
+  s->m.rate_limited = arq_metrics_counter(m, "shield_rate_limited_total", "Messages answered 429.", NULL);
+  s->m.spine_unavailable = arq_metrics_counter(m, "shield_spine_unavailable_total", "Messages answered 503 because NATS or the Brain did not take them.", NULL);
+  s->m.protocol_errors = arq_metrics_counter(m, "shield_protocol_errors_total", "Connections closed for WebSocket protocol violations.", NULL);
+  s->m.http_requests = arq_metrics_counter(m, "shield_http_requests_total", "HTTP requests received.", NULL);
+  s->m.wasm_duration = arq_metrics_histogram(m, "shield_wasm_execution_duration_seconds", "Policy evaluation time.", NULL, lat, nlat);
+  s->m.wasm_fuel_consumed = arq_metrics_counter(m, "shield_wasm_fuel_consumed_total", "Fuel used by policy evaluations.", NULL);
+  s->m.policy_denials = arq_metrics_counter(m, "shield_policy_denials_total", "Messages and handshakes denied by policies.", NULL);
+  s->m.mirror_traffic = arq_metrics_counter(m, "shield_mirror_traffic_total", "Messages mirrored to shadow subjects.", NULL);
+  s->m.schema_violations = arq_metrics_counter(m, "shield_schema_violation_total", "Messages rejected by schema validation.", NULL);
+}
+
+/* SPEC: listening beyond loopback without TLS needs allow_insecure = true. */
+static int check_listen_rules(const arq_config_t *cfg) {
+  char host[256];
+  uint16_t port;
+  arq_config_split_hostport(cfg->shield.listen, host, sizeof host, &port);
+  if (cfg->shield.tls_cert) {
+    fprintf(stderr, "arqon-shield: shield.tls_cert: TLS is not implemented yet; "
+                    "terminate TLS in front of the Shield for now\n");
+    return -1;
+  }
+  if (!arq_config_host_is_loopback(host) && !cfg->shield.allow_insecure) {
+    fprintf(stderr, "arqon-shield: shield.listen = \"%s\" is not a loopback address and TLS is "
+                    "not configured; set shield.allow_insecure = true to allow plain ws://\n",
+            cfg->shield.listen);
+    return -1;
+  }
+  return 0;
+}
+
+static char *limits_json(const arq_config_t *cfg) {
+  arq_buf_t b;
+  arq_buf_init(&b);
+  arq_buf_printf(&b, "{\"max_message_bytes\":%lld,\"send_queue_bytes\":%lld,\"conn_rate\":%g,"
+                     "\"conn_burst\":%lld,\"ping_interval_s\":%lld,\"idle_timeout_s\":%lld}",
+                 (long long)cfg->shield.max_message_bytes, (long long)cfg->shield.send_queue_bytes,
+                 cfg->shield.conn_rate, (long long)cfg->shield.conn_burst,
+                 (long long)cfg->shield.ping_interval_s, (long long)cfg->shield.idle_timeout_s);
+  return b.data;
+}
 
 int main(int argc, char **argv) {
-  arq_program_t program = {.name = "arqon-shield", .description = "the ArqonBus edge: WebSocket gateway to NATS"};
+  arq_program_t program = {.name = "arqon-shield",
+                           .description = "the ArqonBus edge: WebSocket gateway to NATS"};
   arq_config_t cfg;
   int rc = arq_program_start(&program, argc, argv, &cfg);
   if (rc >= 0)
     return rc;
-  /* The server itself is not built yet: refuse clearly instead of pretending to run. */
-  fprintf(stderr, "arqon-shield: the server is not implemented yet (only --check-config works)\n");
+  if (check_listen_rules(&cfg)) {
+    arq_config_free(&cfg);
+    return 2;
+  }
+  arq_shield_t s = {0};
+  s.cfg = &cfg;
+  s.node_id = cfg.shield.node_id;
+  uint32_t rnd = 0;
+  if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+    rnd = (uint32_t)getpid();
+  snprintf(s.instance, sizeof s.instance, "%08x", rnd);
+  s.metrics = arq_metrics_new();
+  register_metrics(&s);
+  s.welcome_limits = limits_json(&cfg);
+  pthread_mutex_init(&s.tenants_lock, NULL);
+  arq_strmap_init(&s.tenants);
+  arq_requests_init(&s);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  s.nworkers = cfg.shield.workers ? (size_t)cfg.shield.workers : (size_t)(cores > 0 ? cores : 1);
+  if (s.nworkers > 64)
+    s.nworkers = 64;
+  s.workers = calloc(s.nworkers, sizeof *s.workers);
+
+  char err[512];
+  s.auth = arq_auth_new(&cfg, err, sizeof err);
+  if (!s.auth) {
+    fprintf(stderr, "arqon-shield: %s\n", err);
+    return 2;
+  }
+  if (!arq_auth_ready(s.auth))
+    ARQ_LOG(ARQ_LOG_WARN, "shield", "no JWT secret or public key configured: every connection "
+                                    "will be refused (set auth.jwt_secret_file or ARQON_JWT_SECRET)");
+  s.spine = arq_spine_new(&s, err, sizeof err);
+  if (!s.spine) {
+    fprintf(stderr, "arqon-shield: %s\n", err);
+    return 2;
+  }
+  rc = arq_shield_run(&s);
+  arq_spine_free(s.spine, 2000);
+  arq_requests_free(&s);
+  arq_auth_free(s.auth);
+  arq_strmap_free(&s.tenants);
+  free(s.workers);
+  free(s.welcome_limits);
+  arq_metrics_free(s.metrics);
   arq_config_free(&cfg);
-  return 3;
+  return rc;
 }

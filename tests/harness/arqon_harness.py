@@ -156,6 +156,15 @@ class RedisServer(_Server):
         return _answers(self.port, b"PING\r\n", b"+PONG")
 
 
+class Msg(tuple):
+    """(subject, headers, payload), with the reply subject as .reply (None when absent)."""
+
+    def __new__(cls, subject, headers, payload, reply=None):
+        m = super().__new__(cls, (subject, headers, payload))
+        m.reply = reply
+        return m
+
+
 class NatsClient:
     """A small, independent NATS text-protocol client (PUB/HPUB, SUB, MSG/HMSG)."""
 
@@ -223,7 +232,8 @@ class NatsClient:
         parts = line.split()
         if parts[0] == b"MSG":
             size = int(parts[-1])
-            self.pending.append((parts[1].decode(), {}, self._exactly(size)))
+            reply = parts[3].decode() if len(parts) == 5 else None
+            self.pending.append(Msg(parts[1].decode(), {}, self._exactly(size), reply))
         elif parts[0] == b"HMSG":
             hsize, size = int(parts[-2]), int(parts[-1])
             raw = self._exactly(size)
@@ -232,11 +242,12 @@ class NatsClient:
                 if b":" in h:
                     k, v = h.split(b":", 1)
                     headers[k.decode().strip()] = v.decode().strip()
-            self.pending.append((parts[1].decode(), headers, raw[hsize:]))
+            reply = parts[3].decode() if len(parts) == 6 else None
+            self.pending.append(Msg(parts[1].decode(), headers, raw[hsize:], reply))
         elif parts[0] == b"PING":
             self.sock.sendall(b"PONG\r\n")
         elif parts[0] == b"-ERR":
-            self.pending.append(("-ERR", {}, line))
+            self.pending.append(Msg("-ERR", {}, line))
 
     def next_msg(self, timeout=5.0):
         """(subject, headers, payload), or None after `timeout` seconds."""

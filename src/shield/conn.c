@@ -1,0 +1,400 @@
+/*
+ * conn.c — a connection's bytes: non-blocking reads into a buffer, the HTTP phase until
+ * an upgrade, the WebSocket reader after it, the bounded send queue of shared frames,
+ * one timer (handshake, ping, idle, close), and closing.
+ *
+ * DESIGN
+ *   Reads are bounded per wakeup (READS_PER_EVENT) so one busy client cannot starve the
+ *   others on its worker. The send queue holds references to frames; a write drains it
+ *   with writev. When the queued bytes pass send_queue_bytes the client is a slow
+ *   consumer: it is closed with 1008 and counted, the others keep receiving.
+ *   A connection is never freed inside its own callback: arq_conn_abort() closes the
+ *   socket and defers the free to the end of the loop's batch.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "shield/shield.h"
+
+#define READ_CHUNK (16 * 1024)
+#define READS_PER_EVENT 8
+#define IOV_PER_WRITE 64
+#define MAX_HTTP_HEAD 8192
+
+static void on_io(arq_loop_t *loop, arq_io_t *io, uint32_t events);
+static void on_timer(arq_loop_t *loop, arq_timer_t *t);
+static void free_conn(arq_loop_t *loop, arq_task_t *task);
+
+void arq_conn_accept(arq_worker_t *w, int fd, const char *peer) {
+  arq_shield_t *s = w->shield;
+  arq_conn_t *c = calloc(1, sizeof *c);
+  if (!c)
+    arq_oom("connection");
+  c->w = w;
+  c->state = CONN_HTTP;
+  snprintf(c->peer, sizeof c->peer, "%s", peer);
+  c->last_seen_ms = arq_loop_now_ms(w->loop);
+  arq_timer_init(&c->timer, on_timer, c);
+  c->free_task.cb = free_conn;
+  c->free_task.data = c;
+  if (arq_io_start(w->loop, &c->io, fd, ARQ_IO_READ, on_io, c)) {
+    close(fd);
+    free(c);
+    return;
+  }
+  c->next = w->all;
+  if (w->all)
+    w->all->prev = c;
+  w->all = c;
+  w->open_conns++;
+  arq_timer_start(w->loop, &c->timer, (uint64_t)s->cfg->shield.handshake_timeout_ms);
+}
+
+/* ---- output ---- */
+
+static void out_pop(arq_conn_t *c) {
+  arq_frame_t *f = c->out[c->out_head].frame;
+  c->out_bytes -= f->len - c->out_offset;
+  arq_frame_unref(f);
+  c->out_head = (c->out_head + 1) % c->out_cap;
+  c->out_count--;
+  c->out_offset = 0;
+}
+
+static void out_clear(arq_conn_t *c) {
+  while (c->out_count)
+    out_pop(c);
+  free(c->out);
+  c->out = NULL;
+  c->out_cap = 0;
+}
+
+/* Writes as much as the socket takes. Returns -1 when the connection was aborted. */
+static int flush(arq_conn_t *c) {
+  while (c->out_count) {
+    struct iovec iov[IOV_PER_WRITE];
+    int n = 0;
+    for (size_t i = 0; i < c->out_count && n < IOV_PER_WRITE; i++) {
+      arq_frame_t *f = c->out[(c->out_head + i) % c->out_cap].frame;
+      size_t skip = i == 0 ? c->out_offset : 0;
+      iov[n].iov_base = f->data + skip;
+      iov[n].iov_len = f->len - skip;
+      n++;
+    }
+    ssize_t wrote = writev(c->io.fd, iov, n);
+    if (wrote < 0) {
+      if (errno == EAGAIN || errno == EINTR)
+        break;
+      arq_conn_abort(c);
+      return -1;
+    }
+    size_t left = (size_t)wrote;
+    while (left && c->out_count) {
+      arq_frame_t *f = c->out[c->out_head].frame;
+      size_t rest = f->len - c->out_offset;
+      if (left >= rest) {
+        left -= rest;
+        out_pop(c);
+      } else {
+        c->out_offset += left;
+        c->out_bytes -= left;
+        left = 0;
+      }
+    }
+  }
+  if (!c->out_count && c->close_after_flush) {
+    arq_conn_abort(c);
+    return -1;
+  }
+  arq_io_update(c->w->loop, &c->io, c->out_count ? ARQ_IO_READ | ARQ_IO_WRITE : ARQ_IO_READ);
+  return 0;
+}
+
+void arq_conn_send(arq_conn_t *c, arq_frame_t *f) {
+  if (c->state == CONN_CLOSED)
+    return;
+  const arq_config_t *cfg = c->w->shield->cfg;
+  if (c->state != CONN_HTTP && c->out_bytes + f->len > (size_t)cfg->shield.send_queue_bytes) {
+    arq_counter_inc(c->w->shield->m.slow_consumer_disconnects);
+    ARQ_LOG(ARQ_LOG_WARN, "shield", "slow consumer closed", {"conn", c->conn_id},
+            {"tenant_id", c->id.tenant});
+    if (c->out_offset) { /* mid-frame: no clean way to put a close frame on the wire */
+      arq_conn_abort(c);
+      return;
+    }
+    /* The close frame must not wait behind the queue that overflowed. */
+    out_clear(c);
+    c->close_sent = false;
+    arq_conn_close(c, 1008, "slow consumer");
+    return;
+  }
+  if (c->out_count == c->out_cap) {
+    size_t cap = c->out_cap ? c->out_cap * 2 : 8;
+    arq_out_item_t *ring = malloc(cap * sizeof *ring);
+    if (!ring)
+      arq_oom("send queue");
+    for (size_t i = 0; i < c->out_count; i++)
+      ring[i] = c->out[(c->out_head + i) % c->out_cap];
+    free(c->out);
+    c->out = ring;
+    c->out_cap = cap;
+    c->out_head = 0;
+  }
+  c->out[(c->out_head + c->out_count) % c->out_cap].frame = arq_frame_ref(f);
+  c->out_count++;
+  c->out_bytes += f->len;
+  if (c->out_count == 1)
+    flush(c);
+}
+
+void arq_conn_send_bytes(arq_conn_t *c, const void *data, size_t len) {
+  arq_frame_t *f = malloc(sizeof *f + len);
+  if (!f)
+    arq_oom("frame");
+  atomic_init(&f->refs, 1);
+  f->len = len;
+  memcpy(f->data, data, len);
+  arq_conn_send(c, f);
+  arq_frame_unref(f);
+}
+
+/* ---- closing ---- */
+
+void arq_conn_close(arq_conn_t *c, uint16_t code, const char *reason) {
+  if (c->state == CONN_CLOSED)
+    return;
+  if (c->state == CONN_HTTP) {
+    c->close_after_flush = true;
+    if (!c->out_count)
+      arq_conn_abort(c);
+    return;
+  }
+  if (!c->close_sent) {
+    uint8_t payload[125];
+    size_t n = arq_ws_close_payload(payload, code, reason);
+    arq_frame_t *f = arq_frame_new(ARQ_WS_OP_CLOSE, payload, n);
+    c->close_sent = true;
+    c->state = CONN_CLOSING;
+    arq_conn_send(c, f);
+    arq_frame_unref(f);
+    if (c->state == CONN_CLOSED)
+      return;
+    ARQ_LOG(ARQ_LOG_DEBUG, "shield", "closing", {"conn", c->conn_id}, {"reason", reason});
+  }
+  c->state = CONN_CLOSING;
+  arq_timer_start(c->w->loop, &c->timer, (uint64_t)c->w->shield->cfg->shield.close_timeout_ms);
+}
+
+void arq_conn_abort(arq_conn_t *c) {
+  if (c->state == CONN_CLOSED)
+    return;
+  c->state = CONN_CLOSED;
+  arq_worker_t *w = c->w;
+  arq_timer_stop(w->loop, &c->timer);
+  arq_io_stop(w->loop, &c->io);
+  close(c->io.fd);
+  c->io.fd = -1;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    w->all = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  w->open_conns--;
+  arq_loop_defer(w->loop, &c->free_task);
+}
+
+static void free_conn(arq_loop_t *loop, arq_task_t *task) {
+  arq_conn_t *c = task->data;
+  /* Session state (rooms, indexes) goes here, not in arq_conn_abort(): a fan-out loop of
+   * the current batch may still be walking a member list that holds this connection. */
+  if (c->conn_id[0])
+    arq_session_closed(c);
+  out_clear(c);
+  if (c->reader_ready)
+    arq_ws_reader_free(&c->reader);
+  arq_identity_free(&c->id);
+  free(c->in);
+  free(c);
+}
+
+/* ---- input ---- */
+
+static void consume_input(arq_conn_t *c, size_t n) {
+  memmove(c->in, c->in + n, c->in_len - n);
+  c->in_len -= n;
+}
+
+/* Parses complete request heads; returns -1 once the connection is gone or upgraded
+ * bytes must go to the WebSocket reader. */
+static int process_http(arq_conn_t *c) {
+  while (c->state == CONN_HTTP && c->in_len && !c->close_after_flush) {
+    arq_http_request_t req;
+    int r = arq_http_parse_request((const char *)c->in, c->in_len, MAX_HTTP_HEAD, &req);
+    if (r == 0)
+      return 0;
+    if (r < 0) {
+      arq_counter_inc(c->w->shield->m.http_requests);
+      arq_http_reply_error(c, arq_http_error_status(r), "Bad Request", arq_http_error_message(r));
+      return -1;
+    }
+    arq_counter_inc(c->w->shield->m.http_requests);
+    int rc = arq_http_handle(c, &req);
+    if (c->state == CONN_CLOSED)
+      return -1;
+    consume_input(c, (size_t)r);
+    if (rc)
+      return -1;
+  }
+  return 0;
+}
+
+static void process_ws(arq_conn_t *c) {
+  size_t off = 0;
+  while (off < c->in_len && c->state != CONN_CLOSED) {
+    arq_ws_event_t ev;
+    size_t used = arq_ws_reader_feed(&c->reader, c->in + off, c->in_len - off, &ev);
+    off += used;
+    switch (ev.type) {
+    case ARQ_WS_EV_NONE:
+      if (!used)
+        off = c->in_len; /* the reader refuses more input after close or error */
+      break;
+    case ARQ_WS_EV_MESSAGE:
+      if (c->state == CONN_WS)
+        arq_session_message(c, ev.binary, ev.data, ev.len, arq_now_ns());
+      break;
+    case ARQ_WS_EV_PING: {
+      arq_frame_t *f = arq_frame_new(ARQ_WS_OP_PONG, ev.data, ev.len);
+      arq_conn_send(c, f);
+      arq_frame_unref(f);
+      break;
+    }
+    case ARQ_WS_EV_PONG:
+      c->ping_outstanding = false;
+      break;
+    case ARQ_WS_EV_CLOSE:
+      if (!c->close_sent) {
+        /* Echo the peer's code (1000 when it sent none) and close after it is written. */
+        uint16_t code = ev.close_code == 1005 ? 1000 : ev.close_code;
+        arq_conn_close(c, code, "");
+      }
+      c->close_after_flush = true;
+      if (c->state != CONN_CLOSED && !c->out_count)
+        arq_conn_abort(c);
+      off = c->in_len;
+      break;
+    case ARQ_WS_EV_ERROR:
+      arq_counter_inc(c->w->shield->m.protocol_errors);
+      ARQ_LOG(ARQ_LOG_INFO, "shield", "protocol error", {"conn", c->conn_id}, {"error", ev.error});
+      arq_conn_close(c, ev.close_code, ev.error);
+      off = c->in_len;
+      break;
+    }
+  }
+  if (c->state != CONN_CLOSED)
+    consume_input(c, off > c->in_len ? c->in_len : off);
+}
+
+static void process_input(arq_conn_t *c) {
+  if (c->state == CONN_HTTP && process_http(c))
+    return;
+  if ((c->state == CONN_WS || c->state == CONN_CLOSING) && c->in_len)
+    process_ws(c);
+}
+
+static void on_readable(arq_conn_t *c) {
+  for (int i = 0; i < READS_PER_EVENT && c->state != CONN_CLOSED; i++) {
+    size_t limit = c->state == CONN_HTTP ? MAX_HTTP_HEAD + 1 : READ_CHUNK * 4;
+    if (c->in_len >= limit) {
+      if (c->state == CONN_HTTP) { /* head too large and still incomplete */
+        arq_http_reply_error(c, 431, "Request Header Fields Too Large", "request head too large");
+        return;
+      }
+      break;
+    }
+    if (c->in_cap - c->in_len < READ_CHUNK / 4) {
+      size_t cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK;
+      uint8_t *p = realloc(c->in, cap);
+      if (!p)
+        arq_oom("read buffer");
+      c->in = p;
+      c->in_cap = cap;
+    }
+    ssize_t n = read(c->io.fd, c->in + c->in_len, c->in_cap - c->in_len);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      arq_conn_abort(c);
+      return;
+    }
+    if (n < 0)
+      break;
+    c->in_len += (size_t)n;
+    c->last_seen_ms = arq_loop_now_ms(c->w->loop);
+    c->ping_outstanding = false;
+    process_input(c);
+    if ((size_t)n < c->in_cap - c->in_len)
+      break;
+  }
+  /* An idle WebSocket connection keeps no read buffer. */
+  if (c->state == CONN_WS && c->in_len == 0 && c->in_cap > READ_CHUNK) {
+    free(c->in);
+    c->in = NULL;
+    c->in_cap = 0;
+  }
+}
+
+static void on_io(arq_loop_t *loop, arq_io_t *io, uint32_t events) {
+  arq_conn_t *c = io->data;
+  if (c->state == CONN_CLOSED)
+    return;
+  if (events & ARQ_IO_WRITE && flush(c))
+    return;
+  if (events & ARQ_IO_READ)
+    on_readable(c);
+}
+
+void arq_conn_start_ws(arq_conn_t *c) {
+  const arq_config_t *cfg = c->w->shield->cfg;
+  arq_ws_reader_init(&c->reader, (size_t)cfg->shield.max_message_bytes, true);
+  c->reader_ready = true;
+  c->state = CONN_WS;
+  arq_timer_start(c->w->loop, &c->timer, (uint64_t)cfg->shield.ping_interval_s * 1000u);
+}
+
+static void on_timer(arq_loop_t *loop, arq_timer_t *t) {
+  arq_conn_t *c = t->data;
+  const arq_config_t *cfg = c->w->shield->cfg;
+  uint64_t now = arq_loop_now_ms(loop);
+  switch (c->state) {
+  case CONN_HTTP: /* handshake or keep-alive timeout */
+    arq_conn_abort(c);
+    return;
+  case CONN_CLOSING: /* the peer never answered our close */
+    arq_conn_abort(c);
+    return;
+  case CONN_CLOSED:
+    return;
+  case CONN_WS:
+    break;
+  }
+  uint64_t idle = now - c->last_seen_ms;
+  if (idle >= (uint64_t)cfg->shield.idle_timeout_s * 1000u) {
+    arq_conn_close(c, 1001, "idle timeout");
+    return;
+  }
+  if (!c->ping_outstanding) {
+    arq_frame_t *f = arq_frame_new(ARQ_WS_OP_PING, NULL, 0);
+    c->ping_outstanding = true;
+    arq_conn_send(c, f);
+    arq_frame_unref(f);
+    if (c->state != CONN_WS)
+      return;
+  }
+  arq_timer_start(loop, &c->timer, (uint64_t)cfg->shield.ping_interval_s * 1000u);
+}

@@ -1,0 +1,226 @@
+/*
+ * egress.c — who is where on this worker, and fan-out of NATS deliveries to them.
+ *
+ * DESIGN
+ *   A delivery arrives on a nats.c thread as the Envelope's protobuf bytes. That thread
+ *   builds one binary frame and posts one task to each worker with members; the frame is
+ *   shared by every binary recipient. A worker converts the envelope to JSON at most once
+ *   per delivery for its text recipients. Membership maps are the worker's own: no lock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "shield/envelope_json.h"
+#include "shield/shield.h"
+#include "shield/spine.h"
+
+typedef struct {
+  arq_task_t task;
+  arq_worker_t *worker;
+  arq_target_kind_t kind;
+  arq_frame_t *binary;
+  char tenant[ARQ_ID_MAX_LEN + 1];
+  char name[ARQ_ID_MAX_LEN + 1];
+} delivery_t;
+
+void arq_members_add(arq_members_t *m, arq_conn_t *c) {
+  if (m->len == m->cap) {
+    size_t cap = m->cap ? m->cap * 2 : 4;
+    arq_conn_t **p = realloc(m->conns, cap * sizeof *p);
+    if (!p)
+      arq_oom("members");
+    m->conns = p;
+    m->cap = cap;
+  }
+  m->conns[m->len++] = c;
+}
+
+bool arq_members_remove(arq_members_t *m, arq_conn_t *c) {
+  for (size_t i = 0; i < m->len; i++) {
+    if (m->conns[i] == c) {
+      m->conns[i] = m->conns[--m->len];
+      return true;
+    }
+  }
+  return false;
+}
+
+static size_t pair_key(char *key, const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  memcpy(key, a, la + 1);
+  memcpy(key + la + 1, b, lb);
+  return la + 1 + lb;
+}
+
+static void map_add(arq_strmap_t *map, const char *tenant, const char *name, arq_conn_t *c) {
+  char key[2 * ARQ_ID_MAX_LEN + 2];
+  size_t klen = pair_key(key, tenant, name);
+  arq_members_t *m = arq_strmap_get(map, key, klen);
+  if (!m) {
+    m = calloc(1, sizeof *m);
+    if (!m)
+      arq_oom("members");
+    arq_strmap_put(map, key, klen, m);
+  }
+  arq_members_add(m, c);
+}
+
+/* Returns how many members remain. */
+static size_t map_remove(arq_strmap_t *map, const char *tenant, const char *name, arq_conn_t *c) {
+  char key[2 * ARQ_ID_MAX_LEN + 2];
+  size_t klen = pair_key(key, tenant, name);
+  arq_members_t *m = arq_strmap_get(map, key, klen);
+  if (!m)
+    return 0;
+  arq_members_remove(m, c);
+  if (m->len)
+    return m->len;
+  arq_strmap_remove(map, key, klen);
+  free(m->conns);
+  free(m);
+  return 0;
+}
+
+int arq_egress_join(arq_conn_t *c, const char *room) {
+  for (size_t i = 0; i < c->nrooms; i++)
+    if (!strcmp(c->rooms[i], room))
+      return 0; /* already a member */
+  arq_worker_t *w = c->w;
+  if (arq_spine_room_ref(w->shield->spine, c->id.tenant, room, w->index))
+    return -1;
+  char **rooms = realloc(c->rooms, (c->nrooms + 1) * sizeof *rooms);
+  char *copy = strdup(room);
+  if (!rooms || !copy)
+    arq_oom("rooms");
+  c->rooms = rooms;
+  c->rooms[c->nrooms++] = copy;
+  map_add(&w->rooms, c->id.tenant, room, c);
+  return 0;
+}
+
+void arq_egress_leave(arq_conn_t *c, const char *room) {
+  for (size_t i = 0; i < c->nrooms; i++) {
+    if (strcmp(c->rooms[i], room))
+      continue;
+    arq_worker_t *w = c->w;
+    map_remove(&w->rooms, c->id.tenant, room, c);
+    arq_spine_room_unref(w->shield->spine, c->id.tenant, room, w->index);
+    free(c->rooms[i]);
+    c->rooms[i] = c->rooms[--c->nrooms];
+    return;
+  }
+}
+
+void arq_egress_register(arq_conn_t *c) {
+  arq_worker_t *w = c->w;
+  map_add(&w->users, c->id.tenant, c->id.sub, c);
+  arq_strmap_put(&w->conns, c->conn_id, strlen(c->conn_id), c);
+}
+
+void arq_egress_unregister(arq_conn_t *c) {
+  while (c->nrooms)
+    arq_egress_leave(c, c->rooms[c->nrooms - 1]);
+  free(c->rooms);
+  c->rooms = NULL;
+  arq_worker_t *w = c->w;
+  map_remove(&w->users, c->id.tenant, c->id.sub, c);
+  arq_strmap_remove(&w->conns, c->conn_id, strlen(c->conn_id));
+}
+
+/* The JSON text frame of a binary envelope, or NULL when the bytes are not an envelope. */
+static arq_frame_t *json_frame(arq_worker_t *w, arq_frame_t *binary) {
+  const uint8_t *payload = arq_frame_payload(binary);
+  size_t len = binary->len - (size_t)(payload - binary->data);
+  Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(&w->pb, len, payload);
+  arq_frame_t *f = NULL;
+  if (e) {
+    arq_buf_reset(&w->scratch);
+    arq_envelope_to_json(e, &w->scratch);
+    f = arq_frame_new(ARQ_WS_OP_TEXT, w->scratch.data, w->scratch.len);
+  }
+  arq_envelope_arena_reset(&w->arena);
+  return f;
+}
+
+static void send_to(arq_conn_t *c, arq_frame_t *binary, arq_frame_t **text, bool *text_failed) {
+  if (c->state != CONN_WS)
+    return;
+  if (c->prefers_text) {
+    if (!*text && !*text_failed) {
+      *text = json_frame(c->w, binary);
+      *text_failed = !*text;
+    }
+    if (!*text)
+      return;
+    arq_conn_send(c, *text);
+  } else {
+    arq_conn_send(c, binary);
+  }
+  arq_counter_inc(c->w->shield->m.messages_out);
+}
+
+static void run_delivery(arq_loop_t *loop, arq_task_t *task) {
+  delivery_t *d = task->data;
+  arq_worker_t *w = d->worker;
+  arq_frame_t *text = NULL;
+  bool text_failed = false;
+  if (d->kind == ARQ_TARGET_CONN) {
+    arq_conn_t *c = arq_strmap_get(&w->conns, d->name, strlen(d->name));
+    if (c && !strcmp(c->id.tenant, d->tenant))
+      send_to(c, d->binary, &text, &text_failed);
+  } else {
+    char key[2 * ARQ_ID_MAX_LEN + 2];
+    size_t klen = pair_key(key, d->tenant, d->name);
+    arq_members_t *m = arq_strmap_get(d->kind == ARQ_TARGET_ROOM ? &w->rooms : &w->users, key, klen);
+    /* Closing a slow consumer here leaves the list alone: members are removed only when
+     * the connection is freed, after this batch. */
+    for (size_t i = 0; m && i < m->len; i++)
+      send_to(m->conns[i], d->binary, &text, &text_failed);
+  }
+  if (text_failed)
+    ARQ_LOG(ARQ_LOG_WARN, "egress", "delivery is not an Envelope; not sent to JSON clients",
+            {"tenant_id", d->tenant}, {"target", d->name});
+  if (text)
+    arq_frame_unref(text);
+  arq_frame_unref(d->binary);
+  free(d);
+}
+
+/* Which worker owns a connection id "<instance>-<worker>-<counter>". */
+static int conn_worker(const char *conn_id) {
+  const char *p = strchr(conn_id, '-');
+  if (!p)
+    return -1;
+  int w = atoi(p + 1);
+  return w >= 0 && w < 64 ? w : -1;
+}
+
+void arq_egress_deliver(arq_shield_t *s, arq_target_kind_t kind, const char *tenant,
+                        const char *name, const void *payload, size_t len, uint64_t worker_mask) {
+  if (kind == ARQ_TARGET_CONN) {
+    int w = conn_worker(name);
+    worker_mask = w >= 0 ? 1ull << w : 0;
+  }
+  arq_frame_t *binary = NULL;
+  for (size_t i = 0; i < s->nworkers; i++) {
+    if (!(worker_mask & (1ull << i)))
+      continue;
+    if (!binary)
+      binary = arq_frame_new(ARQ_WS_OP_BINARY, payload, len);
+    delivery_t *d = malloc(sizeof *d);
+    if (!d)
+      arq_oom("delivery");
+    d->task.cb = run_delivery;
+    d->task.data = d;
+    d->worker = &s->workers[i];
+    d->kind = kind;
+    d->binary = arq_frame_ref(binary);
+    snprintf(d->tenant, sizeof d->tenant, "%s", tenant);
+    snprintf(d->name, sizeof d->name, "%s", name);
+    arq_loop_post(s->workers[i].loop, &d->task);
+  }
+  if (binary)
+    arq_frame_unref(binary);
+}

@@ -1,0 +1,202 @@
+/*
+ * http_routes.c — the HTTP phase of a connection: the small endpoints and the WebSocket
+ * upgrade with its checks, in the order that costs least first: method and headers,
+ * origin, token, tenant cap. Every refusal is a JSON body {"error":...,"details":...}.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "shield/shield.h"
+#include "shield/spine.h"
+
+#define MAX_TOKEN 8192
+
+void arq_http_reply(arq_conn_t *c, int status, const char *content_type, const char *body,
+                    size_t len, bool keep_alive, const char *extra_headers) {
+  arq_buf_t *out = &c->w->scratch;
+  arq_buf_reset(out);
+  arq_http_write_response(out, status, content_type, body, len, keep_alive, extra_headers);
+  arq_conn_send_bytes(c, out->data, out->len);
+  if (!keep_alive)
+    arq_conn_close(c, 1000, "");
+}
+
+void arq_http_reply_error(arq_conn_t *c, int status, const char *error, const char *details) {
+  arq_buf_t body;
+  arq_buf_init(&body);
+  arq_buf_puts(&body, "{\"error\":\"");
+  arq_buf_json_escape(&body, error, strlen(error));
+  arq_buf_puts(&body, "\",\"details\":\"");
+  arq_buf_json_escape(&body, details, strlen(details));
+  arq_buf_puts(&body, "\"}");
+  const char *extra = status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL;
+  arq_http_reply(c, status, "application/json", body.data, body.len, false, extra);
+  arq_buf_free(&body);
+}
+
+static bool path_is(const arq_http_request_t *r, const char *path) {
+  return r->path_len == strlen(path) && !memcmp(r->path, path, r->path_len);
+}
+
+static bool method_is(const arq_http_request_t *r, const char *m) {
+  return r->method_len == strlen(m) && !memcmp(r->method, m, r->method_len);
+}
+
+static void reply_json(arq_conn_t *c, const arq_http_request_t *r, int status, const char *json) {
+  arq_http_reply(c, status, "application/json", json, method_is(r, "HEAD") ? 0 : strlen(json),
+                 r->keep_alive, NULL);
+}
+
+static void serve_metrics(arq_conn_t *c, const arq_http_request_t *r) {
+  arq_buf_t body;
+  arq_buf_init(&body);
+  arq_metrics_write(c->w->shield->metrics, &body);
+  arq_http_reply(c, 200, ARQ_METRICS_CONTENT_TYPE, body.data, method_is(r, "HEAD") ? 0 : body.len,
+                 r->keep_alive, NULL);
+  arq_buf_free(&body);
+}
+
+static bool origin_allowed(const arq_config_t *cfg, const arq_http_header_t *origin) {
+  if (!origin)
+    return true; /* not a browser: Origin is a browser's statement, not an auth factor */
+  for (size_t i = 0; i < cfg->shield.allowed_origins.len; i++) {
+    const char *o = cfg->shield.allowed_origins.items[i];
+    if (!strcmp(o, "*") || (strlen(o) == origin->value_len && !memcmp(o, origin->value, origin->value_len)))
+      return true;
+  }
+  return false;
+}
+
+/* The token from `Authorization: Bearer` or `?token=`; "" when neither. */
+static void find_token(const arq_http_request_t *r, char *out, size_t cap) {
+  out[0] = '\0';
+  const arq_http_header_t *h = arq_http_header(r, "Authorization");
+  if (h && h->value_len > 7 && !strncasecmp(h->value, "Bearer ", 7)) {
+    size_t n = h->value_len - 7;
+    if (n < cap) {
+      memcpy(out, h->value + 7, n);
+      out[n] = '\0';
+    }
+    return;
+  }
+  if (arq_http_query_param(r->query, r->query_len, "token", out, cap) < 0)
+    out[0] = '\0';
+}
+
+/* The client address: X-Forwarded-For's last hop, but only from a trusted proxy. */
+static void client_address(arq_conn_t *c, const arq_http_request_t *r) {
+  const arq_config_t *cfg = c->w->shield->cfg;
+  const arq_http_header_t *xff = arq_http_header(r, "X-Forwarded-For");
+  if (!xff)
+    return;
+  bool trusted = false;
+  for (size_t i = 0; i < cfg->shield.trusted_proxies.len; i++)
+    trusted |= !strcmp(cfg->shield.trusted_proxies.items[i], c->peer);
+  if (!trusted)
+    return;
+  const char *last = xff->value;
+  for (size_t i = 0; i < xff->value_len; i++)
+    if (xff->value[i] == ',')
+      last = xff->value + i + 1;
+  while (*last == ' ')
+    last++;
+  size_t n = (size_t)(xff->value + xff->value_len - last);
+  char addr[64];
+  unsigned char bin[16];
+  if (n && n < sizeof addr) {
+    memcpy(addr, last, n);
+    addr[n] = '\0';
+    if (inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1)
+      snprintf(c->peer, sizeof c->peer, "%s", addr);
+  }
+}
+
+static int upgrade(arq_conn_t *c, const arq_http_request_t *r) {
+  arq_shield_t *s = c->w->shield;
+  const char *problem = NULL;
+  int status = arq_ws_check_upgrade(r, &problem);
+  if (status) {
+    arq_http_reply_error(c, status, status == 426 ? "Upgrade Required" : arq_http_status_reason(status),
+                         problem ? problem : "not a WebSocket upgrade");
+    return -1;
+  }
+  if (atomic_load(&s->draining)) {
+    arq_http_reply_error(c, 503, "Service Unavailable", "shutting down");
+    return -1;
+  }
+  client_address(c, r);
+  if (!origin_allowed(s->cfg, arq_http_header(r, "Origin"))) {
+    arq_http_reply_error(c, 403, "Forbidden", "origin not allowed");
+    return -1;
+  }
+  char token[MAX_TOKEN];
+  find_token(r, token, sizeof token);
+  const char *why = NULL;
+  if (arq_auth_verify(s->auth, token, (int64_t)time(NULL), &c->id, &why)) {
+    arq_counter_inc(s->m.auth_failures);
+    ARQ_LOG(ARQ_LOG_INFO, "shield", "authentication failed", {"reason", why}, {"peer", c->peer});
+    arq_http_reply_error(c, 401, "Unauthorized", why);
+    return -1;
+  }
+  c->tenant = arq_tenant_acquire(s, c->id.tenant);
+  if (!c->tenant) {
+    ARQ_LOG(ARQ_LOG_WARN, "shield", "tenant connection cap reached", {"tenant_id", c->id.tenant});
+    arq_http_reply_error(c, 429, "Too Many Requests", "tenant connection limit reached");
+    return -1;
+  }
+  char encoding[16];
+  c->prefers_text = !(arq_http_query_param(r->query, r->query_len, "encoding", encoding,
+                                           sizeof encoding) > 0 && !strcmp(encoding, "binary"));
+  const arq_http_header_t *key = arq_http_header(r, "Sec-WebSocket-Key");
+  char accept[29];
+  arq_ws_accept_key(key->value, key->value_len, accept);
+  char head[256];
+  int n = snprintf(head, sizeof head,
+                   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
+  arq_conn_send_bytes(c, head, (size_t)n);
+  arq_conn_start_ws(c);
+  arq_session_open(c);
+  return 0;
+}
+
+int arq_http_handle(arq_conn_t *c, const arq_http_request_t *r) {
+  const arq_config_t *cfg = c->w->shield->cfg;
+  bool admin_elsewhere = cfg->shield.admin_listen && !c->admin_port;
+  if (r->content_length > 0) {
+    arq_http_reply_error(c, 413, "Payload Too Large", "request bodies are not accepted here");
+    return -1;
+  }
+  if (!c->admin_port && path_is(r, cfg->shield.ws_path))
+    return upgrade(c, r);
+  bool known = path_is(r, "/healthz") || path_is(r, "/readyz") ||
+               (path_is(r, "/metrics") && !admin_elsewhere);
+  if (!known) {
+    arq_http_reply_error(c, 404, "Not Found", "no such endpoint");
+    return -1;
+  }
+  if (!method_is(r, "GET") && !method_is(r, "HEAD")) {
+    arq_http_reply(c, 405, "application/json",
+                   "{\"error\":\"Method Not Allowed\",\"details\":\"use GET\"}", 49, false,
+                   "Allow: GET, HEAD\r\n");
+    return -1;
+  }
+  if (path_is(r, "/healthz")) {
+    reply_json(c, r, 200, "{\"status\":\"ok\"}");
+  } else if (path_is(r, "/readyz")) {
+    if (arq_spine_connected(c->w->shield->spine))
+      reply_json(c, r, 200, "{\"status\":\"ready\"}");
+    else
+      reply_json(c, r, 503, "{\"status\":\"not ready\",\"details\":\"NATS is not connected\"}");
+  } else {
+    serve_metrics(c, r);
+  }
+  if (c->state == CONN_CLOSED || c->close_after_flush)
+    return -1;
+  /* keep-alive: the next request gets a fresh timeout */
+  arq_timer_start(c->w->loop, &c->timer, (uint64_t)cfg->shield.handshake_timeout_ms);
+  return 0;
+}

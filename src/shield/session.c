@@ -1,0 +1,352 @@
+/*
+ * session.c — the WebSocket phase: each inbound message becomes a stamped Envelope that
+ * is answered exactly once when it carries an id.
+ *
+ *   message ─ rate limits ─ decode (protobuf or JSON) ─ stamp ─ command | event ─ reply
+ *
+ * DESIGN
+ *   Decoding uses the worker's arena (reset after every message), the encoded outbound
+ *   envelope the worker's scratch buffer: a message allocates nothing of its own in
+ *   steady state beyond what nats.c does for a publish. The Shield overwrites tenant_id,
+ *   sender, conn_id and timestamp: whatever the client put there never routes anywhere.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/log.h"
+#include "common/version.h"
+#include "shield/envelope_json.h"
+#include "shield/shield.h"
+#include "shield/spine.h"
+
+#define MAX_STRIKES 20 /* consecutive rate-limited messages before the connection is closed */
+
+typedef struct {
+  arq_conn_t *c;
+  bool text;             /* reply in the encoding of the message */
+  const char *id;        /* "" when the client sent none */
+  const char *trace_id;
+} reply_ctx_t;
+
+/* ---- replies ---- */
+
+void arq_session_send_envelope(arq_conn_t *c, const Arqon__V1__Envelope *e, bool text) {
+  arq_buf_t *out = &c->w->scratch;
+  arq_buf_reset(out);
+  arq_frame_t *f;
+  if (text) {
+    arq_envelope_to_json(e, out);
+    f = arq_frame_new(ARQ_WS_OP_TEXT, out->data, out->len);
+  } else {
+    size_t n = arqon__v1__envelope__get_packed_size(e);
+    f = arq_frame_alloc(ARQ_WS_OP_BINARY, n);
+    arqon__v1__envelope__pack(e, arq_frame_payload(f));
+  }
+  arq_conn_send(c, f);
+  arq_frame_unref(f);
+}
+
+static void send_event(const reply_ctx_t *r, const char *type, const char *data, const char *room) {
+  Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
+  Arqon__V1__Event ev = ARQON__V1__EVENT__INIT;
+  ev.type = (char *)type;
+  ev.data.data = (uint8_t *)data;
+  ev.data.len = data ? strlen(data) : 0;
+  e.id = (char *)r->id;
+  e.trace_id = (char *)r->trace_id;
+  e.room_id = (char *)(room ? room : "");
+  e.timestamp = arq_wall_ms();
+  e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_EVENT;
+  e.event = &ev;
+  arq_session_send_envelope(r->c, &e, r->text);
+}
+
+static void ack(const reply_ctx_t *r, const char *room) {
+  if (*r->id)
+    send_event(r, "ack", NULL, room);
+}
+
+/* Errors are sent even without an id: nothing is dropped silently. */
+static void reply_error(const reply_ctx_t *r, int code, const char *reason, const char *room) {
+  arq_buf_t data;
+  arq_buf_init(&data);
+  arq_buf_printf(&data, "{\"code\":%d,\"reason\":\"", code);
+  arq_buf_json_escape(&data, reason, strlen(reason));
+  arq_buf_puts(&data, "\"}");
+  send_event(r, "error", data.data, room);
+  arq_buf_free(&data);
+  arq_counter_inc(r->c->w->shield->m.errors_sent);
+}
+
+/* ---- stamping ---- */
+
+static bool valid_trace_id(const char *t) {
+  if (!t || strlen(t) != 32)
+    return false;
+  bool nonzero = false;
+  for (int i = 0; i < 32; i++) {
+    if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f')))
+      return false;
+    nonzero |= t[i] != '0';
+  }
+  return nonzero;
+}
+
+static void new_trace_id(char out[33]) {
+  static const char hex[] = "0123456789abcdef";
+  uint8_t rnd[16];
+  if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+    memset(rnd, 0x5a, sizeof rnd);
+  rnd[0] |= 1; /* never all zero */
+  for (int i = 0; i < 16; i++) {
+    out[2 * i] = hex[rnd[i] >> 4];
+    out[2 * i + 1] = hex[rnd[i] & 15];
+  }
+  out[32] = '\0';
+}
+
+static void stamp(arq_conn_t *c, Arqon__V1__Envelope *e, char trace[33]) {
+  e->tenant_id = c->id.tenant;
+  e->sender = c->id.sub;
+  e->conn_id = c->conn_id;
+  e->timestamp = arq_wall_ms();
+  if (valid_trace_id(e->trace_id)) {
+    memcpy(trace, e->trace_id, 33);
+  } else {
+    new_trace_id(trace);
+  }
+  e->trace_id = trace;
+}
+
+/* ---- limits ---- */
+
+static bool take_token(arq_conn_t *c) {
+  const arq_config_t *cfg = c->w->shield->cfg;
+  uint64_t now = arq_loop_now_ms(c->w->loop);
+  double elapsed = (double)(now - c->tokens_at_ms) / 1000.0;
+  c->tokens_at_ms = now;
+  c->tokens += elapsed * cfg->shield.conn_rate;
+  if (c->tokens > (double)cfg->shield.conn_burst)
+    c->tokens = (double)cfg->shield.conn_burst;
+  if (c->tokens < 1.0)
+    return false;
+  if (!arq_tenant_take(c->w->shield, c->tenant, now))
+    return false;
+  c->tokens -= 1.0;
+  return true;
+}
+
+/* ---- commands and events ---- */
+
+static int publish(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope *e) {
+  arq_buf_t *out = &c->w->scratch;
+  arq_buf_reset(out);
+  size_t n = arqon__v1__envelope__get_packed_size(e);
+  arq_buf_reserve(out, n);
+  arqon__v1__envelope__pack(e, (uint8_t *)out->data);
+  arq_spine_headers_t h = {e->trace_id, c->id.tenant, c->id.sub, c->conn_id};
+  return arq_spine_publish(c->w->shield->spine, subject, NULL, out->data, n, &h);
+}
+
+static bool joined(const arq_conn_t *c, const char *room) {
+  for (size_t i = 0; i < c->nrooms; i++)
+    if (!strcmp(c->rooms[i], room))
+      return true;
+  return false;
+}
+
+static bool room_id_ok(const reply_ctx_t *r, const char *room) {
+  if (!room || !*room) {
+    reply_error(r, 400, "room_id is required", NULL);
+    return false;
+  }
+  if (!arq_id_valid_str(room)) {
+    reply_error(r, 400, "room_id must match ^[A-Za-z0-9_-]{1,64}$", NULL);
+    return false;
+  }
+  return true;
+}
+
+static void spine_down(const reply_ctx_t *r, const char *room) {
+  arq_counter_inc(r->c->w->shield->m.spine_unavailable);
+  reply_error(r, 503, "spine unavailable", room);
+}
+
+static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t received_ns) {
+  arq_conn_t *c = r->c;
+  if (!room_id_ok(r, e->room_id))
+    return;
+  if (!joined(c, e->room_id) && !arq_identity_room_allowed(&c->id, e->room_id)) {
+    reply_error(r, 403, "not a member of this room", e->room_id);
+    return;
+  }
+  char subject[160];
+  snprintf(subject, sizeof subject, "in.t.%s.r.%s", c->id.tenant, e->room_id);
+  if (publish(c, subject, e)) {
+    spine_down(r, e->room_id);
+    return;
+  }
+  arq_histogram_observe(c->w->shield->m.route_duration, (double)(arq_now_ns() - received_ns) / 1e9);
+  ack(r, e->room_id);
+}
+
+static void notify_brain(arq_conn_t *c, const char *what, Arqon__V1__Envelope *e) {
+  char subject[128];
+  snprintf(subject, sizeof subject, "sys.brain.%s.%s", c->id.tenant, what);
+  publish(c, subject, e);
+}
+
+static void handle_join(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
+  arq_conn_t *c = r->c;
+  if (!room_id_ok(r, e->room_id))
+    return;
+  if (c->id.rooms && !arq_identity_room_allowed(&c->id, e->room_id)) {
+    reply_error(r, 403, "the token's rooms claim does not cover this room", e->room_id);
+    return;
+  }
+  if (!arq_spine_connected(c->w->shield->spine)) {
+    spine_down(r, e->room_id);
+    return;
+  }
+  if (arq_egress_join(c, e->room_id)) {
+    spine_down(r, e->room_id);
+    return;
+  }
+  notify_brain(c, "join", e);
+  ack(r, e->room_id);
+}
+
+static void handle_leave(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
+  arq_conn_t *c = r->c;
+  if (!room_id_ok(r, e->room_id))
+    return;
+  if (!joined(c, e->room_id)) {
+    reply_error(r, 404, "not a member of this room", e->room_id);
+    return;
+  }
+  arq_egress_leave(c, e->room_id);
+  notify_brain(c, "leave", e);
+  ack(r, e->room_id);
+}
+
+static void handle_command(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
+  const char *type = e->cmd->type ? e->cmd->type : "";
+  if (!strcmp(type, "join"))
+    handle_join(r, e);
+  else if (!strcmp(type, "leave"))
+    handle_leave(r, e);
+  else if (!strcmp(type, "ping"))
+    send_event(r, *r->id ? "ack" : "pong", NULL, NULL);
+  else if (!strcmp(type, "presence") || !strcmp(type, "history"))
+    arq_session_request(r->c, e, r->text);
+  else
+    reply_error(r, 400, "unknown command type", e->room_id);
+}
+
+static Arqon__V1__Envelope *decode(arq_conn_t *c, bool binary, const uint8_t *data, size_t len,
+                                   char *err, size_t errcap) {
+  arq_envelope_arena_t *arena = &c->w->arena;
+  if (binary) {
+    Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(&c->w->pb, len, data);
+    if (!e)
+      snprintf(err, errcap, "malformed envelope: not a valid arqon.v1.Envelope");
+    return e;
+  }
+  /* The decoder resets the arena first, so the message itself lives in the worker. */
+  Arqon__V1__Envelope *e = &c->w->text_envelope;
+  if (arq_envelope_from_json((const char *)data, len, e, arena, err, errcap))
+    return NULL;
+  return e;
+}
+
+void arq_session_message(arq_conn_t *c, bool binary, const uint8_t *data, size_t len,
+                         uint64_t received_ns) {
+  arq_shield_t *s = c->w->shield;
+  arq_counter_inc(s->m.messages_in);
+  c->prefers_text = !binary;
+  char err[256];
+  char trace[33];
+  reply_ctx_t r = {c, !binary, "", ""};
+  Arqon__V1__Envelope *e = decode(c, binary, data, len, err, sizeof err);
+  if (!e) {
+    reply_error(&r, 400, err, NULL);
+    goto done;
+  }
+  r.id = e->id ? e->id : "";
+  stamp(c, e, trace);
+  r.trace_id = trace;
+  if (!take_token(c)) {
+    arq_counter_inc(s->m.rate_limited);
+    reply_error(&r, 429, "rate limited", e->room_id);
+    if (++c->limit_strikes >= MAX_STRIKES)
+      arq_conn_close(c, 1008, "rate limit exceeded");
+    goto done;
+  }
+  c->limit_strikes = 0;
+  switch (e->payload_case) {
+  case ARQON__V1__ENVELOPE__PAYLOAD_EVENT:
+    handle_event(&r, e, received_ns);
+    break;
+  case ARQON__V1__ENVELOPE__PAYLOAD_CMD:
+    handle_command(&r, e);
+    break;
+  case ARQON__V1__ENVELOPE__PAYLOAD_SIGNAL:
+    reply_error(&r, 400, "clients may not send system signals", e->room_id);
+    break;
+  default:
+    reply_error(&r, 400, "envelope has neither cmd nor event", e->room_id);
+    break;
+  }
+done:
+  arq_envelope_arena_reset(&c->w->arena);
+}
+
+/* ---- open and close ---- */
+
+void arq_session_open(arq_conn_t *c) {
+  arq_worker_t *w = c->w;
+  arq_shield_t *s = w->shield;
+  snprintf(c->conn_id, sizeof c->conn_id, "%s-%zu-%llu", s->instance, w->index,
+           (unsigned long long)++w->next_conn);
+  c->tokens = (double)s->cfg->shield.conn_burst;
+  c->tokens_at_ms = arq_loop_now_ms(w->loop);
+  arq_egress_register(c);
+  arq_gauge_add(s->m.connections, 1);
+
+  arq_buf_t data;
+  arq_buf_init(&data);
+  arq_buf_printf(&data, "{\"conn_id\":\"%s\",\"node\":\"%s\",\"tenant_id\":\"%s\",\"user\":\"%s\","
+                        "\"version\":\"%s\",\"limits\":%s}",
+                 c->conn_id, s->node_id, c->id.tenant, c->id.sub, ARQ_VERSION, s->welcome_limits);
+  char trace[33];
+  new_trace_id(trace);
+  reply_ctx_t r = {c, c->prefers_text, "", trace};
+  send_event(&r, "welcome", data.data, NULL);
+  arq_buf_free(&data);
+  ARQ_LOG(ARQ_LOG_INFO, "shield", "connected", {"conn", c->conn_id}, {"tenant_id", c->id.tenant},
+          {"user", c->id.sub}, {"peer", c->peer});
+}
+
+void arq_session_closed(arq_conn_t *c) {
+  arq_shield_t *s = c->w->shield;
+  if (arq_spine_connected(s->spine)) {
+    for (size_t i = 0; i < c->nrooms; i++) {
+      Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
+      Arqon__V1__Command cmd = ARQON__V1__COMMAND__INIT;
+      char trace[33];
+      cmd.type = "leave";
+      e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_CMD;
+      e.cmd = &cmd;
+      e.room_id = c->rooms[i];
+      stamp(c, &e, trace);
+      notify_brain(c, "leave", &e);
+    }
+  }
+  arq_egress_unregister(c);
+  arq_tenant_release(s, c->tenant);
+  c->tenant = NULL;
+  arq_gauge_add(s->m.connections, -1);
+  ARQ_LOG(ARQ_LOG_INFO, "shield", "disconnected", {"conn", c->conn_id}, {"tenant_id", c->id.tenant});
+}

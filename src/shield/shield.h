@@ -1,0 +1,213 @@
+/*
+ * shield.h — the Shield's internal model: the process (arq_shield_t), its workers, and
+ * their connections. Each part of the Shield is one file:
+ *
+ *   worker.c     threads, one event loop each, SO_REUSEPORT listeners, drain on SIGTERM
+ *   conn.c       a connection's bytes: reading, the bounded send queue, timers, closing
+ *   http_routes.c the HTTP phase: /healthz, /readyz, /metrics, the WebSocket upgrade
+ *   session.c    the WebSocket phase: envelopes in, stamping, commands, events, replies
+ *   egress.c     room membership and fan-out of NATS deliveries to local connections
+ *   spine.c      the NATS connection: publish with headers, subscriptions, requests
+ *   tenants.c    per-tenant connection caps and message rate
+ *
+ * DESIGN (threads)
+ *   A connection belongs to one worker for its whole life and is only touched on that
+ *   worker's thread. nats.c calls back on its own threads; those callbacks only build
+ *   shared frames and post tasks to the workers concerned (arq_loop_post). Node-wide
+ *   state (room subscriptions, tenants, pending requests) is behind mutexes that are
+ *   taken on join/leave/connect/request, never per delivered message.
+ */
+#ifndef ARQ_SHIELD_SHIELD_H
+#define ARQ_SHIELD_SHIELD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arqon/v1/envelope.pb-c.h"
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/metrics.h"
+#include "common/strmap.h"
+#include "net/http.h"
+#include "net/loop.h"
+#include "net/ws.h"
+#include "shield/auth.h"
+#include "shield/envelope_json.h"
+#include "shield/frame.h"
+
+typedef struct arq_shield arq_shield_t;
+typedef struct arq_worker arq_worker_t;
+typedef struct arq_conn arq_conn_t;
+typedef struct arq_spine arq_spine_t;
+typedef struct arq_tenant arq_tenant_t;
+
+typedef struct {
+  arq_gauge_t *connections;
+  arq_counter_t *messages_in;
+  arq_counter_t *messages_out;
+  arq_histogram_t *route_duration;
+  arq_counter_t *auth_failures;
+  arq_counter_t *slow_consumer_disconnects;
+  arq_counter_t *errors_sent;
+  arq_counter_t *rate_limited;
+  arq_counter_t *spine_unavailable;
+  arq_counter_t *protocol_errors;
+  arq_counter_t *http_requests;
+  arq_counter_t *wasm_fuel_consumed;
+  arq_histogram_t *wasm_duration;
+  arq_counter_t *policy_denials;
+  arq_counter_t *mirror_traffic;
+  arq_counter_t *schema_violations;
+} arq_shield_metrics_t;
+
+struct arq_shield {
+  const arq_config_t *cfg;
+  arq_auth_t *auth;
+  arq_metrics_t *metrics;
+  arq_shield_metrics_t m;
+  arq_spine_t *spine;
+  arq_worker_t *workers;
+  size_t nworkers;
+  const char *node_id;
+  char instance[9]; /* random per process: conn ids never repeat across restarts */
+  atomic_bool draining;
+  pthread_mutex_t tenants_lock;
+  arq_strmap_t tenants; /* tenant id -> arq_tenant_t */
+  char *welcome_limits; /* JSON object, built once */
+  pthread_mutex_t requests_lock;
+  arq_strmap_t requests; /* request number -> pending request */
+  uint64_t next_request;
+};
+
+struct arq_worker {
+  arq_shield_t *shield;
+  size_t index;
+  pthread_t thread;
+  arq_loop_t *loop;
+  int listen_fd, admin_fd;
+  arq_io_t listen_io, admin_io;
+  arq_strmap_t rooms; /* "tenant\0room" -> arq_members_t */
+  arq_strmap_t users; /* "tenant\0user" -> arq_members_t */
+  arq_strmap_t conns; /* conn id -> arq_conn_t */
+  arq_conn_t *all;    /* every connection of this worker, for draining */
+  uint64_t next_conn;
+  size_t open_conns;
+  arq_envelope_arena_t arena; /* per-message decode memory, reset after each message */
+  ProtobufCAllocator pb;       /* protobuf-c allocations from `arena` */
+  Arqon__V1__Envelope text_envelope; /* the last envelope decoded from JSON */
+  arq_buf_t scratch;
+  arq_timer_t drain_timer;
+  arq_task_t drain_task;
+  arq_timer_t heartbeat_timer;
+};
+
+/* Who is in a room (or has a user id) on one worker. */
+typedef struct {
+  arq_conn_t **conns;
+  size_t len, cap;
+} arq_members_t;
+
+typedef enum { CONN_HTTP, CONN_WS, CONN_CLOSING, CONN_CLOSED } arq_conn_state_t;
+
+typedef struct {
+  arq_frame_t *frame;
+} arq_out_item_t;
+
+struct arq_conn {
+  arq_worker_t *w;
+  arq_io_t io;
+  arq_timer_t timer;
+  arq_task_t free_task;
+  arq_conn_state_t state;
+  arq_conn_t *prev, *next; /* worker->all */
+  char peer[64];           /* client address for logs and limits */
+  bool admin_port;         /* accepted on admin_listen */
+  uint64_t last_seen_ms;
+  bool ping_outstanding;
+  /* input */
+  uint8_t *in;
+  size_t in_len, in_cap;
+  arq_ws_reader_t reader;
+  bool reader_ready;
+  /* output: a ring of shared frames */
+  arq_out_item_t *out;
+  size_t out_head, out_count, out_cap;
+  size_t out_offset; /* bytes of the first frame already written */
+  size_t out_bytes;  /* bytes queued, for the slow-consumer limit */
+  bool close_after_flush;
+  /* WebSocket session */
+  arq_identity_t id;
+  arq_tenant_t *tenant;
+  char conn_id[32];
+  bool prefers_text; /* deliveries use JSON text frames */
+  char **rooms;
+  size_t nrooms;
+  double tokens;
+  uint64_t tokens_at_ms;
+  uint32_t limit_strikes;
+  bool close_sent;
+};
+
+/* conn.c */
+void arq_conn_accept(arq_worker_t *w, int fd, const char *peer);
+/** Queues a frame (takes a new reference). Closes a slow consumer with 1008. */
+void arq_conn_send(arq_conn_t *c, arq_frame_t *f);
+void arq_conn_send_bytes(arq_conn_t *c, const void *data, size_t len);
+/** Sends a close frame and waits (bounded) for the peer's. */
+void arq_conn_close(arq_conn_t *c, uint16_t code, const char *reason);
+/** Closes the socket now and frees the connection after the current batch. */
+void arq_conn_abort(arq_conn_t *c);
+void arq_conn_start_ws(arq_conn_t *c);
+
+/* http_routes.c */
+/** Handles one complete request head; returns 0, or -1 when the connection was closed. */
+int arq_http_handle(arq_conn_t *c, const arq_http_request_t *req);
+void arq_http_reply(arq_conn_t *c, int status, const char *content_type, const char *body,
+                    size_t len, bool keep_alive, const char *extra_headers);
+void arq_http_reply_error(arq_conn_t *c, int status, const char *error, const char *details);
+
+/* session.c */
+void arq_session_open(arq_conn_t *c);
+void arq_session_message(arq_conn_t *c, bool binary, const uint8_t *data, size_t len,
+                         uint64_t received_ns);
+void arq_session_closed(arq_conn_t *c);
+/** Sends an envelope to the connection in its preferred encoding. */
+void arq_session_send_envelope(arq_conn_t *c, const Arqon__V1__Envelope *e, bool text);
+
+/* requests.c: presence and history, answered by the Brain over NATS request/reply */
+void arq_session_request(arq_conn_t *c, Arqon__V1__Envelope *e, bool text);
+/** Called on a nats.c thread with the part of the reply subject after the inbox prefix. */
+void arq_requests_on_reply(arq_shield_t *s, const char *token, bool no_responders,
+                           const void *data, size_t len);
+void arq_requests_init(arq_shield_t *s);
+void arq_requests_free(arq_shield_t *s);
+
+/* egress.c */
+int arq_egress_join(arq_conn_t *c, const char *room);
+void arq_egress_leave(arq_conn_t *c, const char *room);
+void arq_egress_register(arq_conn_t *c);
+void arq_egress_unregister(arq_conn_t *c);
+/** Delivers NATS payload bytes (an Envelope) to local members: called on nats.c threads. */
+typedef enum { ARQ_TARGET_ROOM, ARQ_TARGET_USER, ARQ_TARGET_CONN } arq_target_kind_t;
+void arq_egress_deliver(arq_shield_t *s, arq_target_kind_t kind, const char *tenant,
+                        const char *name, const void *payload, size_t len, uint64_t worker_mask);
+
+/* members */
+void arq_members_add(arq_members_t *m, arq_conn_t *c);
+bool arq_members_remove(arq_members_t *m, arq_conn_t *c);
+
+/* worker.c */
+int arq_shield_run(arq_shield_t *s);
+uint64_t arq_now_ns(void);
+int64_t arq_wall_ms(void);
+
+/* tenants.c */
+/** Takes a connection slot for the tenant; NULL when the tenant is at its cap. */
+arq_tenant_t *arq_tenant_acquire(arq_shield_t *s, const char *tenant);
+void arq_tenant_release(arq_shield_t *s, arq_tenant_t *t);
+/** Spends one message token of the tenant's bucket; false when empty. */
+bool arq_tenant_take(arq_shield_t *s, arq_tenant_t *t, uint64_t now_ms);
+
+#endif

@@ -1,0 +1,279 @@
+#include "shield/spine.h"
+
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/strmap.h"
+#include "shield/shield.h"
+
+#define MAX_WORKERS 64
+
+typedef struct {
+  arq_spine_t *spine;
+  natsSubscription *sub;
+  char tenant[ARQ_ID_MAX_LEN + 1];
+  char room[ARQ_ID_MAX_LEN + 1];
+  uint32_t per_worker[MAX_WORKERS];
+  _Atomic uint64_t worker_mask;
+} room_sub_t;
+
+struct arq_spine {
+  arq_shield_t *shield;
+  natsConnection *nc;
+  natsSubscription *user_sub, *conn_sub, *inbox_sub;
+  char inbox[64];
+  atomic_bool connected;
+  pthread_mutex_t lock;
+  arq_strmap_t rooms; /* "tenant\0room" -> room_sub_t */
+  _Atomic uint64_t span_counter;
+};
+
+static void on_connected(natsConnection *nc, void *closure) {
+  arq_spine_t *sp = closure;
+  atomic_store(&sp->connected, true);
+  ARQ_LOG(ARQ_LOG_INFO, "spine", "NATS connected", {"node", sp->shield->node_id});
+}
+
+static void on_disconnected(natsConnection *nc, void *closure) {
+  arq_spine_t *sp = closure;
+  atomic_store(&sp->connected, false);
+  ARQ_LOG(ARQ_LOG_WARN, "spine", "NATS disconnected: publishes answer 503 until it is back",
+          {"node", sp->shield->node_id});
+}
+
+static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure) {
+  const char *last = NULL;
+  natsConnection_GetLastError(nc, &last);
+  ARQ_LOG(ARQ_LOG_WARN, "spine", "NATS error", {"error", last ? last : natsStatus_GetText(err)});
+}
+
+/* Subject tokens: out.t.<tenant>.<kind>.<name...> */
+static bool split_out_subject(const char *subject, char *tenant, const char **rest) {
+  if (strncmp(subject, "out.t.", 6))
+    return false;
+  const char *t = subject + 6, *dot = strchr(t, '.');
+  if (!dot || dot == t || (size_t)(dot - t) > ARQ_ID_MAX_LEN)
+    return false;
+  memcpy(tenant, t, (size_t)(dot - t));
+  tenant[dot - t] = '\0';
+  *rest = dot + 1;
+  return true;
+}
+
+static void on_room_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+  room_sub_t *r = closure;
+  uint64_t mask = atomic_load_explicit(&r->worker_mask, memory_order_acquire);
+  if (mask)
+    arq_egress_deliver(r->spine->shield, ARQ_TARGET_ROOM, r->tenant, r->room, natsMsg_GetData(msg),
+                       (size_t)natsMsg_GetDataLength(msg), mask);
+  natsMsg_Destroy(msg);
+}
+
+static void on_direct_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+  arq_spine_t *sp = closure;
+  char tenant[ARQ_ID_MAX_LEN + 1];
+  const char *rest;
+  const char *subject = natsMsg_GetSubject(msg);
+  if (split_out_subject(subject, tenant, &rest)) {
+    const void *data = natsMsg_GetData(msg);
+    size_t len = (size_t)natsMsg_GetDataLength(msg);
+    if (!strncmp(rest, "u.", 2) && arq_id_valid_str(rest + 2)) {
+      arq_egress_deliver(sp->shield, ARQ_TARGET_USER, tenant, rest + 2, data, len, UINT64_MAX);
+    } else if (!strncmp(rest, "c.", 2)) {
+      const char *conn = strchr(rest + 2, '.'); /* c.<node>.<conn> */
+      if (conn && arq_id_valid_str(conn + 1))
+        arq_egress_deliver(sp->shield, ARQ_TARGET_CONN, tenant, conn + 1, data, len, UINT64_MAX);
+    }
+  }
+  natsMsg_Destroy(msg);
+}
+
+static void on_inbox_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+  arq_spine_t *sp = closure;
+  const char *subject = natsMsg_GetSubject(msg);
+  size_t prefix = strlen(sp->inbox);
+  if (!strncmp(subject, sp->inbox, prefix))
+    arq_requests_on_reply(sp->shield, subject + prefix, natsMsg_IsNoResponders(msg),
+                          natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+  natsMsg_Destroy(msg);
+}
+
+const char *arq_spine_inbox(const arq_spine_t *sp) { return sp->inbox; }
+
+arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap) {
+  arq_spine_t *sp = calloc(1, sizeof *sp);
+  if (!sp)
+    arq_oom("spine");
+  sp->shield = s;
+  pthread_mutex_init(&sp->lock, NULL);
+  arq_strmap_init(&sp->rooms);
+  const arq_config_t *cfg = s->cfg;
+  char perr[256];
+  char *password = arq_config_nats_password(cfg, perr, sizeof perr);
+  if (!password && perr[0]) {
+    snprintf(err, errcap, "nats: %s", perr);
+    free(sp);
+    return NULL;
+  }
+  char name[128];
+  snprintf(name, sizeof name, "arqon-shield %s", s->node_id);
+  natsOptions *opts = NULL;
+  natsStatus st = natsOptions_Create(&opts);
+  if (st == NATS_OK) st = natsOptions_SetURL(opts, cfg->nats.url);
+  if (st == NATS_OK) st = natsOptions_SetName(opts, name);
+  if (st == NATS_OK && cfg->nats.user) st = natsOptions_SetUserInfo(opts, cfg->nats.user, password);
+  if (st == NATS_OK) st = natsOptions_SetMaxReconnect(opts, -1);
+  if (st == NATS_OK) st = natsOptions_SetReconnectWait(opts, 250);
+  /* Publishes during a reconnect fail instead of piling up. */
+  if (st == NATS_OK) st = natsOptions_SetReconnectBufSize(opts, 1);
+  if (st == NATS_OK) st = natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, sp);
+  if (st == NATS_OK) st = natsOptions_SetDisconnectedCB(opts, on_disconnected, sp);
+  if (st == NATS_OK) st = natsOptions_SetReconnectedCB(opts, on_connected, sp);
+  if (st == NATS_OK) st = natsOptions_SetErrorHandler(opts, on_async_error, sp);
+  if (st == NATS_OK) {
+    st = natsConnection_Connect(&sp->nc, opts);
+    if (st == NATS_OK)
+      atomic_store(&sp->connected, natsConnection_Status(sp->nc) == NATS_CONN_STATUS_CONNECTED);
+    else if (st == NATS_NOT_YET_CONNECTED) /* retrying in the background */
+      st = NATS_OK;
+  }
+  free(password);
+  natsOptions_Destroy(opts);
+  char subject[160];
+  snprintf(subject, sizeof subject, "out.t.*.c.%s.*", s->node_id);
+  if (st == NATS_OK) st = natsConnection_Subscribe(&sp->conn_sub, sp->nc, subject, on_direct_msg, sp);
+  if (st == NATS_OK) st = natsConnection_Subscribe(&sp->user_sub, sp->nc, "out.t.*.u.*", on_direct_msg, sp);
+  snprintf(sp->inbox, sizeof sp->inbox, "_INBOX.%s.", s->instance);
+  snprintf(subject, sizeof subject, "%s*", sp->inbox);
+  if (st == NATS_OK) st = natsConnection_Subscribe(&sp->inbox_sub, sp->nc, subject, on_inbox_msg, sp);
+  if (st != NATS_OK) {
+    snprintf(err, errcap, "nats: %s", natsStatus_GetText(st));
+    arq_spine_free(sp, 0);
+    return NULL;
+  }
+  if (atomic_load(&sp->connected))
+    ARQ_LOG(ARQ_LOG_INFO, "spine", "NATS connected", {"url", cfg->nats.url});
+  else
+    ARQ_LOG(ARQ_LOG_WARN, "spine", "NATS not reachable yet; retrying", {"url", cfg->nats.url});
+  return sp;
+}
+
+void arq_spine_free(arq_spine_t *sp, int timeout_ms) {
+  if (!sp)
+    return;
+  if (sp->nc && timeout_ms > 0 && atomic_load(&sp->connected))
+    natsConnection_FlushTimeout(sp->nc, timeout_ms);
+  natsSubscription_Destroy(sp->user_sub);
+  natsSubscription_Destroy(sp->conn_sub);
+  natsSubscription_Destroy(sp->inbox_sub);
+  for (size_t i = 0; i < sp->rooms.cap; i++) {
+    room_sub_t *r = sp->rooms.slots[i].key ? sp->rooms.slots[i].value : NULL;
+    if (r) {
+      natsSubscription *sub = r->sub; /* r may be freed once unsubscribed */
+      natsSubscription_Unsubscribe(sub);
+      natsSubscription_Destroy(sub);
+    }
+  }
+  if (sp->nc) {
+    natsConnection_Close(sp->nc);
+    natsConnection_Destroy(sp->nc);
+  }
+  /* Room entries are freed by their subscriptions' completion callbacks. */
+  arq_strmap_free(&sp->rooms);
+  pthread_mutex_destroy(&sp->lock);
+  free(sp);
+}
+
+bool arq_spine_connected(const arq_spine_t *sp) { return atomic_load(&sp->connected); }
+
+static const char hex[] = "0123456789abcdef";
+
+int arq_spine_publish(arq_spine_t *sp, const char *subject, const char *reply, const void *data,
+                      size_t len, const arq_spine_headers_t *h) {
+  if (!atomic_load_explicit(&sp->connected, memory_order_relaxed))
+    return -1;
+  natsMsg *msg = NULL;
+  if (natsMsg_Create(&msg, subject, reply, data, (int)len) != NATS_OK)
+    return -1;
+  /* traceparent: version 00, the trace id, a fresh span id, sampled. */
+  char traceparent[64];
+  uint64_t span = atomic_fetch_add_explicit(&sp->span_counter, 1, memory_order_relaxed) + 1;
+  span ^= (uint64_t)(uintptr_t)sp << 16; /* distinct across processes in practice */
+  char span_hex[17];
+  for (int i = 15; i >= 0; i--, span >>= 4)
+    span_hex[i] = hex[span & 15];
+  span_hex[16] = '\0';
+  snprintf(traceparent, sizeof traceparent, "00-%s-%s-01", h->trace_id, span_hex);
+  natsStatus st = natsMsgHeader_Set(msg, "traceparent", traceparent);
+  if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-trace-id", h->trace_id);
+  if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-tenant", h->tenant);
+  if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-sender", h->sender);
+  if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-conn", h->conn);
+  if (st == NATS_OK) st = natsConnection_PublishMsg(sp->nc, msg);
+  natsMsg_Destroy(msg);
+  return st == NATS_OK ? 0 : -1;
+}
+
+static void room_sub_done(void *closure) { free(closure); }
+
+static size_t room_key(char *key, const char *tenant, const char *room) {
+  size_t t = strlen(tenant), r = strlen(room);
+  memcpy(key, tenant, t + 1);
+  memcpy(key + t + 1, room, r);
+  return t + 1 + r;
+}
+
+int arq_spine_room_ref(arq_spine_t *sp, const char *tenant, const char *room, size_t worker) {
+  char key[2 * ARQ_ID_MAX_LEN + 2];
+  size_t klen = room_key(key, tenant, room);
+  int rc = 0;
+  pthread_mutex_lock(&sp->lock);
+  room_sub_t *r = arq_strmap_get(&sp->rooms, key, klen);
+  if (!r) {
+    r = calloc(1, sizeof *r);
+    if (!r)
+      arq_oom("room");
+    r->spine = sp;
+    strcpy(r->tenant, tenant);
+    strcpy(r->room, room);
+    char subject[200];
+    snprintf(subject, sizeof subject, "out.t.%s.r.%s", tenant, room);
+    if (natsConnection_Subscribe(&r->sub, sp->nc, subject, on_room_msg, r) != NATS_OK ||
+        natsSubscription_SetOnCompleteCB(r->sub, room_sub_done, r) != NATS_OK) {
+      natsSubscription_Destroy(r->sub);
+      free(r);
+      rc = -1;
+      goto out;
+    }
+    arq_strmap_put(&sp->rooms, key, klen, r);
+  }
+  if (r->per_worker[worker]++ == 0)
+    atomic_fetch_or_explicit(&r->worker_mask, 1ull << worker, memory_order_release);
+out:
+  pthread_mutex_unlock(&sp->lock);
+  return rc;
+}
+
+void arq_spine_room_unref(arq_spine_t *sp, const char *tenant, const char *room, size_t worker) {
+  char key[2 * ARQ_ID_MAX_LEN + 2];
+  size_t klen = room_key(key, tenant, room);
+  pthread_mutex_lock(&sp->lock);
+  room_sub_t *r = arq_strmap_get(&sp->rooms, key, klen);
+  if (r && r->per_worker[worker] && --r->per_worker[worker] == 0) {
+    uint64_t mask = atomic_fetch_and_explicit(&r->worker_mask, ~(1ull << worker),
+                                              memory_order_acq_rel) & ~(1ull << worker);
+    if (!mask) {
+      /* r may be freed by room_sub_done as soon as the unsubscribe completes. */
+      natsSubscription *sub = r->sub;
+      arq_strmap_remove(&sp->rooms, key, klen);
+      natsSubscription_Unsubscribe(sub);
+      natsSubscription_Destroy(sub);
+    }
+  }
+  pthread_mutex_unlock(&sp->lock);
+}

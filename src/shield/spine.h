@@ -1,0 +1,51 @@
+/*
+ * spine.h — the Shield's NATS connection (nats.c).
+ *
+ * DESIGN
+ *   One connection per process, shared by every worker (nats.c is thread-safe and
+ *   buffers writes). Publishes refuse at once while NATS is unreachable: the client gets
+ *   503, nothing is buffered without bound and nothing is acknowledged falsely; nats.c
+ *   reconnects forever and re-creates the subscriptions, so traffic resumes on the same
+ *   client connections.
+ *
+ *   Room subscriptions are counted per worker: the first local member anywhere on the
+ *   node subscribes `out.t.<tenant>.r.<room>`, the last one to leave unsubscribes. The
+ *   subscription's closure is the room's entry, so a delivery needs no lookup; the entry
+ *   is freed only after nats.c says the last callback has returned.
+ */
+#ifndef ARQ_SHIELD_SPINE_H
+#define ARQ_SHIELD_SPINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct arq_shield arq_shield_t;
+typedef struct arq_spine arq_spine_t;
+
+typedef struct {
+  const char *trace_id; /* 32 hex */
+  const char *tenant;
+  const char *sender;
+  const char *conn;
+} arq_spine_headers_t;
+
+arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap);
+/** Flushes what is buffered (bounded by timeout_ms) and closes. */
+void arq_spine_free(arq_spine_t *sp, int timeout_ms);
+bool arq_spine_connected(const arq_spine_t *sp);
+
+/** Publishes with the SPEC headers (traceparent, x-arqon-*), and a reply subject when
+ *  `reply` is not NULL. Returns 0, or -1 when NATS is unavailable or refused the publish.
+ *  Safe from any thread. */
+int arq_spine_publish(arq_spine_t *sp, const char *subject, const char *reply, const void *data,
+                      size_t len, const arq_spine_headers_t *h);
+
+/** The prefix of this process's reply subjects ("_INBOX.<instance>."): replies published
+ *  to it are passed to arq_requests_on_reply(). */
+const char *arq_spine_inbox(const arq_spine_t *sp);
+
+/** Counts a worker's interest in a room; the node subscribes on the first. */
+int arq_spine_room_ref(arq_spine_t *sp, const char *tenant, const char *room, size_t worker);
+void arq_spine_room_unref(arq_spine_t *sp, const char *tenant, const char *room, size_t worker);
+
+#endif

@@ -1,0 +1,258 @@
+/*
+ * worker.c — the Shield's threads: one event loop per worker, each with its own
+ * SO_REUSEPORT listener so the kernel spreads new connections over the workers; the main
+ * thread only waits for SIGTERM/SIGINT and then drains: stop accepting, close every
+ * WebSocket with 1001, wait (bounded by close_timeout_ms) for the peers, flush NATS.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "shield/shield.h"
+#include "shield/spine.h"
+
+#define ACCEPTS_PER_EVENT 64
+#define DRAIN_POLL_MS 20
+
+uint64_t arq_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int64_t arq_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int listen_on(const char *hostport, char *err, size_t errcap) {
+  char host[256];
+  uint16_t port;
+  if (arq_config_split_hostport(hostport, host, sizeof host, &port)) {
+    snprintf(err, errcap, "bad listen address %s", hostport);
+    return -1;
+  }
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+  struct addrinfo *ai = NULL;
+  char portstr[8];
+  snprintf(portstr, sizeof portstr, "%u", port);
+  int rc = getaddrinfo(host, portstr, &hints, &ai);
+  if (rc) {
+    snprintf(err, errcap, "%s: %s", hostport, gai_strerror(rc));
+    return -1;
+  }
+  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
+      bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 4096)) {
+    snprintf(err, errcap, "listen on %s: %s", hostport, strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(ai);
+  return fd;
+}
+
+static void peer_name(const struct sockaddr_storage *ss, char *out, size_t cap) {
+  if (ss->ss_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)cap);
+  else if (ss->ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out, (socklen_t)cap);
+  else
+    snprintf(out, cap, "unknown");
+}
+
+static void on_accept(arq_loop_t *loop, arq_io_t *io, uint32_t events) {
+  arq_worker_t *w = io->data;
+  arq_shield_t *s = w->shield;
+  for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int fd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EINTR)
+        ARQ_LOG(ARQ_LOG_WARN, "shield", "accept failed", {"error", strerror(errno)});
+      return;
+    }
+    if (arq_gauge_get(s->m.connections) >= s->cfg->shield.max_connections) {
+      close(fd); /* over the node's cap: refuse before spending anything on it */
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char peer[64];
+    peer_name(&ss, peer, sizeof peer);
+    arq_conn_accept(w, fd, peer);
+    if (io == &w->admin_io && w->all)
+      w->all->admin_port = true;
+  }
+}
+
+static void publish_heartbeat(arq_loop_t *loop, arq_timer_t *t) {
+  arq_worker_t *w = t->data;
+  arq_shield_t *s = w->shield;
+  char subject[128], body[160];
+  snprintf(subject, sizeof subject, "sys.shield.%s.hb", s->node_id);
+  int n = snprintf(body, sizeof body, "{\"node\":\"%s\",\"connections\":%lld,\"ts\":%lld}",
+                   s->node_id, (long long)arq_gauge_get(s->m.connections), (long long)arq_wall_ms());
+  arq_spine_headers_t h = {"00000000000000000000000000000001", "_system", s->node_id, s->node_id};
+  arq_spine_publish(s->spine, subject, NULL, body, (size_t)n, &h);
+  arq_timer_start(loop, t, (uint64_t)s->cfg->shield.heartbeat_interval_ms);
+}
+
+static void close_listener(arq_worker_t *w, arq_io_t *io, int *fd) {
+  if (*fd < 0)
+    return;
+  arq_io_stop(w->loop, io);
+  close(*fd);
+  *fd = -1;
+}
+
+static void drain_check(arq_loop_t *loop, arq_timer_t *t) {
+  arq_worker_t *w = t->data;
+  if (!w->open_conns) {
+    arq_loop_stop(loop);
+    return;
+  }
+  arq_timer_start(loop, t, DRAIN_POLL_MS);
+}
+
+static void start_drain(arq_loop_t *loop, arq_task_t *task) {
+  arq_worker_t *w = task->data;
+  close_listener(w, &w->listen_io, &w->listen_fd);
+  close_listener(w, &w->admin_io, &w->admin_fd);
+  arq_timer_stop(loop, &w->heartbeat_timer);
+  for (arq_conn_t *c = w->all, *next; c; c = next) {
+    next = c->next;
+    if (c->state == CONN_WS)
+      arq_conn_close(c, 1001, "server shutting down");
+    else if (c->state == CONN_HTTP)
+      arq_conn_abort(c);
+  }
+  arq_timer_start(loop, &w->drain_timer, 0);
+}
+
+static void *worker_main(void *arg) {
+  arq_worker_t *w = arg;
+  if (arq_loop_run(w->loop))
+    ARQ_LOG(ARQ_LOG_ERROR, "shield", "event loop failed", {"error", strerror(errno)});
+  /* Whatever is left after the close timeout is cut. */
+  while (w->all)
+    arq_conn_abort(w->all);
+  arq_loop_run_pending(w->loop);
+  return NULL;
+}
+
+static int start_workers(arq_shield_t *s, char *err, size_t errcap) {
+  for (size_t i = 0; i < s->nworkers; i++) {
+    arq_worker_t *w = &s->workers[i];
+    w->shield = s;
+    w->index = i;
+    w->admin_fd = -1;
+    arq_timer_init(&w->heartbeat_timer, publish_heartbeat, w);
+    arq_timer_init(&w->drain_timer, drain_check, w);
+    w->loop = arq_loop_new();
+    arq_strmap_init(&w->rooms);
+    arq_strmap_init(&w->users);
+    arq_strmap_init(&w->conns);
+    arq_json_limits_t limits = {(size_t)s->cfg->shield.max_message_bytes, 64, 1u << 20};
+    arq_envelope_arena_init(&w->arena, &limits);
+    w->pb = arq_envelope_arena_allocator(&w->arena);
+    arq_buf_init(&w->scratch);
+    w->listen_fd = listen_on(s->cfg->shield.listen, err, errcap);
+    if (!w->loop || w->listen_fd < 0)
+      return -1;
+    arq_io_start(w->loop, &w->listen_io, w->listen_fd, ARQ_IO_READ, on_accept, w);
+    if (i == 0 && s->cfg->shield.admin_listen) {
+      w->admin_fd = listen_on(s->cfg->shield.admin_listen, err, errcap);
+      if (w->admin_fd < 0)
+        return -1;
+      arq_io_start(w->loop, &w->admin_io, w->admin_fd, ARQ_IO_READ, on_accept, w);
+    }
+    if (i == 0)
+      arq_timer_start(w->loop, &w->heartbeat_timer, 0);
+  }
+  for (size_t i = 0; i < s->nworkers; i++)
+    if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i])) {
+      snprintf(err, errcap, "cannot start worker threads");
+      return -1;
+    }
+  return 0;
+}
+
+static void free_workers(arq_shield_t *s) {
+  for (size_t i = 0; i < s->nworkers; i++) {
+    arq_worker_t *w = &s->workers[i];
+    if (w->listen_fd > 0)
+      close(w->listen_fd);
+    if (w->admin_fd > 0)
+      close(w->admin_fd);
+    arq_loop_free(w->loop);
+    arq_strmap_free(&w->rooms);
+    arq_strmap_free(&w->users);
+    arq_strmap_free(&w->conns);
+    arq_envelope_arena_free(&w->arena);
+    arq_buf_free(&w->scratch);
+  }
+}
+
+int arq_shield_run(arq_shield_t *s) {
+  /* Signals go to the main thread's sigwait, not to a worker in the middle of a write. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  char err[512] = "";
+  if (start_workers(s, err, sizeof err)) {
+    ARQ_LOG(ARQ_LOG_ERROR, "shield", "cannot start", {"error", err});
+    free_workers(s);
+    return 1;
+  }
+  ARQ_LOG(ARQ_LOG_INFO, "shield", "listening", {"addr", s->cfg->shield.listen},
+          {"node", s->node_id}, {"ws_path", s->cfg->shield.ws_path});
+  int sig = 0;
+  sigwait(&set, &sig);
+  ARQ_LOG(ARQ_LOG_INFO, "shield", "draining", {"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"});
+  atomic_store(&s->draining, true);
+  for (size_t i = 0; i < s->nworkers; i++) {
+    arq_worker_t *w = &s->workers[i];
+    w->drain_task.cb = start_drain;
+    w->drain_task.data = w;
+    arq_loop_post(w->loop, &w->drain_task);
+  }
+  /* Bounded: each worker stops once its connections are closed or the close timeout cut them. */
+  struct timespec limit;
+  clock_gettime(CLOCK_REALTIME, &limit);
+  limit.tv_sec += s->cfg->shield.close_timeout_ms / 1000 + 2;
+  for (size_t i = 0; i < s->nworkers; i++) {
+    if (pthread_timedjoin_np(s->workers[i].thread, NULL, &limit)) {
+      arq_loop_stop(s->workers[i].loop);
+      pthread_join(s->workers[i].thread, NULL);
+    }
+  }
+  /* No more NATS callbacks after this; then run what they handed to the workers. */
+  arq_spine_free(s->spine, 2000);
+  s->spine = NULL;
+  for (size_t i = 0; i < s->nworkers; i++)
+    arq_loop_run_pending(s->workers[i].loop);
+  free_workers(s);
+  ARQ_LOG(ARQ_LOG_INFO, "shield", "stopped");
+  return 0;
+}

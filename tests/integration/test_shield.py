@@ -1,0 +1,490 @@
+"""The Shield end to end: real nats-server, real arqon-shield, independent clients."""
+import asyncio
+import base64
+import json
+import socket
+import struct
+import time
+import unittest
+
+import websockets
+
+from arqon_harness import NatsClient, NatsServer
+from shield_support import (Shield, cmd_json, envelope_pb2, error_of, event_json, make_token,
+                            parse, recv_until)
+
+
+class ShieldTestCase(unittest.IsolatedAsyncioTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.nats = NatsServer().start()
+        cls.shield = Shield(cls.nats.url).start()
+        cls.shield.wait_ready()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.shield.stop()
+        cls.nats.stop()
+
+    def spy(self, subject):
+        c = NatsClient(self.nats.port)
+        c.subscribe(subject)
+        return c
+
+    async def connect(self, encoding=None, **claims):
+        # Unless a test says otherwise, the token covers every room (rooms=None: no claim).
+        claims.setdefault("rooms", ["*"])
+        if claims["rooms"] is None:
+            del claims["rooms"]
+        ws = await websockets.connect(self.shield.url(make_token(claims), encoding), max_size=None)
+        welcome = parse(await asyncio.wait_for(ws.recv(), 5))
+        self.assertEqual(welcome.event.type, "welcome")
+        return ws, json.loads(welcome.event.data)
+
+
+class HttpEndpoints(ShieldTestCase):
+    async def test_health_ready_metrics(self):
+        self.assertEqual(self.shield.http("/healthz"), (200, '{"status":"ok"}'))
+        self.assertEqual(self.shield.http("/readyz")[0], 200)
+        status, body = self.shield.http("/metrics")
+        self.assertEqual(status, 200)
+        for name in ["shield_connections", "shield_messages_in_total", "shield_messages_out_total",
+                     "shield_route_duration_seconds_bucket", "shield_auth_failures_total",
+                     "shield_wasm_execution_duration_seconds_bucket", "shield_wasm_fuel_consumed_total",
+                     "shield_policy_denials_total", "shield_mirror_traffic_total",
+                     "shield_schema_violation_total", "shield_slow_consumer_disconnects_total"]:
+            self.assertIn(name, body)
+        self.assertEqual(self.shield.http("/nope")[0], 404)
+        self.assertEqual(self.shield.http("/healthz", method="POST")[0], 405)
+
+    async def test_not_an_upgrade(self):
+        status, body = self.shield.http("/ws")
+        self.assertEqual(status, 400)
+        status, body = self.shield.http("/ws", headers={
+            "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "8",
+            "Sec-WebSocket-Key": base64.b64encode(b"0123456789abcdef").decode()})
+        self.assertEqual(status, 426)
+
+
+class Auth(ShieldTestCase):
+    async def assert_refused(self, url, details, headers=None):
+        with self.assertRaises(websockets.exceptions.InvalidStatusCode) as cm:
+            await websockets.connect(url, extra_headers=headers or {})
+        self.assertEqual(cm.exception.status_code, 401)
+        # The JSON body is checked through plain HTTP (websockets hides it).
+        status, body = self.shield.http(url.replace("ws://127.0.0.1:%d" % self.shield.port, ""),
+                                        headers={"Upgrade": "websocket", "Connection": "Upgrade",
+                                                 "Sec-WebSocket-Version": "13",
+                                                 "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                                                 **(headers or {})})
+        self.assertEqual(status, 401)
+        self.assertEqual(json.loads(body), {"error": "Unauthorized", "details": details})
+
+    async def test_refusals(self):
+        s = self.shield
+        await self.assert_refused(s.url(), "missing token")
+        await self.assert_refused(s.url(make_token(secret="wrong")), "invalid token")
+        await self.assert_refused(s.url(make_token(ttl=-10)), "token expired")
+        await self.assert_refused(s.url(make_token(header={"alg": "none", "typ": "JWT"})), "invalid token")
+        await self.assert_refused(s.url(make_token(header={"alg": "HS512", "typ": "JWT"})), "invalid token")
+        await self.assert_refused(s.url(make_token({"nbf": int(time.time()) + 600})), "token not yet valid")
+        for bad in ["a.b", "*", ">", "", "x" * 65]:
+            await self.assert_refused(s.url(make_token({"tenant_id": bad})),
+                                      "tenant_id missing or not a valid id")
+        await self.assert_refused(s.url(make_token({"sub": "u.v"})), "sub missing or not a valid id")
+        status, body = s.http("/metrics")
+        self.assertRegex(body, r"shield_auth_failures_total [1-9]")
+
+    async def test_bearer_header(self):
+        ws = await websockets.connect(self.shield.url(),
+                                      extra_headers={"Authorization": "Bearer " + make_token()})
+        self.assertEqual(parse(await ws.recv()).event.type, "welcome")
+        await ws.close()
+
+
+class Routing(ShieldTestCase):
+    async def test_event_is_stamped_and_published(self):
+        spy = self.spy("in.t.T1.r.>")
+        ws, welcome = await self.connect(sub="alice")
+        self.assertEqual(welcome["tenant_id"], "T1")
+        self.assertEqual(welcome["user"], "alice")
+        self.assertEqual(welcome["node"], "n1")
+        trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+        await ws.send(event_json("R1", id_="m1", tenantId="EVIL", sender="mallory",
+                                 traceId=trace, data=b"hi"))
+        reply = parse(await ws.recv())
+        self.assertEqual((reply.id, reply.event.type), ("m1", "ack"))
+        subject, headers, payload = spy.next_msg()
+        self.assertEqual(subject, "in.t.T1.r.R1")  # the spoofed tenant routes nowhere else
+        e = envelope_pb2.Envelope.FromString(payload)
+        self.assertEqual(e.tenant_id, "T1")
+        self.assertEqual(e.sender, "alice")
+        self.assertEqual(e.conn_id, welcome["conn_id"])
+        self.assertEqual(e.trace_id, trace)
+        self.assertAlmostEqual(e.timestamp / 1000, time.time(), delta=30)
+        self.assertEqual((e.event.type, e.event.data), ("chat.message", b"hi"))
+        self.assertEqual(headers["x-arqon-tenant"], "T1")
+        self.assertEqual(headers["x-arqon-sender"], "alice")
+        self.assertEqual(headers["x-arqon-conn"], welcome["conn_id"])
+        self.assertEqual(headers["x-arqon-trace-id"], trace)
+        self.assertRegex(headers["traceparent"], r"^00-%s-[0-9a-f]{16}-01$" % trace)
+        self.assertIsNone(spy.next_msg(0.2))
+        await ws.close()
+        spy.close()
+
+    async def test_invalid_trace_id_is_replaced(self):
+        spy = self.spy("in.t.T1.r.>")
+        ws, _ = await self.connect()
+        await ws.send(event_json("R1", id_="m2", traceId="00000000000000000000000000000000"))
+        await ws.recv()
+        _, headers, payload = spy.next_msg()
+        e = envelope_pb2.Envelope.FromString(payload)
+        self.assertRegex(e.trace_id, r"^[0-9a-f]{32}$")
+        self.assertNotEqual(e.trace_id, "0" * 32)
+        self.assertEqual(headers["x-arqon-trace-id"], e.trace_id)
+        await ws.close()
+        spy.close()
+
+    async def test_binary_frames_get_binary_replies(self):
+        spy = self.spy("in.t.T1.r.>")
+        ws, _ = await self.connect(encoding="binary")
+        e = envelope_pb2.Envelope(id="b1", room_id="R2")
+        e.event.type = "bin"
+        e.event.data = b"\x00\x01"
+        await ws.send(e.SerializeToString())
+        frame = await ws.recv()
+        self.assertIsInstance(frame, bytes)
+        reply = envelope_pb2.Envelope.FromString(frame)
+        self.assertEqual((reply.id, reply.event.type), ("b1", "ack"))
+        subject, _, payload = spy.next_msg()
+        self.assertEqual(subject, "in.t.T1.r.R2")
+        self.assertEqual(envelope_pb2.Envelope.FromString(payload).event.data, b"\x00\x01")
+        await ws.send(b"\xff\xff\xff")  # not an envelope
+        err = error_of(envelope_pb2.Envelope.FromString(await ws.recv()))
+        self.assertEqual(err["code"], 400)
+        await ws.close()
+        spy.close()
+
+    async def test_bad_input_is_answered_never_dropped(self):
+        ws, _ = await self.connect()
+        cases = [
+            ("not json", 400),
+            (json.dumps({"id": "x1", "roomId": "R1", "bogus": 1}), 400),
+            (event_json("a.b", id_="x2"), 400),
+            (event_json("*", id_="x3"), 400),
+            (event_json(">", id_="x4"), 400),
+            (json.dumps({"id": "x5", "roomId": "R1"}), 400),
+            (cmd_json("dance", "R1", "x6"), 400),
+            (json.dumps({"id": "x7", "signal": {"type": "BAN"}}), 400),
+        ]
+        for text, code in cases:
+            await ws.send(text)
+            e = parse(await ws.recv())
+            self.assertEqual(e.event.type, "error", text)
+            self.assertEqual(error_of(e)["code"], code, text)
+        await ws.close()
+
+    async def test_rooms_claim(self):
+        ws, _ = await self.connect(rooms=["lobby", "game-*"])
+        await ws.send(cmd_json("join", "secret", "j1"))
+        self.assertEqual(error_of(parse(await ws.recv()))["code"], 403)
+        await ws.send(event_json("secret", id_="e1"))
+        self.assertEqual(error_of(parse(await ws.recv()))["code"], 403)
+        await ws.send(event_json("game-7", id_="e2"))  # covered by the claim
+        self.assertEqual(parse(await ws.recv()).event.type, "ack")
+        await ws.send(cmd_json("join", "lobby", "j2"))
+        self.assertEqual(parse(await ws.recv()).event.type, "ack")
+        await ws.close()
+
+    async def test_publish_needs_membership_without_claim(self):
+        ws, _ = await self.connect(rooms=None)
+        # No rooms claim: joining is allowed, publishing to a room not joined is not.
+        await ws.send(event_json("R9", id_="p1"))
+        self.assertEqual(error_of(parse(await ws.recv()))["code"], 403)
+        await ws.send(cmd_json("join", "R9", "p2"))
+        self.assertEqual(parse(await ws.recv()).event.type, "ack")
+        await ws.send(event_json("R9", id_="p3"))
+        self.assertEqual(parse(await ws.recv()).event.type, "ack")
+        await ws.send(cmd_json("leave", "R9", "p4"))
+        self.assertEqual(parse(await ws.recv()).event.type, "ack")
+        await ws.send(cmd_json("leave", "R9", "p5"))
+        self.assertEqual(error_of(parse(await ws.recv()))["code"], 404)
+        await ws.close()
+
+    async def test_join_notice_reaches_brain_subject(self):
+        spy = self.spy("sys.brain.T1.>")
+        ws, welcome = await self.connect(sub="bob")
+        await ws.send(cmd_json("join", "R5", "j"))
+        await ws.recv()
+        subject, headers, payload = spy.next_msg()
+        self.assertEqual(subject, "sys.brain.T1.join")
+        e = envelope_pb2.Envelope.FromString(payload)
+        self.assertEqual((e.room_id, e.sender, e.conn_id), ("R5", "bob", welcome["conn_id"]))
+        await ws.close()
+        subject, _, payload = spy.next_msg()  # leaving on close is announced too
+        self.assertEqual(subject, "sys.brain.T1.leave")
+        spy.close()
+
+    async def test_presence_without_brain_is_503(self):
+        ws, _ = await self.connect()
+        await ws.send(cmd_json("presence", "R1", "q1"))
+        e = parse(await ws.recv())
+        self.assertEqual(e.id, "q1")
+        self.assertEqual(error_of(e)["code"], 503)
+        await ws.close()
+
+    async def test_presence_answered_by_a_responder(self):
+        responder = NatsClient(self.nats.port)
+        responder.subscribe("sys.brain.T1.presence")
+        ws, welcome = await self.connect(sub="carol")
+        await ws.send(cmd_json("presence", "R1", "q2"))
+        loop = asyncio.get_running_loop()
+        request = await loop.run_in_executor(None, responder.next_msg)
+        self.assertEqual(request[0], "sys.brain.T1.presence")
+        self.assertIsNotNone(request.reply)
+        asked = envelope_pb2.Envelope.FromString(request[2])
+        self.assertEqual((asked.cmd.type, asked.room_id, asked.sender, asked.conn_id),
+                         ("presence", "R1", "carol", welcome["conn_id"]))
+        state = envelope_pb2.Envelope(room_id="R1", event=envelope_pb2.Event(
+            type="presence.state", data=b'[{"user":"carol"}]'))
+        responder.publish(request.reply, state.SerializeToString())
+        responder.flush()
+        e = parse(await asyncio.wait_for(ws.recv(), 5))
+        self.assertEqual((e.id, e.event.type, e.event.data), ("q2", "presence.state", b'[{"user":"carol"}]'))
+        responder.close()
+        await ws.close()
+
+
+class Egress(ShieldTestCase):
+    async def test_room_broadcast_reaches_members_only(self):
+        a, wa = await self.connect(sub="a")
+        b, _ = await self.connect(sub="b", encoding="binary")
+        other_tenant, _ = await self.connect(sub="c", tenant_id="T2")
+        outsider, _ = await self.connect(sub="d")
+        for ws, rid in [(a, "ja"), (b, "jb"), (other_tenant, "jc")]:
+            await ws.send(cmd_json("join", "R1", rid) if ws is not b else
+                          envelope_pb2.Envelope(id=rid, room_id="R1", cmd=envelope_pb2.Command(type="join")).SerializeToString())
+            self.assertEqual(parse(await ws.recv()).event.type, "ack")
+        backend = NatsClient(self.nats.port)
+        out = envelope_pb2.Envelope(room_id="R1", seq=7, sender="a")
+        out.event.type = "chat.message"
+        out.event.data = b"fan-out"
+        backend.publish("out.t.T1.r.R1", out.SerializeToString())
+        backend.flush()
+        ea = parse(await asyncio.wait_for(a.recv(), 5))
+        self.assertEqual((ea.room_id, ea.seq, ea.sender, ea.event.data), ("R1", 7, "a", b"fan-out"))
+        fb = await asyncio.wait_for(b.recv(), 5)
+        self.assertIsInstance(fb, bytes)  # binary client gets the protobuf frame
+        self.assertEqual(envelope_pb2.Envelope.FromString(fb), out)
+        for ws in (other_tenant, outsider):
+            with self.assertRaises(asyncio.TimeoutError):
+                await asyncio.wait_for(ws.recv(), 0.3)
+        # to one user, and to one connection
+        backend.publish("out.t.T1.u.d", out.SerializeToString())
+        backend.publish(f"out.t.T1.c.n1.{wa['conn_id']}", out.SerializeToString())
+        backend.flush()
+        self.assertEqual(parse(await asyncio.wait_for(outsider.recv(), 5)).seq, 7)
+        self.assertEqual(parse(await asyncio.wait_for(a.recv(), 5)).seq, 7)
+        backend.close()
+        for ws in (a, b, other_tenant, outsider):
+            await ws.close()
+
+
+class RawProtocol(ShieldTestCase):
+    """RFC 6455 behaviours a library client would never send, over a raw socket."""
+
+    def handshake(self):
+        s = socket.create_connection(("127.0.0.1", self.shield.port), timeout=5)
+        s.sendall((f"GET /ws?token={make_token()} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(1)
+        self.assertIn(b"101 Switching Protocols", head)
+        self.assertIn(b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", head)
+        self.read_frame(s)  # welcome
+        return s
+
+    def read_frame(self, s):
+        def exactly(n):
+            b = b""
+            while len(b) < n:
+                chunk = s.recv(n - len(b))
+                if not chunk:
+                    raise ConnectionError("closed")
+                b += chunk
+            return b
+        b0, b1 = exactly(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", exactly(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", exactly(8))[0]
+        return b0 & 0x0F, exactly(n)
+
+    @staticmethod
+    def frame(opcode, payload, fin=True, mask=True, rsv=0):
+        head = bytes([(0x80 if fin else 0) | rsv | opcode])
+        n = len(payload)
+        m = 0x80 if mask else 0
+        if n < 126:
+            head += bytes([m | n])
+        elif n < 65536:
+            head += bytes([m | 126]) + struct.pack("!H", n)
+        else:
+            head += bytes([m | 127]) + struct.pack("!Q", n)
+        if not mask:
+            return head + payload
+        key = b"\x01\x02\x03\x04"
+        return head + key + bytes(c ^ key[i % 4] for i, c in enumerate(payload))
+
+    def expect_close(self, s, code):
+        while True:
+            op, payload = self.read_frame(s)
+            if op == 8:
+                self.assertEqual(struct.unpack("!H", payload[:2])[0], code)
+                return
+
+    async def test_ping_pong_and_clean_close(self):
+        s = self.handshake()
+        s.sendall(self.frame(9, b"hello"))
+        self.assertEqual(self.read_frame(s), (10, b"hello"))
+        s.sendall(self.frame(8, struct.pack("!H", 1000) + b"bye"))
+        self.expect_close(s, 1000)
+        self.assertEqual(s.recv(1), b"")  # the server closes the TCP connection after
+        s.close()
+
+    async def test_protocol_violations(self):
+        for frame, code in [
+            (self.frame(1, b"x", mask=False), 1002),      # unmasked client frame
+            (self.frame(1, b"x", rsv=0x40), 1002),        # reserved bit
+            (self.frame(3, b"x"), 1002),                  # unknown opcode
+            (self.frame(9, b"x" * 126), 1002),            # control frame too long
+            (self.frame(0, b"x"), 1002),                  # continuation without a start
+            (self.frame(1, b"\xc0\xaf"), 1007),           # invalid UTF-8
+            (self.frame(8, struct.pack("!H", 1005)), 1002),  # invalid close code
+            (self.frame(2, b"x" * (1024 * 1024 + 1)), 1009),  # over max_message_bytes
+        ]:
+            s = self.handshake()
+            s.sendall(frame)
+            self.expect_close(s, code)
+            s.close()
+
+    async def test_fragmented_text_with_interleaved_ping(self):
+        s = self.handshake()
+        msg = cmd_json("ping", id_="frag").encode()
+        s.sendall(self.frame(1, msg[:5], fin=False) + self.frame(9, b"p") + self.frame(0, msg[5:]))
+        self.assertEqual(self.read_frame(s), (10, b"p"))
+        op, payload = self.read_frame(s)
+        self.assertEqual(op, 1)
+        self.assertEqual(parse(payload.decode()).id, "frag")
+        s.close()
+
+
+class SlowConsumer(unittest.IsolatedAsyncioTestCase):
+    async def test_slow_consumer_closed_others_keep_receiving(self):
+        with NatsServer() as nats, Shield(nats.url, extra_toml="[shield]\nsend_queue_bytes = 65536\n") as shield:
+            shield.wait_ready()
+            # A raw client that never reads, and a well-behaved one.
+            slow = socket.create_connection(("127.0.0.1", shield.port))
+            slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            slow.sendall((f"GET /ws?token={make_token(sub='slow')} HTTP/1.1\r\nHost: x\r\n"
+                          "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").encode())
+            join = RawProtocol.frame(1, cmd_json("join", "R1", "j").encode())
+            slow.sendall(join)
+            good = await websockets.connect(shield.url(make_token(sub="good")), max_size=None)
+            await good.recv()
+            await good.send(cmd_json("join", "R1", "g"))
+            await recv_until(good, lambda e: e.event.type == "ack")
+            backend = NatsClient(nats.port)
+            big = envelope_pb2.Envelope(room_id="R1", event=envelope_pb2.Event(type="x", data=b"y" * 8000))
+            count = 400
+            received = 0
+            for i in range(count):
+                big.seq = i + 1
+                backend.publish("out.t.T1.r.R1", big.SerializeToString())
+            backend.flush()
+            while received < count:
+                e = parse(await asyncio.wait_for(good.recv(), 10))
+                received += 1
+            self.assertEqual(received, count)
+            deadline = time.monotonic() + 10
+            body = ""
+            while time.monotonic() < deadline:
+                body = shield.http("/metrics")[1]
+                if "shield_slow_consumer_disconnects_total 1" in body:
+                    break
+                time.sleep(0.1)
+            self.assertIn("shield_slow_consumer_disconnects_total 1", body)
+            backend.close()
+            slow.close()
+            await good.close()
+
+
+class SpineFailure(unittest.IsolatedAsyncioTestCase):
+    async def test_nats_down_503_then_recovers_on_same_connection(self):
+        nats = NatsServer().start()
+        try:
+            with Shield(nats.url) as shield:
+                shield.wait_ready()
+                ws = await websockets.connect(shield.url(make_token()))
+                await ws.recv()
+                await ws.send(cmd_json("join", "R1", "j"))
+                self.assertEqual(parse(await ws.recv()).event.type, "ack")
+                nats.kill()
+                deadline = time.monotonic() + 10
+                while shield.http("/readyz")[0] != 503 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                self.assertEqual(shield.http("/readyz")[0], 503)
+                await ws.send(event_json("R1", id_="down"))
+                e = parse(await ws.recv())
+                self.assertEqual((e.id, error_of(e)["code"]), ("down", 503))
+                nats.restart()
+                shield.wait_ready(15)
+                spy = NatsClient(nats.port)
+                spy.subscribe("in.t.T1.r.R1")
+                await ws.send(event_json("R1", id_="up"))
+                e = parse(await ws.recv())
+                self.assertEqual((e.id, e.event.type), ("up", "ack"))
+                self.assertEqual(spy.next_msg()[0], "in.t.T1.r.R1")
+                # egress resumes too: the room subscription came back with the reconnect
+                time.sleep(0.3)
+                spy.publish("out.t.T1.r.R1", envelope_pb2.Envelope(room_id="R1", seq=1).SerializeToString())
+                spy.flush()
+                self.assertEqual(parse(await asyncio.wait_for(ws.recv(), 5)).seq, 1)
+                spy.close()
+                await ws.close()
+        finally:
+            nats.stop()
+
+
+class Shutdown(unittest.IsolatedAsyncioTestCase):
+    async def test_sigterm_closes_1001_and_exits_0(self):
+        with NatsServer() as nats:
+            shield = Shield(nats.url).start()
+            ws = await websockets.connect(shield.url(make_token()))
+            await ws.recv()
+            loop = asyncio.get_running_loop()
+            stopping = loop.run_in_executor(None, shield.stop)
+            with self.assertRaises(websockets.exceptions.ConnectionClosed) as cm:
+                await asyncio.wait_for(ws.recv(), 10)
+            self.assertEqual(cm.exception.rcvd.code, 1001)
+            log_before_exit = shield.log_path
+            self.assertEqual(await stopping, 0)
+
+    async def test_secure_default_refuses_public_listen(self):
+        shield = Shield("nats://127.0.0.1:1")
+        shield.write_config()
+        text = open(shield.config).read().replace("127.0.0.1:%d" % shield.port, "0.0.0.0:%d" % shield.port)
+        open(shield.config, "w").write(text)
+        import subprocess, os
+        r = subprocess.run([os.path.join(os.environ["ARQ_BIN_DIR"], "arqon-shield"), "--config",
+                            shield.config], capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("allow_insecure", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
