@@ -500,6 +500,8 @@ arq_wasm_memory_t *arq_wasm_instance_memory(arq_wasm_instance_t *inst) { return 
 
 arq_wasm_result_t arq_wasm_snapshot(arq_wasm_instance_t *inst) {
   const arq_wasm_module_t *m = inst->module;
+  if (inst->depth || inst->stack_top != inst->stack)
+    return arq_wasm_err_busy;
   inst->has_snapshot = false;
   arq_wasm_memory_t *mem = inst->own_memory;
   if (mem) {
@@ -536,6 +538,8 @@ arq_wasm_result_t arq_wasm_snapshot(arq_wasm_instance_t *inst) {
 
 arq_wasm_result_t arq_wasm_reset(arq_wasm_instance_t *inst) {
   const arq_wasm_module_t *m = inst->module;
+  if (inst->depth || inst->stack_top != inst->stack)
+    return arq_wasm_err_busy;
   if (!inst->has_snapshot)
     return arq_wasm_err_out_of_memory; /* the last snapshot could not be captured */
   arq_wasm_memory_t *mem = inst->own_memory;
@@ -573,7 +577,5 @@ arq_wasm_result_t arq_wasm_reset(arq_wasm_instance_t *inst) {
   if (inst->own_table)
     memcpy(inst->own_table->elems, inst->table_image,
            inst->table_image_size * sizeof *inst->table_image);
-  inst->stack_top = inst->stack;
-  inst->depth = 0;
   return NULL;
 }

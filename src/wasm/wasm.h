@@ -122,7 +122,8 @@ typedef const char *arq_wasm_result_t;
   X(arg_count, "wrong number of arguments or results")                                   \
   X(arg_type, "argument type mismatch")                                                  \
   X(oob_access, "out of bounds memory access")                                           \
-  X(no_memory, "instance has no memory")
+  X(no_memory, "instance has no memory")                                                 \
+  X(busy, "instance is running a call")
 
 #define ARQ_WASM_DECLARE_ERROR(id, text) extern const char arq_wasm_err_##id[];
 ARQ_WASM_ERRORS(ARQ_WASM_DECLARE_ERROR)
@@ -337,9 +338,10 @@ uint64_t arq_wasm_memory_size(const arq_wasm_memory_t *mem);
  * Restores the instance to the state captured at instantiation (or by the last
  * arq_wasm_snapshot()): its own memory (only the 4 KiB chunks written since),
  * size, globals and table. Imported objects are not touched. Fuel is left as is.
+ * Refused (arq_wasm_err_busy) while a call on the instance is in progress.
  */
 arq_wasm_result_t arq_wasm_reset(arq_wasm_instance_t *inst);
-/** Captures the current state as the one arq_wasm_reset() restores. */
+/** Captures the current state as the one arq_wasm_reset() restores (not during a call). */
 arq_wasm_result_t arq_wasm_snapshot(arq_wasm_instance_t *inst);
 
 #endif
