@@ -152,16 +152,20 @@ static int copy_id(char *dst, const char *value) {
   return 0;
 }
 
-/* An integer time claim: 1 present, 0 absent, -1 not an integer. */
+/* An integer time claim: 1 present, 0 absent, -1 not an integer. Read from the claim's
+ * JSON text, because libjwt's integer getter cannot tell a string from a zero. */
 static int time_claim(jwt_t *jwt, const char *name, int64_t *out) {
-  errno = 0;
-  long v = jwt_get_grant_int(jwt, name);
-  if (errno == ENOENT)
+  char *json = jwt_get_grants_json(jwt, name);
+  if (!json)
     return 0;
-  if (errno)
-    return -1;
-  *out = v;
-  return 1;
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(json, &end, 10);
+  int rc = (end != json && *end == '\0' && !errno && (json[0] == '-' || (json[0] >= '0' && json[0] <= '9'))) ? 1 : -1;
+  free(json);
+  if (rc == 1)
+    *out = (int64_t)v;
+  return rc;
 }
 
 static bool audience_matches(jwt_t *jwt, const char *want) {
