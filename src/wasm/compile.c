@@ -56,6 +56,8 @@ static arq_wasm_result_t grow(comp_t *c, uint32_t n) {
       return arq_wasm_err_limit_code;
     cap *= 2;
   }
+  if (c->m->code_cells + cap > ARQ_WASM_MAX_CODE_CELLS)
+    return arq_wasm_err_limit_code;
   arq__cell_t *nc = realloc(c->code, cap * sizeof *nc);
   if (!nc)
     return arq_wasm_err_out_of_memory;
@@ -684,6 +686,11 @@ arq_wasm_result_t arq__compile_function(arq_wasm_module_t *m, uint32_t index, si
   if (!res) {
     f->nlocals = c.nlocals - c.type->nparams;
     f->frame_slots = c.nlocals + c.v.max_vals + 1;
+    /* keep only what is used; the module's budget counts what stays allocated */
+    arq__cell_t *shrunk = realloc(c.code, (c.ncode ? c.ncode : 1) * sizeof *c.code);
+    if (shrunk)
+      c.code = shrunk;
+    m->code_cells += c.ncode;
     f->code = c.code;
     f->ncode = c.ncode;
     c.code = NULL; /* ownership transferred to the module */

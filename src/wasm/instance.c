@@ -73,7 +73,6 @@ void arq_wasm_module_free(arq_wasm_module_t *m) {
   free(m->globals);
   free(m->types);
   free(m->type_storage);
-  free(m->func_declared);
   free(m->bytes);
   free(m);
 }

@@ -146,7 +146,7 @@ struct arq_wasm_module {
   arq__data_t *datas;
   bool has_data_count;
   uint32_t data_count;
-  bool *func_declared; /* functions that may be referenced (elem segments, exports) */
+  size_t code_cells; /* compiled so far, against ARQ_WASM_MAX_CODE_CELLS */
 };
 
 struct arq_wasm_func {

@@ -183,7 +183,9 @@ typedef struct arq_wasm_call arq_wasm_call_t;
 /* ---- modules ------------------------------------------------------------------------ */
 
 /** Hard ceilings applied while decoding; anything above is refused before allocation. */
-#define ARQ_WASM_MAX_MODULE_SIZE (64u << 20)
+#define ARQ_WASM_MAX_MODULE_SIZE (8u << 20)
+/** Compiled code of a whole module, in 8-byte cells (bounds memory use at load). */
+#define ARQ_WASM_MAX_CODE_CELLS (16u << 20)
 #define ARQ_WASM_MAX_FUNCTIONS 100000u
 #define ARQ_WASM_MAX_LOCALS 50000u
 #define ARQ_WASM_MAX_NESTING 1024u
