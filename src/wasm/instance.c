@@ -495,6 +495,27 @@ uint64_t arq_wasm_fuel_left(const arq_wasm_instance_t *inst) { return inst->fuel
 
 arq_wasm_memory_t *arq_wasm_instance_memory(arq_wasm_instance_t *inst) { return inst->memory; }
 
+arq_wasm_result_t arq_wasm_set_max_pages(arq_wasm_instance_t *inst, uint32_t max_pages) {
+  if (!inst->own_memory)
+    return arq_wasm_err_no_memory;
+  inst->limits.max_pages = max_pages;
+  inst->own_memory->limit_pages = max_pages;
+  return NULL;
+}
+
+arq_wasm_result_t arq_wasm_set_max_call_depth(arq_wasm_instance_t *inst, uint32_t depth) {
+  if (depth == 0 || depth > 1000000)
+    return arq_wasm_err_bad_argument;
+  if (inst->depth || inst->stack_top != inst->stack)
+    return arq_wasm_err_busy;
+  arq__frame_t *fr = realloc(inst->frames, depth * sizeof *fr);
+  if (!fr)
+    return arq_wasm_err_out_of_memory;
+  inst->frames = fr;
+  inst->limits.max_call_depth = depth;
+  return NULL;
+}
+
 /* ---- snapshot and reset ------------------------------------------------------------- */
 
 arq_wasm_result_t arq_wasm_snapshot(arq_wasm_instance_t *inst) {

@@ -53,10 +53,10 @@ void arq__memory_release(arq_wasm_memory_t *mem) {
 int32_t arq__memory_grow(arq_wasm_memory_t *mem, uint32_t delta) {
   uint32_t old = mem->pages;
   uint64_t want = (uint64_t)old + delta;
+  if (delta == 0)
+    return (int32_t)old; /* even when a lowered limit is already exceeded */
   if (want > mem->max_pages || want > mem->limit_pages)
     return -1;
-  if (delta == 0)
-    return (int32_t)old;
   uint64_t size = want * ARQ__PAGE_SIZE;
   if (size > SIZE_MAX)
     return -1;

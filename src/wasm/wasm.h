@@ -322,9 +322,24 @@ arq_wasm_result_t arq_wasm_call(arq_wasm_instance_t *inst, arq_wasm_func_t *f,
                                 const arq_wasm_val_t *args, size_t nargs,
                                 arq_wasm_val_t *results, size_t nresults);
 
-/** Fuel: one unit per executed instruction. UINT64_MAX (the default) is unlimited. */
+/**
+ * Fuel: one unit per executed instruction (`end` and `else` are markers and free).
+ * It is charged per straight-line run of instructions before the run starts, so an
+ * evaluation that completes is charged exactly its instruction count, and one that
+ * would exceed the budget traps with arq_wasm_err_trap_out_of_fuel at the start of
+ * the run that does not fit (the fuel left is what remained then). Host functions
+ * may charge more with arq_wasm_call_consume_fuel(). UINT64_MAX is unlimited (the
+ * default unless arq_wasm_limits_t.fuel is set).
+ */
 void arq_wasm_set_fuel(arq_wasm_instance_t *inst, uint64_t fuel);
 uint64_t arq_wasm_fuel_left(const arq_wasm_instance_t *inst);
+
+/** Changes the page limit of the instance's own memory (never below its current size;
+ *  a lower value only stops further growth). Returns arq_wasm_err_no_memory if it
+ *  has no memory of its own. */
+arq_wasm_result_t arq_wasm_set_max_pages(arq_wasm_instance_t *inst, uint32_t max_pages);
+/** Changes the call-depth limit (1..1000000); refused during a call. */
+arq_wasm_result_t arq_wasm_set_max_call_depth(arq_wasm_instance_t *inst, uint32_t depth);
 
 /** The instance's memory (own or imported), or NULL. */
 arq_wasm_memory_t *arq_wasm_instance_memory(arq_wasm_instance_t *inst);

@@ -134,6 +134,11 @@ static void test_fuel_is_one_unit_per_instruction(void **state) {
 static void test_endless_recursion_exhausts_call_stack(void **state) {
   fixture_t *f = *state;
   assert_ptr_equal(call0(f, "recurse", NULL, 0), arq_wasm_err_trap_stack_exhausted);
+  /* a deeper limit is still bounded by the value stack, never by the C stack */
+  assert_null(arq_wasm_set_max_call_depth(f->inst, 1000000));
+  assert_ptr_equal(call0(f, "recurse", NULL, 0), arq_wasm_err_trap_stack_exhausted);
+  assert_null(arq_wasm_set_max_call_depth(f->inst, 10));
+  assert_ptr_equal(call0(f, "recurse", NULL, 0), arq_wasm_err_trap_stack_exhausted);
   /* the instance stays usable */
   arq_wasm_val_t res;
   assert_null(call0(f, "three", &res, 1));
@@ -151,6 +156,15 @@ static void test_memory_grow_beyond_page_limit_fails(void **state) {
   assert_int_equal(res.of.i32, -1);
   assert_null(call0(f, "size", &res, 1));
   assert_int_equal(res.of.i32, 2);
+  /* the limit can move after instantiation */
+  assert_null(arq_wasm_set_max_pages(f->inst, 3));
+  assert_null(call1(f, "grow", 1, &res));
+  assert_int_equal(res.of.i32, 2);
+  assert_null(arq_wasm_set_max_pages(f->inst, 1));
+  assert_null(call1(f, "grow", 0, &res));
+  assert_int_equal(res.of.i32, 3);
+  assert_null(call1(f, "grow", 1, &res));
+  assert_int_equal(res.of.i32, -1);
 }
 
 static void test_instantiate_refuses_memory_above_limit(void **state) {
