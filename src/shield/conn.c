@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "shield/shield.h"
+#include "shield/tls.h"
 
 #define READ_CHUNK (16 * 1024)
 #define READS_PER_EVENT 8
@@ -30,8 +31,64 @@
 static void on_io(arq_loop_t *loop, arq_io_t *io, uint32_t events);
 static void on_timer(arq_loop_t *loop, arq_timer_t *t);
 static void free_conn(arq_loop_t *loop, arq_task_t *task);
+static void on_readable(arq_conn_t *c);
 
-void arq_conn_accept(arq_worker_t *w, int fd, const char *peer) {
+static void reread(arq_loop_t *loop, arq_task_t *task) {
+  arq_conn_t *c = task->data;
+  c->reread_queued = false;
+  if (c->state != CONN_CLOSED)
+    on_readable(c);
+}
+
+/* ---- transport: the socket, or TLS on it ---- */
+
+#define IO_AGAIN (-1)
+#define IO_FAILED (-2)
+
+static ssize_t transport_read(arq_conn_t *c, void *buf, size_t len) {
+  if (c->tls) {
+    ssize_t n = arq_tls_read(c->tls, buf, len);
+    c->tls_read_wants_write = n == ARQ_TLS_WANT_WRITE;
+    if (n == ARQ_TLS_WANT_READ || n == ARQ_TLS_WANT_WRITE)
+      return IO_AGAIN;
+    return n == ARQ_TLS_FAILED ? IO_FAILED : n;
+  }
+  ssize_t n = read(c->io.fd, buf, len);
+  if (n < 0)
+    return errno == EAGAIN || errno == EINTR ? IO_AGAIN : IO_FAILED;
+  return n;
+}
+
+/* Writes from the queue; returns bytes written, IO_AGAIN or IO_FAILED. */
+static ssize_t transport_write_queue(arq_conn_t *c) {
+  if (c->tls) { /* one frame at a time: OpenSSL has no writev */
+    arq_frame_t *f = c->out[c->out_head].frame;
+    ssize_t n = arq_tls_write(c->tls, f->data + c->out_offset, f->len - c->out_offset);
+    if (n == ARQ_TLS_WANT_READ || n == ARQ_TLS_WANT_WRITE)
+      return IO_AGAIN;
+    return n > 0 ? n : IO_FAILED;
+  }
+  struct iovec iov[IOV_PER_WRITE];
+  int n = 0;
+  for (size_t i = 0; i < c->out_count && n < IOV_PER_WRITE; i++) {
+    arq_frame_t *f = c->out[(c->out_head + i) % c->out_cap].frame;
+    size_t skip = i == 0 ? c->out_offset : 0;
+    iov[n].iov_base = f->data + skip;
+    iov[n].iov_len = f->len - skip;
+    n++;
+  }
+  ssize_t wrote = writev(c->io.fd, iov, n);
+  if (wrote < 0)
+    return errno == EAGAIN || errno == EINTR ? IO_AGAIN : IO_FAILED;
+  return wrote;
+}
+
+static void update_interest(arq_conn_t *c) {
+  bool want_write = c->out_count || c->tls_read_wants_write;
+  arq_io_update(c->w->loop, &c->io, want_write ? ARQ_IO_READ | ARQ_IO_WRITE : ARQ_IO_READ);
+}
+
+void arq_conn_accept(arq_worker_t *w, int fd, const char *peer, arq_tls_ctx_t *tls) {
   arq_shield_t *s = w->shield;
   arq_conn_t *c = calloc(1, sizeof *c);
   if (!c)
@@ -43,7 +100,16 @@ void arq_conn_accept(arq_worker_t *w, int fd, const char *peer) {
   arq_timer_init(&c->timer, on_timer, c);
   c->free_task.cb = free_conn;
   c->free_task.data = c;
+  c->reread_task.cb = reread;
+  c->reread_task.data = c;
+  if (tls && !(c->tls = arq_tls_new(tls, fd))) {
+    close(fd);
+    free(c);
+    return;
+  }
   if (arq_io_start(w->loop, &c->io, fd, ARQ_IO_READ, on_io, c)) {
+    if (c->tls)
+      arq_tls_free(c->tls);
     close(fd);
     free(c);
     return;
@@ -78,19 +144,10 @@ static void out_clear(arq_conn_t *c) {
 /* Writes as much as the socket takes. Returns -1 when the connection was aborted. */
 static int flush(arq_conn_t *c) {
   while (c->out_count) {
-    struct iovec iov[IOV_PER_WRITE];
-    int n = 0;
-    for (size_t i = 0; i < c->out_count && n < IOV_PER_WRITE; i++) {
-      arq_frame_t *f = c->out[(c->out_head + i) % c->out_cap].frame;
-      size_t skip = i == 0 ? c->out_offset : 0;
-      iov[n].iov_base = f->data + skip;
-      iov[n].iov_len = f->len - skip;
-      n++;
-    }
-    ssize_t wrote = writev(c->io.fd, iov, n);
-    if (wrote < 0) {
-      if (errno == EAGAIN || errno == EINTR)
-        break;
+    ssize_t wrote = transport_write_queue(c);
+    if (wrote == IO_AGAIN)
+      break;
+    if (wrote == IO_FAILED) {
       arq_conn_abort(c);
       return -1;
     }
@@ -112,7 +169,7 @@ static int flush(arq_conn_t *c) {
     arq_conn_abort(c);
     return -1;
   }
-  arq_io_update(c->w->loop, &c->io, c->out_count ? ARQ_IO_READ | ARQ_IO_WRITE : ARQ_IO_READ);
+  update_interest(c);
   return 0;
 }
 
@@ -198,6 +255,11 @@ void arq_conn_abort(arq_conn_t *c) {
   arq_worker_t *w = c->w;
   arq_timer_stop(w->loop, &c->timer);
   arq_io_stop(w->loop, &c->io);
+  if (c->tls) {
+    arq_tls_shutdown(c->tls);
+    arq_tls_free(c->tls);
+    c->tls = NULL;
+  }
   close(c->io.fd);
   c->io.fd = -1;
   if (c->prev)
@@ -327,19 +389,26 @@ static void on_readable(arq_conn_t *c) {
       c->in = p;
       c->in_cap = cap;
     }
-    ssize_t n = read(c->io.fd, c->in + c->in_len, c->in_cap - c->in_len);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+    ssize_t n = transport_read(c, c->in + c->in_len, c->in_cap - c->in_len);
+    if (n == 0 || n == IO_FAILED) {
       arq_conn_abort(c);
       return;
     }
-    if (n < 0)
+    if (n == IO_AGAIN) {
+      update_interest(c);
       break;
+    }
     c->in_len += (size_t)n;
     c->last_seen_ms = arq_loop_now_ms(c->w->loop);
     c->ping_outstanding = false;
     process_input(c);
-    if ((size_t)n < c->in_cap - c->in_len)
+    if ((size_t)n < c->in_cap - c->in_len && !(c->tls && arq_tls_pending(c->tls)))
       break;
+  }
+  /* Bytes OpenSSL decrypted but we did not take yet are invisible to epoll. */
+  if (c->state != CONN_CLOSED && c->tls && arq_tls_pending(c->tls) && !c->reread_queued) {
+    c->reread_queued = true;
+    arq_loop_defer(c->w->loop, &c->reread_task);
   }
   /* An idle WebSocket connection keeps no read buffer. */
   if (c->state == CONN_WS && c->in_len == 0 && c->in_cap > READ_CHUNK) {
@@ -355,7 +424,7 @@ static void on_io(arq_loop_t *loop, arq_io_t *io, uint32_t events) {
     return;
   if (events & ARQ_IO_WRITE && flush(c))
     return;
-  if (events & ARQ_IO_READ)
+  if (events & ARQ_IO_READ || (events & ARQ_IO_WRITE && c->tls_read_wants_write))
     on_readable(c);
 }
 

@@ -39,12 +39,7 @@ static int check_listen_rules(const arq_config_t *cfg) {
   char host[256];
   uint16_t port;
   arq_config_split_hostport(cfg->shield.listen, host, sizeof host, &port);
-  if (cfg->shield.tls_cert) {
-    fprintf(stderr, "arqon-shield: shield.tls_cert: TLS is not implemented yet; "
-                    "terminate TLS in front of the Shield for now\n");
-    return -1;
-  }
-  if (!arq_config_host_is_loopback(host) && !cfg->shield.allow_insecure) {
+  if (!cfg->shield.tls_cert && !arq_config_host_is_loopback(host) && !cfg->shield.allow_insecure) {
     fprintf(stderr, "arqon-shield: shield.listen = \"%s\" is not a loopback address and TLS is "
                     "not configured; set shield.allow_insecure = true to allow plain ws://\n",
             cfg->shield.listen);
@@ -95,23 +90,33 @@ int main(int argc, char **argv) {
   s.workers = calloc(s.nworkers, sizeof *s.workers);
 
   char err[512];
+  rc = 2;
   s.auth = arq_auth_new(&cfg, err, sizeof err);
   if (!s.auth) {
     fprintf(stderr, "arqon-shield: %s\n", err);
-    return 2;
+    goto out;
   }
   if (!arq_auth_ready(s.auth))
     ARQ_LOG(ARQ_LOG_WARN, "shield", "no JWT secret or public key configured: every connection "
                                     "will be refused (set auth.jwt_secret_file or ARQON_JWT_SECRET)");
+  if (cfg.shield.tls_cert) {
+    s.tls = arq_tls_ctx_new(cfg.shield.tls_cert, cfg.shield.tls_key, err, sizeof err);
+    if (!s.tls) {
+      fprintf(stderr, "arqon-shield: %s\n", err);
+      goto out;
+    }
+  }
   s.spine = arq_spine_new(&s, err, sizeof err);
   if (!s.spine) {
     fprintf(stderr, "arqon-shield: %s\n", err);
-    return 2;
+    goto out;
   }
   rc = arq_shield_run(&s);
+out:
   arq_spine_free(s.spine, 2000);
   arq_requests_free(&s);
   arq_auth_free(s.auth);
+  arq_tls_ctx_free(s.tls);
   arq_strmap_free(&s.tenants);
   free(s.workers);
   free(s.welcome_limits);

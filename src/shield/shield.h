@@ -36,6 +36,7 @@
 #include "shield/auth.h"
 #include "shield/envelope_json.h"
 #include "shield/frame.h"
+#include "shield/tls.h"
 
 typedef struct arq_shield arq_shield_t;
 typedef struct arq_worker arq_worker_t;
@@ -76,6 +77,7 @@ struct arq_shield {
   pthread_mutex_t tenants_lock;
   arq_strmap_t tenants; /* tenant id -> arq_tenant_t */
   char *welcome_limits; /* JSON object, built once */
+  arq_tls_ctx_t *tls;   /* wss:// on the main listener when configured */
   pthread_mutex_t requests_lock;
   arq_strmap_t requests; /* request number -> pending request */
   uint64_t next_request;
@@ -124,6 +126,10 @@ struct arq_conn {
   arq_conn_t *prev, *next; /* worker->all */
   char peer[64];           /* client address for logs and limits */
   bool admin_port;         /* accepted on admin_listen */
+  arq_tls_t *tls;          /* NULL for plain ws:// */
+  bool tls_read_wants_write;
+  bool reread_queued;
+  arq_task_t reread_task;
   uint64_t last_seen_ms;
   bool ping_outstanding;
   /* input */
@@ -151,7 +157,7 @@ struct arq_conn {
 };
 
 /* conn.c */
-void arq_conn_accept(arq_worker_t *w, int fd, const char *peer);
+void arq_conn_accept(arq_worker_t *w, int fd, const char *peer, arq_tls_ctx_t *tls);
 /** Queues a frame (takes a new reference). Closes a slow consumer with 1008. */
 void arq_conn_send(arq_conn_t *c, arq_frame_t *f);
 void arq_conn_send_bytes(arq_conn_t *c, const void *data, size_t len);

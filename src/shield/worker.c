@@ -96,7 +96,8 @@ static void on_accept(arq_loop_t *loop, arq_io_t *io, uint32_t events) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char peer[64];
     peer_name(&ss, peer, sizeof peer);
-    arq_conn_accept(w, fd, peer);
+    /* The admin listener is private and plain; the main one carries TLS when configured. */
+    arq_conn_accept(w, fd, peer, io == &w->admin_io ? NULL : s->tls);
     if (io == &w->admin_io && w->all)
       w->all->admin_port = true;
   }

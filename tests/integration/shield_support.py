@@ -25,6 +25,17 @@ BIN = os.environ.get("ARQ_BIN_DIR", "build/bin")
 SECRET = "integration-secret"
 
 
+def self_signed_cert(directory):
+    """A certificate for 127.0.0.1 made by the openssl command; returns (cert, key, client ctx)."""
+    import ssl
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    ctx = ssl.create_default_context(cafile=cert)
+    return cert, key, ctx
+
+
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -45,7 +56,8 @@ def make_token(claims=None, secret=SECRET, alg="HS256", ttl=300, header=None, **
 class Shield:
     """An arqon-shield process on a free port, with the given config sections."""
 
-    def __init__(self, nats_url, node_id="n1", workers=2, extra_toml="", log_level="info"):
+    def __init__(self, nats_url, node_id="n1", workers=2, extra_toml="", log_level="info",
+                 tls_context=None):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="arq-shield-")
         self.config = os.path.join(self.dir, "arqon.toml")
@@ -56,6 +68,7 @@ class Shield:
         self.log_level = log_level
         self.proc = None
         self.log_path = os.path.join(self.dir, "shield.log")
+        self.tls_context = tls_context  # client side: set when the Shield serves wss://
 
     def write_config(self):
         shield_extra, rest = "", self.extra_toml
@@ -101,7 +114,11 @@ class Shield:
 
     def http(self, path, method="GET", headers=None):
         """(status, body) of one request; http.client adds no Connection header of its own."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        if self.tls_context:
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=5,
+                                               context=self.tls_context)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         try:
             conn.request(method, path, headers=headers or {})
             r = conn.getresponse()
@@ -115,7 +132,8 @@ class Shield:
             q.append(f"token={token}")
         if encoding:
             q.append(f"encoding={encoding}")
-        return f"ws://127.0.0.1:{self.port}/ws" + ("?" + "&".join(q) if q else "")
+        scheme = "wss" if self.tls_context else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}/ws" + ("?" + "&".join(q) if q else "")
 
     def stop(self, sig=signal.SIGTERM):
         """Stops the process and returns its exit status; the directory goes unless the

@@ -10,7 +10,7 @@ import unittest
 import websockets
 
 from arqon_harness import NatsClient, NatsServer
-from shield_support import (Shield, cmd_json, envelope_pb2, error_of, event_json, make_token,
+from shield_support import (Shield, cmd_json, self_signed_cert, envelope_pb2, error_of, event_json, make_token,
                             parse, recv_until)
 
 
@@ -458,6 +458,44 @@ class SpineFailure(unittest.IsolatedAsyncioTestCase):
                 await ws.close()
         finally:
             nats.stop()
+
+
+class Tls(unittest.IsolatedAsyncioTestCase):
+    async def test_wss_with_self_signed_certificate(self):
+        import ssl, tempfile
+        with tempfile.TemporaryDirectory() as d, NatsServer() as nats:
+            cert, key, ctx = self_signed_cert(d)
+            shield = Shield(nats.url, tls_context=ctx,
+                            extra_toml=f'[shield]\ntls_cert = "{cert}"\ntls_key = "{key}"\n')
+            with shield:
+                shield.wait_ready()
+                ws = await websockets.connect(shield.url(make_token({"rooms": ["*"]})), ssl=ctx)
+                self.assertEqual(parse(await ws.recv()).event.type, "welcome")
+                spy = NatsClient(nats.port)
+                spy.subscribe("in.t.T1.r.>")
+                # A message larger than one TLS record crosses intact.
+                await ws.send(event_json("R1", id_="t1", data=b"z" * 100000))
+                e = parse(await ws.recv())
+                self.assertEqual((e.id, e.event.type), ("t1", "ack"))
+                self.assertEqual(envelope_pb2.Envelope.FromString(spy.next_msg()[2]).event.data, b"z" * 100000)
+                await ws.close()
+                spy.close()
+                # Plain ws:// to the TLS port gets nowhere.
+                with self.assertRaises(Exception):
+                    await websockets.connect(shield.url(make_token()).replace("wss://", "ws://"),
+                                             open_timeout=3)
+                # A client that does not trust the certificate is refused by its own TLS.
+                with self.assertRaises(ssl.SSLError):
+                    await websockets.connect(shield.url(make_token()), ssl=ssl.create_default_context())
+
+    async def test_bad_certificate_files_stop_startup(self):
+        shield = Shield("nats://127.0.0.1:1", extra_toml='[shield]\ntls_cert = "/nonexistent.pem"\ntls_key = "/nonexistent.key"\n')
+        shield.write_config()
+        import subprocess, os
+        r = subprocess.run([os.path.join(os.environ["ARQ_BIN_DIR"], "arqon-shield"), "--config",
+                            shield.config], capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("TLS: /nonexistent.pem", r.stderr)
 
 
 class Shutdown(unittest.IsolatedAsyncioTestCase):
