@@ -20,6 +20,7 @@
  *   This is the one file where macros are dense: they keep the ~200 handlers short.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wasm/internal.h"
@@ -59,10 +60,14 @@ arq_wasm_result_t arq__invoke(arq_wasm_instance_t *inst, arq_wasm_func_t *f, uin
   if (f->host) {
     arq_wasm_call_t call = {inst, inst};
     uint64_t res[16];
-    uint64_t *out = f->type->nresults <= 16 ? res : slots;
+    uint64_t *out = f->type->nresults <= 16 ? res : malloc(f->type->nresults * sizeof *out);
+    if (!out)
+      return arq_wasm_err_out_of_memory;
     arq_wasm_result_t r = f->host(&call, f->env, slots, out);
-    if (!r && out != slots)
+    if (!r)
       memcpy(slots, out, f->type->nresults * sizeof *slots);
+    if (out != res)
+      free(out);
     return r;
   }
   return run(inst, f, slots, NULL);

@@ -179,3 +179,17 @@ arq_wasm_val_t arq_wasm_global_get(const arq_wasm_global_t *g) {
   }
   return v;
 }
+
+arq_wasm_result_t arq_wasm_global_set(arq_wasm_global_t *g, arq_wasm_val_t v) {
+  if (!g->mut)
+    return arq_wasm_err_immutable_global;
+  if ((uint8_t)v.type != g->type)
+    return arq_wasm_err_arg_type;
+  switch (v.type) {
+  case ARQ_WASM_I32: g->val = (uint32_t)v.of.i32; break;
+  case ARQ_WASM_I64: g->val = (uint64_t)v.of.i64; break;
+  case ARQ_WASM_F32: g->val = v.of.f32_bits; break;
+  default: g->val = v.of.f64_bits; break;
+  }
+  return NULL;
+}

@@ -229,7 +229,10 @@ void arq_wasm_module_export(const arq_wasm_module_t *m, size_t i, arq_wasm_exter
 /**
  * A host function. `args` holds the parameters and `results` receives the results,
  * each as a raw 64-bit slot: i32 in the low 32 bits, floats as their bit patterns.
- * Return NULL, or a trap (any constant string; it becomes the trap of the call).
+ * `results` never overlaps `args`. Return NULL, or a trap (any constant string; it
+ * becomes the trap of the call, e.g. a policy's own "rejected" result). A host
+ * function may call back into the calling instance with arq_wasm_call() (nesting
+ * counts against the same call-depth limit and fuel), but must not reset or free it.
  */
 typedef arq_wasm_result_t (*arq_wasm_host_fn)(arq_wasm_call_t *call, void *env,
                                               const uint64_t *args, uint64_t *results);
@@ -252,6 +255,8 @@ void arq_wasm_table_free(arq_wasm_table_t *t);
 arq_wasm_result_t arq_wasm_global_new(arq_wasm_val_t init, bool mutable_, arq_wasm_global_t **out);
 void arq_wasm_global_free(arq_wasm_global_t *g);
 arq_wasm_val_t arq_wasm_global_get(const arq_wasm_global_t *g);
+/** Sets a mutable global; refuses an immutable one or a value of another type. */
+arq_wasm_result_t arq_wasm_global_set(arq_wasm_global_t *g, arq_wasm_val_t v);
 
 /** Host-side accessors available inside a host function. Every access is bounds
  *  checked against the calling instance's memory; failures return a trap. */

@@ -118,12 +118,29 @@ static void test_nesting_is_bounded_by_the_call_depth(void **state) {
   assert_null(arq_wasm_reset(fx->inst));
 }
 
+static void test_standalone_globals(void **state) {
+  arq_wasm_global_t *g, *k;
+  arq_wasm_val_t v = {.type = ARQ_WASM_F64, .of.f64 = 1.5};
+  assert_null(arq_wasm_global_new(v, true, &g));
+  assert_null(arq_wasm_global_new(v, false, &k));
+  v.of.f64 = -2.25;
+  assert_null(arq_wasm_global_set(g, v));
+  assert_true(arq_wasm_global_get(g).of.f64 == -2.25);
+  assert_ptr_equal(arq_wasm_global_set(k, v), arq_wasm_err_immutable_global);
+  arq_wasm_val_t wrong = {.type = ARQ_WASM_I32, .of.i32 = 1};
+  assert_ptr_equal(arq_wasm_global_set(g, wrong), arq_wasm_err_arg_type);
+  assert_true(arq_wasm_global_get(k).of.f64 == 1.5);
+  arq_wasm_global_free(g);
+  arq_wasm_global_free(k);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_host_reenters_the_calling_instance, setup, teardown),
       cmocka_unit_test_setup_teardown(test_host_fuel_charges_are_part_of_the_budget, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_nesting_is_bounded_by_the_call_depth, setup, teardown),
+      cmocka_unit_test(test_standalone_globals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
