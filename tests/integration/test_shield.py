@@ -460,6 +460,96 @@ class SpineFailure(unittest.IsolatedAsyncioTestCase):
             nats.stop()
 
 
+class Limits(unittest.IsolatedAsyncioTestCase):
+    """Rate limits, caps, origins and timeouts, with small limits."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nats = NatsServer().start()
+        cls.shield = Shield(cls.nats.url, workers=1, extra_toml=(
+            "[shield]\nconn_rate = 2.0\nconn_burst = 5\nmax_connections_per_tenant = 2\n"
+            'allowed_origins = ["https://good.example"]\nhandshake_timeout_ms = 500\n'
+            "max_message_bytes = 4096\n")).start()
+        cls.shield.wait_ready()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.shield.stop()
+        cls.nats.stop()
+
+    async def connect(self, tenant="L1", **kw):
+        ws = await websockets.connect(self.shield.url(make_token({"tenant_id": tenant, "rooms": ["*"]})), **kw)
+        await ws.recv()
+        return ws
+
+    async def test_rate_limit_answers_429_then_closes_1008(self):
+        ws = await self.connect("RL")
+        codes = []
+        for i in range(8):
+            await ws.send(event_json("R1", id_=f"r{i}"))
+            e = parse(await ws.recv())
+            codes.append(error_of(e)["code"] if error_of(e) else 200)
+        self.assertEqual(codes[:5], [200] * 5)  # the burst
+        self.assertEqual(codes[5:], [429] * 3)  # then refused, each one answered
+        # Persisting closes the connection with 1008.
+        with self.assertRaises(websockets.exceptions.ConnectionClosed) as cm:
+            for i in range(40):
+                await ws.send(event_json("R1", id_=f"x{i}"))
+                await asyncio.wait_for(ws.recv(), 5)
+        self.assertEqual(cm.exception.rcvd.code, 1008)
+        self.assertRegex(self.shield.http("/metrics")[1], r"shield_rate_limited_total [1-9]")
+
+    async def test_tenant_connection_cap(self):
+        a = await self.connect("CAP")
+        b = await self.connect("CAP")
+        with self.assertRaises(websockets.exceptions.InvalidStatusCode) as cm:
+            await self.connect("CAP")
+        self.assertEqual(cm.exception.status_code, 429)
+        other = await self.connect("CAP2")  # other tenants are not affected
+        await a.close()
+        await asyncio.sleep(0.2)
+        c = await self.connect("CAP")  # a slot was freed
+        for ws in (b, other, c):
+            await ws.close()
+
+    async def test_origin_checked(self):
+        with self.assertRaises(websockets.exceptions.InvalidStatusCode) as cm:
+            await self.connect("O1", origin="https://evil.example")
+        self.assertEqual(cm.exception.status_code, 403)
+        ws = await self.connect("O1", origin="https://good.example")
+        await ws.close()
+
+    async def test_message_too_big_closes_1009(self):
+        ws = await self.connect("BIG")
+        await ws.send(event_json("R1", data=b"x" * 5000))
+        with self.assertRaises(websockets.exceptions.ConnectionClosed) as cm:
+            await asyncio.wait_for(ws.recv(), 5)
+        self.assertEqual(cm.exception.rcvd.code, 1009)
+
+    async def test_handshake_timeout(self):
+        s = socket.create_connection(("127.0.0.1", self.shield.port), timeout=5)
+        s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\n")  # never finishes the head
+        start = time.monotonic()
+        self.assertEqual(s.recv(100), b"")  # the server hangs up
+        self.assertLess(time.monotonic() - start, 4)
+        s.close()
+
+    async def test_keep_alive_http(self):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.shield.port, timeout=5)
+        for _ in range(3):
+            conn.request("GET", "/healthz")
+            r = conn.getresponse()
+            self.assertEqual((r.status, r.read()), (200, b'{"status":"ok"}'))
+        conn.close()
+
+    async def test_oversized_request_head_431(self):
+        s = socket.create_connection(("127.0.0.1", self.shield.port), timeout=5)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10000 + b"\r\n\r\n")
+        self.assertIn(b" 431 ", s.recv(200))
+        s.close()
+
+
 class Tls(unittest.IsolatedAsyncioTestCase):
     async def test_wss_with_self_signed_certificate(self):
         import ssl, tempfile
