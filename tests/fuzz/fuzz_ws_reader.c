@@ -1,0 +1,122 @@
+/* libFuzzer target for the WebSocket frame reader. The first bytes choose the settings and
+ * where to cut the input; the rest is the byte stream. The stream is read three ways —
+ * whole, cut in two at the chosen point, and in small chunks — and the three event
+ * sequences must be identical (abort() otherwise): the reader must not depend on how the
+ * network splits its input. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/ws.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_EVENTS 256
+
+typedef struct {
+  arq_ws_event_type_t type;
+  bool binary;
+  uint16_t code;
+  const char *error;
+  size_t len;
+  uint64_t hash;
+} rec_t;
+
+typedef struct {
+  rec_t ev[MAX_EVENTS];
+  size_t n;
+  bool overflow;
+} trace_t;
+
+static uint64_t fnv(const uint8_t *p, size_t n) {
+  uint64_t h = 1469598103934665603u;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ p[i]) * 1099511628211u;
+  return h;
+}
+
+/* Feeds p[0..n) as one read, from an exact-size copy so ASan sees reads past it. */
+static void feed(arq_ws_reader_t *r, const uint8_t *p, size_t n, trace_t *t) {
+  uint8_t *c = malloc(n ? n : 1);
+  memcpy(c, p, n);
+  size_t used = 0;
+  while (used < n) {
+    arq_ws_event_t ev;
+    size_t k = arq_ws_reader_feed(r, c + used, n - used, &ev);
+    if (k > n - used)
+      abort();
+    used += k;
+    if (ev.type == ARQ_WS_EV_NONE) {
+      if (used != n)
+        abort();
+      break;
+    }
+    if (ev.type == ARQ_WS_EV_ERROR && (!ev.error || (ev.close_code != 1002 &&
+                                                     ev.close_code != 1007 && ev.close_code != 1009)))
+      abort();
+    if (ev.len > 0 && !ev.data)
+      abort();
+    if (t->n == MAX_EVENTS) {
+      t->overflow = true;
+      continue;
+    }
+    rec_t *e = &t->ev[t->n++];
+    *e = (rec_t){ev.type, ev.binary, ev.close_code, ev.error, ev.len, fnv(ev.data, ev.len)};
+  }
+  free(c);
+}
+
+static void run(const uint8_t *p, size_t n, const size_t *cuts, size_t ncuts, size_t max,
+                bool server, trace_t *t) {
+  arq_ws_reader_t r;
+  arq_ws_reader_init(&r, max, server);
+  t->n = 0;
+  t->overflow = false;
+  size_t at = 0;
+  for (size_t i = 0; i <= ncuts; i++) {
+    size_t end = i < ncuts ? cuts[i] : n;
+    feed(&r, p + at, end - at, t);
+    at = end;
+  }
+  arq_ws_reader_free(&r);
+}
+
+static void same(const trace_t *a, const trace_t *b) {
+  if (a->n != b->n || a->overflow != b->overflow)
+    abort();
+  for (size_t i = 0; i < a->n; i++) {
+    const rec_t *x = &a->ev[i], *y = &b->ev[i];
+    if (x->type != y->type || x->binary != y->binary || x->code != y->code ||
+        x->error != y->error || x->len != y->len || x->hash != y->hash)
+      abort();
+  }
+}
+
+static trace_t whole, split, chunked;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size < 3)
+    return 0;
+  bool server = !(data[0] & 1);
+  static const size_t maxes[] = {0, 1, 125, 126, 1000, 65536, 1 << 20};
+  size_t max = maxes[(data[0] >> 1) % (sizeof maxes / sizeof *maxes)];
+  size_t chunk = 1 + (data[0] >> 5);
+  const uint8_t *p = data + 3;
+  size_t n = size - 3;
+  size_t cut = n ? ((size_t)data[1] << 8 | data[2]) % (n + 1) : 0;
+
+  run(p, n, NULL, 0, max, server, &whole);
+  run(p, n, &cut, 1, max, server, &split);
+  same(&whole, &split);
+
+  size_t ncuts = n / chunk;
+  if (ncuts > 4096)
+    return 0; /* byte-sized reads of long inputs cost more than they find */
+  size_t *cuts = malloc((ncuts ? ncuts : 1) * sizeof *cuts);
+  for (size_t i = 0; i < ncuts; i++)
+    cuts[i] = (i + 1) * chunk;
+  run(p, n, cuts, ncuts, max, server, &chunked);
+  free(cuts);
+  same(&whole, &chunked);
+  return 0;
+}
