@@ -211,12 +211,7 @@ void arq_conn_send(arq_conn_t *c, arq_frame_t *f) {
 }
 
 void arq_conn_send_bytes(arq_conn_t *c, const void *data, size_t len) {
-  arq_frame_t *f = malloc(sizeof *f + len);
-  if (!f)
-    arq_oom("frame");
-  atomic_init(&f->refs, 1);
-  f->len = len;
-  memcpy(f->data, data, len);
+  arq_frame_t *f = arq_frame_raw(c->w->frames, data, len);
   arq_conn_send(c, f);
   arq_frame_unref(f);
 }
@@ -235,7 +230,7 @@ void arq_conn_close(arq_conn_t *c, uint16_t code, const char *reason) {
   if (!c->close_sent) {
     uint8_t payload[125];
     size_t n = arq_ws_close_payload(payload, code, reason);
-    arq_frame_t *f = arq_frame_new(ARQ_WS_OP_CLOSE, payload, n);
+    arq_frame_t *f = arq_frame_new(c->w->frames, ARQ_WS_OP_CLOSE, payload, n);
     c->close_sent = true;
     c->state = CONN_CLOSING;
     arq_conn_send(c, f);
@@ -333,7 +328,7 @@ static void process_ws(arq_conn_t *c) {
         arq_session_message(c, ev.binary, ev.data, ev.len, arq_now_ns());
       break;
     case ARQ_WS_EV_PING: {
-      arq_frame_t *f = arq_frame_new(ARQ_WS_OP_PONG, ev.data, ev.len);
+      arq_frame_t *f = arq_frame_new(c->w->frames, ARQ_WS_OP_PONG, ev.data, ev.len);
       arq_conn_send(c, f);
       arq_frame_unref(f);
       break;
@@ -458,7 +453,7 @@ static void on_timer(arq_loop_t *loop, arq_timer_t *t) {
     return;
   }
   if (!c->ping_outstanding) {
-    arq_frame_t *f = arq_frame_new(ARQ_WS_OP_PING, NULL, 0);
+    arq_frame_t *f = arq_frame_new(c->w->frames, ARQ_WS_OP_PING, NULL, 0);
     c->ping_outstanding = true;
     arq_conn_send(c, f);
     arq_frame_unref(f);

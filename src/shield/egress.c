@@ -138,7 +138,7 @@ static arq_frame_t *json_frame(arq_worker_t *w, arq_frame_t *binary) {
   if (e) {
     arq_buf_reset(&w->scratch);
     arq_envelope_to_json(e, &w->scratch);
-    f = arq_frame_new(ARQ_WS_OP_TEXT, w->scratch.data, w->scratch.len);
+    f = arq_frame_new(w->frames, ARQ_WS_OP_TEXT, w->scratch.data, w->scratch.len);
   }
   arq_envelope_arena_reset(&w->arena);
   return f;
@@ -208,7 +208,7 @@ void arq_egress_deliver(arq_shield_t *s, arq_target_kind_t kind, const char *ten
     if (!(worker_mask & (1ull << i)))
       continue;
     if (!binary)
-      binary = arq_frame_new(ARQ_WS_OP_BINARY, payload, len);
+      binary = arq_frame_new(NULL, ARQ_WS_OP_BINARY, payload, len);
     delivery_t *d = malloc(sizeof *d);
     if (!d)
       arq_oom("delivery");

@@ -38,10 +38,10 @@ void arq_session_send_envelope(arq_conn_t *c, const Arqon__V1__Envelope *e, bool
   arq_frame_t *f;
   if (text) {
     arq_envelope_to_json(e, out);
-    f = arq_frame_new(ARQ_WS_OP_TEXT, out->data, out->len);
+    f = arq_frame_new(c->w->frames, ARQ_WS_OP_TEXT, out->data, out->len);
   } else {
     size_t n = arqon__v1__envelope__get_packed_size(e);
-    f = arq_frame_alloc(ARQ_WS_OP_BINARY, n);
+    f = arq_frame_alloc(c->w->frames, ARQ_WS_OP_BINARY, n);
     arqon__v1__envelope__pack(e, arq_frame_payload(f));
   }
   arq_conn_send(c, f);

@@ -100,6 +100,7 @@ struct arq_worker {
   ProtobufCAllocator pb;       /* protobuf-c allocations from `arena` */
   Arqon__V1__Envelope text_envelope; /* the last envelope decoded from JSON */
   arq_buf_t scratch;
+  arq_frame_pool_t *frames; /* replies, pongs, JSON deliveries: reused, not reallocated */
   arq_timer_t drain_timer;
   arq_task_t drain_task;
   arq_timer_t heartbeat_timer;

@@ -174,6 +174,7 @@ static int start_workers(arq_shield_t *s, char *err, size_t errcap) {
     arq_envelope_arena_init(&w->arena, &limits);
     w->pb = arq_envelope_arena_allocator(&w->arena);
     arq_buf_init(&w->scratch);
+    w->frames = arq_frame_pool_new();
     w->listen_fd = listen_on(s->cfg->shield.listen, err, errcap);
     if (!w->loop || w->listen_fd < 0)
       return -1;
@@ -208,6 +209,7 @@ static void free_workers(arq_shield_t *s) {
     arq_strmap_free(&w->conns);
     arq_envelope_arena_free(&w->arena);
     arq_buf_free(&w->scratch);
+    arq_frame_pool_free(w->frames);
   }
 }
 
