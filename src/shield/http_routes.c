@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "shield/demo_page.h"
 #include "shield/shield.h"
 #include "shield/spine.h"
 
@@ -172,19 +173,24 @@ int arq_http_handle(arq_conn_t *c, const arq_http_request_t *r) {
   }
   if (!c->admin_port && path_is(r, cfg->shield.ws_path))
     return upgrade(c, r);
-  bool known = path_is(r, "/healthz") || path_is(r, "/readyz") ||
+  bool demo = !c->admin_port && path_is(r, "/");
+  bool known = demo || path_is(r, "/healthz") || path_is(r, "/readyz") ||
                (path_is(r, "/metrics") && !admin_elsewhere);
   if (!known) {
     arq_http_reply_error(c, 404, "Not Found", "no such endpoint");
     return -1;
   }
   if (!method_is(r, "GET") && !method_is(r, "HEAD")) {
-    arq_http_reply(c, 405, "application/json",
-                   "{\"error\":\"Method Not Allowed\",\"details\":\"use GET\"}", 49, false,
-                   "Allow: GET, HEAD\r\n");
+    static const char body[] = "{\"error\":\"Method Not Allowed\",\"details\":\"use GET\"}";
+    arq_http_reply(c, 405, "application/json", body, sizeof body - 1, false, "Allow: GET, HEAD\r\n");
     return -1;
   }
-  if (path_is(r, "/healthz")) {
+  if (demo) {
+    arq_http_reply(c, 200, "text/html; charset=utf-8", arq_demo_page,
+                   method_is(r, "HEAD") ? 0 : arq_demo_page_len, r->keep_alive,
+                   "Content-Security-Policy: default-src 'self'; script-src 'unsafe-inline'; "
+                   "style-src 'unsafe-inline'; connect-src 'self' ws: wss:\r\n");
+  } else if (path_is(r, "/healthz")) {
     reply_json(c, r, 200, "{\"status\":\"ok\"}");
   } else if (path_is(r, "/readyz")) {
     if (arq_spine_connected(c->w->shield->spine))

@@ -55,6 +55,10 @@ class HttpEndpoints(ShieldTestCase):
                      "shield_schema_violation_total", "shield_slow_consumer_disconnects_total"]:
             self.assertIn(name, body)
         self.assertEqual(self.shield.http("/nope")[0], 404)
+        status, page = self.shield.http("/")
+        self.assertEqual(status, 200)
+        self.assertIn("<title>ArqonBus demo</title>", page)
+        self.assertIn("new WebSocket(", page)
         self.assertEqual(self.shield.http("/healthz", method="POST")[0], 405)
 
     async def test_not_an_upgrade(self):
