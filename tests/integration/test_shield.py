@@ -469,11 +469,14 @@ class Limits(unittest.IsolatedAsyncioTestCase):
 
     @classmethod
     def setUpClass(cls):
+        from arqon_harness import free_port
         cls.nats = NatsServer().start()
+        cls.admin_port = free_port()
         cls.shield = Shield(cls.nats.url, workers=1, extra_toml=(
             "[shield]\nconn_rate = 2.0\nconn_burst = 5\nmax_connections_per_tenant = 2\n"
             'allowed_origins = ["https://good.example"]\nhandshake_timeout_ms = 500\n'
-            "max_message_bytes = 4096\n")).start()
+            'max_message_bytes = 4096\ntrusted_proxies = ["127.0.0.1"]\n'
+            f'admin_listen = "127.0.0.1:{cls.admin_port}"\n')).start()
         cls.shield.wait_ready()
 
     @classmethod
@@ -501,7 +504,15 @@ class Limits(unittest.IsolatedAsyncioTestCase):
                 await ws.send(event_json("R1", id_=f"x{i}"))
                 await asyncio.wait_for(ws.recv(), 5)
         self.assertEqual(cm.exception.rcvd.code, 1008)
-        self.assertRegex(self.shield.http("/metrics")[1], r"shield_rate_limited_total [1-9]")
+        self.assertRegex(self.admin_metrics(), r"shield_rate_limited_total [1-9]")
+
+    def admin_metrics(self):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=5)
+        conn.request("GET", "/metrics")
+        body = conn.getresponse().read().decode()
+        conn.close()
+        return body
 
     async def test_tenant_connection_cap(self):
         a = await self.connect("CAP")
@@ -546,6 +557,22 @@ class Limits(unittest.IsolatedAsyncioTestCase):
             r = conn.getresponse()
             self.assertEqual((r.status, r.read()), (200, b'{"status":"ok"}'))
         conn.close()
+
+    async def test_admin_listen_moves_metrics(self):
+        import http.client
+        self.assertEqual(self.shield.http("/metrics")[0], 404)
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=5)
+        conn.request("GET", "/metrics")
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"shield_connections", r.read())
+        conn.close()
+
+    async def test_forwarded_for_only_from_trusted_proxy(self):
+        ws = await self.connect("XFF", extra_headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.9"})
+        await ws.close()
+        await asyncio.sleep(0.1)
+        self.assertRegex(self.shield.log(), r'msg="connected" .*tenant_id=XFF .*peer=203\.0\.113\.9')
 
     async def test_oversized_request_head_431(self):
         s = socket.create_connection(("127.0.0.1", self.shield.port), timeout=5)
