@@ -219,9 +219,13 @@ typedef struct {
   uint32_t min, max; /**< for tables and memories; max is UINT32_MAX when absent */
 } arq_wasm_extern_desc_t;
 
+/** Number of imports, in declaration order (the order arq_wasm_instantiate() links). */
 size_t arq_wasm_module_import_count(const arq_wasm_module_t *m);
+/** Describes import `i` (< count); the strings stay owned by the module. */
 void arq_wasm_module_import(const arq_wasm_module_t *m, size_t i, arq_wasm_extern_desc_t *out);
+/** Number of exports. */
 size_t arq_wasm_module_export_count(const arq_wasm_module_t *m);
+/** Describes export `i` (< count); the strings stay owned by the module. */
 void arq_wasm_module_export(const arq_wasm_module_t *m, size_t i, arq_wasm_extern_desc_t *out);
 
 /* ---- host functions and standalone objects --------------------------------------- */
@@ -243,17 +247,23 @@ arq_wasm_result_t arq_wasm_func_new_host(const uint8_t *params, uint32_t nparams
                                          const uint8_t *results, uint32_t nresults,
                                          arq_wasm_host_fn fn, void *env,
                                          arq_wasm_func_t **out);
+/** Frees a host function (NULL-safe; functions of instances are freed with them). */
 void arq_wasm_func_free(arq_wasm_func_t *f);
+/** The signature of any function, host or WebAssembly. */
 const arq_wasm_functype_t *arq_wasm_func_type(const arq_wasm_func_t *f);
 
-/** Creates a standalone memory / table / global (for host modules such as `spectest`). */
+/** Creates a standalone memory of `min_pages`, growable up to `max_pages` (for host
+ *  modules such as `spectest`). Free with arq_wasm_memory_free() (NULL-safe). */
 arq_wasm_result_t arq_wasm_memory_new(uint32_t min_pages, uint32_t max_pages,
                                       arq_wasm_memory_t **out);
 void arq_wasm_memory_free(arq_wasm_memory_t *mem);
+/** Creates a standalone funcref table of `min` empty elements (max: UINT32_MAX if none). */
 arq_wasm_result_t arq_wasm_table_new(uint32_t min, uint32_t max, arq_wasm_table_t **out);
 void arq_wasm_table_free(arq_wasm_table_t *t);
+/** Creates a standalone global holding `init`. */
 arq_wasm_result_t arq_wasm_global_new(arq_wasm_val_t init, bool mutable_, arq_wasm_global_t **out);
 void arq_wasm_global_free(arq_wasm_global_t *g);
+/** The current value of a global (own, imported or standalone). */
 arq_wasm_val_t arq_wasm_global_get(const arq_wasm_global_t *g);
 /** Sets a mutable global; refuses an immutable one or a value of another type. */
 arq_wasm_result_t arq_wasm_global_set(arq_wasm_global_t *g, arq_wasm_val_t v);
@@ -265,6 +275,7 @@ arq_wasm_result_t arq_wasm_call_write(arq_wasm_call_t *call, uint32_t addr, cons
                                       uint32_t len);
 /** Charges `units` of fuel (e.g. a fixed cost per host call); traps when exhausted. */
 arq_wasm_result_t arq_wasm_call_consume_fuel(arq_wasm_call_t *call, uint64_t units);
+/** The instance that imported the host function being called. */
 arq_wasm_instance_t *arq_wasm_call_instance(arq_wasm_call_t *call);
 
 /* ---- instances ---------------------------------------------------------------------- */
@@ -305,6 +316,7 @@ typedef struct {
 arq_wasm_result_t arq_wasm_instantiate(const arq_wasm_module_t *m, const arq_wasm_extern_t *imports,
                                        size_t nimports, const arq_wasm_limits_t *limits,
                                        arq_wasm_instance_t **out);
+/** Frees an instance and what it owns (NULL-safe); not during a call of it. */
 void arq_wasm_instance_free(arq_wasm_instance_t *inst);
 
 /** Export look-ups by name; NULL when absent or of another kind. */
@@ -337,6 +349,7 @@ arq_wasm_result_t arq_wasm_call(arq_wasm_instance_t *inst, arq_wasm_func_t *f,
  * default unless arq_wasm_limits_t.fuel is set).
  */
 void arq_wasm_set_fuel(arq_wasm_instance_t *inst, uint64_t fuel);
+/** Fuel not yet spent by calls started on this instance. */
 uint64_t arq_wasm_fuel_left(const arq_wasm_instance_t *inst);
 
 /** Changes the page limit of the instance's own memory (never below its current size;
