@@ -42,6 +42,8 @@ typedef struct {
   uint32_t fuel_at; /* cell holding the current run's count */
   uint32_t nlocals; /* params + declared locals */
   uint8_t *local_types;
+  uint32_t *seen; /* br_table: per label depth, the last br_table that checked it */
+  uint32_t epoch;
 } comp_t;
 
 static const uint8_t vt_single[4][1] = {{ARQ_WASM_F64}, {ARQ_WASM_F32}, {ARQ_WASM_I64},
@@ -362,6 +364,9 @@ static arq_wasm_result_t compile_body(comp_t *c) {
       TRY(emit_u64(c, n));
       uint32_t arity = 0;
       const uint8_t *first_types = NULL;
+      if (!c->seen && !(c->seen = calloc(ARQ_WASM_MAX_NESTING, sizeof *c->seen)))
+        return arq_wasm_err_out_of_memory;
+      c->epoch++;
       for (uint32_t i = 0; i <= n; i++) {
         uint32_t depth;
         TRY(arq__read_u32(&c->r, &depth));
@@ -369,29 +374,19 @@ static arq_wasm_result_t compile_body(comp_t *c) {
           return arq_wasm_err_unknown_label;
         arq__ctrl_t *t = &v->ctrls[v->nctrls - 1 - depth];
         uint32_t a = arq__label_arity(t);
-        /* WebAssembly 2.0: every label of a br_table has the same types */
+        /* WebAssembly 2.0: every label of a br_table has the same types, so the
+         * operands are checked once, against the first; each distinct label is
+         * compared once per br_table (bounded work whatever the entry count) */
         if (i == 0) {
           arity = a;
           first_types = arq__label_types(t);
-        } else if (a != arity || (a && memcmp(first_types, arq__label_types(t), a))) {
-          return arq_wasm_err_type_mismatch;
+          TRY(arq__v_pop_n(v, first_types, a));
+        } else if (c->seen[depth] != c->epoch) {
+          const uint8_t *ts = arq__label_types(t);
+          if (a != arity || (a && ts != first_types && memcmp(first_types, ts, a)))
+            return arq_wasm_err_type_mismatch;
         }
-        /* each label must accept the operands; check without consuming them */
-        uint32_t saved = v->nvals;
-        uint8_t *copy = NULL;
-        if (saved) {
-          copy = malloc(saved);
-          if (!copy)
-            return arq_wasm_err_out_of_memory;
-          memcpy(copy, v->vals, saved);
-        }
-        arq_wasm_result_t res = arq__v_pop_n(v, arq__label_types(t), a);
-        if (saved)
-          memcpy(v->vals, copy, saved);
-        free(copy);
-        v->nvals = saved;
-        if (res)
-          return res;
+        c->seen[depth] = c->epoch;
         TRY(emit_target(c, t));
         TRY(emit_u64(c, a));
         TRY(emit_u64(c, (uint64_t)c->nlocals + t->height));
@@ -698,6 +693,7 @@ arq_wasm_result_t arq__compile_function(arq_wasm_module_t *m, uint32_t index, si
     *err_offset = (size_t)(c.r.p - m->bytes);
   }
   free(c.code);
+  free(c.seen);
   free(c.local_types);
   arq__v_free(&c.v);
   return res;
