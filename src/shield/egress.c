@@ -7,6 +7,7 @@
  *   shared by every binary recipient. A worker converts the envelope to JSON at most once
  *   per delivery for its text recipients. Membership maps are the worker's own: no lock.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,8 +185,7 @@ static void run_delivery(arq_loop_t *loop, arq_task_t *task) {
             {"tenant_id", d->tenant}, {"target", d->name});
   if (text)
     arq_frame_unref(text);
-  arq_frame_unref(d->binary);
-  free(d);
+  arq_frame_unref(d->binary); /* d lives inside that block: last use of d */
 }
 
 /* Which worker owns a connection id "<instance>-<worker>-<counter>". */
@@ -197,21 +197,55 @@ static int conn_worker(const char *conn_id) {
   return w >= 0 && w < 64 ? w : -1;
 }
 
+/* NATS delivery threads are few and long-lived (global message delivery): each gets a
+ * frame pool of its own, found through a thread-local pointer and registered so that it
+ * can be freed at shutdown. */
+#define MAX_DELIVERY_POOLS 64
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static arq_frame_pool_t *pools[MAX_DELIVERY_POOLS];
+static size_t npools;
+static _Thread_local arq_frame_pool_t *thread_pool;
+static _Thread_local bool thread_pool_tried;
+
+static arq_frame_pool_t *delivery_pool(void) {
+  if (!thread_pool_tried) {
+    thread_pool_tried = true;
+    pthread_mutex_lock(&pools_lock);
+    if (npools < MAX_DELIVERY_POOLS)
+      thread_pool = pools[npools++] = arq_frame_pool_new();
+    pthread_mutex_unlock(&pools_lock);
+  }
+  return thread_pool; /* NULL beyond the bound: plain allocations */
+}
+
+void arq_egress_free_pools(void) {
+  pthread_mutex_lock(&pools_lock);
+  for (size_t i = 0; i < npools; i++)
+    arq_frame_pool_free(pools[i]);
+  npools = 0;
+  pthread_mutex_unlock(&pools_lock);
+}
+
 void arq_egress_deliver(arq_shield_t *s, arq_target_kind_t kind, const char *tenant,
                         const char *name, const void *payload, size_t len, uint64_t worker_mask) {
   if (kind == ARQ_TARGET_CONN) {
     int w = conn_worker(name);
     worker_mask = w >= 0 ? 1ull << w : 0;
   }
-  arq_frame_t *binary = NULL;
+  size_t targets = 0;
+  for (size_t i = 0; i < s->nworkers; i++)
+    targets += (worker_mask >> i) & 1;
+  if (!targets)
+    return;
+  /* One block per message: the frame, and the tasks that carry it to each worker. */
+  delivery_t *tasks;
+  arq_frame_t *binary = arq_frame_alloc_extra(delivery_pool(), ARQ_WS_OP_BINARY, len,
+                                              targets * sizeof *tasks, (void **)&tasks);
+  memcpy(arq_frame_payload(binary), payload, len);
   for (size_t i = 0; i < s->nworkers; i++) {
     if (!(worker_mask & (1ull << i)))
       continue;
-    if (!binary)
-      binary = arq_frame_new(NULL, ARQ_WS_OP_BINARY, payload, len);
-    delivery_t *d = malloc(sizeof *d);
-    if (!d)
-      arq_oom("delivery");
+    delivery_t *d = tasks++;
     d->task.cb = run_delivery;
     d->task.data = d;
     d->worker = &s->workers[i];
@@ -221,6 +255,5 @@ void arq_egress_deliver(arq_shield_t *s, arq_target_kind_t kind, const char *ten
     snprintf(d->name, sizeof d->name, "%s", name);
     arq_loop_post(s->workers[i].loop, &d->task);
   }
-  if (binary)
-    arq_frame_unref(binary);
+  arq_frame_unref(binary);
 }

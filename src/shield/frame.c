@@ -95,12 +95,25 @@ static arq_frame_t *take(arq_frame_pool_t *p, size_t bytes) {
   return f;
 }
 
-arq_frame_t *arq_frame_alloc(arq_frame_pool_t *pool, uint8_t opcode, size_t payload_len) {
+arq_frame_t *arq_frame_alloc_extra(arq_frame_pool_t *pool, uint8_t opcode, size_t payload_len,
+                                   size_t extra, void **extra_out) {
   uint8_t header[14];
   size_t hlen = arq_ws_frame_header(header, opcode, true, payload_len, NULL);
-  arq_frame_t *f = take(pool, hlen + payload_len);
+  size_t align = sizeof(max_align_t);
+  size_t frame_bytes = (hlen + payload_len + align - 1) / align * align;
+  /* data[] starts max_align_t-aligned after the header of the struct only if the struct's
+   * size is a multiple of it; the offset below keeps `extra` aligned either way. */
+  size_t pad = (align - (offsetof(arq_frame_t, data) + frame_bytes) % align) % align;
+  arq_frame_t *f = take(pool, frame_bytes + pad + extra);
   memcpy(f->data, header, hlen);
+  f->len = hlen + payload_len;
+  if (extra_out)
+    *extra_out = f->data + frame_bytes + pad;
   return f;
+}
+
+arq_frame_t *arq_frame_alloc(arq_frame_pool_t *pool, uint8_t opcode, size_t payload_len) {
+  return arq_frame_alloc_extra(pool, opcode, payload_len, 0, NULL);
 }
 
 uint8_t *arq_frame_payload(arq_frame_t *f) {

@@ -44,6 +44,10 @@ void arq_frame_pool_free(arq_frame_pool_t *pool);
  *  arq_frame_payload(); the caller holds one reference. `pool` may be NULL (any thread);
  *  otherwise only its owner thread may call this. */
 arq_frame_t *arq_frame_alloc(arq_frame_pool_t *pool, uint8_t opcode, size_t payload_len);
+/** Same, plus `extra` bytes of the caller's (aligned, after the frame bytes, never sent)
+ *  that live exactly as long as the frame: e.g. the tasks that carry it to workers. */
+arq_frame_t *arq_frame_alloc_extra(arq_frame_pool_t *pool, uint8_t opcode, size_t payload_len,
+                                   size_t extra, void **extra_out);
 /** Same, with the payload copied in. */
 arq_frame_t *arq_frame_new(arq_frame_pool_t *pool, uint8_t opcode, const void *payload, size_t len);
 /** Raw bytes (an HTTP response): no WebSocket header. */

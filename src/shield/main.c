@@ -114,6 +114,7 @@ int main(int argc, char **argv) {
   rc = arq_shield_run(&s);
 out:
   arq_spine_free(s.spine, 2000);
+  arq_egress_free_pools();
   arq_requests_free(&s);
   arq_auth_free(s.auth);
   arq_tls_ctx_free(s.tls);

@@ -200,6 +200,8 @@ void arq_egress_unregister(arq_conn_t *c);
 typedef enum { ARQ_TARGET_ROOM, ARQ_TARGET_USER, ARQ_TARGET_CONN } arq_target_kind_t;
 void arq_egress_deliver(arq_shield_t *s, arq_target_kind_t kind, const char *tenant,
                         const char *name, const void *payload, size_t len, uint64_t worker_mask);
+/** Frees the NATS threads' frame pools: after NATS is closed and the workers are done. */
+void arq_egress_free_pools(void);
 
 /* members */
 void arq_members_add(arq_members_t *m, arq_conn_t *c);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/strmap.h"
@@ -29,6 +30,8 @@ struct arq_spine {
   char inbox[64];
   atomic_bool connected;
   pthread_mutex_t lock;
+  pthread_cond_t closed_cond; /* nats.c calls back after Close: wait for the last one */
+  bool closed;
   arq_strmap_t rooms; /* "tenant\0room" -> room_sub_t */
   _Atomic uint64_t span_counter;
 };
@@ -44,6 +47,14 @@ static void on_disconnected(natsConnection *nc, void *closure) {
   atomic_store(&sp->connected, false);
   ARQ_LOG(ARQ_LOG_WARN, "spine", "NATS disconnected: publishes answer 503 until it is back",
           {"node", sp->shield->node_id});
+}
+
+static void on_closed(natsConnection *nc, void *closure) {
+  arq_spine_t *sp = closure;
+  pthread_mutex_lock(&sp->lock);
+  sp->closed = true;
+  pthread_cond_signal(&sp->closed_cond);
+  pthread_mutex_unlock(&sp->lock);
 }
 
 static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure) {
@@ -111,6 +122,7 @@ arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap) {
     arq_oom("spine");
   sp->shield = s;
   pthread_mutex_init(&sp->lock, NULL);
+  pthread_cond_init(&sp->closed_cond, NULL);
   arq_strmap_init(&sp->rooms);
   const arq_config_t *cfg = s->cfg;
   char perr[256];
@@ -127,6 +139,9 @@ arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap) {
   if (st == NATS_OK) st = natsOptions_SetURL(opts, cfg->nats.url);
   if (st == NATS_OK) st = natsOptions_SetName(opts, name);
   if (st == NATS_OK && cfg->nats.user) st = natsOptions_SetUserInfo(opts, cfg->nats.user, password);
+  /* A few shared delivery threads, not one thread per room subscription. */
+  if (st == NATS_OK) st = natsOptions_UseGlobalMessageDelivery(opts, true);
+  if (st == NATS_OK) st = nats_SetMessageDeliveryPoolSize(2);
   if (st == NATS_OK) st = natsOptions_SetMaxReconnect(opts, -1);
   if (st == NATS_OK) st = natsOptions_SetReconnectWait(opts, 250);
   /* Publishes during a reconnect fail instead of piling up. */
@@ -135,6 +150,7 @@ arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap) {
   if (st == NATS_OK) st = natsOptions_SetDisconnectedCB(opts, on_disconnected, sp);
   if (st == NATS_OK) st = natsOptions_SetReconnectedCB(opts, on_connected, sp);
   if (st == NATS_OK) st = natsOptions_SetErrorHandler(opts, on_async_error, sp);
+  if (st == NATS_OK) st = natsOptions_SetClosedCB(opts, on_closed, sp);
   if (st == NATS_OK) {
     st = natsConnection_Connect(&sp->nc, opts);
     if (st == NATS_OK)
@@ -181,10 +197,20 @@ void arq_spine_free(arq_spine_t *sp, int timeout_ms) {
   }
   if (sp->nc) {
     natsConnection_Close(sp->nc);
+    /* The disconnected and closed callbacks run on nats.c's thread after Close returns;
+     * sp must outlive them. */
+    struct timespec limit;
+    clock_gettime(CLOCK_REALTIME, &limit);
+    limit.tv_sec += 5;
+    pthread_mutex_lock(&sp->lock);
+    while (!sp->closed && pthread_cond_timedwait(&sp->closed_cond, &sp->lock, &limit) == 0) {
+    }
+    pthread_mutex_unlock(&sp->lock);
     natsConnection_Destroy(sp->nc);
   }
   /* Room entries are freed by their subscriptions' completion callbacks. */
   arq_strmap_free(&sp->rooms);
+  pthread_cond_destroy(&sp->closed_cond);
   pthread_mutex_destroy(&sp->lock);
   free(sp);
 }
@@ -251,6 +277,12 @@ int arq_spine_room_ref(arq_spine_t *sp, const char *tenant, const char *room, si
       goto out;
     }
     arq_strmap_put(&sp->rooms, key, klen, r);
+    /* The join is acknowledged only once NATS has the subscription: a broadcast published
+     * right after the ack must reach the new member. This is one round trip to NATS, on
+     * the first join of a room on this node only. */
+    if (natsConnection_FlushTimeout(sp->nc, 2000) != NATS_OK)
+      ARQ_LOG(ARQ_LOG_WARN, "spine", "room subscription not confirmed by NATS",
+              {"tenant_id", tenant}, {"room", room});
   }
   if (r->per_worker[worker]++ == 0)
     atomic_fetch_or_explicit(&r->worker_mask, 1ull << worker, memory_order_release);

@@ -256,6 +256,7 @@ int arq_shield_run(arq_shield_t *s) {
   for (size_t i = 0; i < s->nworkers; i++)
     arq_loop_run_pending(s->workers[i].loop);
   free_workers(s);
+  arq_egress_free_pools();
   ARQ_LOG(ARQ_LOG_INFO, "shield", "stopped");
   return 0;
 }
