@@ -279,8 +279,13 @@ static arq_wasm_result_t compile_body(comp_t *c) {
   TRY(emit_op(c, ARQ__OP_FUEL));
   TRY(emit_u64(c, 0));
   c->fuel_at = 1;
+  /* validation work grows with type arities, not only with code size: a 2-byte call
+   * can move a thousand values. Legitimate code stays far below this budget. */
+  const uint64_t budget = (1u << 20) + 64 * (uint64_t)c->f->body_len;
   while (v->nctrls > 0) {
     uint8_t op;
+    if (v->work > budget)
+      return arq_wasm_err_limit_code;
     TRY(arq__read_byte(&c->r, &op));
     arq__ctrl_t *top = &v->ctrls[v->nctrls - 1];
     if (op != 0x0b && op != 0x05)

@@ -341,7 +341,7 @@ static arq_wasm_result_t sec_type(arq_wasm_module_t *m, arq__reader_t *r) {
     arq_wasm_functype_t *t = &m->types[i];
     for (int part = 0; part < 2; part++) {
       uint32_t k;
-      TRY(read_count(r, ARQ_WASM_MAX_LOCALS, &k));
+      TRY(read_count(r, ARQ_WASM_MAX_ARITY, &k));
       uint8_t *dst = m->type_storage + used;
       for (uint32_t j = 0; j < k; j++)
         TRY(read_valtype(r, &dst[j]));

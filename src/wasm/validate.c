@@ -26,6 +26,7 @@ arq_wasm_result_t arq__v_push(arq__vstate_t *v, uint8_t t) {
     v->cap_vals = cap;
   }
   v->vals[v->nvals++] = t;
+  v->work++;
   if (v->nvals > v->max_vals)
     v->max_vals = v->nvals;
   return NULL;
@@ -34,6 +35,7 @@ arq_wasm_result_t arq__v_push(arq__vstate_t *v, uint8_t t) {
 arq_wasm_result_t arq__v_pop(arq__vstate_t *v, uint8_t expect, uint8_t *got) {
   arq__ctrl_t *c = &v->ctrls[v->nctrls - 1];
   uint8_t t;
+  v->work++;
   if (v->nvals == c->height) {
     if (!c->unreachable)
       return arq_wasm_err_type_mismatch;

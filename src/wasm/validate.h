@@ -26,6 +26,7 @@ typedef struct {
 typedef struct {
   uint8_t *vals;
   uint32_t nvals, cap_vals, max_vals;
+  uint64_t work; /* pushes and pops so far, against a budget per function body */
   arq__ctrl_t *ctrls;
   uint32_t nctrls, cap_ctrls;
 } arq__vstate_t;

@@ -188,6 +188,8 @@ typedef struct arq_wasm_call arq_wasm_call_t;
 #define ARQ_WASM_MAX_CODE_CELLS (16u << 20)
 #define ARQ_WASM_MAX_FUNCTIONS 100000u
 #define ARQ_WASM_MAX_LOCALS 50000u
+/** Parameters, and results, of one function type (the JS API's implementation limit). */
+#define ARQ_WASM_MAX_ARITY 1000u
 #define ARQ_WASM_MAX_NESTING 1024u
 #define ARQ_WASM_MAX_TABLE 1000000u
 

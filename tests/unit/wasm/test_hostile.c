@@ -282,6 +282,23 @@ static void test_malformed_and_unsupported_modules(void **state) {
                                    3, 2, 1, 0, 10, 10, 1, 8, 1, 0xff, 0xff, 0xff, 0xff, 0x0f,
                                    0x7f, 0x0b};
   assert_ptr_equal(load(locals, sizeof locals), arq_wasm_err_too_many_locals);
+  /* a function type with more parameters than the arity limit */
+  uint8_t wide[16 + ARQ_WASM_MAX_ARITY + 1];
+  size_t at = 0;
+  static const uint8_t head[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1};
+  memcpy(wide, head, sizeof head);
+  at = sizeof head;
+  uint32_t body = 1 + 1 + 2 + (ARQ_WASM_MAX_ARITY + 1) + 1;
+  wide[at++] = (uint8_t)(0x80 | (body & 0x7f));
+  wide[at++] = (uint8_t)(body >> 7);
+  wide[at++] = 1;
+  wide[at++] = 0x60;
+  wide[at++] = (uint8_t)(0x80 | ((ARQ_WASM_MAX_ARITY + 1) & 0x7f));
+  wide[at++] = (uint8_t)((ARQ_WASM_MAX_ARITY + 1) >> 7);
+  memset(wide + at, 0x7f, ARQ_WASM_MAX_ARITY + 1);
+  at += ARQ_WASM_MAX_ARITY + 1;
+  wide[at++] = 0;
+  assert_ptr_equal(load(wide, at), arq_wasm_err_limit_count);
   /* truncations of a valid module load or fail cleanly (a cut between two sections
    * can leave a valid module); one inside the last section always fails */
   size_t failed = 0;
