@@ -86,6 +86,16 @@ arq_wasm_result_t arq__invoke(arq_wasm_instance_t *inst, arq_wasm_func_t *f, uin
     result = (e);                                                                        \
     goto out;                                                                            \
   } while (0)
+/* the optional per-byte charge of bulk memory instructions (see arq_wasm_limits_t) */
+#define CHARGE_BULK(n)                                                                   \
+  do {                                                                                   \
+    if (bulk_unit) {                                                                     \
+      uint64_t cost_ = (n) / bulk_unit;                                                  \
+      if (fuel < cost_)                                                                  \
+        TRAP(arq_wasm_err_trap_out_of_fuel);                                             \
+      fuel -= cost_;                                                                     \
+    }                                                                                    \
+  } while (0)
 #define RELOAD_MEMORY()                                                                  \
   do {                                                                                   \
     mem = in->memory ? in->memory->data : NULL;                                          \
@@ -191,6 +201,7 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
   uint32_t depth = top->depth;
   const uint32_t max_depth = top->limits.max_call_depth;
   uint64_t fuel = top->fuel;
+  const uint64_t bulk_unit = top->limits.bulk_bytes_per_fuel;
   uint8_t *mem = NULL;
   uint64_t memsize = 0;
   uint32_t nparams = entry->type->nparams;
@@ -430,6 +441,7 @@ op_memory_grow:
 op_memory_init: {
   uint64_t n = I32(sp[-1]), s = I32(sp[-2]), d = I32(sp[-3]);
   sp -= 3;
+  CHARGE_BULK(n);
   const arq__data_t *seg = &in->module->datas[ip[1].u64];
   uint64_t len = in->data_dropped[ip[1].u64] ? 0 : seg->len;
   if (s + n > len || d + n > memsize)
@@ -448,6 +460,7 @@ op_data_drop:
 op_memory_copy: {
   uint64_t n = I32(sp[-1]), s = I32(sp[-2]), d = I32(sp[-3]);
   sp -= 3;
+  CHARGE_BULK(n);
   if (s + n > memsize || d + n > memsize)
     TRAP(arq_wasm_err_trap_oob_memory);
   if (n) {
@@ -461,6 +474,7 @@ op_memory_fill: {
   uint64_t n = I32(sp[-1]), d = I32(sp[-3]);
   int val = (int)(uint8_t)sp[-2];
   sp -= 3;
+  CHARGE_BULK(n);
   if (d + n > memsize)
     TRAP(arq_wasm_err_trap_oob_memory);
   if (n) {

@@ -301,6 +301,9 @@ typedef struct {
   uint32_t max_call_depth; /**< nested WebAssembly calls; default 1000 */
   uint32_t stack_slots;    /**< value stack (locals + operands), 8-byte slots; default 65536 */
   uint64_t fuel;           /**< initial fuel, which also bounds the start function; 0: unlimited */
+  /** If non-zero, memory.fill/copy/init also cost one unit per this many bytes, so
+   *  that a single instruction cannot move megabytes for one unit. 0: one unit each. */
+  uint32_t bulk_bytes_per_fuel;
 } arq_wasm_limits_t;
 
 #define ARQ_WASM_DEFAULT_CALL_DEPTH 1000u

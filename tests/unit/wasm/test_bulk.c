@@ -97,11 +97,28 @@ static void test_init_and_drop(void **state) {
   expect_bytes(f, 300, "hello");
 }
 
+static void test_bulk_fuel_charge(void **state) {
+  fixture_t *f = *state;
+  /* default: one unit per instruction whatever the length */
+  arq_wasm_set_fuel(f->inst, 1000);
+  assert_null(call3(f, "fill", 0, 1, 65536));
+  uint64_t plain = 1000 - arq_wasm_fuel_left(f->inst);
+  arq_wasm_instance_free(f->inst);
+  arq_wasm_limits_t lim = {.bulk_bytes_per_fuel = 64};
+  assert_null(arq_wasm_instantiate(f->m, NULL, 0, &lim, &f->inst));
+  arq_wasm_set_fuel(f->inst, 100000);
+  assert_null(call3(f, "fill", 0, 1, 65536));
+  assert_int_equal(100000 - arq_wasm_fuel_left(f->inst), plain + 1024);
+  arq_wasm_set_fuel(f->inst, plain + 1022); /* copy needs plain + 65535 / 64 */
+  assert_ptr_equal(call3(f, "copy", 0, 1, 65535), arq_wasm_err_trap_out_of_fuel);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_fill_and_bounds, setup, teardown),
       cmocka_unit_test_setup_teardown(test_copy_overlapping, setup, teardown),
       cmocka_unit_test_setup_teardown(test_init_and_drop, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bulk_fuel_charge, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
