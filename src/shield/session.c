@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "shield/envelope_json.h"
+#include "shield/mirror.h"
 #include "shield/shield.h"
 #include "shield/spine.h"
 
@@ -140,14 +141,42 @@ static bool take_token(arq_conn_t *c) {
 
 /* ---- commands and events ---- */
 
-static int publish(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope *e) {
+/* Packs the envelope into the worker's scratch buffer; returns its length. */
+static size_t pack(arq_conn_t *c, const Arqon__V1__Envelope *e) {
   arq_buf_t *out = &c->w->scratch;
   arq_buf_reset(out);
   size_t n = arqon__v1__envelope__get_packed_size(e);
   arq_buf_reserve(out, n);
   arqon__v1__envelope__pack(e, (uint8_t *)out->data);
-  arq_spine_headers_t h = {e->trace_id, c->id.tenant, c->id.sub, c->conn_id};
-  return arq_spine_publish(c->w->shield->spine, subject, NULL, out->data, n, &h);
+  return n;
+}
+
+static int publish_packed(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope *e,
+                          size_t n, bool shadow) {
+  arq_spine_headers_t h = {e->trace_id, c->id.tenant, c->id.sub, c->conn_id, shadow};
+  return arq_spine_publish(c->w->shield->spine, subject, NULL, c->w->scratch.data, n, &h);
+}
+
+static int publish(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope *e) {
+  return publish_packed(c, subject, e, pack(c, e), false);
+}
+
+/* After the primary: a copy on shadow.<subject> when the rules say so. A failed copy is
+ * logged and counted; it never changes what the client is told. */
+static void mirror(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope *e, size_t n) {
+  arq_shield_t *s = c->w->shield;
+  const char *key = *e->trace_id ? e->trace_id : c->conn_id;
+  if (!arq_mirror_decide(s->cfg, subject, key, strlen(key)))
+    return;
+  char shadow[192];
+  snprintf(shadow, sizeof shadow, "shadow.%s", subject);
+  if (publish_packed(c, shadow, e, n, true)) {
+    arq_counter_inc(s->m.mirror_failures);
+    ARQ_LOG(ARQ_LOG_WARN, "mirror", "mirror publish failed", {"subject", shadow},
+            {"trace_id", e->trace_id}, {"tenant_id", c->id.tenant});
+    return;
+  }
+  arq_counter_inc(s->m.mirror_traffic);
 }
 
 static bool joined(const arq_conn_t *c, const char *room) {
@@ -184,11 +213,13 @@ static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t 
   }
   char subject[160];
   snprintf(subject, sizeof subject, "in.t.%s.r.%s", c->id.tenant, e->room_id);
-  if (publish(c, subject, e)) {
+  size_t n = pack(c, e);
+  if (publish_packed(c, subject, e, n, false)) {
     spine_down(r, e->room_id);
     return;
   }
   arq_histogram_observe(c->w->shield->m.route_duration, (double)(arq_now_ns() - received_ns) / 1e9);
+  mirror(c, subject, e, n);
   ack(r, e->room_id);
 }
 

@@ -60,6 +60,7 @@ typedef struct {
   arq_histogram_t *wasm_duration;
   arq_counter_t *policy_denials;
   arq_counter_t *mirror_traffic;
+  arq_counter_t *mirror_failures;
   arq_counter_t *schema_violations;
 } arq_shield_metrics_t;
 

@@ -240,6 +240,7 @@ int arq_spine_publish(arq_spine_t *sp, const char *subject, const char *reply, c
   if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-tenant", h->tenant);
   if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-sender", h->sender);
   if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-conn", h->conn);
+  if (st == NATS_OK && h->shadow) st = natsMsgHeader_Set(msg, "x-arqon-shadow", "true");
   if (st == NATS_OK) st = natsConnection_PublishMsg(sp->nc, msg);
   natsMsg_Destroy(msg);
   return st == NATS_OK ? 0 : -1;

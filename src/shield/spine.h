@@ -27,6 +27,7 @@ typedef struct {
   const char *tenant;
   const char *sender;
   const char *conn;
+  bool shadow; /* adds x-arqon-shadow: true */
 } arq_spine_headers_t;
 
 arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap);

@@ -110,7 +110,7 @@ static void publish_heartbeat(arq_loop_t *loop, arq_timer_t *t) {
   snprintf(subject, sizeof subject, "sys.shield.%s.hb", s->node_id);
   int n = snprintf(body, sizeof body, "{\"node\":\"%s\",\"connections\":%lld,\"ts\":%lld}",
                    s->node_id, (long long)arq_gauge_get(s->m.connections), (long long)arq_wall_ms());
-  arq_spine_headers_t h = {"00000000000000000000000000000001", "_system", s->node_id, s->node_id};
+  arq_spine_headers_t h = {"00000000000000000000000000000001", "_system", s->node_id, s->node_id, false};
   arq_spine_publish(s->spine, subject, NULL, body, (size_t)n, &h);
   arq_timer_start(loop, t, (uint64_t)s->cfg->shield.heartbeat_interval_ms);
 }

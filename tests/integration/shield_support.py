@@ -57,7 +57,7 @@ class Shield:
     """An arqon-shield process on a free port, with the given config sections."""
 
     def __init__(self, nats_url, node_id="n1", workers=2, extra_toml="", log_level="info",
-                 tls_context=None):
+                 tls_context=None, nats_user=None, nats_password=None):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="arq-shield-")
         self.config = os.path.join(self.dir, "arqon.toml")
@@ -69,6 +69,7 @@ class Shield:
         self.proc = None
         self.log_path = os.path.join(self.dir, "shield.log")
         self.tls_context = tls_context  # client side: set when the Shield serves wss://
+        self.nats_user, self.nats_password = nats_user, nats_password
 
     def write_config(self):
         shield_extra, rest = "", self.extra_toml
@@ -80,6 +81,8 @@ class Shield:
                     f"workers = {self.workers}\nclose_timeout_ms = 1000\n{shield_extra}\n"
                     f'[auth]\njwt_secret = "{SECRET}"\n'
                     f'[nats]\nurl = "{self.nats_url}"\n'
+                    + (f'user = "{self.nats_user}"\npassword = "{self.nats_password}"\n'
+                       if self.nats_user else "") +
                     f'[log]\nlevel = "{self.log_level}"\n{rest}\n')
 
     def start(self):
