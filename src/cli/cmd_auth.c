@@ -1,11 +1,10 @@
 /* arq auth gen: mints an HS256 token from the configured secret. */
-#include <jwt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/commands.h"
+#include "cli/token.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/ids.h"
@@ -126,18 +125,9 @@ static char *resolve_secret(const gen_args_t *a) {
 }
 
 static int mint(const gen_args_t *a, const char *secret, const char *rooms) {
-  jwt_t *jwt = NULL;
-  long now = (long)time(NULL);
-  int rc = jwt_new(&jwt);
-  if (!rc) rc = jwt_add_grant(jwt, "sub", a->sub);
-  if (!rc) rc = jwt_add_grant(jwt, "tenant_id", a->tenant);
-  if (!rc) rc = jwt_add_grant_int(jwt, "iat", now);
-  if (!rc) rc = jwt_add_grant_int(jwt, "exp", now + a->ttl);
-  if (!rc && a->role) rc = jwt_add_grant(jwt, "role", a->role);
-  if (!rc && rooms) rc = jwt_add_grants_json(jwt, rooms);
-  if (!rc) rc = jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret));
-  char *token = rc ? NULL : jwt_encode_str(jwt);
-  jwt_free(jwt);
+  arq_token_claims_t claims = {a->tenant, a->sub, a->role, rooms, a->ttl};
+  int rc = 0;
+  char *token = arq_token_mint(&claims, secret, &rc);
   if (!token) {
     fprintf(stderr, "arq auth gen: could not sign the token (libjwt error %d)\n", rc);
     return 1;
