@@ -1,0 +1,227 @@
+#include "cli/bench_metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+
+/* A sample line "<series> <value>"; returns the value's text or NULL. */
+static const char *after_series(const char *line, const char *series) {
+  size_t n = strlen(series);
+  if (strncmp(line, series, n))
+    return NULL;
+  return line + n;
+}
+
+static double parse_le(const char *s, const char **end) {
+  if (!strncmp(s, "+Inf", 4)) {
+    *end = s + 4;
+    return INFINITY;
+  }
+  char *e;
+  double v = strtod(s, &e);
+  *end = e == s ? NULL : e;
+  return v;
+}
+
+int arq_prom_hist_parse(const char *text, const char *name, arq_prom_hist_t *out) {
+  memset(out, 0, sizeof *out);
+  char bucket[160], count[160], sum[160];
+  snprintf(bucket, sizeof bucket, "%s_bucket{le=\"", name);
+  snprintf(count, sizeof count, "%s_count ", name);
+  snprintf(sum, sizeof sum, "%s_sum ", name);
+  bool have_count = false;
+  for (const char *line = text; line && *line;) {
+    const char *nl = strchr(line, '\n');
+    const char *v;
+    if ((v = after_series(line, bucket))) {
+      const char *e;
+      double le = parse_le(v, &e);
+      if (!e || strncmp(e, "\"} ", 3) || out->n == ARQ_PROM_MAX_BUCKETS)
+        return -1;
+      char *ve;
+      double c = strtod(e + 3, &ve);
+      if (ve == e + 3 || (out->n && le <= out->le[out->n - 1]))
+        return -1;
+      out->le[out->n] = le;
+      out->cum[out->n++] = c;
+    } else if ((v = after_series(line, count))) {
+      out->count = strtod(v, NULL);
+      have_count = true;
+    } else if ((v = after_series(line, sum))) {
+      out->sum = strtod(v, NULL);
+    }
+    line = nl ? nl + 1 : NULL;
+  }
+  if (!out->n || !isinf(out->le[out->n - 1]) || !have_count)
+    return -1;
+  out->found = true;
+  return 0;
+}
+
+int arq_prom_hist_delta(const arq_prom_hist_t *after, const arq_prom_hist_t *before,
+                        arq_prom_hist_t *out) {
+  if (after->n != before->n)
+    return -1;
+  *out = *after;
+  for (size_t i = 0; i < after->n; i++) {
+    if (after->le[i] != before->le[i])
+      return -1;
+    out->cum[i] = after->cum[i] - before->cum[i];
+  }
+  out->count = after->count - before->count;
+  out->sum = after->sum - before->sum;
+  return 0;
+}
+
+double arq_prom_hist_quantile(const arq_prom_hist_t *h, double q, bool *open) {
+  *open = false;
+  if (!h->n || h->cum[h->n - 1] <= 0)
+    return NAN;
+  double rank = q * h->cum[h->n - 1];
+  for (size_t i = 0; i < h->n; i++) {
+    if (h->cum[i] < rank)
+      continue;
+    if (isinf(h->le[i])) {
+      *open = true;
+      return i ? h->le[i - 1] : 0;
+    }
+    double lo = i ? h->le[i - 1] : 0, below = i ? h->cum[i - 1] : 0;
+    double in = h->cum[i] - below;
+    return in > 0 ? lo + (h->le[i] - lo) * (rank - below) / in : h->le[i];
+  }
+  return h->le[h->n - 1];
+}
+
+static long ms_since(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static int wait_fd(int fd, short events, const struct timespec *t0, int timeout_ms) {
+  long left = timeout_ms - ms_since(t0);
+  if (left <= 0)
+    return -1;
+  struct pollfd p = {fd, events, 0};
+  int r = poll(&p, 1, (int)left);
+  return r == 1 ? 0 : -1;
+}
+
+char *arq_http_get(const char *host, uint16_t port, const char *path, int timeout_ms, char *err,
+                   size_t errcap) {
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+  char portstr[8];
+  snprintf(portstr, sizeof portstr, "%u", port);
+  int rc = getaddrinfo(host, portstr, &hints, &ai);
+  if (rc) {
+    snprintf(err, errcap, "%s: %s", host, gai_strerror(rc));
+    return NULL;
+  }
+  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 || (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS)) {
+    snprintf(err, errcap, "connect %s:%u: %s", host, port, strerror(errno));
+    freeaddrinfo(ai);
+    if (fd >= 0)
+      close(fd);
+    return NULL;
+  }
+  freeaddrinfo(ai);
+  int soerr = 0;
+  socklen_t sl = sizeof soerr;
+  if (wait_fd(fd, POLLOUT, &t0, timeout_ms) || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) ||
+      soerr) {
+    snprintf(err, errcap, "connect %s:%u: %s", host, port, soerr ? strerror(soerr) : "timed out");
+    close(fd);
+    return NULL;
+  }
+  arq_buf_t req, resp;
+  arq_buf_init(&req);
+  arq_buf_init(&resp);
+  arq_buf_printf(&req, "GET %s HTTP/1.1\r\nHost: %s:%u\r\nConnection: close\r\n\r\n", path, host,
+                 port);
+  size_t off = 0;
+  const char *problem = NULL;
+  while (off < req.len && !problem) {
+    ssize_t n = write(fd, req.data + off, req.len - off);
+    if (n > 0)
+      off += (size_t)n;
+    else if (n < 0 && errno == EAGAIN && !wait_fd(fd, POLLOUT, &t0, timeout_ms))
+      continue;
+    else
+      problem = "could not send the request";
+  }
+  while (!problem) {
+    char chunk[16384];
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n > 0)
+      arq_buf_append(&resp, chunk, (size_t)n);
+    else if (n == 0)
+      break;
+    else if (errno != EAGAIN || wait_fd(fd, POLLIN, &t0, timeout_ms))
+      problem = "no complete answer in time";
+  }
+  close(fd);
+  arq_buf_free(&req);
+  char *body = NULL;
+  if (!problem) {
+    arq_buf_putc(&resp, '\0');
+    const char *sep = strstr(resp.data, "\r\n\r\n");
+    if (strncmp(resp.data, "HTTP/1.1 200", 12) || !sep)
+      problem = "answer is not 200 OK";
+    else
+      body = strdup(sep + 4);
+  }
+  if (problem)
+    snprintf(err, errcap, "GET http://%s:%u%s: %s", host, port, path, problem);
+  arq_buf_free(&resp);
+  return body;
+}
+
+long arq_proc_rss_kib(long pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%ld/status", pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  long kib = -1;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmRSS:", 6)) {
+      kib = strtol(line + 6, NULL, 10);
+      break;
+    }
+  fclose(f);
+  return kib;
+}
+
+int arq_url_split(const char *url, const char *scheme, char *host, size_t hostcap, uint16_t *port,
+                  const char **path) {
+  size_t sl = strlen(scheme);
+  if (strncmp(url, scheme, sl) || strncmp(url + sl, "://", 3))
+    return -1;
+  const char *h = url + sl + 3;
+  const char *colon = strchr(h, ':');
+  const char *slash = strchr(h, '/');
+  if (!colon || (slash && slash < colon) || colon == h || (size_t)(colon - h) >= hostcap)
+    return -1;
+  memcpy(host, h, (size_t)(colon - h));
+  host[colon - h] = '\0';
+  char *end;
+  long p = strtol(colon + 1, &end, 10);
+  if (end == colon + 1 || p <= 0 || p > 65535 || (*end && *end != '/'))
+    return -1;
+  *port = (uint16_t)p;
+  *path = *end ? end : "/";
+  return 0;
+}
