@@ -1,0 +1,610 @@
+#include "cli/bench_run.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "arqon/v1/envelope.pb-c.h"
+#include "cli/bench_metrics.h"
+#include "cli/bench_natsproto.h"
+#include "cli/bench_ws.h"
+#include "cli/token.h"
+#include "net/loop.h"
+
+#define MAX_UNSENT (1u << 20) /* a client with more queued than this is skipped by pacing */
+#define SETTLE_MS 200         /* lets room subscriptions reach nats-server before publishing */
+#define TOKEN_TTL_S 86400
+
+typedef enum { C_IDLE, C_CONNECTING, C_WAIT_WELCOME, C_WAIT_JOIN, C_WAIT_INFO, C_WAIT_PONG,
+               C_READY, C_DEAD } conn_phase_t;
+typedef enum { R_CONNECT, R_SETTLE, R_HOLD, R_SEND, R_DRAIN, R_DONE } run_phase_t;
+
+typedef struct run run_t;
+
+typedef struct {
+  arq_bws_t ws;
+  run_t *run;
+  uint32_t index;
+  conn_phase_t phase;
+  arq_nats_parser_t np;
+} bconn_t;
+
+struct run {
+  const arq_bench_opts_t *o;
+  const arq_bench_hooks_t *hooks;
+  arq_bench_result_t *res;
+  arq_loop_t *loop;
+  bconn_t *conns;
+  long next, in_flight, settled; /* connects started, not yet settled, settled */
+  bool starting;                 /* inside start_connects: a failure must not recurse */
+  run_phase_t phase;
+  arq_timer_t tick, progress, deadline;
+  uint64_t t0_ns, send_start_ns, send_end_ns;
+  long rr; /* the next publisher to try */
+  struct sockaddr_storage addr;
+  socklen_t alen;
+  char host[256], hostport[300];
+  const char *path;
+  char tag[17]; /* per-run subject token for nats-ws, so two runs never mix */
+  uint8_t *pad;
+  arq_buf_t scratch;
+};
+
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static void to_hex16(uint64_t v, char out[17]) {
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; i--, v >>= 4)
+    out[i] = hex[v & 15];
+  out[16] = '\0';
+}
+
+static bool from_hex16(const void *p, size_t len, uint64_t *v) {
+  if (len < 16)
+    return false;
+  const char *s = p;
+  uint64_t x = 0;
+  for (int i = 0; i < 16; i++) {
+    char c = s[i];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0)
+      return false;
+    x = x << 4 | (uint64_t)d;
+  }
+  *v = x;
+  return true;
+}
+
+static bool per_conn_room(const run_t *r) { return r->o->mode == ARQ_BENCH_ROUNDTRIP; }
+
+/* The room (Shield) or subject (nats-ws) a client joins and publishes to. */
+static void room_of(const run_t *r, uint32_t index, char *out, size_t cap) {
+  if (r->o->target == ARQ_BENCH_SHIELD)
+    per_conn_room(r) ? snprintf(out, cap, "%s-%u", r->o->room, index)
+                     : snprintf(out, cap, "%s", r->o->room);
+  else
+    per_conn_room(r) ? snprintf(out, cap, "bench.%s.%u", r->tag, index)
+                     : snprintf(out, cap, "bench.%s.all", r->tag);
+}
+
+static void note(char *dst, size_t cap, const char *what) {
+  if (!*dst)
+    snprintf(dst, cap, "%s", what);
+}
+
+static void record_code(arq_bench_result_t *res, int code) {
+  for (int i = 0; i < ARQ_BENCH_MAX_CODES; i++) {
+    if (res->codes[i].count && res->codes[i].code != code)
+      continue;
+    res->codes[i].code = code;
+    res->codes[i].count++;
+    return;
+  }
+}
+
+static void start_connects(run_t *r);
+static void connect_phase_check(run_t *r);
+static void drain_check(run_t *r);
+
+/* ---- readiness ---- */
+
+static void settle(bconn_t *c, bool ok, const char *why) {
+  run_t *r = c->run;
+  c->phase = ok ? C_READY : C_DEAD;
+  if (ok) {
+    r->res->ready++;
+  } else {
+    r->res->connect_failed++;
+    note(r->res->first_failure, sizeof r->res->first_failure, why);
+  }
+  r->in_flight--;
+  r->settled++;
+  if (r->phase == R_CONNECT && !r->starting) {
+    start_connects(r);
+    connect_phase_check(r);
+  }
+}
+
+/* ---- the Shield's protocol ---- */
+
+static void send_envelope(bconn_t *c, Arqon__V1__Envelope *e) {
+  run_t *r = c->run;
+  size_t n = arqon__v1__envelope__get_packed_size(e);
+  arq_buf_reset(&r->scratch);
+  arq_buf_reserve(&r->scratch, n);
+  arqon__v1__envelope__pack(e, (uint8_t *)r->scratch.data);
+  arq_bws_send(&c->ws, ARQ_WS_OP_BINARY, r->scratch.data, n);
+}
+
+static void send_join(bconn_t *c) {
+  char room[160];
+  room_of(c->run, c->index, room, sizeof room);
+  Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
+  Arqon__V1__Command cmd = ARQON__V1__COMMAND__INIT;
+  cmd.type = "join";
+  e.id = "join";
+  e.room_id = room;
+  e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_CMD;
+  e.cmd = &cmd;
+  send_envelope(c, &e);
+}
+
+static void shield_publish(bconn_t *c) {
+  run_t *r = c->run;
+  char room[160], id[17];
+  room_of(r, c->index, room, sizeof room);
+  Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
+  Arqon__V1__Event ev = ARQON__V1__EVENT__INIT;
+  ev.type = "bench";
+  ev.data.data = r->pad;
+  ev.data.len = (size_t)r->o->size;
+  e.room_id = room;
+  e.id = id;
+  e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_EVENT;
+  e.event = &ev;
+  to_hex16(now_ns(), id);
+  send_envelope(c, &e);
+}
+
+static int error_code(const Arqon__V1__Event *ev) {
+  const char *p = ev->data.len ? memmem(ev->data.data, ev->data.len, "\"code\":", 7) : NULL;
+  return p ? atoi(p + 7) : 0;
+}
+
+static void shield_message(bconn_t *c, const uint8_t *data, size_t len) {
+  run_t *r = c->run;
+  arq_bench_result_t *res = r->res;
+  Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, len, data);
+  if (!e || e->payload_case != ARQON__V1__ENVELOPE__PAYLOAD_EVENT || !e->event->type) {
+    res->other++;
+    if (e)
+      arqon__v1__envelope__free_unpacked(e, NULL);
+    return;
+  }
+  const char *type = e->event->type;
+  const char *id = e->id ? e->id : "";
+  uint64_t sent_at;
+  if (!strcmp(type, "welcome") && c->phase == C_WAIT_WELCOME) {
+    if (r->o->join) {
+      c->phase = C_WAIT_JOIN;
+      send_join(c);
+    } else {
+      settle(c, true, NULL);
+    }
+  } else if (!strcmp(type, "ack") && !strcmp(id, "join")) {
+    if (c->phase == C_WAIT_JOIN)
+      settle(c, true, NULL);
+  } else if (!strcmp(type, "ack") && from_hex16(id, strlen(id), &sent_at)) {
+    res->acked++;
+    arq_hist_record(res->ack, now_ns() - sent_at);
+  } else if (!strcmp(type, "error")) {
+    char why[200];
+    snprintf(why, sizeof why, "error %d: %.*s", error_code(e->event), (int)e->event->data.len,
+             (const char *)e->event->data.data);
+    if (c->phase == C_WAIT_JOIN && !strcmp(id, "join")) {
+      settle(c, false, why);
+    } else {
+      res->errors++;
+      record_code(res, error_code(e->event));
+      note(res->first_error, sizeof res->first_error, why);
+    }
+  } else if (!strcmp(type, "bench") && from_hex16(id, strlen(id), &sent_at)) {
+    res->delivered++;
+    arq_hist_record(res->rt, now_ns() - sent_at);
+  } else {
+    res->other++;
+  }
+  arqon__v1__envelope__free_unpacked(e, NULL);
+  drain_check(r);
+}
+
+/* ---- the NATS protocol over nats-server's WebSocket listener ---- */
+
+static void nats_send(bconn_t *c, const char *text) {
+  arq_bws_send(&c->ws, ARQ_WS_OP_BINARY, text, strlen(text));
+}
+
+static void nats_publish(bconn_t *c) {
+  run_t *r = c->run;
+  char subject[160], head[200], stamp[17];
+  room_of(r, c->index, subject, sizeof subject);
+  size_t n = 16 + (size_t)r->o->size;
+  int hl = snprintf(head, sizeof head, "PUB %s %zu\r\n", subject, n);
+  arq_buf_reset(&r->scratch);
+  arq_buf_append(&r->scratch, head, (size_t)hl);
+  to_hex16(now_ns(), stamp);
+  arq_buf_append(&r->scratch, stamp, 16);
+  arq_buf_append(&r->scratch, r->pad, (size_t)r->o->size);
+  arq_buf_append(&r->scratch, "\r\n", 2);
+  arq_bws_send(&c->ws, ARQ_WS_OP_BINARY, r->scratch.data, r->scratch.len);
+}
+
+static void nats_op(void *ud, const arq_nats_msg_t *m) {
+  bconn_t *c = ud;
+  run_t *r = c->run;
+  uint64_t sent_at;
+  switch (m->op) {
+  case ARQ_NATS_OP_INFO:
+    if (c->phase == C_WAIT_INFO) {
+      char subject[160], text[512];
+      room_of(r, c->index, subject, sizeof subject);
+      snprintf(text, sizeof text,
+               "CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":true,\"protocol\":1,"
+               "\"lang\":\"c\",\"version\":\"arq-bench\",\"name\":\"arq-bench-%u\"}\r\n"
+               "SUB %s 1\r\nPING\r\n", c->index, subject);
+      c->phase = C_WAIT_PONG;
+      nats_send(c, text);
+    }
+    break;
+  case ARQ_NATS_OP_PING:
+    nats_send(c, "PONG\r\n");
+    break;
+  case ARQ_NATS_OP_PONG:
+    if (c->phase == C_WAIT_PONG)
+      settle(c, true, NULL);
+    break;
+  case ARQ_NATS_OP_ERR: {
+    char why[200];
+    snprintf(why, sizeof why, "-ERR %.*s", (int)m->arg_len, m->arg);
+    r->res->errors++;
+    note(r->res->first_error, sizeof r->res->first_error, why);
+    break;
+  }
+  case ARQ_NATS_OP_MSG:
+    if (from_hex16(m->payload, m->payload_len, &sent_at)) {
+      r->res->delivered++;
+      arq_hist_record(r->res->rt, now_ns() - sent_at);
+    } else {
+      r->res->other++;
+    }
+    break;
+  case ARQ_NATS_OP_OK:
+    break;
+  }
+}
+
+/* ---- client callbacks ---- */
+
+static void on_open(arq_bws_t *ws) {
+  bconn_t *c = ws->data;
+  c->phase = c->run->o->target == ARQ_BENCH_SHIELD ? C_WAIT_WELCOME : C_WAIT_INFO;
+}
+
+static void on_message(arq_bws_t *ws, bool binary, const uint8_t *data, size_t len) {
+  bconn_t *c = ws->data;
+  if (c->run->o->target == ARQ_BENCH_SHIELD) {
+    if (binary)
+      shield_message(c, data, len);
+    else
+      c->run->res->other++;
+    return;
+  }
+  if (arq_nats_parser_feed(&c->np, data, len, nats_op, c)) {
+    note(c->run->res->first_error, sizeof c->run->res->first_error, "NATS protocol error");
+    c->run->res->errors++;
+  }
+  drain_check(c->run);
+}
+
+static void on_close(arq_bws_t *ws, const char *why) {
+  bconn_t *c = ws->data;
+  if (c->phase == C_READY) {
+    c->phase = C_DEAD;
+    c->run->res->closed_during_run++;
+    note(c->run->res->first_failure, sizeof c->run->res->first_failure, why);
+  } else if (c->phase != C_DEAD) {
+    settle(c, false, why);
+  }
+}
+
+static const arq_bws_handlers_t handlers = {on_open, on_message, on_close};
+
+/* ---- phases ---- */
+
+static void finish(run_t *r) {
+  if (r->phase == R_DONE)
+    return;
+  r->phase = R_DONE;
+  arq_timer_stop(r->loop, &r->tick);
+  arq_timer_stop(r->loop, &r->deadline);
+  arq_timer_stop(r->loop, &r->progress);
+  if (r->hooks && r->hooks->finished)
+    r->hooks->finished(r->hooks->ud);
+  arq_loop_stop(r->loop);
+}
+
+static void start_connects(run_t *r) {
+  const arq_bench_opts_t *o = r->o;
+  r->starting = true;
+  while (r->in_flight < o->concurrency && r->next < o->connections) {
+    bconn_t *c = &r->conns[r->next];
+    c->run = r;
+    c->index = (uint32_t)r->next++;
+    arq_nats_parser_init(&c->np);
+    char target[2048], err[256];
+    if (o->target == ARQ_BENCH_SHIELD) {
+      char sub[32], rooms[200];
+      snprintf(sub, sizeof sub, "bench-%u", c->index);
+      /* The claim lets a client publish without joining (--no-join). */
+      snprintf(rooms, sizeof rooms, "{\"rooms\":[\"%s*\"]}", o->room);
+      arq_token_claims_t claims = {o->tenant, sub, NULL, rooms, TOKEN_TTL_S};
+      int jerr = 0;
+      char *token = arq_token_mint(&claims, o->secret, &jerr);
+      if (!token) {
+        snprintf(err, sizeof err, "could not sign a token (libjwt error %d)", jerr);
+        r->in_flight++;
+        settle(c, false, err);
+        continue;
+      }
+      snprintf(target, sizeof target, "%s%ctoken=%s&encoding=binary", r->path,
+               strchr(r->path, '?') ? '&' : '?', token);
+      free(token);
+    } else {
+      snprintf(target, sizeof target, "%s", r->path);
+    }
+    c->phase = C_CONNECTING;
+    r->in_flight++;
+    if (arq_bws_connect(&c->ws, r->loop, (struct sockaddr *)&r->addr, r->alen, r->hostport, target,
+                        &handlers, c, err, sizeof err))
+      settle(c, false, err);
+  }
+  r->starting = false;
+}
+
+static void progress_cb(arq_loop_t *loop, arq_timer_t *t);
+static void tick_cb(arq_loop_t *loop, arq_timer_t *t);
+
+static void begin_sending(run_t *r) {
+  r->phase = R_SEND;
+  r->send_start_ns = now_ns();
+  arq_timer_start(r->loop, &r->tick, 1);
+}
+
+static void deadline_cb(arq_loop_t *loop, arq_timer_t *t) {
+  (void)loop;
+  run_t *r = t->data;
+  switch (r->phase) {
+  case R_CONNECT:
+    /* Whatever has not finished its handshake by now counts as failed. */
+    r->starting = true;
+    for (long i = 0; i < r->o->connections; i++) {
+      bconn_t *c = &r->conns[i];
+      if (c->phase == C_READY || c->phase == C_DEAD)
+        continue;
+      if (c->phase == C_IDLE) {
+        c->run = r;
+        r->in_flight++;
+        arq_nats_parser_init(&c->np);
+      } else {
+        arq_bws_close(&c->ws);
+      }
+      settle(c, false, "timed out connecting");
+    }
+    r->next = r->o->connections;
+    r->starting = false;
+    connect_phase_check(r);
+    break;
+  case R_SETTLE:
+    begin_sending(r);
+    break;
+  case R_HOLD:
+    r->res->run_s = (double)(now_ns() - r->send_start_ns) / 1e9;
+    finish(r);
+    break;
+  case R_DRAIN:
+    finish(r);
+    break;
+  default:
+    break;
+  }
+}
+
+static void connect_phase_check(run_t *r) {
+  if (r->phase != R_CONNECT || r->settled < r->o->connections)
+    return;
+  r->res->connect_s = (double)(now_ns() - r->t0_ns) / 1e9;
+  arq_timer_stop(r->loop, &r->deadline);
+  if (r->hooks && r->hooks->connected)
+    r->hooks->connected(r->hooks->ud);
+  if (r->o->mode == ARQ_BENCH_IDLE) {
+    r->phase = R_HOLD;
+    r->send_start_ns = now_ns();
+    arq_timer_start(r->loop, &r->deadline, (uint64_t)(r->o->duration_s * 1000));
+  } else if (!r->res->ready) {
+    finish(r);
+  } else {
+    r->phase = R_SETTLE;
+    arq_timer_start(r->loop, &r->deadline, SETTLE_MS);
+  }
+}
+
+static void drain_check(run_t *r) {
+  if (r->phase != R_DRAIN)
+    return;
+  arq_bench_result_t *res = r->res;
+  bool answered = r->o->target != ARQ_BENCH_SHIELD || res->acked + res->errors >= res->sent;
+  if (answered && res->delivered >= res->delivered_expected)
+    finish(r);
+}
+
+static bconn_t *next_publisher(run_t *r) {
+  long p = r->o->mode == ARQ_BENCH_FANOUT ? r->o->publishers : r->o->connections;
+  for (long k = 0; k < p; k++) {
+    bconn_t *c = &r->conns[r->rr];
+    r->rr = (r->rr + 1) % p;
+    if (c->phase == C_READY && arq_bws_pending(&c->ws) < MAX_UNSENT)
+      return c;
+  }
+  return NULL;
+}
+
+static void tick_cb(arq_loop_t *loop, arq_timer_t *t) {
+  run_t *r = t->data;
+  const arq_bench_opts_t *o = r->o;
+  uint64_t now = now_ns();
+  double elapsed = (double)(now - r->send_start_ns) / 1e9;
+  bool last = elapsed >= o->duration_s;
+  double due = o->rate * (last ? o->duration_s : elapsed);
+  while ((double)r->res->sent < due) {
+    bconn_t *c = next_publisher(r);
+    if (!c)
+      break;
+    if (o->target == ARQ_BENCH_SHIELD)
+      shield_publish(c);
+    else
+      nats_publish(c);
+    if (c->ws.state != ARQ_BWS_OPEN)
+      continue;
+    r->res->sent++;
+    if (o->mode == ARQ_BENCH_ROUNDTRIP)
+      r->res->delivered_expected++;
+    else if (o->mode == ARQ_BENCH_FANOUT)
+      r->res->delivered_expected += (uint64_t)(r->res->ready - r->res->closed_during_run);
+  }
+  if (!last) {
+    arq_timer_start(loop, &r->tick, 1);
+    return;
+  }
+  r->send_end_ns = now_ns();
+  r->res->run_s = (double)(r->send_end_ns - r->send_start_ns) / 1e9;
+  r->phase = R_DRAIN;
+  arq_timer_start(loop, &r->deadline, (uint64_t)o->drain_ms);
+  drain_check(r);
+}
+
+static void progress_cb(arq_loop_t *loop, arq_timer_t *t) {
+  run_t *r = t->data;
+  const arq_bench_result_t *res = r->res;
+  static const char *const names[] = {"connecting", "settling", "holding", "sending", "draining", "done"};
+  fprintf(stderr,
+          "arq bench: %5.1fs %-10s ready %ld/%ld failed %ld sent %llu acked %llu delivered %llu "
+          "errors %llu\n",
+          (double)(now_ns() - r->t0_ns) / 1e9, names[r->phase], res->ready, r->o->connections,
+          res->connect_failed + res->closed_during_run, (unsigned long long)res->sent,
+          (unsigned long long)res->acked, (unsigned long long)res->delivered,
+          (unsigned long long)res->errors);
+  arq_timer_start(loop, &r->progress, 1000);
+}
+
+static int resolve(run_t *r, char *err, size_t errcap) {
+  uint16_t port;
+  if (arq_url_split(r->o->url, "ws", r->host, sizeof r->host, &port, &r->path)) {
+    snprintf(err, errcap, "--url: expected ws://HOST:PORT/PATH, got '%s'", r->o->url);
+    return -1;
+  }
+  snprintf(r->hostport, sizeof r->hostport, "%s:%u", r->host, port);
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+  char ps[8];
+  snprintf(ps, sizeof ps, "%u", port);
+  int rc = getaddrinfo(r->host, ps, &hints, &ai);
+  if (rc) {
+    snprintf(err, errcap, "--url: %s: %s", r->host, gai_strerror(rc));
+    return -1;
+  }
+  memcpy(&r->addr, ai->ai_addr, ai->ai_addrlen);
+  r->alen = ai->ai_addrlen;
+  freeaddrinfo(ai);
+  return 0;
+}
+
+int arq_bench_run(const arq_bench_opts_t *o, const arq_bench_hooks_t *hooks,
+                  arq_bench_result_t *res, char *err, size_t errcap) {
+  memset(res, 0, sizeof *res);
+  res->ack = malloc(sizeof *res->ack);
+  res->rt = malloc(sizeof *res->rt);
+  run_t *r = calloc(1, sizeof *r);
+  if (!res->ack || !res->rt || !r) {
+    free(r);
+    snprintf(err, errcap, "out of memory");
+    return -1;
+  }
+  arq_hist_init(res->ack);
+  arq_hist_init(res->rt);
+  r->o = o;
+  r->hooks = hooks;
+  r->res = res;
+  if (resolve(r, err, errcap)) {
+    free(r);
+    return -1;
+  }
+  r->conns = calloc((size_t)o->connections, sizeof *r->conns);
+  r->pad = malloc((size_t)o->size + 1);
+  r->loop = arq_loop_new();
+  if (!r->conns || !r->pad || !r->loop) {
+    snprintf(err, errcap, "out of memory or no epoll");
+    free(r->conns), free(r->pad);
+    if (r->loop)
+      arq_loop_free(r->loop);
+    free(r);
+    return -1;
+  }
+  memset(r->pad, 'x', (size_t)o->size);
+  arq_buf_init(&r->scratch);
+  uint64_t tag;
+  if (getrandom(&tag, sizeof tag, 0) != sizeof tag)
+    tag = now_ns();
+  to_hex16(tag, r->tag);
+  arq_timer_init(&r->tick, tick_cb, r);
+  arq_timer_init(&r->progress, progress_cb, r);
+  arq_timer_init(&r->deadline, deadline_cb, r);
+  r->t0_ns = now_ns();
+  r->phase = R_CONNECT;
+  arq_timer_start(r->loop, &r->deadline, (uint64_t)o->connect_timeout_ms);
+  if (!o->quiet)
+    arq_timer_start(r->loop, &r->progress, 1000);
+  start_connects(r);
+  connect_phase_check(r);
+  int rc = r->phase == R_DONE ? 0 : arq_loop_run(r->loop);
+  for (long i = 0; i < o->connections; i++) {
+    bconn_t *c = &r->conns[i];
+    arq_bws_close(&c->ws);
+    arq_bws_free(&c->ws);
+    arq_nats_parser_free(&c->np);
+  }
+  arq_timer_stop(r->loop, &r->tick);
+  arq_timer_stop(r->loop, &r->deadline);
+  arq_timer_stop(r->loop, &r->progress);
+  arq_loop_run_pending(r->loop);
+  arq_loop_free(r->loop);
+  arq_buf_free(&r->scratch);
+  free(r->conns);
+  free(r->pad);
+  free(r);
+  if (rc)
+    snprintf(err, errcap, "the event loop failed");
+  return rc;
+}
+
+void arq_bench_result_free(arq_bench_result_t *res) {
+  free(res->ack);
+  free(res->rt);
+  res->ack = res->rt = NULL;
+}

@@ -1,0 +1,444 @@
+/* arq bench: a load generator for the Shield, and for nats-server's WebSocket listener to
+ * compare against (SPEC section 9). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli/bench_histogram.h"
+#include "cli/bench_metrics.h"
+#include "cli/bench_responder.h"
+#include "cli/bench_run.h"
+#include "cli/commands.h"
+#include "common/ids.h"
+
+#define ROUTE_METRIC "shield_route_duration_seconds"
+#define FDS_SPARE 64 /* stdio, epoll, NATS, the metrics scrape */
+
+static void bench_usage(FILE *out) {
+  fprintf(out,
+    "usage: arq bench --url ws://HOST:PORT/PATH [--target shield|nats-ws]\n"
+    "                 [--mode ack|roundtrip|fanout|idle] [--connections N] [--rate MSG_PER_S]\n"
+    "                 [--duration S] [--size BYTES] [--secret S] [--tenant T] [--room R]\n"
+    "                 [--no-join] [--nats URL] [--publishers K] [--metrics URL | --no-metrics]\n"
+    "                 [--pid PID] [--drain-ms MS] [--connect-timeout S] [--concurrency N]\n"
+    "                 [--json] [--quiet]\n"
+    "  Opens N WebSocket clients, publishes RATE messages per second in total for S seconds\n"
+    "  and reports throughput and latency percentiles (log-linear histogram, < 1.6 %% error).\n"
+    "  modes:\n"
+    "    ack        latency = send -> the Shield's ack (all clients publish to one room)\n"
+    "    roundtrip  each client its own room (or subject); latency = send -> delivery back to\n"
+    "               the sender. With the Shield, a responder on --nats republishes\n"
+    "               in.t.<tenant>.r.<room> to out.t.<tenant>.r.<room> in place of the Brain\n"
+    "    fanout     every client joins one room (subject); K publishers; every member receives\n"
+    "    idle       connect, hold S seconds; with --pid, the server's VmRSS before and after\n"
+    "  --target nats-ws speaks the NATS protocol over nats-server's WebSocket listener\n"
+    "  (websocket { no_tls: true }), publishing to and subscribing its own subjects.\n"
+    "  The Shield's " ROUTE_METRIC " histogram is read from /metrics before and after\n"
+    "  (default: the --url host and port) and its p50/p99 for the run reported.\n"
+    "  Defaults: --target shield --mode ack --connections 10 --rate 1000 --duration 5\n"
+    "  --size 64 --tenant bench --room bench --nats nats://127.0.0.1:4222 --publishers 1\n"
+    "  --drain-ms 3000 --connect-timeout 60 --concurrency 200; --secret or ARQON_JWT_SECRET.\n");
+}
+
+typedef struct {
+  arq_bench_opts_t o;
+  const char *nats_url, *metrics_url;
+  bool no_metrics, json;
+  long pid;
+} bench_args_t;
+
+static int num(const char *opt, const char *v, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double d = strtod(v, &end);
+  if (!*v || *end || errno || !(d >= lo && d <= hi)) {
+    fprintf(stderr, "arq bench: %s: expected a number from %g to %g, got '%s'\n", opt, lo, hi, v);
+    return -1;
+  }
+  *out = d;
+  return 0;
+}
+
+static int integer(const char *opt, const char *v, long lo, long hi, long *out) {
+  double d;
+  if (num(opt, v, (double)lo, (double)hi, &d))
+    return -1;
+  if (d != floor(d)) {
+    fprintf(stderr, "arq bench: %s: expected a whole number, got '%s'\n", opt, v);
+    return -1;
+  }
+  *out = (long)d;
+  return 0;
+}
+
+static int parse_args(int argc, char **argv, bench_args_t *a) {
+  arq_bench_opts_t *o = &a->o;
+  *o = (arq_bench_opts_t){.target = ARQ_BENCH_SHIELD, .mode = ARQ_BENCH_ACK, .tenant = "bench",
+                          .room = "bench", .join = true, .connections = 10, .publishers = 1,
+                          .concurrency = 200, .rate = 1000, .duration_s = 5, .size = 64,
+                          .drain_ms = 3000, .connect_timeout_ms = 60000};
+  a->nats_url = "nats://127.0.0.1:4222";
+  double secs;
+  for (int i = 1; i < argc; i++) {
+    const char *opt = argv[i];
+    if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
+      bench_usage(stdout);
+      exit(0);
+    }
+    if (!strcmp(opt, "--no-join")) { o->join = false; continue; }
+    if (!strcmp(opt, "--no-metrics")) { a->no_metrics = true; continue; }
+    if (!strcmp(opt, "--json")) { a->json = true; continue; }
+    if (!strcmp(opt, "--quiet")) { o->quiet = true; continue; }
+    if (strncmp(opt, "--", 2)) {
+      fprintf(stderr, "arq bench: unexpected argument '%s'\n", opt);
+      return -1;
+    }
+    if (i + 1 >= argc) {
+      fprintf(stderr, "arq bench: %s needs a value\n", opt);
+      return -1;
+    }
+    const char *v = argv[++i];
+    int rc = 0;
+    if (!strcmp(opt, "--url")) o->url = v;
+    else if (!strcmp(opt, "--secret")) o->secret = v;
+    else if (!strcmp(opt, "--tenant")) o->tenant = v;
+    else if (!strcmp(opt, "--room")) o->room = v;
+    else if (!strcmp(opt, "--nats")) a->nats_url = v;
+    else if (!strcmp(opt, "--metrics")) a->metrics_url = v;
+    else if (!strcmp(opt, "--target")) {
+      if (!strcmp(v, "shield")) o->target = ARQ_BENCH_SHIELD;
+      else if (!strcmp(v, "nats-ws")) o->target = ARQ_BENCH_NATS_WS;
+      else {
+        fprintf(stderr, "arq bench: --target: expected shield or nats-ws, got '%s'\n", v);
+        return -1;
+      }
+    } else if (!strcmp(opt, "--mode")) {
+      if (!strcmp(v, "ack")) o->mode = ARQ_BENCH_ACK;
+      else if (!strcmp(v, "roundtrip")) o->mode = ARQ_BENCH_ROUNDTRIP;
+      else if (!strcmp(v, "fanout")) o->mode = ARQ_BENCH_FANOUT;
+      else if (!strcmp(v, "idle")) o->mode = ARQ_BENCH_IDLE;
+      else {
+        fprintf(stderr, "arq bench: --mode: expected ack, roundtrip, fanout or idle, got '%s'\n", v);
+        return -1;
+      }
+    }
+    else if (!strcmp(opt, "--connections")) rc = integer(opt, v, 1, 200000, &o->connections);
+    else if (!strcmp(opt, "--publishers")) rc = integer(opt, v, 1, 200000, &o->publishers);
+    else if (!strcmp(opt, "--concurrency")) rc = integer(opt, v, 1, 10000, &o->concurrency);
+    else if (!strcmp(opt, "--rate")) rc = num(opt, v, 1, 1e6, &o->rate);
+    else if (!strcmp(opt, "--duration")) rc = num(opt, v, 0.1, 3600, &o->duration_s);
+    else if (!strcmp(opt, "--size")) rc = integer(opt, v, 0, 1 << 20, &o->size);
+    else if (!strcmp(opt, "--drain-ms")) rc = integer(opt, v, 0, 60000, &o->drain_ms);
+    else if (!strcmp(opt, "--pid")) rc = integer(opt, v, 1, 1L << 30, &a->pid);
+    else if (!strcmp(opt, "--connect-timeout")) {
+      rc = num(opt, v, 1, 600, &secs);
+      o->connect_timeout_ms = (long)(secs * 1000);
+    } else {
+      fprintf(stderr, "arq bench: unknown option '%s'\n", opt);
+      return -1;
+    }
+    if (rc)
+      return -1;
+  }
+  return 0;
+}
+
+static int check_args(bench_args_t *a) {
+  arq_bench_opts_t *o = &a->o;
+  if (!o->url) {
+    fprintf(stderr, "arq bench: --url is required\n");
+    return -1;
+  }
+  if (o->target == ARQ_BENCH_SHIELD) {
+    if (!o->secret)
+      o->secret = getenv("ARQON_JWT_SECRET");
+    if (!o->secret || !*o->secret) {
+      fprintf(stderr, "arq bench: --secret (or ARQON_JWT_SECRET) is required for the Shield\n");
+      return -1;
+    }
+    const char *p = arq_id_problem(o->tenant);
+    if (p) {
+      fprintf(stderr, "arq bench: --tenant '%s': %s\n", o->tenant, p);
+      return -1;
+    }
+    /* Rooms get "-<index>" appended in roundtrip mode and must stay valid ids. */
+    if ((p = arq_id_problem(o->room)) || strlen(o->room) > 56) {
+      fprintf(stderr, "arq bench: --room '%s': %s\n", o->room, p ? p : "at most 56 characters");
+      return -1;
+    }
+  } else if (o->mode == ARQ_BENCH_ACK) {
+    fprintf(stderr, "arq bench: --mode ack needs --target shield (NATS core has no acks)\n");
+    return -1;
+  }
+  if (o->publishers > o->connections) {
+    fprintf(stderr, "arq bench: --publishers %ld is more than --connections %ld\n", o->publishers,
+            o->connections);
+    return -1;
+  }
+  if (!o->join && o->mode != ARQ_BENCH_ACK && o->mode != ARQ_BENCH_IDLE) {
+    fprintf(stderr, "arq bench: --no-join: deliveries need members; only with ack or idle\n");
+    return -1;
+  }
+  if (o->mode == ARQ_BENCH_IDLE && !a->pid)
+    fprintf(stderr, "arq bench: note: without --pid the idle mode reports no memory figures\n");
+  return 0;
+}
+
+/* Each client is a descriptor: raise the soft limit to what is needed, or say why not. */
+static int ensure_fds(long connections) {
+  struct rlimit rl;
+  rlim_t need = (rlim_t)connections + FDS_SPARE;
+  if (getrlimit(RLIMIT_NOFILE, &rl))
+    return 0;
+  if (rl.rlim_cur >= need)
+    return 0;
+  if (rl.rlim_max >= need) {
+    rl.rlim_cur = need;
+    if (!setrlimit(RLIMIT_NOFILE, &rl))
+      return 0;
+  }
+  fprintf(stderr, "arq bench: --connections %ld needs %llu file descriptors; the limit is %llu "
+                  "(raise it with ulimit -n)\n", connections, (unsigned long long)need,
+          (unsigned long long)rl.rlim_max);
+  return -1;
+}
+
+/* ---- measurements around the run ---- */
+
+typedef struct {
+  bench_args_t *a;
+  char host[256];
+  uint16_t port;
+  const char *path;
+  bool scrape;
+  arq_prom_hist_t before, after;
+  bool have_before, have_after;
+  char scrape_error[300];
+  long rss_before, rss_after, rss_connected;
+} around_t;
+
+static void scrape(around_t *m, arq_prom_hist_t *h, bool *ok) {
+  if (!m->scrape)
+    return;
+  char err[256];
+  char *body = arq_http_get(m->host, m->port, m->path, 5000, err, sizeof err);
+  if (!body) {
+    snprintf(m->scrape_error, sizeof m->scrape_error, "%s", err);
+    return;
+  }
+  if (arq_prom_hist_parse(body, ROUTE_METRIC, h))
+    snprintf(m->scrape_error, sizeof m->scrape_error, "no histogram %s in the metrics", ROUTE_METRIC);
+  else
+    *ok = true;
+  free(body);
+}
+
+static void on_connected(void *ud) {
+  around_t *m = ud;
+  scrape(m, &m->before, &m->have_before);
+  if (m->a->pid)
+    m->rss_connected = arq_proc_rss_kib(m->a->pid);
+}
+
+static void on_finished(void *ud) {
+  around_t *m = ud;
+  scrape(m, &m->after, &m->have_after);
+  if (m->a->pid)
+    m->rss_after = arq_proc_rss_kib(m->a->pid);
+}
+
+static int setup_scrape(around_t *m) {
+  bench_args_t *a = m->a;
+  if (a->no_metrics || (a->o.target != ARQ_BENCH_SHIELD && !a->metrics_url))
+    return 0;
+  if (a->metrics_url) {
+    if (arq_url_split(a->metrics_url, "http", m->host, sizeof m->host, &m->port, &m->path)) {
+      fprintf(stderr, "arq bench: --metrics: expected http://HOST:PORT/PATH, got '%s'\n",
+              a->metrics_url);
+      return -1;
+    }
+  } else {
+    const char *ignored;
+    if (arq_url_split(a->o.url, "ws", m->host, sizeof m->host, &m->port, &ignored))
+      return 0; /* the run reports the bad --url */
+    m->path = "/metrics";
+  }
+  m->scrape = true;
+  return 0;
+}
+
+/* ---- report ---- */
+
+static const char *target_name(arq_bench_target_t t) { return t == ARQ_BENCH_SHIELD ? "shield" : "nats-ws"; }
+
+static const char *mode_name(arq_bench_mode_t m) {
+  static const char *const names[] = {"ack", "roundtrip", "fanout", "idle"};
+  return names[m];
+}
+
+static double us(uint64_t ns) { return (double)ns / 1e3; }
+
+static void json_hist(FILE *f, const char *name, const arq_hist_t *h) {
+  fprintf(f, ",\"%s\":{\"count\":%llu,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
+             "\"max\":%.1f,\"mean\":%.1f}",
+          name, (unsigned long long)h->count, us(arq_hist_percentile(h, 50)),
+          us(arq_hist_percentile(h, 90)), us(arq_hist_percentile(h, 99)),
+          us(arq_hist_percentile(h, 99.9)), us(h->count ? h->max : 0), arq_hist_mean(h) / 1e3);
+}
+
+static void text_hist(FILE *f, const char *name, const arq_hist_t *h) {
+  if (!h->count)
+    return;
+  fprintf(f, "%-22s n=%llu p50 %.1f µs  p90 %.1f µs  p99 %.1f µs  p99.9 %.1f µs  max %.1f µs  "
+             "mean %.1f µs\n",
+          name, (unsigned long long)h->count, us(arq_hist_percentile(h, 50)),
+          us(arq_hist_percentile(h, 90)), us(arq_hist_percentile(h, 99)),
+          us(arq_hist_percentile(h, 99.9)), us(h->max), arq_hist_mean(h) / 1e3);
+}
+
+static double per_s(uint64_t n, double s) { return s > 0 ? (double)n / s : 0; }
+
+static void report(const bench_args_t *a, const arq_bench_result_t *r, const around_t *m,
+                   const arq_responder_t *resp) {
+  const arq_bench_opts_t *o = &a->o;
+  bool route = m->have_before && m->have_after;
+  arq_prom_hist_t d;
+  bool open50 = false, open99 = false;
+  double q50 = NAN, q99 = NAN;
+  if (route && !arq_prom_hist_delta(&m->after, &m->before, &d)) {
+    q50 = arq_prom_hist_quantile(&d, 0.5, &open50) * 1e6;
+    q99 = arq_prom_hist_quantile(&d, 0.99, &open99) * 1e6;
+  } else {
+    route = false;
+  }
+  long rss_base = m->rss_before, rss_top = m->rss_after > 0 ? m->rss_after : m->rss_connected;
+  double per_conn = r->ready && rss_base > 0 && rss_top > 0
+                        ? (double)(rss_top - rss_base) * 1024.0 / (double)r->ready : NAN;
+  uint64_t lost_acks = o->target == ARQ_BENCH_SHIELD && o->mode != ARQ_BENCH_IDLE &&
+                               r->sent > r->acked + r->errors ? r->sent - r->acked - r->errors : 0;
+  uint64_t lost_dl = r->delivered_expected > r->delivered ? r->delivered_expected - r->delivered : 0;
+  double t = r->run_s;
+  if (a->json) {
+    FILE *f = stdout;
+    fprintf(f, "{\"target\":\"%s\",\"mode\":\"%s\",\"connections\":%ld,\"ready\":%ld,"
+               "\"connect_failed\":%ld,\"closed_during_run\":%ld,\"connect_s\":%.3f,"
+               "\"rate_target\":%.1f,\"run_s\":%.3f,\"payload_bytes\":%ld,\"sent\":%llu,"
+               "\"send_rate\":%.1f,\"acked\":%llu,\"ack_rate\":%.1f,\"delivered\":%llu,"
+               "\"delivered_expected\":%llu,\"delivery_rate\":%.1f,\"errors\":%llu,"
+               "\"lost_acks\":%llu,\"lost_deliveries\":%llu,\"other\":%llu",
+            target_name(o->target), mode_name(o->mode), o->connections, r->ready, r->connect_failed,
+            r->closed_during_run, r->connect_s, o->mode == ARQ_BENCH_IDLE ? 0 : o->rate, t, o->size,
+            (unsigned long long)r->sent, per_s(r->sent, t), (unsigned long long)r->acked,
+            per_s(r->acked, t), (unsigned long long)r->delivered,
+            (unsigned long long)r->delivered_expected, per_s(r->delivered, t),
+            (unsigned long long)r->errors, (unsigned long long)lost_acks,
+            (unsigned long long)lost_dl, (unsigned long long)r->other);
+    fprintf(f, ",\"error_codes\":{");
+    for (int i = 0; i < ARQ_BENCH_MAX_CODES && r->codes[i].count; i++)
+      fprintf(f, "%s\"%d\":%llu", i ? "," : "", r->codes[i].code, (unsigned long long)r->codes[i].count);
+    fprintf(f, "}");
+    json_hist(f, "ack_latency_us", r->ack);
+    json_hist(f, "rt_latency_us", r->rt);
+    if (route && d.count > 0)
+      fprintf(f, ",\"shield_route_us\":{\"count\":%.0f,\"p50\":%.2f,\"p99\":%.2f,\"p50_open\":%s,"
+                 "\"p99_open\":%s,\"mean\":%.2f}",
+              d.count, q50, q99, open50 ? "true" : "false", open99 ? "true" : "false",
+              d.sum / d.count * 1e6);
+    if (resp)
+      fprintf(f, ",\"responder_forwarded\":%llu",
+              (unsigned long long)arq_responder_forwarded(resp));
+    if (a->pid)
+      fprintf(f, ",\"rss_before_kib\":%ld,\"rss_connected_kib\":%ld,\"rss_after_kib\":%ld",
+              m->rss_before, m->rss_connected, m->rss_after);
+    if (!isnan(per_conn))
+      fprintf(f, ",\"bytes_per_conn\":%.0f", per_conn);
+    fprintf(f, ",\"first_failure\":\"");
+    for (const char *p = r->first_failure; *p; p++)
+      fprintf(f, *p == '"' || *p == '\\' ? "\\%c" : (unsigned char)*p < 32 ? "?" : "%c", *p);
+    fprintf(f, "\",\"first_error\":\"");
+    for (const char *p = r->first_error; *p; p++)
+      fprintf(f, *p == '"' || *p == '\\' ? "\\%c" : (unsigned char)*p < 32 ? "?" : "%c", *p);
+    fprintf(f, "\"}\n");
+    return;
+  }
+  FILE *f = stdout;
+  fprintf(f, "target %s, mode %s, %ld connections (%ld ready, %ld failed, %ld closed during the run), "
+             "connected in %.2f s\n",
+          target_name(o->target), mode_name(o->mode), o->connections, r->ready, r->connect_failed,
+          r->closed_during_run, r->connect_s);
+  if (o->mode != ARQ_BENCH_IDLE) {
+    fprintf(f, "offered %.0f msg/s for %.2f s, payload %ld B: sent %llu (%.0f/s)", o->rate, t,
+            o->size, (unsigned long long)r->sent, per_s(r->sent, t));
+    if (o->target == ARQ_BENCH_SHIELD)
+      fprintf(f, ", acked %llu (%.0f/s)", (unsigned long long)r->acked, per_s(r->acked, t));
+    if (o->mode != ARQ_BENCH_ACK)
+      fprintf(f, ", delivered %llu of %llu (%.0f/s)", (unsigned long long)r->delivered,
+              (unsigned long long)r->delivered_expected, per_s(r->delivered, t));
+    fprintf(f, ", errors %llu\n", (unsigned long long)r->errors);
+    for (int i = 0; i < ARQ_BENCH_MAX_CODES && r->codes[i].count; i++)
+      fprintf(f, "  error code %d: %llu\n", r->codes[i].code, (unsigned long long)r->codes[i].count);
+    if (lost_acks || lost_dl)
+      fprintf(f, "unanswered after the drain: %llu acks, %llu deliveries\n",
+              (unsigned long long)lost_acks, (unsigned long long)lost_dl);
+    text_hist(f, "ack latency", r->ack);
+    text_hist(f, o->mode == ARQ_BENCH_FANOUT ? "delivery latency" : "round-trip latency", r->rt);
+  }
+  if (route && d.count > 0)
+    fprintf(f, "shield routing (%s)  n=%.0f p50 %s%.1f µs  p99 %s%.1f µs  (from /metrics buckets)\n",
+            ROUTE_METRIC, d.count, open50 ? ">" : "", q50, open99 ? ">" : "", q99);
+  else if (m->scrape && !route)
+    fprintf(f, "shield routing: not measured (%s)\n", m->scrape_error[0] ? m->scrape_error : "?");
+  if (a->pid)
+    fprintf(f, "server VmRSS: %ld KiB before, %ld KiB connected, %ld KiB after\n", m->rss_before,
+            m->rss_connected, m->rss_after);
+  if (!isnan(per_conn))
+    fprintf(f, "memory per connection: %.0f bytes\n", per_conn);
+  if (r->first_failure[0])
+    fprintf(f, "first connection failure: %s\n", r->first_failure);
+  if (r->first_error[0])
+    fprintf(f, "first error: %s\n", r->first_error);
+}
+
+int arq_cmd_bench(int argc, char **argv) {
+  bench_args_t a = {0};
+  if (parse_args(argc, argv, &a) || check_args(&a)) {
+    fprintf(stderr, "run 'arq bench --help' for the options\n");
+    return 2;
+  }
+  if (ensure_fds(a.o.connections))
+    return 2;
+  around_t m = {.a = &a, .rss_before = -1, .rss_after = -1, .rss_connected = -1};
+  if (setup_scrape(&m))
+    return 2;
+  if (a.pid && (m.rss_before = arq_proc_rss_kib(a.pid)) < 0) {
+    fprintf(stderr, "arq bench: --pid %ld: no such process (or /proc unreadable)\n", a.pid);
+    return 2;
+  }
+  arq_responder_t *resp = NULL;
+  char err[512];
+  if (a.o.target == ARQ_BENCH_SHIELD &&
+      (a.o.mode == ARQ_BENCH_ROUNDTRIP || a.o.mode == ARQ_BENCH_FANOUT)) {
+    resp = arq_responder_start(a.nats_url, a.o.tenant, err, sizeof err);
+    if (!resp) {
+      fprintf(stderr, "arq bench: %s\n", err);
+      return 1;
+    }
+  }
+  arq_bench_hooks_t hooks = {on_connected, on_finished, &m};
+  arq_bench_result_t r;
+  int rc = arq_bench_run(&a.o, &hooks, &r, err, sizeof err);
+  if (rc) {
+    fprintf(stderr, "arq bench: %s\n", err);
+  } else {
+    report(&a, &r, &m, resp);
+    /* Exit status 1 when the run did not do what was asked, so scripts notice. */
+    if (!r.ready || r.connect_failed || r.closed_during_run || r.errors)
+      rc = 1;
+  }
+  arq_responder_stop(resp);
+  arq_bench_result_free(&r);
+  return rc ? 1 : 0;
+}
