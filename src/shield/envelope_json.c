@@ -25,7 +25,17 @@ struct arq_envelope_chunk {
 
 void arq_envelope_arena_init(arq_envelope_arena_t *a, const arq_json_limits_t *limits) {
   memset(a, 0, sizeof *a);
-  arq_json_doc_init(&a->json, limits);
+  arq_json_limits_t lim = {ARQ_ENVELOPE_JSON_MAX_BYTES, ARQ_ENVELOPE_JSON_MAX_DEPTH,
+                           ARQ_ENVELOPE_JSON_MAX_VALUES};
+  if (limits) {
+    if (limits->max_bytes)
+      lim.max_bytes = limits->max_bytes;
+    if (limits->max_depth)
+      lim.max_depth = limits->max_depth;
+    if (limits->max_values)
+      lim.max_values = limits->max_values;
+  }
+  arq_json_doc_init(&a->json, &lim);
 }
 
 void arq_envelope_arena_reset(arq_envelope_arena_t *a) {
@@ -610,7 +620,8 @@ void arq_envelope_to_json(const Arqon__V1__Envelope *e, arq_buf_t *out) {
       if (ev)
         arq_json_w_string(&w, ev->name, strlen(ev->name));
       else
-        arq_json_w_int64(&w, (int64_t)e->signal->type);
+        /* the enum's C type may be unsigned; the wire value is an int32 */
+        arq_json_w_int64(&w, (int64_t)(int32_t)e->signal->type);
     }
     if (e->signal)
       put_string(&w, "reason", e->signal->reason);

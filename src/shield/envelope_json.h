@@ -45,7 +45,16 @@ typedef struct {
   size_t _chunk_bytes;
 } arq_envelope_arena_t;
 
-/** Prepares an arena. `limits` bounds the JSON text (NULL for the defaults of json.h). */
+/* Defaults for the JSON text of one envelope, applied where `limits` is NULL or a field of
+ * it is 0. An envelope is shallow (depth 3) and its size is dominated by strings, so few
+ * values and little depth suffice; tight bounds keep a hostile frame such as [0,0,0,...]
+ * from growing the arena (whose memory is kept for reuse) to tens of bytes per input byte.
+ * With these, an arena holds at most about max_bytes + 80 * max_values bytes for JSON. */
+#define ARQ_ENVELOPE_JSON_MAX_BYTES ((size_t)1 << 20)
+#define ARQ_ENVELOPE_JSON_MAX_DEPTH 16u
+#define ARQ_ENVELOPE_JSON_MAX_VALUES ((size_t)1 << 14)
+
+/** Prepares an arena. `limits` bounds the JSON text (see the defaults above). */
 void arq_envelope_arena_init(arq_envelope_arena_t *a, const arq_json_limits_t *limits);
 /** Forgets everything allocated from the arena (envelopes decoded into it become invalid),
  *  keeping the memory for reuse. */

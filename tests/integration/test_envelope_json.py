@@ -62,7 +62,7 @@ def rand_envelope(rng):
                                    rng.randbytes(rng.randint(0, 40)), b""])
     elif which == "signal":
         m.signal.SetInParent()
-        m.signal.type = rng.choice([0, 1, 2, 5])  # 5: an open enum keeps unknown numbers
+        m.signal.type = rng.choice([0, 1, 2, 5, -7])  # open enum: unknown numbers are kept
         if rng.random() < 0.5:
             m.signal.reason = rand_text(rng)
     return m

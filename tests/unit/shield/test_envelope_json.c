@@ -291,6 +291,33 @@ static void test_null_means_default(void **state) {
   assert_string_equal(e.cmd->type, "");
 }
 
+static void test_default_limits(void **state) {
+  /* The arena's defaults are sized for envelopes, not for arbitrary JSON. */
+  arq_buf_t json;
+  arq_buf_init(&json);
+  arq_buf_puts(&json, "{\"x\":[");
+  for (int i = 0; i < 20000; i++)
+    arq_buf_puts(&json, i ? ",0" : "0");
+  arq_buf_puts(&json, "]}");
+  Arqon__V1__Envelope e;
+  assert_int_equal(arq_envelope_from_json(json.data, json.len, &e, &arena, err, sizeof err),
+                   ARQ_ENVELOPE_EINVAL);
+  assert_non_null(strstr(err, "value count limit"));
+  arq_buf_reset(&json);
+  for (int i = 0; i < 17; i++)
+    arq_buf_putc(&json, '[');
+  assert_int_equal(arq_envelope_from_json(json.data, json.len, &e, &arena, err, sizeof err),
+                   ARQ_ENVELOPE_EINVAL);
+  assert_string_equal(err, "byte 16: nesting exceeds the depth limit");
+  arq_buf_reset(&json);
+  arq_buf_reserve(&json, ARQ_ENVELOPE_JSON_MAX_BYTES + 1);
+  memset(json.data, ' ', ARQ_ENVELOPE_JSON_MAX_BYTES + 1);
+  assert_int_equal(arq_envelope_from_json(json.data, ARQ_ENVELOPE_JSON_MAX_BYTES + 1, &e, &arena,
+                                          err, sizeof err),
+                   ARQ_ENVELOPE_ETOOBIG);
+  arq_buf_free(&json);
+}
+
 static void test_too_big(void **state) {
   arq_envelope_arena_t small;
   arq_json_limits_t lim = {.max_bytes = 16};
@@ -327,6 +354,10 @@ static void test_round_trips(void **state) {
   assert_round_trip("{\"signal\":{\"type\":0,\"reason\":\"\"}}", "{\"signal\":{}}");
   assert_round_trip("{\"signal\":{\"type\":2}}", "{\"signal\":{\"type\":\"BAN\"}}");
   assert_round_trip("{\"signal\":{\"type\":9}}", "{\"signal\":{\"type\":9}}");
+  /* found by fuzzing: negative enum numbers went out as their unsigned 32-bit value */
+  assert_round_trip("{\"signal\":{\"type\":-77773}}", "{\"signal\":{\"type\":-77773}}");
+  assert_round_trip("{\"signal\":{\"type\":-2147483648}}",
+                    "{\"signal\":{\"type\":-2147483648}}");
   assert_round_trip("{\"seq\":18446744073709551615,\"timestamp\":\"-9223372036854775808\"}",
                     "{\"timestamp\":\"-9223372036854775808\",\"seq\":\"18446744073709551615\"}");
   assert_round_trip("{\"id\":\"q\\\"\\\\\\n\\u0001\\u00e9\"}", "{\"id\":\"q\\\"\\\\\\n\\u0001\xc3\xa9\"}");
@@ -377,8 +408,9 @@ static void test_arena_steady_state(void **state) {
     arq_buf_puts(&json, "AAAA");
   arq_buf_puts(&json, "\"}}");
   Arqon__V1__Envelope e;
-  char *block = NULL;
+  char *block = NULL, *strings = NULL;
   size_t cap = 0;
+  const arq_json_value_t *values = NULL;
   for (int round = 0; round < 10; round++) {
     assert_int_equal(arq_envelope_from_json(json.data, json.len, &e, &arena, err, sizeof err), 0);
     assert_int_equal(e.n_headers, 200);
@@ -387,9 +419,13 @@ static void test_arena_steady_state(void **state) {
       assert_null(arena._chunks);
       assert_ptr_equal(arena._block, block);
       assert_int_equal(arena._cap, cap);
+      assert_ptr_equal(arena.json._vals, values);
+      assert_ptr_equal(arena.json._str, strings);
     }
     block = arena._block;
     cap = arena._cap;
+    values = arena.json._vals;
+    strings = arena.json._str;
   }
   /* the arena as a protobuf-c allocator: unpack a binary envelope into it */
   arq_buf_t bin = pack(&e);
@@ -419,6 +455,7 @@ int main(void) {
       cmocka_unit_test(test_headers),
       cmocka_unit_test(test_not_an_envelope),
       cmocka_unit_test(test_null_means_default),
+      cmocka_unit_test(test_default_limits),
       cmocka_unit_test(test_too_big),
       cmocka_unit_test(test_round_trips),
       cmocka_unit_test(test_encode_from_binary_oddities),
