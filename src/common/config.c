@@ -339,6 +339,8 @@ static const key_spec_t brain_keys[] = {
     INT("presence_expiry_s", brain.presence_expiry_s, 1, 3600),
     INT("history_max_per_room", brain.history_max_per_room, 0, 100000000),
     INT("history_max_age_s", brain.history_max_age_s, 0, 365 * 86400),
+    INT("partitions", brain.partitions, 1, 1024),
+    INT("lease_ttl_s", brain.lease_ttl_s, 1, 3600),
     END};
 
 static const key_spec_t log_keys[] = {
@@ -580,6 +582,8 @@ void arq_config_defaults(arq_config_t *cfg) {
   cfg->brain.presence_expiry_s = 15;
   cfg->brain.history_max_per_room = 1000;
   cfg->brain.history_max_age_s = 86400;
+  cfg->brain.partitions = 8;
+  cfg->brain.lease_ttl_s = 10;
   cfg->log.level = xstrdup("info");
   cfg->log.format = xstrdup("logfmt");
   cfg->platform.overseer.enabled = true;

@@ -82,6 +82,8 @@ typedef struct {
     int64_t presence_expiry_s;
     int64_t history_max_per_room;
     int64_t history_max_age_s;
+    int64_t partitions;  /* rooms are hashed into this many partitions; same on every Brain */
+    int64_t lease_ttl_s; /* a dead Brain's partitions are taken over after this */
   } brain;
   struct {
     char *level;

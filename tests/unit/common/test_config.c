@@ -89,6 +89,24 @@ static void values_are_read(void **state) {
   arq_config_free(&cfg);
 }
 
+static void brain_partitions_and_lease(void **state) {
+  arq_config_t cfg;
+  char err[512] = "";
+  arq_config_defaults(&cfg);
+  assert_int_equal(cfg.brain.partitions, 8);
+  assert_int_equal(cfg.brain.lease_ttl_s, 10);
+  arq_config_free(&cfg);
+  if (parse(&cfg, "[brain]\npartitions = 16\nlease_ttl_s = 3\n", err, sizeof err))
+    fail_msg("%s", err);
+  assert_int_equal(cfg.brain.partitions, 16);
+  assert_int_equal(cfg.brain.lease_ttl_s, 3);
+  arq_config_free(&cfg);
+  expect_error("[brain]\npartitions = 0\n",
+               "t.toml:2: brain.partitions: must be between 1 and 1024, got 0");
+  expect_error("[brain]\nlease_ttl_s = 0\n",
+               "t.toml:2: brain.lease_ttl_s: must be between 1 and 3600, got 0");
+}
+
 static void errors_name_file_line_key(void **state) {
   expect_error("[shield]\nlisten = \"127.0.0.1:4000\"\nlisen = \"x\"\n",
                "t.toml:3: shield.lisen: unknown key");
@@ -213,6 +231,7 @@ int main(void) {
       cmocka_unit_test(defaults_are_safe),
       cmocka_unit_test(shipped_config_loads),
       cmocka_unit_test(values_are_read),
+      cmocka_unit_test(brain_partitions_and_lease),
       cmocka_unit_test(errors_name_file_line_key),
       cmocka_unit_test(table_arrays_are_checked),
       cmocka_unit_test(syntax_errors_name_the_line),
