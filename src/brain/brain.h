@@ -1,0 +1,192 @@
+/*
+ * brain.h — arqon-brain: presence, per-room order and history (SPEC sections 1, 3, 4).
+ *
+ * DESIGN
+ *   Threads. nats.c delivers every message on its own threads; its callbacks do nothing
+ *   but put the message on the job queue (queue.c). One worker thread owns all state: the
+ *   Redis connection (hiredis, synchronous), the partition leases and the sequencing, and
+ *   takes jobs one at a time, so no two pieces of Brain code ever race and a slow Redis
+ *   never blocks a nats.c thread. A tick every TICK_MS renews leases, probes Shields and
+ *   writes checkpoints. A second small thread answers HTTP /metrics (metrics_http.c).
+ *
+ *   Partitions. A room belongs to partition arq_brain_partition(tenant, room, P). A Brain
+ *   works on the rooms of the partitions it holds a lease for (leases.c), in the NATS KV
+ *   bucket ARQON_BRAIN, so each room has one sequencer at a time; Brains share the
+ *   partitions evenly and take over those of a Brain whose lease expired.
+ *
+ *   Order and no loss. The Shield publishes room events on core NATS; the stream
+ *   ARQON_INGRESS keeps them, so a message acknowledged to its client survives the death
+ *   of the Brain that was to sequence it. The holder of partition p reads the stream with
+ *   an ordered consumer from the partition's checkpoint (sequencer.c) and, per message,
+ *   assigns the next room seq and the ingress sequence atomically in Redis (one Lua
+ *   script, fenced by the lease), then publishes to out.t.<tenant>.r.<room> through
+ *   JetStream (ARQON_ROOMS, the history) and waits for the server's acknowledgement
+ *   before taking the next message. docs/brain.md states what that guarantees.
+ */
+#ifndef ARQ_BRAIN_BRAIN_H
+#define ARQ_BRAIN_BRAIN_H
+
+#include <hiredis/hiredis.h>
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/ids.h"
+#include "common/metrics.h"
+#include "common/strmap.h"
+
+#define ARQ_BRAIN_TICK_MS 250
+#define ARQ_BRAIN_QUEUE_MAX 65536 /* jobs waiting for the worker; beyond: see queue.c */
+
+#define ARQ_BRAIN_STREAM_INGRESS "ARQON_INGRESS"
+#define ARQ_BRAIN_STREAM_ROOMS "ARQON_ROOMS"
+#define ARQ_BRAIN_STREAM_AUDIT "ARQON_AUDIT"
+#define ARQ_BRAIN_BUCKET "ARQON_BRAIN"
+
+typedef enum {
+  JOB_ROOM_MSG,  /* from a partition's ordered consumer */
+  JOB_NOTICE,    /* sys.brain.<t>.join|leave */
+  JOB_REQUEST,   /* sys.brain.<t>.presence|history */
+  JOB_HEARTBEAT, /* sys.shield.<node>.hb */
+  JOB_PROBE,     /* a "no responders" answer to a liveness probe */
+} arq_job_kind_t;
+
+typedef struct arq_job {
+  struct arq_job *next;
+  arq_job_kind_t kind;
+  natsMsg *msg;        /* owned by the job */
+  uint32_t partition;  /* JOB_ROOM_MSG */
+  uint64_t generation; /* JOB_ROOM_MSG: the consumer that delivered it */
+} arq_job_t;
+
+typedef struct {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  arq_job_t *head, *tail;
+  size_t len;
+} arq_queue_t;
+
+/* One partition as this Brain sees it. */
+typedef struct {
+  bool owned;
+  uint64_t lease_rev;   /* KV revision of the lease key, for compare-and-set renewal */
+  uint64_t fence;       /* revision at acquisition: orders owners over time */
+  uint64_t generation;  /* bumped whenever the consumer is (re)started or stopped */
+  natsSubscription *sub;
+  _Atomic bool reset;   /* set from a nats.c thread when a message had to be dropped */
+  uint64_t ckpt;        /* every ingress message <= ckpt is done for this partition */
+  uint64_t ckpt_saved;  /* what Redis holds */
+} arq_partition_t;
+
+/* A Shield instance with presence entries, for liveness. */
+typedef struct {
+  char node[ARQ_ID_MAX_LEN + 1]; /* "" when the Shield did not say */
+  int64_t missing_since_ms;      /* first probe found no subscriber; 0 while alive */
+  int64_t probe_sent_ms;
+  bool probe_dead;               /* the last probe came back "no responders" */
+} arq_instance_t;
+
+typedef struct {
+  arq_gauge_t *rooms, *presence_entries, *partitions_owned, *queue_len, *shield_nodes;
+  arq_gauge_t *lag;
+  arq_counter_t *sequenced, *duplicates, *dropped, *ownership_changes, *presence_expired;
+  arq_counter_t *requests, *redis_errors, *nats_errors, *queue_overflows;
+  arq_histogram_t *sequence_duration;
+  arq_gauge_t **partition_owned; /* [partitions]: 1 while this Brain holds the lease */
+} arq_brain_metrics_t;
+
+typedef struct arq_brain {
+  const arq_config_t *cfg;
+  char id[17];       /* random per process: lease values, probe inboxes */
+  uint32_t partitions;
+  atomic_bool stop;
+
+  natsConnection *nc;
+  jsCtx *js;
+  kvStore *kv;
+  natsSubscription *notice_sub, *notice_sub2, *request_sub, *request_sub2, *hb_sub, *probe_sub;
+
+  redisContext *redis; /* worker thread only; NULL while disconnected */
+  int64_t redis_retry_ms;
+
+  arq_queue_t queue;
+  arq_partition_t *part; /* [partitions] */
+  int64_t lease_due_ms;
+  int64_t probe_due_ms;
+  arq_strmap_t instances; /* instance -> arq_instance_t* */
+  arq_strmap_t nodes;     /* node -> last heartbeat (ms) as intptr_t */
+  int64_t started_ms;
+
+  arq_metrics_t *metrics;
+  arq_brain_metrics_t m;
+  _Atomic bool ready; /* the first lease round is done */
+} arq_brain_t;
+
+/* queue.c */
+void arq_queue_init(arq_queue_t *q);
+void arq_queue_free(arq_queue_t *q);
+/** Appends; false (and nothing queued) when ARQ_BRAIN_QUEUE_MAX jobs wait already. */
+bool arq_queue_push(arq_queue_t *q, arq_job_t *job);
+/** The oldest job, or NULL after waiting `timeout_ms` for one. */
+arq_job_t *arq_queue_pop(arq_queue_t *q, int timeout_ms);
+void arq_job_free(arq_job_t *job);
+
+/* spine.c */
+int arq_brain_spine_open(arq_brain_t *b, char *err, size_t errcap);
+int arq_brain_spine_subscribe(arq_brain_t *b, char *err, size_t errcap);
+void arq_brain_spine_close(arq_brain_t *b);
+/** Core publish with the trace headers copied from `from` (may be NULL). */
+int arq_brain_publish(arq_brain_t *b, const char *subject, const void *data, size_t len,
+                      natsMsg *from);
+/** A JSON audit record on sys.audit.<tenant>. */
+void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, const char *reason,
+                     const char *subject, natsMsg *msg);
+int64_t arq_brain_now_ms(void);
+
+/* store.c: Redis on the worker thread. NULL replies mean Redis is unavailable. */
+redisReply *arq_store_command(arq_brain_t *b, const char *fmt, ...);
+redisReply *arq_store_argv(arq_brain_t *b, int argc, const char **argv, const size_t *lens);
+void arq_store_close(arq_brain_t *b);
+
+/* presence.c */
+void arq_presence_notice(arq_brain_t *b, natsMsg *msg);
+void arq_presence_state(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
+                        const char *trace_id);
+void arq_presence_heartbeat(arq_brain_t *b, natsMsg *msg);
+void arq_presence_probe_answer(arq_brain_t *b, natsMsg *msg);
+/** Probes instances, expires dead ones (called from the tick). */
+void arq_presence_tick(arq_brain_t *b, int64_t now_ms);
+void arq_presence_free(arq_brain_t *b);
+
+/* requests.c */
+void arq_brain_request(arq_brain_t *b, natsMsg *msg);
+/** Replies to `msg` with an envelope carrying `event_type` and `data`. */
+void arq_brain_reply(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
+                     const char *trace_id, const char *event_type, const char *data, size_t len);
+
+/* history.c */
+void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
+                         const char *trace_id, const uint8_t *args, size_t args_len);
+
+/* sequencer.c */
+void arq_sequencer_message(arq_brain_t *b, arq_job_t *job);
+int arq_sequencer_start(arq_brain_t *b, uint32_t p);
+void arq_sequencer_stop(arq_brain_t *b, uint32_t p);
+/** Writes checkpoints that moved; restarts consumers flagged for reset. */
+void arq_sequencer_tick(arq_brain_t *b);
+
+/* leases.c */
+void arq_leases_tick(arq_brain_t *b, int64_t now_ms);
+/** Gives every lease back (at shutdown), after stopping the consumers. */
+void arq_leases_release_all(arq_brain_t *b);
+bool arq_leases_owns_room(const arq_brain_t *b, const char *tenant, const char *room);
+
+/* metrics_http.c */
+typedef struct arq_metrics_http arq_metrics_http_t;
+arq_metrics_http_t *arq_metrics_http_start(arq_brain_t *b, char *err, size_t errcap);
+void arq_metrics_http_stop(arq_metrics_http_t *h);
+
+#endif

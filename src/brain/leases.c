@@ -1,0 +1,168 @@
+/*
+ * leases.c — which Brain sequences which partition: leases in the NATS KV bucket
+ * ARQON_BRAIN, whose keys expire lease_ttl_s after their last write (the bucket's TTL).
+ *
+ * DESIGN
+ *   Keys: `brain.<id>` says a Brain is alive; `part.<p>` holds the id of partition p's
+ *   owner. Every third of the TTL a Brain rewrites its `brain.` key, renews each lease
+ *   with compare-and-set on the revision it last wrote (kvStore_Update: a failure means
+ *   someone else holds the key now, and the partition is dropped at once), counts the live
+ *   Brains and aims at ceil(P / live) partitions: above it, it hands partitions back
+ *   (consumer stopped, checkpoint saved, the key emptied by compare-and-set — the next
+ *   owner continues exactly there); below it, it takes free `part.` keys: absent ones with
+ *   kvStore_Create (fails when the key exists), emptied ones with kvStore_Update on the
+ *   revision it read, so two Brains never both win. The revision of the creating write is the
+ *   partition's fencing token: later owners always have larger ones, and the sequencing
+ *   script refuses an older token.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "brain/brain.h"
+#include "brain/rules.h"
+#include "common/log.h"
+
+static void log_partition(const char *msg, uint32_t p, const char *brain) {
+  char ps[16];
+  snprintf(ps, sizeof ps, "%u", p);
+  ARQ_LOG(ARQ_LOG_INFO, "brain", msg, {"partition", ps}, {"brain", brain});
+}
+
+static void drop(arq_brain_t *b, uint32_t p, const char *msg) {
+  arq_sequencer_stop(b, p);
+  b->part[p].owned = false;
+  arq_gauge_set(b->m.partition_owned[p], 0);
+  arq_counter_inc(b->m.ownership_changes);
+  log_partition(msg, p, b->id);
+}
+
+static void release(arq_brain_t *b, uint32_t p) {
+  uint64_t lease_rev = b->part[p].lease_rev;
+  drop(b, p, "partition released");
+  char key[32];
+  snprintf(key, sizeof key, "part.%u", p);
+  /* Compare-and-set to an empty value (free) rather than a delete: if the lease lapsed
+   * and another Brain holds the key now, this write fails and leaves its lease alone. */
+  uint64_t rev;
+  kvStore_UpdateString(&rev, b->kv, key, "", lease_rev);
+}
+
+static uint64_t load_ckpt(arq_brain_t *b, uint32_t p, bool *ok) {
+  redisReply *r = arq_store_command(b, "GET arq:brain:part:%u:ckpt", p);
+  *ok = r != NULL;
+  uint64_t v = r && r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
+  if (r)
+    freeReplyObject(r);
+  return v;
+}
+
+static void acquire(arq_brain_t *b, uint32_t p) {
+  char key[32];
+  snprintf(key, sizeof key, "part.%u", p);
+  bool ok;
+  uint64_t ckpt = load_ckpt(b, p, &ok);
+  if (!ok)
+    return; /* without Redis the partition cannot be worked on: leave it to others */
+  /* Free means absent (expired, never taken) or emptied by a release; both are taken with
+   * a compare-and-set write, so two Brains never both win. */
+  uint64_t rev = 0;
+  kvEntry *entry = NULL;
+  natsStatus st = kvStore_Get(&entry, b->kv, key);
+  if (st == NATS_NOT_FOUND) {
+    st = kvStore_CreateString(&rev, b->kv, key, b->id);
+  } else if (st == NATS_OK) {
+    bool free_slot = kvEntry_ValueLen(entry) == 0;
+    uint64_t last = kvEntry_Revision(entry);
+    st = free_slot ? kvStore_UpdateString(&rev, b->kv, key, b->id, last) : NATS_ERR;
+  }
+  kvEntry_Destroy(entry);
+  if (st != NATS_OK)
+    return;
+  arq_partition_t *pt = &b->part[p];
+  pt->owned = true;
+  pt->lease_rev = rev;
+  pt->fence = rev;
+  pt->ckpt = pt->ckpt_saved = ckpt;
+  arq_gauge_set(b->m.partition_owned[p], 1);
+  arq_counter_inc(b->m.ownership_changes);
+  log_partition("partition acquired", p, b->id);
+  arq_sequencer_start(b, p);
+}
+
+void arq_leases_tick(arq_brain_t *b, int64_t now) {
+  if (now < b->lease_due_ms)
+    return;
+  int64_t period = b->cfg->brain.lease_ttl_s * 1000 / 3;
+  b->lease_due_ms = now + (period < ARQ_BRAIN_TICK_MS ? ARQ_BRAIN_TICK_MS : period);
+
+  char self[40];
+  snprintf(self, sizeof self, "brain.%s", b->id);
+  uint64_t rev;
+  if (kvStore_PutString(&rev, b->kv, self, "alive") != NATS_OK) {
+    arq_counter_inc(b->m.nats_errors);
+    return; /* cannot reach the bucket: leases will lapse, consumers stop below on renewal */
+  }
+  uint32_t owned = 0;
+  for (uint32_t p = 0; p < b->partitions; p++) {
+    arq_partition_t *pt = &b->part[p];
+    if (!pt->owned)
+      continue;
+    char key[32];
+    snprintf(key, sizeof key, "part.%u", p);
+    if (kvStore_UpdateString(&rev, b->kv, key, b->id, pt->lease_rev) == NATS_OK) {
+      pt->lease_rev = rev;
+      owned++;
+    } else {
+      drop(b, p, "partition lease lost");
+    }
+  }
+
+  kvKeysList keys = {0};
+  if (kvStore_Keys(&keys, b->kv, NULL) != NATS_OK) {
+    arq_gauge_set(b->m.partitions_owned, owned);
+    return;
+  }
+  uint32_t live = 0;
+  for (int i = 0; i < keys.Count; i++)
+    if (!strncmp(keys.Keys[i], "brain.", 6))
+      live++;
+  kvKeysList_Destroy(&keys);
+  if (live == 0)
+    live = 1;
+  uint32_t want = (b->partitions + live - 1) / live;
+
+  for (uint32_t p = b->partitions; p-- > 0 && owned > want;) {
+    if (b->part[p].owned) {
+      release(b, p);
+      owned--;
+    }
+  }
+  /* Start at a place that depends on the id, so that Brains starting together do not all
+   * race for partition 0 first. */
+  uint32_t start = arq_brain_partition(b->id, "", b->partitions);
+  for (uint32_t i = 0; i < b->partitions && owned < want; i++) {
+    uint32_t p = (start + i) % b->partitions;
+    if (!b->part[p].owned) {
+      acquire(b, p);
+      if (b->part[p].owned)
+        owned++;
+    }
+  }
+  arq_gauge_set(b->m.partitions_owned, owned);
+}
+
+void arq_leases_release_all(arq_brain_t *b) {
+  if (!b->kv)
+    return;
+  for (uint32_t p = 0; p < b->partitions; p++)
+    if (b->part[p].owned)
+      release(b, p);
+  char self[40];
+  snprintf(self, sizeof self, "brain.%s", b->id);
+  kvStore_Delete(b->kv, self); /* only this Brain ever writes its own key */
+}
+
+bool arq_leases_owns_room(const arq_brain_t *b, const char *tenant, const char *room) {
+  return b->part[arq_brain_partition(tenant, room, b->partitions)].owned;
+}

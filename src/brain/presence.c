@@ -1,0 +1,425 @@
+/*
+ * presence.c — who is in which room, in Redis, and the presence.join / presence.leave
+ * events members see.
+ *
+ * DESIGN
+ *   Keys (the tenant in braces is a Redis Cluster hash tag: a tenant's room keys share a
+ *   slot):
+ *     arq:{T}:room:{R}:members   hash conn -> {"user","conn","node","joined_at"}
+ *     arq:shield:<instance>:conns set of "T R conn" the Shield instance holds
+ *     arq:shields                hash instance -> node ("" when unknown)
+ *     arq:rooms                  set of "T R" with at least one member
+ *     arq:presence:count         number of member entries (for brain_presence_entries)
+ *   Join and leave notices of a room are applied by the Brain that holds the room's
+ *   partition, in arrival order, so a quick join/leave pair cannot be applied backwards.
+ *
+ *   Liveness. A connection belongs to a Shield instance (the prefix of its conn id). Every
+ *   second each Brain probes each instance with a request to `_INBOX.<instance>.arqon-probe`:
+ *   a live Shield holds a subscription there (its reply inbox) and stays silent; after a
+ *   crash NATS answers "no responders" at once. An instance found absent continuously for
+ *   presence_expiry_s — or whose node, when a notice named it (header x-arqon-node), has
+ *   sent no heartbeat for that long — is expired: its entries are removed and members see
+ *   presence.leave. Requiring the whole expiry window keeps a Shield that is only
+ *   reconnecting to NATS from losing its presence.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "arqon/v1/envelope.pb-c.h"
+#include "brain/brain.h"
+#include "brain/rules.h"
+#include "common/buf.h"
+#include "common/json.h"
+#include "common/log.h"
+
+#define PROBE_EVERY_MS 1000
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *header(natsMsg *msg, const char *name) {
+  const char *v = NULL;
+  if (!msg || natsMsgHeader_Get(msg, name, &v) != NATS_OK)
+    return NULL;
+  return v;
+}
+
+static void random_trace(char out[33]) {
+  static const char hex[] = "0123456789abcdef";
+  uint8_t rnd[16];
+  if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+    memset(rnd, 0x3c, sizeof rnd);
+  rnd[0] |= 1;
+  for (int i = 0; i < 16; i++) {
+    out[2 * i] = hex[rnd[i] >> 4];
+    out[2 * i + 1] = hex[rnd[i] & 15];
+  }
+  out[32] = '\0';
+}
+
+/* Publishes presence.join / presence.leave to the room. */
+static void emit(arq_brain_t *b, const char *type, const char *tenant, const char *room,
+                 const char *user, const char *conn, const char *member_json, const char *trace,
+                 natsMsg *from) {
+  Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
+  Arqon__V1__Event ev = ARQON__V1__EVENT__INIT;
+  ev.type = (char *)type;
+  ev.data.data = (uint8_t *)member_json;
+  ev.data.len = strlen(member_json);
+  e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_EVENT;
+  e.event = &ev;
+  e.tenant_id = (char *)tenant;
+  e.room_id = (char *)room;
+  e.sender = (char *)user;
+  e.conn_id = (char *)conn;
+  e.trace_id = (char *)trace;
+  e.timestamp = (uint64_t)wall_ms();
+  size_t n = arqon__v1__envelope__get_packed_size(&e);
+  uint8_t *buf = malloc(n ? n : 1);
+  if (!buf)
+    arq_oom("presence event");
+  arqon__v1__envelope__pack(&e, buf);
+  char subject[160];
+  snprintf(subject, sizeof subject, "out.t.%s.r.%s", tenant, room);
+  arq_brain_publish(b, subject, buf, n, from);
+  free(buf);
+}
+
+static arq_instance_t *instance_get(arq_brain_t *b, const char *instance) {
+  arq_instance_t *in = arq_strmap_get(&b->instances, instance, strlen(instance));
+  if (!in) {
+    in = calloc(1, sizeof *in);
+    if (!in)
+      arq_oom("instance");
+    arq_strmap_put(&b->instances, instance, strlen(instance), in);
+  }
+  return in;
+}
+
+static void join(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
+                 const Arqon__V1__Envelope *e, const char *instance) {
+  const char *node = header(msg, "x-arqon-node");
+  if (!node || !arq_id_valid_str(node))
+    node = "";
+  arq_buf_t json;
+  arq_buf_init(&json);
+  arq_buf_puts(&json, "{\"user\":");
+  arq_json_write_string(&json, e->sender, strlen(e->sender));
+  arq_buf_puts(&json, ",\"conn\":");
+  arq_json_write_string(&json, e->conn_id, strlen(e->conn_id));
+  arq_buf_puts(&json, ",\"node\":");
+  arq_json_write_string(&json, node, strlen(node));
+  arq_buf_printf(&json, ",\"joined_at\":%llu}",
+                 e->timestamp ? (unsigned long long)e->timestamp : (unsigned long long)wall_ms());
+
+  char key[200], set[128], entry[200], roomkey[140];
+  snprintf(key, sizeof key, "arq:{%s}:room:%s:members", tenant, room);
+  snprintf(set, sizeof set, "arq:shield:%s:conns", instance);
+  snprintf(entry, sizeof entry, "%s %s %s", tenant, room, e->conn_id);
+  snprintf(roomkey, sizeof roomkey, "%s %s", tenant, room);
+  /* The instance first: if the Brain dies between the commands, liveness still finds it. */
+  redisReply *r = arq_store_command(b, *node ? "HSET arq:shields %s %s" : "HSETNX arq:shields %s %s",
+                                    instance, node);
+  if (r) {
+    freeReplyObject(r);
+    r = arq_store_command(b, "SADD %s %s", set, entry);
+  }
+  if (r) {
+    freeReplyObject(r);
+    r = arq_store_command(b, "HSET %s %s %b", key, e->conn_id, json.data, json.len);
+  }
+  if (!r) {
+    ARQ_LOG(ARQ_LOG_ERROR, "brain", "join not stored: Redis unavailable", {"tenant_id", tenant},
+            {"room", room}, {"conn", e->conn_id}, {"trace_id", e->trace_id});
+    arq_buf_free(&json);
+    return;
+  }
+  bool added = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+  freeReplyObject(r);
+  if (added && (r = arq_store_command(b, "INCR arq:presence:count")))
+    freeReplyObject(r);
+  if ((r = arq_store_command(b, "SADD arq:rooms %s", roomkey)))
+    freeReplyObject(r);
+  arq_instance_t *in = instance_get(b, instance);
+  if (*node)
+    snprintf(in->node, sizeof in->node, "%s", node);
+  emit(b, "presence.join", tenant, room, e->sender, e->conn_id, json.data, e->trace_id, msg);
+  ARQ_LOG(ARQ_LOG_DEBUG, "brain", "joined", {"tenant_id", tenant}, {"room", room},
+          {"user", e->sender}, {"conn", e->conn_id}, {"trace_id", e->trace_id});
+  arq_buf_free(&json);
+}
+
+/* Removes one member; emits presence.leave when it was there. Returns -1 on Redis failure. */
+static int remove_member(arq_brain_t *b, const char *tenant, const char *room, const char *conn,
+                         const char *instance, const char *trace, natsMsg *from) {
+  char key[200], set[128], entry[200];
+  snprintf(key, sizeof key, "arq:{%s}:room:%s:members", tenant, room);
+  snprintf(set, sizeof set, "arq:shield:%s:conns", instance);
+  snprintf(entry, sizeof entry, "%s %s %s", tenant, room, conn);
+  redisReply *stored = arq_store_command(b, "HGET %s %s", key, conn);
+  if (!stored)
+    return -1;
+  redisReply *r = arq_store_command(b, "HDEL %s %s", key, conn);
+  if (!r) {
+    freeReplyObject(stored);
+    return -1;
+  }
+  bool removed = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+  freeReplyObject(r);
+  if ((r = arq_store_command(b, "SREM %s %s", set, entry)))
+    freeReplyObject(r);
+  if (removed) {
+    if ((r = arq_store_command(b, "DECR arq:presence:count")))
+      freeReplyObject(r);
+    if ((r = arq_store_command(b, "EXISTS %s", key))) {
+      if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+        char roomkey[140];
+        snprintf(roomkey, sizeof roomkey, "%s %s", tenant, room);
+        redisReply *r2 = arq_store_command(b, "SREM arq:rooms %s", roomkey);
+        if (r2)
+          freeReplyObject(r2);
+      }
+      freeReplyObject(r);
+    }
+  }
+  if (removed && stored->type == REDIS_REPLY_STRING) {
+    /* The user comes from what was stored at join time. */
+    char user[ARQ_ID_MAX_LEN + 1] = "";
+    arq_json_doc_t doc;
+    arq_json_doc_init(&doc, NULL);
+    const arq_json_value_t *root = arq_json_parse(&doc, stored->str, stored->len, NULL);
+    const arq_json_value_t *u = root ? arq_json_object_get(root, "user", 4) : NULL;
+    size_t ulen = 0;
+    const char *us = u ? arq_json_string(u, &ulen) : NULL;
+    if (us && ulen <= ARQ_ID_MAX_LEN)
+      memcpy(user, us, ulen + 1);
+    arq_json_doc_free(&doc);
+    emit(b, "presence.leave", tenant, room, user, conn, stored->str, trace, from);
+    ARQ_LOG(ARQ_LOG_DEBUG, "brain", "left", {"tenant_id", tenant}, {"room", room}, {"user", user},
+            {"conn", conn}, {"trace_id", trace});
+  }
+  freeReplyObject(stored);
+  return 0;
+}
+
+void arq_presence_notice(arq_brain_t *b, natsMsg *msg) {
+  const char *subject = natsMsg_GetSubject(msg);
+  char tenant[ARQ_ID_MAX_LEN + 1], command[ARQ_ID_MAX_LEN + 1], instance[ARQ_ID_MAX_LEN + 1];
+  if (arq_brain_split_command(subject, tenant, command))
+    return;
+  Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(msg),
+                                                       (const uint8_t *)natsMsg_GetData(msg));
+  const char *why = NULL;
+  if (!e)
+    why = "not an arqon.v1.Envelope";
+  else
+    why = arq_brain_check_stamp(tenant, header(msg, "x-arqon-tenant"), header(msg, "x-arqon-sender"),
+                                e->tenant_id, e->sender);
+  if (!why && (!e->room_id || !arq_id_valid_str(e->room_id)))
+    why = "room_id missing or invalid";
+  if (!why && arq_brain_conn_instance(e->conn_id, instance))
+    why = "conn_id missing or invalid";
+  if (why) {
+    arq_counter_inc(b->m.dropped);
+    arq_brain_audit(b, tenant, "drop", why, subject, msg);
+  } else if (arq_leases_owns_room(b, tenant, e->room_id)) {
+    if (!strcmp(command, "join"))
+      join(b, msg, tenant, e->room_id, e, instance);
+    else
+      remove_member(b, tenant, e->room_id, e->conn_id, instance, e->trace_id, msg);
+  }
+  if (e)
+    arqon__v1__envelope__free_unpacked(e, NULL);
+}
+
+void arq_presence_state(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
+                        const char *trace_id) {
+  char key[200];
+  snprintf(key, sizeof key, "arq:{%s}:room:%s:members", tenant, room);
+  redisReply *r = arq_store_command(b, "HVALS %s", key);
+  if (!r) {
+    const char err[] = "{\"code\":503,\"reason\":\"presence store unavailable\"}";
+    arq_brain_reply(b, msg, tenant, room, trace_id, "error", err, sizeof err - 1);
+    return;
+  }
+  arq_buf_t out;
+  arq_buf_init(&out);
+  arq_buf_putc(&out, '[');
+  for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+    if (r->element[i]->type != REDIS_REPLY_STRING)
+      continue;
+    if (out.len > 1)
+      arq_buf_putc(&out, ',');
+    arq_buf_append(&out, r->element[i]->str, r->element[i]->len);
+  }
+  arq_buf_putc(&out, ']');
+  freeReplyObject(r);
+  arq_brain_reply(b, msg, tenant, room, trace_id, "presence.state", out.data, out.len);
+  arq_buf_free(&out);
+}
+
+void arq_presence_heartbeat(arq_brain_t *b, natsMsg *msg) {
+  const char *subject = natsMsg_GetSubject(msg); /* sys.shield.<node>.hb */
+  static const char prefix[] = "sys.shield.";
+  if (strncmp(subject, prefix, sizeof prefix - 1))
+    return;
+  const char *node = subject + sizeof prefix - 1, *dot = strrchr(node, '.');
+  if (!dot || strcmp(dot, ".hb") || !arq_id_valid(node, (size_t)(dot - node)))
+    return;
+  int64_t now = arq_brain_now_ms();
+  arq_strmap_put(&b->nodes, node, (size_t)(dot - node), (void *)(intptr_t)now);
+}
+
+void arq_presence_probe_answer(arq_brain_t *b, natsMsg *msg) {
+  /* _INBOX.<brain id>.probe.<instance> */
+  const char *dot = strrchr(natsMsg_GetSubject(msg), '.');
+  if (!dot)
+    return;
+  arq_instance_t *in = arq_strmap_get(&b->instances, dot + 1, strlen(dot + 1));
+  if (in && in->probe_sent_ms)
+    in->probe_dead = true;
+}
+
+/* Removes what this Brain owns of a dead instance; forgets the instance when nothing is left. */
+static void expire_instance(arq_brain_t *b, const char *instance, const char *why) {
+  char set[128];
+  snprintf(set, sizeof set, "arq:shield:%.64s:conns", instance);
+  redisReply *r = arq_store_command(b, "SMEMBERS %s", set);
+  if (!r)
+    return;
+  char trace[33];
+  random_trace(trace);
+  size_t removed = 0;
+  for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+    char tenant[ARQ_ID_MAX_LEN + 1], room[ARQ_ID_MAX_LEN + 1], conn[ARQ_ID_MAX_LEN + 1];
+    if (r->element[i]->type != REDIS_REPLY_STRING ||
+        sscanf(r->element[i]->str, "%64s %64s %64s", tenant, room, conn) != 3)
+      continue;
+    if (!arq_leases_owns_room(b, tenant, room))
+      continue; /* the owner of that room's partition expires it */
+    if (remove_member(b, tenant, room, conn, instance, trace, NULL) == 0)
+      removed++;
+  }
+  freeReplyObject(r);
+  arq_counter_add(b->m.presence_expired, removed);
+  if (removed)
+    ARQ_LOG(ARQ_LOG_INFO, "brain", "Shield instance expired: its connections left presence",
+            {"instance", instance}, {"reason", why}, {"trace_id", trace});
+  r = arq_store_command(b, "SCARD %s", set);
+  if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+    redisReply *r2 = arq_store_command(b, "HDEL arq:shields %s", instance);
+    if (r2)
+      freeReplyObject(r2);
+    free(arq_strmap_remove(&b->instances, instance, strlen(instance)));
+  }
+  if (r)
+    freeReplyObject(r);
+}
+
+/* Brings the in-memory instance table in line with arq:shields. */
+static void load_instances(arq_brain_t *b) {
+  redisReply *r = arq_store_command(b, "HGETALL arq:shields");
+  if (!r || r->type != REDIS_REPLY_ARRAY) {
+    if (r)
+      freeReplyObject(r);
+    return;
+  }
+  arq_strmap_t seen;
+  arq_strmap_init(&seen);
+  for (size_t i = 0; i + 1 < r->elements; i += 2) {
+    redisReply *k = r->element[i], *v = r->element[i + 1];
+    if (k->type != REDIS_REPLY_STRING || !arq_id_valid(k->str, k->len))
+      continue;
+    arq_instance_t *in = instance_get(b, k->str);
+    if (v->type == REDIS_REPLY_STRING && v->len && arq_id_valid(v->str, v->len))
+      snprintf(in->node, sizeof in->node, "%s", v->str);
+    arq_strmap_put(&seen, k->str, k->len, in);
+  }
+  freeReplyObject(r);
+  for (size_t i = 0; i < b->instances.cap; i++) {
+    arq_strmap_slot_t *s = &b->instances.slots[i];
+    if (s->key && !arq_strmap_get(&seen, s->key, s->key_len)) {
+      free(arq_strmap_remove(&b->instances, s->key, s->key_len));
+      i--; /* backward-shift deletion moved another entry into this slot */
+    }
+  }
+  arq_strmap_free(&seen);
+}
+
+void arq_presence_tick(arq_brain_t *b, int64_t now) {
+  if (now < b->probe_due_ms)
+    return;
+  b->probe_due_ms = now + PROBE_EVERY_MS;
+  load_instances(b);
+  int64_t expiry = b->cfg->brain.presence_expiry_s * 1000;
+  /* Decide first (removing entries while iterating would move slots). */
+  char dead[64][ARQ_ID_MAX_LEN + 1];
+  const char *why[64];
+  size_t ndead = 0;
+  for (size_t i = 0; i < b->instances.cap; i++) {
+    arq_strmap_slot_t *s = &b->instances.slots[i];
+    if (!s->key)
+      continue;
+    arq_instance_t *in = s->value;
+    if (in->probe_sent_ms) {
+      if (in->probe_dead) {
+        if (!in->missing_since_ms)
+          in->missing_since_ms = in->probe_sent_ms;
+      } else {
+        in->missing_since_ms = 0;
+      }
+    }
+    const char *reason = NULL;
+    if (in->missing_since_ms && now - in->missing_since_ms >= expiry)
+      reason = "no subscriber on the instance's inbox";
+    if (!reason && in->node[0]) {
+      intptr_t last = (intptr_t)arq_strmap_get(&b->nodes, in->node, strlen(in->node));
+      int64_t since = last ? (int64_t)last : b->started_ms;
+      if (now - since >= expiry)
+        reason = "node heartbeat silent";
+    }
+    if (reason && ndead < 64 && s->key_len <= ARQ_ID_MAX_LEN) {
+      memcpy(dead[ndead], s->key, s->key_len);
+      dead[ndead][s->key_len] = '\0';
+      why[ndead++] = reason;
+    }
+    /* The next probe: a live Shield's inbox swallows it, a dead one's gets "no responders". */
+    char subject[128], reply[128];
+    snprintf(subject, sizeof subject, "_INBOX.%.*s.arqon-probe", (int)s->key_len, s->key);
+    snprintf(reply, sizeof reply, "_INBOX.%s.probe.%.*s", b->id, (int)s->key_len, s->key);
+    in->probe_dead = false;
+    if (natsConnection_PublishRequest(b->nc, subject, reply, NULL, 0) == NATS_OK)
+      in->probe_sent_ms = now;
+  }
+  for (size_t i = 0; i < ndead; i++)
+    expire_instance(b, dead[i], why[i]);
+
+  int64_t live_nodes = 0;
+  for (size_t i = 0; i < b->nodes.cap; i++)
+    if (b->nodes.slots[i].key && now - (int64_t)(intptr_t)b->nodes.slots[i].value < expiry)
+      live_nodes++;
+  arq_gauge_set(b->m.shield_nodes, live_nodes);
+  redisReply *r = arq_store_command(b, "GET arq:presence:count");
+  if (r) {
+    arq_gauge_set(b->m.presence_entries, r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0);
+    freeReplyObject(r);
+  }
+  if ((r = arq_store_command(b, "SCARD arq:rooms"))) {
+    arq_gauge_set(b->m.rooms, r->type == REDIS_REPLY_INTEGER ? r->integer : 0);
+    freeReplyObject(r);
+  }
+}
+
+void arq_presence_free(arq_brain_t *b) {
+  for (size_t i = 0; i < b->instances.cap; i++)
+    if (b->instances.slots[i].key)
+      free(b->instances.slots[i].value);
+  arq_strmap_free(&b->instances);
+  arq_strmap_free(&b->nodes);
+}

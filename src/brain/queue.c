@@ -1,0 +1,87 @@
+/*
+ * queue.c — the hand-off from nats.c's threads to the Brain's worker.
+ *
+ * DESIGN
+ *   A mutex-protected FIFO with a condition variable. Pushing never blocks for long: the
+ *   lock is held for a pointer swap. The queue is bounded (ARQ_BRAIN_QUEUE_MAX): a full
+ *   queue refuses the job, and the caller decides what a refusal means (a room message
+ *   makes its partition replay from the checkpoint, so nothing is lost; a presence notice
+ *   is counted and logged).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "brain/brain.h"
+
+void arq_queue_init(arq_queue_t *q) {
+  pthread_mutex_init(&q->lock, NULL);
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&q->cond, &attr);
+  pthread_condattr_destroy(&attr);
+  q->head = q->tail = NULL;
+  q->len = 0;
+}
+
+void arq_job_free(arq_job_t *job) {
+  if (!job)
+    return;
+  natsMsg_Destroy(job->msg);
+  free(job);
+}
+
+void arq_queue_free(arq_queue_t *q) {
+  arq_job_t *j = q->head;
+  while (j) {
+    arq_job_t *next = j->next;
+    arq_job_free(j);
+    j = next;
+  }
+  pthread_cond_destroy(&q->cond);
+  pthread_mutex_destroy(&q->lock);
+}
+
+bool arq_queue_push(arq_queue_t *q, arq_job_t *job) {
+  job->next = NULL;
+  pthread_mutex_lock(&q->lock);
+  if (q->len >= ARQ_BRAIN_QUEUE_MAX) {
+    pthread_mutex_unlock(&q->lock);
+    return false;
+  }
+  if (q->tail)
+    q->tail->next = job;
+  else
+    q->head = job;
+  q->tail = job;
+  q->len++;
+  pthread_cond_signal(&q->cond);
+  pthread_mutex_unlock(&q->lock);
+  return true;
+}
+
+arq_job_t *arq_queue_pop(arq_queue_t *q, int timeout_ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += timeout_ms / 1000;
+  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&q->lock);
+  while (!q->head) {
+    if (pthread_cond_timedwait(&q->cond, &q->lock, &until) == ETIMEDOUT)
+      break;
+  }
+  arq_job_t *j = q->head;
+  if (j) {
+    q->head = j->next;
+    if (!q->head)
+      q->tail = NULL;
+    q->len--;
+  }
+  pthread_mutex_unlock(&q->lock);
+  return j;
+}

@@ -1,0 +1,123 @@
+#include "brain/rules.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/json.h"
+
+uint32_t arq_brain_partition(const char *tenant, const char *room, uint32_t partitions) {
+  uint32_t h = 2166136261u;
+  for (const char *p = tenant; *p; p++)
+    h = (h ^ (uint8_t)*p) * 16777619u;
+  h = (h ^ (uint8_t)'/') * 16777619u;
+  for (const char *p = room; *p; p++)
+    h = (h ^ (uint8_t)*p) * 16777619u;
+  return partitions ? h % partitions : 0;
+}
+
+/* Copies the token starting at s up to `stop` (or the end) if it is a valid id. */
+static const char *take_id(const char *s, char stop, char out[ARQ_ID_MAX_LEN + 1]) {
+  const char *end = stop ? strchr(s, stop) : s + strlen(s);
+  if (!end)
+    return NULL;
+  size_t n = (size_t)(end - s);
+  if (!arq_id_valid(s, n))
+    return NULL;
+  memcpy(out, s, n);
+  out[n] = '\0';
+  return end;
+}
+
+int arq_brain_split_subject(const char *subject, const char *prefix, const char *kind,
+                            char tenant[ARQ_ID_MAX_LEN + 1], char name[ARQ_ID_MAX_LEN + 1]) {
+  size_t plen = strlen(prefix), klen = strlen(kind);
+  if (strncmp(subject, prefix, plen))
+    return -1;
+  const char *p = take_id(subject + plen, '.', tenant);
+  if (!p || strncmp(p + 1, kind, klen) || p[1 + klen] != '.')
+    return -1;
+  return take_id(p + 2 + klen, '\0', name) ? 0 : -1;
+}
+
+int arq_brain_split_command(const char *subject, char tenant[ARQ_ID_MAX_LEN + 1],
+                            char command[ARQ_ID_MAX_LEN + 1]) {
+  static const char prefix[] = "sys.brain.";
+  if (strncmp(subject, prefix, sizeof prefix - 1))
+    return -1;
+  const char *p = take_id(subject + sizeof prefix - 1, '.', tenant);
+  return p && take_id(p + 1, '\0', command) ? 0 : -1;
+}
+
+int arq_brain_conn_instance(const char *conn_id, char instance[ARQ_ID_MAX_LEN + 1]) {
+  if (!conn_id || !arq_id_valid_str(conn_id))
+    return -1;
+  const char *dash = strchr(conn_id, '-');
+  if (!dash || dash == conn_id || !dash[1])
+    return -1;
+  memcpy(instance, conn_id, (size_t)(dash - conn_id));
+  instance[dash - conn_id] = '\0';
+  return 0;
+}
+
+static bool same(const char *a, const char *b) { return a && b && !strcmp(a, b); }
+
+const char *arq_brain_check_stamp(const char *subject_tenant, const char *hdr_tenant,
+                                  const char *hdr_sender, const char *env_tenant,
+                                  const char *env_sender) {
+  if (!hdr_tenant || !hdr_sender)
+    return "missing x-arqon-tenant or x-arqon-sender header";
+  if (!same(hdr_tenant, subject_tenant))
+    return "x-arqon-tenant differs from the subject's tenant";
+  if (!same(env_tenant, subject_tenant))
+    return "envelope tenant_id differs from the subject's tenant";
+  if (!same(env_sender, hdr_sender))
+    return "envelope sender differs from x-arqon-sender";
+  if (!*hdr_sender)
+    return "empty sender";
+  return NULL;
+}
+
+static int read_uint(const arq_json_value_t *obj, const char *key, uint64_t *out, char *err,
+                     size_t errcap) {
+  const arq_json_value_t *v = arq_json_object_get(obj, key, strlen(key));
+  if (!v)
+    return 1;
+  if (arq_json_type(v) != ARQ_JSON_NUMBER || arq_json_uint64(v, out)) {
+    snprintf(err, errcap, "%s must be a non-negative integer", key);
+    return -1;
+  }
+  return 0;
+}
+
+int arq_brain_history_args(const uint8_t *data, size_t len, arq_brain_history_args_t *out,
+                           char *err, size_t errcap) {
+  out->since_seq = 0;
+  out->limit = ARQ_BRAIN_HISTORY_CAP;
+  if (len == 0)
+    return 0;
+  arq_json_limits_t limits = {0};
+  limits.max_bytes = 4096;
+  arq_json_doc_t doc;
+  arq_json_doc_init(&doc, &limits);
+  int rc = -1;
+  arq_json_error_t jerr;
+  const arq_json_value_t *root = arq_json_parse(&doc, (const char *)data, len, &jerr);
+  uint64_t limit = ARQ_BRAIN_HISTORY_CAP;
+  if (!root) {
+    char why[128];
+    arq_json_error_format(&jerr, why, sizeof why);
+    snprintf(err, errcap, "history data is not JSON: %s", why);
+  } else if (arq_json_type(root) != ARQ_JSON_OBJECT) {
+    snprintf(err, errcap, "history data must be a JSON object");
+  } else if (read_uint(root, "since_seq", &out->since_seq, err, errcap) >= 0 &&
+             read_uint(root, "limit", &limit, err, errcap) >= 0) {
+    if (limit == 0) {
+      snprintf(err, errcap, "limit must be at least 1");
+    } else {
+      out->limit = limit > ARQ_BRAIN_HISTORY_CAP ? ARQ_BRAIN_HISTORY_CAP : (uint32_t)limit;
+      rc = 0;
+    }
+  }
+  arq_json_doc_free(&doc);
+  return rc;
+}

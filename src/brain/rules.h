@@ -1,0 +1,52 @@
+/*
+ * rules.h — the pure decisions of the Brain: which partition a room belongs to, how a
+ * subject splits into tenant and room, which Shield instance owns a connection, whether
+ * an envelope agrees with the headers the Shield stamped, and how a history request reads.
+ * No I/O here, so every rule is unit-tested on its own (tests/unit/brain).
+ */
+#ifndef ARQ_BRAIN_RULES_H
+#define ARQ_BRAIN_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ids.h"
+
+#define ARQ_BRAIN_HISTORY_CAP 1000 /* most messages one history reply carries */
+
+/** The partition of a room: FNV-1a 32 over "tenant/room", modulo `partitions`. Every
+ *  Brain must compute the same value, so the function is fixed forever (tests pin it). */
+uint32_t arq_brain_partition(const char *tenant, const char *room, uint32_t partitions);
+
+/** Splits "<prefix><tenant>.<kind>.<name>" (e.g. prefix "in.t.", kind "r") into its ids,
+ *  each checked against the id rule. Returns 0, or -1 when the subject has another shape. */
+int arq_brain_split_subject(const char *subject, const char *prefix, const char *kind,
+                            char tenant[ARQ_ID_MAX_LEN + 1], char name[ARQ_ID_MAX_LEN + 1]);
+
+/** "sys.brain.<tenant>.<command>": the tenant and the command. */
+int arq_brain_split_command(const char *subject, char tenant[ARQ_ID_MAX_LEN + 1],
+                            char command[ARQ_ID_MAX_LEN + 1]);
+
+/** The Shield instance of a connection id "<instance>-<worker>-<n>" (the part before the
+ *  first '-'). Returns 0, or -1 when the id does not have that shape. */
+int arq_brain_conn_instance(const char *conn_id, char instance[ARQ_ID_MAX_LEN + 1]);
+
+/** What the Shield stamped, compared with what the message claims. NULL when they agree,
+ *  or the reason to drop it (a constant string, for the audit record). */
+const char *arq_brain_check_stamp(const char *subject_tenant, const char *hdr_tenant,
+                                  const char *hdr_sender, const char *env_tenant,
+                                  const char *env_sender);
+
+typedef struct {
+  uint64_t since_seq;
+  uint32_t limit; /* 1 .. ARQ_BRAIN_HISTORY_CAP */
+} arq_brain_history_args_t;
+
+/** Reads cmd.data of a history command: JSON {"since_seq":N,"limit":M}, both optional
+ *  (0 and the cap); an empty body means the defaults. A limit above the cap is lowered to
+ *  it. Returns 0, or -1 with a reason in err for anything else. */
+int arq_brain_history_args(const uint8_t *data, size_t len, arq_brain_history_args_t *out,
+                           char *err, size_t errcap);
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * spine.c — the Brain's NATS connection: streams and bucket it relies on, the core
+ * subscriptions (whose callbacks only queue the message), and publishing with the trace
+ * headers carried over from the message being answered.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "brain/brain.h"
+#include "common/buf.h"
+#include "common/log.h"
+
+int64_t arq_brain_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure) {
+  arq_brain_t *b = closure;
+  const char *last = NULL;
+  natsConnection_GetLastError(nc, &last);
+  arq_counter_inc(b->m.nats_errors);
+  ARQ_LOG(ARQ_LOG_WARN, "brain", "NATS error", {"error", last ? last : natsStatus_GetText(err)});
+}
+
+static void on_disconnected(natsConnection *nc, void *closure) {
+  ARQ_LOG(ARQ_LOG_WARN, "brain", "NATS disconnected; reconnecting");
+}
+
+static void on_reconnected(natsConnection *nc, void *closure) {
+  ARQ_LOG(ARQ_LOG_INFO, "brain", "NATS reconnected");
+}
+
+static void queue_msg(arq_brain_t *b, arq_job_kind_t kind, natsMsg *msg) {
+  arq_job_t *j = calloc(1, sizeof *j);
+  if (!j)
+    arq_oom("job");
+  j->kind = kind;
+  j->msg = msg;
+  if (!arq_queue_push(&b->queue, j)) {
+    arq_counter_inc(b->m.queue_overflows);
+    ARQ_LOG(ARQ_LOG_WARN, "brain", "work queue full: message dropped",
+            {"subject", natsMsg_GetSubject(msg)});
+    arq_job_free(j);
+  }
+}
+
+static void on_notice(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+  queue_msg(closure, JOB_NOTICE, msg);
+}
+
+static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+  queue_msg(closure, JOB_REQUEST, msg);
+}
+
+static void on_heartbeat(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+  queue_msg(closure, JOB_HEARTBEAT, msg);
+}
+
+static void on_probe(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+  if (natsMsg_IsNoResponders(msg))
+    queue_msg(closure, JOB_PROBE, msg);
+  else
+    natsMsg_Destroy(msg);
+}
+
+/* Creates the stream, or brings an existing one to this configuration. */
+static int ensure_stream(arq_brain_t *b, jsStreamConfig *sc) {
+  jsStreamInfo *si = NULL;
+  jsErrCode jerr = 0;
+  natsStatus st = js_GetStreamInfo(&si, b->js, sc->Name, NULL, &jerr);
+  if (st == NATS_OK) {
+    jsStreamInfo_Destroy(si);
+    si = NULL;
+    st = js_UpdateStream(&si, b->js, sc, NULL, &jerr);
+    if (st != NATS_OK) /* e.g. another Brain with other retention settings: keep theirs */
+      ARQ_LOG(ARQ_LOG_WARN, "brain", "stream exists with another configuration; kept",
+              {"stream", sc->Name}, {"error", natsStatus_GetText(st)});
+    jsStreamInfo_Destroy(si);
+    return 0;
+  }
+  st = js_AddStream(&si, b->js, sc, NULL, &jerr);
+  jsStreamInfo_Destroy(si);
+  if (st != NATS_OK) {
+    const char *last = nats_GetLastError(NULL);
+    ARQ_LOG(ARQ_LOG_ERROR, "brain", "cannot create stream", {"stream", sc->Name},
+            {"error", last ? last : natsStatus_GetText(st)});
+    return -1;
+  }
+  ARQ_LOG(ARQ_LOG_INFO, "brain", "stream created", {"stream", sc->Name});
+  return 0;
+}
+
+static int ensure_streams(arq_brain_t *b) {
+  const arq_config_t *cfg = b->cfg;
+  const int64_t sec = 1000000000LL;
+  jsStreamConfig sc;
+
+  /* Room events as the Shields published them: kept long enough to replay a partition
+   * whose Brain died (see docs/brain.md); an hour is far beyond any lease. */
+  const char *ingress[] = {"in.t.*.r.*"};
+  jsStreamConfig_Init(&sc);
+  sc.Name = ARQ_BRAIN_STREAM_INGRESS;
+  sc.Subjects = ingress;
+  sc.SubjectsLen = 1;
+  sc.Storage = js_FileStorage;
+  sc.MaxAge = 3600 * sec;
+  if (ensure_stream(b, &sc))
+    return -1;
+
+  /* Sequenced room broadcasts: the history. */
+  const char *rooms[] = {"out.t.*.r.*"};
+  jsStreamConfig_Init(&sc);
+  sc.Name = ARQ_BRAIN_STREAM_ROOMS;
+  sc.Subjects = rooms;
+  sc.SubjectsLen = 1;
+  sc.Storage = js_FileStorage;
+  sc.MaxMsgsPerSubject = cfg->brain.history_max_per_room > 0 ? cfg->brain.history_max_per_room : -1;
+  sc.MaxAge = cfg->brain.history_max_age_s * sec;
+  sc.Duplicates = 120 * sec;
+  if (ensure_stream(b, &sc))
+    return -1;
+
+  const char *audit[] = {"sys.audit.>"};
+  jsStreamConfig_Init(&sc);
+  sc.Name = ARQ_BRAIN_STREAM_AUDIT;
+  sc.Subjects = audit;
+  sc.SubjectsLen = 1;
+  sc.Storage = js_FileStorage;
+  sc.MaxAge = 30LL * 86400 * sec;
+  return ensure_stream(b, &sc);
+}
+
+static int ensure_bucket(arq_brain_t *b) {
+  if (js_KeyValue(&b->kv, b->js, ARQ_BRAIN_BUCKET) == NATS_OK)
+    return 0;
+  kvConfig kc;
+  kvConfig_Init(&kc);
+  kc.Bucket = ARQ_BRAIN_BUCKET;
+  kc.History = 1;
+  kc.TTL = b->cfg->brain.lease_ttl_s * 1000000000LL; /* nanoseconds */
+  kc.StorageType = js_FileStorage;
+  natsStatus st = js_CreateKeyValue(&b->kv, b->js, &kc);
+  if (st != NATS_OK) /* another Brain may have created it meanwhile */
+    st = js_KeyValue(&b->kv, b->js, ARQ_BRAIN_BUCKET);
+  if (st != NATS_OK) {
+    ARQ_LOG(ARQ_LOG_ERROR, "brain", "cannot open the lease bucket", {"bucket", ARQ_BRAIN_BUCKET},
+            {"error", natsStatus_GetText(st)});
+    return -1;
+  }
+  return 0;
+}
+
+int arq_brain_spine_open(arq_brain_t *b, char *err, size_t errcap) {
+  const arq_config_t *cfg = b->cfg;
+  char perr[256] = "";
+  char *password = arq_config_nats_password(cfg, perr, sizeof perr);
+  if (!password && perr[0]) {
+    snprintf(err, errcap, "nats: %s", perr);
+    return -1;
+  }
+  char name[64];
+  snprintf(name, sizeof name, "arqon-brain %s", b->id);
+  natsOptions *opts = NULL;
+  natsStatus st = natsOptions_Create(&opts);
+  if (st == NATS_OK) st = natsOptions_SetURL(opts, cfg->nats.url);
+  if (st == NATS_OK) st = natsOptions_SetName(opts, name);
+  if (st == NATS_OK && cfg->nats.user) st = natsOptions_SetUserInfo(opts, cfg->nats.user, password);
+  if (st == NATS_OK) st = natsOptions_SetMaxReconnect(opts, -1);
+  if (st == NATS_OK) st = natsOptions_SetReconnectWait(opts, 250);
+  if (st == NATS_OK) st = natsOptions_SetDisconnectedCB(opts, on_disconnected, b);
+  if (st == NATS_OK) st = natsOptions_SetReconnectedCB(opts, on_reconnected, b);
+  if (st == NATS_OK) st = natsOptions_SetErrorHandler(opts, on_async_error, b);
+  /* The Brain is useless without the spine: wait for it at start (make run starts NATS
+   * first, but it may still be opening its port). */
+  for (int attempt = 0; st == NATS_OK && !atomic_load(&b->stop); attempt++) {
+    st = natsConnection_Connect(&b->nc, opts);
+    if (st != NATS_NO_SERVER || attempt >= 40)
+      break;
+    st = NATS_OK;
+    usleep(250 * 1000);
+  }
+  free(password);
+  natsOptions_Destroy(opts);
+  if (st != NATS_OK || !b->nc) {
+    snprintf(err, errcap, "nats: cannot connect to %s: %s", cfg->nats.url,
+             natsStatus_GetText(st == NATS_OK ? NATS_NO_SERVER : st));
+    return -1;
+  }
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = 3000;
+  st = natsConnection_JetStream(&b->js, b->nc, &jo);
+  if (st != NATS_OK || ensure_streams(b) || ensure_bucket(b)) {
+    snprintf(err, errcap, "nats: JetStream set-up failed (is JetStream enabled for this user?)");
+    return -1;
+  }
+  return 0;
+}
+
+int arq_brain_spine_subscribe(arq_brain_t *b, char *err, size_t errcap) {
+  char probe[96];
+  snprintf(probe, sizeof probe, "_INBOX.%s.probe.*", b->id);
+  natsStatus st = natsConnection_Subscribe(&b->notice_sub, b->nc, "sys.brain.*.join", on_notice, b);
+  if (st == NATS_OK) st = natsConnection_Subscribe(&b->notice_sub2, b->nc, "sys.brain.*.leave", on_notice, b);
+  /* Reads may be answered by any Brain: a queue group shares them. */
+  if (st == NATS_OK)
+    st = natsConnection_QueueSubscribe(&b->request_sub, b->nc, "sys.brain.*.presence", "arqon-brain",
+                                       on_request, b);
+  if (st == NATS_OK)
+    st = natsConnection_QueueSubscribe(&b->request_sub2, b->nc, "sys.brain.*.history", "arqon-brain",
+                                       on_request, b);
+  if (st == NATS_OK) st = natsConnection_Subscribe(&b->hb_sub, b->nc, "sys.shield.*.hb", on_heartbeat, b);
+  if (st == NATS_OK) st = natsConnection_Subscribe(&b->probe_sub, b->nc, probe, on_probe, b);
+  if (st == NATS_OK) st = natsConnection_Flush(b->nc);
+  if (st != NATS_OK) {
+    snprintf(err, errcap, "nats: subscribe failed: %s", natsStatus_GetText(st));
+    return -1;
+  }
+  return 0;
+}
+
+void arq_brain_spine_close(arq_brain_t *b) {
+  natsSubscription **subs[] = {&b->notice_sub, &b->notice_sub2, &b->request_sub,
+                               &b->request_sub2, &b->hb_sub, &b->probe_sub};
+  for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+    if (*subs[i]) {
+      natsSubscription_Unsubscribe(*subs[i]);
+      natsSubscription_Destroy(*subs[i]);
+      *subs[i] = NULL;
+    }
+  }
+  kvStore_Destroy(b->kv);
+  b->kv = NULL;
+  jsCtx_Destroy(b->js);
+  b->js = NULL;
+  if (b->nc) {
+    natsConnection_FlushTimeout(b->nc, 1000);
+    natsConnection_Close(b->nc);
+    natsConnection_Destroy(b->nc);
+    b->nc = NULL;
+  }
+}
+
+static const char *const trace_headers[] = {"traceparent", "x-arqon-trace-id", "x-arqon-tenant",
+                                            "x-arqon-sender", "x-arqon-conn"};
+
+int arq_brain_publish(arq_brain_t *b, const char *subject, const void *data, size_t len,
+                      natsMsg *from) {
+  natsMsg *msg = NULL;
+  natsStatus st = natsMsg_Create(&msg, subject, NULL, data, (int)len);
+  for (size_t i = 0; st == NATS_OK && from && i < sizeof trace_headers / sizeof trace_headers[0]; i++) {
+    const char *v = NULL;
+    if (natsMsgHeader_Get(from, trace_headers[i], &v) == NATS_OK && v)
+      st = natsMsgHeader_Set(msg, trace_headers[i], v);
+  }
+  if (st == NATS_OK)
+    st = natsConnection_PublishMsg(b->nc, msg);
+  natsMsg_Destroy(msg);
+  if (st != NATS_OK)
+    arq_counter_inc(b->m.nats_errors);
+  return st == NATS_OK ? 0 : -1;
+}
+
+static const char *header(natsMsg *msg, const char *name) {
+  const char *v = NULL;
+  if (!msg || natsMsgHeader_Get(msg, name, &v) != NATS_OK)
+    return NULL;
+  return v;
+}
+
+void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, const char *reason,
+                     const char *subject, natsMsg *msg) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  arq_buf_t out;
+  arq_buf_init(&out);
+  arq_buf_printf(&out, "{\"ts\":%lld,\"component\":\"brain\",\"brain\":\"%s\",\"action\":\"",
+                 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, b->id);
+  arq_buf_json_escape(&out, action, strlen(action));
+  arq_buf_puts(&out, "\",\"reason\":\"");
+  arq_buf_json_escape(&out, reason, strlen(reason));
+  arq_buf_puts(&out, "\",\"subject\":\"");
+  arq_buf_json_escape(&out, subject, strlen(subject));
+  arq_buf_puts(&out, "\"");
+  const char *fields[][2] = {{"x-arqon-tenant", "header_tenant"}, {"x-arqon-sender", "header_sender"},
+                             {"x-arqon-conn", "conn"}, {"x-arqon-trace-id", "trace_id"}};
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    const char *v = header(msg, fields[i][0]);
+    if (v) {
+      arq_buf_printf(&out, ",\"%s\":\"", fields[i][1]);
+      arq_buf_json_escape(&out, v, strlen(v));
+      arq_buf_putc(&out, '"');
+    }
+  }
+  arq_buf_putc(&out, '}');
+  char audit_subject[128];
+  snprintf(audit_subject, sizeof audit_subject, "sys.audit.%s", tenant);
+  arq_brain_publish(b, audit_subject, out.data, out.len, msg);
+  ARQ_LOG(ARQ_LOG_WARN, "brain", "message dropped", {"reason", reason}, {"subject", subject},
+          {"tenant_id", tenant}, {"trace_id", header(msg, "x-arqon-trace-id")});
+  arq_buf_free(&out);
+}
