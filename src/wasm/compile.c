@@ -44,6 +44,10 @@ typedef struct {
   uint8_t *local_types;
   uint32_t *seen; /* br_table: per label depth, the last br_table that checked it */
   uint32_t epoch;
+  uint32_t *targets; /* cells holding branch targets, turned into pointers at the end */
+  uint32_t ntargets, cap_targets;
+  unsigned last_op;   /* the last instruction emitted, for fusing a test into a branch */
+  uint32_t last_pos;
 } comp_t;
 
 static const uint8_t vt_single[4][1] = {{ARQ_WASM_F64}, {ARQ_WASM_F32}, {ARQ_WASM_I64},
@@ -70,6 +74,8 @@ static arq_wasm_result_t grow(comp_t *c, uint32_t n) {
 
 static arq_wasm_result_t emit_op(comp_t *c, unsigned op) {
   TRY(grow(c, 1));
+  c->last_op = op;
+  c->last_pos = c->ncode;
   c->code[c->ncode++].op = c->labels[op];
   return NULL;
 }
@@ -79,6 +85,34 @@ static arq_wasm_result_t emit_u64(comp_t *c, uint64_t v) {
   c->code[c->ncode++].u64 = v;
   return NULL;
 }
+
+/* Emits a cell that will hold a branch target (an index until the end of compilation). */
+static arq_wasm_result_t emit_target_cell(comp_t *c, uint64_t v) {
+  if (c->ntargets == c->cap_targets) {
+    uint32_t cap = c->cap_targets ? c->cap_targets * 2 : 32;
+    uint32_t *t = realloc(c->targets, cap * sizeof *t);
+    if (!t)
+      return arq_wasm_err_out_of_memory;
+    c->targets = t;
+    c->cap_targets = cap;
+  }
+  c->targets[c->ntargets++] = c->ncode;
+  return emit_u64(c, v);
+}
+
+/* The last instruction is an i32 test with nothing after it and no branch into it, so
+ * a conditional branch on its result may replace it. */
+static bool fusable_test(const comp_t *c) {
+  return c->ncode && c->last_pos == c->ncode - 1 && c->last_pos > c->fuel_at &&
+         c->last_op >= 0x45 && c->last_op <= 0x4f;
+}
+
+/* The test that is true exactly when `op` (0x45..0x4f) is false; 0 for "nonzero". */
+static unsigned negated_test(unsigned op) {
+  static const uint8_t neg[] = {0, 0x47, 0x46, 0x4e, 0x4f, 0x4c, 0x4d, 0x4a, 0x4b, 0x48, 0x49};
+  return neg[op - 0x45];
+}
+
 
 static void count_instr(comp_t *c) { c->code[c->fuel_at].u64++; }
 
@@ -103,8 +137,8 @@ static void patch_chain(comp_t *c, uint32_t head, uint32_t target) {
 /* Emits the target cell of a branch to frame `t`. */
 static arq_wasm_result_t emit_target(comp_t *c, arq__ctrl_t *t) {
   if (t->kind == ARQ__LOOP)
-    return emit_u64(c, t->loop_pc);
-  TRY(emit_u64(c, t->patch));
+    return emit_target_cell(c, t->loop_pc);
+  TRY(emit_target_cell(c, t->patch));
   t->patch = c->ncode; /* index + 1 of the cell just emitted */
   return NULL;
 }
@@ -121,6 +155,11 @@ static arq_wasm_result_t emit_branch(comp_t *c, unsigned plain, unsigned drop, u
     TRY(emit_target(c, t));
     TRY(emit_u64(c, arity));
     return emit_u64(c, dest);
+  }
+  if (plain == ARQ__OP_BR_IF && fusable_test(c)) {
+    unsigned test = c->last_op;
+    c->ncode--;
+    plain = ARQ__OP_BR_IF_CMP + (test - 0x45);
   }
   TRY(emit_op(c, plain));
   return emit_target(c, t);
@@ -308,8 +347,14 @@ static arq_wasm_result_t compile_body(comp_t *c) {
       TRY(arq__v_pop_n(v, p, np));
       uint32_t else_cell = 0;
       if (op == 0x04) {
-        TRY(emit_op(c, ARQ__OP_BR_UNLESS));
-        TRY(emit_u64(c, 0));
+        unsigned branch = ARQ__OP_BR_UNLESS;
+        if (fusable_test(c)) {
+          unsigned neg = negated_test(c->last_op);
+          c->ncode--;
+          branch = neg ? ARQ__OP_BR_IF_CMP + (neg - 0x45) : ARQ__OP_BR_IF;
+        }
+        TRY(emit_op(c, branch));
+        TRY(emit_target_cell(c, 0));
         else_cell = c->ncode;
       }
       TRY(arq__v_push_ctrl(v, op == 0x02 ? ARQ__BLOCK : op == 0x03 ? ARQ__LOOP : ARQ__IF, np, p,
@@ -684,13 +729,17 @@ arq_wasm_result_t arq__compile_function(arq_wasm_module_t *m, uint32_t index, si
   if (!res)
     res = compile_body(&c);
   if (!res) {
-    f->nlocals = c.nlocals - c.type->nparams;
-    f->frame_slots = c.nlocals + c.v.max_vals + 1;
-    /* keep only what is used; the module's budget counts what stays allocated */
+    /* branch targets become cell pointers: a taken branch is one load */
     arq__cell_t *shrunk = realloc(c.code, (c.ncode ? c.ncode : 1) * sizeof *c.code);
     if (shrunk)
       c.code = shrunk;
-    m->code_cells += c.ncode;
+    for (uint32_t i = 0; i < c.ntargets; i++) {
+      arq__cell_t *cell = &c.code[c.targets[i]];
+      cell->to = c.code + cell->u64;
+    }
+    f->nlocals = c.nlocals - c.type->nparams;
+    f->frame_slots = c.nlocals + c.v.max_vals + 1;
+    m->code_cells += c.ncode; /* the module's budget counts what stays allocated */
     f->code = c.code;
     f->ncode = c.ncode;
     c.code = NULL; /* ownership transferred to the module */
@@ -699,6 +748,7 @@ arq_wasm_result_t arq__compile_function(arq_wasm_module_t *m, uint32_t index, si
   }
   free(c.code);
   free(c.seen);
+  free(c.targets);
   free(c.local_types);
   arq__v_free(&c.v);
   return res;

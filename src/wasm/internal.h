@@ -56,10 +56,14 @@ enum {
   ARQ__OP_CONST = 0x41, /* 64-bit raw value */
   /* 0x45..0xc4 numeric, as in the binary format */
   ARQ__OP_TRUNC_SAT = 0xd0, /* 0xd0..0xd7 = 0xfc 0..7 */
+  /* compare-and-branch, fused from an i32 test followed by br_if (or by if, with the
+   * test negated): 0xe0 + (opcode - 0x45) for i32.eqz .. i32.ge_u; target */
+  ARQ__OP_BR_IF_CMP = 0xe0,
 };
 
-typedef union {
-  const void *op;
+typedef union arq__cell {
+  const void *op;            /* a handler address */
+  const union arq__cell *to; /* a branch target, once the function is compiled */
   uint64_t u64;
   uint32_t u32;
 } arq__cell_t;

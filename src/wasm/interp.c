@@ -6,8 +6,8 @@
  *   labels-as-values extension, accepted by gcc and clang), so dispatch is one
  *   indirect jump. The same function hands out its label table to the compiler.
  *
- *   Registers of the machine: ip (current cell), code (function's first cell, base
- *   of branch targets), fp (first local), sp (next free slot), the current instance
+ *   Registers of the machine: ip (current cell; branch targets are cell pointers),
+ *   fp (first local), sp (next free slot), the current instance
  *   and its memory base/size (reloaded after anything that may move them: calls,
  *   returns, memory.grow, host calls).
  *
@@ -45,6 +45,13 @@ static inline uint64_t of_f64(double d) {
   uint64_t u;
   memcpy(&u, &d, 8);
   return u;
+}
+
+/* Moves label or result values down the stack (dst <= src). Counts are small, so an
+ * inline loop beats a call to memmove. */
+static inline void move_down(uint64_t *dst, const uint64_t *src, uint64_t n) {
+  for (uint64_t i = 0; i < n; i++)
+    dst[i] = src[i];
 }
 
 static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, uint64_t *slots,
@@ -179,6 +186,10 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
       [0xc1] = &&op_c1, [0xc2] = &&op_c2, [0xc3] = &&op_c3, [0xc4] = &&op_c4,
       [0xd0] = &&op_sat0, [0xd1] = &&op_sat1, [0xd2] = &&op_sat2, [0xd3] = &&op_sat3,
       [0xd4] = &&op_sat4, [0xd5] = &&op_sat5, [0xd6] = &&op_sat6, [0xd7] = &&op_sat7,
+      [0xe0] = &&op_br_eqz, [0xe1] = &&op_br_eq, [0xe2] = &&op_br_ne, [0xe3] = &&op_br_lt_s,
+      [0xe4] = &&op_br_lt_u, [0xe5] = &&op_br_gt_s, [0xe6] = &&op_br_gt_u,
+      [0xe7] = &&op_br_le_s, [0xe8] = &&op_br_le_u, [0xe9] = &&op_br_ge_s,
+      [0xea] = &&op_br_ge_u,
   };
 #if defined(__clang__)
 #pragma clang diagnostic pop
@@ -193,7 +204,7 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
   arq_wasm_result_t result = NULL;
   arq_wasm_instance_t *in = top;
   arq_wasm_func_t *func = NULL, *callee;
-  const arq__cell_t *ip = NULL, *code = NULL;
+  const arq__cell_t *ip = NULL;
   uint64_t *fp = NULL, *sp = top->stack_top;
   uint64_t *const stack_end = top->stack_end;
   uint64_t *const saved_top = top->stack_top;
@@ -232,21 +243,21 @@ op_fuel: {
 }
 
 op_br:
-  ip = code + ip[1].u64;
+  ip = ip[1].to;
   goto *ip->op;
 
 op_br_drop: {
   uint64_t n = ip[2].u64;
   uint64_t *dst = fp + ip[3].u64;
-  memmove(dst, sp - n, n * sizeof *sp);
+  move_down(dst, sp - n, n);
   sp = dst + n;
-  ip = code + ip[1].u64;
+  ip = ip[1].to;
   goto *ip->op;
 }
 
 op_br_if:
   if (I32(*--sp)) {
-    ip = code + ip[1].u64;
+    ip = ip[1].to;
     goto *ip->op;
   }
   NEXT(2);
@@ -258,10 +269,38 @@ op_br_if_drop:
 
 op_br_unless:
   if (!I32(*--sp)) {
-    ip = code + ip[1].u64;
+    ip = ip[1].to;
     goto *ip->op;
   }
   NEXT(2);
+
+op_br_eqz:
+  if (!I32(*--sp)) {
+    ip = ip[1].to;
+    goto *ip->op;
+  }
+  NEXT(2);
+
+#define BR_CMP(label, T, cmp)                                                            \
+  label : {                                                                              \
+    T b_ = (T)sp[-1], a_ = (T)sp[-2];                                                    \
+    sp -= 2;                                                                             \
+    if (a_ cmp b_) {                                                                     \
+      ip = ip[1].to;                                                                     \
+      goto *ip->op;                                                                      \
+    }                                                                                    \
+    NEXT(2);                                                                             \
+  }
+  BR_CMP(op_br_eq, uint32_t, ==)
+  BR_CMP(op_br_ne, uint32_t, !=)
+  BR_CMP(op_br_lt_s, int32_t, <)
+  BR_CMP(op_br_lt_u, uint32_t, <)
+  BR_CMP(op_br_gt_s, int32_t, >)
+  BR_CMP(op_br_gt_u, uint32_t, >)
+  BR_CMP(op_br_le_s, int32_t, <=)
+  BR_CMP(op_br_le_u, uint32_t, <=)
+  BR_CMP(op_br_ge_s, int32_t, >=)
+  BR_CMP(op_br_ge_u, uint32_t, >=)
 
 op_br_table: {
   uint64_t n = ip[1].u64;
@@ -272,16 +311,16 @@ op_br_table: {
   uint64_t arity = e[1].u64;
   uint64_t *dst = fp + e[2].u64;
   if (dst != sp - arity) {
-    memmove(dst, sp - arity, arity * sizeof *sp);
+    move_down(dst, sp - arity, arity);
     sp = dst + arity;
   }
-  ip = code + e[0].u64;
+  ip = e[0].to;
   goto *ip->op;
 }
 
 op_return: {
   uint32_t n = func->type->nresults;
-  memmove(fp, sp - n, n * sizeof *sp);
+  move_down(fp, sp - n, n);
   sp = fp + n;
   arq__frame_t *fr = &top->frames[--depth];
   if (!fr->ret_ip) {
@@ -291,7 +330,6 @@ op_return: {
   ip = fr->ret_ip;
   fp = fr->fp;
   func = fr->func;
-  code = func->decl->code;
   if (in != func->inst) {
     in = func->inst;
   }
@@ -334,7 +372,7 @@ do_call: {
     fuel = top->fuel;
     if (r)
       TRAP(r);
-    memmove(args, sp, t->nresults * sizeof *sp);
+    move_down(args, sp, t->nresults);
     sp = args + t->nresults;
     RELOAD_MEMORY();
     goto *ip->op;
@@ -348,7 +386,7 @@ do_call: {
   for (uint32_t k = 0; k < d->nlocals; k++)
     *sp++ = 0;
   func = callee;
-  code = ip = d->code;
+  ip = d->code;
   in = callee->inst;
   RELOAD_MEMORY();
   goto *ip->op;
