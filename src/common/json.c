@@ -334,9 +334,9 @@ static char *put_utf8(char *o, unsigned cp) {
   return o;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), 0 if ill-formed,
- * following the table of RFC 3629 section 4. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end) {
+/* Follows the table of RFC 3629 section 4, which excludes overlong forms, encoded
+ * surrogates and code points above U+10FFFF. */
+size_t arq__json_utf8_len(const unsigned char *p, size_t avail) {
   unsigned c = p[0];
   size_t n;
   unsigned lo = 0x80, hi = 0xbf;
@@ -356,7 +356,7 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end) {
       hi = 0x8f;
   } else
     return 0;
-  if ((size_t)(end - p) < n)
+  if (avail < n)
     return 0;
   if (p[1] < lo || p[1] > hi)
     return 0;
@@ -384,7 +384,7 @@ static int parse_string(parser_t *ps, arq_json_value_t *v) {
       continue;
     }
     if (c >= 0x80) {
-      size_t n = utf8_seq(p, end);
+      size_t n = arq__json_utf8_len(p, (size_t)(end - p));
       if (!n)
         return fail(ps, ARQ_JSON_E_UTF8, p);
       memcpy(o, p, n);
@@ -626,6 +626,8 @@ void arq_json_doc_free(arq_json_doc_t *doc) {
 const arq_json_value_t *arq_json_parse(arq_json_doc_t *doc, const char *text, size_t len,
                                        arq_json_error_t *err) {
   arq_json_error_t local;
+  if (!text)
+    text = ""; /* (NULL, 0) is an empty document, and NULL + 0 is not valid C */
   parser_t ps = {.doc = doc,
                  .start = (const unsigned char *)text,
                  .p = (const unsigned char *)text,

@@ -178,6 +178,10 @@ int arq_json_number_parse(const char *text, size_t len, arq_json_number_t *out);
 int arq_json_number_int64(const arq_json_number_t *n, int64_t *out);
 int arq_json_number_uint64(const arq_json_number_t *n, uint64_t *out);
 
+/* Internal, shared by the parser and the writer: the length of the well-formed UTF-8
+ * sequence starting at p (whose first byte is >= 0x80) within `avail` bytes, or 0. */
+size_t arq__json_utf8_len(const unsigned char *p, size_t avail);
+
 /* ---- writing (json_write.c) ---- */
 
 /** Appends `s` as a quoted JSON string. Invalid UTF-8 is replaced by U+FFFD so that the

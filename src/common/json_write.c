@@ -14,31 +14,6 @@
 
 #include "common/json.h"
 
-/* Length of a well-formed UTF-8 sequence at s[i] (lead byte >= 0x80), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t i, size_t len) {
-  unsigned c = s[i];
-  unsigned lo = 0x80, hi = 0xbf;
-  size_t n;
-  if (c >= 0xc2 && c <= 0xdf)
-    n = 2;
-  else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    lo = c == 0xe0 ? 0xa0 : 0x80;
-    hi = c == 0xed ? 0x9f : 0xbf;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    lo = c == 0xf0 ? 0x90 : 0x80;
-    hi = c == 0xf4 ? 0x8f : 0xbf;
-  } else
-    return 0;
-  if (len - i < n || s[i + 1] < lo || s[i + 1] > hi)
-    return 0;
-  for (size_t k = 2; k < n; k++)
-    if (s[i + k] < 0x80 || s[i + k] > 0xbf)
-      return 0;
-  return n;
-}
-
 void arq_json_write_string(arq_buf_t *b, const char *str, size_t len) {
   static const char hex[] = "0123456789abcdef";
   const unsigned char *s = (const unsigned char *)str;
@@ -52,7 +27,7 @@ void arq_json_write_string(arq_buf_t *b, const char *str, size_t len) {
       i++;
       continue;
     }
-    size_t n = c >= 0x80 ? utf8_len(s, i, len) : 0;
+    size_t n = c >= 0x80 ? arq__json_utf8_len(s + i, len - i) : 0;
     if (n) {
       i += n;
       continue;

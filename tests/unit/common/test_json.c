@@ -439,6 +439,8 @@ static void test_reuse_and_errors_format(void **state) {
   assert_string_equal(msg, "byte 3: unexpected character");
   arq_json_error_format(&jerr, msg, 8);
   assert_string_equal(msg, "byte 3:");
+  assert_null(arq_json_parse(&doc, NULL, 0, &jerr));
+  assert_int_equal(jerr.code, ARQ_JSON_E_EOF);
   /* a NULL error pointer is allowed */
   assert_null(arq_json_parse(&doc, "[", 1, NULL));
   assert_string_equal(arq_json_strerror(ARQ_JSON_E_DUPLICATE), "duplicate object key");
