@@ -221,6 +221,7 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
     return arq_wasm_err_trap_stack_exhausted;
   memcpy(sp, slots, nparams * sizeof *sp);
   sp += nparams;
+  RELOAD_MEMORY();
   /* the first frame pushed by do_call has no return address: the way back to the host */
   callee = entry;
   goto do_call;
@@ -330,10 +331,8 @@ op_return: {
   ip = fr->ret_ip;
   fp = fr->fp;
   func = fr->func;
-  if (in != func->inst) {
-    in = func->inst;
-  }
-  RELOAD_MEMORY();
+  in = func->inst;
+  RELOAD_MEMORY(); /* the callee may have grown (moved) the memory */
   goto *ip->op;
 }
 
@@ -387,8 +386,10 @@ do_call: {
     *sp++ = 0;
   func = callee;
   ip = d->code;
-  in = callee->inst;
-  RELOAD_MEMORY();
+  if (in != callee->inst) { /* a call within one instance leaves its memory where it was */
+    in = callee->inst;
+    RELOAD_MEMORY();
+  }
   goto *ip->op;
 }
 
