@@ -10,6 +10,11 @@
  *   otherwise it is a plain jump. Forward branches are chained through their
  *   target cells and patched when the block's `end` is reached.
  *
+ *   One peephole: an i32 test (eqz, eq, ..., ge_u) immediately followed by br_if or
+ *   if becomes a single compare-and-branch, since loops end that way; it never
+ *   crosses a branch target, and fuel still counts both instructions. Branch targets
+ *   are cell indices while compiling and become cell pointers at the end.
+ *
  *   Fuel is charged per straight-line run: a FUEL cell opens every run (function
  *   entry, loop head, after a conditional branch, at else and end) and counts the
  *   WebAssembly instructions of the run, so an uninterrupted execution is charged
