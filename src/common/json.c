@@ -692,23 +692,24 @@ double arq_json_number(const arq_json_value_t *v) {
   return v->_type == ARQ_JSON_NUMBER ? v->_num.d : 0.0;
 }
 
-static void number_of(const arq_json_value_t *v, arq_json_number_t *n) {
+int arq_json_number_of(const arq_json_value_t *v, arq_json_number_t *n) {
+  if (v->_type != ARQ_JSON_NUMBER)
+    return -1;
   n->d = v->_num.d;
-  n->integral = v->_type == ARQ_JSON_NUMBER && (v->_flags & INTEGRAL);
+  n->integral = (v->_flags & INTEGRAL) != 0;
   n->neg = (v->_flags & NEGATIVE) != 0;
   n->mag = v->_num.mag;
+  return 0;
 }
 
 int arq_json_int64(const arq_json_value_t *v, int64_t *out) {
   arq_json_number_t n;
-  number_of(v, &n);
-  return arq_json_number_int64(&n, out);
+  return arq_json_number_of(v, &n) ? -1 : arq_json_number_int64(&n, out);
 }
 
 int arq_json_uint64(const arq_json_value_t *v, uint64_t *out) {
   arq_json_number_t n;
-  number_of(v, &n);
-  return arq_json_number_uint64(&n, out);
+  return arq_json_number_of(v, &n) ? -1 : arq_json_number_uint64(&n, out);
 }
 
 size_t arq_json_len(const arq_json_value_t *v) {

@@ -147,6 +147,9 @@ const char *arq_json_string(const arq_json_value_t *v, size_t *len);
 const char *arq_json_number_text(const arq_json_value_t *v, size_t *len);
 /** Numbers: the nearest double (±HUGE_VAL beyond range). 0 if not a number. */
 double arq_json_number(const arq_json_value_t *v);
+/** Numbers: the parsed view (as arq_json_number_parse() gives it). -1 if not a number. */
+struct arq_json_number;
+int arq_json_number_of(const arq_json_value_t *v, struct arq_json_number *out);
 /** Numbers with an integral value in range: 0 and `*out` set; otherwise -1. */
 int arq_json_int64(const arq_json_value_t *v, int64_t *out);
 int arq_json_uint64(const arq_json_value_t *v, uint64_t *out);
@@ -164,7 +167,7 @@ const arq_json_value_t *arq_json_object_get(const arq_json_value_t *v, const cha
 
 /* ---- numbers without a document ---- */
 
-typedef struct {
+typedef struct arq_json_number {
   double d;
   bool integral; /* the value is an integer in [-2^63, 2^64-1]: neg and mag hold it */
   bool neg;

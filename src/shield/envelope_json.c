@@ -111,13 +111,16 @@ typedef enum {
 } kind_t;
 
 typedef struct {
-  const char *name;      /* as in the .proto */
+  const char *name; /* as in the .proto */
+  size_t name_len;
   const char *json_name; /* lowerCamelCase */
+  size_t json_len;
   kind_t kind;
   size_t offset;
 } field_t;
 
-#define F(st, name, json, kind) {#name, json, kind, offsetof(st, name)}
+#define F(st, name, json, kind)                                                           \
+  {#name, sizeof #name - 1, json, sizeof json - 1, kind, offsetof(st, name)}
 
 static const field_t envelope_fields[] = {
     F(Arqon__V1__Envelope, trace_id, "traceId", K_STRING),
@@ -315,18 +318,15 @@ static int get_bytes(decoder_t *d, const field_t *f, const arq_json_value_t *v,
 static int get_integer(decoder_t *d, const field_t *f, const arq_json_value_t *v, bool is_signed,
                        int64_t *i64, uint64_t *u64) {
   arq_json_number_t num;
-  const char *text;
   size_t n;
-  if (arq_json_type(v) == ARQ_JSON_STRING) {
-    text = arq_json_string(v, &n);
-  } else if (arq_json_type(v) == ARQ_JSON_NUMBER) {
-    text = arq_json_number_text(v, &n);
-  } else {
+  const char *text = arq_json_string(v, &n);
+  if (text) {
+    if (arq_json_number_parse(text, n, &num))
+      return bad(d, v, "field \"%s\": not a number", f->name);
+  } else if (arq_json_number_of(v, &num)) {
     return bad(d, v, "field \"%s\": expected an integer, got %s", f->name,
                arq_json_type_name(arq_json_type(v)));
   }
-  if (arq_json_number_parse(text, n, &num))
-    return bad(d, v, "field \"%s\": not a number", f->name);
   if (!num.integral)
     return bad(d, v, "field \"%s\": %s", f->name,
                num.d >= 9.2e18 || num.d <= -9.2e18 ? "out of range" : "not an integer");
@@ -443,8 +443,8 @@ static int decode_message(decoder_t *d, const arq_json_value_t *obj, const field
     const field_t *f = NULL;
     size_t fi = 0;
     for (; fi < nfields; fi++) {
-      if ((strlen(fields[fi].name) == kn && !memcmp(fields[fi].name, ks, kn)) ||
-          (strlen(fields[fi].json_name) == kn && !memcmp(fields[fi].json_name, ks, kn))) {
+      if ((fields[fi].name_len == kn && !memcmp(fields[fi].name, ks, kn)) ||
+          (fields[fi].json_len == kn && !memcmp(fields[fi].json_name, ks, kn))) {
         f = &fields[fi];
         break;
       }

@@ -83,6 +83,10 @@ static void test_scalars(void **state) {
   assert_int_equal(arq_json_int64(v, &i), 0);
   assert_int_equal(i, -125);
   assert_null(arq_json_string(v, NULL));
+  arq_json_number_t num;
+  assert_int_equal(arq_json_number_of(v, &num), 0);
+  assert_true(num.integral && num.neg && num.mag == 125 && num.d == -125.0);
+  assert_int_equal(arq_json_number_of(parse("\"1\""), &num), -1);
   assert_string_equal(arq_json_type_name(ARQ_JSON_OBJECT), "object");
   assert_string_equal(arq_json_type_name(ARQ_JSON_TRUE), "boolean");
 }
