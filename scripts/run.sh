@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # make run: the local development stack, in the foreground. Ctrl-C stops all of it.
-#   nats-server (JetStream, data in .arqon/nats) on 127.0.0.1:4222
+#   nats-server (JetStream, data in .arqon/nats) on 127.0.0.1:4222, with the strict users
+#     of deploy/nats/accounts.conf (shield, brain, backend)
 #   redis-server (no persistence, files in .arqon/redis) on 127.0.0.1:6379
-#   the Brain and the Shield, as far as they are built (see README.md)
-# A development JWT secret is created once in .arqon/jwt_secret (never committed).
+#   arqon-brain (metrics on 127.0.0.1:9091) and arqon-shield (ws://127.0.0.1:4000/ws)
+# A development JWT secret and the NATS passwords are created once in .arqon/ (never
+# committed) and handed to each process through the environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +13,19 @@ BIN=build/bin
 STATE=.arqon
 NATS_PORT=${ARQON_NATS_PORT:-4222}
 REDIS_PORT=${ARQON_REDIS_PORT:-6379}
+SHIELD_PORT=${ARQON_SHIELD_PORT:-4000}
+BRAIN_METRICS_PORT=${ARQON_BRAIN_METRICS_PORT:-9091}
 mkdir -p "$STATE/nats" "$STATE/redis" "$STATE/logs"
 
-if [[ ! -s "$STATE/jwt_secret" ]]; then
-  (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/jwt_secret")
-fi
+secret() { # file [prefix]: a random hex secret, created once, readable by the owner only
+  if [[ ! -s "$1" ]]; then
+    (umask 077; { printf '%s' "${2:-}"; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; } > "$1")
+  fi
+}
+secret "$STATE/jwt_secret"
+# nats-server parses an environment value like a config value: a leading letter keeps
+# the password a string (hex digits first would be read as a number, and fail).
+for user in shield brain backend; do secret "$STATE/nats_${user}_password" arq; done
 
 pids=()
 cleanup() {
@@ -39,25 +49,60 @@ wait_port() { # port name log
   exit 1
 }
 
-for p in "$NATS_PORT:nats-server" "$REDIS_PORT:redis-server"; do
+for p in "$NATS_PORT:nats-server" "$REDIS_PORT:redis-server" "$SHIELD_PORT:arqon-shield" \
+         "$BRAIN_METRICS_PORT:arqon-brain"; do
   if port_busy "${p%%:*}"; then
-    echo "port ${p%%:*} is already in use (needed by ${p#*:}); stop what uses it or set ARQON_NATS_PORT / ARQON_REDIS_PORT" >&2
+    echo "port ${p%%:*} is already in use (needed by ${p#*:}); stop what uses it or set" \
+         "ARQON_NATS_PORT / ARQON_REDIS_PORT / ARQON_SHIELD_PORT / ARQON_BRAIN_METRICS_PORT" >&2
     exit 1
   fi
 done
 
+# The users and permissions are those of deploy/nats; includes resolve next to the config.
+cp deploy/nats/accounts.conf "$STATE/accounts.conf"
 cat > "$STATE/nats.conf" <<CONF
 host: 127.0.0.1
 port: $NATS_PORT
 jetstream { store_dir: "$PWD/$STATE/nats" }
+include ./accounts.conf
 CONF
-nats-server -c "$STATE/nats.conf" >"$STATE/logs/nats.log" 2>&1 &
+ARQON_NATS_SHIELD_PASSWORD="$(cat "$STATE/nats_shield_password")" \
+ARQON_NATS_BRAIN_PASSWORD="$(cat "$STATE/nats_brain_password")" \
+ARQON_NATS_BACKEND_PASSWORD="$(cat "$STATE/nats_backend_password")" \
+  nats-server -c "$STATE/nats.conf" >"$STATE/logs/nats.log" 2>&1 &
 pids+=($!)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
   --dir "$PWD/$STATE/redis" >"$STATE/logs/redis.log" 2>&1 &
 pids+=($!)
 wait_port "$NATS_PORT" nats-server "$STATE/logs/nats.log"
 wait_port "$REDIS_PORT" redis-server "$STATE/logs/redis.log"
+
+# Each program gets the shipped defaults plus its NATS user and the local ports.
+part_config() { # user
+  cat <<CONF
+[shield]
+listen = "127.0.0.1:$SHIELD_PORT"
+[nats]
+url = "nats://127.0.0.1:$NATS_PORT"
+user = "$1"
+[valkey]
+url = "redis://127.0.0.1:$REDIS_PORT"
+[brain]
+metrics_listen = "127.0.0.1:$BRAIN_METRICS_PORT"
+CONF
+}
+part_config brain > "$STATE/brain.toml"
+part_config shield > "$STATE/shield.toml"
+
+ARQON_NATS_PASSWORD="$(cat "$STATE/nats_brain_password")" \
+  "$BIN/arqon-brain" --config "$STATE/brain.toml" >"$STATE/logs/brain.log" 2>&1 &
+pids+=($!)
+wait_port "$BRAIN_METRICS_PORT" arqon-brain "$STATE/logs/brain.log"
+ARQON_NATS_PASSWORD="$(cat "$STATE/nats_shield_password")" \
+ARQON_JWT_SECRET="$(cat "$STATE/jwt_secret")" \
+  "$BIN/arqon-shield" --config "$STATE/shield.toml" >"$STATE/logs/shield.log" 2>&1 &
+pids+=($!)
+wait_port "$SHIELD_PORT" arqon-shield "$STATE/logs/shield.log"
 
 TOKEN=$(ARQON_JWT_SECRET="$(cat "$STATE/jwt_secret")" "$BIN/arq" auth gen --tenant default --sub dev --ttl 86400)
 
@@ -66,7 +111,10 @@ cat <<INFO
 ArqonBus development stack
   NATS (JetStream)  nats://127.0.0.1:$NATS_PORT      logs: $STATE/logs/nats.log
   Redis             redis://127.0.0.1:$REDIS_PORT     logs: $STATE/logs/redis.log
-  Shield            not built yet: ws://127.0.0.1:4000/ws once it lands
+  Brain             metrics http://127.0.0.1:$BRAIN_METRICS_PORT/metrics   logs: $STATE/logs/brain.log
+  Shield            ws://127.0.0.1:$SHIELD_PORT/ws   demo http://127.0.0.1:$SHIELD_PORT/   logs: $STATE/logs/shield.log
+  WebSocket URL with the dev token:
+    ws://127.0.0.1:$SHIELD_PORT/ws?token=$TOKEN
   Dev token (tenant "default", user "dev", 24 h):
     $TOKEN
 

@@ -272,9 +272,12 @@ void arq_sequencer_message(arq_brain_t *b, arq_job_t *job) {
     pt->ckpt = in_seq;
     arq_counter_inc(b->m.duplicates);
   } else {
-    char *orig_room = e->room_id; /* owned by the unpacked message */
+    char *orig_room = e->room_id, *orig_id = e->id; /* owned by the unpacked message */
     e->seq = (uint64_t)seq;
     e->room_id = room; /* what the subject says; equal or empty before */
+    /* The client's id correlates the Shield's ack; in a broadcast it would look like a
+     * reply to whichever member used the same id. The sender matches its copy by trace_id. */
+    e->id = NULL;
     if (publish(b, tenant, room, (uint64_t)seq, e, msg)) {
       atomic_store(&pt->reset, true);
     } else {
@@ -292,6 +295,7 @@ void arq_sequencer_message(arq_brain_t *b, arq_job_t *job) {
               {"trace_id", e->trace_id});
     }
     e->room_id = orig_room;
+    e->id = orig_id;
   }
   arqon__v1__envelope__free_unpacked(e, NULL);
 }

@@ -9,6 +9,7 @@ import tempfile
 import time
 
 from arqon_harness import free_port, _die_with_parent
+from shield_support import Shield
 
 BIN = os.environ.get("ARQ_BIN_DIR", "build/bin")
 
@@ -102,3 +103,42 @@ class Brain:
         elif not os.environ.get("ARQ_KEEP_TEST_DIRS"):
             shutil.rmtree(self.dir, ignore_errors=True)
         return rc
+
+
+class UserShield(Shield):
+    """A Shield that connects to NATS as `user`, its password in ARQON_NATS_PASSWORD."""
+
+    def __init__(self, nats_url, user, password, **kw):
+        super().__init__(nats_url, **kw)
+        self.user, self.password = user, password
+
+    def write_config(self):
+        super().write_config()
+        with open(self.config) as f:
+            text = f.read()
+        text = text.replace("[nats]\n", f'[nats]\nuser = "{self.user}"\n', 1)
+        with open(self.config, "w") as f:
+            f.write(text)
+
+    def start(self):
+        old = os.environ.get("ARQON_NATS_PASSWORD")
+        os.environ["ARQON_NATS_PASSWORD"] = self.password
+        try:
+            return super().start()
+        finally:
+            if old is None:
+                del os.environ["ARQON_NATS_PASSWORD"]
+            else:
+                os.environ["ARQON_NATS_PASSWORD"] = old
+
+
+def js_request(client, subject, payload=b""):
+    """A JetStream API request through the harness's raw client; the JSON answer."""
+    inbox = "_INBOX.test%d" % (client.sid + 1)
+    client.subscribe(inbox)
+    client.sock.sendall(f"PUB {subject} {inbox} {len(payload)}\r\n".encode() + payload + b"\r\n")
+    m = client.next_msg(5)
+    if m is None:
+        raise AssertionError(f"no answer to {subject}")
+    import json
+    return json.loads(m[2])

@@ -4,6 +4,7 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 import signal
 import time
 import unittest
@@ -11,7 +12,7 @@ import unittest
 import websockets
 
 from arqon_harness import NatsClient, NatsServer, RedisServer
-from brain_support import Brain, partition_of
+from brain_support import Brain, UserShield, js_request, partition_of
 from shield_support import Shield, cmd_json, event_json, make_token, parse, recv_until, envelope_pb2
 
 FAST_SHIELD = ("[shield]\nconn_rate = 100000.0\nconn_burst = 100000\ntenant_rate = 1000000.0\n"
@@ -135,8 +136,9 @@ class Presence(BrainTestCase):
         got = await a.wait_for(lambda e: e.event.type == "chat.message", what="room event")
         self.assertEqual((got.seq, got.sender, got.room_id, got.tenant_id, got.event.data),
                          (1, "bob", "R", "T1", b"hello"))
+        self.assertEqual(got.id, "", "a broadcast never carries the sender's request id")
         own = await b.wait_for(lambda e: e.event.type == "chat.message", what="own copy")
-        self.assertEqual(own.seq, 1)
+        self.assertEqual((own.seq, own.trace_id), (1, got.trace_id))
 
         state = await a.request(cmd_json("presence", "R", id_="p1"), "p1")
         self.assertEqual(state.event.type, "presence.state")
@@ -238,6 +240,9 @@ class Audit(BrainTestCase):
         self.assertEqual(reasons, ["x-arqon-tenant differs from the subject's tenant",
                                    "envelope sender differs from x-arqon-sender"])
         self.assertIsNone(spy.next_msg(0.5), "nothing reaches the room")
+        info = js_request(raw, "$JS.API.STREAM.INFO.ARQON_AUDIT")
+        self.assertEqual(info["config"]["subjects"], ["sys.audit.>"])
+        self.assertGreaterEqual(info["state"]["messages"], 2, "the audit stream keeps the records")
         spy.close()
         raw.close()
 
@@ -330,6 +335,73 @@ class TwoBrains(BrainTestCase):
         self.assertTrue(survivor.owns(p))
         for c in members + senders:
             await c.close()
+
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+class StrictSpine(unittest.IsolatedAsyncioTestCase):
+    """deploy/nats/accounts.conf: separate users, each held to its allow lists."""
+
+    @classmethod
+    def setUpClass(cls):
+        # A leading letter: nats-server reads environment values like config values.
+        cls.pw = {u: "arq" + os.urandom(12).hex() for u in ("shield", "brain", "backend")}
+        for u, p in cls.pw.items():
+            os.environ[f"ARQON_NATS_{u.upper()}_PASSWORD"] = p
+        conf = os.path.join(ROOT, "deploy", "nats", "accounts.conf")
+        cls.nats = NatsServer(extra_conf='include "accounts.conf"')
+        shutil.copy(conf, cls.nats.dir)  # nats-server resolves includes next to its config
+        cls.nats.start()
+        cls.redis = RedisServer().start()
+        cls.brain = Brain(cls.nats.url, cls.redis.url, extra_toml='user = "brain"',
+                          env={"ARQON_NATS_PASSWORD": cls.pw["brain"]}).start()
+        cls.shield = UserShield(cls.nats.url, "shield", cls.pw["shield"], extra_toml=FAST_SHIELD).start()
+        cls.shield.wait_ready()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.shield.stop()
+        rc = cls.brain.stop()
+        cls.redis.stop()
+        cls.nats.stop()
+        for u in cls.pw:
+            os.environ.pop(f"ARQON_NATS_{u.upper()}_PASSWORD", None)
+        assert rc == 0, f"arqon-brain exited {rc}"
+
+    def test_publish_outside_the_allow_list_is_refused(self):
+        shield = NatsClient(self.nats.port, user="shield", password=self.pw["shield"])
+        shield.publish("in.t.x.r.y", b"allowed")
+        shield.flush()
+        shield.publish("out.t.x.r.y", b"forged broadcast")
+        with self.assertRaisesRegex(RuntimeError, 'Permissions Violation for Publish to "out.t.x.r.y"'):
+            shield.flush()
+        shield.close()
+        backend = NatsClient(self.nats.port, user="backend", password=self.pw["backend"])
+        backend.publish("sys.brain.T1.join", b"")
+        with self.assertRaisesRegex(RuntimeError, "Permissions Violation for Publish"):
+            backend.flush()
+        backend.close()
+        with self.assertRaises(RuntimeError):
+            NatsClient(self.nats.port, user="shield", password="wrong")
+        with self.assertRaises(RuntimeError):
+            NatsClient(self.nats.port)
+
+    async def test_shield_and_brain_work_with_their_users(self):
+        a = await Client.open(self.shield, sub="alice")
+        b = await Client.open(self.shield, sub="bob")
+        await a.join("S")
+        await b.join("S")
+        await a.wait_for(lambda e: presence(e, "join", "bob"), what="presence.join")
+        await b.request(event_json("S", data=b"strict", id_="e"), "e")
+        got = await a.wait_for(lambda e: e.event.type == "chat.message", what="room event")
+        self.assertEqual((got.seq, got.event.data), (1, b"strict"))
+        body = json.loads((await a.request(cmd_json("history", "S", id_="h"), "h")).event.data)
+        self.assertEqual([int(m["seq"]) for m in body["messages"]], [1])
+        state = await a.request(cmd_json("presence", "S", id_="p"), "p")
+        self.assertEqual(sorted(m["user"] for m in json.loads(state.event.data)), ["alice", "bob"])
+        await a.close()
+        await b.close()
 
 
 if __name__ == "__main__":
