@@ -2,7 +2,8 @@
  * where to cut the input; the rest is the byte stream. The stream is read three ways —
  * whole, cut in two at the chosen point, and in small chunks — and the three event
  * sequences must be identical (abort() otherwise): the reader must not depend on how the
- * network splits its input. */
+ * network splits its input. The same bytes, taken as a message payload, are also framed
+ * with the writer (masked, in two fragments) and must read back unchanged. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,38 @@ static void same(const trace_t *a, const trace_t *b) {
   }
 }
 
+/* Writer and reader agree: p[0..n) sent as a binary message in two masked fragments, with a
+ * ping between them, comes back as one message with the same bytes. */
+static void roundtrip(const uint8_t *p, size_t n, size_t cut) {
+  static const uint8_t key[4] = {0xa5, 0x01, 0xff, 0x7e};
+  uint8_t *f = malloc(n + 3 * 14 + 4);
+  size_t len = arq_ws_frame_header(f, ARQ_WS_OP_BINARY, false, cut, key);
+  memcpy(f + len, p, cut);
+  arq_ws_mask(f + len, cut, key, 0);
+  len += cut;
+  len += arq_ws_frame_header(f + len, ARQ_WS_OP_PING, true, 4, key);
+  memcpy(f + len, "ping", 4);
+  arq_ws_mask(f + len, 4, key, 0);
+  len += 4;
+  len += arq_ws_frame_header(f + len, ARQ_WS_OP_CONT, true, n - cut, key);
+  memcpy(f + len, p + cut, n - cut);
+  arq_ws_mask(f + len, n - cut, key, 0);
+  len += n - cut;
+
+  arq_ws_reader_t r;
+  arq_ws_reader_init(&r, n, true);
+  arq_ws_event_t ev;
+  size_t off = arq_ws_reader_feed(&r, f, len, &ev);
+  if (ev.type != ARQ_WS_EV_PING || ev.len != 4 || memcmp(ev.data, "ping", 4) != 0)
+    abort();
+  off += arq_ws_reader_feed(&r, f + off, len - off, &ev);
+  if (off != len || ev.type != ARQ_WS_EV_MESSAGE || !ev.binary || ev.len != n ||
+      (n && memcmp(ev.data, p, n) != 0))
+    abort();
+  arq_ws_reader_free(&r);
+  free(f);
+}
+
 static trace_t whole, split, chunked;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -105,6 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t n = size - 3;
   size_t cut = n ? ((size_t)data[1] << 8 | data[2]) % (n + 1) : 0;
 
+  roundtrip(p, n, cut);
   run(p, n, NULL, 0, max, server, &whole);
   run(p, n, &cut, 1, max, server, &split);
   same(&whole, &split);

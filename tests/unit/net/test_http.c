@@ -242,6 +242,11 @@ static void limits(void **state) {
   len += (size_t)snprintf(buf + len, sizeof buf - len, "X-64: v\r\n\r\n");
   assert_int_equal(arq_http_parse_request(buf, len, 8192, &req), ARQ_HTTP_E_TOO_LARGE);
 
+  /* a limit beyond what an int return can express is clamped, not misread */
+  n = snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  assert_int_equal(arq_http_parse_request(buf, (size_t)n, SIZE_MAX, &req), n);
+  assert_int_equal(arq_http_parse_request(buf, (size_t)n - 1, SIZE_MAX, &req), 0);
+
   /* an over-long method */
   n = snprintf(buf, sizeof buf, "%0*d / HTTP/1.1\r\nHost: h\r\n\r\n", 33, 0);
   assert_int_equal(arq_http_parse_request(buf, (size_t)n, 8192, &req), ARQ_HTTP_E_BAD_REQUEST);
@@ -309,6 +314,7 @@ static void query_params(void **state) {
   assert_int_equal(qp("t=123456789012345", "t", out, sizeof out), 15);
   assert_int_equal(qp("t=1234567890123456", "t", out, sizeof out), -2);
   assert_int_equal(qp("t=1", "t", out, 0), -2);
+  assert_int_equal(qp("t=1", "t", out, SIZE_MAX), 1); /* a huge cap is clamped, not trusted */
   /* malformed escapes and NUL */
   assert_int_equal(qp("t=%4", "t", out, sizeof out), -2);
   assert_int_equal(qp("t=%zz", "t", out, sizeof out), -2);

@@ -28,6 +28,9 @@ static void accept_key(void **state) {
     if (arq_ws_accept_key(bad[i], strlen(bad[i]), out) != -1)
       fail_msg("key %zu accepted", i);
   assert_int_equal(arq_ws_accept_key("AAAAAAAAAAAAAAAAAAAAAA==", 24, out), 0);
+  /* '+' and '/' are base64 digits too (checked against an independent SHA-1 + base64) */
+  assert_int_equal(arq_ws_accept_key("+/+/+/+/+/+/+/+/+/+/+w==", 24, out), 0);
+  assert_string_equal(out, "M0DUs3om0SqzerhOhYSMM7WQuBQ=");
 }
 
 static arq_http_request_t req;
