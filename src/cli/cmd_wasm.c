@@ -1027,16 +1027,25 @@ static int cmd_spectest(int argc, char **argv) {
     free(sk.lines);
     return 2;
   }
-  static spec_t s; /* large; one per process */
-  memset(&s, 0, sizeof s);
+  spec_t *st = calloc(1, sizeof *st); /* large: on the heap */
+  if (!st) {
+    jfree(root);
+    free(sk.lines);
+    return 2;
+  }
   char *dir = strdup(argv[1]);
   char *slash = dir ? strrchr(dir, '/') : NULL;
   if (slash)
     *slash = 0;
-  s.dir = slash ? dir : ".";
-  s.file = argv[1];
-  if (spectest_init(&s)) {
+  st->dir = slash ? dir : ".";
+  st->file = argv[1];
+  if (spectest_init(st)) {
     fprintf(stderr, "arq wasm spectest: out of memory\n");
+    spectest_free(st);
+    free(st);
+    free(dir);
+    jfree(root);
+    free(sk.lines);
     return 2;
   }
   const char *src = jstr(root, "source_filename");
@@ -1055,7 +1064,7 @@ static int cmd_spectest(int argc, char **argv) {
       continue;
     }
     bool not_applicable;
-    const char *fail = run_command(&s, cmd, &not_applicable, why, sizeof why);
+    const char *fail = run_command(st, cmd, &not_applicable, why, sizeof why);
     if (is_register && !fail)
       continue;
     if (not_applicable) {
@@ -1072,7 +1081,8 @@ static int cmd_spectest(int argc, char **argv) {
   if (na || skipped_n)
     printf(" (%zu text modules not applicable, %zu skipped)", na, skipped_n);
   putchar('\n');
-  spectest_free(&s);
+  spectest_free(st);
+  free(st);
   jfree(root);
   free(dir);
   free(sk.lines);
