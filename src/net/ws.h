@@ -120,7 +120,8 @@ typedef struct {
 void arq_ws_reader_init(arq_ws_reader_t *r, size_t max_message, bool require_mask);
 void arq_ws_reader_free(arq_ws_reader_t *r);
 /** Gives the message buffer back to the allocator when no message is in progress (for idle
- *  connections); the next message allocates again. */
+ *  connections); the next message allocates again. Like a feed, it ends the validity of the
+ *  last event's data. */
 void arq_ws_reader_trim(arq_ws_reader_t *r);
 
 /**
