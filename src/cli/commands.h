@@ -10,6 +10,7 @@ int arq_cmd_toml_decode(int argc, char **argv);
 int arq_cmd_auth(int argc, char **argv);
 int arq_cmd_wasm(int argc, char **argv);
 int arq_cmd_envelope(int argc, char **argv);
+int arq_cmd_schema(int argc, char **argv);
 int arq_cmd_bench(int argc, char **argv);
 
 #endif

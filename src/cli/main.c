@@ -16,6 +16,7 @@ static const arq_command_t commands[] = {
     {"auth", arq_cmd_auth, "auth gen --tenant T --sub U [--role R] [--ttl S] [--secret S | --config PATH]"},
     {"wasm", arq_cmd_wasm, "wasm run FILE.wasm ACTION... | wasm spectest FILE.json"},
     {"envelope", arq_cmd_envelope, "envelope json2pb | pb2json: convert an Envelope, stdin -> stdout"},
+    {"schema", arq_cmd_schema, "schema check FILE.desc[.gz] MESSAGE < data: validate a protobuf message"},
     {"bench", arq_cmd_bench, "bench --url ws://H:P/ws --mode ack|roundtrip|fanout|idle: load a Shield"},
 };
 
