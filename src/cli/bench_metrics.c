@@ -205,6 +205,26 @@ long arq_proc_rss_kib(long pid) {
   return kib;
 }
 
+double arq_proc_cpu_s(long pid) {
+  char path[64], line[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  bool ok = fgets(line, sizeof line, f) != NULL;
+  fclose(f);
+  /* The command name may hold spaces and parentheses: fields are counted after its last ')'. */
+  const char *p = ok ? strrchr(line, ')') : NULL;
+  if (!p)
+    return -1;
+  unsigned long long utime = 0, stime = 0;
+  /* after ")": state(3) ... utime is field 14, stime 15 */
+  if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+    return -1;
+  long tck = sysconf(_SC_CLK_TCK);
+  return (double)(utime + stime) / (double)(tck > 0 ? tck : 100);
+}
+
 int arq_url_split(const char *url, const char *scheme, char *host, size_t hostcap, uint16_t *port,
                   const char **path) {
   size_t sl = strlen(scheme);

@@ -39,6 +39,8 @@ char *arq_http_get(const char *host, uint16_t port, const char *path, int timeou
 
 /** VmRSS of a process in KiB, or -1. */
 long arq_proc_rss_kib(long pid);
+/** CPU time (user + system, all threads) a process has used, in seconds, or -1. */
+double arq_proc_cpu_s(long pid);
 
 /** Splits "scheme://host:port/path": host into host (NUL-terminated), port, path (points
  *  into url; "/" when absent). 0, or -1. */

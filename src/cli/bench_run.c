@@ -43,7 +43,7 @@ struct run {
   bool starting;                 /* inside start_connects: a failure must not recurse */
   run_phase_t phase;
   arq_timer_t tick, progress, deadline;
-  uint64_t t0_ns, send_start_ns, send_end_ns;
+  uint64_t t0_ns, send_start_ns, send_end_ns, last_rx_ns;
   long rr; /* the next publisher to try */
   struct sockaddr_storage addr;
   socklen_t alen;
@@ -81,6 +81,13 @@ static bool from_hex16(const void *p, size_t len, uint64_t *v) {
   }
   *v = x;
   return true;
+}
+
+/* The time of an answer, kept as the last one seen so that throughput counts the answers
+ * that arrive after publishing stopped over the time they really took. */
+static uint64_t received(run_t *r) {
+  r->last_rx_ns = now_ns();
+  return r->last_rx_ns;
 }
 
 static bool per_conn_room(const run_t *r) { return r->o->mode == ARQ_BENCH_ROUNDTRIP; }
@@ -204,7 +211,7 @@ static void shield_message(bconn_t *c, const uint8_t *data, size_t len) {
       settle(c, true, NULL);
   } else if (!strcmp(type, "ack") && from_hex16(id, strlen(id), &sent_at)) {
     res->acked++;
-    arq_hist_record(res->ack, now_ns() - sent_at);
+    arq_hist_record(res->ack, received(r) - sent_at);
   } else if (!strcmp(type, "error")) {
     char why[200];
     snprintf(why, sizeof why, "error %d: %.*s", error_code(e->event), (int)e->event->data.len,
@@ -218,7 +225,7 @@ static void shield_message(bconn_t *c, const uint8_t *data, size_t len) {
     }
   } else if (!strcmp(type, "bench") && from_hex16(id, strlen(id), &sent_at)) {
     res->delivered++;
-    arq_hist_record(res->rt, now_ns() - sent_at);
+    arq_hist_record(res->rt, received(r) - sent_at);
   } else {
     res->other++;
   }
@@ -281,7 +288,7 @@ static void nats_op(void *ud, const arq_nats_msg_t *m) {
   case ARQ_NATS_OP_MSG:
     if (from_hex16(m->payload, m->payload_len, &sent_at)) {
       r->res->delivered++;
-      arq_hist_record(r->res->rt, now_ns() - sent_at);
+      arq_hist_record(r->res->rt, received(r) - sent_at);
     } else {
       r->res->other++;
     }
@@ -332,6 +339,8 @@ static const arq_bws_handlers_t handlers = {on_open, on_message, on_close};
 static void finish(run_t *r) {
   if (r->phase == R_DONE)
     return;
+  if (r->send_start_ns && r->last_rx_ns > r->send_start_ns)
+    r->res->rx_s = (double)(r->last_rx_ns - r->send_start_ns) / 1e9;
   r->phase = R_DONE;
   arq_timer_stop(r->loop, &r->tick);
   arq_timer_stop(r->loop, &r->deadline);

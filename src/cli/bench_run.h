@@ -51,6 +51,7 @@ typedef struct {
   } codes[ARQ_BENCH_MAX_CODES];
   char first_error[200];
   double connect_s, run_s; /* how long connecting and publishing took */
+  double rx_s;             /* from the first send to the last ack or delivery received */
   arq_hist_t *ack, *rt;    /* send → ack, send → delivery (to the sender or every member) */
 } arq_bench_result_t;
 

@@ -218,6 +218,8 @@ typedef struct {
   bool have_before, have_after;
   char scrape_error[300];
   long rss_before, rss_after, rss_connected;
+  double cpu_connected, cpu_after; /* the server's CPU seconds, around the load */
+  struct rusage self_connected, self_after;
 } around_t;
 
 static void scrape(around_t *m, arq_prom_hist_t *h, bool *ok) {
@@ -239,15 +241,21 @@ static void scrape(around_t *m, arq_prom_hist_t *h, bool *ok) {
 static void on_connected(void *ud) {
   around_t *m = ud;
   scrape(m, &m->before, &m->have_before);
-  if (m->a->pid)
+  getrusage(RUSAGE_SELF, &m->self_connected);
+  if (m->a->pid) {
     m->rss_connected = arq_proc_rss_kib(m->a->pid);
+    m->cpu_connected = arq_proc_cpu_s(m->a->pid);
+  }
 }
 
 static void on_finished(void *ud) {
   around_t *m = ud;
-  scrape(m, &m->after, &m->have_after);
-  if (m->a->pid)
+  getrusage(RUSAGE_SELF, &m->self_after);
+  if (m->a->pid) {
     m->rss_after = arq_proc_rss_kib(m->a->pid);
+    m->cpu_after = arq_proc_cpu_s(m->a->pid);
+  }
+  scrape(m, &m->after, &m->have_after);
 }
 
 static int setup_scrape(around_t *m) {
@@ -301,6 +309,16 @@ static void text_hist(FILE *f, const char *name, const arq_hist_t *h) {
 
 static double per_s(uint64_t n, double s) { return s > 0 ? (double)n / s : 0; }
 
+static double tv_s(struct timeval a, struct timeval b) {
+  return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_usec - a.tv_usec) / 1e6;
+}
+
+/* CPU seconds this process (clients and responder) used while the load ran. */
+static double self_cpu_s(const around_t *m) {
+  return tv_s(m->self_connected.ru_utime, m->self_after.ru_utime) +
+         tv_s(m->self_connected.ru_stime, m->self_after.ru_stime);
+}
+
 static void report(const bench_args_t *a, const arq_bench_result_t *r, const around_t *m,
                    const arq_responder_t *resp) {
   const arq_bench_opts_t *o = &a->o;
@@ -321,19 +339,20 @@ static void report(const bench_args_t *a, const arq_bench_result_t *r, const aro
                                r->sent > r->acked + r->errors ? r->sent - r->acked - r->errors : 0;
   uint64_t lost_dl = r->delivered_expected > r->delivered ? r->delivered_expected - r->delivered : 0;
   double t = r->run_s;
+  double rx = r->rx_s > t ? r->rx_s : t; /* answers may keep coming after the last send */
   if (a->json) {
     FILE *f = stdout;
     fprintf(f, "{\"target\":\"%s\",\"mode\":\"%s\",\"connections\":%ld,\"ready\":%ld,"
                "\"connect_failed\":%ld,\"closed_during_run\":%ld,\"connect_s\":%.3f,"
-               "\"rate_target\":%.1f,\"run_s\":%.3f,\"payload_bytes\":%ld,\"sent\":%llu,"
+               "\"rate_target\":%.1f,\"run_s\":%.3f,\"rx_s\":%.3f,\"payload_bytes\":%ld,\"sent\":%llu,"
                "\"send_rate\":%.1f,\"acked\":%llu,\"ack_rate\":%.1f,\"delivered\":%llu,"
                "\"delivered_expected\":%llu,\"delivery_rate\":%.1f,\"errors\":%llu,"
                "\"lost_acks\":%llu,\"lost_deliveries\":%llu,\"other\":%llu",
             target_name(o->target), mode_name(o->mode), o->connections, r->ready, r->connect_failed,
-            r->closed_during_run, r->connect_s, o->mode == ARQ_BENCH_IDLE ? 0 : o->rate, t, o->size,
+            r->closed_during_run, r->connect_s, o->mode == ARQ_BENCH_IDLE ? 0 : o->rate, t, rx, o->size,
             (unsigned long long)r->sent, per_s(r->sent, t), (unsigned long long)r->acked,
-            per_s(r->acked, t), (unsigned long long)r->delivered,
-            (unsigned long long)r->delivered_expected, per_s(r->delivered, t),
+            per_s(r->acked, rx), (unsigned long long)r->delivered,
+            (unsigned long long)r->delivered_expected, per_s(r->delivered, rx),
             (unsigned long long)r->errors, (unsigned long long)lost_acks,
             (unsigned long long)lost_dl, (unsigned long long)r->other);
     fprintf(f, ",\"error_codes\":{");
@@ -351,8 +370,10 @@ static void report(const bench_args_t *a, const arq_bench_result_t *r, const aro
       fprintf(f, ",\"responder_forwarded\":%llu",
               (unsigned long long)arq_responder_forwarded(resp));
     if (a->pid)
-      fprintf(f, ",\"rss_before_kib\":%ld,\"rss_connected_kib\":%ld,\"rss_after_kib\":%ld",
-              m->rss_before, m->rss_connected, m->rss_after);
+      fprintf(f, ",\"rss_before_kib\":%ld,\"rss_connected_kib\":%ld,\"rss_after_kib\":%ld,"
+                 "\"server_cpu_s\":%.2f",
+              m->rss_before, m->rss_connected, m->rss_after, m->cpu_after - m->cpu_connected);
+    fprintf(f, ",\"client_cpu_s\":%.2f", self_cpu_s(m));
     if (!isnan(per_conn))
       fprintf(f, ",\"bytes_per_conn\":%.0f", per_conn);
     fprintf(f, ",\"first_failure\":\"");
@@ -373,10 +394,10 @@ static void report(const bench_args_t *a, const arq_bench_result_t *r, const aro
     fprintf(f, "offered %.0f msg/s for %.2f s, payload %ld B: sent %llu (%.0f/s)", o->rate, t,
             o->size, (unsigned long long)r->sent, per_s(r->sent, t));
     if (o->target == ARQ_BENCH_SHIELD)
-      fprintf(f, ", acked %llu (%.0f/s)", (unsigned long long)r->acked, per_s(r->acked, t));
+      fprintf(f, ", acked %llu (%.0f/s)", (unsigned long long)r->acked, per_s(r->acked, rx));
     if (o->mode != ARQ_BENCH_ACK)
       fprintf(f, ", delivered %llu of %llu (%.0f/s)", (unsigned long long)r->delivered,
-              (unsigned long long)r->delivered_expected, per_s(r->delivered, t));
+              (unsigned long long)r->delivered_expected, per_s(r->delivered, rx));
     fprintf(f, ", errors %llu\n", (unsigned long long)r->errors);
     for (int i = 0; i < ARQ_BENCH_MAX_CODES && r->codes[i].count; i++)
       fprintf(f, "  error code %d: %llu\n", r->codes[i].code, (unsigned long long)r->codes[i].count);
@@ -392,8 +413,9 @@ static void report(const bench_args_t *a, const arq_bench_result_t *r, const aro
   else if (m->scrape && !route)
     fprintf(f, "shield routing: not measured (%s)\n", m->scrape_error[0] ? m->scrape_error : "?");
   if (a->pid)
-    fprintf(f, "server VmRSS: %ld KiB before, %ld KiB connected, %ld KiB after\n", m->rss_before,
-            m->rss_connected, m->rss_after);
+    fprintf(f, "server VmRSS: %ld KiB before, %ld KiB connected, %ld KiB after; server CPU %.2f s\n",
+            m->rss_before, m->rss_connected, m->rss_after, m->cpu_after - m->cpu_connected);
+  fprintf(f, "this process's CPU (clients%s): %.2f s\n", resp ? " and responder" : "", self_cpu_s(m));
   if (!isnan(per_conn))
     fprintf(f, "memory per connection: %.0f bytes\n", per_conn);
   if (r->first_failure[0])

@@ -93,6 +93,11 @@ static void rss_of_self(void **state) {
   (void)state;
   assert_true(arq_proc_rss_kib((long)getpid()) > 0);
   assert_int_equal(arq_proc_rss_kib(-5), -1);
+  volatile double x = 0;
+  for (long i = 0; i < 50000000; i++)
+    x += (double)i;
+  assert_true(arq_proc_cpu_s((long)getpid()) > 0);
+  assert_true(arq_proc_cpu_s(-5) < 0);
 }
 
 int main(void) {
