@@ -1,7 +1,8 @@
 /* libFuzzer target for the JSON parser and writer. An accepted document is written back
  * compactly; that text must parse again and write back to the very same bytes (the DOM
- * loses nothing the writer needs). One doc is reused across inputs, as a server reuses
- * one per connection, so stale state from a previous parse would show up here. */
+ * loses nothing the writer needs). Docs are reused across inputs, as a server reuses
+ * them, so stale state from a previous parse would show up here. A second doc with tight
+ * limits checks that limits refuse documents only for their own reasons. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,18 +54,28 @@ static size_t walk(const arq_json_value_t *v, unsigned depth) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static arq_json_doc_t doc, again;
+  static arq_json_doc_t doc, again, tight;
   static arq_buf_t first, second;
   static int ready;
   if (!ready) {
     arq_json_doc_init(&doc, NULL);
     arq_json_doc_init(&again, NULL);
+    arq_json_limits_t lim = {.max_bytes = 512, .max_depth = 3, .max_values = 24};
+    arq_json_doc_init(&tight, &lim);
     arq_buf_init(&first);
     arq_buf_init(&second);
     ready = 1;
   }
-  arq_json_error_t err;
+  arq_json_error_t err, tight_err;
   const arq_json_value_t *root = arq_json_parse(&doc, (const char *)data, size, &err);
+  /* Limits only ever take documents away: what the tight doc accepts, the default one must,
+   * and a limit is the only new reason the tight one may give. */
+  const arq_json_value_t *small = arq_json_parse(&tight, (const char *)data, size, &tight_err);
+  if (small && !root)
+    abort();
+  if (!small && root && tight_err.code != ARQ_JSON_E_TOO_LARGE &&
+      tight_err.code != ARQ_JSON_E_TOO_DEEP && tight_err.code != ARQ_JSON_E_TOO_MANY)
+    abort();
   if (!root) {
     if (err.offset > size || err.code == ARQ_JSON_E_OK)
       abort();
