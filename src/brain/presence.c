@@ -342,13 +342,22 @@ static void load_instances(arq_brain_t *b) {
     arq_strmap_put(&seen, k->str, k->len, in);
   }
   freeReplyObject(r);
+  /* Forget instances gone from Redis (expired by another Brain): collect, then remove,
+   * since removing moves entries between slots. */
+  size_t ngone = 0;
+  char(*gone)[ARQ_ID_MAX_LEN + 1] = calloc(b->instances.len + 1, sizeof *gone);
+  if (!gone)
+    arq_oom("instances");
   for (size_t i = 0; i < b->instances.cap; i++) {
     arq_strmap_slot_t *s = &b->instances.slots[i];
-    if (s->key && !arq_strmap_get(&seen, s->key, s->key_len)) {
-      free(arq_strmap_remove(&b->instances, s->key, s->key_len));
-      i--; /* backward-shift deletion moved another entry into this slot */
+    if (s->key && s->key_len <= ARQ_ID_MAX_LEN && !arq_strmap_get(&seen, s->key, s->key_len)) {
+      memcpy(gone[ngone], s->key, s->key_len);
+      gone[ngone++][s->key_len] = '\0';
     }
   }
+  for (size_t i = 0; i < ngone; i++)
+    free(arq_strmap_remove(&b->instances, gone[i], strlen(gone[i])));
+  free(gone);
   arq_strmap_free(&seen);
 }
 

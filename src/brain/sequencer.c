@@ -11,7 +11,8 @@
  *     - dedup: arq:{T}:room:{R}:in holds the ingress sequence of the room's last assigned
  *       message. An older message was published already (the next one is only assigned
  *       after the broker acknowledged the previous publish), so it is skipped; the same
- *       one was assigned but maybe not published, so it is published again with its seq;
+ *       one is skipped too when arq:{T}:room:{R}:pub (written after the acknowledgement)
+ *       says it went out, and otherwise published again with the seq it has;
  *     - otherwise INCR arq:{T}:room:{R}:seq.
  *   The publish goes through JetStream with Nats-Msg-Id "<T>.<R>.<seq>" and waits for
  *   the acknowledgement, so a republish is not stored twice in the history. Anything that
@@ -28,8 +29,9 @@
 #include "brain/rules.h"
 #include "common/log.h"
 
-/* KEYS: seq, in, fence. ARGV: ingress seq, lease token.
- * Returns {code, seq}: 0 new seq, 1 already assigned (publish again), 2 done, -1 fenced. */
+/* KEYS: seq, in, fence, pub. ARGV: ingress seq, lease token.
+ * Returns {code, seq}: 0 new seq, 1 already assigned but not known to be published
+ * (publish again), 2 done, -1 fenced. */
 static const char assign_script[] =
     "local f = tonumber(redis.call('GET', KEYS[3]) or '0')\n"
     "local tok = tonumber(ARGV[2])\n"
@@ -38,7 +40,10 @@ static const char assign_script[] =
     "local last = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
     "local s = tonumber(ARGV[1])\n"
     "if s < last then return {2, 0} end\n"
-    "if s == last then return {1, tonumber(redis.call('GET', KEYS[1]) or '0')} end\n"
+    "if s == last then\n"
+    "  if tonumber(redis.call('GET', KEYS[4]) or '0') >= s then return {2, 0} end\n"
+    "  return {1, tonumber(redis.call('GET', KEYS[1]) or '0')}\n"
+    "end\n"
     "local n = redis.call('INCR', KEYS[1])\n"
     "redis.call('SET', KEYS[2], ARGV[1])\n"
     "return {0, n}\n";
@@ -104,10 +109,14 @@ int arq_sequencer_start(arq_brain_t *b, uint32_t p) {
     ARQ_LOG(ARQ_LOG_WARN, "brain", "cannot start the partition's consumer; retrying",
             {"partition", ps}, {"error", natsStatus_GetText(st)});
     if (pt->sub) {
-      natsSubscription_Destroy(pt->sub); /* the callback never ran for c */
+      /* Subscribed but no completion callback: c may still be in use by a delivery, so
+       * it is left allocated (this path needs nats.c to fail an in-memory setter). */
+      natsSubscription_Unsubscribe(pt->sub);
+      natsSubscription_Destroy(pt->sub);
+    } else {
+      free(c);
     }
     pt->sub = NULL;
-    free(c);
     atomic_store(&pt->reset, true);
     return -1;
   }
@@ -249,14 +258,15 @@ void arq_sequencer_message(arq_brain_t *b, arq_job_t *job) {
     return;
   }
 
-  char kseq[160], kin[160], kfence[64], sin[24], stok[24];
+  char kseq[160], kin[160], kpub[160], kfence[64], sin[24], stok[24];
   snprintf(kseq, sizeof kseq, "arq:{%s}:room:%s:seq", tenant, room);
   snprintf(kin, sizeof kin, "arq:{%s}:room:%s:in", tenant, room);
+  snprintf(kpub, sizeof kpub, "arq:{%s}:room:%s:pub", tenant, room);
   snprintf(kfence, sizeof kfence, "arq:brain:part:%u:fence", p);
   snprintf(sin, sizeof sin, "%llu", (unsigned long long)in_seq);
   snprintf(stok, sizeof stok, "%llu", (unsigned long long)pt->fence);
-  redisReply *r = arq_store_command(b, "EVAL %s 3 %s %s %s %s %s", assign_script, kseq, kin, kfence,
-                                    sin, stok);
+  redisReply *r = arq_store_command(b, "EVAL %s 4 %s %s %s %s %s %s", assign_script, kseq, kin,
+                                    kfence, kpub, sin, stok);
   if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
     if (r)
       freeReplyObject(r);
@@ -281,6 +291,12 @@ void arq_sequencer_message(arq_brain_t *b, arq_job_t *job) {
     if (publish(b, tenant, room, (uint64_t)seq, e, msg)) {
       atomic_store(&pt->reset, true);
     } else {
+      /* Published for sure: a replay after a takeover skips it instead of sending it
+       * again. Without this record only the message in flight may be repeated anyway;
+       * with it, so may be the last message of each room since the saved checkpoint. */
+      redisReply *pr = arq_store_command(b, "SET %s %s", kpub, sin);
+      if (pr)
+        freeReplyObject(pr);
       pt->ckpt = in_seq;
       if (code == 1)
         arq_counter_inc(b->m.duplicates);
