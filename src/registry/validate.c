@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_FIELD_NUMBER ((1u << 29) - 1)
 /* Path entries kept at each end of a long path in error text. */
 #define PATH_ENDS 3u
 
@@ -269,7 +268,8 @@ static int walk(walker_t *w, const arq_schema_message_t *m, const uint8_t **pp,
                   (size_t)(at - w->base));
     uint32_t number = (uint32_t)(tag >> 3);
     unsigned wire = (unsigned)(tag & 7);
-    if (number == 0 || number > MAX_FIELD_NUMBER)
+    /* tag <= UINT32_MAX already bounds the number by 2^29-1 */
+    if (number == 0)
       return fail(w, depth, 0, NULL, arq_schema_err_bad_field_number_wire, at,
                   "invalid field number %u at byte %zu", number, (size_t)(at - w->base));
     if (wire > ARQ__WIRE_FIXED32)
@@ -286,12 +286,12 @@ static int walk(walker_t *w, const arq_schema_message_t *m, const uint8_t **pp,
                   "end-group marker at byte %zu without a matching start",
                   (size_t)(at - w->base));
     }
-    if (number >= 19000 && number <= 19999)
+    const arq__field_t *f = arq__field_find(m, number);
+    /* Declared fields are never reserved numbers: the loader refuses them. */
+    if (!f && number >= 19000 && number <= 19999)
       return fail(w, depth, number, NULL, arq_schema_err_reserved_field_number, at,
                   "field number in the reserved range 19000-19999 at byte %zu",
                   (size_t)(at - w->base));
-
-    const arq__field_t *f = arq__field_find(m, number);
     if (!f && w->strict_unknown)
       return fail(w, depth, number, NULL, arq_schema_err_unknown_field, at,
                   "unknown field at byte %zu", (size_t)(at - w->base));
