@@ -27,32 +27,8 @@
 #include "arqon/v1/envelope.pb-c.h"
 #include "brain/brain.h"
 #include "brain/rules.h"
+#include "brain/scripts.h"
 #include "common/log.h"
-
-/* KEYS: seq, in, fence, pub. ARGV: ingress seq, lease token.
- * Returns {code, seq}: 0 new seq, 1 already assigned but not known to be published
- * (publish again), 2 done, -1 fenced. */
-static const char assign_script[] =
-    "local f = tonumber(redis.call('GET', KEYS[3]) or '0')\n"
-    "local tok = tonumber(ARGV[2])\n"
-    "if tok < f then return {-1, 0} end\n"
-    "if tok > f then redis.call('SET', KEYS[3], ARGV[2]) end\n"
-    "local last = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-    "local s = tonumber(ARGV[1])\n"
-    "if s < last then return {2, 0} end\n"
-    "if s == last then\n"
-    "  if tonumber(redis.call('GET', KEYS[4]) or '0') >= s then return {2, 0} end\n"
-    "  return {1, tonumber(redis.call('GET', KEYS[1]) or '0')}\n"
-    "end\n"
-    "local n = redis.call('INCR', KEYS[1])\n"
-    "redis.call('SET', KEYS[2], ARGV[1])\n"
-    "return {0, n}\n";
-
-/* Checkpoints only move forward, whoever writes them. */
-static const char ckpt_script[] =
-    "local c = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
-    "if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1]) end\n"
-    "return 0\n";
 
 typedef struct {
   arq_brain_t *b;
@@ -130,7 +106,7 @@ static void save_ckpt(arq_brain_t *b, uint32_t p) {
   char key[64], val[24];
   snprintf(key, sizeof key, "arq:brain:part:%u:ckpt", p);
   snprintf(val, sizeof val, "%llu", (unsigned long long)pt->ckpt);
-  redisReply *r = arq_store_command(b, "EVAL %s 1 %s %s", ckpt_script, key, val);
+  redisReply *r = arq_store_command(b, "EVAL %s 1 %s %s", arq_brain_ckpt_script, key, val);
   if (r) {
     pt->ckpt_saved = pt->ckpt;
     freeReplyObject(r);
@@ -265,7 +241,7 @@ void arq_sequencer_message(arq_brain_t *b, arq_job_t *job) {
   snprintf(kfence, sizeof kfence, "arq:brain:part:%u:fence", p);
   snprintf(sin, sizeof sin, "%llu", (unsigned long long)in_seq);
   snprintf(stok, sizeof stok, "%llu", (unsigned long long)pt->fence);
-  redisReply *r = arq_store_command(b, "EVAL %s 4 %s %s %s %s %s %s", assign_script, kseq, kin,
+  redisReply *r = arq_store_command(b, "EVAL %s 4 %s %s %s %s %s %s", arq_brain_assign_script, kseq, kin,
                                     kfence, kpub, sin, stok);
   if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
     if (r)
