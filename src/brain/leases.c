@@ -72,7 +72,9 @@ static void acquire(arq_brain_t *b, uint32_t p) {
   if (st == NATS_NOT_FOUND) {
     st = kvStore_CreateString(&rev, b->kv, key, b->id);
   } else if (st == NATS_OK) {
-    bool free_slot = kvEntry_ValueLen(entry) == 0;
+    /* Free, or still naming this Brain (its renewal failed while NATS was away): take
+     * it with a new revision, which is also a new, larger fencing token. */
+    bool free_slot = kvEntry_ValueLen(entry) == 0 || !strcmp(kvEntry_ValueString(entry), b->id);
     uint64_t last = kvEntry_Revision(entry);
     st = free_slot ? kvStore_UpdateString(&rev, b->kv, key, b->id, last) : NATS_ERR;
   }

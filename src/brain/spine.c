@@ -32,7 +32,13 @@ static void on_disconnected(natsConnection *nc, void *closure) {
 }
 
 static void on_reconnected(natsConnection *nc, void *closure) {
-  ARQ_LOG(ARQ_LOG_INFO, "brain", "NATS reconnected");
+  arq_brain_t *b = closure;
+  /* Core subscriptions come back by themselves; the ordered consumers are restarted from
+   * their checkpoints at once rather than after missed heartbeats (seconds later). The
+   * worker reads the flags; owned/sub are its own, so only the atomic flag is touched. */
+  for (uint32_t p = 0; p < b->partitions; p++)
+    atomic_store(&b->part[p].reset, true);
+  ARQ_LOG(ARQ_LOG_INFO, "brain", "NATS reconnected: partition consumers restart");
 }
 
 static void queue_msg(arq_brain_t *b, arq_job_kind_t kind, natsMsg *msg) {

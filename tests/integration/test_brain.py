@@ -395,6 +395,30 @@ class Handover(BrainTestCase):
         await sender.close()
 
 
+class SpineRestart(BrainTestCase):
+    async def test_sequence_continues_after_nats_restart(self):
+        a = await Client.open(self.shield, sub="alice")
+        await a.join("N")
+        for i in range(3):
+            await a.request(event_json("N", data=b"%d" % i, id_=f"b{i}"), f"b{i}")
+        await a.wait_for(lambda e: e.seq == 3, what="seq 3", keep=True)
+        self.nats.restart()  # JetStream data kept; every client reconnects
+        self.shield.wait_ready(15)
+        # The WebSocket connection survives; publishes are refused (503) until NATS is back.
+        deadline = time.monotonic() + 20
+        sent = 3
+        while sent < 6 and time.monotonic() < deadline:
+            r = await a.request(event_json("N", data=b"%d" % sent, id_=f"c{sent}"), f"c{sent}")
+            if r.event.type == "ack":
+                sent += 1
+            else:
+                await asyncio.sleep(0.2)
+        await a.wait_for(lambda e: e.seq == 6, timeout=20, what="seq 6 after the restart", keep=True)
+        got = sorted({(e.seq, int(e.event.data)) for e in a.inbox if e.event.type == "chat.message"})
+        self.assertEqual(got, [(n + 1, n) for n in range(6)])
+        await a.close()
+
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
