@@ -162,8 +162,8 @@ static bool is_oneof(kind_t k) { return k == K_CMD || k == K_EVENT || k == K_SIG
 
 static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* 0-63 for a digit of either alphabet, 64 for '+' '/', 65 for '-' '_' (resolved below),
- * 255 for anything else. */
+/* The value of a digit, or -1. `*alphabet` remembers whether the value has used the
+ * standard (1) or the URL-safe (2) digits 62 and 63, so that a mixture is refused. */
 static int b64_digit(unsigned char c, int *alphabet) {
   if (c >= 'A' && c <= 'Z')
     return c - 'A';
@@ -197,9 +197,7 @@ static long b64_decode(const char *s, size_t len, uint8_t *out) {
   }
   if (pad && len % 4 != 0)
     return -1;
-  if (n % 4 == 1)
-    return -1;
-  if (pad && (n + pad) % 4 != 0)
+  if (n % 4 == 1) /* six bits cannot end a byte */
     return -1;
   int alphabet = 0;
   size_t o = 0;
@@ -503,28 +501,26 @@ int arq_envelope_from_json(const char *json, size_t len, Arqon__V1__Envelope *ou
 
 /* ---- encoding ---- */
 
-static void put_string(arq_json_writer_t *w, const char *key, const char *s) {
-  if (s && *s) {
-    arq_json_w_key(w, key, strlen(key));
-    arq_json_w_string(w, s, strlen(s));
-  }
+static void put_key(arq_json_writer_t *w, const field_t *f) {
+  arq_json_w_key(w, f->json_name, f->json_len);
 }
 
-static void put_bytes(arq_json_writer_t *w, const char *key, const ProtobufCBinaryData *b) {
+static void put_bytes(arq_json_writer_t *w, const field_t *f, const ProtobufCBinaryData *b) {
   if (!b->len || !b->data)
     return;
-  arq_json_w_key(w, key, strlen(key));
+  put_key(w, f);
   arq_json_w_raw(w, "\"", 1);
   b64_append(w->out, b->data, b->len);
   arq_buf_putc(w->out, '"');
 }
 
-static void put_quoted_u64(arq_json_writer_t *w, const char *key, uint64_t v, bool neg) {
-  arq_json_w_key(w, key, strlen(key));
+/* 64-bit integers are strings in proto3 JSON: JavaScript numbers stop being exact at 2^53. */
+static void put_quoted(arq_json_writer_t *w, const field_t *f, uint64_t magnitude, bool neg) {
+  put_key(w, f);
   arq_json_w_raw(w, "\"", 1);
   if (neg)
     arq_buf_putc(w->out, '-');
-  arq_json_write_uint64(w->out, v);
+  arq_json_write_uint64(w->out, magnitude);
   arq_buf_putc(w->out, '"');
 }
 
@@ -539,14 +535,22 @@ static int entry_cmp(const void *a, const void *b, void *ctx) {
   return c ? c : (x < y ? -1 : x > y);
 }
 
+#define FEW_HEADERS 16
+
 /* Map keys must be unique in JSON; in the binary format the last entry for a key wins,
- * so earlier duplicates are skipped. Sorting keeps a hostile header list at n log n. */
-static void put_headers(arq_json_writer_t *w, const Arqon__V1__Envelope *e) {
+ * so earlier duplicates are skipped. The usual handful of headers is checked pairwise
+ * without allocating; a long list is sorted, so a hostile one costs n log n, not n². */
+static void put_headers(arq_json_writer_t *w, const field_t *f, const Arqon__V1__Envelope *e) {
   size_t n = e->n_headers;
   if (!n || !e->headers)
     return;
-  bool *skip = NULL;
-  if (n > 1) {
+  bool few[FEW_HEADERS] = {false};
+  bool *skip = few;
+  if (n <= FEW_HEADERS) {
+    for (size_t i = 0; i < n; i++)
+      for (size_t j = i + 1; j < n && !skip[i]; j++)
+        skip[i] = !strcmp(entry_key(e, i), entry_key(e, j));
+  } else {
     size_t *order = malloc(n * sizeof *order);
     skip = calloc(n, sizeof *skip);
     if (!order || !skip)
@@ -559,75 +563,98 @@ static void put_headers(arq_json_writer_t *w, const Arqon__V1__Envelope *e) {
         skip[order[i]] = true;
     free(order);
   }
-  arq_json_w_key(w, "headers", 7);
+  put_key(w, f);
   arq_json_w_object_begin(w);
   for (size_t i = 0; i < n; i++) {
     const Arqon__V1__Envelope__HeadersEntry *h = e->headers[i];
-    if ((skip && skip[i]) || !h)
+    if (skip[i] || !h)
       continue;
     const char *k = h->key ? h->key : "", *v = h->value ? h->value : "";
     arq_json_w_key(w, k, strlen(k));
     arq_json_w_string(w, v, strlen(v));
   }
   arq_json_w_object_end(w);
-  free(skip);
+  if (skip != few)
+    free(skip);
 }
 
-static void put_type_and_data(arq_json_writer_t *w, const char *type,
-                              const ProtobufCBinaryData *data) {
+static void put_signal_type(arq_json_writer_t *w, const field_t *f,
+                            Arqon__V1__SystemSignal__Type type) {
+  /* the enum's C type may be unsigned; the wire value is an int32 */
+  int32_t v = (int32_t)type;
+  if (!v)
+    return;
+  put_key(w, f);
+  const ProtobufCEnumValue *ev =
+      protobuf_c_enum_descriptor_get_value(&arqon__v1__system_signal__type__descriptor, v);
+  if (ev)
+    arq_json_w_string(w, ev->name, strlen(ev->name));
+  else
+    arq_json_w_int64(w, v); /* open enum: a value without a name goes out as its number */
+}
+
+static void encode_message(arq_json_writer_t *w, const void *msg, const field_t *fields,
+                           size_t nfields);
+
+/* A oneof member is written when selected, even empty: {"cmd":{}} differs from {}. */
+static void put_payload(arq_json_writer_t *w, const field_t *f, const Arqon__V1__Envelope *e) {
+  static const Arqon__V1__Command no_cmd = ARQON__V1__COMMAND__INIT;
+  static const Arqon__V1__Event no_event = ARQON__V1__EVENT__INIT;
+  static const Arqon__V1__SystemSignal no_signal = ARQON__V1__SYSTEM_SIGNAL__INIT;
+  if (f->kind == K_CMD && e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_CMD) {
+    put_key(w, f);
+    encode_message(w, e->cmd ? e->cmd : &no_cmd, command_fields, COUNT(command_fields));
+  } else if (f->kind == K_EVENT && e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_EVENT) {
+    put_key(w, f);
+    encode_message(w, e->event ? e->event : &no_event, event_fields, COUNT(event_fields));
+  } else if (f->kind == K_SIGNAL && e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_SIGNAL) {
+    put_key(w, f);
+    encode_message(w, e->signal ? e->signal : &no_signal, signal_fields, COUNT(signal_fields));
+  }
+}
+
+/* Fields go out in table order, which is field-number order, with defaults omitted. */
+static void encode_message(arq_json_writer_t *w, const void *msg, const field_t *fields,
+                           size_t nfields) {
+  const char *base = msg;
   arq_json_w_object_begin(w);
-  put_string(w, "type", type);
-  put_bytes(w, "data", data);
+  for (size_t i = 0; i < nfields; i++) {
+    const field_t *f = &fields[i];
+    const void *at = base + f->offset;
+    switch (f->kind) {
+    case K_STRING: {
+      const char *str = *(const char *const *)at;
+      if (str && *str) {
+        put_key(w, f);
+        arq_json_w_string(w, str, strlen(str));
+      }
+      break;
+    }
+    case K_BYTES: put_bytes(w, f, at); break;
+    case K_INT64: {
+      int64_t v = *(const int64_t *)at;
+      if (v)
+        put_quoted(w, f, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
+      break;
+    }
+    case K_UINT64: {
+      uint64_t v = *(const uint64_t *)at;
+      if (v)
+        put_quoted(w, f, v, false);
+      break;
+    }
+    case K_SIGNAL_TYPE: put_signal_type(w, f, *(const Arqon__V1__SystemSignal__Type *)at); break;
+    case K_HEADERS: put_headers(w, f, msg); break;
+    case K_CMD:
+    case K_EVENT:
+    case K_SIGNAL: put_payload(w, f, msg); break;
+    }
+  }
   arq_json_w_object_end(w);
 }
 
 void arq_envelope_to_json(const Arqon__V1__Envelope *e, arq_buf_t *out) {
   arq_json_writer_t w;
   arq_json_writer_init(&w, out);
-  arq_json_w_object_begin(&w);
-  put_string(&w, "traceId", e->trace_id);
-  put_string(&w, "tenantId", e->tenant_id);
-  put_string(&w, "roomId", e->room_id);
-  if (e->timestamp)
-    put_quoted_u64(&w, "timestamp",
-                   e->timestamp < 0 ? 0 - (uint64_t)e->timestamp : (uint64_t)e->timestamp,
-                   e->timestamp < 0);
-  put_string(&w, "twistId", e->twist_id);
-  put_headers(&w, e);
-  put_string(&w, "id", e->id);
-  if (e->seq)
-    put_quoted_u64(&w, "seq", e->seq, false);
-  put_string(&w, "sender", e->sender);
-  put_bytes(&w, "signature", &e->signature);
-  put_string(&w, "connId", e->conn_id);
-  static const ProtobufCBinaryData none = {0, NULL};
-  switch (e->payload_case) {
-  case ARQON__V1__ENVELOPE__PAYLOAD_CMD:
-    arq_json_w_key(&w, "cmd", 3);
-    put_type_and_data(&w, e->cmd ? e->cmd->type : NULL, e->cmd ? &e->cmd->data : &none);
-    break;
-  case ARQON__V1__ENVELOPE__PAYLOAD_EVENT:
-    arq_json_w_key(&w, "event", 5);
-    put_type_and_data(&w, e->event ? e->event->type : NULL, e->event ? &e->event->data : &none);
-    break;
-  case ARQON__V1__ENVELOPE__PAYLOAD_SIGNAL:
-    arq_json_w_key(&w, "signal", 6);
-    arq_json_w_object_begin(&w);
-    if (e->signal && e->signal->type) {
-      const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
-          &arqon__v1__system_signal__type__descriptor, (int)e->signal->type);
-      arq_json_w_key(&w, "type", 4);
-      if (ev)
-        arq_json_w_string(&w, ev->name, strlen(ev->name));
-      else
-        /* the enum's C type may be unsigned; the wire value is an int32 */
-        arq_json_w_int64(&w, (int64_t)(int32_t)e->signal->type);
-    }
-    if (e->signal)
-      put_string(&w, "reason", e->signal->reason);
-    arq_json_w_object_end(&w);
-    break;
-  default: break;
-  }
-  arq_json_w_object_end(&w);
+  encode_message(&w, e, envelope_fields, COUNT(envelope_fields));
 }

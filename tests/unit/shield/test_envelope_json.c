@@ -392,6 +392,27 @@ static void test_encode_from_binary_oddities(void **state) {
   Arqon__V1__Envelope back;
   decode_ok(text, &back);
   free(text);
+
+  /* a long list takes the sorting path: 40 entries over 10 keys, the last of each wins */
+  Arqon__V1__Envelope many = ARQON__V1__ENVELOPE__INIT;
+  Arqon__V1__Envelope__HeadersEntry hs[40];
+  Arqon__V1__Envelope__HeadersEntry *hps[40];
+  char keys[40][16], values[40][16];
+  for (int i = 0; i < 40; i++) {
+    arqon__v1__envelope__headers_entry__init(&hs[i]);
+    snprintf(keys[i], sizeof keys[i], "k%d", i % 10);
+    snprintf(values[i], sizeof values[i], "v%d", i);
+    hs[i].key = keys[i];
+    hs[i].value = values[i];
+    hps[i] = &hs[i];
+  }
+  many.n_headers = 40;
+  many.headers = hps;
+  text = encode(&many);
+  assert_string_equal(text, "{\"headers\":{\"k0\":\"v30\",\"k1\":\"v31\",\"k2\":\"v32\","
+                            "\"k3\":\"v33\",\"k4\":\"v34\",\"k5\":\"v35\",\"k6\":\"v36\","
+                            "\"k7\":\"v37\",\"k8\":\"v38\",\"k9\":\"v39\"}}");
+  free(text);
 }
 
 /* ---- the arena ---- */
