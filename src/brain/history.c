@@ -13,7 +13,9 @@
  *   Reply: event `history`, data {"messages":[<envelope in proto3 JSON>...],
  *   "next_seq":N,"latest_seq":L} where next_seq is the since_seq that continues after this
  *   page (the last seq returned, or since_seq when none) and latest_seq the room's last
- *   assigned seq.
+ *   assigned seq. A page ends early when the next message would not fit in one NATS
+ *   message; a single message too large for any page is passed over and counted in
+ *   "omitted" (the client can still see it was there: seqs are contiguous).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +64,11 @@ void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const
   arq_buf_init(&out);
   arq_buf_puts(&out, "{\"messages\":[");
   uint64_t last = a.since_seq;
-  uint32_t count = 0;
+  uint32_t count = 0, omitted = 0;
+  /* Room for the messages in the reply: the server's payload limit minus the envelope and
+   * the JSON around the array. */
+  int64_t max_payload = natsConnection_GetMaxPayload(b->nc);
+  size_t room_left = max_payload > 8192 ? (size_t)max_payload - 4096 : 4096;
   if (latest > a.since_seq) {
     char subject[160];
     snprintf(subject, sizeof subject, "out.t.%s.r.%s", tenant, room);
@@ -97,11 +103,24 @@ void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const
       bool done = pending == 0;
       if (e) {
         if (e->seq > last) { /* also skips a duplicate left by a takeover */
+          size_t mark = out.len;
           if (count)
             arq_buf_putc(&out, ',');
           arq_envelope_to_json(e, &out);
+          if (out.len > room_left) {
+            /* The reply must fit in one NATS message: stop here, next_seq says where to
+             * go on. A single message too large for any page is passed over (counted). */
+            out.len = mark;
+            out.data[mark] = '\0';
+            if (count) {
+              arqon__v1__envelope__free_unpacked(e, NULL);
+              break;
+            }
+            omitted++;
+          } else {
+            count++;
+          }
           last = e->seq;
-          count++;
         }
         done = done || e->seq >= latest;
         arqon__v1__envelope__free_unpacked(e, NULL);
@@ -112,8 +131,11 @@ void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const
     natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
   }
-  arq_buf_printf(&out, "],\"next_seq\":%llu,\"latest_seq\":%llu}", (unsigned long long)last,
+  arq_buf_printf(&out, "],\"next_seq\":%llu,\"latest_seq\":%llu", (unsigned long long)last,
                  (unsigned long long)latest);
+  if (omitted)
+    arq_buf_printf(&out, ",\"omitted\":%u", omitted);
+  arq_buf_putc(&out, '}');
   arq_brain_reply(b, msg, tenant, room, trace, "history", out.data, out.len);
   ARQ_LOG(ARQ_LOG_DEBUG, "brain", "history served", {"tenant_id", tenant}, {"room", room},
           {"trace_id", trace});

@@ -109,7 +109,8 @@ arq_metrics_http_t *arq_metrics_http_start(arq_brain_t *b, char *err, size_t err
     snprintf(err, errcap, "brain.metrics_listen %s: %s", b->cfg->brain.metrics_listen, gai_strerror(gai));
     return NULL;
   }
-  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  /* Non-blocking: a client that gives up between poll() and accept() must not stall us. */
+  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   int one = 1;
   if (fd >= 0)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

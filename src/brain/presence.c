@@ -251,13 +251,22 @@ void arq_presence_state(arq_brain_t *b, natsMsg *msg, const char *tenant, const 
   arq_buf_t out;
   arq_buf_init(&out);
   arq_buf_putc(&out, '[');
-  for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+  /* One NATS message carries the answer: a room too large for it is cut (and logged). */
+  int64_t max_payload = natsConnection_GetMaxPayload(b->nc);
+  size_t limit = max_payload > 8192 ? (size_t)max_payload - 4096 : 4096;
+  size_t i = 0;
+  for (; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
     if (r->element[i]->type != REDIS_REPLY_STRING)
       continue;
+    if (out.len + r->element[i]->len + 2 > limit)
+      break;
     if (out.len > 1)
       arq_buf_putc(&out, ',');
     arq_buf_append(&out, r->element[i]->str, r->element[i]->len);
   }
+  if (r->type == REDIS_REPLY_ARRAY && i < r->elements)
+    ARQ_LOG(ARQ_LOG_WARN, "brain", "presence.state cut to fit one NATS message",
+            {"tenant_id", tenant}, {"room", room}, {"trace_id", trace_id});
   arq_buf_putc(&out, ']');
   freeReplyObject(r);
   arq_brain_reply(b, msg, tenant, room, trace_id, "presence.state", out.data, out.len);

@@ -242,6 +242,28 @@ class History(BrainTestCase):
         await a.close()
         await b.close()
 
+    async def test_large_messages_page_by_size(self):
+        a = await Client.open(self.shield, sub="ann")
+        await a.join("L")
+        big = [bytes([65 + i]) * 400_000 for i in range(3)]
+        for i, data in enumerate(big):
+            await a.request(event_json("L", data=data, id_=f"L{i}"), f"L{i}")
+        await a.wait_for(lambda e: e.seq == 3, timeout=10, what="seq 3")
+        since, pages = 0, []
+        while since < 3:
+            args = json.dumps({"since_seq": since}).encode()
+            reply = await a.request(cmd_json("history", "L", id_=f"p{since}", data=args), f"p{since}")
+            body = json.loads(reply.event.data)
+            self.assertNotIn("omitted", body)
+            pages.append([int(m["seq"]) for m in body["messages"]])
+            for m in body["messages"]:
+                self.assertEqual(base64.b64decode(m["event"]["data"]), big[int(m["seq"]) - 1])
+            self.assertGreater(body["next_seq"], since, "every page moves on")
+            since = body["next_seq"]
+        self.assertEqual(sum(pages, []), [1, 2, 3])
+        self.assertGreater(len(pages), 1, "one NATS message cannot hold all three")
+        await a.close()
+
 
 class Audit(BrainTestCase):
     async def test_mismatched_headers_are_dropped_and_audited(self):
