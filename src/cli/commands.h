@@ -12,5 +12,6 @@ int arq_cmd_wasm(int argc, char **argv);
 int arq_cmd_envelope(int argc, char **argv);
 int arq_cmd_schema(int argc, char **argv);
 int arq_cmd_bench(int argc, char **argv);
+int arq_cmd_policy(int argc, char **argv);
 
 #endif

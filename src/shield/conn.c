@@ -277,6 +277,7 @@ static void free_conn(arq_loop_t *loop, arq_task_t *task) {
   if (c->reader_ready)
     arq_ws_reader_free(&c->reader);
   arq_identity_free(&c->id);
+  free(c->policy_headers);
   free(c->in);
   free(c);
 }

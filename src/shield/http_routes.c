@@ -115,6 +115,35 @@ static void client_address(arq_conn_t *c, const arq_http_request_t *r) {
   }
 }
 
+/* Keeps the request's headers (for policies now and when a new policy arrives later) and
+ * runs the connect hooks. Refuses with 503 until the policies have been read once. */
+static bool policy_allows(arq_conn_t *c, const arq_http_request_t *r) {
+  arq_shield_t *s = c->w->shield;
+  if (!arq_overseer_ready(s->overseer)) {
+    arq_http_reply_error(c, 503, "Service Unavailable", "policies are not loaded yet");
+    return false;
+  }
+  arq_buf_t blob;
+  arq_buf_init(&blob);
+  for (size_t i = 0; i < r->nheaders; i++) {
+    arq_buf_append(&blob, r->headers[i].name, r->headers[i].name_len);
+    arq_buf_putc(&blob, '\0');
+    arq_buf_append(&blob, r->headers[i].value, r->headers[i].value_len);
+    arq_buf_putc(&blob, '\0');
+  }
+  c->policy_headers = blob.data;
+  c->policy_headers_len = blob.len;
+  arq_verdict_t v;
+  arq_policy_headers_t h = {c->policy_headers, c->policy_headers_len};
+  arq_overseer_check_connect(c->w, c->id.tenant, c->id.claims_json, h, &v);
+  if (!v.denied)
+    return true;
+  ARQ_LOG(ARQ_LOG_INFO, "overseer", "handshake denied by policy", {"tenant_id", c->id.tenant},
+          {"reason", v.reason}, {"peer", c->peer});
+  arq_http_reply_error(c, 403, "Forbidden", v.reason);
+  return false;
+}
+
 static int upgrade(arq_conn_t *c, const arq_http_request_t *r) {
   arq_shield_t *s = c->w->shield;
   const char *problem = NULL;
@@ -146,6 +175,11 @@ static int upgrade(arq_conn_t *c, const arq_http_request_t *r) {
   if (!c->tenant) {
     ARQ_LOG(ARQ_LOG_WARN, "shield", "tenant connection cap reached", {"tenant_id", c->id.tenant});
     arq_http_reply_error(c, 429, "Too Many Requests", "tenant connection limit reached");
+    return -1;
+  }
+  if (s->overseer && !policy_allows(c, r)) {
+    arq_tenant_release(s, c->tenant);
+    c->tenant = NULL;
     return -1;
   }
   char encoding[16];
@@ -193,10 +227,12 @@ int arq_http_handle(arq_conn_t *c, const arq_http_request_t *r) {
   } else if (path_is(r, "/healthz")) {
     reply_json(c, r, 200, "{\"status\":\"ok\"}");
   } else if (path_is(r, "/readyz")) {
-    if (arq_spine_connected(c->w->shield->spine))
-      reply_json(c, r, 200, "{\"status\":\"ready\"}");
-    else
+    if (!arq_spine_connected(c->w->shield->spine))
       reply_json(c, r, 503, "{\"status\":\"not ready\",\"details\":\"NATS is not connected\"}");
+    else if (!arq_overseer_ready(c->w->shield->overseer))
+      reply_json(c, r, 503, "{\"status\":\"not ready\",\"details\":\"policies are not loaded yet\"}");
+    else
+      reply_json(c, r, 200, "{\"status\":\"ready\"}");
   } else {
     serve_metrics(c, r);
   }

@@ -156,7 +156,7 @@ void arq_session_request(arq_conn_t *c, Arqon__V1__Envelope *e, bool text) {
   size_t n = arqon__v1__envelope__get_packed_size(e);
   arq_buf_reserve(out, n);
   arqon__v1__envelope__pack(e, (uint8_t *)out->data);
-  arq_spine_headers_t h = {e->trace_id, c->id.tenant, c->id.sub, c->conn_id, false};
+  arq_spine_headers_t h = {e->trace_id, c->id.tenant, c->id.sub, c->conn_id, false, NULL, 0};
   arq_timer_start(w->loop, &p->timer, (uint64_t)s->cfg->shield.request_timeout_ms);
   if (arq_spine_publish(s->spine, subject, reply, out->data, n, &h) && take(s, p)) {
     arq_counter_inc(s->m.spine_unavailable);

@@ -29,6 +29,7 @@ typedef struct {
   bool text;             /* reply in the encoding of the message */
   const char *id;        /* "" when the client sent none */
   const char *trace_id;
+  const arq_verdict_t *verdict; /* headers policies added, or NULL */
 } reply_ctx_t;
 
 /* ---- replies ---- */
@@ -152,25 +153,27 @@ static size_t pack(arq_conn_t *c, const Arqon__V1__Envelope *e) {
 }
 
 static int publish_packed(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope *e,
-                          size_t n, bool shadow) {
-  arq_spine_headers_t h = {e->trace_id, c->id.tenant, c->id.sub, c->conn_id, shadow};
+                          size_t n, bool shadow, const arq_verdict_t *v) {
+  arq_spine_headers_t h = {e->trace_id, c->id.tenant, c->id.sub, c->conn_id, shadow,
+                           v ? v->added : NULL, v ? v->added_len : 0};
   return arq_spine_publish(c->w->shield->spine, subject, NULL, c->w->scratch.data, n, &h);
 }
 
 static int publish(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope *e) {
-  return publish_packed(c, subject, e, pack(c, e), false);
+  return publish_packed(c, subject, e, pack(c, e), false, NULL);
 }
 
 /* After the primary: a copy on shadow.<subject> when the rules say so. A failed copy is
  * logged and counted; it never changes what the client is told. */
-static void mirror(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope *e, size_t n) {
+static void mirror(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope *e, size_t n,
+                   const arq_verdict_t *v) {
   arq_shield_t *s = c->w->shield;
   const char *key = *e->trace_id ? e->trace_id : c->conn_id;
   if (!arq_mirror_decide(s->cfg, subject, key, strlen(key)))
     return;
   char shadow[192];
   snprintf(shadow, sizeof shadow, "shadow.%s", subject);
-  if (publish_packed(c, shadow, e, n, true)) {
+  if (publish_packed(c, shadow, e, n, true, v)) {
     arq_counter_inc(s->m.mirror_failures);
     ARQ_LOG(ARQ_LOG_WARN, "mirror", "mirror publish failed", {"subject", shadow},
             {"trace_id", e->trace_id}, {"tenant_id", c->id.tenant});
@@ -214,12 +217,12 @@ static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t 
   char subject[160];
   snprintf(subject, sizeof subject, "in.t.%s.r.%s", c->id.tenant, e->room_id);
   size_t n = pack(c, e);
-  if (publish_packed(c, subject, e, n, false)) {
+  if (publish_packed(c, subject, e, n, false, r->verdict)) {
     spine_down(r, e->room_id);
     return;
   }
   arq_histogram_observe(c->w->shield->m.route_duration, (double)(arq_now_ns() - received_ns) / 1e9);
-  mirror(c, subject, e, n);
+  mirror(c, subject, e, n, r->verdict);
   ack(r, e->room_id);
 }
 
@@ -276,6 +279,41 @@ static void handle_command(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
     reply_error(r, 400, "unknown command type", e->room_id);
 }
 
+static void add_header(arq_buf_t *b, const char *name, const char *value) {
+  arq_buf_append(b, name, strlen(name) + 1);
+  arq_buf_append(b, value, strlen(value) + 1);
+}
+
+/* The message hooks: what the message carries, where it would go, and its data. */
+static bool policy_allows(arq_conn_t *c, const Arqon__V1__Envelope *e, arq_verdict_t *v,
+                          const reply_ctx_t *r) {
+  arq_buf_t *h = &c->w->policy_headers;
+  arq_buf_reset(h);
+  for (size_t i = 0; i < e->n_headers; i++)
+    if (e->headers[i]->key && e->headers[i]->value)
+      add_header(h, e->headers[i]->key, e->headers[i]->value);
+  add_header(h, "x-arqon-tenant", c->id.tenant);
+  add_header(h, "x-arqon-sender", c->id.sub);
+  add_header(h, "x-arqon-conn", c->conn_id);
+  add_header(h, "x-arqon-trace-id", e->trace_id);
+  char subject[192] = "";
+  const ProtobufCBinaryData *data = NULL;
+  if (e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_EVENT) {
+    snprintf(subject, sizeof subject, "in.t.%s.r.%s", c->id.tenant, e->room_id ? e->room_id : "");
+    data = &e->event->data;
+  } else if (e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_CMD) {
+    snprintf(subject, sizeof subject, "sys.brain.%s.%s", c->id.tenant, e->cmd->type ? e->cmd->type : "");
+    data = &e->cmd->data;
+  }
+  arq_policy_headers_t headers = {h->data, h->len};
+  arq_overseer_check_message(c->w, c->id.tenant, c->id.claims_json, headers, subject,
+                             data ? data->data : NULL, data ? data->len : 0, v);
+  if (!v->denied)
+    return true;
+  reply_error(r, v->code, v->reason, e->room_id);
+  return false;
+}
+
 static Arqon__V1__Envelope *decode(arq_conn_t *c, bool binary, const uint8_t *data, size_t len,
                                    char *err, size_t errcap) {
   arq_envelope_arena_t *arena = &c->w->arena;
@@ -299,7 +337,8 @@ void arq_session_message(arq_conn_t *c, bool binary, const uint8_t *data, size_t
   c->prefers_text = !binary;
   char err[256];
   char trace[33];
-  reply_ctx_t r = {c, !binary, "", ""};
+  reply_ctx_t r = {c, !binary, "", "", NULL};
+  arq_verdict_t verdict;
   Arqon__V1__Envelope *e = decode(c, binary, data, len, err, sizeof err);
   if (!e) {
     reply_error(&r, 400, err, NULL);
@@ -316,6 +355,9 @@ void arq_session_message(arq_conn_t *c, bool binary, const uint8_t *data, size_t
     goto done;
   }
   c->limit_strikes = 0;
+  if (c->w->policies && !policy_allows(c, e, &verdict, &r))
+    goto done;
+  r.verdict = c->w->policies ? &verdict : NULL;
   switch (e->payload_case) {
   case ARQON__V1__ENVELOPE__PAYLOAD_EVENT:
     handle_event(&r, e, received_ns);
@@ -353,7 +395,7 @@ void arq_session_open(arq_conn_t *c) {
                  c->conn_id, s->node_id, c->id.tenant, c->id.sub, ARQ_VERSION, s->welcome_limits);
   char trace[33];
   new_trace_id(trace);
-  reply_ctx_t r = {c, c->prefers_text, "", trace};
+  reply_ctx_t r = {c, c->prefers_text, "", trace, NULL};
   send_event(&r, "welcome", data.data, NULL);
   arq_buf_free(&data);
   ARQ_LOG(ARQ_LOG_INFO, "shield", "connected", {"conn", c->conn_id}, {"tenant_id", c->id.tenant},

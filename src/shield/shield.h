@@ -36,6 +36,7 @@
 #include "shield/auth.h"
 #include "shield/envelope_json.h"
 #include "shield/frame.h"
+#include "shield/overseer.h"
 #include "shield/tls.h"
 
 typedef struct arq_shield arq_shield_t;
@@ -79,6 +80,7 @@ struct arq_shield {
   arq_strmap_t tenants; /* tenant id -> arq_tenant_t */
   char *welcome_limits; /* JSON object, built once */
   arq_tls_ctx_t *tls;   /* wss:// on the main listener when configured */
+  arq_overseer_t *overseer; /* NULL when policies are disabled */
   pthread_mutex_t requests_lock;
   arq_strmap_t requests; /* request number -> pending request */
   uint64_t next_request;
@@ -102,6 +104,8 @@ struct arq_worker {
   Arqon__V1__Envelope text_envelope; /* the last envelope decoded from JSON */
   arq_buf_t scratch;
   arq_frame_pool_t *frames; /* replies, pongs, JSON deliveries: reused, not reallocated */
+  arq_worker_policies_t *policies; /* NULL when policies are disabled */
+  arq_buf_t policy_headers;        /* the headers a message's policy sees */
   arq_timer_t drain_timer;
   arq_task_t drain_task;
   arq_timer_t heartbeat_timer;
@@ -129,6 +133,8 @@ struct arq_conn {
   char peer[64];           /* client address for logs and limits */
   bool admin_port;         /* accepted on admin_listen */
   arq_tls_t *tls;          /* NULL for plain ws:// */
+  char *policy_headers;    /* handshake headers, kept for re-evaluation by new policies */
+  size_t policy_headers_len;
   bool tls_read_wants_write;
   bool reread_queued;
   arq_task_t reread_task;

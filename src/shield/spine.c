@@ -241,6 +241,11 @@ int arq_spine_publish(arq_spine_t *sp, const char *subject, const char *reply, c
   if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-sender", h->sender);
   if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-conn", h->conn);
   if (st == NATS_OK && h->shadow) st = natsMsgHeader_Set(msg, "x-arqon-shadow", "true");
+  for (size_t off = 0; st == NATS_OK && off < h->extra_len;) {
+    const char *name = h->extra + off, *value = name + strlen(name) + 1;
+    st = natsMsgHeader_Add(msg, name, value);
+    off = (size_t)(value + strlen(value) + 1 - h->extra);
+  }
   if (st == NATS_OK) st = natsConnection_PublishMsg(sp->nc, msg);
   natsMsg_Destroy(msg);
   return st == NATS_OK ? 0 : -1;

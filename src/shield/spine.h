@@ -28,6 +28,8 @@ typedef struct {
   const char *sender;
   const char *conn;
   bool shadow; /* adds x-arqon-shadow: true */
+  const char *extra; /* more headers (from policies): name/value pairs, each NUL-terminated */
+  size_t extra_len;
 } arq_spine_headers_t;
 
 arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap);

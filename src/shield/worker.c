@@ -110,7 +110,7 @@ static void publish_heartbeat(arq_loop_t *loop, arq_timer_t *t) {
   snprintf(subject, sizeof subject, "sys.shield.%s.hb", s->node_id);
   int n = snprintf(body, sizeof body, "{\"node\":\"%s\",\"connections\":%lld,\"ts\":%lld}",
                    s->node_id, (long long)arq_gauge_get(s->m.connections), (long long)arq_wall_ms());
-  arq_spine_headers_t h = {"00000000000000000000000000000001", "_system", s->node_id, s->node_id, false};
+  arq_spine_headers_t h = {"00000000000000000000000000000001", "_system", s->node_id, s->node_id, false, NULL, 0};
   arq_spine_publish(s->spine, subject, NULL, body, (size_t)n, &h);
   arq_timer_start(loop, t, (uint64_t)s->cfg->shield.heartbeat_interval_ms);
 }
@@ -175,6 +175,9 @@ static int start_workers(arq_shield_t *s, char *err, size_t errcap) {
     w->pb = arq_envelope_arena_allocator(&w->arena);
     arq_buf_init(&w->scratch);
     w->frames = arq_frame_pool_new();
+    arq_buf_init(&w->policy_headers);
+    if (s->cfg->platform.overseer.enabled)
+      w->policies = arq_worker_policies_new(w);
     w->listen_fd = listen_on(s->cfg->shield.listen, err, errcap);
     if (!w->loop || w->listen_fd < 0)
       return -1;
@@ -210,6 +213,8 @@ static void free_workers(arq_shield_t *s) {
     arq_envelope_arena_free(&w->arena);
     arq_buf_free(&w->scratch);
     arq_frame_pool_free(w->frames);
+    arq_worker_policies_free(w->policies);
+    arq_buf_free(&w->policy_headers);
   }
 }
 
@@ -228,6 +233,7 @@ int arq_shield_run(arq_shield_t *s) {
     free_workers(s);
     return 1;
   }
+  s->overseer = arq_overseer_start(s);
   ARQ_LOG(ARQ_LOG_INFO, "shield", "listening", {"addr", s->cfg->shield.listen},
           {"node", s->node_id}, {"ws_path", s->cfg->shield.ws_path});
   int sig = 0;
@@ -250,6 +256,8 @@ int arq_shield_run(arq_shield_t *s) {
       pthread_join(s->workers[i].thread, NULL);
     }
   }
+  arq_overseer_stop(s->overseer);
+  s->overseer = NULL;
   /* No more NATS callbacks after this; then run what they handed to the workers. */
   arq_spine_free(s->spine, 2000);
   s->spine = NULL;

@@ -96,7 +96,7 @@ class Shield:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"arqon-shield exited {self.proc.returncode}: {self.log()}")
             try:
-                if self.http("/healthz")[0] == 200:
+                if self.http("/readyz")[0] == 200:
                     return self
             except OSError:
                 pass

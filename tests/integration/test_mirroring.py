@@ -108,7 +108,8 @@ class RefusedMirror(unittest.IsolatedAsyncioTestCase):
 }
 """
         with NatsServer(extra_conf=users) as nats, \
-             Shield(nats.url, extra_toml=RULES, nats_user="shield", nats_password="shield-pw") as shield:
+             Shield(nats.url, nats_user="shield", nats_password="shield-pw",
+                    extra_toml=RULES + "[platform.overseer]\nenabled = false\n") as shield:
             shield.wait_ready()
             spy = NatsClient(nats.port, user="spy", password="spy-pw")
             spy.subscribe(">")

@@ -1,0 +1,234 @@
+/*
+ * overseer_host.c — the host functions of ABI `arqon_host_v1`. Every pointer and length
+ * from the module goes through the engine's bounds-checked accessors: an out-of-bounds
+ * access traps (and so denies); host memory is never read on the module's say-so.
+ * Each call costs fuel: a fixed charge plus one unit per 64 bytes copied.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "shield/overseer_internal.h"
+
+#define HOST_CALL_FUEL 20
+#define MAX_NAME 256
+#define MAX_LOG 1024
+#define MAX_ADDED_HEADERS 16
+
+const char arq_policy_rejected[] = "policy rejected";
+
+#define I32 ARQ_WASM_I32
+
+static int32_t arg(const uint64_t *args, int i) { return (int32_t)(uint32_t)args[i]; }
+
+static arq_wasm_result_t charge(arq_wasm_call_t *call, size_t bytes) {
+  return arq_wasm_call_consume_fuel(call, HOST_CALL_FUEL + bytes / 64);
+}
+
+/* Reads [ptr, ptr+len) of the module's memory into buf (len bounded by cap). */
+static arq_wasm_result_t read_arg(arq_wasm_call_t *call, int32_t ptr, int32_t len, char *buf,
+                                  size_t cap, size_t *out_len) {
+  if (len < 0 || (size_t)len >= cap)
+    return arq_wasm_err_trap_oob_memory;
+  arq_wasm_result_t r = arq_wasm_call_read(call, (uint32_t)ptr, buf, (uint32_t)len);
+  buf[len] = '\0';
+  *out_len = (size_t)len;
+  return r;
+}
+
+/* Copies a value out: at most `cap` bytes; the result is the full length. */
+static arq_wasm_result_t give(arq_wasm_call_t *call, const void *value, size_t len, int32_t out,
+                              int32_t cap, uint64_t *results) {
+  if (cap < 0)
+    return arq_wasm_err_trap_oob_memory;
+  size_t n = len < (size_t)cap ? len : (size_t)cap;
+  arq_wasm_result_t r = charge(call, n);
+  if (!r && n)
+    r = arq_wasm_call_write(call, (uint32_t)out, value, (uint32_t)n);
+  results[0] = (uint32_t)(len > INT32_MAX ? INT32_MAX : (int32_t)len);
+  return r;
+}
+
+static arq_wasm_result_t absent(arq_wasm_call_t *call, uint64_t *results) {
+  results[0] = (uint32_t)-1;
+  return charge(call, 0);
+}
+
+static arq_wasm_result_t get_header(arq_wasm_call_t *call, void *env, const uint64_t *args,
+                                    uint64_t *results) {
+  arq_policy_eval_t *e = env;
+  char name[MAX_NAME];
+  size_t name_len;
+  arq_wasm_result_t r = read_arg(call, arg(args, 0), arg(args, 1), name, sizeof name, &name_len);
+  if (r)
+    return r;
+  const char *p = e->headers.blob, *end = p + e->headers.len;
+  while (p < end) {
+    const char *value = p + strlen(p) + 1;
+    if (!strcasecmp(p, name))
+      return give(call, value, strlen(value), arg(args, 2), arg(args, 3), results);
+    p = value + strlen(value) + 1;
+  }
+  return absent(call, results);
+}
+
+static arq_wasm_result_t get_claim(arq_wasm_call_t *call, void *env, const uint64_t *args,
+                                   uint64_t *results) {
+  arq_policy_eval_t *e = env;
+  char key[MAX_NAME];
+  size_t key_len;
+  arq_wasm_result_t r = read_arg(call, arg(args, 0), arg(args, 1), key, sizeof key, &key_len);
+  if (r)
+    return r;
+  if (!e->claims_parsed) {
+    e->claims_parsed = true;
+    arq_json_error_t err;
+    e->claims_root = e->claims_json ? arq_json_parse(&e->claims, e->claims_json, strlen(e->claims_json), &err) : NULL;
+  }
+  const arq_json_value_t *v = e->claims_root ? arq_json_object_get(e->claims_root, key, key_len) : NULL;
+  if (!v)
+    return absent(call, results);
+  if (arq_json_type(v) == ARQ_JSON_STRING) {
+    size_t len;
+    const char *s = arq_json_string(v, &len);
+    return give(call, s, len, arg(args, 2), arg(args, 3), results);
+  }
+  arq_buf_t text;
+  arq_buf_init(&text);
+  arq_json_write_value(&text, v);
+  r = give(call, text.data, text.len, arg(args, 2), arg(args, 3), results);
+  arq_buf_free(&text);
+  return r;
+}
+
+static arq_wasm_result_t get_payload(arq_wasm_call_t *call, void *env, const uint64_t *args,
+                                     uint64_t *results) {
+  arq_policy_eval_t *e = env;
+  return give(call, e->payload, e->payload_len, arg(args, 0), arg(args, 1), results);
+}
+
+static arq_wasm_result_t get_subject(arq_wasm_call_t *call, void *env, const uint64_t *args,
+                                     uint64_t *results) {
+  arq_policy_eval_t *e = env;
+  if (!e->subject)
+    return absent(call, results);
+  return give(call, e->subject, strlen(e->subject), arg(args, 0), arg(args, 1), results);
+}
+
+static bool header_name_ok(const char *n, size_t len) {
+  if (!len || !strncasecmp(n, "x-arqon-", 8) || !strcasecmp(n, "traceparent") ||
+      !strncasecmp(n, "nats-", 5))
+    return false; /* routing and tracing headers are the Shield's */
+  for (size_t i = 0; i < len; i++) {
+    char c = n[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+      return false;
+  }
+  return true;
+}
+
+static arq_wasm_result_t add_header(arq_wasm_call_t *call, void *env, const uint64_t *args,
+                                    uint64_t *results) {
+  arq_policy_eval_t *e = env;
+  char name[MAX_NAME], value[512];
+  size_t name_len, value_len;
+  arq_wasm_result_t r = read_arg(call, arg(args, 0), arg(args, 1), name, sizeof name, &name_len);
+  if (!r)
+    r = read_arg(call, arg(args, 2), arg(args, 3), value, sizeof value, &value_len);
+  if (!r)
+    r = charge(call, name_len + value_len);
+  if (r)
+    return r;
+  arq_verdict_t *v = e->v;
+  size_t count = 0;
+  for (size_t off = 0; off < v->added_len; off += strlen(v->added + off) + 1)
+    count++;
+  bool fits = v->added_len + name_len + value_len + 2 <= sizeof v->added;
+  bool clean = strlen(value) == value_len && !strpbrk(value, "\r\n");
+  if (!header_name_ok(name, name_len) || !clean || !fits || count / 2 >= MAX_ADDED_HEADERS) {
+    results[0] = (uint32_t)-1;
+    return NULL;
+  }
+  memcpy(v->added + v->added_len, name, name_len + 1);
+  v->added_len += name_len + 1;
+  memcpy(v->added + v->added_len, value, value_len + 1);
+  v->added_len += value_len + 1;
+  results[0] = 0;
+  return NULL;
+}
+
+static arq_wasm_result_t host_log(arq_wasm_call_t *call, void *env, const uint64_t *args,
+                                  uint64_t *results) {
+  arq_policy_eval_t *e = env;
+  char msg[MAX_LOG];
+  int32_t len = arg(args, 2);
+  if (len > MAX_LOG - 1)
+    len = MAX_LOG - 1; /* longer messages are cut, not refused */
+  size_t n;
+  arq_wasm_result_t r = read_arg(call, arg(args, 1), len, msg, sizeof msg, &n);
+  if (!r)
+    r = charge(call, n);
+  if (r)
+    return r;
+  int level = arg(args, 0);
+  if (level < ARQ_LOG_ERROR)
+    level = ARQ_LOG_ERROR;
+  if (level > ARQ_LOG_TRACE)
+    level = ARQ_LOG_TRACE;
+  ARQ_LOG((arq_log_level_t)level, "overseer", msg, {"module", e->key}, {"tenant", e->tenant});
+  return NULL;
+}
+
+static arq_wasm_result_t reject(arq_wasm_call_t *call, void *env, const uint64_t *args,
+                                uint64_t *results) {
+  arq_policy_eval_t *e = env;
+  char reason[sizeof e->v->reason];
+  int32_t len = arg(args, 2);
+  if (len > (int32_t)sizeof reason - 1)
+    len = (int32_t)sizeof reason - 1;
+  size_t n;
+  arq_wasm_result_t r = read_arg(call, arg(args, 1), len, reason, sizeof reason, &n);
+  if (r)
+    return r;
+  int code = arg(args, 0);
+  e->rejected = true;
+  e->v->denied = true;
+  e->v->code = code >= 400 && code <= 599 ? code : 403;
+  snprintf(e->v->reason, sizeof e->v->reason, "%s", n ? reason : "rejected by policy");
+  return arq_policy_rejected;
+}
+
+static const uint8_t p2[] = {I32, I32}, p3[] = {I32, I32, I32}, p4[] = {I32, I32, I32, I32};
+static const uint8_t r1[] = {I32};
+
+static const struct {
+  const char *name;
+  const uint8_t *params;
+  uint32_t nparams;
+  uint32_t nresults;
+  arq_wasm_host_fn fn;
+} abi[ARQ_HOST_FUNCS] = {
+    {"host_get_header", p4, 4, 1, get_header},
+    {"host_get_claim", p4, 4, 1, get_claim},
+    {"host_get_payload", p2, 2, 1, get_payload},
+    {"host_get_subject", p2, 2, 1, get_subject},
+    {"host_add_header", p4, 4, 1, add_header},
+    {"host_log", p3, 3, 0, host_log},
+    {"host_reject", p3, 3, 0, reject},
+};
+
+void arq_host_imports_new(arq_policy_eval_t *eval, arq_host_import_t out[ARQ_HOST_FUNCS]) {
+  for (int i = 0; i < ARQ_HOST_FUNCS; i++) {
+    out[i].name = abi[i].name;
+    if (arq_wasm_func_new_host(abi[i].params, abi[i].nparams, r1, abi[i].nresults, abi[i].fn, eval,
+                               &out[i].func))
+      arq_oom("host function");
+  }
+}
+
+void arq_host_imports_free(arq_host_import_t imports[ARQ_HOST_FUNCS]) {
+  for (int i = 0; i < ARQ_HOST_FUNCS; i++)
+    arq_wasm_func_free(imports[i].func);
+}

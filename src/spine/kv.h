@@ -1,0 +1,24 @@
+/*
+ * kv.h — NATS helpers shared by the Shield, the Brain and `arq`: a plain connection from
+ * the [nats] config section, and opening (or creating) a JetStream KeyValue bucket.
+ */
+#ifndef ARQ_SPINE_KV_H
+#define ARQ_SPINE_KV_H
+
+#include <nats/nats.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/config.h"
+
+/** Connects with nats.url, nats.user and the password (env, config or file). Returns
+ *  NATS_OK, or a status with a message in err. */
+natsStatus arq_nats_connect(const arq_config_t *cfg, const char *name, int timeout_ms,
+                            natsConnection **nc, char *err, size_t errcap);
+
+/** Binds to bucket `name`, creating it (history 1, file storage) when absent and `create`
+ *  is set. On success *js and *kv are the caller's to destroy (kvStore_Destroy first). */
+natsStatus arq_kv_open(natsConnection *nc, const char *name, bool create, jsCtx **js,
+                       kvStore **kv, char *err, size_t errcap);
+
+#endif
