@@ -197,6 +197,44 @@ static void free_rules(arq_config_t *cfg) {
   cfg->platform.mirroring.nrules = 0;
 }
 
+/* Walks an array of tables: each element must be a table holding only `allowed` keys;
+ * `read` takes the element from there. */
+typedef int (*element_reader_t)(arq_config_t *cfg, size_t i, const arq_toml_value_t *t,
+                                const char *key, ctx_t *ctx);
+
+static int each_table(arq_config_t *cfg, const arq_toml_value_t *array, const char *key,
+                      ctx_t *ctx, const char *const *allowed, const char *shape,
+                      element_reader_t read) {
+  for (size_t i = 0; i < arq_toml_array_len(array); i++) {
+    const arq_toml_value_t *t = arq_toml_array_get(array, i);
+    if (arq_toml_type(t) != ARQ_TOML_TABLE)
+      return fail(ctx, arq_toml_line(t), key, "expected a table like %s", shape);
+    if (only_fields(t, key, allowed, ctx) || read(cfg, i, t, key, ctx))
+      return -1;
+  }
+  return 0;
+}
+
+static int read_rule(arq_config_t *cfg, size_t i, const arq_toml_value_t *t, const char *key,
+                     ctx_t *ctx) {
+  int rc = 0;
+  const arq_toml_value_t *prefix = table_field(t, key, "prefix", ARQ_TOML_STRING, ctx, &rc);
+  const arq_toml_value_t *percent = rc ? NULL : table_field(t, key, "percent", ARQ_TOML_FLOAT, ctx, &rc);
+  if (rc)
+    return rc;
+  if (!arq_subject_pattern_valid(arq_toml_string(prefix, NULL)))
+    return fail(ctx, arq_toml_line(prefix), key, "'prefix': not a NATS subject pattern: \"%s\"",
+                arq_toml_string(prefix, NULL));
+  double p = as_number(percent);
+  if (!(p >= 0.0 && p <= 1.0))
+    return fail(ctx, arq_toml_line(percent), key,
+                "'percent': must be a fraction between 0.0 and 1.0, got %g", p);
+  cfg->platform.mirroring.rules[i].prefix = xstrdup(arq_toml_string(prefix, NULL));
+  cfg->platform.mirroring.rules[i].percent = p;
+  cfg->platform.mirroring.nrules = i + 1;
+  return 0;
+}
+
 static int read_mirror_rules(arq_config_t *cfg, const arq_toml_value_t *array, const char *key,
                              ctx_t *ctx) {
   static const char *const allowed[] = {"prefix", "percent", NULL};
@@ -205,28 +243,8 @@ static int read_mirror_rules(arq_config_t *cfg, const arq_toml_value_t *array, c
   cfg->platform.mirroring.rules = calloc(n ? n : 1, sizeof *cfg->platform.mirroring.rules);
   if (!cfg->platform.mirroring.rules)
     arq_oom("config");
-  for (size_t i = 0; i < n; i++) {
-    const arq_toml_value_t *t = arq_toml_array_get(array, i);
-    int rc = 0;
-    if (arq_toml_type(t) != ARQ_TOML_TABLE)
-      return fail(ctx, arq_toml_line(t), key, "expected a table like { prefix = \"in.t.*.r.*\", percent = 0.1 }");
-    if (only_fields(t, key, allowed, ctx))
-      return -1;
-    const arq_toml_value_t *prefix = table_field(t, key, "prefix", ARQ_TOML_STRING, ctx, &rc);
-    const arq_toml_value_t *percent = prefix ? table_field(t, key, "percent", ARQ_TOML_FLOAT, ctx, &rc) : NULL;
-    if (rc)
-      return rc;
-    if (!arq_subject_pattern_valid(arq_toml_string(prefix, NULL)))
-      return fail(ctx, arq_toml_line(prefix), key, "'prefix': not a NATS subject pattern: \"%s\"",
-                  arq_toml_string(prefix, NULL));
-    double p = as_number(percent);
-    if (!(p >= 0.0 && p <= 1.0))
-      return fail(ctx, arq_toml_line(percent), key, "'percent': must be a fraction between 0.0 and 1.0, got %g", p);
-    cfg->platform.mirroring.rules[i].prefix = xstrdup(arq_toml_string(prefix, NULL));
-    cfg->platform.mirroring.rules[i].percent = p;
-    cfg->platform.mirroring.nrules = i + 1;
-  }
-  return 0;
+  return each_table(cfg, array, key, ctx, allowed, "{ prefix = \"in.t.*.r.*\", percent = 0.1 }",
+                    read_rule);
 }
 
 static void free_mappings(arq_config_t *cfg) {
@@ -241,6 +259,29 @@ static void free_mappings(arq_config_t *cfg) {
   cfg->platform.registry.nmappings = 0;
 }
 
+static int read_mapping(arq_config_t *cfg, size_t i, const arq_toml_value_t *t, const char *key,
+                        ctx_t *ctx) {
+  int rc = 0;
+  const arq_toml_value_t *subject = table_field(t, key, "subject", ARQ_TOML_STRING, ctx, &rc);
+  const arq_toml_value_t *schema = rc ? NULL : table_field(t, key, "schema_id", ARQ_TOML_STRING, ctx, &rc);
+  const arq_toml_value_t *message = rc ? NULL : table_field(t, key, "message", ARQ_TOML_STRING, ctx, &rc);
+  if (rc)
+    return rc;
+  if (!arq_subject_pattern_valid(arq_toml_string(subject, NULL)))
+    return fail(ctx, arq_toml_line(subject), key, "'subject': not a NATS subject pattern");
+  if (!arq_subject_valid(arq_toml_string(schema, NULL)))
+    return fail(ctx, arq_toml_line(schema), key,
+                "'schema_id': expected dot-separated tokens like v1.events.user_created");
+  if (!*arq_toml_string(message, NULL))
+    return fail(ctx, arq_toml_line(message), key, "'message': must not be empty");
+  arq_schema_mapping_t *m = &cfg->platform.registry.mappings[i];
+  m->subject = xstrdup(arq_toml_string(subject, NULL));
+  m->schema_id = xstrdup(arq_toml_string(schema, NULL));
+  m->message = xstrdup(arq_toml_string(message, NULL));
+  cfg->platform.registry.nmappings = i + 1;
+  return 0;
+}
+
 static int read_schema_mappings(arq_config_t *cfg, const arq_toml_value_t *array, const char *key,
                                 ctx_t *ctx) {
   static const char *const allowed[] = {"subject", "schema_id", "message", NULL};
@@ -249,31 +290,9 @@ static int read_schema_mappings(arq_config_t *cfg, const arq_toml_value_t *array
   cfg->platform.registry.mappings = calloc(n ? n : 1, sizeof *cfg->platform.registry.mappings);
   if (!cfg->platform.registry.mappings)
     arq_oom("config");
-  for (size_t i = 0; i < n; i++) {
-    const arq_toml_value_t *t = arq_toml_array_get(array, i);
-    int rc = 0;
-    if (arq_toml_type(t) != ARQ_TOML_TABLE)
-      return fail(ctx, arq_toml_line(t), key, "expected a table with subject, schema_id, message");
-    if (only_fields(t, key, allowed, ctx))
-      return -1;
-    const arq_toml_value_t *subject = table_field(t, key, "subject", ARQ_TOML_STRING, ctx, &rc);
-    const arq_toml_value_t *schema = rc ? NULL : table_field(t, key, "schema_id", ARQ_TOML_STRING, ctx, &rc);
-    const arq_toml_value_t *message = rc ? NULL : table_field(t, key, "message", ARQ_TOML_STRING, ctx, &rc);
-    if (rc)
-      return rc;
-    if (!arq_subject_pattern_valid(arq_toml_string(subject, NULL)))
-      return fail(ctx, arq_toml_line(subject), key, "'subject': not a NATS subject pattern");
-    if (!arq_subject_valid(arq_toml_string(schema, NULL)))
-      return fail(ctx, arq_toml_line(schema), key, "'schema_id': expected dot-separated tokens like v1.events.user_created");
-    if (!*arq_toml_string(message, NULL))
-      return fail(ctx, arq_toml_line(message), key, "'message': must not be empty");
-    arq_schema_mapping_t *m = &cfg->platform.registry.mappings[i];
-    m->subject = xstrdup(arq_toml_string(subject, NULL));
-    m->schema_id = xstrdup(arq_toml_string(schema, NULL));
-    m->message = xstrdup(arq_toml_string(message, NULL));
-    cfg->platform.registry.nmappings = i + 1;
-  }
-  return 0;
+  return each_table(cfg, array, key, ctx, allowed,
+                    "{ subject = \"in.t.*.r.orders\", schema_id = \"v1.x\", message = \"pkg.Msg\" }",
+                    read_mapping);
 }
 
 /* ---- the key tables ---- */

@@ -152,6 +152,9 @@ static void table_arrays_are_checked(void **state) {
   expect_error("[platform.mirroring]\nrules = [\"a\"]\n",
                "t.toml:2: platform.mirroring.rules: expected a table like { prefix = "
                "\"in.t.*.r.*\", percent = 0.1 }");
+  expect_error("[platform.registry]\nmappings = [1]\n",
+               "t.toml:2: platform.registry.mappings: expected a table like { subject = "
+               "\"in.t.*.r.orders\", schema_id = \"v1.x\", message = \"pkg.Msg\" }");
   expect_error("[[platform.registry.mappings]]\nsubject = \"in.t.*.r.x\"\nschema_id = \"v1\"\n",
                "t.toml:1: platform.registry.mappings: missing 'message'");
 }
