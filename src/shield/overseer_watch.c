@@ -1,28 +1,22 @@
 /*
- * overseer_watch.c — the policy bucket's watcher: a thread of its own that follows every
- * change of the KV bucket, validates each module before anything uses it, and hands good
- * ones to the workers. nats.c's KV calls block, which is why this is not a worker's job.
+ * overseer_watch.c — what the policy bucket's watch (src/spine/watch.h) does with each
+ * entry: validate the module before anything uses it, and hand good ones to the workers.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/ids.h"
 #include "common/log.h"
 #include "shield/overseer_internal.h"
 #include "shield/shield.h"
 #include "shield/spine.h"
-#include "spine/kv.h"
+#include "spine/watch.h"
 
-#define WATCH_POLL_MS 500
-#define RETRY_MS 1000
 
 struct arq_overseer {
   arq_shield_t *shield;
-  pthread_t thread;
-  atomic_bool stopping;
+  arq_kv_watch_t *watch;
   atomic_bool ready;
 };
 
@@ -118,58 +112,12 @@ static void apply(arq_overseer_t *o, kvEntry *e) {
   arq_overseer_install(o->shield, key, p);
 }
 
-/* One watch of the bucket, until it fails or we stop. */
-static void watch_once(arq_overseer_t *o, natsConnection *nc) {
-  const arq_config_t *cfg = o->shield->cfg;
-  char err[256];
-  jsCtx *js = NULL;
-  kvStore *kv = NULL;
-  kvWatcher *w = NULL;
-  if (arq_kv_open(nc, cfg->platform.overseer.kv_bucket, true, &js, &kv, err, sizeof err) != NATS_OK) {
-    ARQ_LOG(ARQ_LOG_WARN, "overseer", "policy bucket unavailable; retrying", {"error", err});
-    return;
-  }
-  if (kvStore_WatchAll(&w, kv, NULL) == NATS_OK) {
-    while (!atomic_load(&o->stopping)) {
-      kvEntry *e = NULL;
-      natsStatus st = kvWatcher_Next(&e, w, WATCH_POLL_MS);
-      if (st == NATS_TIMEOUT)
-        continue;
-      if (st != NATS_OK)
-        break;
-      if (!e) { /* every existing policy has been delivered */
-        if (!atomic_exchange(&o->ready, true))
-          ARQ_LOG(ARQ_LOG_INFO, "overseer", "policies loaded", {"bucket", cfg->platform.overseer.kv_bucket});
-        continue;
-      }
-      apply(o, e);
-      kvEntry_Destroy(e);
-    }
-    kvWatcher_Destroy(w);
-  }
-  kvStore_Destroy(kv);
-  jsCtx_Destroy(js);
-}
+static void on_entry(void *arg, kvEntry *e) { apply(arg, e); }
 
-static void *watch_main(void *arg) {
+static void on_ready(void *arg) {
   arq_overseer_t *o = arg;
-  char err[256];
-  natsConnection *nc = NULL;
-  while (!atomic_load(&o->stopping)) {
-    if (!nc && arq_nats_connect(o->shield->cfg, "arqon-shield policies", 2000, &nc, err, sizeof err) != NATS_OK) {
-      nc = NULL;
-      ARQ_LOG(ARQ_LOG_WARN, "overseer", "cannot reach NATS for policies; retrying", {"error", err});
-    } else {
-      watch_once(o, nc);
-    }
-    for (int i = 0; i < RETRY_MS / 50 && !atomic_load(&o->stopping); i++)
-      usleep(50000);
-  }
-  if (nc) {
-    natsConnection_Close(nc);
-    natsConnection_Destroy(nc);
-  }
-  return NULL;
+  atomic_store(&o->ready, true);
+  ARQ_LOG(ARQ_LOG_INFO, "overseer", "policies loaded", {"bucket", o->shield->cfg->platform.overseer.kv_bucket});
 }
 
 arq_overseer_t *arq_overseer_start(arq_shield_t *s) {
@@ -179,7 +127,9 @@ arq_overseer_t *arq_overseer_start(arq_shield_t *s) {
   if (!o)
     arq_oom("overseer");
   o->shield = s;
-  if (pthread_create(&o->thread, NULL, watch_main, o)) {
+  arq_kv_watch_spec_t spec = {s->cfg->platform.overseer.kv_bucket, "overseer", on_entry, on_ready, o};
+  o->watch = arq_kv_watch_start(s->cfg, &spec);
+  if (!o->watch) {
     free(o);
     return NULL;
   }
@@ -189,8 +139,7 @@ arq_overseer_t *arq_overseer_start(arq_shield_t *s) {
 void arq_overseer_stop(arq_overseer_t *o) {
   if (!o)
     return;
-  atomic_store(&o->stopping, true);
-  pthread_join(o->thread, NULL);
+  arq_kv_watch_stop(o->watch);
   free(o);
 }
 
