@@ -11,6 +11,7 @@
 #include "arqon/v1/envelope.pb-c.h"
 #include "cli/bench_metrics.h"
 #include "cli/bench_natsproto.h"
+#include "cli/bench_scan.h"
 #include "cli/bench_ws.h"
 #include "cli/token.h"
 #include "net/loop.h"
@@ -181,55 +182,56 @@ static void shield_publish(bconn_t *c) {
   send_envelope(c, &e);
 }
 
-static int error_code(const Arqon__V1__Event *ev) {
-  const char *p = ev->data.len ? memmem(ev->data.data, ev->data.len, "\"code\":", 7) : NULL;
+static int error_code(const arq_bench_env_t *e) {
+  const char *p = e->event_data_len ? memmem(e->event_data, e->event_data_len, "\"code\":", 7) : NULL;
   return p ? atoi(p + 7) : 0;
+}
+
+static bool is(const uint8_t *s, size_t len, const char *lit) {
+  return s && len == strlen(lit) && !memcmp(s, lit, len);
 }
 
 static void shield_message(bconn_t *c, const uint8_t *data, size_t len) {
   run_t *r = c->run;
   arq_bench_result_t *res = r->res;
-  Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, len, data);
-  if (!e || e->payload_case != ARQON__V1__ENVELOPE__PAYLOAD_EVENT || !e->event->type) {
+  arq_bench_env_t e;
+  if (arq_bench_scan_envelope(data, len, &e) || !e.has_event || !e.event_type) {
     res->other++;
-    if (e)
-      arqon__v1__envelope__free_unpacked(e, NULL);
     return;
   }
-  const char *type = e->event->type;
-  const char *id = e->id ? e->id : "";
+  const uint8_t *type = e.event_type, *id = e.id;
+  size_t tl = e.event_type_len, il = e.id_len;
   uint64_t sent_at;
-  if (!strcmp(type, "welcome") && c->phase == C_WAIT_WELCOME) {
+  if (is(type, tl, "welcome") && c->phase == C_WAIT_WELCOME) {
     if (r->o->join) {
       c->phase = C_WAIT_JOIN;
       send_join(c);
     } else {
       settle(c, true, NULL);
     }
-  } else if (!strcmp(type, "ack") && !strcmp(id, "join")) {
+  } else if (is(type, tl, "ack") && is(id, il, "join")) {
     if (c->phase == C_WAIT_JOIN)
       settle(c, true, NULL);
-  } else if (!strcmp(type, "ack") && from_hex16(id, strlen(id), &sent_at)) {
+  } else if (is(type, tl, "ack") && il == 16 && from_hex16(id, il, &sent_at)) {
     res->acked++;
     arq_hist_record(res->ack, received(r) - sent_at);
-  } else if (!strcmp(type, "error")) {
+  } else if (is(type, tl, "error")) {
     char why[200];
-    snprintf(why, sizeof why, "error %d: %.*s", error_code(e->event), (int)e->event->data.len,
-             (const char *)e->event->data.data);
-    if (c->phase == C_WAIT_JOIN && !strcmp(id, "join")) {
+    snprintf(why, sizeof why, "error %d: %.*s", error_code(&e), (int)e.event_data_len,
+             (const char *)e.event_data);
+    if (c->phase == C_WAIT_JOIN && is(id, il, "join")) {
       settle(c, false, why);
     } else {
       res->errors++;
-      record_code(res, error_code(e->event));
+      record_code(res, error_code(&e));
       note(res->first_error, sizeof res->first_error, why);
     }
-  } else if (!strcmp(type, "bench") && from_hex16(id, strlen(id), &sent_at)) {
+  } else if (is(type, tl, "bench") && il == 16 && from_hex16(id, il, &sent_at)) {
     res->delivered++;
     arq_hist_record(res->rt, received(r) - sent_at);
   } else {
     res->other++;
   }
-  arqon__v1__envelope__free_unpacked(e, NULL);
   drain_check(r);
 }
 
