@@ -166,7 +166,7 @@ echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d:
      "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) memory, Linux $(uname -r)"
 echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- $(nats-server --version), Shield $("$SHIELD_BIN" --version 2>/dev/null | head -1)," \
-     "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (the work tree has uncommitted changes in src/)')"
+     "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet HEAD -- src && echo ' (the work tree has uncommitted changes in src/)')"
 echo "- Shield workers: one per core; ${T} s per publishing run, idle connections held ${HOLD} s"
 echo
 python3 - "$OUT" <<'EOF'
