@@ -10,9 +10,11 @@
  *   otherwise it is a plain jump. Forward branches are chained through their
  *   target cells and patched when the block's `end` is reached.
  *
- *   One peephole: an i32 test (eqz, eq, ..., ge_u) immediately followed by br_if or
- *   if becomes a single compare-and-branch, since loops end that way; it never
- *   crosses a branch target, and fuel still counts both instructions. Branch targets
+ *   Peepholes: an i32 test (eqz, eq, ..., ge_u) immediately followed by br_if or if
+ *   becomes a single compare-and-branch, since loops end that way; two local.get in
+ *   a row become one instruction, and i32.const followed by i32.add/sub becomes an
+ *   add-immediate. None crosses a branch target, and fuel still counts every
+ *   WebAssembly instruction. Branch targets
  *   are cell indices while compiling and become cell pointers at the end.
  *
  *   Fuel is charged per straight-line run: a FUEL cell opens every run (function
@@ -110,6 +112,19 @@ static arq_wasm_result_t emit_target_cell(comp_t *c, uint64_t v) {
 static bool fusable_test(const comp_t *c) {
   return c->ncode && c->last_pos == c->ncode - 1 && c->last_pos > c->fuel_at &&
          c->last_op >= 0x45 && c->last_op <= 0x4f;
+}
+
+/* The last instruction is `op` with one immediate, with nothing after it and no branch
+ * into it, so the instruction being compiled may be fused into it. */
+static bool fusable_with(const comp_t *c, unsigned op) {
+  return c->last_op == op && c->ncode >= 2 && c->last_pos == c->ncode - 2 &&
+         c->last_pos > c->fuel_at;
+}
+
+/* Turns the last instruction into superinstruction `op`, keeping its immediate. */
+static void fuse_into_last(comp_t *c, unsigned op) {
+  c->code[c->last_pos].op = c->labels[op];
+  c->last_op = op;
 }
 
 /* The test that is true exactly when `op` (0x45..0x4f) is false; 0 for "nonzero". */
@@ -527,6 +542,11 @@ static arq_wasm_result_t compile_body(comp_t *c) {
         if (op == 0x22)
           TRY(arq__v_push(v, t));
       }
+      if (op == 0x20 && fusable_with(c, ARQ__OP_LOCAL_GET)) {
+        fuse_into_last(c, ARQ__OP_LOCAL_GET2);
+        TRY(emit_u64(c, li));
+        break;
+      }
       TRY(emit_op(c, op));
       TRY(emit_u64(c, li));
       break;
@@ -673,6 +693,13 @@ static arq_wasm_result_t compile_body(comp_t *c) {
         TRY(arq__v_pop(v, b, NULL));
       TRY(arq__v_pop(v, a, NULL));
       TRY(arq__v_push(v, res));
+      if ((op == 0x6a || op == 0x6b) && fusable_with(c, ARQ__OP_CONST)) {
+        /* the constant is the add's second operand, so it is an i32.const */
+        uint32_t k = (uint32_t)c->code[c->ncode - 1].u64;
+        fuse_into_last(c, ARQ__OP_I32_ADD_IMM);
+        c->code[c->ncode - 1].u64 = op == 0x6a ? k : (uint32_t)(0u - k);
+        break;
+      }
       TRY(emit_op(c, op));
       break;
     }

@@ -143,6 +143,8 @@ arq_wasm_result_t arq_wasm_func_new_host(const uint8_t *params, uint32_t nparams
     memcpy(f->own_types + nparams, results, nresults);
   f->own_type = (arq_wasm_functype_t){nparams, nresults, f->own_types, f->own_types + nparams};
   f->type = &f->own_type;
+  f->nparams = nparams;
+  f->nresults = nresults;
   f->host = fn;
   f->env = env;
   *out = f;
@@ -322,9 +324,16 @@ arq_wasm_result_t arq_wasm_instantiate(const arq_wasm_module_t *m, const arq_was
     goto fail;
   for (uint32_t i = 0; i < nown; i++) {
     uint32_t fi = m->nfunc_imports + i;
-    inst->own_funcs[i] = (arq_wasm_func_t){.type = &m->types[m->funcs[fi].type],
+    const arq__func_t *d = &m->funcs[fi];
+    const arq_wasm_functype_t *t = &m->types[d->type];
+    inst->own_funcs[i] = (arq_wasm_func_t){.code = d->code,
+                                           .nparams = t->nparams,
+                                           .nresults = t->nresults,
+                                           .nlocals = d->nlocals,
+                                           .frame_slots = d->frame_slots,
+                                           .type = t,
                                            .inst = inst,
-                                           .decl = &m->funcs[fi]};
+                                           .decl = d};
     inst->funcs[fi] = &inst->own_funcs[i];
   }
   if (m->has_table && !m->table_imported) {

@@ -59,6 +59,9 @@ enum {
   /* compare-and-branch, fused from an i32 test followed by br_if (or by if, with the
    * test negated): 0xe0 + (opcode - 0x45) for i32.eqz .. i32.ge_u; target */
   ARQ__OP_BR_IF_CMP = 0xe0,
+  /* superinstructions, fused within a straight-line run */
+  ARQ__OP_LOCAL_GET2 = 0xf0,  /* local.get a; local.get b: slot a, slot b */
+  ARQ__OP_I32_ADD_IMM = 0xf1, /* i32.const c; i32.add (or i32.sub with -c): c */
 };
 
 typedef union arq__cell {
@@ -154,6 +157,10 @@ struct arq_wasm_module {
 };
 
 struct arq_wasm_func {
+  /* what a call needs, copied here so that it touches one cache line */
+  const union arq__cell *code; /* NULL for host functions */
+  uint32_t nparams, nresults;
+  uint32_t nlocals, frame_slots;
   const arq_wasm_functype_t *type;
   arq_wasm_instance_t *inst; /* NULL for host functions */
   const arq__func_t *decl;   /* NULL for host functions */

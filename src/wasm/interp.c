@@ -190,6 +190,7 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
       [0xe4] = &&op_br_lt_u, [0xe5] = &&op_br_gt_s, [0xe6] = &&op_br_gt_u,
       [0xe7] = &&op_br_le_s, [0xe8] = &&op_br_le_u, [0xe9] = &&op_br_ge_s,
       [0xea] = &&op_br_ge_u,
+      [0xf0] = &&op_local_get2, [0xf1] = &&op_i32_add_imm,
   };
 #if defined(__clang__)
 #pragma clang diagnostic pop
@@ -320,7 +321,7 @@ op_br_table: {
 }
 
 op_return: {
-  uint32_t n = func->type->nresults;
+  uint32_t n = func->nresults;
   move_down(fp, sp - n, n);
   sp = fp + n;
   arq__frame_t *fr = &top->frames[--depth];
@@ -356,36 +357,35 @@ op_call_indirect: {
 }
 
 do_call: {
-  const arq_wasm_functype_t *t = callee->type;
-  uint64_t *args = sp - t->nparams;
-  if (callee->host) {
-    if ((size_t)(stack_end - sp) < t->nresults)
+  uint64_t *args = sp - callee->nparams;
+  if (!callee->code) { /* a host function */
+    uint32_t nres = callee->nresults;
+    if ((size_t)(stack_end - sp) < nres)
       TRAP(arq_wasm_err_trap_stack_exhausted);
     arq_wasm_call_t call = {in, top};
     /* expose the live state so the host may charge fuel or re-enter safely */
     top->fuel = fuel;
-    top->stack_top = sp + t->nresults;
+    top->stack_top = sp + nres;
     top->depth = depth;
     arq_wasm_result_t r = callee->host(&call, callee->env, args, sp);
     top->stack_top = saved_top;
     fuel = top->fuel;
     if (r)
       TRAP(r);
-    move_down(args, sp, t->nresults);
-    sp = args + t->nresults;
+    move_down(args, sp, nres);
+    sp = args + nres;
     RELOAD_MEMORY();
     goto *ip->op;
   }
-  const arq__func_t *d = callee->decl;
-  if (depth >= max_depth || (size_t)(stack_end - args) < d->frame_slots)
+  if (depth >= max_depth || (size_t)(stack_end - args) < callee->frame_slots)
     TRAP(arq_wasm_err_trap_stack_exhausted);
   top->frames[depth++] = (arq__frame_t){ip, fp, func};
   fp = args;
-  sp = fp + t->nparams;
-  for (uint32_t k = 0; k < d->nlocals; k++)
+  sp = fp + callee->nparams;
+  for (uint32_t k = callee->nlocals; k; k--)
     *sp++ = 0;
   func = callee;
-  ip = d->code;
+  ip = callee->code;
   if (in != callee->inst) { /* a call within one instance leaves its memory where it was */
     in = callee->inst;
     RELOAD_MEMORY();
@@ -407,6 +407,14 @@ op_select: {
 
 op_local_get:
   *sp++ = fp[ip[1].u64];
+  NEXT(2);
+op_local_get2:
+  sp[0] = fp[ip[1].u64];
+  sp[1] = fp[ip[2].u64];
+  sp += 2;
+  NEXT(3);
+op_i32_add_imm:
+  sp[-1] = I32(I32(sp[-1]) + I32(ip[1].u64));
   NEXT(2);
 op_local_set:
   fp[ip[1].u64] = *--sp;
