@@ -3,7 +3,6 @@
  * Shield watches. A module is checked exactly as the Shield checks it before it is put,
  * so an upload that no Shield would run is refused here with the reason.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +12,7 @@
 #include "common/config.h"
 #include "common/ids.h"
 #include "shield/overseer.h"
-#include "spine/kv.h"
+#include "cli/kv_cli.h"
 
 #define MAX_MODULE_BYTES (8u << 20)
 
@@ -64,53 +63,13 @@ static const char *key_of(const policy_args_t *a) {
   return a->global ? "_global" : a->tenant;
 }
 
-static int read_file(const char *path, arq_buf_t *out) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "arq policy: %s: %s\n", path, strerror(errno));
-    return -1;
-  }
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && out->len <= MAX_MODULE_BYTES)
-    arq_buf_append(out, chunk, n);
-  fclose(f);
-  if (out->len > MAX_MODULE_BYTES) {
-    fprintf(stderr, "arq policy: %s: larger than %u bytes\n", path, MAX_MODULE_BYTES);
-    return -1;
-  }
-  return 0;
-}
-
-/* Connects and opens the bucket; returns 0 or prints the reason. */
-static int open_bucket(const policy_args_t *a, arq_config_t *cfg, natsConnection **nc, jsCtx **js,
-                       kvStore **kv) {
-  char err[512];
-  arq_config_defaults(cfg);
-  if (a->config && arq_config_load(cfg, a->config, err, sizeof err)) {
-    fprintf(stderr, "arq policy: %s\n", err);
-    return -1;
-  }
-  if (a->nats) {
-    free(cfg->nats.url);
-    cfg->nats.url = strdup(a->nats);
-  }
-  if (arq_nats_connect(cfg, "arq policy", 5000, nc, err, sizeof err) != NATS_OK) {
-    fprintf(stderr, "arq policy: %s\n", err);
-    return -1;
-  }
-  if (arq_kv_open(*nc, cfg->platform.overseer.kv_bucket, true, js, kv, err, sizeof err) != NATS_OK) {
-    fprintf(stderr, "arq policy: %s\n", err);
-    return -1;
-  }
-  return 0;
-}
+static const char *policy_bucket(const arq_config_t *cfg) { return cfg->platform.overseer.kv_bucket; }
 
 static int push(const policy_args_t *a, kvStore *kv, const char *key) {
   arq_buf_t module;
   arq_buf_init(&module);
   int rc = 1;
-  if (!read_file(a->file, &module)) {
+  if (!arq_cli_read_file("arq policy", a->file, MAX_MODULE_BYTES, &module)) {
     const char *why = arq_overseer_check_module((const uint8_t *)module.data, module.len);
     uint64_t rev = 0;
     if (why) {
@@ -124,29 +83,6 @@ static int push(const policy_args_t *a, kvStore *kv, const char *key) {
   }
   arq_buf_free(&module);
   return rc;
-}
-
-static int list(kvStore *kv) {
-  kvKeysList keys = {0};
-  natsStatus st = kvStore_Keys(&keys, kv, NULL);
-  if (st == NATS_NOT_FOUND || (st == NATS_OK && keys.Count == 0)) {
-    kvKeysList_Destroy(&keys);
-    return 0;
-  }
-  if (st != NATS_OK) {
-    fprintf(stderr, "arq policy: list: %s\n", natsStatus_GetText(st));
-    return 1;
-  }
-  for (int i = 0; i < keys.Count; i++) {
-    kvEntry *e = NULL;
-    if (kvStore_Get(&e, kv, keys.Keys[i]) == NATS_OK) {
-      printf("%s\t%d bytes\trevision %llu\n", keys.Keys[i], kvEntry_ValueLen(e),
-             (unsigned long long)kvEntry_Revision(e));
-      kvEntry_Destroy(e);
-    }
-  }
-  kvKeysList_Destroy(&keys);
-  return 0;
 }
 
 int arq_cmd_policy(int argc, char **argv) {
@@ -165,26 +101,20 @@ int arq_cmd_policy(int argc, char **argv) {
       fprintf(stderr, is_push ? "arq policy push: FILE.wasm is missing\n" : "arq policy: unexpected FILE\n");
     return 2;
   }
-  arq_config_t cfg;
-  natsConnection *nc = NULL;
-  jsCtx *js = NULL;
-  kvStore *kv = NULL;
+  arq_cli_kv_t k;
   int rc = 1;
-  if (!open_bucket(&a, &cfg, &nc, &js, &kv)) {
+  if (!arq_cli_kv_open(&k, "arq policy", a.config, a.nats, policy_bucket)) {
     if (is_push) {
-      rc = push(&a, kv, key);
+      rc = push(&a, k.kv, key);
     } else if (is_ls) {
-      rc = list(kv);
-    } else if (kvStore_Delete(kv, key) != NATS_OK) {
+      rc = arq_cli_kv_list(&k, "arq policy");
+    } else if (kvStore_Delete(k.kv, key) != NATS_OK) {
       fprintf(stderr, "arq policy: rm %s: %s\n", key, nats_GetLastError(NULL));
     } else {
       printf("removed %s\n", key);
       rc = 0;
     }
   }
-  kvStore_Destroy(kv);
-  jsCtx_Destroy(js);
-  natsConnection_Destroy(nc);
-  arq_config_free(&cfg);
+  arq_cli_kv_close(&k);
   return rc;
 }

@@ -127,6 +127,8 @@ out:
 int arq_cmd_schema(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "check"))
     return check(argc - 1, argv + 1);
+  if (argc >= 2 && (!strcmp(argv[1], "push") || !strcmp(argv[1], "ls") || !strcmp(argv[1], "rm")))
+    return arq_schema_kv(argc, argv);
   usage();
   return 2;
 }

@@ -177,6 +177,12 @@ static int upgrade(arq_conn_t *c, const arq_http_request_t *r) {
     arq_http_reply_error(c, 429, "Too Many Requests", "tenant connection limit reached");
     return -1;
   }
+  if (!arq_schemas_ready(s->schemas)) {
+    arq_http_reply_error(c, 503, "Service Unavailable", "schemas are not loaded yet");
+    arq_tenant_release(s, c->tenant);
+    c->tenant = NULL;
+    return -1;
+  }
   if (s->overseer && !policy_allows(c, r)) {
     arq_tenant_release(s, c->tenant);
     c->tenant = NULL;
@@ -231,6 +237,8 @@ int arq_http_handle(arq_conn_t *c, const arq_http_request_t *r) {
       reply_json(c, r, 503, "{\"status\":\"not ready\",\"details\":\"NATS is not connected\"}");
     else if (!arq_overseer_ready(c->w->shield->overseer))
       reply_json(c, r, 503, "{\"status\":\"not ready\",\"details\":\"policies are not loaded yet\"}");
+    else if (!arq_schemas_ready(c->w->shield->schemas))
+      reply_json(c, r, 503, "{\"status\":\"not ready\",\"details\":\"schemas are not loaded yet\"}");
     else
       reply_json(c, r, 200, "{\"status\":\"ready\"}");
   } else {

@@ -22,7 +22,8 @@
 #include "shield/shield.h"
 #include "shield/spine.h"
 
-#define MAX_STRIKES 20 /* consecutive rate-limited messages before the connection is closed */
+#define MAX_STRIKES 20
+#define ARQ_SCHEMA_REASON 320 /* consecutive rate-limited messages before the connection is closed */
 
 typedef struct {
   arq_conn_t *c;
@@ -216,6 +217,14 @@ static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t 
   }
   char subject[160];
   snprintf(subject, sizeof subject, "in.t.%s.r.%s", c->id.tenant, e->room_id);
+  char why[ARQ_SCHEMA_REASON];
+  if (!arq_schemas_check(c->w, subject, e->event->data.data, e->event->data.len, why, sizeof why)) {
+    arq_counter_inc(c->w->shield->m.schema_violations);
+    ARQ_LOG(ARQ_LOG_WARN, "registry", "schema violation", {"error", why},
+            {"tenant_id", c->id.tenant}, {"trace_id", e->trace_id}, {"subject", subject});
+    reply_error(r, 400, why, e->room_id);
+    return;
+  }
   size_t n = pack(c, e);
   if (publish_packed(c, subject, e, n, false, r->verdict)) {
     spine_down(r, e->room_id);

@@ -37,6 +37,7 @@
 #include "shield/envelope_json.h"
 #include "shield/frame.h"
 #include "shield/overseer.h"
+#include "shield/schemas.h"
 #include "shield/tls.h"
 
 typedef struct arq_shield arq_shield_t;
@@ -81,6 +82,7 @@ struct arq_shield {
   char *welcome_limits; /* JSON object, built once */
   arq_tls_ctx_t *tls;   /* wss:// on the main listener when configured */
   arq_overseer_t *overseer; /* NULL when policies are disabled */
+  arq_schemas_t *schemas;   /* NULL when the registry is disabled */
   pthread_mutex_t requests_lock;
   arq_strmap_t requests; /* request number -> pending request */
   uint64_t next_request;
@@ -105,6 +107,7 @@ struct arq_worker {
   arq_buf_t scratch;
   arq_frame_pool_t *frames; /* replies, pongs, JSON deliveries: reused, not reallocated */
   arq_worker_policies_t *policies; /* NULL when policies are disabled */
+  arq_worker_schemas_t *schemas;   /* NULL when the registry is disabled */
   arq_buf_t policy_headers;        /* the headers a message's policy sees */
   arq_timer_t drain_timer;
   arq_task_t drain_task;

@@ -178,6 +178,8 @@ static int start_workers(arq_shield_t *s, char *err, size_t errcap) {
     arq_buf_init(&w->policy_headers);
     if (s->cfg->platform.overseer.enabled)
       w->policies = arq_worker_policies_new(w);
+    if (s->cfg->platform.registry.enabled)
+      w->schemas = arq_worker_schemas_new(w);
     w->listen_fd = listen_on(s->cfg->shield.listen, err, errcap);
     if (!w->loop || w->listen_fd < 0)
       return -1;
@@ -214,6 +216,7 @@ static void free_workers(arq_shield_t *s) {
     arq_buf_free(&w->scratch);
     arq_frame_pool_free(w->frames);
     arq_worker_policies_free(w->policies);
+    arq_worker_schemas_free(w->schemas);
     arq_buf_free(&w->policy_headers);
   }
 }
@@ -234,6 +237,7 @@ int arq_shield_run(arq_shield_t *s) {
     return 1;
   }
   s->overseer = arq_overseer_start(s);
+  s->schemas = arq_schemas_start(s);
   ARQ_LOG(ARQ_LOG_INFO, "shield", "listening", {"addr", s->cfg->shield.listen},
           {"node", s->node_id}, {"ws_path", s->cfg->shield.ws_path});
   int sig = 0;
@@ -258,6 +262,8 @@ int arq_shield_run(arq_shield_t *s) {
   }
   arq_overseer_stop(s->overseer);
   s->overseer = NULL;
+  arq_schemas_stop(s->schemas);
+  s->schemas = NULL;
   /* No more NATS callbacks after this; then run what they handed to the workers. */
   arq_spine_free(s->spine, 2000);
   s->spine = NULL;
