@@ -5,7 +5,8 @@
  *   All resolution by name happens here, once: every type reference is looked up by its
  *   fully-qualified name in a sorted table of every message and enum of the set (all
  *   files together, which is what --include_imports provides), and replaced by a
- *   pointer. Everything that would make the walk ambiguous is refused here with a
+ *   pointer, and extensions are appended to the fields of the message they extend.
+ *   Everything that would make the walk ambiguous is refused here with a
  *   message naming the type and field: unknown or wrongly-kinded references, duplicate
  *   type names, field numbers outside 1..2^29-1 or in 19000-19999, duplicate numbers,
  *   malformed map entries. Self-reference and cycles are fine: the walk's depth limit
@@ -31,6 +32,8 @@ typedef struct {
   entry_t *table; /* sorted by name */
   size_t n_table;
   char *names_at; /* next free byte of s->names */
+  size_t *ext_target;  /* per extension: index of the extended message */
+  uint32_t *ext_count; /* per message: extensions it receives */
   arq_schema_error_t *err;
 } compiler_t;
 
@@ -153,9 +156,10 @@ static bool map_key_type_ok(int type) {
   }
 }
 
-static int compile_field(compiler_t *c, const arq__raw_message_t *raw, const field_proto_t *fp,
-                         arq__field_t *f, uint32_t *n_required) {
-  const char *mname = raw->name;
+/* A field of message `mname`, declared in a proto3 file or not, in a message with
+ * `n_oneofs` oneofs (0 for extensions, which cannot be in one). */
+static int compile_field(compiler_t *c, const char *mname, bool proto3, size_t n_oneofs,
+                         const field_proto_t *fp, arq__field_t *f, uint32_t *n_required) {
   if (!fp->has_number || fp->number < 1 || (uint32_t)fp->number > MAX_FIELD_NUMBER)
     return field_fail(c, arq_schema_err_bad_field_number, mname, fp,
                       "field number outside 1..536870911");
@@ -172,7 +176,7 @@ static int compile_field(compiler_t *c, const arq__raw_message_t *raw, const fie
   case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_OPTIONAL:
     break;
   case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REQUIRED:
-    if (raw->proto3)
+    if (proto3)
       return field_fail(c, arq_schema_err_bad_label, mname, fp, "required field in proto3");
     f->flags |= ARQ__F_REQUIRED;
     f->required_index = (*n_required)++;
@@ -256,13 +260,14 @@ static int compile_field(compiler_t *c, const arq__raw_message_t *raw, const fie
       f->wire != ARQ__WIRE_START_GROUP) {
     f->flags |= ARQ__F_PACKABLE;
     const Google__Protobuf__FieldOptions *o = fp->options;
-    bool packed = raw->proto3 ? !(o && o->has_packed && !o->packed) : (o && o->has_packed && o->packed);
+    bool packed =
+        proto3 ? !(o && o->has_packed && !o->packed) : (o && o->has_packed && o->packed);
     if (packed)
       f->flags |= ARQ__F_PACKED;
   }
 
   if (fp->has_oneof_index) {
-    if (fp->oneof_index < 0 || (size_t)fp->oneof_index >= raw->proto->n_oneof_decl ||
+    if (fp->oneof_index < 0 || (size_t)fp->oneof_index >= n_oneofs ||
         (f->flags & (ARQ__F_REPEATED | ARQ__F_REQUIRED)))
       return field_fail(c, arq_schema_err_bad_oneof, mname, fp, "invalid oneof index");
     /* proto3 `optional` is a synthetic one-member oneof, not a real choice. */
@@ -300,16 +305,32 @@ static int compile_message(compiler_t *c, size_t i) {
   m->name = intern(c, raw->name);
   m->map_entry = p->options && p->options->has_map_entry && p->options->map_entry;
   m->n_oneofs = (uint32_t)p->n_oneof_decl;
-  if (p->n_field > UINT16_MAX - 1)
+  size_t n_total = p->n_field + c->ext_count[i];
+  if (n_total > UINT16_MAX - 1)
     return arq__schema_fail(c->err, arq_schema_err_bad_field_number, 0,
                             "message %s: too many fields", m->name);
-  m->n_fields = (uint32_t)p->n_field;
-  m->fields = calloc(p->n_field ? p->n_field : 1, sizeof *m->fields);
+  m->n_fields = (uint32_t)n_total;
+  m->fields = calloc(n_total ? n_total : 1, sizeof *m->fields);
   if (!m->fields)
     return oom(c);
   for (size_t f = 0; f < p->n_field; f++)
-    if (compile_field(c, raw, p->field[f], &m->fields[f], &m->n_required))
+    if (compile_field(c, raw->name, raw->proto3, p->n_oneof_decl, p->field[f], &m->fields[f],
+                      &m->n_required))
       return -1;
+  /* Extensions join the fields of the message they extend: the wire does not tell them
+   * apart, and checking them beats skipping them as unknown. */
+  size_t at = p->n_field;
+  for (size_t x = 0; x < c->d->n_extensions && c->ext_count[i]; x++) {
+    if (c->ext_target[x] != i)
+      continue;
+    const arq__raw_extension_t *ext = &c->d->extensions[x];
+    if (ext->proto->label == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REQUIRED)
+      return field_fail(c, arq_schema_err_bad_label, raw->name, ext->proto,
+                        "an extension cannot be required");
+    if (compile_field(c, raw->name, ext->proto3, 0, ext->proto, &m->fields[at++],
+                      &m->n_required))
+      return -1;
+  }
   qsort(m->fields, m->n_fields, sizeof *m->fields, cmp_field);
   for (uint32_t f = 1; f < m->n_fields; f++)
     if (m->fields[f].number == m->fields[f - 1].number)
@@ -335,6 +356,30 @@ static int compile_message(compiler_t *c, size_t i) {
 
 /* ---- the whole set -------------------------------------------------------------------- */
 
+static int resolve_extendees(compiler_t *c) {
+  const arq__descriptors_t *d = c->d;
+  c->ext_target = malloc((d->n_extensions ? d->n_extensions : 1) * sizeof *c->ext_target);
+  c->ext_count = calloc(d->n_messages, sizeof *c->ext_count);
+  if (!c->ext_target || !c->ext_count)
+    return oom(c);
+  for (size_t x = 0; x < d->n_extensions; x++) {
+    const field_proto_t *fp = d->extensions[x].proto;
+    const char *name = fp->name ? fp->name : "";
+    const char *extendee = fp->extendee ? fp->extendee : "";
+    if (extendee[0] != '.')
+      return arq__schema_fail(c->err, arq_schema_err_relative_type, 0,
+                              "extension %s: extendee '%.128s' is not fully qualified", name,
+                              extendee);
+    const entry_t *e = lookup(c, extendee + 1);
+    if (!e || e->is_enum)
+      return arq__schema_fail(c->err, arq_schema_err_unknown_type, 0,
+                              "extension %s: unknown message %.128s", name, extendee);
+    c->ext_target[x] = e->index;
+    c->ext_count[e->index]++;
+  }
+  return 0;
+}
+
 static size_t names_size(const arq__descriptors_t *d) {
   size_t n = 0;
   for (size_t i = 0; i < d->n_messages; i++) {
@@ -346,6 +391,10 @@ static size_t names_size(const arq__descriptors_t *d) {
   }
   for (size_t i = 0; i < d->n_enums; i++)
     n += strlen(d->enums[i].name) + 1;
+  for (size_t i = 0; i < d->n_extensions; i++) {
+    const char *fname = d->extensions[i].proto->name;
+    n += (fname ? strlen(fname) : 0) + 1;
+  }
   return n;
 }
 
@@ -390,6 +439,8 @@ int arq__schema_compile(const arq__descriptors_t *d, arq_schema_t **out,
   for (size_t i = 0; i < d->n_enums; i++)
     if (compile_enum(&c, i))
       goto done;
+  if (resolve_extendees(&c))
+    goto done;
   for (size_t i = 0; i < d->n_messages; i++)
     if (compile_message(&c, i))
       goto done;
@@ -401,6 +452,8 @@ int arq__schema_compile(const arq__descriptors_t *d, arq_schema_t **out,
   rc = 0;
 done:
   free(c.table);
+  free(c.ext_target);
+  free(c.ext_count);
   arq_schema_free(s);
   return rc;
 }

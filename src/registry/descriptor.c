@@ -150,11 +150,19 @@ static bool package_ok(const char *pkg) {
   }
 }
 
-static void count_message(const Google__Protobuf__DescriptorProto *m, size_t *nm, size_t *ne) {
+static void count_message(const Google__Protobuf__DescriptorProto *m, size_t *nm, size_t *ne,
+                          size_t *nx) {
   (*nm)++;
   *ne += m->n_enum_type;
+  *nx += m->n_extension;
   for (size_t i = 0; i < m->n_nested_type; i++)
-    count_message(m->nested_type[i], nm, ne);
+    count_message(m->nested_type[i], nm, ne, nx);
+}
+
+static void add_extensions(arq__descriptors_t *d, Google__Protobuf__FieldDescriptorProto **ext,
+                           size_t n, bool proto3) {
+  for (size_t i = 0; i < n; i++)
+    d->extensions[d->n_extensions++] = (arq__raw_extension_t){ext[i], proto3};
 }
 
 static int bad_name(arq_schema_error_t *err, const char *scope, const char *name) {
@@ -188,6 +196,7 @@ static int add_message(arq__descriptors_t *d, const char *scope,
   r->proto3 = proto3;
   d->n_messages++;
   const char *self = r->name;
+  add_extensions(d, m->extension, m->n_extension, proto3);
   for (size_t i = 0; i < m->n_enum_type; i++)
     if (add_enum(d, self, m->enum_type[i], proto3, err))
       return -1;
@@ -214,16 +223,18 @@ int arq__descriptors_decode(const uint8_t *data, size_t len, arq__descriptors_t 
                             "not a serialized FileDescriptorSet%s",
                             budget.exhausted ? " (decoding exceeded its memory budget)" : "");
 
-  size_t nm = 0, ne = 0;
+  size_t nm = 0, ne = 0, nx = 0;
   for (size_t f = 0; f < out->set->n_file; f++) {
     const Google__Protobuf__FileDescriptorProto *file = out->set->file[f];
     ne += file->n_enum_type;
+    nx += file->n_extension;
     for (size_t i = 0; i < file->n_message_type; i++)
-      count_message(file->message_type[i], &nm, &ne);
+      count_message(file->message_type[i], &nm, &ne, &nx);
   }
   out->messages = calloc(nm ? nm : 1, sizeof *out->messages);
   out->enums = calloc(ne ? ne : 1, sizeof *out->enums);
-  if (!out->messages || !out->enums)
+  out->extensions = calloc(nx ? nx : 1, sizeof *out->extensions);
+  if (!out->messages || !out->enums || !out->extensions)
     return arq__schema_fail(err, arq_schema_err_out_of_memory, 0, "out of memory");
 
   for (size_t f = 0; f < out->set->n_file; f++) {
@@ -241,6 +252,7 @@ int arq__descriptors_decode(const uint8_t *data, size_t len, arq__descriptors_t 
     if (!package_ok(pkg))
       return arq__schema_fail(err, arq_schema_err_bad_name, 0, "file %s: invalid package '%.64s'",
                               fname, pkg);
+    add_extensions(out, file->extension, file->n_extension, proto3);
     for (size_t i = 0; i < file->n_enum_type; i++)
       if (add_enum(out, pkg, file->enum_type[i], proto3, err))
         return -1;
@@ -260,6 +272,7 @@ void arq__descriptors_free(arq__descriptors_t *d) {
     free(d->enums[i].name);
   free(d->messages);
   free(d->enums);
+  free(d->extensions);
   if (d->set)
     google__protobuf__file_descriptor_set__free_unpacked(d->set, NULL);
   memset(d, 0, sizeof *d);

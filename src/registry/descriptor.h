@@ -24,11 +24,18 @@ typedef struct {
   bool proto3;
 } arq__raw_enum_t;
 
+/* An `extend` declaration's field: it belongs to the message named by its extendee. */
+typedef struct {
+  const Google__Protobuf__FieldDescriptorProto *proto;
+  bool proto3;
+} arq__raw_extension_t;
+
 typedef struct {
   Google__Protobuf__FileDescriptorSet *set;
-  size_t n_messages, n_enums;
+  size_t n_messages, n_enums, n_extensions;
   arq__raw_message_t *messages;
   arq__raw_enum_t *enums;
+  arq__raw_extension_t *extensions;
 } arq__descriptors_t;
 
 /** Decode and list the types of `data`; 0, or -1 with err filled. */

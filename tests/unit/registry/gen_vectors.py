@@ -66,6 +66,9 @@ def person(depth=0):
     p.delta = -3
     p.ratio = 0.125
     p.crc = 77
+    p.Extensions[common2_pb2.nickname] = "Countess"
+    p.Extensions[common2_pb2.lucky].extend([7, -13])
+    p.Extensions[common2_pb2.Contact.backup].email = "b@c"
     return p
 
 

@@ -166,6 +166,10 @@ static field_t make_field(const char *name, int number, int type, const char *ty
 
 enum { T_INT32 = 5, T_STRING = 9, T_MESSAGE = 11, T_ENUM = 14 };
 
+/* `extend` declarations of the file load_messages builds. */
+static field_t **file_extensions;
+static size_t n_file_extensions;
+
 /* One file "t.proto" of package "t" with the given messages (and an enum t.E). */
 static int load_messages(Google__Protobuf__DescriptorProto **msgs, size_t n, const char *syntax,
                          arq_schema_t **s, arq_schema_error_t *err) {
@@ -186,6 +190,8 @@ static int load_messages(Google__Protobuf__DescriptorProto **msgs, size_t n, con
   file.message_type = msgs;
   file.n_enum_type = 1;
   file.enum_type = enums;
+  file.n_extension = n_file_extensions;
+  file.extension = file_extensions;
   Google__Protobuf__FileDescriptorProto *files[] = {&file};
   Google__Protobuf__FileDescriptorSet set = GOOGLE__PROTOBUF__FILE_DESCRIPTOR_SET__INIT;
   set.n_file = 1;
@@ -390,13 +396,58 @@ static void many_required_fields(void **state) {
   arq_schema_free(s);
 }
 
+static void extension_declarations(void **state) {
+  field_t a = make_field("a", 1, T_INT32, NULL);
+  field_t *ap[] = {&a};
+  Google__Protobuf__DescriptorProto m = GOOGLE__PROTOBUF__DESCRIPTOR_PROTO__INIT;
+  m.name = "M";
+  m.n_field = 1;
+  m.field = ap;
+  Google__Protobuf__DescriptorProto *msgs[] = {&m};
+  field_t ext = make_field("x", 100, T_STRING, NULL);
+  field_t *extp[] = {&ext};
+  file_extensions = extp;
+  n_file_extensions = 1;
+  arq_schema_t *s;
+  arq_schema_error_t err;
+
+  ext.extendee = ".t.M";
+  assert_int_equal(load_messages(msgs, 1, "proto2", &s, &err), 0);
+  static const uint8_t bad[] = {0xa2, 0x06, 0x01, 0xff};
+  assert_int_equal(arq_schema_validate(s, arq_schema_find_message(s, "t.M"), bad, sizeof bad,
+                                       NULL, &err), -1);
+  assert_string_equal(err.message, "field 100 (x): invalid UTF-8");
+  arq_schema_free(s);
+
+  ext.extendee = ".t.Nope";
+  assert_int_equal(load_messages(msgs, 1, "proto2", &s, &err), -1);
+  assert_ptr_equal(err.code, arq_schema_err_unknown_type);
+  assert_string_equal(err.message, "extension x: unknown message .t.Nope");
+  ext.extendee = ".t.E";
+  assert_int_equal(load_messages(msgs, 1, "proto2", &s, &err), -1);
+  assert_ptr_equal(err.code, arq_schema_err_unknown_type);
+  ext.extendee = "t.M";
+  assert_int_equal(load_messages(msgs, 1, "proto2", &s, &err), -1);
+  assert_ptr_equal(err.code, arq_schema_err_relative_type);
+  ext.extendee = ".t.M";
+  ext.number = 1; /* collides with field a */
+  assert_int_equal(load_messages(msgs, 1, "proto2", &s, &err), -1);
+  assert_ptr_equal(err.code, arq_schema_err_duplicate_field_number);
+  ext.number = 100;
+  ext.label = GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REQUIRED;
+  assert_int_equal(load_messages(msgs, 1, "proto2", &s, &err), -1);
+  assert_ptr_equal(err.code, arq_schema_err_bad_label);
+  file_extensions = NULL;
+  n_file_extensions = 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(loads_plain_and_gzip),     cmocka_unit_test(gzip_bomb_is_refused),
       cmocka_unit_test(corrupt_gzip_is_refused),  cmocka_unit_test(not_a_descriptor_set),
       cmocka_unit_test(missing_import_is_refused), cmocka_unit_test(invalid_descriptor_sets),
       cmocka_unit_test(duplicate_and_nested_names), cmocka_unit_test(bad_map_entries),
-      cmocka_unit_test(many_required_fields),
+      cmocka_unit_test(many_required_fields),     cmocka_unit_test(extension_declarations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

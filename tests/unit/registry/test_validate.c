@@ -303,6 +303,25 @@ static void closed_enums(void **state) {
           0x00, 0x10, 0x01, 0x82, 0x01, 0x02, 0x01, 0x04);
 }
 
+static void extensions(void **state) {
+  VALID("arq.common.Person", 0x0a, 0x00, 0x10, 0x01, 0xa2, 0x06, 0x02, 'o', 'k', 0xaa, 0x06, 0x01,
+        0x07);
+  INVALID("arq.common.Person", arq_schema_err_bad_utf8, "field 100 (nickname): invalid UTF-8",
+          0x0a, 0x00, 0x10, 0x01, 0xa2, 0x06, 0x01, 0xff);
+  INVALID("arq.common.Person", arq_schema_err_wire_type_mismatch,
+          "field 100 (nickname): wire type 0, expected 2", 0x0a, 0x00, 0x10, 0x01, 0xa0, 0x06,
+          0x01);
+  /* declared inside Contact, extending Person */
+  INVALID("arq.common.Person", arq_schema_err_bad_utf8,
+          "field 102 (backup).field 1 (email): invalid UTF-8", 0x0a, 0x00, 0x10, 0x01, 0xb2, 0x06,
+          0x03, 0x0a, 0x01, 0xff);
+  /* extensions are declared fields, not unknown ones */
+  static const uint8_t b[] = {0x0a, 0x00, 0x10, 0x01, 0xa2, 0x06, 0x00};
+  arq_schema_limits_t lim = {.strict_unknown = true};
+  arq_schema_error_t err;
+  assert_int_equal(check("arq.common.Person", b, sizeof b, &lim, &err), 0);
+}
+
 static void unknown_fields(void **state) {
   static const uint8_t b[] = {0x1a, 0x01, 'a', 0xb8, 0x06, 0x01, 0xc2, 0x06, 0x01, 0xff};
   arq_schema_error_t err;
@@ -353,7 +372,8 @@ int main(void) {
       cmocka_unit_test(utf8),                     cmocka_unit_test(depth_limit),
       cmocka_unit_test(packed_fields),            cmocka_unit_test(required_fields),
       cmocka_unit_test(groups),                   cmocka_unit_test(closed_enums),
-      cmocka_unit_test(unknown_fields),           cmocka_unit_test(size_limit),
+      cmocka_unit_test(extensions),               cmocka_unit_test(unknown_fields),
+      cmocka_unit_test(size_limit),
       cmocka_unit_test(api_misuse),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
