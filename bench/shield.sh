@@ -55,6 +55,9 @@ cat > "$OUT/nats.conf" <<EOF
 host: 127.0.0.1
 port: $NATS_PORT
 max_payload: 1048576
+# The Shield keeps its policies in a JetStream KV bucket and refuses clients until it can
+# read it, as in production.
+jetstream { store_dir: "$OUT/js" }
 websocket { host: 127.0.0.1, port: $NATS_WS_PORT, no_tls: true }
 EOF
 
@@ -100,10 +103,12 @@ start_shield() {
   "$SHIELD_BIN" --config "$OUT/shield.toml" >> "$OUT/shield.log" 2>&1 &
   SHIELD_PID=$!
   wait_port "$SHIELD_PORT" shield
+  local ready=
   for _ in $(seq 1 100); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SHIELD_PORT/readyz") == 200 ]] && break
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SHIELD_PORT/readyz") == 200 ]] && { ready=1; break; }
     sleep 0.1
   done
+  [[ -n $ready ]] || { echo "the Shield never became ready; see $OUT/shield.log" >&2; exit 1; }
   sleep 0.5
 }
 
