@@ -32,6 +32,7 @@ static void on_io(arq_loop_t *loop, arq_io_t *io, uint32_t events);
 static void on_timer(arq_loop_t *loop, arq_timer_t *t);
 static void free_conn(arq_loop_t *loop, arq_task_t *task);
 static void on_readable(arq_conn_t *c);
+static void process_ws(arq_conn_t *c);
 
 static void reread(arq_loop_t *loop, arq_task_t *task) {
   arq_conn_t *c = task->data;
@@ -269,6 +270,10 @@ void arq_conn_abort(arq_conn_t *c) {
 
 static void free_conn(arq_loop_t *loop, arq_task_t *task) {
   arq_conn_t *c = task->data;
+  if (c->pending_jobs) { /* an admin job still holds it: freed when the job is answered */
+    c->free_when_done = true;
+    return;
+  }
   /* Session state (rooms, indexes) goes here, not in arq_conn_abort(): a fan-out loop of
    * the current batch may still be walking a member list that holds this connection. */
   if (c->conn_id[0])
@@ -302,15 +307,28 @@ static int process_http(arq_conn_t *c) {
       arq_http_reply_error(c, arq_http_error_status(r), "Bad Request", arq_http_error_message(r));
       return -1;
     }
+    /* Only the admin API takes bodies: wait until the whole body is here. */
+    size_t body_len = req.content_length > 0 ? (size_t)req.content_length : 0;
+    bool admin = req.path_len >= 7 && !memcmp(req.path, "/admin/", 7);
+    if (body_len && admin && body_len <= ARQ_ADMIN_MAX_BODY && c->in_len - (size_t)r < body_len)
+      return 0;
+    if (!(body_len && admin && body_len <= ARQ_ADMIN_MAX_BODY))
+      body_len = 0; /* refused by the router without reading it */
     arq_counter_inc(c->w->shield->m.http_requests);
-    int rc = arq_http_handle(c, &req);
+    int rc = arq_http_handle(c, &req, c->in + r, body_len);
     if (c->state == CONN_CLOSED)
       return -1;
-    consume_input(c, (size_t)r);
-    if (rc)
-      return -1;
+    consume_input(c, (size_t)r + body_len);
+    if (rc || c->busy)
+      return -1; /* closed, or an admin request is in progress: later input waits */
   }
   return 0;
+}
+
+void arq_conn_resume(arq_conn_t *c) {
+  c->busy = false;
+  if (c->state == CONN_HTTP && c->in_len && !process_http(c) && c->state == CONN_WS)
+    process_ws(c);
 }
 
 static void process_ws(arq_conn_t *c) {
@@ -369,9 +387,9 @@ static void process_input(arq_conn_t *c) {
 
 static void on_readable(arq_conn_t *c) {
   for (int i = 0; i < READS_PER_EVENT && c->state != CONN_CLOSED; i++) {
-    size_t limit = c->state == CONN_HTTP ? MAX_HTTP_HEAD + 1 : READ_CHUNK * 4;
+    size_t limit = c->state == CONN_HTTP ? MAX_HTTP_HEAD + ARQ_ADMIN_MAX_BODY + 1 : READ_CHUNK * 4;
     if (c->in_len >= limit) {
-      if (c->state == CONN_HTTP) { /* head too large and still incomplete */
+      if (c->state == CONN_HTTP) { /* more than a head and an admin body: never complete */
         arq_http_reply_error(c, 431, "Request Header Fields Too Large", "request head too large");
         return;
       }
@@ -462,4 +480,11 @@ static void on_timer(arq_loop_t *loop, arq_timer_t *t) {
       return;
   }
   arq_timer_start(loop, &c->timer, (uint64_t)cfg->shield.ping_interval_s * 1000u);
+}
+
+void arq_conn_job_done(arq_conn_t *c) {
+  if (--c->pending_jobs == 0 && c->free_when_done) {
+    c->free_when_done = false;
+    free_conn(c->w->loop, &c->free_task);
+  }
 }

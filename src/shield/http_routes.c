@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "shield/admin.h"
 #include "shield/demo_page.h"
 #include "shield/shield.h"
 #include "shield/spine.h"
@@ -204,9 +205,14 @@ static int upgrade(arq_conn_t *c, const arq_http_request_t *r) {
   return 0;
 }
 
-int arq_http_handle(arq_conn_t *c, const arq_http_request_t *r) {
+int arq_http_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t *body,
+                    size_t body_len) {
   const arq_config_t *cfg = c->w->shield->cfg;
   bool admin_elsewhere = cfg->shield.admin_listen && !c->admin_port;
+  if (!admin_elsewhere && r->path_len >= 7 && !memcmp(r->path, "/admin/", 7)) {
+    arq_admin_handle(c, r, body, body_len);
+    return c->state == CONN_CLOSED || c->close_after_flush ? -1 : 0;
+  }
   if (r->content_length > 0) {
     arq_http_reply_error(c, 413, "Payload Too Large", "request bodies are not accepted here");
     return -1;
@@ -221,8 +227,8 @@ int arq_http_handle(arq_conn_t *c, const arq_http_request_t *r) {
     return -1;
   }
   if (!method_is(r, "GET") && !method_is(r, "HEAD")) {
-    static const char body[] = "{\"error\":\"Method Not Allowed\",\"details\":\"use GET\"}";
-    arq_http_reply(c, 405, "application/json", body, sizeof body - 1, false, "Allow: GET, HEAD\r\n");
+    static const char refusal[] = "{\"error\":\"Method Not Allowed\",\"details\":\"use GET\"}";
+    arq_http_reply(c, 405, "application/json", refusal, sizeof refusal - 1, false, "Allow: GET, HEAD\r\n");
     return -1;
   }
   if (demo) {

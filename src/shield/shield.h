@@ -83,6 +83,7 @@ struct arq_shield {
   arq_tls_ctx_t *tls;   /* wss:// on the main listener when configured */
   arq_overseer_t *overseer; /* NULL when policies are disabled */
   arq_schemas_t *schemas;   /* NULL when the registry is disabled */
+  struct arq_admin *admin;  /* the admin API's thread */
   pthread_mutex_t requests_lock;
   arq_strmap_t requests; /* request number -> pending request */
   uint64_t next_request;
@@ -136,6 +137,9 @@ struct arq_conn {
   char peer[64];           /* client address for logs and limits */
   bool admin_port;         /* accepted on admin_listen */
   arq_tls_t *tls;          /* NULL for plain ws:// */
+  bool busy;               /* an admin request is being served: later requests wait */
+  unsigned pending_jobs;   /* admin jobs referring to this connection */
+  bool free_when_done;
   char *policy_headers;    /* handshake headers, kept for re-evaluation by new policies */
   size_t policy_headers_len;
   bool tls_read_wants_write;
@@ -177,10 +181,17 @@ void arq_conn_close(arq_conn_t *c, uint16_t code, const char *reason);
 /** Closes the socket now and frees the connection after the current batch. */
 void arq_conn_abort(arq_conn_t *c);
 void arq_conn_start_ws(arq_conn_t *c);
+/** Serves input that waited while an admin request was in progress. */
+void arq_conn_resume(arq_conn_t *c);
+/** An admin job is over: frees the connection if it was closed meanwhile. */
+void arq_conn_job_done(arq_conn_t *c);
+
+#define ARQ_ADMIN_MAX_BODY (8u << 20) /* a policy module or a schema set */
 
 /* http_routes.c */
 /** Handles one complete request head; returns 0, or -1 when the connection was closed. */
-int arq_http_handle(arq_conn_t *c, const arq_http_request_t *req);
+int arq_http_handle(arq_conn_t *c, const arq_http_request_t *req, const uint8_t *body,
+                    size_t body_len);
 void arq_http_reply(arq_conn_t *c, int status, const char *content_type, const char *body,
                     size_t len, bool keep_alive, const char *extra_headers);
 void arq_http_reply_error(arq_conn_t *c, int status, const char *error, const char *details);

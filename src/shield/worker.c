@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "shield/shield.h"
+#include "shield/admin.h"
 #include "shield/spine.h"
 
 #define ACCEPTS_PER_EVENT 64
@@ -238,6 +239,7 @@ int arq_shield_run(arq_shield_t *s) {
   }
   s->overseer = arq_overseer_start(s);
   s->schemas = arq_schemas_start(s);
+  s->admin = arq_admin_start(s);
   ARQ_LOG(ARQ_LOG_INFO, "shield", "listening", {"addr", s->cfg->shield.listen},
           {"node", s->node_id}, {"ws_path", s->cfg->shield.ws_path});
   int sig = 0;
@@ -264,6 +266,8 @@ int arq_shield_run(arq_shield_t *s) {
   s->overseer = NULL;
   arq_schemas_stop(s->schemas);
   s->schemas = NULL;
+  arq_admin_stop(s->admin); /* its last answers are run with the workers' pending tasks */
+  s->admin = NULL;
   /* No more NATS callbacks after this; then run what they handed to the workers. */
   arq_spine_free(s->spine, 2000);
   s->spine = NULL;

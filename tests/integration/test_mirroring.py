@@ -5,6 +5,7 @@ import os
 import unittest
 
 import websockets
+import websockets.exceptions
 import xxhash
 
 from arqon_harness import NatsClient, NatsServer

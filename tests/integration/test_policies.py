@@ -7,6 +7,7 @@ import time
 import unittest
 
 import websockets
+import websockets.exceptions
 
 from arqon_harness import NatsClient, NatsServer
 from shield_support import BIN, Shield, envelope_pb2, error_of, event_json, make_token, parse
@@ -215,3 +216,79 @@ class Policies(unittest.IsolatedAsyncioTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AdminApi(unittest.IsolatedAsyncioTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.nats = NatsServer().start()
+        cls.shield = Shield(cls.nats.url, extra_toml="[platform.registry]\nenabled = true\n").start()
+        cls.admin = {"Authorization": "Bearer " + make_token({"role": "admin"})}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.shield.stop()
+        cls.nats.stop()
+
+    def request(self, method, path, body=None, headers=None):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.shield.port, timeout=10)
+        conn.request(method, path, body=body, headers=headers if headers is not None else self.admin)
+        r = conn.getresponse()
+        out = (r.status, r.getheader("Content-Type"), r.read())
+        conn.close()
+        return out
+
+    async def test_policies_over_http(self):
+        module = open(os.path.join(POLICIES, "ban_all.wasm"), "rb").read()
+        status, _, body = self.request("PUT", "/admin/policies/HT", module)
+        self.assertEqual(status, 200, body)
+        self.assertRegex(body.decode(), r'^\{"key":"HT","revision":\d+\}$')
+        status, ctype, body = self.request("GET", "/admin/policies/HT")
+        self.assertEqual((status, ctype, body), (200, "application/wasm", module))
+        status, _, body = self.request("GET", "/admin/policies")
+        self.assertIn(b'"key":"HT"', body)
+        status, _, body = self.request("PUT", "/admin/policies/HT", b"\0asm garbage")
+        self.assertEqual(status, 400)
+        self.assertEqual(json_of(body)["error"], "Bad Request")
+        # the policy in force is still ban_all
+        deadline = time.monotonic() + 10
+        while 'msg="policy installed" module=HT' not in self.shield.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)
+        with self.assertRaises(websockets.exceptions.InvalidStatusCode):
+            await websockets.connect(self.shield.url(make_token({"tenant_id": "HT"})))
+        self.assertEqual(self.request("DELETE", "/admin/policies/HT")[0], 200)
+        self.assertEqual(self.request("GET", "/admin/policies/HT")[0], 404)
+        self.assertEqual(self.request("PUT", "/admin/policies/a.b", module)[0], 400)
+
+    async def test_authority(self):
+        self.assertEqual(self.request("GET", "/admin/policies", headers={})[0], 401)
+        user = {"Authorization": "Bearer " + make_token({"role": "writer"})}
+        self.assertEqual(self.request("GET", "/admin/policies", headers=user)[0], 403)
+        self.assertEqual(self.request("GET", "/admin/nothing")[0], 404)
+        self.assertEqual(self.request("POST", "/admin/policies/X", b"x")[0], 405)
+        # bodies are only for the admin API
+        self.assertEqual(self.request("POST", "/healthz", b"x")[0], 413)
+
+    async def test_schemas_over_http(self):
+        import gzip
+        import tempfile
+        here = os.path.dirname(os.path.abspath(__file__))
+        with tempfile.TemporaryDirectory() as d:
+            subprocess.run(["protoc", "--include_imports", f"--descriptor_set_out={d}/s.desc",
+                            f"-I{here}/schemas", "orders_v1.proto"], check=True)
+            desc = open(f"{d}/s.desc", "rb").read()
+        status, _, body = self.request("PUT", "/admin/schemas/v1.http?message=shop.v1.OrderCreated", desc)
+        self.assertEqual(status, 200, body)
+        status, ctype, body = self.request("GET", "/admin/schemas/v1.http")
+        self.assertEqual((status, ctype), (200, "application/gzip"))
+        self.assertEqual(gzip.decompress(body), desc)
+        status, _, body = self.request("PUT", "/admin/schemas/v1.http?message=shop.v1.Nope", desc)
+        self.assertEqual(status, 400)
+        self.assertEqual(self.request("DELETE", "/admin/schemas/v1.http")[0], 200)
+
+
+def json_of(body):
+    import json
+    return json.loads(body)

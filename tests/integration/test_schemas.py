@@ -12,6 +12,7 @@ import time
 import unittest
 
 import websockets
+import websockets.exceptions
 
 from arqon_harness import NatsClient, NatsServer
 from shield_support import BIN, Shield, error_of, make_token, parse

@@ -8,6 +8,7 @@ import time
 import unittest
 
 import websockets
+import websockets.exceptions
 
 from arqon_harness import NatsClient, NatsServer
 from shield_support import (Shield, cmd_json, self_signed_cert, envelope_pb2, error_of, event_json, make_token,

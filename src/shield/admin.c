@@ -1,0 +1,401 @@
+#include "shield/admin.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "common/buf.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/subject.h"
+#include "registry/schema.h"
+#include "shield/shield.h"
+#include "spine/kv.h"
+
+typedef enum { KIND_POLICIES, KIND_SCHEMAS } kind_t;
+typedef enum { OP_LIST, OP_GET, OP_PUT, OP_DELETE } op_t;
+
+typedef struct job {
+  struct job *next;
+  arq_task_t task; /* posts the answer back to the worker */
+  arq_conn_t *conn;
+  kind_t kind;
+  op_t op;
+  char key[256];
+  char message[256]; /* schemas: the type the set must contain, optional */
+  uint8_t *body;
+  size_t body_len;
+  bool keep_alive;
+  /* the answer */
+  int status;
+  const char *content_type;
+  arq_buf_t reply;
+} job_t;
+
+struct arq_admin {
+  arq_shield_t *shield;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  job_t *head, *tail;
+  bool stopping;
+  natsConnection *nc;
+};
+
+/* ---- answers ---- */
+
+static void answer(job_t *j, int status, const char *content_type, const void *body, size_t len) {
+  j->status = status;
+  j->content_type = content_type;
+  arq_buf_reset(&j->reply);
+  arq_buf_append(&j->reply, body, len);
+}
+
+static void answer_error(job_t *j, int status, const char *error, const char *details) {
+  arq_buf_t b;
+  arq_buf_init(&b);
+  arq_buf_puts(&b, "{\"error\":\"");
+  arq_buf_json_escape(&b, error, strlen(error));
+  arq_buf_puts(&b, "\",\"details\":\"");
+  arq_buf_json_escape(&b, details, strlen(details));
+  arq_buf_puts(&b, "\"}");
+  answer(j, status, "application/json", b.data, b.len);
+  arq_buf_free(&b);
+}
+
+static void deliver(arq_loop_t *loop, arq_task_t *task) {
+  job_t *j = task->data;
+  arq_conn_t *c = j->conn;
+  if (c->state == CONN_HTTP) {
+    arq_http_reply(c, j->status, j->content_type, j->reply.data, j->reply.len, j->keep_alive, NULL);
+    if (c->state == CONN_HTTP)
+      arq_conn_resume(c);
+  }
+  arq_conn_job_done(c);
+  arq_buf_free(&j->reply);
+  free(j->body);
+  free(j);
+}
+
+/* ---- the work, on the admin thread ---- */
+
+static int gzip_bytes(const uint8_t *in, size_t len, arq_buf_t *out) {
+  z_stream zs;
+  memset(&zs, 0, sizeof zs);
+  if (deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return -1;
+  arq_buf_reserve(out, deflateBound(&zs, len));
+  zs.next_in = (Bytef *)in;
+  zs.avail_in = (uInt)len;
+  zs.next_out = (Bytef *)out->data;
+  zs.avail_out = (uInt)(out->cap - 1);
+  int rc = deflate(&zs, Z_FINISH);
+  out->len = zs.total_out;
+  deflateEnd(&zs);
+  return rc == Z_STREAM_END ? 0 : -1;
+}
+
+/* Checks a schema set and returns the gzip bytes to store, or -1 with the answer set. */
+static int prepare_schema(arq_admin_t *a, job_t *j, arq_buf_t *store) {
+  size_t limit = (size_t)a->shield->cfg->platform.registry.max_schema_bytes;
+  arq_schema_error_t err;
+  uint8_t *plain = NULL;
+  size_t plain_len = 0;
+  bool gz = j->body_len >= 2 && j->body[0] == 0x1f && j->body[1] == 0x8b;
+  if (gz && arq_schema_gunzip(j->body, j->body_len, limit, &plain, &plain_len, &err)) {
+    answer_error(j, 400, "Bad Request", err.message);
+    return -1;
+  }
+  arq_schema_t *s = NULL;
+  int rc = arq_schema_load(gz ? plain : j->body, gz ? plain_len : j->body_len, limit, &s, &err);
+  if (rc) {
+    answer_error(j, 400, "Bad Request", err.message);
+  } else if (j->message[0] && !arq_schema_find_message(s, j->message)) {
+    answer_error(j, 400, "Bad Request", "the set has no such message type");
+    rc = -1;
+  } else if (gz) {
+    arq_buf_append(store, j->body, j->body_len);
+  } else if (gzip_bytes(j->body, j->body_len, store)) {
+    answer_error(j, 500, "Internal Server Error", "cannot compress");
+    rc = -1;
+  }
+  arq_schema_free(s);
+  free(plain);
+  return rc;
+}
+
+static void list(job_t *j, kvStore *kv) {
+  arq_buf_t b;
+  arq_buf_init(&b);
+  arq_buf_putc(&b, '[');
+  kvKeysList keys = {0};
+  if (kvStore_Keys(&keys, kv, NULL) == NATS_OK) {
+    for (int i = 0; i < keys.Count; i++) {
+      kvEntry *e = NULL;
+      if (kvStore_Get(&e, kv, keys.Keys[i]) != NATS_OK)
+        continue;
+      arq_buf_puts(&b, b.len > 1 ? ",{\"key\":\"" : "{\"key\":\"");
+      arq_buf_json_escape(&b, keys.Keys[i], strlen(keys.Keys[i]));
+      arq_buf_printf(&b, "\",\"bytes\":%d,\"revision\":%llu}", kvEntry_ValueLen(e),
+                     (unsigned long long)kvEntry_Revision(e));
+      kvEntry_Destroy(e);
+    }
+  }
+  kvKeysList_Destroy(&keys);
+  arq_buf_putc(&b, ']');
+  answer(j, 200, "application/json", b.data, b.len);
+  arq_buf_free(&b);
+}
+
+static void serve(arq_admin_t *a, job_t *j) {
+  const arq_config_t *cfg = a->shield->cfg;
+  char err[256];
+  if (!a->nc && arq_nats_connect(cfg, "arqon-shield admin", 2000, &a->nc, err, sizeof err) != NATS_OK) {
+    a->nc = NULL;
+    answer_error(j, 503, "Service Unavailable", err);
+    return;
+  }
+  const char *bucket = j->kind == KIND_POLICIES ? cfg->platform.overseer.kv_bucket : cfg->platform.registry.kv_bucket;
+  jsCtx *js = NULL;
+  kvStore *kv = NULL;
+  if (arq_kv_open(a->nc, bucket, true, &js, &kv, err, sizeof err) != NATS_OK) {
+    answer_error(j, 503, "Service Unavailable", err);
+    return;
+  }
+  kvEntry *e = NULL;
+  arq_buf_t store;
+  arq_buf_init(&store);
+  uint64_t rev = 0;
+  switch (j->op) {
+  case OP_LIST:
+    list(j, kv);
+    break;
+  case OP_GET:
+    if (kvStore_Get(&e, kv, j->key) == NATS_OK && kvEntry_Operation(e) == kvOp_Put)
+      answer(j, 200, j->kind == KIND_POLICIES ? "application/wasm" : "application/gzip",
+             kvEntry_Value(e), (size_t)kvEntry_ValueLen(e));
+    else
+      answer_error(j, 404, "Not Found", "no such key");
+    kvEntry_Destroy(e);
+    break;
+  case OP_DELETE:
+    if (kvStore_Get(&e, kv, j->key) != NATS_OK) {
+      answer_error(j, 404, "Not Found", "no such key");
+    } else if (kvStore_Delete(kv, j->key) != NATS_OK) {
+      answer_error(j, 503, "Service Unavailable", nats_GetLastError(NULL));
+    } else {
+      answer(j, 200, "application/json", "{\"deleted\":true}", 16);
+    }
+    kvEntry_Destroy(e);
+    break;
+  case OP_PUT: {
+    const char *why = NULL;
+    if (j->kind == KIND_POLICIES) {
+      why = arq_overseer_check_module(j->body, j->body_len);
+      if (why)
+        answer_error(j, 400, "Bad Request", why);
+      else
+        arq_buf_append(&store, j->body, j->body_len);
+    } else if (prepare_schema(a, j, &store)) {
+      why = "refused";
+    }
+    if (why)
+      break;
+    if (kvStore_Put(&rev, kv, j->key, store.data, (int)store.len) != NATS_OK) {
+      answer_error(j, 503, "Service Unavailable", nats_GetLastError(NULL));
+      break;
+    }
+    char body[128];
+    int n = snprintf(body, sizeof body, "{\"key\":\"%s\",\"revision\":%llu}", j->key, (unsigned long long)rev);
+    answer(j, 200, "application/json", body, (size_t)n);
+    ARQ_LOG(ARQ_LOG_INFO, "admin", j->kind == KIND_POLICIES ? "policy stored" : "schema stored",
+            {"key", j->key});
+    break;
+  }
+  }
+  arq_buf_free(&store);
+  kvStore_Destroy(kv);
+  jsCtx_Destroy(js);
+}
+
+static void *admin_main(void *arg) {
+  arq_admin_t *a = arg;
+  pthread_mutex_lock(&a->lock);
+  for (;;) {
+    while (!a->head && !a->stopping)
+      pthread_cond_wait(&a->cond, &a->lock);
+    job_t *j = a->head;
+    if (!j)
+      break; /* stopping and nothing queued */
+    a->head = j->next;
+    if (!a->head)
+      a->tail = NULL;
+    pthread_mutex_unlock(&a->lock);
+    serve(a, j);
+    arq_loop_post(j->conn->w->loop, &j->task);
+    pthread_mutex_lock(&a->lock);
+  }
+  pthread_mutex_unlock(&a->lock);
+  if (a->nc) {
+    natsConnection_Close(a->nc);
+    natsConnection_Destroy(a->nc);
+  }
+  return NULL;
+}
+
+arq_admin_t *arq_admin_start(arq_shield_t *s) {
+  arq_admin_t *a = calloc(1, sizeof *a);
+  if (!a)
+    arq_oom("admin");
+  a->shield = s;
+  pthread_mutex_init(&a->lock, NULL);
+  pthread_cond_init(&a->cond, NULL);
+  if (pthread_create(&a->thread, NULL, admin_main, a)) {
+    free(a);
+    return NULL;
+  }
+  return a;
+}
+
+void arq_admin_stop(arq_admin_t *a) {
+  if (!a)
+    return;
+  pthread_mutex_lock(&a->lock);
+  a->stopping = true;
+  pthread_cond_signal(&a->cond);
+  pthread_mutex_unlock(&a->lock);
+  pthread_join(a->thread, NULL);
+  pthread_cond_destroy(&a->cond);
+  pthread_mutex_destroy(&a->lock);
+  free(a);
+}
+
+/* ---- on the worker: authority and routing ---- */
+
+static bool is_method(const arq_http_request_t *r, const char *m) {
+  return r->method_len == strlen(m) && !memcmp(r->method, m, r->method_len);
+}
+
+/* The caller must hold an admin token; returns 0, or the status of the refusal. */
+static int authorize(arq_conn_t *c, const arq_http_request_t *r, const char **why) {
+  const arq_http_header_t *h = arq_http_header(r, "Authorization");
+  char token[8192] = "";
+  if (h && h->value_len > 7 && h->value_len - 7 < sizeof token && !strncasecmp(h->value, "Bearer ", 7)) {
+    memcpy(token, h->value + 7, h->value_len - 7);
+    token[h->value_len - 7] = '\0';
+  }
+  arq_identity_t id;
+  if (arq_auth_verify(c->w->shield->auth, token, (int64_t)time(NULL), &id, why)) {
+    arq_counter_inc(c->w->shield->m.auth_failures);
+    return 401;
+  }
+  bool admin = !strcmp(id.role, "admin");
+  arq_identity_free(&id);
+  if (!admin)
+    return *why = "an admin token (role admin) is required", 403;
+  return 0;
+}
+
+static void refuse(arq_conn_t *c, int status, const char *details) {
+  arq_http_reply_error(c, status, arq_http_status_reason(status), details);
+}
+
+void arq_admin_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t *body, size_t len) {
+  arq_shield_t *s = c->w->shield;
+  const char *why = NULL;
+  int status = authorize(c, r, &why);
+  if (status) {
+    refuse(c, status, why);
+    return;
+  }
+  const char *path = r->path + 7; /* after "/admin/" */
+  size_t rest = r->path_len - 7;
+  job_t *j = calloc(1, sizeof *j);
+  if (!j)
+    arq_oom("admin job");
+  size_t prefix = 0;
+  if (rest >= 8 && !memcmp(path, "policies", 8)) {
+    j->kind = KIND_POLICIES;
+    prefix = 8;
+  } else if (rest >= 7 && !memcmp(path, "schemas", 7)) {
+    j->kind = KIND_SCHEMAS;
+    prefix = 7;
+  } else {
+    free(j);
+    refuse(c, 404, "no such admin resource");
+    return;
+  }
+  const char *key = path + prefix;
+  size_t key_len = rest - prefix;
+  if (key_len && *key == '/') {
+    key++;
+    key_len--;
+  }
+  if (key_len >= sizeof j->key) {
+    free(j);
+    refuse(c, 400, "key too long");
+    return;
+  }
+  memcpy(j->key, key, key_len);
+  j->key[key_len] = '\0';
+  bool valid_key = j->kind == KIND_POLICIES ? (!strcmp(j->key, "_global") || arq_id_valid_str(j->key))
+                                           : arq_subject_valid(j->key);
+  if (!key_len && is_method(r, "GET")) {
+    j->op = OP_LIST;
+  } else if (!key_len || !valid_key) {
+    free(j);
+    refuse(c, 400, key_len ? "invalid key" : "a key is required");
+    return;
+  } else if (is_method(r, "GET")) {
+    j->op = OP_GET;
+  } else if (is_method(r, "DELETE")) {
+    j->op = OP_DELETE;
+  } else if (is_method(r, "PUT")) {
+    j->op = OP_PUT;
+    if (r->content_length > (int64_t)ARQ_ADMIN_MAX_BODY) {
+      free(j);
+      refuse(c, 413, "body too large");
+      return;
+    }
+    if (!len) {
+      free(j);
+      refuse(c, 400, "a body is required");
+      return;
+    }
+  } else {
+    free(j);
+    static const char refusal[] = "{\"error\":\"Method Not Allowed\",\"details\":\"use GET, PUT or DELETE\"}";
+    arq_http_reply(c, 405, "application/json", refusal, sizeof refusal - 1, false,
+                   "Allow: GET, PUT, DELETE\r\n");
+    return;
+  }
+  if (j->kind == KIND_SCHEMAS && arq_http_query_param(r->query, r->query_len, "message", j->message,
+                                                      sizeof j->message) < 0)
+    j->message[0] = '\0';
+  if (len) {
+    j->body = malloc(len);
+    if (!j->body)
+      arq_oom("admin body");
+    memcpy(j->body, body, len);
+    j->body_len = len;
+  }
+  j->conn = c;
+  j->keep_alive = r->keep_alive;
+  j->task.cb = deliver;
+  j->task.data = j;
+  arq_buf_init(&j->reply);
+  c->pending_jobs++;
+  c->busy = true;
+  arq_admin_t *a = s->admin;
+  pthread_mutex_lock(&a->lock);
+  if (a->tail)
+    a->tail->next = j;
+  else
+    a->head = j;
+  a->tail = j;
+  pthread_cond_signal(&a->cond);
+  pthread_mutex_unlock(&a->lock);
+}
