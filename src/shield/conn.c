@@ -303,8 +303,12 @@ static int process_http(arq_conn_t *c) {
     if (r == 0)
       return 0;
     if (r < 0) {
+      int status = arq_http_error_status(r);
+      char details[160];
+      snprintf(details, sizeof details, "%s%s%s", arq_http_error_message(r),
+               req.problem ? ": " : "", req.problem ? req.problem : "");
       arq_counter_inc(c->w->shield->m.http_requests);
-      arq_http_reply_error(c, arq_http_error_status(r), "Bad Request", arq_http_error_message(r));
+      arq_http_reply_error(c, status, arq_http_status_reason(status), details);
       return -1;
     }
     /* Only the admin API takes bodies: wait until the whole body is here. */

@@ -62,6 +62,17 @@ class HttpEndpoints(ShieldTestCase):
         self.assertIn("new WebSocket(", page)
         self.assertEqual(self.shield.http("/healthz", method="POST")[0], 405)
 
+    async def test_malformed_request_says_why(self):
+        s = socket.create_connection(("127.0.0.1", self.shield.port), timeout=5)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n")
+        reply = b""
+        while chunk := s.recv(4096):
+            reply += chunk
+        s.close()
+        head, _, body = reply.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 400 "), head)
+        self.assertEqual(json.loads(body)["details"], "malformed request: whitespace before colon")
+
     async def test_not_an_upgrade(self):
         status, body = self.shield.http("/ws")
         self.assertEqual(status, 400)
