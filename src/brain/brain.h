@@ -14,9 +14,10 @@
  *   bucket ARQON_BRAIN, so each room has one sequencer at a time; Brains share the
  *   partitions evenly and take over those of a Brain whose lease expired.
  *
- *   Order and no loss. The Shield publishes room events on core NATS; the stream
- *   ARQON_INGRESS keeps them, so a message acknowledged to its client survives the death
- *   of the Brain that was to sequence it. The holder of partition p reads the stream with
+ *   Order and no loss. The Shield publishes room events and join/leave notices on core
+ *   NATS; the stream ARQON_INGRESS keeps them, so a message acknowledged to its client
+ *   survives the death of the Brain that was to handle it, and a notice is applied by
+ *   the partition's owner in stream order even across a handover. The holder of partition p reads the stream with
  *   an ordered consumer from the partition's checkpoint (sequencer.c) and, per message,
  *   assigns the next room seq and the ingress sequence atomically in Redis (one Lua
  *   script, fenced by the lease), then publishes to out.t.<tenant>.r.<room> through
@@ -47,8 +48,7 @@
 #define ARQ_BRAIN_BUCKET "ARQON_BRAIN"
 
 typedef enum {
-  JOB_ROOM_MSG,  /* from a partition's ordered consumer */
-  JOB_NOTICE,    /* sys.brain.<t>.join|leave */
+  JOB_ROOM_MSG,  /* from a partition's ordered consumer: a room event or a join/leave */
   JOB_REQUEST,   /* sys.brain.<t>.presence|history */
   JOB_HEARTBEAT, /* sys.shield.<node>.hb */
   JOB_PROBE,     /* a "no responders" answer to a liveness probe */
@@ -107,7 +107,7 @@ typedef struct arq_brain {
   natsConnection *nc;
   jsCtx *js;
   kvStore *kv;
-  natsSubscription *notice_sub, *notice_sub2, *request_sub, *request_sub2, *hb_sub, *probe_sub;
+  natsSubscription *request_sub, *request_sub2, *hb_sub, *probe_sub;
 
   redisContext *redis; /* worker thread only; NULL while disconnected */
   int64_t redis_retry_ms;
@@ -116,6 +116,8 @@ typedef struct arq_brain {
   arq_partition_t *part; /* [partitions] */
   int64_t lease_due_ms;
   int64_t probe_due_ms;
+  struct deferred *deferred; /* requests waiting for their connection's join (requests.c) */
+  int64_t deferred_retry_ms;
   arq_strmap_t instances; /* instance -> arq_instance_t* */
   arq_strmap_t nodes;     /* node -> last heartbeat (ms) as intptr_t */
   int64_t started_ms;
@@ -152,7 +154,10 @@ redisReply *arq_store_argv(arq_brain_t *b, int argc, const char **argv, const si
 void arq_store_close(arq_brain_t *b);
 
 /* presence.c */
-void arq_presence_notice(arq_brain_t *b, natsMsg *msg);
+/** A join/leave notice read by partition p's consumer at ingress sequence in_seq: applied
+ *  when the room is in p (and not applied before). Returns -1 when it must be retried
+ *  (Redis unavailable), else 0. */
+int arq_presence_notice(arq_brain_t *b, natsMsg *msg, uint32_t p, uint64_t in_seq);
 void arq_presence_state(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
                         const char *trace_id);
 void arq_presence_heartbeat(arq_brain_t *b, natsMsg *msg);
@@ -162,7 +167,11 @@ void arq_presence_tick(arq_brain_t *b, int64_t now_ms);
 void arq_presence_free(arq_brain_t *b);
 
 /* requests.c */
-void arq_brain_request(arq_brain_t *b, natsMsg *msg);
+/** Answers a request; may keep it (taking *msgp, set to NULL) until the requesting
+ *  connection's join has been applied. */
+void arq_brain_request(arq_brain_t *b, natsMsg **msgp);
+/** Tries kept requests again (at most every few ms); `flush` answers all of them now. */
+void arq_brain_requests_retry(arq_brain_t *b, bool flush);
 /** Replies to `msg` with an envelope carrying `event_type` and `data`. */
 void arq_brain_reply(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
                      const char *trace_id, const char *event_type, const char *data, size_t len);

@@ -54,11 +54,8 @@ static void run_job(arq_brain_t *b, arq_job_t *j) {
   case JOB_ROOM_MSG:
     arq_sequencer_message(b, j);
     break;
-  case JOB_NOTICE:
-    arq_presence_notice(b, j->msg);
-    break;
   case JOB_REQUEST:
-    arq_brain_request(b, j->msg);
+    arq_brain_request(b, &j->msg);
     break;
   case JOB_HEARTBEAT:
     arq_presence_heartbeat(b, j->msg);
@@ -87,11 +84,12 @@ static void work(arq_brain_t *b) {
       tick(b);
       next_tick = now + ARQ_BRAIN_TICK_MS;
     }
-    arq_job_t *j = arq_queue_pop(&b->queue, ARQ_BRAIN_TICK_MS);
+    arq_job_t *j = arq_queue_pop(&b->queue, b->deferred ? 10 : ARQ_BRAIN_TICK_MS);
     if (j) {
       run_job(b, j);
       arq_job_free(j);
     }
+    arq_brain_requests_retry(b, false);
   }
 }
 
@@ -155,6 +153,8 @@ out:
     ARQ_LOG(ARQ_LOG_ERROR, "brain", "cannot start", {"error", err});
   }
   atomic_store(&b->stop, true);
+  if (b->nc)
+    arq_brain_requests_retry(b, true); /* kept requests get their answer (403) */
   arq_leases_release_all(b);
   for (uint32_t p = 0; p < b->partitions; p++)
     if (b->part[p].sub)

@@ -10,8 +10,10 @@
  *     arq:shields                hash instance -> node ("" when unknown)
  *     arq:rooms                  set of "T R" with at least one member
  *     arq:presence:count         number of member entries (for brain_presence_entries)
- *   Join and leave notices of a room are applied by the Brain that holds the room's
- *   partition, in arrival order, so a quick join/leave pair cannot be applied backwards.
+ *   Join and leave notices reach the Brain through the stream ARQON_INGRESS and are
+ *   applied by the holder of the room's partition, in stream order, exactly once
+ *   (arq:{T}:room:{R}:pin holds the ingress sequence of the last one applied): a quick
+ *   join/leave pair is never applied backwards, and none is lost when partitions move.
  *
  *   Liveness. A connection belongs to a Shield instance (the prefix of its conn id). Every
  *   second each Brain probes each instance with a request to `_INBOX.<instance>.arqon-probe`:
@@ -102,8 +104,9 @@ static arq_instance_t *instance_get(arq_brain_t *b, const char *instance) {
   return in;
 }
 
-static void join(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
-                 const Arqon__V1__Envelope *e, const char *instance) {
+/* Stores a member and emits presence.join. Returns -1 when Redis is unavailable. */
+static int join(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
+                const Arqon__V1__Envelope *e, const char *instance) {
   const char *node = header(msg, "x-arqon-node");
   if (!node || !arq_id_valid_str(node))
     node = "";
@@ -138,7 +141,7 @@ static void join(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *r
     ARQ_LOG(ARQ_LOG_ERROR, "brain", "join not stored: Redis unavailable", {"tenant_id", tenant},
             {"room", room}, {"conn", e->conn_id}, {"trace_id", e->trace_id});
     arq_buf_free(&json);
-    return;
+    return -1;
   }
   bool added = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
   freeReplyObject(r);
@@ -153,6 +156,7 @@ static void join(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *r
   ARQ_LOG(ARQ_LOG_DEBUG, "brain", "joined", {"tenant_id", tenant}, {"room", room},
           {"user", e->sender}, {"conn", e->conn_id}, {"trace_id", e->trace_id});
   arq_buf_free(&json);
+  return 0;
 }
 
 /* Removes one member; emits presence.leave when it was there. Returns -1 on Redis failure. */
@@ -208,34 +212,61 @@ static int remove_member(arq_brain_t *b, const char *tenant, const char *room, c
   return 0;
 }
 
-void arq_presence_notice(arq_brain_t *b, natsMsg *msg) {
+/* The ingress sequence of the last notice applied to a room, so that a replay after a
+ * takeover or reset does not emit a presence event twice. */
+static int applied_before(arq_brain_t *b, const char *tenant, const char *room, uint64_t in_seq) {
+  redisReply *r = arq_store_command(b, "GET arq:{%s}:room:%s:pin", tenant, room);
+  if (!r)
+    return -1;
+  uint64_t pin = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
+  freeReplyObject(r);
+  return pin >= in_seq;
+}
+
+int arq_presence_notice(arq_brain_t *b, natsMsg *msg, uint32_t p, uint64_t in_seq) {
   const char *subject = natsMsg_GetSubject(msg);
   char tenant[ARQ_ID_MAX_LEN + 1], command[ARQ_ID_MAX_LEN + 1], instance[ARQ_ID_MAX_LEN + 1];
   if (arq_brain_split_command(subject, tenant, command))
-    return;
+    return 0;
   Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(msg),
                                                        (const uint8_t *)natsMsg_GetData(msg));
+  /* Every partition's consumer sees the notice; the room's partition handles it (the
+   * tenant's, "" room, when there is no usable room, so that one audit record is written). */
+  const char *room = e && e->room_id && arq_id_valid_str(e->room_id) ? e->room_id : "";
+  if (arq_brain_partition(tenant, room, b->partitions) != p) {
+    if (e)
+      arqon__v1__envelope__free_unpacked(e, NULL);
+    return 0;
+  }
   const char *why = NULL;
   if (!e)
     why = "not an arqon.v1.Envelope";
   else
     why = arq_brain_check_stamp(tenant, header(msg, "x-arqon-tenant"), header(msg, "x-arqon-sender"),
                                 e->tenant_id, e->sender);
-  if (!why && (!e->room_id || !arq_id_valid_str(e->room_id)))
+  if (!why && !*room)
     why = "room_id missing or invalid";
   if (!why && arq_brain_conn_instance(e->conn_id, instance))
     why = "conn_id missing or invalid";
+  int rc = 0;
   if (why) {
     arq_counter_inc(b->m.dropped);
     arq_brain_audit(b, tenant, "drop", why, subject, msg);
-  } else if (arq_leases_owns_room(b, tenant, e->room_id)) {
+  } else if ((rc = applied_before(b, tenant, room, in_seq)) == 0) {
     if (!strcmp(command, "join"))
-      join(b, msg, tenant, e->room_id, e, instance);
+      rc = join(b, msg, tenant, room, e, instance);
     else
-      remove_member(b, tenant, e->room_id, e->conn_id, instance, e->trace_id, msg);
+      rc = remove_member(b, tenant, room, e->conn_id, instance, e->trace_id, msg);
+    redisReply *r = rc ? NULL : arq_store_command(b, "SET arq:{%s}:room:%s:pin %llu", tenant, room,
+                                                  (unsigned long long)in_seq);
+    if (r)
+      freeReplyObject(r);
+  } else if (rc > 0) {
+    rc = 0; /* applied before: nothing to do */
   }
   if (e)
     arqon__v1__envelope__free_unpacked(e, NULL);
+  return rc;
 }
 
 void arq_presence_state(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,

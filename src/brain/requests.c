@@ -7,8 +7,12 @@
  *   The headers the Shield stamped must agree with the envelope and the subject, as for
  *   room messages. Reading a room needs membership: the requesting connection must be in
  *   the room's member hash, so a client cannot read presence or history of a room of its
- *   tenant it never joined. Failures are answered with an `error` event
- *   ({"code","reason"}), never left to the Shield's timeout.
+ *   tenant it never joined. The Shield acknowledges a join as soon as it has published the
+ *   notice, and the notice travels through the ingress stream while the request is a core
+ *   message: a request may overtake its own join. A request from a non-member is therefore
+ *   kept and checked again every MEMBERSHIP_RETRY_MS for MEMBERSHIP_WAIT_MS before it is
+ *   refused. Failures are answered with an `error` event ({"code","reason"}), never left to
+ *   the Shield's timeout.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +24,9 @@
 #include "brain/rules.h"
 #include "common/buf.h"
 #include "common/log.h"
+
+#define MEMBERSHIP_WAIT_MS 1000
+#define MEMBERSHIP_RETRY_MS 20
 
 void arq_brain_reply(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
                      const char *trace_id, const char *event_type, const char *data, size_t len) {
@@ -78,12 +85,20 @@ static int is_member(arq_brain_t *b, const char *tenant, const char *room, const
   return yes;
 }
 
-void arq_brain_request(arq_brain_t *b, natsMsg *msg) {
+/* A request whose connection is not (yet) a member. */
+typedef struct deferred {
+  struct deferred *next;
+  natsMsg *msg;
+  int64_t deadline_ms;
+} deferred_t;
+
+/* Answers one request; false when it was kept to be tried again (not a member yet). */
+static bool answer(arq_brain_t *b, natsMsg *msg, bool last_try) {
   const char *subject = natsMsg_GetSubject(msg);
   char tenant[ARQ_ID_MAX_LEN + 1], command[ARQ_ID_MAX_LEN + 1];
   if (arq_brain_split_command(subject, tenant, command))
-    return;
-  arq_counter_inc(b->m.requests);
+    return true;
+  bool done = true;
   Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(msg),
                                                        (const uint8_t *)natsMsg_GetData(msg));
   const char *why = e ? arq_brain_check_stamp(tenant, header(msg, "x-arqon-tenant"),
@@ -101,6 +116,8 @@ void arq_brain_request(arq_brain_t *b, natsMsg *msg) {
     int member = is_member(b, tenant, room, e->conn_id ? e->conn_id : "");
     if (member < 0)
       reply_error(b, msg, tenant, room, trace, 503, "presence store unavailable");
+    else if (!member && !last_try)
+      done = false;
     else if (!member)
       reply_error(b, msg, tenant, room, trace, 403, "join the room first");
     else if (!strcmp(command, "presence"))
@@ -114,4 +131,37 @@ void arq_brain_request(arq_brain_t *b, natsMsg *msg) {
   }
   if (e)
     arqon__v1__envelope__free_unpacked(e, NULL);
+  return done;
+}
+
+void arq_brain_request(arq_brain_t *b, natsMsg **msgp) {
+  arq_counter_inc(b->m.requests);
+  if (answer(b, *msgp, false))
+    return;
+  deferred_t *d = calloc(1, sizeof *d);
+  if (!d)
+    arq_oom("request");
+  d->msg = *msgp;
+  *msgp = NULL; /* ownership moves to the deferred list */
+  d->deadline_ms = arq_brain_now_ms() + MEMBERSHIP_WAIT_MS;
+  d->next = b->deferred;
+  b->deferred = d;
+}
+
+void arq_brain_requests_retry(arq_brain_t *b, bool flush) {
+  int64_t now = arq_brain_now_ms();
+  if (!b->deferred || (!flush && now < b->deferred_retry_ms))
+    return;
+  b->deferred_retry_ms = now + MEMBERSHIP_RETRY_MS;
+  deferred_t **pp = (deferred_t **)&b->deferred;
+  while (*pp) {
+    deferred_t *d = *pp;
+    if (answer(b, d->msg, flush || now >= d->deadline_ms)) {
+      *pp = d->next;
+      natsMsg_Destroy(d->msg);
+      free(d);
+    } else {
+      pp = &d->next;
+    }
+  }
 }

@@ -76,7 +76,8 @@ int arq_sequencer_start(arq_brain_t *b, uint32_t p) {
     so.Config.DeliverPolicy = js_DeliverAll;
   }
   jsErrCode jerr = 0;
-  natsStatus st = js_Subscribe(&pt->sub, b->js, "in.t.*.r.*", on_ingress, c, NULL, &so, &jerr);
+  /* ">" = every subject of the stream (room events and notices, in one order). */
+  natsStatus st = js_Subscribe(&pt->sub, b->js, ">", on_ingress, c, NULL, &so, &jerr);
   if (st == NATS_OK)
     st = natsSubscription_SetOnCompleteCB(pt->sub, on_consumer_done, c);
   if (st != NATS_OK) {
@@ -207,6 +208,13 @@ void arq_sequencer_message(arq_brain_t *b, arq_job_t *job) {
   jsMsgMetaData_Destroy(meta);
 
   const char *subject = natsMsg_GetSubject(msg);
+  if (!strncmp(subject, "sys.brain.", 10)) {
+    if (arq_presence_notice(b, msg, p, in_seq))
+      atomic_store(&pt->reset, true); /* Redis unavailable: replay from the checkpoint */
+    else
+      pt->ckpt = in_seq;
+    return;
+  }
   char tenant[ARQ_ID_MAX_LEN + 1], room[ARQ_ID_MAX_LEN + 1];
   if (arq_brain_split_subject(subject, "in.t.", "r", tenant, room) ||
       arq_brain_partition(tenant, room, b->partitions) != p) {

@@ -55,10 +55,6 @@ static void queue_msg(arq_brain_t *b, arq_job_kind_t kind, natsMsg *msg) {
   }
 }
 
-static void on_notice(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
-  queue_msg(closure, JOB_NOTICE, msg);
-}
-
 static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
   queue_msg(closure, JOB_REQUEST, msg);
 }
@@ -106,13 +102,14 @@ static int ensure_streams(arq_brain_t *b) {
   const int64_t sec = 1000000000LL;
   jsStreamConfig sc;
 
-  /* Room events as the Shields published them: kept long enough to replay a partition
-   * whose Brain died (see docs/brain.md); an hour is far beyond any lease. */
-  const char *ingress[] = {"in.t.*.r.*"};
+  /* Room events and join/leave notices as the Shields published them: kept long enough
+   * to replay a partition whose Brain died (see docs/brain.md); an hour is far beyond any
+   * lease. Presence and history requests are not kept: they are answered live. */
+  const char *ingress[] = {"in.t.*.r.*", "sys.brain.*.join", "sys.brain.*.leave"};
   jsStreamConfig_Init(&sc);
   sc.Name = ARQ_BRAIN_STREAM_INGRESS;
   sc.Subjects = ingress;
-  sc.SubjectsLen = 1;
+  sc.SubjectsLen = 3;
   sc.Storage = js_FileStorage;
   sc.MaxAge = 3600 * sec;
   if (ensure_stream(b, &sc))
@@ -211,11 +208,9 @@ int arq_brain_spine_open(arq_brain_t *b, char *err, size_t errcap) {
 int arq_brain_spine_subscribe(arq_brain_t *b, char *err, size_t errcap) {
   char probe[96];
   snprintf(probe, sizeof probe, "_INBOX.%s.probe.*", b->id);
-  natsStatus st = natsConnection_Subscribe(&b->notice_sub, b->nc, "sys.brain.*.join", on_notice, b);
-  if (st == NATS_OK) st = natsConnection_Subscribe(&b->notice_sub2, b->nc, "sys.brain.*.leave", on_notice, b);
-  /* Reads may be answered by any Brain: a queue group shares them. */
-  if (st == NATS_OK)
-    st = natsConnection_QueueSubscribe(&b->request_sub, b->nc, "sys.brain.*.presence", "arqon-brain",
+  /* Join/leave notices arrive through ARQON_INGRESS (sequencer.c). Reads may be answered
+   * by any Brain: a queue group shares them. */
+  natsStatus st = natsConnection_QueueSubscribe(&b->request_sub, b->nc, "sys.brain.*.presence", "arqon-brain",
                                        on_request, b);
   if (st == NATS_OK)
     st = natsConnection_QueueSubscribe(&b->request_sub2, b->nc, "sys.brain.*.history", "arqon-brain",
@@ -231,8 +226,7 @@ int arq_brain_spine_subscribe(arq_brain_t *b, char *err, size_t errcap) {
 }
 
 void arq_brain_spine_close(arq_brain_t *b) {
-  natsSubscription **subs[] = {&b->notice_sub, &b->notice_sub2, &b->request_sub,
-                               &b->request_sub2, &b->hb_sub, &b->probe_sub};
+  natsSubscription **subs[] = {&b->request_sub, &b->request_sub2, &b->hb_sub, &b->probe_sub};
   for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
     if (*subs[i]) {
       natsSubscription_Unsubscribe(*subs[i]);
