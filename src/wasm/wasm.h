@@ -21,7 +21,8 @@
  *   Ownership: a module must outlive every instance made from it; an instance or
  *   standalone object (function, memory, table, global) that is imported by another
  *   instance must outlive that instance. Nothing here is thread-safe per object;
- *   distinct instances may run on distinct threads.
+ *   distinct instances (even of one shared module, which is read-only once loaded)
+ *   may run on distinct threads, as long as they import nothing from each other.
  */
 #ifndef ARQ_WASM_WASM_H
 #define ARQ_WASM_WASM_H
