@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -31,8 +32,11 @@ static void watch_once(arq_kv_watch_t *w, natsConnection *nc) {
     ARQ_LOG(ARQ_LOG_WARN, w->spec.component, "bucket unavailable; retrying", {"error", err});
     return;
   }
+  time_t started = time(NULL);
   if (kvStore_WatchAll(&watcher, kv, NULL) == NATS_OK) {
     while (!atomic_load(&w->stopping)) {
+      if (w->spec.refresh_s > 0 && time(NULL) - started >= w->spec.refresh_s)
+        break; /* the next watch delivers every entry again */
       kvEntry *e = NULL;
       natsStatus st = kvWatcher_Next(&e, watcher, WATCH_POLL_MS);
       if (st == NATS_TIMEOUT)

@@ -21,6 +21,9 @@ typedef struct {
   /** Called once, after the entries present at the first watch were delivered. */
   void (*on_ready)(void *arg);
   void *arg;
+  /** When > 0, the whole bucket is read again this often, besides following changes:
+   *  nothing cached can be older than this even if a change notification was lost. */
+  int refresh_s;
 } arq_kv_watch_spec_t;
 
 /** Starts the thread; NULL when it cannot be created. `cfg` must outlive the watch. */

@@ -146,5 +146,22 @@ class Schemas(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
 
 
+class Refresh(unittest.TestCase):
+    def test_bucket_read_again_every_ttl(self):
+        with tempfile.TemporaryDirectory() as d, NatsServer() as nats, \
+             Shield(nats.url, extra_toml=MAPPING.replace("enabled = true", "enabled = true\ncache_ttl_seconds = 1")) as shield:
+            subprocess.run(["protoc", "--include_imports", f"--descriptor_set_out={d}/o.desc",
+                            f"-I{HERE}/schemas", "orders_v1.proto"], check=True)
+            r = arq("schema", "push", SCHEMA_ID, f"{d}/o.desc", "--message", "shop.v1.OrderCreated",
+                    "--nats", nats.url)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            rev = re.search(r"revision (\d+)", r.stdout).group(1)
+            line = f'msg="schema installed" schema_id={SCHEMA_ID} revision={rev}'
+            deadline = time.monotonic() + 10
+            while shield.log().count(line) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertGreaterEqual(shield.log().count(line), 2)
+
+
 if __name__ == "__main__":
     unittest.main()
