@@ -6,3 +6,11 @@ if(NOT ARQ_FUZZ)
   set_tests_properties(integration_cli_auth PROPERTIES TIMEOUT 120 LABELS integration
     ENVIRONMENT "ARQ_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
 endif()
+
+if(NOT ARQ_FUZZ AND TARGET arqon-shield)
+  add_test(NAME integration_cli_status
+           COMMAND ${ARQ_PYTHON} -m unittest -v test_cli_status
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+  set_tests_properties(integration_cli_status PROPERTIES TIMEOUT 120 LABELS integration
+    ENVIRONMENT "PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/harness:${ARQ_PROTO_PYTHONPATH};ARQ_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
+endif()

@@ -1,0 +1,158 @@
+/*
+ * arq status — the health of each part of a running stack, from its config:
+ *   shield  GET /readyz on shield.listen, connections from /metrics (admin_listen if set)
+ *   nats    connect + round trip
+ *   valkey  PING on valkey.url
+ *   brain   GET /metrics on brain.metrics_listen
+ * Exits 0 when every part answers, 1 otherwise.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "common/buf.h"
+#include "common/config.h"
+#include "spine/kv.h"
+
+#define TIMEOUT_MS 2000
+
+/* Connects to host:port with a timeout; -1 when that fails. */
+static int dial(const char *host, uint16_t port) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+  char p[8];
+  snprintf(p, sizeof p, "%u", port);
+  if (getaddrinfo(host, p, &hints, &ai))
+    return -1;
+  int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+  if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(ai);
+  return fd;
+}
+
+/* Sends `req` and reads the whole answer (until close or timeout). */
+static int exchange(const char *hostport, const char *req, arq_buf_t *out) {
+  char host[256];
+  uint16_t port;
+  if (arq_config_split_hostport(hostport, host, sizeof host, &port))
+    return -1;
+  int fd = dial(host, port);
+  if (fd < 0)
+    return -1;
+  if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+    close(fd);
+    return -1;
+  }
+  char chunk[4096];
+  struct pollfd pfd = {fd, POLLIN, 0};
+  while (poll(&pfd, 1, TIMEOUT_MS) == 1) {
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n <= 0)
+      break;
+    arq_buf_append(out, chunk, (size_t)n);
+  }
+  close(fd);
+  return out->len ? 0 : -1;
+}
+
+static int http_get(const char *hostport, const char *path, arq_buf_t *out) {
+  char req[256];
+  snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, hostport);
+  return exchange(hostport, req, out);
+}
+
+static bool status_ok(const arq_buf_t *b) { return b->len > 12 && !strncmp(b->data + 9, "200", 3); }
+
+static const char *metric(const arq_buf_t *b, const char *name, char *out, size_t cap) {
+  char needle[128];
+  snprintf(needle, sizeof needle, "\n%s ", name);
+  const char *p = b->data ? strstr(b->data, needle) : NULL;
+  if (!p)
+    return "?";
+  p += strlen(needle);
+  size_t n = strcspn(p, "\n");
+  snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
+  return out;
+}
+
+static bool check_shield(const arq_config_t *cfg) {
+  arq_buf_t ready, metrics;
+  arq_buf_init(&ready);
+  arq_buf_init(&metrics);
+  bool up = !http_get(cfg->shield.listen, "/readyz", &ready);
+  bool ok = up && status_ok(&ready);
+  http_get(cfg->shield.admin_listen ? cfg->shield.admin_listen : cfg->shield.listen, "/metrics", &metrics);
+  char conns[32];
+  const char *body = ready.data ? strstr(ready.data, "\r\n\r\n") : NULL;
+  printf("shield  %-5s %s  connections=%s  %s\n", ok ? "ok" : up ? "busy" : "down", cfg->shield.listen,
+         metric(&metrics, "shield_connections", conns, sizeof conns), body ? body + 4 : "");
+  arq_buf_free(&ready);
+  arq_buf_free(&metrics);
+  return ok;
+}
+
+static bool check_nats(const arq_config_t *cfg) {
+  natsConnection *nc = NULL;
+  char err[256] = "";
+  bool ok = arq_nats_connect(cfg, "arq status", TIMEOUT_MS, &nc, err, sizeof err) == NATS_OK &&
+            natsConnection_FlushTimeout(nc, TIMEOUT_MS) == NATS_OK;
+  printf("nats    %-5s %s  %s\n", ok ? "ok" : "down", cfg->nats.url, ok ? "" : err);
+  natsConnection_Destroy(nc);
+  return ok;
+}
+
+static bool check_valkey(const arq_config_t *cfg) {
+  const char *url = cfg->valkey.url + strlen("redis://");
+  char hostport[256];
+  snprintf(hostport, sizeof hostport, "%.*s", (int)strcspn(url, "/"), url);
+  arq_buf_t reply;
+  arq_buf_init(&reply);
+  bool ok = !exchange(hostport, "PING\r\nQUIT\r\n", &reply) && !strncmp(reply.data, "+PONG", 5);
+  printf("valkey  %-5s %s\n", ok ? "ok" : "down", cfg->valkey.url);
+  arq_buf_free(&reply);
+  return ok;
+}
+
+static bool check_brain(const arq_config_t *cfg) {
+  arq_buf_t metrics;
+  arq_buf_init(&metrics);
+  bool ok = !http_get(cfg->brain.metrics_listen, "/metrics", &metrics) && status_ok(&metrics);
+  printf("brain   %-5s %s\n", ok ? "ok" : "down", cfg->brain.metrics_listen);
+  arq_buf_free(&metrics);
+  return ok;
+}
+
+int arq_cmd_status(int argc, char **argv) {
+  const char *config = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+      config = argv[++i];
+    } else {
+      fprintf(stderr, "usage: arq status [--config PATH]\n");
+      return 2;
+    }
+  }
+  arq_config_t cfg;
+  char err[512];
+  arq_config_defaults(&cfg);
+  if (config && arq_config_load(&cfg, config, err, sizeof err)) {
+    fprintf(stderr, "arq status: %s\n", err);
+    arq_config_free(&cfg);
+    return 2;
+  }
+  /* Every part is checked, even after a failure: the point is the whole picture. */
+  bool ok = check_shield(&cfg);
+  ok &= check_nats(&cfg);
+  ok &= check_valkey(&cfg);
+  ok &= check_brain(&cfg);
+  arq_config_free(&cfg);
+  return ok ? 0 : 1;
+}
