@@ -276,8 +276,8 @@ void arq_sequencer_message(arq_brain_t *b, arq_job_t *job) {
       atomic_store(&pt->reset, true);
     } else {
       /* Published for sure: a replay after a takeover skips it instead of sending it
-       * again. Without this record only the message in flight may be repeated anyway;
-       * with it, so may be the last message of each room since the saved checkpoint. */
+       * again. With this record only the message in flight at a crash can be repeated;
+       * without it, so could the last message of every room since the saved checkpoint. */
       redisReply *pr = arq_store_command(b, "SET %s %s", kpub, sin);
       if (pr)
         freeReplyObject(pr);
