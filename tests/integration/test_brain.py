@@ -380,6 +380,12 @@ class TwoBrains(BrainTestCase):
                 self.assertEqual(mine, sorted(mine))
             orders.append(order)
         self.assertEqual(orders[0], orders[1], "every member sees the same order")
+        # The history holds each seq once (a republish after the takeover is deduplicated).
+        args = json.dumps({"since_seq": 0, "limit": 1000}).encode()
+        reply = await members[0].request(cmd_json("history", room, id_="hist", data=args), "hist", 10)
+        msgs = json.loads(reply.event.data)["messages"]
+        self.assertEqual([int(m["seq"]) for m in msgs], list(range(1, total + 1)))
+        self.assertEqual([int(base64.b64decode(m["event"]["data"])) for m in msgs], orders[0])
         survivor = next(b for b in self.brain_procs if b is not owner)
         self.assertGreater(survivor.metric("brain_messages_sequenced_total"), 0,
                            "the survivor sequenced the rest of the room")
