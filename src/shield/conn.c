@@ -287,7 +287,10 @@ static void free_conn(arq_loop_t *loop, arq_task_t *task) {
   free(c);
 }
 
-/* ---- input ---- */
+/* ---- input ----
+ * Reads land in the worker's shared buffer and are processed there; a connection owns
+ * input memory only while it holds a partial frame or request, so an idle connection
+ * costs no buffer at all. */
 
 static void consume_input(arq_conn_t *c, size_t n) {
   memmove(c->in, c->in + n, c->in_len - n);
@@ -389,6 +392,41 @@ static void process_input(arq_conn_t *c) {
     process_ws(c);
 }
 
+/* Where the next read goes: the worker's shared buffer when the connection holds no
+ * partial input (the usual case), otherwise the end of its own buffer. */
+static uint8_t *read_target(arq_conn_t *c, size_t *room) {
+  if (!c->in_len) {
+    *room = c->w->read_buf_cap;
+    return c->w->read_buf;
+  }
+  if (c->in_cap - c->in_len < READ_CHUNK / 4) {
+    size_t cap = c->in_cap * 2 > c->in_len + READ_CHUNK ? c->in_cap * 2 : c->in_len + READ_CHUNK;
+    uint8_t *p = realloc(c->in, cap);
+    if (!p)
+      arq_oom("read buffer");
+    c->in = p;
+    c->in_cap = cap;
+  }
+  *room = c->in_cap - c->in_len;
+  return c->in + c->in_len;
+}
+
+/* After processing bytes read into the worker's buffer: what is left (a partial frame or
+ * head) moves into memory of the connection's own, sized to it. */
+static void keep_leftover(arq_conn_t *c, const uint8_t *data, size_t len) {
+  c->in = NULL;
+  c->in_cap = 0;
+  c->in_len = 0;
+  if (!len || c->state == CONN_CLOSED)
+    return;
+  c->in_cap = len + READ_CHUNK / 4;
+  c->in = malloc(c->in_cap);
+  if (!c->in)
+    arq_oom("read buffer");
+  memcpy(c->in, data, len);
+  c->in_len = len;
+}
+
 static void on_readable(arq_conn_t *c) {
   for (int i = 0; i < READS_PER_EVENT && c->state != CONN_CLOSED; i++) {
     size_t limit = c->state == CONN_HTTP ? MAX_HTTP_HEAD + ARQ_ADMIN_MAX_BODY + 1 : READ_CHUNK * 4;
@@ -399,15 +437,10 @@ static void on_readable(arq_conn_t *c) {
       }
       break;
     }
-    if (c->in_cap - c->in_len < READ_CHUNK / 4) {
-      size_t cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK;
-      uint8_t *p = realloc(c->in, cap);
-      if (!p)
-        arq_oom("read buffer");
-      c->in = p;
-      c->in_cap = cap;
-    }
-    ssize_t n = transport_read(c, c->in + c->in_len, c->in_cap - c->in_len);
+    size_t room;
+    uint8_t *dst = read_target(c, &room);
+    bool shared = dst == c->w->read_buf;
+    ssize_t n = transport_read(c, dst, room);
     if (n == 0 || n == IO_FAILED) {
       arq_conn_abort(c);
       return;
@@ -416,20 +449,28 @@ static void on_readable(arq_conn_t *c) {
       update_interest(c);
       break;
     }
-    c->in_len += (size_t)n;
     c->last_seen_ms = arq_loop_now_ms(c->w->loop);
     c->ping_outstanding = false;
-    process_input(c);
-    if ((size_t)n < c->in_cap - c->in_len && !(c->tls && arq_tls_pending(c->tls)))
-      break;
+    if (shared) { /* process in place; only a remainder is copied */
+      c->in = dst;
+      c->in_cap = room;
+      c->in_len = (size_t)n;
+      process_input(c);
+      keep_leftover(c, c->in, c->in_len);
+    } else {
+      c->in_len += (size_t)n;
+      process_input(c);
+    }
+    if ((size_t)n < room && !(c->tls && arq_tls_pending(c->tls)))
+      break; /* the socket is drained */
   }
   /* Bytes OpenSSL decrypted but we did not take yet are invisible to epoll. */
   if (c->state != CONN_CLOSED && c->tls && arq_tls_pending(c->tls) && !c->reread_queued) {
     c->reread_queued = true;
     arq_loop_defer(c->w->loop, &c->reread_task);
   }
-  /* An idle WebSocket connection keeps no read buffer. */
-  if (c->state == CONN_WS && c->in_len == 0 && c->in_cap > READ_CHUNK) {
+  /* An idle WebSocket connection keeps no buffers of its own. */
+  if (c->state == CONN_WS && c->in_len == 0 && c->in) {
     free(c->in);
     c->in = NULL;
     c->in_cap = 0;
@@ -475,6 +516,9 @@ static void on_timer(arq_loop_t *loop, arq_timer_t *t) {
     arq_conn_close(c, 1001, "idle timeout");
     return;
   }
+  /* Quiet for a ping interval: give the message buffer back until the next message. */
+  if (idle >= (uint64_t)cfg->shield.ping_interval_s * 1000u)
+    arq_ws_reader_trim(&c->reader);
   if (!c->ping_outstanding) {
     arq_frame_t *f = arq_frame_new(c->w->frames, ARQ_WS_OP_PING, NULL, 0);
     c->ping_outstanding = true;

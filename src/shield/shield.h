@@ -106,6 +106,8 @@ struct arq_worker {
   ProtobufCAllocator pb;       /* protobuf-c allocations from `arena` */
   Arqon__V1__Envelope text_envelope; /* the last envelope decoded from JSON */
   arq_buf_t scratch;
+  uint8_t *read_buf; /* every read of this worker lands here first */
+  size_t read_buf_cap;
   arq_frame_pool_t *frames; /* replies, pongs, JSON deliveries: reused, not reallocated */
   arq_worker_policies_t *policies; /* NULL when policies are disabled */
   arq_worker_schemas_t *schemas;   /* NULL when the registry is disabled */

@@ -176,6 +176,10 @@ static int start_workers(arq_shield_t *s, char *err, size_t errcap) {
     w->pb = arq_envelope_arena_allocator(&w->arena);
     arq_buf_init(&w->scratch);
     w->frames = arq_frame_pool_new();
+    w->read_buf_cap = 64 * 1024;
+    w->read_buf = malloc(w->read_buf_cap);
+    if (!w->read_buf)
+      arq_oom("read buffer");
     arq_buf_init(&w->policy_headers);
     if (s->cfg->platform.overseer.enabled)
       w->policies = arq_worker_policies_new(w);
@@ -216,6 +220,7 @@ static void free_workers(arq_shield_t *s) {
     arq_envelope_arena_free(&w->arena);
     arq_buf_free(&w->scratch);
     arq_frame_pool_free(w->frames);
+    free(w->read_buf);
     arq_worker_policies_free(w->policies);
     arq_worker_schemas_free(w->schemas);
     arq_buf_free(&w->policy_headers);
