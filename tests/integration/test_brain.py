@@ -318,20 +318,50 @@ class ShieldCrash(BrainTestCase):
         await a.close()
 
 
+async def wait_balanced(case):
+    """Until every Brain of the case holds at least one partition and all are held."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        owned = [b.metric("brain_partitions_owned") for b in case.brain_procs]
+        if all(o and o >= 1 for o in owned) and sum(owned) == case.partitions:
+            return
+        await asyncio.sleep(0.1)
+    case.fail(f"partitions never shared: {owned}")
+
+
+class ShieldCrashTwoBrains(BrainTestCase):
+    shields = 2
+    brains = 2
+
+    async def test_expiry_is_shared_by_partition_owners(self):
+        await wait_balanced(self)
+        # Rooms spread over partitions held by both Brains.
+        rooms = [f"X{i}" for i in range(12)]
+        parts = {partition_of("T1", r, self.partitions) for r in rooms}
+        owners = {i for i, b in enumerate(self.brain_procs) for p in parts if b.owns(p)}
+        self.assertEqual(owners, {0, 1}, "the rooms are spread over both Brains")
+        watcher = await Client.open(self.shield_procs[0], sub="w")
+        doomed = await Client.open(self.shield_procs[1], sub="d")
+        for r in rooms:
+            await watcher.join(r)
+            await doomed.join(r)
+        for r in rooms:
+            await watcher.wait_for(lambda e, r=r: presence(e, "join", "d") and e.room_id == r,
+                                   what=f"d's join in {r}")
+        self.shield_procs[1].proc.kill()
+        for r in rooms:
+            await watcher.wait_for(lambda e, r=r: presence(e, "leave", "d") and e.room_id == r,
+                                   timeout=10, what=f"d's leave in {r}")
+        expired = sum(b.metric("brain_presence_expired_total") for b in self.brain_procs)
+        self.assertEqual(expired, len(rooms))
+        await watcher.close()
+
+
 class TwoBrains(BrainTestCase):
     brains = 2
 
-    async def wait_balanced(self):
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            owned = [b.metric("brain_partitions_owned") for b in self.brain_procs]
-            if all(o and o >= 1 for o in owned) and sum(owned) == self.partitions:
-                return
-            await asyncio.sleep(0.1)
-        self.fail(f"partitions never shared: {owned}")
-
     async def test_order_across_takeover(self):
-        await self.wait_balanced()
+        await wait_balanced(self)
         room = "Big"
         p = partition_of("T1", room, self.partitions)
         owner = next(b for b in self.brain_procs if b.owns(p))
