@@ -32,8 +32,8 @@ typedef struct {
   entry_t *table; /* sorted by name */
   size_t n_table;
   char *names_at; /* next free byte of s->names */
-  size_t *ext_target;  /* per extension: index of the extended message */
-  uint32_t *ext_count; /* per message: extensions it receives */
+  size_t *ext_order;   /* extension indexes grouped by extended message */
+  size_t *ext_start;   /* per message: its group in ext_order (n_messages + 1 entries) */
   arq_schema_error_t *err;
 } compiler_t;
 
@@ -305,7 +305,8 @@ static int compile_message(compiler_t *c, size_t i) {
   m->name = intern(c, raw->name);
   m->map_entry = p->options && p->options->has_map_entry && p->options->map_entry;
   m->n_oneofs = (uint32_t)p->n_oneof_decl;
-  size_t n_total = p->n_field + c->ext_count[i];
+  size_t first_ext = c->ext_start[i], n_ext = c->ext_start[i + 1] - first_ext;
+  size_t n_total = p->n_field + n_ext;
   if (n_total > UINT16_MAX - 1)
     return arq__schema_fail(c->err, arq_schema_err_bad_field_number, 0,
                             "message %s: too many fields", m->name);
@@ -320,10 +321,8 @@ static int compile_message(compiler_t *c, size_t i) {
   /* Extensions join the fields of the message they extend: the wire does not tell them
    * apart, and checking them beats skipping them as unknown. */
   size_t at = p->n_field;
-  for (size_t x = 0; x < c->d->n_extensions && c->ext_count[i]; x++) {
-    if (c->ext_target[x] != i)
-      continue;
-    const arq__raw_extension_t *ext = &c->d->extensions[x];
+  for (size_t k = 0; k < n_ext; k++) {
+    const arq__raw_extension_t *ext = &c->d->extensions[c->ext_order[first_ext + k]];
     if (ext->proto->label == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REQUIRED)
       return field_fail(c, arq_schema_err_bad_label, raw->name, ext->proto,
                         "an extension cannot be required");
@@ -341,7 +340,10 @@ static int compile_message(compiler_t *c, size_t i) {
     if ((m->fields[f].flags & ARQ__F_REQUIRED) &&
         m->fields[f].required_index < ARQ__REQUIRED_BITS)
       m->required_mask |= UINT64_C(1) << m->fields[f].required_index;
-  if (m->n_fields && m->fields[m->n_fields - 1].number < ARQ__DENSE_MAX) {
+  /* The dense index only where it stays small next to the fields themselves, so that a
+   * hostile set of many one-field messages cannot multiply its size by the table's. */
+  if (m->n_fields && m->fields[m->n_fields - 1].number < ARQ__DENSE_MAX &&
+      m->fields[m->n_fields - 1].number < 8 * m->n_fields + 32) {
     m->dense_len = m->fields[m->n_fields - 1].number + 1;
     m->dense = calloc(m->dense_len, sizeof *m->dense);
     if (!m->dense)
@@ -356,28 +358,48 @@ static int compile_message(compiler_t *c, size_t i) {
 
 /* ---- the whole set -------------------------------------------------------------------- */
 
+/* Groups the extensions by the message they extend (a counting sort, linear in the set). */
 static int resolve_extendees(compiler_t *c) {
   const arq__descriptors_t *d = c->d;
-  c->ext_target = malloc((d->n_extensions ? d->n_extensions : 1) * sizeof *c->ext_target);
-  c->ext_count = calloc(d->n_messages, sizeof *c->ext_count);
-  if (!c->ext_target || !c->ext_count)
-    return oom(c);
+  size_t n_ext = d->n_extensions ? d->n_extensions : 1;
+  int rc = -1;
+  size_t *target = malloc(n_ext * sizeof *target);
+  size_t *cursor = malloc((d->n_messages ? d->n_messages : 1) * sizeof *cursor);
+  c->ext_order = malloc(n_ext * sizeof *c->ext_order);
+  c->ext_start = calloc(d->n_messages + 1, sizeof *c->ext_start);
+  if (!target || !cursor || !c->ext_order || !c->ext_start) {
+    oom(c);
+    goto done;
+  }
   for (size_t x = 0; x < d->n_extensions; x++) {
     const field_proto_t *fp = d->extensions[x].proto;
     const char *name = fp->name ? fp->name : "";
     const char *extendee = fp->extendee ? fp->extendee : "";
-    if (extendee[0] != '.')
-      return arq__schema_fail(c->err, arq_schema_err_relative_type, 0,
-                              "extension %s: extendee '%.128s' is not fully qualified", name,
-                              extendee);
+    if (extendee[0] != '.') {
+      arq__schema_fail(c->err, arq_schema_err_relative_type, 0,
+                       "extension %s: extendee '%.128s' is not fully qualified", name, extendee);
+      goto done;
+    }
     const entry_t *e = lookup(c, extendee + 1);
-    if (!e || e->is_enum)
-      return arq__schema_fail(c->err, arq_schema_err_unknown_type, 0,
-                              "extension %s: unknown message %.128s", name, extendee);
-    c->ext_target[x] = e->index;
-    c->ext_count[e->index]++;
+    if (!e || e->is_enum) {
+      arq__schema_fail(c->err, arq_schema_err_unknown_type, 0,
+                       "extension %s: unknown message %.128s", name, extendee);
+      goto done;
+    }
+    target[x] = e->index;
+    c->ext_start[e->index + 1]++;
   }
-  return 0;
+  for (size_t i = 0; i < d->n_messages; i++)
+    c->ext_start[i + 1] += c->ext_start[i];
+  /* ext_start[i] is where message i's group begins; a moving cursor fills each group. */
+  memcpy(cursor, c->ext_start, d->n_messages * sizeof *cursor);
+  for (size_t x = 0; x < d->n_extensions; x++)
+    c->ext_order[cursor[target[x]]++] = x;
+  rc = 0;
+done:
+  free(cursor);
+  free(target);
+  return rc;
 }
 
 static size_t names_size(const arq__descriptors_t *d) {
@@ -452,8 +474,8 @@ int arq__schema_compile(const arq__descriptors_t *d, arq_schema_t **out,
   rc = 0;
 done:
   free(c.table);
-  free(c.ext_target);
-  free(c.ext_count);
+  free(c.ext_order);
+  free(c.ext_start);
   arq_schema_free(s);
   return rc;
 }

@@ -441,6 +441,35 @@ static void extension_declarations(void **state) {
   n_file_extensions = 0;
 }
 
+/* Field numbers too sparse for the dense index are found by binary search. */
+static void sparse_field_numbers(void **state) {
+  field_t f[3] = {make_field("a", 1, T_INT32, NULL), make_field("b", 900, T_STRING, NULL),
+                  make_field("c", 536870911, T_STRING, NULL)};
+  field_t *ptrs[] = {&f[0], &f[1], &f[2]};
+  Google__Protobuf__DescriptorProto m = GOOGLE__PROTOBUF__DESCRIPTOR_PROTO__INIT;
+  m.name = "M";
+  m.n_field = 3;
+  m.field = ptrs;
+  Google__Protobuf__DescriptorProto *msgs[] = {&m};
+  arq_schema_t *s;
+  arq_schema_error_t err;
+  assert_int_equal(load_messages(msgs, 1, "proto3", &s, &err), 0);
+  const arq_schema_message_t *msg = arq_schema_find_message(s, "t.M");
+  static const uint8_t ok[] = {0x08, 0x01, 0xa2, 0x38, 0x00, 0xfa, 0xff, 0xff, 0xff, 0x0f, 0x00};
+  assert_int_equal(arq_schema_validate(s, msg, ok, sizeof ok, NULL, &err), 0);
+  static const uint8_t b900[] = {0xa0, 0x38, 0x00};
+  assert_int_equal(arq_schema_validate(s, msg, b900, sizeof b900, NULL, &err), -1);
+  assert_string_equal(err.message, "field 900 (b): wire type 0, expected 2");
+  static const uint8_t bmax[] = {0xf8, 0xff, 0xff, 0xff, 0x0f, 0x00};
+  assert_int_equal(arq_schema_validate(s, msg, bmax, sizeof bmax, NULL, &err), -1);
+  assert_string_equal(err.message, "field 536870911 (c): wire type 0, expected 2");
+  arq_schema_limits_t strict = {.strict_unknown = true};
+  static const uint8_t b899[] = {0x98, 0x38, 0x00};
+  assert_int_equal(arq_schema_validate(s, msg, b899, sizeof b899, &strict, &err), -1);
+  assert_ptr_equal(err.code, arq_schema_err_unknown_field);
+  arq_schema_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(loads_plain_and_gzip),     cmocka_unit_test(gzip_bomb_is_refused),
@@ -448,6 +477,7 @@ int main(void) {
       cmocka_unit_test(missing_import_is_refused), cmocka_unit_test(invalid_descriptor_sets),
       cmocka_unit_test(duplicate_and_nested_names), cmocka_unit_test(bad_map_entries),
       cmocka_unit_test(many_required_fields),     cmocka_unit_test(extension_declarations),
+      cmocka_unit_test(sparse_field_numbers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
