@@ -11,8 +11,9 @@
  *   Strictness, where the protobuf parsers are lenient (see docs/registry.md): a wire
  *   type that does not match the declared type is an error (parsers would keep it as an
  *   unknown field), so is a closed-enum value that is not declared, invalid UTF-8 in a
- *   proto2 string, a group on an undeclared field, and a field number in 19000-19999.
- *   Leniency, as the parsers: several members of one oneof, repeated occurrences of a
+ *   proto2 string, a group on an undeclared field, a field number in 19000-19999, a tag
+ *   over 32 bits, and a required field missing from one occurrence of a message (parsers
+ *   merge the occurrences first; the walk has no memory to do that). Leniency, as the parsers: several members of one oneof, repeated occurrences of a
  *   singular field (last one wins), packed and unpacked encodings of repeated scalars,
  *   any varint for bool, the high bits of a 10-byte varint.
  */
