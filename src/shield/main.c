@@ -29,7 +29,11 @@ static void register_metrics(arq_shield_t *s) {
   s->m.http_requests = arq_metrics_counter(m, "shield_http_requests_total", "HTTP requests received.", NULL);
   s->m.wasm_duration = arq_metrics_histogram(m, "shield_wasm_execution_duration_seconds", "Policy evaluation time.", NULL, lat, nlat);
   s->m.wasm_fuel_consumed = arq_metrics_counter(m, "shield_wasm_fuel_consumed_total", "Fuel used by policy evaluations.", NULL);
-  s->m.policy_denials = arq_metrics_counter(m, "shield_policy_denials_total", "Messages and handshakes denied by policies.", NULL);
+  static const char *const reasons[ARQ_DENIAL_REASONS] = {"denied", "rejected", "fuel", "trap", "error", "unavailable"};
+  for (int i = 0; i < ARQ_DENIAL_REASONS; i++)
+    s->m.policy_denials[i] = arq_metrics_counter(m, "shield_policy_denials_total",
+                                                 "Messages and handshakes denied by policies, by reason.",
+                                                 (const char *[]){"reason", reasons[i], NULL});
   s->m.mirror_traffic = arq_metrics_counter(m, "shield_mirror_traffic_total", "Messages mirrored to shadow subjects.", NULL);
   s->m.mirror_failures = arq_metrics_counter(m, "shield_mirror_failures_total", "Mirror copies NATS did not take (the primary was not affected).", NULL);
   s->m.schema_violations = arq_metrics_counter(m, "shield_schema_violation_total", "Messages rejected by schema validation.", NULL);

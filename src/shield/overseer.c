@@ -118,10 +118,9 @@ static void deny(arq_verdict_t *v, int code, const char *reason) {
   snprintf(v->reason, sizeof v->reason, "%s", reason);
 }
 
-static void count_denial(arq_shield_t *s, const char *reason) {
-  arq_counter_inc(arq_metrics_counter(s->metrics, "shield_policy_denials_total",
-                                      "Messages and handshakes denied by policies, by reason.",
-                                      (const char *[]){"reason", reason, NULL}));
+static void count_denial(arq_shield_t *s, arq_denial_t reason) {
+  if (s->m.policy_denials[reason])
+    arq_counter_inc(s->m.policy_denials[reason]);
 }
 
 /* Logs a failure the first time this cause happens for this module. */
@@ -141,7 +140,7 @@ static void evaluate(arq_worker_policies_t *wp, slot_t *slot, bool connect) {
   arq_wasm_func_t *fn = connect ? slot->on_connect : slot->on_message;
   if (slot->broken) {
     deny(v, 403, "policy unavailable");
-    count_denial(s, "unavailable");
+    count_denial(s, ARQ_DENIAL_UNAVAILABLE);
     return;
   }
   if (!fn)
@@ -161,24 +160,24 @@ static void evaluate(arq_worker_policies_t *wp, slot_t *slot, bool connect) {
   uint64_t left = arq_wasm_fuel_left(slot->inst);
   arq_counter_add(s->m.wasm_fuel_consumed, left <= fuel ? fuel - left : 0);
   if (r == arq_policy_rejected) {
-    count_denial(s, "rejected");
+    count_denial(s, ARQ_DENIAL_REJECTED);
   } else if (r == arq_wasm_err_trap_out_of_fuel) {
     deny(v, 403, "policy ran out of fuel");
-    count_denial(s, "fuel");
+    count_denial(s, ARQ_DENIAL_FUEL);
     log_once(slot, CAUSE_FUEL, "policy ran out of fuel: denied", r, e->tenant);
   } else if (r && arq_wasm_is_trap(r)) {
     deny(v, 403, "policy trapped");
-    count_denial(s, "trap");
+    count_denial(s, ARQ_DENIAL_TRAP);
     log_once(slot, CAUSE_TRAP, "policy trapped: denied", r, e->tenant);
   } else if (r) {
     deny(v, 403, "policy failed");
-    count_denial(s, "error");
+    count_denial(s, ARQ_DENIAL_ERROR);
     log_once(slot, CAUSE_ERROR, "policy evaluation failed: denied", r, e->tenant);
   } else if (result.of.i32 != 0) {
     char reason[96];
     snprintf(reason, sizeof reason, "denied by policy %s", slot->policy->key);
     deny(v, result.of.i32 >= 400 && result.of.i32 <= 599 ? result.of.i32 : 403, reason);
-    count_denial(s, "denied");
+    count_denial(s, ARQ_DENIAL_DENIED);
   }
 }
 

@@ -46,6 +46,17 @@ typedef struct arq_conn arq_conn_t;
 typedef struct arq_spine arq_spine_t;
 typedef struct arq_tenant arq_tenant_t;
 
+/* Why a policy denied: the `reason` label of shield_policy_denials_total. */
+typedef enum {
+  ARQ_DENIAL_DENIED,      /* the hook returned non-zero */
+  ARQ_DENIAL_REJECTED,    /* host_reject */
+  ARQ_DENIAL_FUEL,
+  ARQ_DENIAL_TRAP,
+  ARQ_DENIAL_ERROR,
+  ARQ_DENIAL_UNAVAILABLE, /* the module could not be instantiated */
+  ARQ_DENIAL_REASONS
+} arq_denial_t;
+
 typedef struct {
   arq_gauge_t *connections;
   arq_counter_t *messages_in;
@@ -60,7 +71,7 @@ typedef struct {
   arq_counter_t *http_requests;
   arq_counter_t *wasm_fuel_consumed;
   arq_histogram_t *wasm_duration;
-  arq_counter_t *policy_denials;
+  arq_counter_t *policy_denials[ARQ_DENIAL_REASONS]; /* by arq_denial_t */
   arq_counter_t *mirror_traffic;
   arq_counter_t *mirror_failures;
   arq_counter_t *schema_violations;

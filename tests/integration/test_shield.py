@@ -55,6 +55,9 @@ class HttpEndpoints(ShieldTestCase):
                      "shield_policy_denials_total", "shield_mirror_traffic_total",
                      "shield_schema_violation_total", "shield_slow_consumer_disconnects_total"]:
             self.assertIn(name, body)
+        import subprocess
+        lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, text=True)
+        self.assertEqual(lint.returncode, 0, lint.stdout + lint.stderr)
         self.assertEqual(self.shield.http("/nope")[0], 404)
         status, page = self.shield.http("/")
         self.assertEqual(status, 200)
