@@ -1,6 +1,11 @@
 /*
- * tenants.c — per-tenant connection caps and a per-tenant message token bucket shared by
- * all workers. A tenant's entry lives while it has connections.
+ * tenants.c — per-tenant connection caps and a per-tenant message rate shared by all
+ * workers. A tenant's entry lives while it has connections.
+ *
+ * The rate is a token bucket in its GCRA form: one atomic "theoretical arrival time" per
+ * tenant, advanced by compare-and-swap, so workers never take a lock per message. A
+ * message at time t passes when max(tat, t) - t <= (burst - 1) * interval, and then moves
+ * tat to max(tat, t) + interval: `burst` messages may come at once, `rate` per second after.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +14,8 @@
 
 struct arq_tenant {
   char id[ARQ_ID_MAX_LEN + 1];
-  size_t connections; /* under tenants_lock */
-  pthread_mutex_t bucket_lock;
-  double tokens;
-  uint64_t tokens_at_ms;
+  size_t connections;  /* under tenants_lock */
+  _Atomic uint64_t tat; /* theoretical arrival time, ns on the monotonic clock */
 };
 
 arq_tenant_t *arq_tenant_acquire(arq_shield_t *s, const char *tenant) {
@@ -24,9 +27,7 @@ arq_tenant_t *arq_tenant_acquire(arq_shield_t *s, const char *tenant) {
     if (!t)
       arq_oom("tenant");
     strcpy(t->id, tenant);
-    pthread_mutex_init(&t->bucket_lock, NULL);
-    t->tokens = (double)s->cfg->shield.tenant_burst;
-    t->tokens_at_ms = 0;
+    atomic_init(&t->tat, 0);
     arq_strmap_put(&s->tenants, tenant, len, t);
   }
   if (t->connections >= (size_t)s->cfg->shield.max_connections_per_tenant)
@@ -43,7 +44,6 @@ void arq_tenant_release(arq_shield_t *s, arq_tenant_t *t) {
   pthread_mutex_lock(&s->tenants_lock);
   if (--t->connections == 0) {
     arq_strmap_remove(&s->tenants, t->id, strlen(t->id));
-    pthread_mutex_destroy(&t->bucket_lock);
     free(t);
   }
   pthread_mutex_unlock(&s->tenants_lock);
@@ -51,17 +51,16 @@ void arq_tenant_release(arq_shield_t *s, arq_tenant_t *t) {
 
 bool arq_tenant_take(arq_shield_t *s, arq_tenant_t *t, uint64_t now_ms) {
   const arq_config_t *cfg = s->cfg;
-  pthread_mutex_lock(&t->bucket_lock);
-  if (t->tokens_at_ms && now_ms > t->tokens_at_ms) {
-    t->tokens += (double)(now_ms - t->tokens_at_ms) / 1000.0 * cfg->shield.tenant_rate;
-    if (t->tokens > (double)cfg->shield.tenant_burst)
-      t->tokens = (double)cfg->shield.tenant_burst;
+  uint64_t now = arq_now_ns();
+  uint64_t interval = (uint64_t)(1e9 / cfg->shield.tenant_rate);
+  uint64_t tolerance = (uint64_t)(cfg->shield.tenant_burst - 1) * interval;
+  uint64_t tat = atomic_load_explicit(&t->tat, memory_order_relaxed);
+  for (;;) {
+    uint64_t start = tat > now ? tat : now;
+    if (start - now > tolerance)
+      return false;
+    if (atomic_compare_exchange_weak_explicit(&t->tat, &tat, start + interval, memory_order_relaxed,
+                                              memory_order_relaxed))
+      return true;
   }
-  if (now_ms > t->tokens_at_ms)
-    t->tokens_at_ms = now_ms;
-  bool ok = t->tokens >= 1.0;
-  if (ok)
-    t->tokens -= 1.0;
-  pthread_mutex_unlock(&t->bucket_lock);
-  return ok;
 }

@@ -596,6 +596,29 @@ class Limits(unittest.IsolatedAsyncioTestCase):
         s.close()
 
 
+class TenantRate(unittest.IsolatedAsyncioTestCase):
+    async def test_tenant_bucket_is_shared_by_its_connections(self):
+        with NatsServer() as nats, Shield(nats.url, extra_toml=(
+                "[shield]\ntenant_rate = 1.0\ntenant_burst = 4\nconn_rate = 1000.0\nconn_burst = 1000\n")) as shield:
+            conns = []
+            for tenant in ("TR", "TR", "TR2"):
+                ws = await websockets.connect(shield.url(make_token({"tenant_id": tenant, "rooms": ["*"]})))
+                await ws.recv()
+                conns.append(ws)
+            a, b, other = conns
+            codes = []
+            for i in range(6):  # alternate between the tenant's two connections
+                ws = (a, b)[i % 2]
+                await ws.send(event_json("R1", id_=f"t{i}"))
+                e = parse(await ws.recv())
+                codes.append(error_of(e)["code"] if error_of(e) else 200)
+            self.assertEqual(codes, [200, 200, 200, 200, 429, 429])
+            await other.send(event_json("R1", id_="o"))  # another tenant has its own bucket
+            self.assertEqual(parse(await other.recv()).event.type, "ack")
+            for ws in conns:
+                await ws.close()
+
+
 class Tls(unittest.IsolatedAsyncioTestCase):
     async def test_wss_with_self_signed_certificate(self):
         import ssl, tempfile
