@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import time
 
-from arqon_harness import free_port, _die_with_parent
+from arqon_harness import RedisServer, free_port, _die_with_parent
 from shield_support import Shield
 
 BIN = os.environ.get("ARQ_BIN_DIR", "build/bin")
@@ -142,3 +142,13 @@ def js_request(client, subject, payload=b""):
         raise AssertionError(f"no answer to {subject}")
     import json
     return json.loads(m[2])
+
+
+class PersistentRedis(RedisServer):
+    """redis-server with an append-only file, so that a restart keeps the data (as a
+    production Valkey would)."""
+
+    def _argv(self):
+        argv = super()._argv()
+        argv[argv.index("--appendonly") + 1] = "yes"
+        return argv

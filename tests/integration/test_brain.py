@@ -13,7 +13,7 @@ import unittest
 import websockets
 
 from arqon_harness import NatsClient, NatsServer, RedisServer
-from brain_support import Brain, UserShield, js_request, partition_of
+from brain_support import Brain, PersistentRedis, UserShield, js_request, partition_of
 from shield_support import Shield, cmd_json, event_json, make_token, parse, recv_until, envelope_pb2
 
 FAST_SHIELD = ("[shield]\nconn_rate = 100000.0\nconn_burst = 100000\ntenant_rate = 1000000.0\n"
@@ -453,6 +453,35 @@ class Handover(BrainTestCase):
         self.assertGreater(second.metric("brain_ownership_changes_total"), 0)
         await member.close()
         await sender.close()
+
+
+class StoreOutage(BrainTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.nats = NatsServer().start()
+        cls.redis = PersistentRedis().start()
+        cls.brain_procs = [Brain(cls.nats.url, cls.redis.url, partitions=cls.partitions).start()]
+        cls.shield_procs = [Shield(cls.nats.url, extra_toml=FAST_SHIELD).start()]
+        cls.shield_procs[0].wait_ready()
+        cls.shield = cls.shield_procs[0]
+
+    async def test_messages_during_a_redis_outage_are_sequenced_after_it(self):
+        a = await Client.open(self.shield, sub="alice")
+        await a.join("O")
+        for i in range(3):
+            await a.request(event_json("O", data=b"%d" % i, id_=f"o{i}"), f"o{i}")
+        await a.wait_for(lambda e: e.seq == 3, what="seq 3", keep=True)
+        self.redis.kill()
+        for i in range(3, 6):  # accepted by the Shield and kept by the ingress stream
+            r = await a.request(event_json("O", data=b"%d" % i, id_=f"o{i}"), f"o{i}")
+            self.assertEqual(r.event.type, "ack")
+        await asyncio.sleep(1)
+        self.assertFalse([e for e in a.inbox if e.seq > 3], "nothing is sequenced without Redis")
+        self.redis.restart()
+        await a.wait_for(lambda e: e.seq == 6, timeout=15, what="seq 6 after Redis is back", keep=True)
+        got = sorted((e.seq, int(e.event.data)) for e in a.inbox if e.event.type == "chat.message")
+        self.assertEqual(got, [(n + 1, n) for n in range(6)])
+        await a.close()
 
 
 class SpineRestart(BrainTestCase):
