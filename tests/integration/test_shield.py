@@ -488,7 +488,7 @@ class Limits(unittest.IsolatedAsyncioTestCase):
         cls.nats = NatsServer().start()
         cls.admin_port = free_port()
         cls.shield = Shield(cls.nats.url, workers=1, extra_toml=(
-            "[shield]\nconn_rate = 2.0\nconn_burst = 5\nmax_connections_per_tenant = 2\n"
+            "[shield]\nconn_rate = 0.01\nconn_burst = 5\nmax_connections_per_tenant = 2\n"
             'allowed_origins = ["https://good.example"]\nhandshake_timeout_ms = 500\n'
             'max_message_bytes = 4096\ntrusted_proxies = ["127.0.0.1"]\n'
             f'admin_listen = "127.0.0.1:{cls.admin_port}"\n')).start()
@@ -599,7 +599,7 @@ class Limits(unittest.IsolatedAsyncioTestCase):
 class TenantRate(unittest.IsolatedAsyncioTestCase):
     async def test_tenant_bucket_is_shared_by_its_connections(self):
         with NatsServer() as nats, Shield(nats.url, extra_toml=(
-                "[shield]\ntenant_rate = 1.0\ntenant_burst = 4\nconn_rate = 1000.0\nconn_burst = 1000\n")) as shield:
+                "[shield]\ntenant_rate = 0.01\ntenant_burst = 4\nconn_rate = 1000.0\nconn_burst = 1000\n")) as shield:
             conns = []
             for tenant in ("TR", "TR", "TR2"):
                 ws = await websockets.connect(shield.url(make_token({"tenant_id": tenant, "rooms": ["*"]})))
