@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "common/log.h"
+#include "common/trace.h"
 #include "common/version.h"
 #include "shield/envelope_json.h"
 #include "shield/mirror.h"
@@ -85,40 +85,15 @@ static void reply_error(const reply_ctx_t *r, int code, const char *reason, cons
 
 /* ---- stamping ---- */
 
-static bool valid_trace_id(const char *t) {
-  if (!t || strlen(t) != 32)
-    return false;
-  bool nonzero = false;
-  for (int i = 0; i < 32; i++) {
-    if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f')))
-      return false;
-    nonzero |= t[i] != '0';
-  }
-  return nonzero;
-}
-
-static void new_trace_id(char out[33]) {
-  static const char hex[] = "0123456789abcdef";
-  uint8_t rnd[16];
-  if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-    memset(rnd, 0x5a, sizeof rnd);
-  rnd[0] |= 1; /* never all zero */
-  for (int i = 0; i < 16; i++) {
-    out[2 * i] = hex[rnd[i] >> 4];
-    out[2 * i + 1] = hex[rnd[i] & 15];
-  }
-  out[32] = '\0';
-}
-
 static void stamp(arq_conn_t *c, Arqon__V1__Envelope *e, char trace[33]) {
   e->tenant_id = c->id.tenant;
   e->sender = c->id.sub;
   e->conn_id = c->conn_id;
   e->timestamp = arq_wall_ms();
-  if (valid_trace_id(e->trace_id)) {
+  if (arq_trace_id_valid(e->trace_id)) {
     memcpy(trace, e->trace_id, 33);
   } else {
-    new_trace_id(trace);
+    arq_trace_id_new(trace);
   }
   e->trace_id = trace;
 }
@@ -403,7 +378,7 @@ void arq_session_open(arq_conn_t *c) {
                         "\"version\":\"%s\",\"limits\":%s}",
                  c->conn_id, s->node_id, c->id.tenant, c->id.sub, ARQ_VERSION, s->welcome_limits);
   char trace[33];
-  new_trace_id(trace);
+  arq_trace_id_new(trace);
   reply_ctx_t r = {c, c->prefers_text, "", trace, NULL};
   send_event(&r, "welcome", data.data, NULL);
   arq_buf_free(&data);

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/strmap.h"
 #include "shield/shield.h"
+#include "spine/kv.h"
 
 #define MAX_WORKERS 64
 
@@ -125,20 +126,14 @@ arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap) {
   pthread_cond_init(&sp->closed_cond, NULL);
   arq_strmap_init(&sp->rooms);
   const arq_config_t *cfg = s->cfg;
-  char perr[256];
-  char *password = arq_config_nats_password(cfg, perr, sizeof perr);
-  if (!password && perr[0]) {
-    snprintf(err, errcap, "nats: %s", perr);
-    free(sp);
-    return NULL;
-  }
   char name[128];
   snprintf(name, sizeof name, "arqon-shield %s", s->node_id);
   natsOptions *opts = NULL;
-  natsStatus st = natsOptions_Create(&opts);
-  if (st == NATS_OK) st = natsOptions_SetURL(opts, cfg->nats.url);
-  if (st == NATS_OK) st = natsOptions_SetName(opts, name);
-  if (st == NATS_OK && cfg->nats.user) st = natsOptions_SetUserInfo(opts, cfg->nats.user, password);
+  natsStatus st = arq_nats_options(cfg, name, &opts, err, errcap);
+  if (st != NATS_OK) {
+    free(sp);
+    return NULL;
+  }
   /* A few shared delivery threads, not one thread per room subscription. */
   if (st == NATS_OK) st = natsOptions_UseGlobalMessageDelivery(opts, true);
   if (st == NATS_OK) st = nats_SetMessageDeliveryPoolSize(2);
@@ -158,7 +153,6 @@ arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap) {
     else if (st == NATS_NOT_YET_CONNECTED) /* retrying in the background */
       st = NATS_OK;
   }
-  free(password);
   natsOptions_Destroy(opts);
   char subject[160];
   snprintf(subject, sizeof subject, "out.t.*.c.%s.*", s->node_id);

@@ -3,27 +3,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-natsStatus arq_nats_connect(const arq_config_t *cfg, const char *name, int timeout_ms,
-                            natsConnection **nc, char *err, size_t errcap) {
+natsStatus arq_nats_options(const arq_config_t *cfg, const char *name, natsOptions **opts,
+                            char *err, size_t errcap) {
   char perr[256];
+  *opts = NULL;
   char *password = arq_config_nats_password(cfg, perr, sizeof perr);
   if (!password && perr[0]) {
     snprintf(err, errcap, "%s", perr);
     return NATS_ERR;
   }
+  natsStatus st = natsOptions_Create(opts);
+  if (st == NATS_OK) st = natsOptions_SetURL(*opts, cfg->nats.url);
+  if (st == NATS_OK) st = natsOptions_SetName(*opts, name);
+  if (st == NATS_OK && cfg->nats.user) st = natsOptions_SetUserInfo(*opts, cfg->nats.user, password);
+  free(password);
+  if (st != NATS_OK) {
+    snprintf(err, errcap, "NATS options: %s", natsStatus_GetText(st));
+    natsOptions_Destroy(*opts);
+    *opts = NULL;
+  }
+  return st;
+}
+
+natsStatus arq_nats_connect(const arq_config_t *cfg, const char *name, int timeout_ms,
+                            natsConnection **nc, char *err, size_t errcap) {
   natsOptions *opts = NULL;
-  natsStatus st = natsOptions_Create(&opts);
-  if (st == NATS_OK) st = natsOptions_SetURL(opts, cfg->nats.url);
-  if (st == NATS_OK) st = natsOptions_SetName(opts, name);
-  if (st == NATS_OK) st = natsOptions_SetTimeout(opts, timeout_ms);
-  if (st == NATS_OK && cfg->nats.user) st = natsOptions_SetUserInfo(opts, cfg->nats.user, password);
+  natsStatus st = arq_nats_options(cfg, name, &opts, err, errcap);
+  if (st != NATS_OK)
+    return st;
+  st = natsOptions_SetTimeout(opts, timeout_ms);
   if (st == NATS_OK) st = natsConnection_Connect(nc, opts);
   if (st != NATS_OK) {
     const char *last = nats_GetLastError(NULL);
     snprintf(err, errcap, "cannot connect to %s: %s", cfg->nats.url, last && *last ? last : natsStatus_GetText(st));
   }
   natsOptions_Destroy(opts);
-  free(password);
   return st;
 }
 

@@ -11,8 +11,14 @@
 
 #include "common/config.h"
 
-/** Connects with nats.url, nats.user and the password (env, config or file). Returns
- *  NATS_OK, or a status with a message in err. */
+/** Options for nats.url, nats.user and the password (env, config or file), named `name`;
+ *  the caller adds what is particular to it and destroys them. NATS_OK, or a status with a
+ *  message in err. */
+natsStatus arq_nats_options(const arq_config_t *cfg, const char *name, natsOptions **opts,
+                            char *err, size_t errcap);
+
+/** Connects with arq_nats_options() and a timeout. Returns NATS_OK, or a status with a
+ *  message in err. */
 natsStatus arq_nats_connect(const arq_config_t *cfg, const char *name, int timeout_ms,
                             natsConnection **nc, char *err, size_t errcap);
 
