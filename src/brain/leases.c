@@ -97,6 +97,11 @@ void arq_leases_tick(arq_brain_t *b, int64_t now) {
     return;
   int64_t period = b->cfg->brain.lease_ttl_s * 1000 / 3;
   b->lease_due_ms = now + (period < ARQ_BRAIN_TICK_MS ? ARQ_BRAIN_TICK_MS : period);
+  /* While NATS is away every KV call would block the worker for its timeout; the leases
+   * cannot be renewed anyway (after a long outage the renewals fail and the partitions
+   * are taken again, see acquire()). */
+  if (natsConnection_Status(b->nc) != NATS_CONN_STATUS_CONNECTED)
+    return;
 
   char self[40];
   snprintf(self, sizeof self, "brain.%s", b->id);
@@ -157,9 +162,16 @@ void arq_leases_tick(arq_brain_t *b, int64_t now) {
 void arq_leases_release_all(arq_brain_t *b) {
   if (!b->kv)
     return;
-  for (uint32_t p = 0; p < b->partitions; p++)
-    if (b->part[p].owned)
+  /* Without NATS each KV write would wait for its timeout: just stop, the leases lapse. */
+  bool connected = natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
+  for (uint32_t p = 0; p < b->partitions; p++) {
+    if (b->part[p].owned && connected)
       release(b, p);
+    else if (b->part[p].owned)
+      drop(b, p, "partition left to lapse");
+  }
+  if (!connected)
+    return;
   char self[40];
   snprintf(self, sizeof self, "brain.%s", b->id);
   kvStore_Delete(b->kv, self); /* only this Brain ever writes its own key */

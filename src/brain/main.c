@@ -155,6 +155,10 @@ out:
   atomic_store(&b->stop, true);
   if (b->nc)
     arq_brain_requests_retry(b, true); /* kept requests get their answer (403) */
+  /* Without NATS, closing first makes every call below fail at once instead of waiting
+   * for its timeout (deleting each partition's consumer would wait seconds each). */
+  if (b->nc && natsConnection_Status(b->nc) != NATS_CONN_STATUS_CONNECTED)
+    natsConnection_Close(b->nc);
   arq_leases_release_all(b);
   for (uint32_t p = 0; p < b->partitions; p++)
     if (b->part[p].sub)

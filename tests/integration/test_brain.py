@@ -484,6 +484,21 @@ class StoreOutage(BrainTestCase):
         await a.close()
 
 
+class StopWithoutSpine(unittest.TestCase):
+    def test_sigterm_while_nats_is_down_exits_0_promptly(self):
+        nats, redis = NatsServer().start(), RedisServer().start()
+        try:
+            brain = Brain(nats.url, redis.url, partitions=8, lease_ttl_s=10).start()
+            nats.kill()
+            time.sleep(0.5)
+            started = time.monotonic()
+            self.assertEqual(brain.stop(), 0)
+            self.assertLess(time.monotonic() - started, 5)
+        finally:
+            redis.stop()
+            nats.stop()
+
+
 class SpineRestart(BrainTestCase):
     async def test_sequence_continues_after_nats_restart(self):
         a = await Client.open(self.shield, sub="alice")
