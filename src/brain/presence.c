@@ -11,9 +11,10 @@
  *     arq:rooms                  set of "T R" with at least one member
  *     arq:presence:count         number of member entries (for brain_presence_entries)
  *   Join and leave notices reach the Brain through the stream ARQON_INGRESS and are
- *   applied by the holder of the room's partition, in stream order, exactly once
- *   (arq:{T}:room:{R}:pin holds the ingress sequence of the last one applied): a quick
- *   join/leave pair is never applied backwards, and none is lost when partitions move.
+ *   applied by the holder of the room's partition, in stream order; a replay skips what
+ *   arq:{T}:room:{R}:pin (the ingress sequence of the last one applied) says was done. A
+ *   quick join/leave pair is never applied backwards, and none is lost when partitions
+ *   move; only a crash between applying and recording repeats one (its event twice).
  *
  *   Liveness. A connection belongs to a Shield instance (the prefix of its conn id). Every
  *   second each Brain probes each instance with a request to `_INBOX.<instance>.arqon-probe`:
