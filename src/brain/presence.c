@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "arqon/v1/envelope.pb-c.h"
@@ -37,6 +36,7 @@
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/trace.h"
 
 #define PROBE_EVERY_MS 1000
 
@@ -51,19 +51,6 @@ static const char *header(natsMsg *msg, const char *name) {
   if (!msg || natsMsgHeader_Get(msg, name, &v) != NATS_OK)
     return NULL;
   return v;
-}
-
-static void random_trace(char out[33]) {
-  static const char hex[] = "0123456789abcdef";
-  uint8_t rnd[16];
-  if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-    memset(rnd, 0x3c, sizeof rnd);
-  rnd[0] |= 1;
-  for (int i = 0; i < 16; i++) {
-    out[2 * i] = hex[rnd[i] >> 4];
-    out[2 * i + 1] = hex[rnd[i] & 15];
-  }
-  out[32] = '\0';
 }
 
 /* Publishes presence.join / presence.leave to the room. */
@@ -334,8 +321,8 @@ static void expire_instance(arq_brain_t *b, const char *instance, const char *wh
   redisReply *r = arq_store_command(b, "SMEMBERS %s", set);
   if (!r)
     return;
-  char trace[33];
-  random_trace(trace);
+  char trace[ARQ_TRACE_ID_LEN + 1];
+  arq_trace_id_new(trace);
   size_t removed = 0;
   for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
     char tenant[ARQ_ID_MAX_LEN + 1], room[ARQ_ID_MAX_LEN + 1], conn[ARQ_ID_MAX_LEN + 1];

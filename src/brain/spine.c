@@ -12,6 +12,7 @@
 #include "brain/brain.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "spine/kv.h"
 
 int64_t arq_brain_now_ms(void) {
   struct timespec ts;
@@ -160,20 +161,15 @@ static int ensure_bucket(arq_brain_t *b) {
 
 int arq_brain_spine_open(arq_brain_t *b, char *err, size_t errcap) {
   const arq_config_t *cfg = b->cfg;
-  char perr[256] = "";
-  char *password = arq_config_nats_password(cfg, perr, sizeof perr);
-  if (!password && perr[0]) {
-    snprintf(err, errcap, "nats: %s", perr);
-    return -1;
-  }
-  char name[64];
+  char name[64], oerr[256] = "";
   snprintf(name, sizeof name, "arqon-brain %s", b->id);
   natsOptions *opts = NULL;
-  natsStatus st = natsOptions_Create(&opts);
-  if (st == NATS_OK) st = natsOptions_SetURL(opts, cfg->nats.url);
-  if (st == NATS_OK) st = natsOptions_SetName(opts, name);
-  if (st == NATS_OK && cfg->nats.user) st = natsOptions_SetUserInfo(opts, cfg->nats.user, password);
-  if (st == NATS_OK) st = natsOptions_SetMaxReconnect(opts, -1);
+  natsStatus st = arq_nats_options(cfg, name, &opts, oerr, sizeof oerr);
+  if (st != NATS_OK) {
+    snprintf(err, errcap, "nats: %s", oerr);
+    return -1;
+  }
+  st = natsOptions_SetMaxReconnect(opts, -1);
   if (st == NATS_OK) st = natsOptions_SetReconnectWait(opts, 250);
   if (st == NATS_OK) st = natsOptions_SetDisconnectedCB(opts, on_disconnected, b);
   if (st == NATS_OK) st = natsOptions_SetReconnectedCB(opts, on_reconnected, b);
@@ -187,7 +183,6 @@ int arq_brain_spine_open(arq_brain_t *b, char *err, size_t errcap) {
     st = NATS_OK;
     usleep(250 * 1000);
   }
-  free(password);
   natsOptions_Destroy(opts);
   if (st != NATS_OK || !b->nc) {
     snprintf(err, errcap, "nats: cannot connect to %s: %s", cfg->nats.url,
