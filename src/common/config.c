@@ -349,6 +349,7 @@ static const key_spec_t nats_keys[] = {
     STR("user", nats.user, check_nonempty),
     STR("password", nats.password, check_nonempty),
     STR("password_file", nats.password_file, check_nonempty),
+    BOOL("send_asap", nats.send_asap),
     END};
 
 static const key_spec_t valkey_keys[] = {STR("url", valkey.url, check_redis_url), END};
@@ -596,6 +597,7 @@ void arq_config_defaults(arq_config_t *cfg) {
   strlist_set(&cfg->auth.algorithms, hs256, 1);
   cfg->auth.leeway_s = 0;
   cfg->nats.url = xstrdup("nats://127.0.0.1:4222");
+  cfg->nats.send_asap = true;
   cfg->valkey.url = xstrdup("redis://127.0.0.1:6379");
   cfg->brain.metrics_listen = xstrdup("127.0.0.1:9091");
   cfg->brain.presence_expiry_s = 15;

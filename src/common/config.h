@@ -73,6 +73,7 @@ typedef struct {
     char *user;
     char *password;
     char *password_file;
+    bool send_asap; /* write each publish at once (latency) instead of batching (CPU) */
   } nats;
   struct {
     char *url;

@@ -134,6 +134,9 @@ arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap) {
     free(sp);
     return NULL;
   }
+  /* Without SendAsap nats.c's flusher holds publishes for about a millisecond to batch
+   * them (docs/PERFORMANCE.md); the default trades that CPU saving for latency. */
+  if (st == NATS_OK) st = natsOptions_SetSendAsap(opts, cfg->nats.send_asap);
   /* A few shared delivery threads, not one thread per room subscription. */
   if (st == NATS_OK) st = natsOptions_UseGlobalMessageDelivery(opts, true);
   if (st == NATS_OK) st = nats_SetMessageDeliveryPoolSize(2);

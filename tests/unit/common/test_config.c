@@ -39,6 +39,7 @@ static void defaults_are_safe(void **state) {
   assert_string_equal(cfg.platform.registry.kv_bucket, "ARQON_SCHEMAS");
   assert_int_equal(cfg.brain.presence_expiry_s, 15);
   assert_string_equal(cfg.nats.url, "nats://127.0.0.1:4222");
+  assert_true(cfg.nats.send_asap);
   arq_config_free(&cfg);
 }
 
