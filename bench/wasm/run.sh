@@ -25,7 +25,8 @@ WORKLOADS=(nop fib intmix sha256)
 RUNNERS=(native ours wasm-interp node)
 if [[ -z ${PERF:-} ]]; then
   PERF=0
-  perf stat -x, -e instructions:u true >/dev/null 2>&1 && PERF=1
+  # Some virtual machines have no counters: perf then prints "<not supported>", not a number.
+  perf stat -x, -e instructions:u true 2>&1 >/dev/null | grep -q '^[0-9]' && PERF=1
 fi
 
 for tool in gcc clang wasm-interp node cmake; do
