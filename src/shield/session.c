@@ -249,6 +249,18 @@ static void handle_leave(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
   ack(r, e->room_id);
 }
 
+/* presence/history: the same rule as publishing, checked here before the Brain is asked. */
+static void handle_read(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
+  arq_conn_t *c = r->c;
+  if (!room_id_ok(r, e->room_id))
+    return;
+  if (!joined(c, e->room_id) && !arq_identity_room_allowed(&c->id, e->room_id)) {
+    reply_error(r, 403, "not a member of this room", e->room_id);
+    return;
+  }
+  arq_session_request(c, e, r->text);
+}
+
 static void handle_command(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
   const char *type = e->cmd->type ? e->cmd->type : "";
   if (!strcmp(type, "join"))
@@ -258,7 +270,7 @@ static void handle_command(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
   else if (!strcmp(type, "ping"))
     send_event(r, *r->id ? "ack" : "pong", NULL, NULL);
   else if (!strcmp(type, "presence") || !strcmp(type, "history"))
-    arq_session_request(r->c, e, r->text);
+    handle_read(r, e);
   else
     reply_error(r, 400, "unknown command type", e->room_id);
 }
@@ -360,6 +372,52 @@ done:
   arq_envelope_arena_reset(&c->w->arena);
 }
 
+/* ---- after a NATS outage ---- */
+
+typedef struct {
+  arq_task_t task;
+  arq_worker_t *w;
+} rejoin_t;
+
+static void notify_room(arq_conn_t *c, const char *what, const char *room) {
+  Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
+  Arqon__V1__Command cmd = ARQON__V1__COMMAND__INIT;
+  char trace[33];
+  cmd.type = (char *)what;
+  e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_CMD;
+  e.cmd = &cmd;
+  e.room_id = (char *)room;
+  stamp(c, &e, trace);
+  notify_brain(c, what, &e);
+}
+
+static void rejoin_worker(arq_loop_t *loop, arq_task_t *task) {
+  rejoin_t *rj = task->data;
+  size_t notices = 0;
+  for (arq_conn_t *c = rj->w->all; c; c = c->next)
+    if (c->state == CONN_WS)
+      for (size_t i = 0; i < c->nrooms; i++, notices++)
+        notify_room(c, "join", c->rooms[i]);
+  if (notices) {
+    char n[24];
+    snprintf(n, sizeof n, "%zu", notices);
+    ARQ_LOG(ARQ_LOG_INFO, "shield", "joins announced again after reconnecting", {"count", n});
+  }
+  free(rj);
+}
+
+void arq_session_rejoin_all(arq_shield_t *s) {
+  for (size_t i = 0; i < s->nworkers; i++) {
+    rejoin_t *rj = calloc(1, sizeof *rj);
+    if (!rj)
+      arq_oom("rejoin");
+    rj->task.cb = rejoin_worker;
+    rj->task.data = rj;
+    rj->w = &s->workers[i];
+    arq_loop_post(s->workers[i].loop, &rj->task);
+  }
+}
+
 /* ---- open and close ---- */
 
 void arq_session_open(arq_conn_t *c) {
@@ -389,17 +447,8 @@ void arq_session_open(arq_conn_t *c) {
 void arq_session_closed(arq_conn_t *c) {
   arq_shield_t *s = c->w->shield;
   if (arq_spine_connected(s->spine)) {
-    for (size_t i = 0; i < c->nrooms; i++) {
-      Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
-      Arqon__V1__Command cmd = ARQON__V1__COMMAND__INIT;
-      char trace[33];
-      cmd.type = "leave";
-      e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_CMD;
-      e.cmd = &cmd;
-      e.room_id = c->rooms[i];
-      stamp(c, &e, trace);
-      notify_brain(c, "leave", &e);
-    }
+    for (size_t i = 0; i < c->nrooms; i++)
+      notify_room(c, "leave", c->rooms[i]);
   }
   arq_egress_unregister(c);
   arq_tenant_release(s, c->tenant);

@@ -214,6 +214,9 @@ void arq_session_open(arq_conn_t *c);
 void arq_session_message(arq_conn_t *c, bool binary, const uint8_t *data, size_t len,
                          uint64_t received_ns);
 void arq_session_closed(arq_conn_t *c);
+/** After NATS came back: every worker announces its connections' rooms to the Brain again
+ *  (it may have expired them). Safe from any thread. */
+void arq_session_rejoin_all(arq_shield_t *s);
 /** Sends an envelope to the connection in its preferred encoding. */
 void arq_session_send_envelope(arq_conn_t *c, const Arqon__V1__Envelope *e, bool text);
 

@@ -30,6 +30,7 @@ struct arq_spine {
   natsSubscription *user_sub, *conn_sub, *inbox_sub;
   char inbox[64];
   atomic_bool connected;
+  atomic_bool ever_connected;
   pthread_mutex_t lock;
   pthread_cond_t closed_cond; /* nats.c calls back after Close: wait for the last one */
   bool closed;
@@ -39,7 +40,11 @@ struct arq_spine {
 
 static void on_connected(natsConnection *nc, void *closure) {
   arq_spine_t *sp = closure;
+  bool again = atomic_exchange(&sp->ever_connected, true);
   atomic_store(&sp->connected, true);
+  /* After an outage the Brain may have expired this node's presence: tell it again. */
+  if (again)
+    arq_session_rejoin_all(sp->shield);
   ARQ_LOG(ARQ_LOG_INFO, "spine", "NATS connected", {"node", sp->shield->node_id});
 }
 
@@ -151,8 +156,11 @@ arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap) {
   if (st == NATS_OK) st = natsOptions_SetClosedCB(opts, on_closed, sp);
   if (st == NATS_OK) {
     st = natsConnection_Connect(&sp->nc, opts);
-    if (st == NATS_OK)
-      atomic_store(&sp->connected, natsConnection_Status(sp->nc) == NATS_CONN_STATUS_CONNECTED);
+    if (st == NATS_OK) { /* connected at once: nats.c calls no connected callback then */
+      bool up = natsConnection_Status(sp->nc) == NATS_CONN_STATUS_CONNECTED;
+      atomic_store(&sp->connected, up);
+      atomic_store(&sp->ever_connected, up);
+    }
     else if (st == NATS_NOT_YET_CONNECTED) /* retrying in the background */
       st = NATS_OK;
   }
@@ -237,6 +245,7 @@ int arq_spine_publish(arq_spine_t *sp, const char *subject, const char *reply, c
   if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-tenant", h->tenant);
   if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-sender", h->sender);
   if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-conn", h->conn);
+  if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-node", sp->shield->node_id);
   if (st == NATS_OK && h->shadow) st = natsMsgHeader_Set(msg, "x-arqon-shadow", "true");
   for (size_t off = 0; st == NATS_OK && off < h->extra_len;) {
     const char *name = h->extra + off, *value = name + strlen(name) + 1;

@@ -146,6 +146,7 @@ class Routing(ShieldTestCase):
         self.assertEqual(headers["x-arqon-sender"], "alice")
         self.assertEqual(headers["x-arqon-conn"], welcome["conn_id"])
         self.assertEqual(headers["x-arqon-trace-id"], trace)
+        self.assertEqual(headers["x-arqon-node"], "n1")
         self.assertRegex(headers["traceparent"], r"^00-%s-[0-9a-f]{16}-01$" % trace)
         self.assertIsNone(spy.next_msg(0.2))
         await ws.close()
@@ -250,6 +251,14 @@ class Routing(ShieldTestCase):
         e = parse(await ws.recv())
         self.assertEqual(e.id, "q1")
         self.assertEqual(error_of(e)["code"], 503)
+        await ws.close()
+
+    async def test_reads_need_membership(self):
+        ws, _ = await self.connect(rooms=None)
+        for cmd in ("presence", "history"):
+            await ws.send(cmd_json(cmd, "R8", "r-" + cmd))
+            e = parse(await ws.recv())
+            self.assertEqual((e.id, error_of(e)["code"]), ("r-" + cmd, 403))
         await ws.close()
 
     async def test_presence_answered_by_a_responder(self):
@@ -461,6 +470,11 @@ class SpineFailure(unittest.IsolatedAsyncioTestCase):
                 self.assertEqual((e.id, error_of(e)["code"]), ("down", 503))
                 nats.restart()
                 shield.wait_ready(15)
+                # The Brain may have expired this node's presence: the joins are announced again.
+                deadline = time.monotonic() + 10
+                while "joins announced again after reconnecting" not in shield.log() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                self.assertRegex(shield.log(), r'msg="joins announced again after reconnecting" count=1')
                 spy = NatsClient(nats.port)
                 spy.subscribe("in.t.T1.r.R1")
                 await ws.send(event_json("R1", id_="up"))
