@@ -9,13 +9,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN=build/bin
-STATE=.arqon
+BIN=${ARQON_BIN_DIR:-build/bin}
+STATE=${ARQON_STATE_DIR:-.arqon}
 NATS_PORT=${ARQON_NATS_PORT:-4222}
 REDIS_PORT=${ARQON_REDIS_PORT:-6379}
 SHIELD_PORT=${ARQON_SHIELD_PORT:-4000}
 BRAIN_METRICS_PORT=${ARQON_BRAIN_METRICS_PORT:-9091}
 mkdir -p "$STATE/nats" "$STATE/redis" "$STATE/logs"
+case "$STATE" in /*) ;; *) STATE="$PWD/$STATE" ;; esac
+
+# One stack per state directory; `arq dev down` stops it through this file.
+if [[ -s "$STATE/run.pid" ]] && kill -0 "$(cat "$STATE/run.pid")" 2>/dev/null; then
+  echo "a stack is already running from $STATE (pid $(cat "$STATE/run.pid")); arq dev down stops it" >&2
+  exit 1
+fi
+echo $$ > "$STATE/run.pid"
 
 secret() { # file [prefix]: a random hex secret, created once, readable by the owner only
   if [[ ! -s "$1" ]]; then
@@ -34,6 +42,7 @@ cleanup() {
   echo "stopping..."
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  rm -f "$STATE/run.pid"
   echo "stopped"
 }
 trap cleanup EXIT
@@ -63,7 +72,7 @@ cp deploy/nats/accounts.conf "$STATE/accounts.conf"
 cat > "$STATE/nats.conf" <<CONF
 host: 127.0.0.1
 port: $NATS_PORT
-jetstream { store_dir: "$PWD/$STATE/nats" }
+jetstream { store_dir: "$STATE/nats" }
 include ./accounts.conf
 CONF
 ARQON_NATS_SHIELD_PASSWORD="$(cat "$STATE/nats_shield_password")" \
@@ -72,7 +81,7 @@ ARQON_NATS_BACKEND_PASSWORD="$(cat "$STATE/nats_backend_password")" \
   nats-server -c "$STATE/nats.conf" >"$STATE/logs/nats.log" 2>&1 &
 pids+=($!)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-  --dir "$PWD/$STATE/redis" >"$STATE/logs/redis.log" 2>&1 &
+  --dir "$STATE/redis" >"$STATE/logs/redis.log" 2>&1 &
 pids+=($!)
 wait_port "$NATS_PORT" nats-server "$STATE/logs/nats.log"
 wait_port "$REDIS_PORT" redis-server "$STATE/logs/redis.log"
@@ -112,13 +121,14 @@ ArqonBus development stack
   NATS (JetStream)  nats://127.0.0.1:$NATS_PORT      logs: $STATE/logs/nats.log
   Redis             redis://127.0.0.1:$REDIS_PORT     logs: $STATE/logs/redis.log
   Brain             metrics http://127.0.0.1:$BRAIN_METRICS_PORT/metrics   logs: $STATE/logs/brain.log
-  Shield            ws://127.0.0.1:$SHIELD_PORT/ws   demo http://127.0.0.1:$SHIELD_PORT/   logs: $STATE/logs/shield.log
+  Shield            ws://127.0.0.1:$SHIELD_PORT/ws   logs: $STATE/logs/shield.log
+  Demo page         http://127.0.0.1:$SHIELD_PORT/#token=$TOKEN
   WebSocket URL with the dev token:
     ws://127.0.0.1:$SHIELD_PORT/ws?token=$TOKEN
   Dev token (tenant "default", user "dev", 24 h):
     $TOKEN
 
-Ctrl-C stops everything.
+Ctrl-C (or arq dev down) stops everything.
 INFO
 
 # Exit (and clean up) as soon as any part stops.

@@ -17,6 +17,7 @@ static const arq_command_t commands[] = {
     {"wasm", arq_cmd_wasm, "wasm run FILE.wasm ACTION... | wasm spectest FILE.json"},
     {"envelope", arq_cmd_envelope, "envelope json2pb | pb2json: convert an Envelope, stdin -> stdout"},
     {"schema", arq_cmd_schema, "schema check FILE.desc[.gz] MESSAGE < data: validate a protobuf message"},
+    {"dev", arq_cmd_dev, "dev up | down: the local stack of make run"},
     {"status", arq_cmd_status, "status [--config PATH]: health of the Shield, NATS, Valkey and the Brain"},
     {"policy", arq_cmd_policy, "policy push|ls|rm: tenant Wasm policies in NATS KV"},
     {"bench", arq_cmd_bench, "bench --url ws://H:P/ws --mode ack|roundtrip|fanout|idle: load a Shield"},

@@ -14,3 +14,12 @@ if(NOT ARQ_FUZZ AND TARGET arqon-shield)
   set_tests_properties(integration_cli_status PROPERTIES TIMEOUT 120 LABELS integration
     ENVIRONMENT "PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/harness:${ARQ_PROTO_PYTHONPATH};ARQ_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
 endif()
+
+# make run's stack (arq dev up/down) end to end: NATS with deploy/nats users, Redis, Brain, Shield.
+if(NOT ARQ_FUZZ AND TARGET arqon-shield AND TARGET arqon-brain)
+  add_test(NAME integration_dev_stack
+           COMMAND ${ARQ_PYTHON} -m unittest -v test_dev_stack
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+  set_tests_properties(integration_dev_stack PROPERTIES TIMEOUT 240 LABELS integration
+    ENVIRONMENT "PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/harness:${ARQ_PROTO_PYTHONPATH};ARQ_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
+endif()
