@@ -10,18 +10,12 @@ import hashlib
 import hmac
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
-import tempfile
 import time
-import http.client
 
-from arqon_harness import free_port, _die_with_parent
+from arqon_daemon import BIN, Daemon
 from arqon.v1 import envelope_pb2
 
-BIN = os.environ.get("ARQ_BIN_DIR", "build/bin")
 SECRET = "integration-secret"
 
 
@@ -53,21 +47,18 @@ def make_token(claims=None, secret=SECRET, alg="HS256", ttl=300, header=None, **
     return signing + "." + b64url(sig)
 
 
-class Shield:
+class Shield(Daemon):
     """An arqon-shield process on a free port, with the given config sections."""
+    binary = "arqon-shield"
 
     def __init__(self, nats_url, node_id="n1", workers=2, extra_toml="", log_level="info",
                  tls_context=None, nats_user=None, nats_password=None):
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="arq-shield-")
-        self.config = os.path.join(self.dir, "arqon.toml")
+        super().__init__()
         self.node_id = node_id
         self.nats_url = nats_url
         self.extra_toml = extra_toml
         self.workers = workers
         self.log_level = log_level
-        self.proc = None
-        self.log_path = os.path.join(self.dir, "shield.log")
         self.tls_context = tls_context  # client side: set when the Shield serves wss://
         self.nats_user, self.nats_password = nats_user, nats_password
 
@@ -85,50 +76,6 @@ class Shield:
                        if self.nats_user else "") +
                     f'[log]\nlevel = "{self.log_level}"\n{rest}\n')
 
-    def start(self):
-        self.write_config()
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([os.path.join(BIN, "arqon-shield"), "--config", self.config],
-                                     stdout=log, stderr=log, preexec_fn=_die_with_parent)
-        log.close()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"arqon-shield exited {self.proc.returncode}: {self.log()}")
-            try:
-                if self.http("/readyz")[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("arqon-shield did not start: " + self.log())
-
-    def wait_ready(self, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.http("/readyz")[0] == 200:
-                return
-            time.sleep(0.05)
-        raise AssertionError("shield never became ready")
-
-    def log(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def http(self, path, method="GET", headers=None):
-        """(status, body) of one request; http.client adds no Connection header of its own."""
-        if self.tls_context:
-            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=5,
-                                               context=self.tls_context)
-        else:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
-            conn.request(method, path, headers=headers or {})
-            r = conn.getresponse()
-            return r.status, r.read().decode()
-        finally:
-            conn.close()
-
     def url(self, token=None, encoding=None):
         q = []
         if token:
@@ -137,29 +84,6 @@ class Shield:
             q.append(f"encoding={encoding}")
         scheme = "wss" if self.tls_context else "ws"
         return f"{scheme}://127.0.0.1:{self.port}/ws" + ("?" + "&".join(q) if q else "")
-
-    def stop(self, sig=signal.SIGTERM):
-        """Stops the process and returns its exit status; the directory goes unless the
-        process failed (its log is then kept for the report) or ARQ_KEEP_TEST_DIRS is set."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        rc = self.proc.returncode if self.proc else None
-        if rc in (0, None) and not os.environ.get("ARQ_KEEP_TEST_DIRS"):
-            shutil.rmtree(self.dir, ignore_errors=True)
-        elif rc not in (0, None):
-            print(f"arqon-shield exited {rc}; log: {self.log_path}\n{self.log()[-4000:]}")
-        return rc
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def env_json(**fields):

@@ -13,7 +13,7 @@ import unittest
 import websockets
 
 from arqon_harness import NatsClient, NatsServer, RedisServer
-from brain_support import Brain, PersistentRedis, UserShield, js_request, partition_of
+from brain_support import Brain, PersistentRedis, js_request, partition_of
 from shield_support import Shield, cmd_json, event_json, make_token, parse, recv_until, envelope_pb2
 
 FAST_SHIELD = ("[shield]\nconn_rate = 100000.0\nconn_burst = 100000\ntenant_rate = 1000000.0\n"
@@ -542,7 +542,8 @@ class StrictSpine(unittest.IsolatedAsyncioTestCase):
         cls.redis = RedisServer().start()
         cls.brain = Brain(cls.nats.url, cls.redis.url, extra_toml='user = "brain"',
                           env={"ARQON_NATS_PASSWORD": cls.pw["brain"]}).start()
-        cls.shield = UserShield(cls.nats.url, "shield", cls.pw["shield"], extra_toml=FAST_SHIELD).start()
+        cls.shield = Shield(cls.nats.url, nats_user="shield", nats_password=cls.pw["shield"],
+                            extra_toml=FAST_SHIELD).start()
         cls.shield.wait_ready()
 
     @classmethod
