@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "cli/commands.h"
 #include "cli/kv_cli.h"
@@ -24,22 +23,6 @@ static void usage(FILE *out) {
 }
 
 static const char *schema_bucket(const arq_config_t *cfg) { return cfg->platform.registry.kv_bucket; }
-
-static int gzip_bytes(const arq_buf_t *in, arq_buf_t *out) {
-  z_stream zs;
-  memset(&zs, 0, sizeof zs);
-  if (deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    return -1;
-  arq_buf_reserve(out, deflateBound(&zs, in->len));
-  zs.next_in = (Bytef *)in->data;
-  zs.avail_in = (uInt)in->len;
-  zs.next_out = (Bytef *)out->data;
-  zs.avail_out = (uInt)(out->cap - 1);
-  int rc = deflate(&zs, Z_FINISH);
-  out->len = zs.total_out;
-  deflateEnd(&zs);
-  return rc == Z_STREAM_END ? 0 : -1;
-}
 
 /* Compiles the set (decompressing it first when it is gzip) and checks the message. */
 static int check_set(const arq_cli_kv_t *k, const char *file, const arq_buf_t *raw,
@@ -73,27 +56,28 @@ static int check_set(const arq_cli_kv_t *k, const char *file, const arq_buf_t *r
 }
 
 static int push(arq_cli_kv_t *k, const char *id, const char *file, const char *message) {
-  arq_buf_t raw, plain, gz;
+  arq_buf_t raw, plain;
   arq_buf_init(&raw);
   arq_buf_init(&plain);
-  arq_buf_init(&gz);
+  uint8_t *gz = NULL;
+  size_t gz_len = 0;
   int rc = 1;
   uint64_t rev = 0;
   if (arq_cli_read_file("arq schema push", file, (size_t)k->cfg.platform.registry.max_schema_bytes, &raw) ||
       check_set(k, file, &raw, message, &plain)) {
     /* reason printed */
-  } else if (gzip_bytes(&plain, &gz)) {
+  } else if (arq_schema_gzip((const uint8_t *)plain.data, plain.len, &gz, &gz_len)) {
     fprintf(stderr, "arq schema push: cannot compress %s\n", file);
-  } else if (kvStore_Put(&rev, k->kv, id, gz.data, (int)gz.len) != NATS_OK) {
+  } else if (kvStore_Put(&rev, k->kv, id, gz, (int)gz_len) != NATS_OK) {
     fprintf(stderr, "arq schema push: put %s: %s\n", id, nats_GetLastError(NULL));
   } else {
-    printf("pushed %s (%zu bytes, %zu compressed) as revision %llu\n", id, plain.len, gz.len,
+    printf("pushed %s (%zu bytes, %zu compressed) as revision %llu\n", id, plain.len, gz_len,
            (unsigned long long)rev);
     rc = 0;
   }
   arq_buf_free(&raw);
   arq_buf_free(&plain);
-  arq_buf_free(&gz);
+  free(gz);
   return rc;
 }
 

@@ -12,6 +12,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <zlib.h>
 
 /* A first guess that avoids most re-allocations for ordinary descriptor sets. */
@@ -107,4 +108,33 @@ done:
   free(buf);
   inflateEnd(&zs);
   return rc;
+}
+
+int arq_schema_gzip(const uint8_t *data, size_t len, uint8_t **out, size_t *out_len) {
+  z_stream zs;
+  memset(&zs, 0, sizeof zs);
+  *out = NULL;
+  *out_len = 0;
+  if (len > UINT32_MAX || deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return -1;
+  uLong bound = deflateBound(&zs, (uLong)len);
+  uint8_t *buf = malloc(bound);
+  if (!buf) {
+    deflateEnd(&zs);
+    return -1;
+  }
+  zs.next_in = (Bytef *)(uintptr_t)data;
+  zs.avail_in = (uInt)len;
+  zs.next_out = buf;
+  zs.avail_out = (uInt)bound;
+  int z = deflate(&zs, Z_FINISH);
+  size_t produced = (size_t)zs.total_out;
+  deflateEnd(&zs);
+  if (z != Z_STREAM_END) {
+    free(buf);
+    return -1;
+  }
+  *out = buf;
+  *out_len = produced;
+  return 0;
 }

@@ -162,6 +162,12 @@ const char *arq_schema_message_name(const arq_schema_message_t *m);
 int arq_schema_gunzip(const uint8_t *data, size_t len, size_t limit, uint8_t **out,
                       size_t *out_len, arq_schema_error_t *err);
 
+/**
+ * Compress `data` into a new malloc'd gzip stream (*out, freed by the caller): the form in
+ * which sets are stored in the registry bucket. Returns 0, or -1 if zlib fails.
+ */
+int arq_schema_gzip(const uint8_t *data, size_t len, uint8_t **out, size_t *out_len);
+
 /* ---- validation ----------------------------------------------------------------------- */
 
 /**

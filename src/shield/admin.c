@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
 
 #include "common/buf.h"
 #include "common/ids.h"
@@ -82,22 +81,6 @@ static void deliver(arq_loop_t *loop, arq_task_t *task) {
 
 /* ---- the work, on the admin thread ---- */
 
-static int gzip_bytes(const uint8_t *in, size_t len, arq_buf_t *out) {
-  z_stream zs;
-  memset(&zs, 0, sizeof zs);
-  if (deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    return -1;
-  arq_buf_reserve(out, deflateBound(&zs, len));
-  zs.next_in = (Bytef *)in;
-  zs.avail_in = (uInt)len;
-  zs.next_out = (Bytef *)out->data;
-  zs.avail_out = (uInt)(out->cap - 1);
-  int rc = deflate(&zs, Z_FINISH);
-  out->len = zs.total_out;
-  deflateEnd(&zs);
-  return rc == Z_STREAM_END ? 0 : -1;
-}
-
 /* Checks a schema set and returns the gzip bytes to store, or -1 with the answer set. */
 static int prepare_schema(arq_admin_t *a, job_t *j, arq_buf_t *store) {
   size_t limit = (size_t)a->shield->cfg->platform.registry.max_schema_bytes;
@@ -118,9 +101,16 @@ static int prepare_schema(arq_admin_t *a, job_t *j, arq_buf_t *store) {
     rc = -1;
   } else if (gz) {
     arq_buf_append(store, j->body, j->body_len);
-  } else if (gzip_bytes(j->body, j->body_len, store)) {
-    answer_error(j, 500, "Internal Server Error", "cannot compress");
-    rc = -1;
+  } else {
+    uint8_t *packed = NULL;
+    size_t packed_len = 0;
+    if (arq_schema_gzip(j->body, j->body_len, &packed, &packed_len)) {
+      answer_error(j, 500, "Internal Server Error", "cannot compress");
+      rc = -1;
+    } else {
+      arq_buf_append(store, packed, packed_len);
+    }
+    free(packed);
   }
   arq_schema_free(s);
   free(plain);
