@@ -186,6 +186,18 @@ static bool room_id_ok(const reply_ctx_t *r, const char *room) {
   return true;
 }
 
+/* Publishing and reading a room (presence, history) need the connection to have joined it
+ * or its token's rooms claim to cover it. Answers the refusal itself. */
+static bool may_use_room(const reply_ctx_t *r, const Arqon__V1__Envelope *e) {
+  if (!room_id_ok(r, e->room_id))
+    return false;
+  if (!joined(r->c, e->room_id) && !arq_identity_room_allowed(&r->c->id, e->room_id)) {
+    reply_error(r, 403, "not a member of this room", e->room_id);
+    return false;
+  }
+  return true;
+}
+
 static void spine_down(const reply_ctx_t *r, const char *room) {
   arq_counter_inc(r->c->w->shield->m.spine_unavailable);
   reply_error(r, 503, "spine unavailable", room);
@@ -193,12 +205,8 @@ static void spine_down(const reply_ctx_t *r, const char *room) {
 
 static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t received_ns) {
   arq_conn_t *c = r->c;
-  if (!room_id_ok(r, e->room_id))
+  if (!may_use_room(r, e))
     return;
-  if (!joined(c, e->room_id) && !arq_identity_room_allowed(&c->id, e->room_id)) {
-    reply_error(r, 403, "not a member of this room", e->room_id);
-    return;
-  }
   char subject[160];
   snprintf(subject, sizeof subject, "in.t.%s.r.%s", c->id.tenant, e->room_id);
   char why[ARQ_SCHEMA_REASON];
@@ -260,14 +268,8 @@ static void handle_leave(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
 
 /* presence/history: the same rule as publishing, checked here before the Brain is asked. */
 static void handle_read(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
-  arq_conn_t *c = r->c;
-  if (!room_id_ok(r, e->room_id))
-    return;
-  if (!joined(c, e->room_id) && !arq_identity_room_allowed(&c->id, e->room_id)) {
-    reply_error(r, 403, "not a member of this room", e->room_id);
-    return;
-  }
-  arq_session_request(c, e, r->text);
+  if (may_use_room(r, e))
+    arq_session_request(r->c, e, r->text);
 }
 
 static void handle_command(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
