@@ -12,9 +12,14 @@
  *
  *   Peepholes: an i32 test (eqz, eq, ..., ge_u) immediately followed by br_if or if
  *   becomes a single compare-and-branch, since loops end that way; two local.get in
- *   a row become one instruction, and i32.const followed by i32.add/sub becomes an
- *   add-immediate. None crosses a branch target, and fuel still counts every
- *   WebAssembly instruction. Branch targets
+ *   a row become one instruction. The i32 binary operators take register-style
+ *   operands (ARQ__FORM_* in internal.h): their operands straight from one or two
+ *   local.get or an i32.const just before them, their result straight into a
+ *   local.set just after, or, for comparisons, a br_if (if) just after. clang's code
+ *   is mostly such local-to-local arithmetic, and each fusion saves a dispatch and a
+ *   trip through the value stack. None crosses a branch target, and fuel still counts
+ *   every WebAssembly instruction (the run's count is kept per source instruction, so a
+ *   fused cell costs what the instructions it replaces did). Branch targets
  *   are cell indices while compiling and become cell pointers at the end.
  *
  *   Fuel is charged per straight-line run: a FUEL cell opens every run (function
@@ -114,11 +119,46 @@ static bool fusable_test(const comp_t *c) {
          c->last_op >= 0x45 && c->last_op <= 0x4f;
 }
 
-/* The last instruction is `op` with one immediate, with nothing after it and no branch
- * into it, so the instruction being compiled may be fused into it. */
-static bool fusable_with(const comp_t *c, unsigned op) {
-  return c->last_op == op && c->ncode >= 2 && c->last_pos == c->ncode - 2 &&
+/* The last instruction is `op` with `nimm` immediates, with nothing after it and no
+ * branch into it, so the instruction being compiled may be fused into it. */
+static bool fusable_with(const comp_t *c, unsigned op, uint32_t nimm) {
+  return c->last_op == op && c->ncode >= 1 + nimm && c->last_pos == c->ncode - 1 - nimm &&
          c->last_pos > c->fuel_at;
+}
+
+/* The index k of an i32 binary operator among the fused ones (see ARQ__FORM_*): 0..9
+ * for the comparisons, 10..24 for the arithmetic; -1 for any other opcode. */
+static int i32_binop(unsigned op) {
+  if (op >= 0x46 && op <= 0x4f)
+    return (int)op - 0x46;
+  if (op >= 0x6a && op <= 0x78)
+    return (int)op - 0x6a + 10;
+  return -1;
+}
+
+/* For the last instruction, if it is a fused i32 binary operator: its form and k. */
+static bool last_fused(const comp_t *c, unsigned *form, unsigned *k) {
+  if (c->last_op < ARQ__OP_FUSED_BASE)
+    return false;
+  *form = (c->last_op - ARQ__OP_FUSED_BASE) / 32;
+  *k = (c->last_op - ARQ__OP_FUSED_BASE) % 32;
+  return true;
+}
+
+/* Immediates of the operand forms that a local.set or a branch may extend. */
+static uint32_t form_imms(unsigned form) { return form == ARQ__FORM_LL ? 2 : 1; }
+
+/* The last instruction is a comparison with local or immediate operands (form LL, SL or
+ * SI), with nothing after it and no branch into it: a conditional branch on its result
+ * may become its _BR form. Returns that form, or ARQ__FORMS. */
+static unsigned fusable_cmp(const comp_t *c, unsigned *k) {
+  unsigned form;
+  if (!last_fused(c, &form, k) || *k >= 10 || form > ARQ__FORM_SI ||
+      !fusable_with(c, c->last_op, form_imms(form)))
+    return ARQ__FORMS;
+  return form == ARQ__FORM_LL ? ARQ__FORM_LL_BR
+         : form == ARQ__FORM_SL ? ARQ__FORM_SL_BR
+                                : ARQ__FORM_SI_BR;
 }
 
 /* Turns the last instruction into superinstruction `op`, keeping its immediate. */
@@ -175,6 +215,11 @@ static arq_wasm_result_t emit_branch(comp_t *c, unsigned plain, unsigned drop, u
     TRY(emit_target(c, t));
     TRY(emit_u64(c, arity));
     return emit_u64(c, dest);
+  }
+  unsigned k, form;
+  if (plain == ARQ__OP_BR_IF && (form = fusable_cmp(c, &k)) != ARQ__FORMS) {
+    fuse_into_last(c, ARQ__OP_FUSED(form, k));
+    return emit_target(c, t);
   }
   if (plain == ARQ__OP_BR_IF && fusable_test(c)) {
     unsigned test = c->last_op;
@@ -367,15 +412,22 @@ static arq_wasm_result_t compile_body(comp_t *c) {
       TRY(arq__v_pop_n(v, p, np));
       uint32_t else_cell = 0;
       if (op == 0x04) {
-        unsigned branch = ARQ__OP_BR_UNLESS;
-        if (fusable_test(c)) {
+        unsigned branch = ARQ__OP_BR_UNLESS, k, form;
+        if ((form = fusable_cmp(c, &k)) != ARQ__FORMS) {
+          /* branch to the else part when the comparison fails */
+          fuse_into_last(c, ARQ__OP_FUSED(form, negated_test(0x46 + k) - 0x46));
+          TRY(emit_target_cell(c, 0));
+          else_cell = c->ncode;
+        } else if (fusable_test(c)) {
           unsigned neg = negated_test(c->last_op);
           c->ncode--;
           branch = neg ? ARQ__OP_BR_IF_CMP + (neg - 0x45) : ARQ__OP_BR_IF;
         }
-        TRY(emit_op(c, branch));
-        TRY(emit_target_cell(c, 0));
-        else_cell = c->ncode;
+        if (!else_cell) {
+          TRY(emit_op(c, branch));
+          TRY(emit_target_cell(c, 0));
+          else_cell = c->ncode;
+        }
       }
       TRY(arq__v_push_ctrl(v, op == 0x02 ? ARQ__BLOCK : op == 0x03 ? ARQ__LOOP : ARQ__IF, np, p,
                            nr, r));
@@ -542,10 +594,28 @@ static arq_wasm_result_t compile_body(comp_t *c) {
         if (op == 0x22)
           TRY(arq__v_push(v, t));
       }
-      if (op == 0x20 && fusable_with(c, ARQ__OP_LOCAL_GET)) {
+      if (op == 0x20 && fusable_with(c, ARQ__OP_LOCAL_GET, 1)) {
         fuse_into_last(c, ARQ__OP_LOCAL_GET2);
         TRY(emit_u64(c, li));
         break;
+      }
+      if (op == 0x21) { /* the result of an i32 binary operator goes to the local */
+        unsigned form, k;
+        int kk = i32_binop(c->last_op);
+        if (kk >= 0 && fusable_with(c, c->last_op, 0)) {
+          fuse_into_last(c, ARQ__OP_FUSED(ARQ__FORM_SS_SET, (unsigned)kk));
+          TRY(emit_u64(c, li));
+          break;
+        }
+        if (last_fused(c, &form, &k) && form <= ARQ__FORM_SI &&
+            fusable_with(c, c->last_op, form_imms(form))) {
+          fuse_into_last(c, ARQ__OP_FUSED(form == ARQ__FORM_LL   ? ARQ__FORM_LL_SET
+                                          : form == ARQ__FORM_SL ? ARQ__FORM_SL_SET
+                                                                 : ARQ__FORM_SI_SET,
+                                          k));
+          TRY(emit_u64(c, li));
+          break;
+        }
       }
       TRY(emit_op(c, op));
       TRY(emit_u64(c, li));
@@ -693,11 +763,19 @@ static arq_wasm_result_t compile_body(comp_t *c) {
         TRY(arq__v_pop(v, b, NULL));
       TRY(arq__v_pop(v, a, NULL));
       TRY(arq__v_push(v, res));
-      if ((op == 0x6a || op == 0x6b) && fusable_with(c, ARQ__OP_CONST)) {
-        /* the constant is the add's second operand, so it is an i32.const */
-        uint32_t k = (uint32_t)c->code[c->ncode - 1].u64;
-        fuse_into_last(c, ARQ__OP_I32_ADD_IMM);
-        c->code[c->ncode - 1].u64 = op == 0x6a ? k : (uint32_t)(0u - k);
+      /* operands straight from locals or a constant (an i32.const: it is the operator's
+       * second operand), keeping their immediates in place */
+      int k = i32_binop(op);
+      if (k >= 0 && fusable_with(c, ARQ__OP_LOCAL_GET2, 2)) {
+        fuse_into_last(c, ARQ__OP_FUSED(ARQ__FORM_LL, (unsigned)k));
+        break;
+      }
+      if (k >= 0 && fusable_with(c, ARQ__OP_LOCAL_GET, 1)) {
+        fuse_into_last(c, ARQ__OP_FUSED(ARQ__FORM_SL, (unsigned)k));
+        break;
+      }
+      if (k >= 0 && fusable_with(c, ARQ__OP_CONST, 1)) {
+        fuse_into_last(c, ARQ__OP_FUSED(ARQ__FORM_SI, (unsigned)k));
         break;
       }
       TRY(emit_op(c, op));

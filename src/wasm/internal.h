@@ -61,8 +61,34 @@ enum {
   ARQ__OP_BR_IF_CMP = 0xe0,
   /* superinstructions, fused within a straight-line run */
   ARQ__OP_LOCAL_GET2 = 0xf0,  /* local.get a; local.get b: slot a, slot b */
-  ARQ__OP_I32_ADD_IMM = 0xf1, /* i32.const c; i32.add (or i32.sub with -c): c */
+  /* register-style forms of the i32 binary operators, numbered ARQ__OP_FUSED(form, k)
+   * where k is the operator's index (ARQ__I32_BINOPS: 0..9 the comparisons i32.eq ..
+   * i32.ge_u, 10..24 i32.add .. i32.rotr). The operands come from locals or an
+   * immediate instead of the value stack, and the result may go straight to a local. */
+  ARQ__OP_FUSED_BASE = 0x100,
+  ARQ__OP_COUNT = 0x100 + 32 * 10, /* size of the label table */
 };
+
+/* Forms of the fused i32 binary operators. In each name the first letters say where the
+ * left and right operands come from (S: stack, L: local, I: immediate) and the suffix
+ * where the result goes (nothing: pushed; SET: a local; BR: a branch taken when the
+ * comparison holds, comparisons only). Immediates, in cell order: the local slots or the
+ * constant of the operands, then the destination slot or the branch target. */
+enum {
+  ARQ__FORM_LL,     /* local.get a; local.get b; op: a, b */
+  ARQ__FORM_SL,     /* local.get b; op: b */
+  ARQ__FORM_SI,     /* i32.const c; op: c */
+  ARQ__FORM_SS_SET, /* op; local.set d: d */
+  ARQ__FORM_LL_SET, /* local.get a; local.get b; op; local.set d: a, b, d */
+  ARQ__FORM_SL_SET, /* local.get b; op; local.set d: b, d */
+  ARQ__FORM_SI_SET, /* i32.const c; op; local.set d: c, d */
+  ARQ__FORM_LL_BR,  /* local.get a; local.get b; cmp; br_if: a, b, target */
+  ARQ__FORM_SL_BR,  /* local.get b; cmp; br_if: b, target */
+  ARQ__FORM_SI_BR,  /* i32.const c; cmp; br_if: c, target */
+  ARQ__FORMS
+};
+#define ARQ__I32_BINOPS 25
+#define ARQ__OP_FUSED(form, k) (ARQ__OP_FUSED_BASE + 32u * (unsigned)(form) + (unsigned)(k))
 
 typedef union arq__cell {
   const void *op;            /* a handler address */

@@ -109,6 +109,38 @@ arq_wasm_result_t arq__invoke(arq_wasm_instance_t *inst, arq_wasm_func_t *f, uin
     memsize = in->memory ? in->memory->size : 0;                                         \
   } while (0)
 
+/* The i32 binary operators that have register-style forms, by index k (ARQ__FORM_* in
+ * internal.h): X(k, result of a and b, trap condition, trap). The plain handlers below
+ * (op_46 .. op_78) compute the same expressions. */
+#define I32_CMPS(X)                                                                      \
+  X(0, I32(a) == I32(b), 0, NULL)                                                        \
+  X(1, I32(a) != I32(b), 0, NULL)                                                        \
+  X(2, S32(a) < S32(b), 0, NULL)                                                         \
+  X(3, I32(a) < I32(b), 0, NULL)                                                         \
+  X(4, S32(a) > S32(b), 0, NULL)                                                         \
+  X(5, I32(a) > I32(b), 0, NULL)                                                         \
+  X(6, S32(a) <= S32(b), 0, NULL)                                                        \
+  X(7, I32(a) <= I32(b), 0, NULL)                                                        \
+  X(8, S32(a) >= S32(b), 0, NULL)                                                        \
+  X(9, I32(a) >= I32(b), 0, NULL)
+#define I32_ARITH(X)                                                                     \
+  X(10, I32(I32(a) + I32(b)), 0, NULL)                                                   \
+  X(11, I32(I32(a) - I32(b)), 0, NULL)                                                   \
+  X(12, I32(I32(a) * I32(b)), 0, NULL)                                                   \
+  X(13, I32(S32(a) / S32(b)), I32(b) == 0 || (S32(a) == INT32_MIN && S32(b) == -1),      \
+    I32(b) == 0 ? arq_wasm_err_trap_div_zero : arq_wasm_err_trap_overflow)               \
+  X(14, I32(a) / I32(b), I32(b) == 0, arq_wasm_err_trap_div_zero)                        \
+  X(15, S32(b) == -1 ? 0 : I32(S32(a) % S32(b)), I32(b) == 0, arq_wasm_err_trap_div_zero) \
+  X(16, I32(a) % I32(b), I32(b) == 0, arq_wasm_err_trap_div_zero)                        \
+  X(17, I32(a) & I32(b), 0, NULL)                                                        \
+  X(18, I32(a) | I32(b), 0, NULL)                                                        \
+  X(19, I32(a) ^ I32(b), 0, NULL)                                                        \
+  X(20, I32(I32(a) << (b & 31)), 0, NULL)                                                \
+  X(21, I32(S32(a) >> (b & 31)), 0, NULL)                                                \
+  X(22, I32(a) >> (b & 31), 0, NULL)                                                     \
+  X(23, I32((I32(a) << (b & 31)) | (I32(a) >> ((32 - (b & 31)) & 31))), 0, NULL)         \
+  X(24, I32((I32(a) >> (b & 31)) | (I32(a) << ((32 - (b & 31)) & 31))), 0, NULL)
+
 static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, uint64_t *slots,
                              const void *const **labels_out) {
 /* unlisted opcodes default to op_illegal, then listed ones override that default */
@@ -119,8 +151,8 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
 #endif
-  static const void *const labels[256] = {
-      [0 ... 255] = &&op_illegal,
+  static const void *const labels[ARQ__OP_COUNT] = {
+      [0 ... ARQ__OP_COUNT - 1] = &&op_illegal,
       [ARQ__OP_UNREACHABLE] = &&op_unreachable,
       [ARQ__OP_FUEL] = &&op_fuel,
       [ARQ__OP_BR] = &&op_br,
@@ -190,7 +222,20 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
       [0xe4] = &&op_br_lt_u, [0xe5] = &&op_br_gt_s, [0xe6] = &&op_br_gt_u,
       [0xe7] = &&op_br_le_s, [0xe8] = &&op_br_le_u, [0xe9] = &&op_br_ge_s,
       [0xea] = &&op_br_ge_u,
-      [0xf0] = &&op_local_get2, [0xf1] = &&op_i32_add_imm,
+      [0xf0] = &&op_local_get2,
+#define FUSED_LABELS(k, expr, check, err)                                                \
+  [ARQ__OP_FUSED(ARQ__FORM_LL, k)] = &&op_ll_##k,                                        \
+  [ARQ__OP_FUSED(ARQ__FORM_SL, k)] = &&op_sl_##k,                                        \
+  [ARQ__OP_FUSED(ARQ__FORM_SI, k)] = &&op_si_##k,                                        \
+  [ARQ__OP_FUSED(ARQ__FORM_SS_SET, k)] = &&op_ss_set_##k,                                \
+  [ARQ__OP_FUSED(ARQ__FORM_LL_SET, k)] = &&op_ll_set_##k,                                \
+  [ARQ__OP_FUSED(ARQ__FORM_SL_SET, k)] = &&op_sl_set_##k,                                \
+  [ARQ__OP_FUSED(ARQ__FORM_SI_SET, k)] = &&op_si_set_##k,
+#define FUSED_BR_LABELS(k, expr, check, err)                                             \
+  [ARQ__OP_FUSED(ARQ__FORM_LL_BR, k)] = &&op_ll_br_##k,                                  \
+  [ARQ__OP_FUSED(ARQ__FORM_SL_BR, k)] = &&op_sl_br_##k,                                  \
+  [ARQ__OP_FUSED(ARQ__FORM_SI_BR, k)] = &&op_si_br_##k,
+      I32_CMPS(FUSED_LABELS) I32_ARITH(FUSED_LABELS) I32_CMPS(FUSED_BR_LABELS)
   };
 #if defined(__clang__)
 #pragma clang diagnostic pop
@@ -413,9 +458,93 @@ op_local_get2:
   sp[1] = fp[ip[2].u64];
   sp += 2;
   NEXT(3);
-op_i32_add_imm:
-  sp[-1] = I32(I32(sp[-1]) + I32(ip[1].u64));
-  NEXT(2);
+
+  /* Register-style i32 binary operators (ARQ__FORM_* in internal.h): the same
+   * expression with its operands a and b taken from locals, the stack or an immediate,
+   * and its result pushed, stored in a local or tested by a branch. */
+#define FUSED_HANDLERS(k, expr, check, err)                                              \
+  op_ll_##k : {                                                                          \
+    uint64_t a = fp[ip[1].u64], b = fp[ip[2].u64];                                       \
+    if (check)                                                                           \
+      TRAP(err);                                                                         \
+    *sp++ = (expr);                                                                      \
+    NEXT(3);                                                                             \
+  }                                                                                      \
+  op_sl_##k : {                                                                          \
+    uint64_t a = sp[-1], b = fp[ip[1].u64];                                              \
+    if (check)                                                                           \
+      TRAP(err);                                                                         \
+    sp[-1] = (expr);                                                                     \
+    NEXT(2);                                                                             \
+  }                                                                                      \
+  op_si_##k : {                                                                          \
+    uint64_t a = sp[-1], b = ip[1].u64;                                                  \
+    if (check)                                                                           \
+      TRAP(err);                                                                         \
+    sp[-1] = (expr);                                                                     \
+    NEXT(2);                                                                             \
+  }                                                                                      \
+  op_ss_set_##k : {                                                                      \
+    uint64_t a = sp[-2], b = sp[-1];                                                     \
+    if (check)                                                                           \
+      TRAP(err);                                                                         \
+    sp -= 2;                                                                             \
+    fp[ip[1].u64] = (expr);                                                              \
+    NEXT(2);                                                                             \
+  }                                                                                      \
+  op_ll_set_##k : {                                                                      \
+    uint64_t a = fp[ip[1].u64], b = fp[ip[2].u64];                                       \
+    if (check)                                                                           \
+      TRAP(err);                                                                         \
+    fp[ip[3].u64] = (expr);                                                              \
+    NEXT(4);                                                                             \
+  }                                                                                      \
+  op_sl_set_##k : {                                                                      \
+    uint64_t a = sp[-1], b = fp[ip[1].u64];                                              \
+    if (check)                                                                           \
+      TRAP(err);                                                                         \
+    sp--;                                                                                \
+    fp[ip[2].u64] = (expr);                                                              \
+    NEXT(3);                                                                             \
+  }                                                                                      \
+  op_si_set_##k : {                                                                      \
+    uint64_t a = sp[-1], b = ip[1].u64;                                                  \
+    if (check)                                                                           \
+      TRAP(err);                                                                         \
+    sp--;                                                                                \
+    fp[ip[2].u64] = (expr);                                                              \
+    NEXT(3);                                                                             \
+  }
+#define FUSED_BR_HANDLERS(k, expr, check, err)                                           \
+  op_ll_br_##k : {                                                                       \
+    uint64_t a = fp[ip[1].u64], b = fp[ip[2].u64];                                       \
+    if (expr) {                                                                          \
+      ip = ip[3].to;                                                                     \
+      goto *ip->op;                                                                      \
+    }                                                                                    \
+    NEXT(4);                                                                             \
+  }                                                                                      \
+  op_sl_br_##k : {                                                                       \
+    uint64_t a = sp[-1], b = fp[ip[1].u64];                                              \
+    sp--;                                                                                \
+    if (expr) {                                                                          \
+      ip = ip[2].to;                                                                     \
+      goto *ip->op;                                                                      \
+    }                                                                                    \
+    NEXT(3);                                                                             \
+  }                                                                                      \
+  op_si_br_##k : {                                                                       \
+    uint64_t a = sp[-1], b = ip[1].u64;                                                  \
+    sp--;                                                                                \
+    if (expr) {                                                                          \
+      ip = ip[2].to;                                                                     \
+      goto *ip->op;                                                                      \
+    }                                                                                    \
+    NEXT(3);                                                                             \
+  }
+  I32_CMPS(FUSED_HANDLERS)
+  I32_ARITH(FUSED_HANDLERS)
+  I32_CMPS(FUSED_BR_HANDLERS)
 op_local_set:
   fp[ip[1].u64] = *--sp;
   NEXT(2);
