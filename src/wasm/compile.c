@@ -14,7 +14,7 @@
  *   becomes a single compare-and-branch, since loops end that way; two local.get in
  *   a row become one instruction. The i32 binary operators take register-style
  *   operands (ARQ__FORM_* in internal.h): their operands straight from one or two
- *   local.get or an i32.const just before them, their result straight into a
+ *   local.get, an i32.const or a local.get and an i32.const just before them, their result straight into a
  *   local.set just after, or, for comparisons, a br_if (if) just after. clang's code
  *   is mostly such local-to-local arithmetic, and each fusion saves a dispatch and a
  *   trip through the value stack. None crosses a branch target, and fuel still counts
@@ -60,6 +60,8 @@ typedef struct {
   uint32_t ntargets, cap_targets;
   unsigned last_op;   /* the last instruction emitted, for fusing a test into a branch */
   uint32_t last_pos;
+  unsigned prev_op;   /* the one emitted before it (ARQ__OP_COUNT: none to fuse with) */
+  uint32_t prev_pos;
 } comp_t;
 
 static const uint8_t vt_single[4][1] = {{ARQ_WASM_F64}, {ARQ_WASM_F32}, {ARQ_WASM_I64},
@@ -86,6 +88,8 @@ static arq_wasm_result_t grow(comp_t *c, uint32_t n) {
 
 static arq_wasm_result_t emit_op(comp_t *c, unsigned op) {
   TRY(grow(c, 1));
+  c->prev_op = c->last_op;
+  c->prev_pos = c->last_pos;
   c->last_op = op;
   c->last_pos = c->ncode;
   c->code[c->ncode++].op = c->labels[op];
@@ -145,20 +149,31 @@ static bool last_fused(const comp_t *c, unsigned *form, unsigned *k) {
   return true;
 }
 
-/* Immediates of the operand forms that a local.set or a branch may extend. */
-static uint32_t form_imms(unsigned form) { return form == ARQ__FORM_LL ? 2 : 1; }
+/* The operand forms, which a local.set or a branch after them may extend: their
+ * immediates, and the forms they become. */
+static const struct {
+  uint8_t imms, set, br;
+} operand_forms[] = {
+    [ARQ__FORM_LL] = {2, ARQ__FORM_LL_SET, ARQ__FORM_LL_BR},
+    [ARQ__FORM_SL] = {1, ARQ__FORM_SL_SET, ARQ__FORM_SL_BR},
+    [ARQ__FORM_SI] = {1, ARQ__FORM_SI_SET, ARQ__FORM_SI_BR},
+    [ARQ__FORM_LI] = {2, ARQ__FORM_LI_SET, ARQ__FORM_LI_BR},
+};
 
-/* The last instruction is a comparison with local or immediate operands (form LL, SL or
- * SI), with nothing after it and no branch into it: a conditional branch on its result
- * may become its _BR form. Returns that form, or ARQ__FORMS. */
+/* The last instruction is an i32 binary operator in an operand form (one that pushes its
+ * result), with nothing after it and no branch into it. */
+static bool fusable_form(const comp_t *c, unsigned *form, unsigned *k) {
+  return last_fused(c, form, k) && *form <= ARQ__FORM_LI &&
+         fusable_with(c, c->last_op, operand_forms[*form].imms);
+}
+
+/* The last instruction is a comparison in an operand form: a conditional branch on its
+ * result may become its _BR form. Returns that form, or ARQ__FORMS. */
 static unsigned fusable_cmp(const comp_t *c, unsigned *k) {
   unsigned form;
-  if (!last_fused(c, &form, k) || *k >= 10 || form > ARQ__FORM_SI ||
-      !fusable_with(c, c->last_op, form_imms(form)))
+  if (!fusable_form(c, &form, k) || *k >= 10)
     return ARQ__FORMS;
-  return form == ARQ__FORM_LL ? ARQ__FORM_LL_BR
-         : form == ARQ__FORM_SL ? ARQ__FORM_SL_BR
-                                : ARQ__FORM_SI_BR;
+  return operand_forms[form].br;
 }
 
 /* Turns the last instruction into superinstruction `op`, keeping its immediate. */
@@ -607,12 +622,8 @@ static arq_wasm_result_t compile_body(comp_t *c) {
           TRY(emit_u64(c, li));
           break;
         }
-        if (last_fused(c, &form, &k) && form <= ARQ__FORM_SI &&
-            fusable_with(c, c->last_op, form_imms(form))) {
-          fuse_into_last(c, ARQ__OP_FUSED(form == ARQ__FORM_LL   ? ARQ__FORM_LL_SET
-                                          : form == ARQ__FORM_SL ? ARQ__FORM_SL_SET
-                                                                 : ARQ__FORM_SI_SET,
-                                          k));
+        if (fusable_form(c, &form, &k)) {
+          fuse_into_last(c, ARQ__OP_FUSED(operand_forms[form].set, k));
           TRY(emit_u64(c, li));
           break;
         }
@@ -775,6 +786,17 @@ static arq_wasm_result_t compile_body(comp_t *c) {
         break;
       }
       if (k >= 0 && fusable_with(c, ARQ__OP_CONST, 1)) {
+        if (c->prev_op == ARQ__OP_LOCAL_GET && c->prev_pos == c->last_pos - 2 &&
+            c->prev_pos > c->fuel_at) {
+          /* local.get a; i32.const c; op: one cell (a, c) where the local.get was */
+          c->code[c->prev_pos].op = c->labels[ARQ__OP_FUSED(ARQ__FORM_LI, (unsigned)k)];
+          c->code[c->prev_pos + 2] = c->code[c->prev_pos + 3];
+          c->ncode--;
+          c->last_op = ARQ__OP_FUSED(ARQ__FORM_LI, (unsigned)k);
+          c->last_pos = c->prev_pos;
+          c->prev_op = ARQ__OP_COUNT;
+          break;
+        }
         fuse_into_last(c, ARQ__OP_FUSED(ARQ__FORM_SI, (unsigned)k));
         break;
       }

@@ -66,7 +66,7 @@ enum {
    * i32.ge_u, 10..24 i32.add .. i32.rotr). The operands come from locals or an
    * immediate instead of the value stack, and the result may go straight to a local. */
   ARQ__OP_FUSED_BASE = 0x100,
-  ARQ__OP_COUNT = 0x100 + 32 * 10, /* size of the label table */
+  ARQ__OP_COUNT = 0x100 + 32 * 13, /* size of the label table */
 };
 
 /* Forms of the fused i32 binary operators. In each name the first letters say where the
@@ -78,13 +78,16 @@ enum {
   ARQ__FORM_LL,     /* local.get a; local.get b; op: a, b */
   ARQ__FORM_SL,     /* local.get b; op: b */
   ARQ__FORM_SI,     /* i32.const c; op: c */
+  ARQ__FORM_LI,     /* local.get a; i32.const c; op: a, c */
   ARQ__FORM_SS_SET, /* op; local.set d: d */
   ARQ__FORM_LL_SET, /* local.get a; local.get b; op; local.set d: a, b, d */
   ARQ__FORM_SL_SET, /* local.get b; op; local.set d: b, d */
   ARQ__FORM_SI_SET, /* i32.const c; op; local.set d: c, d */
+  ARQ__FORM_LI_SET, /* local.get a; i32.const c; op; local.set d: a, c, d */
   ARQ__FORM_LL_BR,  /* local.get a; local.get b; cmp; br_if: a, b, target */
   ARQ__FORM_SL_BR,  /* local.get b; cmp; br_if: b, target */
   ARQ__FORM_SI_BR,  /* i32.const c; cmp; br_if: c, target */
+  ARQ__FORM_LI_BR,  /* local.get a; i32.const c; cmp; br_if: a, c, target */
   ARQ__FORMS
 };
 #define ARQ__I32_BINOPS 25

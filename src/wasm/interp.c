@@ -227,6 +227,8 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
   [ARQ__OP_FUSED(ARQ__FORM_LL, k)] = &&op_ll_##k,                                        \
   [ARQ__OP_FUSED(ARQ__FORM_SL, k)] = &&op_sl_##k,                                        \
   [ARQ__OP_FUSED(ARQ__FORM_SI, k)] = &&op_si_##k,                                        \
+  [ARQ__OP_FUSED(ARQ__FORM_LI, k)] = &&op_li_##k,                                        \
+  [ARQ__OP_FUSED(ARQ__FORM_LI_SET, k)] = &&op_li_set_##k,                                \
   [ARQ__OP_FUSED(ARQ__FORM_SS_SET, k)] = &&op_ss_set_##k,                                \
   [ARQ__OP_FUSED(ARQ__FORM_LL_SET, k)] = &&op_ll_set_##k,                                \
   [ARQ__OP_FUSED(ARQ__FORM_SL_SET, k)] = &&op_sl_set_##k,                                \
@@ -234,7 +236,8 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
 #define FUSED_BR_LABELS(k, expr, check, err)                                             \
   [ARQ__OP_FUSED(ARQ__FORM_LL_BR, k)] = &&op_ll_br_##k,                                  \
   [ARQ__OP_FUSED(ARQ__FORM_SL_BR, k)] = &&op_sl_br_##k,                                  \
-  [ARQ__OP_FUSED(ARQ__FORM_SI_BR, k)] = &&op_si_br_##k,
+  [ARQ__OP_FUSED(ARQ__FORM_SI_BR, k)] = &&op_si_br_##k,                                  \
+  [ARQ__OP_FUSED(ARQ__FORM_LI_BR, k)] = &&op_li_br_##k,
       I32_CMPS(FUSED_LABELS) I32_ARITH(FUSED_LABELS) I32_CMPS(FUSED_BR_LABELS)
   };
 #if defined(__clang__)
@@ -484,6 +487,20 @@ op_local_get2:
     sp[-1] = (expr);                                                                     \
     NEXT(2);                                                                             \
   }                                                                                      \
+  op_li_##k : {                                                                          \
+    uint64_t a = fp[ip[1].u64], b = ip[2].u64;                                           \
+    if (check)                                                                           \
+      TRAP(err);                                                                         \
+    *sp++ = (expr);                                                                      \
+    NEXT(3);                                                                             \
+  }                                                                                      \
+  op_li_set_##k : {                                                                      \
+    uint64_t a = fp[ip[1].u64], b = ip[2].u64;                                           \
+    if (check)                                                                           \
+      TRAP(err);                                                                         \
+    fp[ip[3].u64] = (expr);                                                              \
+    NEXT(4);                                                                             \
+  }                                                                                      \
   op_ss_set_##k : {                                                                      \
     uint64_t a = sp[-2], b = sp[-1];                                                     \
     if (check)                                                                           \
@@ -518,6 +535,14 @@ op_local_get2:
 #define FUSED_BR_HANDLERS(k, expr, check, err)                                           \
   op_ll_br_##k : {                                                                       \
     uint64_t a = fp[ip[1].u64], b = fp[ip[2].u64];                                       \
+    if (expr) {                                                                          \
+      ip = ip[3].to;                                                                     \
+      goto *ip->op;                                                                      \
+    }                                                                                    \
+    NEXT(4);                                                                             \
+  }                                                                                      \
+  op_li_br_##k : {                                                                       \
+    uint64_t a = fp[ip[1].u64], b = ip[2].u64;                                           \
     if (expr) {                                                                          \
       ip = ip[3].to;                                                                     \
       goto *ip->op;                                                                      \
