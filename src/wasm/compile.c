@@ -15,7 +15,9 @@
  *   a row become one instruction. The i32 binary operators take register-style
  *   operands (ARQ__FORM_* in internal.h): their operands straight from one or two
  *   local.get, an i32.const or a local.get and an i32.const just before them, their result straight into a
- *   local.set just after, or, for comparisons, a br_if (if) just after. clang's code
+ *   local.set just after (a local.tee becomes such a local.set and a local.get
+ *   that may fuse in turn), or, for comparisons, a br_if (if) just after. A local.set
+ *   of a local.get or of a constant is one move. clang's code
  *   is mostly such local-to-local arithmetic, and each fusion saves a dispatch and a
  *   trip through the value stack. None crosses a branch target, and fuel still counts
  *   every WebAssembly instruction (the run's count is kept per source instruction, so a
@@ -614,17 +616,35 @@ static arq_wasm_result_t compile_body(comp_t *c) {
         TRY(emit_u64(c, li));
         break;
       }
-      if (op == 0x21) { /* the result of an i32 binary operator goes to the local */
+      if (op == 0x21 && fusable_with(c, ARQ__OP_LOCAL_GET, 1)) {
+        fuse_into_last(c, ARQ__OP_LOCAL_MOVE);
+        TRY(emit_u64(c, li));
+        break;
+      }
+      if (op == 0x21 && fusable_with(c, ARQ__OP_CONST, 1)) {
+        fuse_into_last(c, ARQ__OP_LOCAL_SET_CONST);
+        TRY(emit_u64(c, li));
+        break;
+      }
+      if (op != 0x20) { /* the result of an i32 binary operator goes to the local */
         unsigned form, k;
         int kk = i32_binop(c->last_op);
+        bool fused = false;
         if (kk >= 0 && fusable_with(c, c->last_op, 0)) {
           fuse_into_last(c, ARQ__OP_FUSED(ARQ__FORM_SS_SET, (unsigned)kk));
-          TRY(emit_u64(c, li));
-          break;
-        }
-        if (fusable_form(c, &form, &k)) {
+          fused = true;
+        } else if (fusable_form(c, &form, &k)) {
           fuse_into_last(c, ARQ__OP_FUSED(operand_forms[form].set, k));
+          fused = true;
+        }
+        if (fused) {
           TRY(emit_u64(c, li));
+          /* local.tee: a local.get of the local, which the next instruction may fuse
+           * (as in local.tee x; i32.const c; i32.lt_u; br_if) */
+          if (op == 0x22) {
+            TRY(emit_op(c, ARQ__OP_LOCAL_GET));
+            TRY(emit_u64(c, li));
+          }
           break;
         }
       }

@@ -223,6 +223,8 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
       [0xe7] = &&op_br_le_s, [0xe8] = &&op_br_le_u, [0xe9] = &&op_br_ge_s,
       [0xea] = &&op_br_ge_u,
       [0xf0] = &&op_local_get2,
+      [ARQ__OP_LOCAL_MOVE] = &&op_local_move,
+      [ARQ__OP_LOCAL_SET_CONST] = &&op_local_set_const,
 #define FUSED_LABELS(k, expr, check, err)                                                \
   [ARQ__OP_FUSED(ARQ__FORM_LL, k)] = &&op_ll_##k,                                        \
   [ARQ__OP_FUSED(ARQ__FORM_SL, k)] = &&op_sl_##k,                                        \
@@ -380,8 +382,12 @@ op_return: {
   ip = fr->ret_ip;
   fp = fr->fp;
   func = fr->func;
-  in = func->inst;
-  RELOAD_MEMORY(); /* the callee may have grown (moved) the memory */
+  /* Back in the same instance, mem and memsize are current: memory.grow reloads them,
+   * and so does every change of instance (this one included) and every host call. */
+  if (in != func->inst) {
+    in = func->inst;
+    RELOAD_MEMORY();
+  }
   goto *ip->op;
 }
 
@@ -573,6 +579,12 @@ op_local_get2:
 op_local_set:
   fp[ip[1].u64] = *--sp;
   NEXT(2);
+op_local_move:
+  fp[ip[2].u64] = fp[ip[1].u64];
+  NEXT(3);
+op_local_set_const:
+  fp[ip[2].u64] = ip[1].u64;
+  NEXT(3);
 op_local_tee:
   fp[ip[1].u64] = sp[-1];
   NEXT(2);
