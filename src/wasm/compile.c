@@ -16,7 +16,9 @@
  *   operands (ARQ__FORM_* in internal.h): their operands straight from one or two
  *   local.get, an i32.const or a local.get and an i32.const just before them, their result straight into a
  *   local.set just after (a local.tee becomes such a local.set and a local.get
- *   that may fuse in turn), or, for comparisons, a br_if (if) just after. A local.set
+ *   that may fuse in turn), or, for comparisons, a br_if (if) just after. Loads
+ *   take their address from a local, or from a fused i32.add of a local and a constant
+ *   or of two locals. A local.set
  *   of a local.get or of a constant is one move. clang's code
  *   is mostly such local-to-local arithmetic, and each fusion saves a dispatch and a
  *   trip through the value stack. None crosses a branch target, and fuel still counts
@@ -144,7 +146,7 @@ static int i32_binop(unsigned op) {
 
 /* For the last instruction, if it is a fused i32 binary operator: its form and k. */
 static bool last_fused(const comp_t *c, unsigned *form, unsigned *k) {
-  if (c->last_op < ARQ__OP_FUSED_BASE)
+  if (c->last_op < ARQ__OP_FUSED_BASE || c->last_op >= ARQ__OP_LOAD_BASE)
     return false;
   *form = (c->last_op - ARQ__OP_FUSED_BASE) / 32;
   *k = (c->last_op - ARQ__OP_FUSED_BASE) % 32;
@@ -685,6 +687,20 @@ static arq_wasm_result_t compile_body(comp_t *c) {
       } else {
         TRY(arq__v_pop(v, type[op - 0x28], NULL));
         TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+      }
+      /* a load whose address is a local, or the i32 sum of a local and a constant or of
+       * two locals (the sum wraps at 2^32 before the offset is added, as it did) */
+      unsigned load = 3, form, k;
+      if (op <= 0x35 && fusable_with(c, ARQ__OP_LOCAL_GET, 1))
+        load = ARQ__LOAD_L;
+      else if (op <= 0x35 && fusable_form(c, &form, &k) && k == 10 && form == ARQ__FORM_LI)
+        load = ARQ__LOAD_LI;
+      else if (op <= 0x35 && fusable_form(c, &form, &k) && k == 10 && form == ARQ__FORM_LL)
+        load = ARQ__LOAD_LL;
+      if (load < 3) {
+        fuse_into_last(c, ARQ__OP_LOAD_FUSED(load, op - 0x28));
+        TRY(emit_u64(c, offset));
+        break;
       }
       TRY(emit_op(c, op));
       TRY(emit_u64(c, offset));

@@ -68,8 +68,18 @@ enum {
    * i32.ge_u, 10..24 i32.add .. i32.rotr). The operands come from locals or an
    * immediate instead of the value stack, and the result may go straight to a local. */
   ARQ__OP_FUSED_BASE = 0x100,
-  ARQ__OP_COUNT = 0x100 + 32 * 13, /* size of the label table */
+  /* loads whose address comes from locals: ARQ__OP_LOAD_FUSED(form, op - 0x28) */
+  ARQ__OP_LOAD_BASE = 0x100 + 32 * 13,
+  ARQ__OP_COUNT = ARQ__OP_LOAD_BASE + 16 * 3, /* size of the label table */
 };
+
+/* Forms of the fused loads (0x28 i32.load .. 0x35 i64.load32_u). Immediates: */
+enum {
+  ARQ__LOAD_L,  /* local.get a; load: a, offset */
+  ARQ__LOAD_LI, /* local.get a; i32.const c; i32.add; load: a, c, offset */
+  ARQ__LOAD_LL, /* local.get a; local.get b; i32.add; load: a, b, offset */
+};
+#define ARQ__OP_LOAD_FUSED(form, i) (ARQ__OP_LOAD_BASE + 16u * (unsigned)(form) + (unsigned)(i))
 
 /* Forms of the fused i32 binary operators. In each name the first letters say where the
  * left and right operands come from (S: stack, L: local, I: immediate) and the suffix

@@ -141,6 +141,25 @@ arq_wasm_result_t arq__invoke(arq_wasm_instance_t *inst, arq_wasm_func_t *f, uin
   X(23, I32((I32(a) << (b & 31)) | (I32(a) >> ((32 - (b & 31)) & 31))), 0, NULL)         \
   X(24, I32((I32(a) >> (b & 31)) | (I32(a) << ((32 - (b & 31)) & 31))), 0, NULL)
 
+/* The loads, by opcode - 0x28: X(index, memory type, conversion to a slot). */
+#define U32V(v) ((uint64_t)(uint32_t)(v))
+#define U64V(v) ((uint64_t)(v))
+#define LOADS(X)                                                                         \
+  X(0, uint32_t, U32V)                                                                   \
+  X(1, uint64_t, U64V)                                                                   \
+  X(2, uint32_t, U32V)                                                                   \
+  X(3, uint64_t, U64V)                                                                   \
+  X(4, int8_t, U32V)                                                                     \
+  X(5, uint8_t, U32V)                                                                    \
+  X(6, int16_t, U32V)                                                                    \
+  X(7, uint16_t, U32V)                                                                   \
+  X(8, int8_t, U64V)                                                                     \
+  X(9, uint8_t, U64V)                                                                    \
+  X(10, int16_t, U64V)                                                                   \
+  X(11, uint16_t, U64V)                                                                  \
+  X(12, int32_t, U64V)                                                                   \
+  X(13, uint32_t, U64V)
+
 static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, uint64_t *slots,
                              const void *const **labels_out) {
 /* unlisted opcodes default to op_illegal, then listed ones override that default */
@@ -241,6 +260,11 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
   [ARQ__OP_FUSED(ARQ__FORM_SI_BR, k)] = &&op_si_br_##k,                                  \
   [ARQ__OP_FUSED(ARQ__FORM_LI_BR, k)] = &&op_li_br_##k,
       I32_CMPS(FUSED_LABELS) I32_ARITH(FUSED_LABELS) I32_CMPS(FUSED_BR_LABELS)
+#define LOAD_LABELS(i, T, conv)                                                          \
+  [ARQ__OP_LOAD_FUSED(ARQ__LOAD_L, i)] = &&op_load_l_##i,                                \
+  [ARQ__OP_LOAD_FUSED(ARQ__LOAD_LI, i)] = &&op_load_li_##i,                              \
+  [ARQ__OP_LOAD_FUSED(ARQ__LOAD_LL, i)] = &&op_load_ll_##i,
+      LOADS(LOAD_LABELS)
   };
 #if defined(__clang__)
 #pragma clang diagnostic pop
@@ -616,8 +640,24 @@ op_global_set:
     sp -= 2;                                                                             \
     NEXT(2);                                                                             \
   }
-#define U32V(v) ((uint64_t)(uint32_t)(v))
-#define U64V(v) ((uint64_t)(v))
+  /* Loads with their address from locals (ARQ__LOAD_* in internal.h); the effective
+   * address is computed as the plain handlers do, from the i32 address operand. */
+#define LOAD_AT(addr32, offset, T, conv, n)                                              \
+  do {                                                                                   \
+    uint64_t ea = (uint64_t)(addr32) + (offset);                                         \
+    if (ea + sizeof(T) > memsize)                                                        \
+      TRAP(arq_wasm_err_trap_oob_memory);                                                \
+    T v_;                                                                                \
+    memcpy(&v_, mem + ea, sizeof v_);                                                    \
+    *sp++ = conv(v_);                                                                    \
+    NEXT(n);                                                                             \
+  } while (0)
+#define LOAD_HANDLERS(i, T, conv)                                                        \
+  op_load_l_##i : LOAD_AT(I32(fp[ip[1].u64]), ip[2].u64, T, conv, 3);                    \
+  op_load_li_##i : LOAD_AT(I32(I32(fp[ip[1].u64]) + I32(ip[2].u64)), ip[3].u64, T, conv, 4); \
+  op_load_ll_##i : LOAD_AT(I32(I32(fp[ip[1].u64]) + I32(fp[ip[2].u64])), ip[3].u64, T, conv, 4);
+  LOADS(LOAD_HANDLERS)
+
   LOAD(op_28, uint32_t, U32V)
   LOAD(op_29, uint64_t, U64V)
   LOAD(op_2a, uint32_t, U32V)
