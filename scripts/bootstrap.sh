@@ -11,7 +11,13 @@ PACKAGES=(
   zlib1g-dev libssl-dev openssl libcmocka-dev
   python3 python3-websockets python3-protobuf python3-xxhash
   wabt clang lld libclang-rt-14-dev prometheus
+  chromium
 )
+# The browser test runs node and npm; a machine that already has them (a newer Node on PATH,
+# say) keeps its own, since Debian's npm would not replace it but would add a second one.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
