@@ -619,6 +619,19 @@ static arq_wasm_result_t compile_body(comp_t *c) {
         break;
       }
       if (op == 0x21 && fusable_with(c, ARQ__OP_LOCAL_GET, 1)) {
+        if (c->prev_op == ARQ__OP_LOCAL_MOVE && c->prev_pos == c->last_pos - 3 &&
+            c->prev_pos > c->fuel_at) {
+          /* a second move right after one (rotating variables, as in SHA-256 rounds):
+           * one cell (a, d, a2, d2) where the first move was */
+          c->code[c->prev_pos].op = c->labels[ARQ__OP_LOCAL_MOVE2];
+          c->last_op = ARQ__OP_LOCAL_MOVE2;
+          c->last_pos = c->prev_pos;
+          c->prev_op = ARQ__OP_COUNT;
+          c->code[c->ncode - 2] = c->code[c->ncode - 1]; /* a2 over the local.get cell */
+          c->ncode--;
+          TRY(emit_u64(c, li));
+          break;
+        }
         fuse_into_last(c, ARQ__OP_LOCAL_MOVE);
         TRY(emit_u64(c, li));
         break;

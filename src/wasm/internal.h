@@ -63,6 +63,7 @@ enum {
   ARQ__OP_LOCAL_GET2 = 0xf0,  /* local.get a; local.get b: slot a, slot b */
   ARQ__OP_LOCAL_MOVE = 0xf2,  /* local.get a; local.set d: slot a, slot d */
   ARQ__OP_LOCAL_SET_CONST = 0xf3, /* any const c; local.set d: c, slot d */
+  ARQ__OP_LOCAL_MOVE2 = 0xf4, /* two LOCAL_MOVE in a row: a, d, a2, d2 */
   /* register-style forms of the i32 binary operators, numbered ARQ__OP_FUSED(form, k)
    * where k is the operator's index (ARQ__I32_BINOPS: 0..9 the comparisons i32.eq ..
    * i32.ge_u, 10..24 i32.add .. i32.rotr). The operands come from locals or an

@@ -244,6 +244,7 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
       [0xf0] = &&op_local_get2,
       [ARQ__OP_LOCAL_MOVE] = &&op_local_move,
       [ARQ__OP_LOCAL_SET_CONST] = &&op_local_set_const,
+      [ARQ__OP_LOCAL_MOVE2] = &&op_local_move2,
 #define FUSED_LABELS(k, expr, check, err)                                                \
   [ARQ__OP_FUSED(ARQ__FORM_LL, k)] = &&op_ll_##k,                                        \
   [ARQ__OP_FUSED(ARQ__FORM_SL, k)] = &&op_sl_##k,                                        \
@@ -606,6 +607,10 @@ op_local_set:
 op_local_move:
   fp[ip[2].u64] = fp[ip[1].u64];
   NEXT(3);
+op_local_move2: /* in order: the second move may read what the first wrote */
+  fp[ip[2].u64] = fp[ip[1].u64];
+  fp[ip[4].u64] = fp[ip[3].u64];
+  NEXT(5);
 op_local_set_const:
   fp[ip[2].u64] = ip[1].u64;
   NEXT(3);
