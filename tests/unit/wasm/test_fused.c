@@ -1,0 +1,372 @@
+/*
+ * test_fused.c — register-style superinstructions (compile.c fuses local.get, i32.const
+ * and local.set/tee around the i32 binary operators, a br_if or if after a comparison,
+ * and the address computation of loads): every fused form must give the value or the
+ * trap of the same instructions compiled apart, and fuel must still count each
+ * WebAssembly instruction.
+ *
+ * The module is assembled here. A reference function separates the instructions with
+ * an empty `block` (its `end` opens a new straight-line run, which no fusion crosses);
+ * each variant is the same computation as the compiler fuses it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wasm/wasm.h"
+
+typedef struct {
+  uint8_t *p;
+  size_t n, cap;
+} buf_t;
+
+static void put(buf_t *b, uint8_t x) {
+  if (b->n == b->cap) {
+    b->cap = b->cap ? 2 * b->cap : 64;
+    b->p = realloc(b->p, b->cap);
+    assert_non_null(b->p);
+  }
+  b->p[b->n++] = x;
+}
+static void put_u(buf_t *b, uint32_t v) {
+  do {
+    uint8_t x = v & 0x7f;
+    v >>= 7;
+    put(b, v ? x | 0x80 : x);
+  } while (v);
+}
+static void put_s(buf_t *b, int64_t v) {
+  for (;;) {
+    uint8_t x = v & 0x7f;
+    v >>= 7; /* arithmetic shift on every compiler this project uses */
+    if ((v == 0 && !(x & 0x40)) || (v == -1 && (x & 0x40))) {
+      put(b, x);
+      return;
+    }
+    put(b, x | 0x80);
+  }
+}
+static void put_buf(buf_t *b, const buf_t *src) {
+  for (size_t i = 0; i < src->n; i++)
+    put(b, src->p[i]);
+}
+
+/* How much of a function's body runs, for its expected fuel. */
+enum { ALL, BR_FORM, IF_FORM };
+
+typedef struct {
+  buf_t code;
+  unsigned ninstr; /* WebAssembly instructions in the body */
+  int shape;       /* ALL: all run; BR_FORM: 2 fewer when the branch is taken; IF_FORM: 1 fewer */
+  uint8_t result;  /* ARQ_WASM_I32 or ARQ_WASM_I64 */
+} fn_t;
+
+#define MAX_FNS 4096
+static fn_t fns[MAX_FNS];
+static unsigned nfns;
+
+static fn_t *new_fn(int shape, uint8_t result) {
+  assert_true(nfns < MAX_FNS);
+  fn_t *f = &fns[nfns++];
+  memset(f, 0, sizeof *f);
+  f->shape = shape;
+  f->result = result;
+  return f;
+}
+static unsigned idx(const fn_t *f) { return (unsigned)(f - fns); }
+static void op(fn_t *f, uint8_t o) { put(&f->code, o), f->ninstr++; }
+static void op_u(fn_t *f, uint8_t o, uint32_t imm) { op(f, o), put_u(&f->code, imm); }
+static void get(fn_t *f, uint32_t l) { op_u(f, 0x20, l); }
+static void cst(fn_t *f, int32_t c) { op(f, 0x41), put_s(&f->code, c); }
+static void cut(fn_t *f) { op(f, 0x02), put(&f->code, 0x40), put(&f->code, 0x0b); } /* block end */
+static void marker(fn_t *f, uint8_t m) { put(&f->code, m); }                           /* else, end */
+
+static const uint8_t i32_binops[] = {0x46, 0x47, 0x48, 0x49, 0x4a, 0x4b, 0x4c, 0x4d, 0x4e,
+                                     0x4f, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f, 0x70, 0x71,
+                                     0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78};
+static const int32_t consts[] = {0, 1, -1, 2, 31, 32, 33, INT32_MIN, INT32_MAX, -2, 7};
+
+/* A group: a reference function and its variants, called with the same arguments. */
+typedef struct {
+  unsigned ref, first, n;
+  const int32_t *as, *bs;
+  size_t nas, nbs;
+} group_t;
+static group_t groups[1024];
+static unsigned ngroups;
+
+static void group(unsigned ref, unsigned first, const int32_t *as, size_t nas, const int32_t *bs,
+                  size_t nbs) {
+  assert_true(ngroups < sizeof groups / sizeof groups[0]);
+  groups[ngroups++] = (group_t){ref, first, nfns - first, as, bs, nas, nbs};
+}
+
+/* The operands as the variant takes them: "LL" both locals, "SL" the left one on the
+ * stack, "SI"/"LI" the right one an i32.const (on the stack / from a local). */
+static void operands(fn_t *f, const char *form, int32_t c) {
+  get(f, 0);
+  if (form[1] == 'L') {
+    if (form[0] == 'S')
+      cut(f);
+    get(f, 1);
+  } else {
+    if (form[0] == 'S')
+      cut(f);
+    cst(f, c);
+  }
+}
+
+static void build_binops(void) {
+  static const char *const forms[] = {"LL", "SL", "SI", "LI"};
+  for (size_t o = 0; o < sizeof i32_binops; o++) {
+    uint8_t opc = i32_binops[o];
+    bool cmp = opc <= 0x4f;
+    for (size_t fm = 0; fm < 4; fm++) {
+      bool imm = forms[fm][1] == 'I';
+      for (size_t ci = 0; ci < (imm ? sizeof consts / sizeof consts[0] : 1); ci++) {
+        int32_t c = imm ? consts[ci] : 0;
+        fn_t *ref = new_fn(ALL, ARQ_WASM_I32); /* operands, block end, operator */
+        get(ref, 0);
+        if (imm)
+          cst(ref, c);
+        else
+          get(ref, 1);
+        cut(ref);
+        op(ref, opc);
+        unsigned first = nfns;
+        fn_t *f = new_fn(ALL, ARQ_WASM_I32); /* pushed */
+        operands(f, forms[fm], c), op(f, opc);
+        f = new_fn(ALL, ARQ_WASM_I32); /* into a local */
+        operands(f, forms[fm], c), op(f, opc), op_u(f, 0x21, 2), get(f, 2);
+        f = new_fn(ALL, ARQ_WASM_I32); /* teed */
+        operands(f, forms[fm], c), op(f, opc), op_u(f, 0x22, 2);
+        if (fm == 0) { /* the result of a plain (stack) operator into a local */
+          f = new_fn(ALL, ARQ_WASM_I32);
+          get(f, 0), get(f, 1), cut(f), op(f, opc), op_u(f, 0x21, 2), get(f, 2);
+          f = new_fn(ALL, ARQ_WASM_I32);
+          get(f, 0), get(f, 1), cut(f), op(f, opc), op_u(f, 0x22, 2);
+        }
+        if (cmp) {
+          /* block (result i32) i32.const 1, test, br_if 0, drop, i32.const 0 end */
+          f = new_fn(BR_FORM, ARQ_WASM_I32);
+          op(f, 0x02), put(&f->code, 0x7f), cst(f, 1);
+          operands(f, forms[fm], c), op(f, opc), op_u(f, 0x0d, 0), op(f, 0x1a), cst(f, 0);
+          marker(f, 0x0b);
+          /* test, if (result i32) i32.const 1 else i32.const 0 end */
+          f = new_fn(IF_FORM, ARQ_WASM_I32);
+          operands(f, forms[fm], c), op(f, opc), op(f, 0x04), put(&f->code, 0x7f), cst(f, 1);
+          marker(f, 0x05), cst(f, 0), marker(f, 0x0b);
+        }
+        static const int32_t vals[] = {0, 1, -1, 2, 31, 32, 33, INT32_MIN, INT32_MAX, -2, 7};
+        group(idx(ref), first, vals, sizeof vals / sizeof vals[0], vals,
+              imm ? 1 : sizeof vals / sizeof vals[0]);
+      }
+    }
+  }
+}
+
+/* Loads: the address from a local, a local plus a constant, or two locals, with the
+ * sums wrapping at 2^32 before the offset is added. */
+static void build_loads(void) {
+  static const uint32_t offsets[] = {0, 3, 65533};
+  static const int32_t adds[] = {0, 4, -4, 65535};
+  static const int32_t addrs[] = {0, 1, 250, 65532, 65535, -1, -4, 65536, INT32_MAX};
+  static const uint8_t natural[] = {2, 3, 0, 0, 1, 1, 0, 0, 1, 1, 2, 2};
+  static const uint8_t loads[] = {0x28, 0x29, 0x2c, 0x2d, 0x2e, 0x2f,
+                                  0x30, 0x31, 0x32, 0x33, 0x34, 0x35};
+  for (size_t l = 0; l < sizeof loads; l++) {
+    uint8_t res = loads[l] == 0x28 || (loads[l] >= 0x2c && loads[l] <= 0x2f) ? ARQ_WASM_I32
+                                                                            : ARQ_WASM_I64;
+    for (size_t o = 0; o < sizeof offsets / sizeof offsets[0]; o++) {
+#define LOAD(f) (op_u(f, loads[l], natural[l]), put_u(&(f)->code, offsets[o]))
+      fn_t *ref = new_fn(ALL, res), *f;
+      get(ref, 0), cut(ref), LOAD(ref);
+      unsigned first = nfns;
+      f = new_fn(ALL, res);
+      get(f, 0), LOAD(f);
+      group(idx(ref), first, addrs, sizeof addrs / sizeof addrs[0], addrs, 1);
+      ref = new_fn(ALL, res);
+      get(ref, 0), get(ref, 1), op(ref, 0x6a), cut(ref), LOAD(ref);
+      first = nfns;
+      f = new_fn(ALL, res);
+      get(f, 0), get(f, 1), op(f, 0x6a), LOAD(f);
+      group(idx(ref), first, addrs, sizeof addrs / sizeof addrs[0], addrs,
+            sizeof addrs / sizeof addrs[0]);
+      for (size_t a = 0; a < sizeof adds / sizeof adds[0]; a++) {
+        ref = new_fn(ALL, res);
+        get(ref, 0), cst(ref, adds[a]), op(ref, 0x6a), cut(ref), LOAD(ref);
+        first = nfns;
+        f = new_fn(ALL, res);
+        get(f, 0), cst(f, adds[a]), op(f, 0x6a), LOAD(f);
+        group(idx(ref), first, addrs, sizeof addrs / sizeof addrs[0], addrs, 1);
+      }
+#undef LOAD
+    }
+  }
+}
+
+static void section(buf_t *mod, uint8_t id, buf_t *content) {
+  put(mod, id);
+  put_u(mod, (uint32_t)content->n);
+  put_buf(mod, content);
+  content->n = 0;
+}
+
+static buf_t assemble(void) {
+  buf_t mod = {0}, s = {0};
+  static const uint8_t header[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00};
+  for (size_t i = 0; i < sizeof header; i++)
+    put(&mod, header[i]);
+  static const uint8_t types[] = {0x02, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f,
+                                  0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7e};
+  for (size_t i = 0; i < sizeof types; i++)
+    put(&s, types[i]);
+  section(&mod, 1, &s);
+  put_u(&s, nfns);
+  for (unsigned i = 0; i < nfns; i++)
+    put_u(&s, fns[i].result == ARQ_WASM_I32 ? 0 : 1);
+  section(&mod, 3, &s);
+  put(&s, 1), put(&s, 0), put(&s, 1); /* one memory, one page */
+  section(&mod, 5, &s);
+  put_u(&s, nfns);
+  for (unsigned i = 0; i < nfns; i++) {
+    char name[16];
+    int n = snprintf(name, sizeof name, "f%u", i);
+    put_u(&s, (uint32_t)n);
+    for (int k = 0; k < n; k++)
+      put(&s, (uint8_t)name[k]);
+    put(&s, 0), put_u(&s, i);
+  }
+  section(&mod, 7, &s);
+  put_u(&s, nfns);
+  for (unsigned i = 0; i < nfns; i++) {
+    buf_t body = {0};
+    put(&body, 1), put(&body, 1), put(&body, 0x7f); /* local 2: i32 */
+    put_buf(&body, &fns[i].code);
+    put(&body, 0x0b);
+    put_u(&s, (uint32_t)body.n);
+    put_buf(&s, &body);
+    free(body.p);
+  }
+  section(&mod, 10, &s);
+  /* distinct bytes at both ends of the page */
+  put(&s, 2);
+  for (int seg = 0; seg < 2; seg++) {
+    put(&s, 0), put(&s, 0x41), put_s(&s, seg ? 65536 - 256 : 0), put(&s, 0x0b);
+    put_u(&s, 256);
+    for (int k = 0; k < 256; k++)
+      put(&s, (uint8_t)(k * 37 + 11 + seg));
+  }
+  section(&mod, 11, &s);
+  free(s.p);
+  return mod;
+}
+
+typedef struct {
+  arq_wasm_result_t r;
+  int64_t v;
+  uint64_t fuel;
+} outcome_t;
+
+static outcome_t call(arq_wasm_instance_t *inst, unsigned i, int32_t a, int32_t b) {
+  char name[16];
+  snprintf(name, sizeof name, "f%u", i);
+  arq_wasm_func_t *f = arq_wasm_export_func(inst, name);
+  assert_non_null(f);
+  arq_wasm_val_t args[2] = {{ARQ_WASM_I32, .of.i32 = a}, {ARQ_WASM_I32, .of.i32 = b}}, res;
+  arq_wasm_set_fuel(inst, 1000);
+  outcome_t o = {arq_wasm_call(inst, f, args, 2, &res, 1), 0, 0};
+  o.fuel = 1000 - arq_wasm_fuel_left(inst);
+  if (!o.r)
+    o.v = fns[i].result == ARQ_WASM_I32 ? res.of.i32 : res.of.i64;
+  return o;
+}
+
+static void test_fused_forms_agree_with_separate_instructions(void **state) {
+  (void)state;
+  nfns = ngroups = 0;
+  build_binops();
+  build_loads();
+  buf_t mod = assemble();
+  arq_wasm_module_t *m;
+  arq_wasm_instance_t *inst;
+  assert_null(arq_wasm_module_load(mod.p, mod.n, &m));
+  assert_null(arq_wasm_instantiate(m, NULL, 0, NULL, &inst));
+  unsigned checked = 0, traps = 0;
+  for (unsigned g = 0; g < ngroups; g++) {
+    const group_t *gr = &groups[g];
+    for (size_t i = 0; i < gr->nas; i++) {
+      for (size_t j = 0; j < gr->nbs; j++) {
+        outcome_t want = call(inst, gr->ref, gr->as[i], gr->bs[j]);
+        if (!want.r)
+          assert_int_equal(want.fuel, fns[gr->ref].ninstr);
+        traps += want.r != NULL;
+        for (unsigned k = gr->first; k < gr->first + gr->n; k++) {
+          outcome_t got = call(inst, k, gr->as[i], gr->bs[j]);
+          if (got.r != want.r || got.v != want.v)
+            fail_msg("f%u (group of f%u), a=%d b=%d: got %s %lld, want %s %lld", k, gr->ref,
+                     gr->as[i], gr->bs[j], got.r ? got.r : "value", (long long)got.v,
+                     want.r ? want.r : "value", (long long)want.v);
+          if (!got.r) {
+            uint64_t fuel = fns[k].ninstr;
+            if (fns[k].shape == BR_FORM && got.v == 1)
+              fuel -= 2; /* drop and i32.const 0 skipped */
+            if (fns[k].shape == IF_FORM)
+              fuel -= 1; /* one arm of two */
+            assert_int_equal(got.fuel, fuel);
+          }
+          checked++;
+        }
+      }
+    }
+  }
+  /* the divisions by zero and the out-of-bounds loads were reached */
+  assert_true(traps > 100);
+  assert_true(checked > 10000);
+  arq_wasm_instance_free(inst);
+  arq_wasm_module_free(m);
+  free(mod.p);
+  for (unsigned i = 0; i < nfns; i++)
+    free(fns[i].code.p);
+}
+
+/* Local moves, constant stores and two moves in a row (the rotation of SHA-256's
+ * variables) keep their order: the second move reads what the first wrote. */
+static void test_local_moves(void **state) {
+  (void)state;
+  nfns = ngroups = 0;
+  fn_t *f = new_fn(ALL, ARQ_WASM_I32);
+  /* l2 = a; a = b; b = l2; l2 = 5; return a * 1000 + b * 10 + l2 */
+  get(f, 0), op_u(f, 0x21, 2), get(f, 1), op_u(f, 0x21, 0), get(f, 2), op_u(f, 0x21, 1);
+  cst(f, 5), op_u(f, 0x21, 2);
+  get(f, 0), cst(f, 1000), op(f, 0x6c), get(f, 1), cst(f, 10), op(f, 0x6c), op(f, 0x6a);
+  get(f, 2), op(f, 0x6a);
+  buf_t mod = assemble();
+  arq_wasm_module_t *m;
+  arq_wasm_instance_t *inst;
+  assert_null(arq_wasm_module_load(mod.p, mod.n, &m));
+  assert_null(arq_wasm_instantiate(m, NULL, 0, NULL, &inst));
+  outcome_t o = call(inst, 0, 3, 4);
+  assert_null(o.r);
+  assert_int_equal(o.v, 4035);
+  assert_int_equal(o.fuel, fns[0].ninstr);
+  arq_wasm_instance_free(inst);
+  arq_wasm_module_free(m);
+  free(mod.p);
+  free(fns[0].code.p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_fused_forms_agree_with_separate_instructions),
+      cmocka_unit_test(test_local_moves),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
