@@ -18,7 +18,8 @@
  *   local.set just after (a local.tee becomes such a local.set and a local.get
  *   that may fuse in turn), or, for comparisons, a br_if (if) just after. Loads
  *   take their address from a local, or from a fused i32.add of a local and a constant
- *   or of two locals. A local.set
+ *   or of two locals; stores take their value, or their address and value, from
+ *   locals. A br_if or if on a local (or on its i32.eqz) tests the local directly. A local.set
  *   of a local.get or of a constant is one move. clang's code
  *   is mostly such local-to-local arithmetic, and each fusion saves a dispatch and a
  *   trip through the value stack. None crosses a branch target, and fuel still counts
@@ -186,6 +187,25 @@ static void fuse_into_last(comp_t *c, unsigned op) {
   c->last_op = op;
 }
 
+/* Turns the conditional branch `op` about to be emitted (BR_IF, or BR_UNLESS) on a
+ * condition that a local.get just pushed, possibly through an i32.eqz, into one cell:
+ * BR_IF_LOCAL or BR_UNLESS_LOCAL (slot, then the target the caller emits). */
+static bool fuse_branch_on_local(comp_t *c, unsigned op) {
+  bool on_zero = op == ARQ__OP_BR_UNLESS;
+  if (fusable_with(c, 0x45, 0) && c->prev_op == ARQ__OP_LOCAL_GET &&
+      c->prev_pos == c->last_pos - 2 && c->prev_pos > c->fuel_at) {
+    c->ncode--; /* local.get; i32.eqz: the same local, tested the other way */
+    c->last_op = ARQ__OP_LOCAL_GET;
+    c->last_pos = c->prev_pos;
+    c->prev_op = ARQ__OP_COUNT;
+    on_zero = !on_zero;
+  }
+  if (!fusable_with(c, ARQ__OP_LOCAL_GET, 1))
+    return false;
+  fuse_into_last(c, on_zero ? ARQ__OP_BR_UNLESS_LOCAL : ARQ__OP_BR_IF_LOCAL);
+  return true;
+}
+
 /* The test that is true exactly when `op` (0x45..0x4f) is false; 0 for "nonzero". */
 static unsigned negated_test(unsigned op) {
   static const uint8_t neg[] = {0, 0x47, 0x46, 0x4e, 0x4f, 0x4c, 0x4d, 0x4a, 0x4b, 0x48, 0x49};
@@ -240,6 +260,8 @@ static arq_wasm_result_t emit_branch(comp_t *c, unsigned plain, unsigned drop, u
     fuse_into_last(c, ARQ__OP_FUSED(form, k));
     return emit_target(c, t);
   }
+  if (plain == ARQ__OP_BR_IF && fuse_branch_on_local(c, ARQ__OP_BR_IF))
+    return emit_target(c, t);
   if (plain == ARQ__OP_BR_IF && fusable_test(c)) {
     unsigned test = c->last_op;
     c->ncode--;
@@ -435,6 +457,9 @@ static arq_wasm_result_t compile_body(comp_t *c) {
         if ((form = fusable_cmp(c, &k)) != ARQ__FORMS) {
           /* branch to the else part when the comparison fails */
           fuse_into_last(c, ARQ__OP_FUSED(form, negated_test(0x46 + k) - 0x46));
+          TRY(emit_target_cell(c, 0));
+          else_cell = c->ncode;
+        } else if (fuse_branch_on_local(c, ARQ__OP_BR_UNLESS)) {
           TRY(emit_target_cell(c, 0));
           else_cell = c->ncode;
         } else if (fusable_test(c)) {
@@ -712,6 +737,17 @@ static arq_wasm_result_t compile_body(comp_t *c) {
         load = ARQ__LOAD_LL;
       if (load < 3) {
         fuse_into_last(c, ARQ__OP_LOAD_FUSED(load, op - 0x28));
+        TRY(emit_u64(c, offset));
+        break;
+      }
+      /* a store of a local, to an address on the stack or in a local */
+      unsigned store = 2;
+      if (op >= 0x36 && fusable_with(c, ARQ__OP_LOCAL_GET2, 2))
+        store = ARQ__STORE_LL;
+      else if (op >= 0x36 && fusable_with(c, ARQ__OP_LOCAL_GET, 1))
+        store = ARQ__STORE_SL;
+      if (store < 2) {
+        fuse_into_last(c, ARQ__OP_STORE_FUSED(store, op - 0x36));
         TRY(emit_u64(c, offset));
         break;
       }

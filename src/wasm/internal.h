@@ -64,6 +64,8 @@ enum {
   ARQ__OP_LOCAL_MOVE = 0xf2,  /* local.get a; local.set d: slot a, slot d */
   ARQ__OP_LOCAL_SET_CONST = 0xf3, /* any const c; local.set d: c, slot d */
   ARQ__OP_LOCAL_MOVE2 = 0xf4, /* two LOCAL_MOVE in a row: a, d, a2, d2 */
+  ARQ__OP_BR_IF_LOCAL = 0xf5,     /* local.get a; br_if: a, target */
+  ARQ__OP_BR_UNLESS_LOCAL = 0xf6, /* branch when local a is zero: a, target */
   /* register-style forms of the i32 binary operators, numbered ARQ__OP_FUSED(form, k)
    * where k is the operator's index (ARQ__I32_BINOPS: 0..9 the comparisons i32.eq ..
    * i32.ge_u, 10..24 i32.add .. i32.rotr). The operands come from locals or an
@@ -71,7 +73,9 @@ enum {
   ARQ__OP_FUSED_BASE = 0x100,
   /* loads whose address comes from locals: ARQ__OP_LOAD_FUSED(form, op - 0x28) */
   ARQ__OP_LOAD_BASE = 0x100 + 32 * 13,
-  ARQ__OP_COUNT = ARQ__OP_LOAD_BASE + 16 * 3, /* size of the label table */
+  /* stores whose value (and address) come from locals: ARQ__OP_STORE_FUSED(form, op - 0x36) */
+  ARQ__OP_STORE_BASE = ARQ__OP_LOAD_BASE + 16 * 3,
+  ARQ__OP_COUNT = ARQ__OP_STORE_BASE + 16 * 2, /* size of the label table */
 };
 
 /* Forms of the fused loads (0x28 i32.load .. 0x35 i64.load32_u). Immediates: */
@@ -80,6 +84,12 @@ enum {
   ARQ__LOAD_LI, /* local.get a; i32.const c; i32.add; load: a, c, offset */
   ARQ__LOAD_LL, /* local.get a; local.get b; i32.add; load: a, b, offset */
 };
+/* Forms of the fused stores (0x36 i32.store .. 0x3e i64.store32). Immediates: */
+enum {
+  ARQ__STORE_SL, /* local.get v; store (address on the stack): v, offset */
+  ARQ__STORE_LL, /* local.get a; local.get v; store: a, v, offset */
+};
+#define ARQ__OP_STORE_FUSED(form, i) (ARQ__OP_STORE_BASE + 16u * (unsigned)(form) + (unsigned)(i))
 #define ARQ__OP_LOAD_FUSED(form, i) (ARQ__OP_LOAD_BASE + 16u * (unsigned)(form) + (unsigned)(i))
 
 /* Forms of the fused i32 binary operators. In each name the first letters say where the

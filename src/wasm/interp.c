@@ -160,6 +160,18 @@ arq_wasm_result_t arq__invoke(arq_wasm_instance_t *inst, arq_wasm_func_t *f, uin
   X(12, int32_t, U64V)                                                                   \
   X(13, uint32_t, U64V)
 
+/* The stores, by opcode - 0x36: X(index, memory type). */
+#define STORES(X)                                                                        \
+  X(0, uint32_t)                                                                         \
+  X(1, uint64_t)                                                                         \
+  X(2, uint32_t)                                                                         \
+  X(3, uint64_t)                                                                         \
+  X(4, uint8_t)                                                                          \
+  X(5, uint16_t)                                                                         \
+  X(6, uint8_t)                                                                          \
+  X(7, uint16_t)                                                                         \
+  X(8, uint32_t)
+
 static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, uint64_t *slots,
                              const void *const **labels_out) {
 /* unlisted opcodes default to op_illegal, then listed ones override that default */
@@ -266,6 +278,12 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
   [ARQ__OP_LOAD_FUSED(ARQ__LOAD_LI, i)] = &&op_load_li_##i,                              \
   [ARQ__OP_LOAD_FUSED(ARQ__LOAD_LL, i)] = &&op_load_ll_##i,
       LOADS(LOAD_LABELS)
+#define STORE_LABELS(i, T)                                                               \
+  [ARQ__OP_STORE_FUSED(ARQ__STORE_SL, i)] = &&op_store_sl_##i,                           \
+  [ARQ__OP_STORE_FUSED(ARQ__STORE_LL, i)] = &&op_store_ll_##i,
+      STORES(STORE_LABELS)
+      [ARQ__OP_BR_IF_LOCAL] = &&op_br_if_local,
+      [ARQ__OP_BR_UNLESS_LOCAL] = &&op_br_unless_local,
   };
 #if defined(__clang__)
 #pragma clang diagnostic pop
@@ -350,6 +368,20 @@ op_br_unless:
     goto *ip->op;
   }
   NEXT(2);
+
+op_br_if_local:
+  if (I32(fp[ip[1].u64])) {
+    ip = ip[2].to;
+    goto *ip->op;
+  }
+  NEXT(3);
+
+op_br_unless_local:
+  if (!I32(fp[ip[1].u64])) {
+    ip = ip[2].to;
+    goto *ip->op;
+  }
+  NEXT(3);
 
 op_br_eqz:
   if (!I32(*--sp)) {
@@ -666,6 +698,25 @@ op_global_set:
   op_load_li_##i : LOAD_AT(I32(I32(fp[ip[1].u64]) + I32(ip[2].u64)), ip[3].u64, T, conv, 4); \
   op_load_ll_##i : LOAD_AT(I32(I32(fp[ip[1].u64]) + I32(fp[ip[2].u64])), ip[3].u64, T, conv, 4);
   LOADS(LOAD_HANDLERS)
+
+  /* Stores of a local (ARQ__STORE_* in internal.h), as the plain handlers below. */
+#define STORE_AT(addr32, offset, T, value, n)                                            \
+  do {                                                                                   \
+    uint64_t ea = (uint64_t)(addr32) + (offset);                                         \
+    if (ea + sizeof(T) > memsize)                                                        \
+      TRAP(arq_wasm_err_trap_oob_memory);                                                \
+    T v_ = (T)(value);                                                                   \
+    memcpy(mem + ea, &v_, sizeof v_);                                                    \
+    arq__memory_mark(in->memory, ea, sizeof v_);                                         \
+    NEXT(n);                                                                             \
+  } while (0)
+#define STORE_HANDLERS(i, T)                                                             \
+  op_store_sl_##i : {                                                                    \
+    sp--;                                                                                \
+    STORE_AT(I32(sp[0]), ip[2].u64, T, fp[ip[1].u64], 3);                                \
+  }                                                                                      \
+  op_store_ll_##i : STORE_AT(I32(fp[ip[1].u64]), ip[3].u64, T, fp[ip[2].u64], 4);
+  STORES(STORE_HANDLERS)
 
   LOAD(op_28, uint32_t, U32V)
   LOAD(op_29, uint64_t, U64V)

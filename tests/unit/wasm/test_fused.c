@@ -1,7 +1,8 @@
 /*
  * test_fused.c — register-style superinstructions (compile.c fuses local.get, i32.const
  * and local.set/tee around the i32 binary operators, a br_if or if after a comparison,
- * and the address computation of loads): every fused form must give the value or the
+ * the address computation of loads, the operands of stores, and br_if or if on a
+ * local): every fused form must give the value or the
  * trap of the same instructions compiled apart, and fuel must still count each
  * WebAssembly instruction.
  *
@@ -212,6 +213,71 @@ static void build_loads(void) {
   }
 }
 
+/* Stores of a local (address on the stack, or in a local too), read back by a load of
+ * the same width. */
+static void build_stores(void) {
+  static const uint32_t offsets[] = {0, 3, 65533};
+  static const int32_t addrs[] = {0, 1, 250, 65532, 65535, -1, -4, 65536};
+  static const int32_t vals[] = {-1, 0x12345678, 0};
+  static const uint8_t stores[] = {0x36, 0x37, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e};
+  static const uint8_t loads[] = {0x28, 0x29, 0x2d, 0x2f, 0x31, 0x33, 0x35};
+  static const uint8_t natural[] = {2, 3, 0, 1, 0, 1, 2};
+  for (size_t k = 0; k < sizeof stores; k++) {
+    bool wide = stores[k] == 0x37 || stores[k] >= 0x3c;
+    uint8_t res = loads[k] == 0x28 || loads[k] == 0x2d || loads[k] == 0x2f ? ARQ_WASM_I32
+                                                                           : ARQ_WASM_I64;
+    for (size_t o = 0; o < sizeof offsets / sizeof offsets[0]; o++) {
+#define VALUE(f) (get(f, 1), wide ? op(f, 0xac) : (void)0) /* i64.extend_i32_s */
+#define STORE(f) (op_u(f, stores[k], natural[k]), put_u(&(f)->code, offsets[o]))
+#define READ(f) (get(f, 0), cut(f), op_u(f, loads[k], natural[k]), put_u(&(f)->code, offsets[o]))
+      fn_t *ref = new_fn(ALL, res), *f;
+      get(ref, 0), cut(ref), VALUE(ref), cut(ref), STORE(ref), READ(ref);
+      unsigned first = nfns;
+      if (!wide) { /* the value straight from a local: i32 stores only */
+        f = new_fn(ALL, res);
+        get(f, 0), cut(f), get(f, 1), STORE(f), READ(f);
+        f = new_fn(ALL, res);
+        get(f, 0), get(f, 1), STORE(f), READ(f);
+      } else { /* an i64 in local 3 */
+        f = new_fn(ALL, res);
+        VALUE(f), op_u(f, 0x21, 3), get(f, 0), cut(f), get(f, 3), STORE(f), READ(f);
+        f = new_fn(ALL, res);
+        VALUE(f), op_u(f, 0x21, 3), get(f, 0), get(f, 3), STORE(f), READ(f);
+      }
+      group(idx(ref), first, addrs, sizeof addrs / sizeof addrs[0], vals,
+            sizeof vals / sizeof vals[0]);
+#undef VALUE
+#undef STORE
+#undef READ
+    }
+  }
+}
+
+/* br_if and if on a local, or on its i32.eqz. */
+static void build_local_branches(void) {
+  static const int32_t vals[] = {0, 1, -1, INT32_MIN, 256};
+  for (int eqz = 0; eqz < 2; eqz++) {
+    fn_t *ref = new_fn(ALL, ARQ_WASM_I32), *f; /* the condition as a value */
+    get(ref, 0), cut(ref);
+    if (eqz)
+      op(ref, 0x45);
+    else
+      cst(ref, 0), op(ref, 0x47);
+    unsigned first = nfns;
+    f = new_fn(BR_FORM, ARQ_WASM_I32);
+    op(f, 0x02), put(&f->code, 0x7f), cst(f, 1), get(f, 0);
+    if (eqz)
+      op(f, 0x45);
+    op_u(f, 0x0d, 0), op(f, 0x1a), cst(f, 0), marker(f, 0x0b);
+    f = new_fn(IF_FORM, ARQ_WASM_I32);
+    get(f, 0);
+    if (eqz)
+      op(f, 0x45);
+    op(f, 0x04), put(&f->code, 0x7f), cst(f, 1), marker(f, 0x05), cst(f, 0), marker(f, 0x0b);
+    group(idx(ref), first, vals, sizeof vals / sizeof vals[0], vals, 1);
+  }
+}
+
 static void section(buf_t *mod, uint8_t id, buf_t *content) {
   put(mod, id);
   put_u(mod, (uint32_t)content->n);
@@ -248,7 +314,8 @@ static buf_t assemble(void) {
   put_u(&s, nfns);
   for (unsigned i = 0; i < nfns; i++) {
     buf_t body = {0};
-    put(&body, 1), put(&body, 1), put(&body, 0x7f); /* local 2: i32 */
+    put(&body, 2), put(&body, 1), put(&body, 0x7f); /* local 2: i32, local 3: i64 */
+    put(&body, 1), put(&body, 0x7e);
     put_buf(&body, &fns[i].code);
     put(&body, 0x0b);
     put_u(&s, (uint32_t)body.n);
@@ -294,6 +361,8 @@ static void test_fused_forms_agree_with_separate_instructions(void **state) {
   nfns = ngroups = 0;
   build_binops();
   build_loads();
+  build_stores();
+  build_local_branches();
   buf_t mod = assemble();
   arq_wasm_module_t *m;
   arq_wasm_instance_t *inst;
