@@ -137,9 +137,15 @@ async function run() {
   await expectLine('in', /^← chat\.message \[lobby #5\] from bob from the spine$/,
     'envelope from the spine');
 
+  // 200 KB of UTF-8: base64 in the page must not depend on the call stack's size.
+  step = 'large message';
+  await page.fill('#text', '\u00e9'.repeat(100000));
+  await page.click('#send');
+  await expectLine('in', /^← ack \[lobby\] id=m4$/, 'large message ack');
+
   step = 'disconnect';
   await page.click('#disconnect');
-  await expectLine('err', /^closed 1000/, 'close line');
+  await expectLine('info', /^closed 1000$/, 'close line');
   await expectStatus('disconnected');
 
   step = 'page errors';

@@ -87,6 +87,9 @@ class DemoPage(unittest.TestCase):
         e = envelope_pb2.Envelope.FromString(payload)
         self.assertEqual((e.tenant_id, e.sender, e.event.type), ("T1", "alice", "chat.message"))
         self.assertEqual(e.event.data.decode("utf-8"), MESSAGE)
+        subject, _, payload = spy.next_msg(5)
+        self.assertEqual(envelope_pb2.Envelope.FromString(payload).event.data.decode("utf-8"),
+                         "\u00e9" * 100000)
         self.assertIsNone(spy.next_msg(0.2))
 
 
