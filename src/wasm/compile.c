@@ -421,6 +421,7 @@ static arq_wasm_result_t compile_body(comp_t *c) {
   arq__vstate_t *v = &c->v;
   arq_wasm_module_t *m = c->m;
   TRY(arq__v_push_ctrl(v, ARQ__FUNC, 0, NULL, c->type->nresults, c->type->results));
+  /* every function opens with this FUEL cell: calls charge it without dispatching it */
   TRY(emit_op(c, ARQ__OP_FUEL));
   TRY(emit_u64(c, 0));
   c->fuel_at = 1;

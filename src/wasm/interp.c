@@ -505,6 +505,13 @@ do_call: {
     in = callee->inst;
     RELOAD_MEMORY();
   }
+  /* A function's code always opens with the FUEL cell of its first run (compile.c):
+   * charged here as op_fuel would, which saves a dispatch per call. Branches to that
+   * cell (a loop at the very start) still run it. */
+  if (fuel < ip[1].u64)
+    TRAP(arq_wasm_err_trap_out_of_fuel);
+  fuel -= ip[1].u64;
+  ip += 2;
   goto *ip->op;
 }
 
