@@ -16,7 +16,8 @@
  *   operands (ARQ__FORM_* in internal.h): their operands straight from one or two
  *   local.get, an i32.const or a local.get and an i32.const just before them, their result straight into a
  *   local.set just after (a local.tee becomes such a local.set and a local.get
- *   that may fuse in turn), or, for comparisons, a br_if (if) just after. Loads
+ *   that may fuse in turn), or, for comparisons, a br_if (if) just after, or an i32.add or i32.xor
+ *   of the result and the value below it. Loads
  *   take their address from a local, or from a fused i32.add of a local and a constant
  *   or of two locals; stores take their value, or their address and value, from
  *   locals. A br_if or if on a local (or on its i32.eqz) tests the local directly. A local.set
@@ -863,6 +864,19 @@ static arq_wasm_result_t compile_body(comp_t *c) {
       /* operands straight from locals or a constant (an i32.const: it is the operator's
        * second operand), keeping their immediates in place */
       int k = i32_binop(op);
+      unsigned form, k1;
+      if ((op == 0x6a || op == 0x73) && fusable_form(c, &form, &k1) && form != ARQ__FORM_SI) {
+        /* an operator in form LL, SL or LI, then i32.add or i32.xor of its result and
+         * the value below it: one cell, same immediates */
+        static const uint8_t add_form[] = {[ARQ__FORM_LL] = ARQ__FORM_LL_ADD,
+                                           [ARQ__FORM_SL] = ARQ__FORM_SL_ADD,
+                                           [ARQ__FORM_LI] = ARQ__FORM_LI_ADD};
+        static const uint8_t xor_form[] = {[ARQ__FORM_LL] = ARQ__FORM_LL_XOR,
+                                           [ARQ__FORM_SL] = ARQ__FORM_SL_XOR,
+                                           [ARQ__FORM_LI] = ARQ__FORM_LI_XOR};
+        fuse_into_last(c, ARQ__OP_FUSED(op == 0x6a ? add_form[form] : xor_form[form], k1));
+        break;
+      }
       if (k >= 0 && fusable_with(c, ARQ__OP_LOCAL_GET2, 2)) {
         fuse_into_last(c, ARQ__OP_FUSED(ARQ__FORM_LL, (unsigned)k));
         break;

@@ -72,7 +72,7 @@ enum {
    * immediate instead of the value stack, and the result may go straight to a local. */
   ARQ__OP_FUSED_BASE = 0x100,
   /* loads whose address comes from locals: ARQ__OP_LOAD_FUSED(form, op - 0x28) */
-  ARQ__OP_LOAD_BASE = 0x100 + 32 * 13,
+  ARQ__OP_LOAD_BASE = 0x100 + 32 * 19, /* 19 forms (ARQ__FORMS) */
   /* stores whose value (and address) come from locals: ARQ__OP_STORE_FUSED(form, op - 0x36) */
   ARQ__OP_STORE_BASE = ARQ__OP_LOAD_BASE + 16 * 3,
   ARQ__OP_COUNT = ARQ__OP_STORE_BASE + 16 * 2, /* size of the label table */
@@ -111,6 +111,14 @@ enum {
   ARQ__FORM_SL_BR,  /* local.get b; cmp; br_if: b, target */
   ARQ__FORM_SI_BR,  /* i32.const c; cmp; br_if: c, target */
   ARQ__FORM_LI_BR,  /* local.get a; i32.const c; cmp; br_if: a, c, target */
+  /* the result added to, or xored into, the value below it on the stack (as in
+   * sums of products and in hash functions): op; i32.add (i32.xor), same immediates */
+  ARQ__FORM_LL_ADD,
+  ARQ__FORM_SL_ADD,
+  ARQ__FORM_LI_ADD,
+  ARQ__FORM_LL_XOR,
+  ARQ__FORM_SL_XOR,
+  ARQ__FORM_LI_XOR,
   ARQ__FORMS
 };
 #define ARQ__I32_BINOPS 25

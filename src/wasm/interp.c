@@ -272,7 +272,15 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
   [ARQ__OP_FUSED(ARQ__FORM_SL_BR, k)] = &&op_sl_br_##k,                                  \
   [ARQ__OP_FUSED(ARQ__FORM_SI_BR, k)] = &&op_si_br_##k,                                  \
   [ARQ__OP_FUSED(ARQ__FORM_LI_BR, k)] = &&op_li_br_##k,
+#define FUSED_ACC_LABELS(k, expr, check, err)                                            \
+  [ARQ__OP_FUSED(ARQ__FORM_LL_ADD, k)] = &&op_ll_add_##k,                                \
+  [ARQ__OP_FUSED(ARQ__FORM_SL_ADD, k)] = &&op_sl_add_##k,                                \
+  [ARQ__OP_FUSED(ARQ__FORM_LI_ADD, k)] = &&op_li_add_##k,                                \
+  [ARQ__OP_FUSED(ARQ__FORM_LL_XOR, k)] = &&op_ll_xor_##k,                                \
+  [ARQ__OP_FUSED(ARQ__FORM_SL_XOR, k)] = &&op_sl_xor_##k,                                \
+  [ARQ__OP_FUSED(ARQ__FORM_LI_XOR, k)] = &&op_li_xor_##k,
       I32_CMPS(FUSED_LABELS) I32_ARITH(FUSED_LABELS) I32_CMPS(FUSED_BR_LABELS)
+      I32_CMPS(FUSED_ACC_LABELS) I32_ARITH(FUSED_ACC_LABELS)
 #define LOAD_LABELS(i, T, conv)                                                          \
   [ARQ__OP_LOAD_FUSED(ARQ__LOAD_L, i)] = &&op_load_l_##i,                                \
   [ARQ__OP_LOAD_FUSED(ARQ__LOAD_LI, i)] = &&op_load_li_##i,                              \
@@ -641,9 +649,28 @@ op_local_get2:
     }                                                                                    \
     NEXT(3);                                                                             \
   }
+  /* ... and with the result combined into the value below it, at sp[below] */
+#define ACC(name, A, B, acc, below, n, expr, check, err)                                 \
+  name : {                                                                               \
+    uint64_t *x_ = &sp[below], a = (A), b = (B);                                         \
+    if (check)                                                                           \
+      TRAP(err);                                                                         \
+    *x_ = I32(I32(*x_) acc I32(expr));                                                   \
+    sp = x_ + 1;                                                                         \
+    NEXT(n);                                                                             \
+  }
+#define FUSED_ACC_HANDLERS(k, expr, check, err)                                          \
+  ACC(op_ll_add_##k, fp[ip[1].u64], fp[ip[2].u64], +, -1, 3, expr, check, err)           \
+  ACC(op_sl_add_##k, sp[-1], fp[ip[1].u64], +, -2, 2, expr, check, err)                  \
+  ACC(op_li_add_##k, fp[ip[1].u64], ip[2].u64, +, -1, 3, expr, check, err)               \
+  ACC(op_ll_xor_##k, fp[ip[1].u64], fp[ip[2].u64], ^, -1, 3, expr, check, err)           \
+  ACC(op_sl_xor_##k, sp[-1], fp[ip[1].u64], ^, -2, 2, expr, check, err)                  \
+  ACC(op_li_xor_##k, fp[ip[1].u64], ip[2].u64, ^, -1, 3, expr, check, err)
   I32_CMPS(FUSED_HANDLERS)
   I32_ARITH(FUSED_HANDLERS)
   I32_CMPS(FUSED_BR_HANDLERS)
+  I32_CMPS(FUSED_ACC_HANDLERS)
+  I32_ARITH(FUSED_ACC_HANDLERS)
 op_local_set:
   fp[ip[1].u64] = *--sp;
   NEXT(2);

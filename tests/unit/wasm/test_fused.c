@@ -1,7 +1,8 @@
 /*
  * test_fused.c — register-style superinstructions (compile.c fuses local.get, i32.const
  * and local.set/tee around the i32 binary operators, a br_if or if after a comparison,
- * the address computation of loads, the operands of stores, and br_if or if on a
+ * an i32.add or i32.xor of the result into the value below it, the address
+ * computation of loads, the operands of stores, and br_if or if on a
  * local): every fused form must give the value or the
  * trap of the same instructions compiled apart, and fuel must still count each
  * WebAssembly instruction.
@@ -69,7 +70,7 @@ typedef struct {
   uint8_t result;  /* ARQ_WASM_I32 or ARQ_WASM_I64 */
 } fn_t;
 
-#define MAX_FNS 4096
+#define MAX_FNS 8192
 static fn_t fns[MAX_FNS];
 static unsigned nfns;
 
@@ -100,7 +101,7 @@ typedef struct {
   const int32_t *as, *bs;
   size_t nas, nbs;
 } group_t;
-static group_t groups[1024];
+static group_t groups[4096];
 static unsigned ngroups;
 
 static void group(unsigned ref, unsigned first, const int32_t *as, size_t nas, const int32_t *bs,
@@ -168,6 +169,22 @@ static void build_binops(void) {
         static const int32_t vals[] = {0, 1, -1, 2, 31, 32, 33, INT32_MIN, INT32_MAX, -2, 7};
         group(idx(ref), first, vals, sizeof vals / sizeof vals[0], vals,
               imm ? 1 : sizeof vals / sizeof vals[0]);
+        /* the result added to or xored into the value below it */
+        for (int acc = 0; acc < 2; acc++) {
+          uint8_t with = acc ? 0x73 : 0x6a;
+          ref = new_fn(ALL, ARQ_WASM_I32);
+          cst(ref, 0x5a5a5a5a), get(ref, 0);
+          if (imm)
+            cst(ref, c);
+          else
+            get(ref, 1);
+          cut(ref), op(ref, opc), cut(ref), op(ref, with);
+          first = nfns;
+          f = new_fn(ALL, ARQ_WASM_I32);
+          cst(f, 0x5a5a5a5a), operands(f, forms[fm], c), op(f, opc), op(f, with);
+          group(idx(ref), first, vals, sizeof vals / sizeof vals[0], vals,
+                imm ? 1 : sizeof vals / sizeof vals[0]);
+        }
       }
     }
   }
