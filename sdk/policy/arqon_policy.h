@@ -20,7 +20,8 @@
 #define ARQ_POLICY_IMPORT(name) __attribute__((import_module("arqon_host_v1"), import_name(name)))
 #define ARQ_POLICY_EXPORT(name) __attribute__((export_name(name)))
 
-/* A header: at the handshake the HTTP request's, per message the envelope's `headers` map
+/* A header: at the handshake the HTTP request's plus x-arqon-peer (the client's address),
+ * per message the envelope's `headers` map
  * plus x-arqon-tenant, x-arqon-sender, x-arqon-conn and x-arqon-trace-id. Case-insensitive. */
 ARQ_POLICY_IMPORT("host_get_header")
 int host_get_header(const char *name, int name_len, char *out, int cap);

@@ -76,6 +76,14 @@ class Policies(unittest.IsolatedAsyncioTestCase):
         ws = await self.connect("OTHER", headers={"X-Block-Me": "1"})  # other tenants unaffected
         await ws.close()
 
+    async def test_client_address_cannot_be_spoofed(self):
+        self.push("PP", "deny_localhost.wasm")
+        # The test connects from 127.0.0.1 and no proxy is trusted: refused, whatever it claims.
+        for headers in ({}, {"x-arqon-peer": "203.0.113.9"}, {"X-Forwarded-For": "203.0.113.9"}):
+            with self.assertRaises(websockets.exceptions.InvalidStatusCode) as cm:
+                await self.connect("PP", headers=headers)
+            self.assertEqual(cm.exception.status_code, 403)
+
     async def test_ban_all_closes_live_connections(self):
         clients = [await self.connect("BAN") for _ in range(20)]
         self.push("BAN", "ban_all.wasm")
