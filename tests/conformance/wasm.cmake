@@ -16,6 +16,12 @@ if(NOT ARQ_FUZZ)
       set(key mvp)
     endif()
     file(GLOB files ${ARQ_WASM_SPEC}/${sub}/*.json)
+    if(NOT files)
+      # A missing suite must fail, not pass by running nothing.
+      add_test(NAME ${prefix}suite_missing
+               COMMAND sh -c "echo 'no spec tests in ${ARQ_WASM_SPEC}/${sub}' >&2; exit 1")
+      set_tests_properties(${prefix}suite_missing PROPERTIES LABELS conformance)
+    endif()
     foreach(f ${files})
       get_filename_component(name ${f} NAME_WE)
       # only text-format modules: nothing a binary-only engine can check
