@@ -29,11 +29,14 @@
  *   are cell indices while compiling and become cell pointers at the end.
  *
  *   Fuel is charged per straight-line run: a FUEL cell opens every run (function
- *   entry, loop head, after a conditional branch, at else and end) and counts the
+ *   entry, loop head, after a conditional branch, at else and end, and before the
+ *   final return when branches lead there, so that every branch lands on one: the
+ *   interpreter's branches and calls charge it without dispatching it) and counts the
  *   WebAssembly instructions of the run, so an uninterrupted execution is charged
  *   exactly one unit per instruction executed (`end` and `else` are markers, not
  *   instructions). Code after an unconditional transfer is emitted but never runs.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -403,7 +406,10 @@ static arq_wasm_result_t do_end(comp_t *c) {
   if (t->kind == ARQ__IF && t->nparams && memcmp(t->params, t->results, t->nparams))
     return arq_wasm_err_type_mismatch;
   if (t->kind == ARQ__FUNC) {
-    patch_chain(c, t->patch, c->ncode);
+    if (t->patch) { /* branches to the end land on a FUEL cell too, as all branches do */
+      TRY(new_run(c));
+      patch_chain(c, t->patch, c->ncode - 2);
+    }
     TRY(emit_op(c, ARQ__OP_RETURN));
     v->nctrls--;
     return NULL;
@@ -968,6 +974,7 @@ arq_wasm_result_t arq__compile_function(arq_wasm_module_t *m, uint32_t index, si
     for (uint32_t i = 0; i < c.ntargets; i++) {
       arq__cell_t *cell = &c.code[c.targets[i]];
       cell->to = c.code + cell->u64;
+      assert(cell->to->op == c.labels[ARQ__OP_FUEL]); /* interp.c's ENTER_RUN relies on it */
     }
     f->nlocals = c.nlocals - c.type->nparams;
     f->frame_slots = c.nlocals + c.v.max_vals + 1;

@@ -88,6 +88,19 @@ arq_wasm_result_t arq__invoke(arq_wasm_instance_t *inst, arq_wasm_func_t *f, uin
     ip += (n);                                                                           \
     goto *ip->op;                                                                        \
   } while (0)
+/* A branch, taken or not, lands on the FUEL cell opening the next straight-line run
+ * (compile.c makes every branch target and every fall-through after a conditional
+ * branch such a cell): the branch charges it as op_fuel would and skips it, which
+ * saves a dispatch per branch. */
+#define ENTER_RUN(to)                                                                    \
+  do {                                                                                   \
+    ip = (to);                                                                           \
+    if (fuel < ip[1].u64)                                                                \
+      TRAP(arq_wasm_err_trap_out_of_fuel);                                               \
+    fuel -= ip[1].u64;                                                                   \
+    ip += 2;                                                                             \
+    goto *ip->op;                                                                        \
+  } while (0)
 #define TRAP(e)                                                                          \
   do {                                                                                   \
     result = (e);                                                                        \
@@ -346,67 +359,59 @@ op_fuel: {
 }
 
 op_br:
-  ip = ip[1].to;
-  goto *ip->op;
+  ENTER_RUN(ip[1].to);
 
 op_br_drop: {
   uint64_t n = ip[2].u64;
   uint64_t *dst = fp + ip[3].u64;
   move_down(dst, sp - n, n);
   sp = dst + n;
-  ip = ip[1].to;
-  goto *ip->op;
+  ENTER_RUN(ip[1].to);
 }
 
 op_br_if:
   if (I32(*--sp)) {
-    ip = ip[1].to;
-    goto *ip->op;
+    ENTER_RUN(ip[1].to);
   }
-  NEXT(2);
+  ENTER_RUN(ip + 2);
 
 op_br_if_drop:
   if (I32(*--sp))
     goto op_br_drop;
-  NEXT(4);
+  ENTER_RUN(ip + 4);
 
 op_br_unless:
   if (!I32(*--sp)) {
-    ip = ip[1].to;
-    goto *ip->op;
+    ENTER_RUN(ip[1].to);
   }
-  NEXT(2);
+  ENTER_RUN(ip + 2);
 
 op_br_if_local:
   if (I32(fp[ip[1].u64])) {
-    ip = ip[2].to;
-    goto *ip->op;
+    ENTER_RUN(ip[2].to);
   }
-  NEXT(3);
+  ENTER_RUN(ip + 3);
 
 op_br_unless_local:
   if (!I32(fp[ip[1].u64])) {
-    ip = ip[2].to;
-    goto *ip->op;
+    ENTER_RUN(ip[2].to);
   }
-  NEXT(3);
+  ENTER_RUN(ip + 3);
 
 op_br_eqz:
   if (!I32(*--sp)) {
-    ip = ip[1].to;
-    goto *ip->op;
+    ENTER_RUN(ip[1].to);
   }
-  NEXT(2);
+  ENTER_RUN(ip + 2);
 
 #define BR_CMP(label, T, cmp)                                                            \
   label : {                                                                              \
     T b_ = (T)sp[-1], a_ = (T)sp[-2];                                                    \
     sp -= 2;                                                                             \
     if (a_ cmp b_) {                                                                     \
-      ip = ip[1].to;                                                                     \
-      goto *ip->op;                                                                      \
+      ENTER_RUN(ip[1].to);                                                               \
     }                                                                                    \
-    NEXT(2);                                                                             \
+    ENTER_RUN(ip + 2);                                                                   \
   }
   BR_CMP(op_br_eq, uint32_t, ==)
   BR_CMP(op_br_ne, uint32_t, !=)
@@ -431,8 +436,7 @@ op_br_table: {
     move_down(dst, sp - arity, arity);
     sp = dst + arity;
   }
-  ip = e[0].to;
-  goto *ip->op;
+  ENTER_RUN(e[0].to);
 }
 
 op_return: {
@@ -618,36 +622,32 @@ op_local_get2:
   op_ll_br_##k : {                                                                       \
     uint64_t a = fp[ip[1].u64], b = fp[ip[2].u64];                                       \
     if (expr) {                                                                          \
-      ip = ip[3].to;                                                                     \
-      goto *ip->op;                                                                      \
+      ENTER_RUN(ip[3].to);                                                               \
     }                                                                                    \
-    NEXT(4);                                                                             \
+    ENTER_RUN(ip + 4);                                                                   \
   }                                                                                      \
   op_li_br_##k : {                                                                       \
     uint64_t a = fp[ip[1].u64], b = ip[2].u64;                                           \
     if (expr) {                                                                          \
-      ip = ip[3].to;                                                                     \
-      goto *ip->op;                                                                      \
+      ENTER_RUN(ip[3].to);                                                               \
     }                                                                                    \
-    NEXT(4);                                                                             \
+    ENTER_RUN(ip + 4);                                                                   \
   }                                                                                      \
   op_sl_br_##k : {                                                                       \
     uint64_t a = sp[-1], b = fp[ip[1].u64];                                              \
     sp--;                                                                                \
     if (expr) {                                                                          \
-      ip = ip[2].to;                                                                     \
-      goto *ip->op;                                                                      \
+      ENTER_RUN(ip[2].to);                                                               \
     }                                                                                    \
-    NEXT(3);                                                                             \
+    ENTER_RUN(ip + 3);                                                                   \
   }                                                                                      \
   op_si_br_##k : {                                                                       \
     uint64_t a = sp[-1], b = ip[1].u64;                                                  \
     sp--;                                                                                \
     if (expr) {                                                                          \
-      ip = ip[2].to;                                                                     \
-      goto *ip->op;                                                                      \
+      ENTER_RUN(ip[2].to);                                                               \
     }                                                                                    \
-    NEXT(3);                                                                             \
+    ENTER_RUN(ip + 3);                                                                   \
   }
   /* ... and with the result combined into the value below it, at sp[below] */
 #define ACC(name, A, B, acc, below, n, expr, check, err)                                 \
