@@ -441,7 +441,10 @@ op_br_table: {
 
 op_return: {
   uint32_t n = func->nresults;
-  move_down(fp, sp - n, n);
+  if (n == 1) /* the common case, without the loop */
+    fp[0] = sp[-1];
+  else
+    move_down(fp, sp - n, n);
   sp = fp + n;
   arq__frame_t *fr = &top->frames[--depth];
   if (!fr->ret_ip) {
