@@ -456,7 +456,7 @@ op_return: {
   func = fr->func;
   /* Back in the same instance, mem and memsize are current: memory.grow reloads them,
    * and so does every change of instance (this one included) and every host call. */
-  if (in != func->inst) {
+  if (__builtin_expect(in != func->inst, 0)) {
     in = func->inst;
     RELOAD_MEMORY();
   }
