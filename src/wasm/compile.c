@@ -111,6 +111,15 @@ static arq_wasm_result_t emit_u64(comp_t *c, uint64_t v) {
   return NULL;
 }
 
+/* A return carries its result count, so that the interpreter need not look up the
+ * function; a single result, the common case, has its own handler. */
+static arq_wasm_result_t emit_return(comp_t *c) {
+  if (c->type->nresults == 1)
+    return emit_op(c, ARQ__OP_RETURN1);
+  TRY(emit_op(c, ARQ__OP_RETURN));
+  return emit_u64(c, c->type->nresults);
+}
+
 /* Emits a cell that will hold a branch target (an index until the end of compilation). */
 static arq_wasm_result_t emit_target_cell(comp_t *c, uint64_t v) {
   if (c->ntargets == c->cap_targets) {
@@ -410,7 +419,7 @@ static arq_wasm_result_t do_end(comp_t *c) {
       TRY(new_run(c));
       patch_chain(c, t->patch, c->ncode - 2);
     }
-    TRY(emit_op(c, ARQ__OP_RETURN));
+    TRY(emit_return(c));
     v->nctrls--;
     return NULL;
   }
@@ -570,7 +579,7 @@ static arq_wasm_result_t compile_body(comp_t *c) {
     }
     case 0x0f: /* return */
       TRY(arq__v_pop_n(v, c->type->results, c->type->nresults));
-      TRY(emit_op(c, ARQ__OP_RETURN));
+      TRY(emit_return(c));
       arq__v_unreachable(v);
       break;
     case 0x10: { /* call */
@@ -581,7 +590,9 @@ static arq_wasm_result_t compile_body(comp_t *c) {
       const arq_wasm_functype_t *t = &m->types[m->funcs[fi].type];
       TRY(arq__v_pop_n(v, t->params, t->nparams));
       TRY(arq__v_push_n(v, t->results, t->nresults));
-      TRY(emit_op(c, ARQ__OP_CALL));
+      /* A function of the module itself needs neither the host-function test nor a
+       * change of instance at the call: interp.c has a shorter path for it. */
+      TRY(emit_op(c, fi >= m->nfunc_imports ? ARQ__OP_CALL_OWN : ARQ__OP_CALL));
       TRY(emit_u64(c, fi));
       break;
     }

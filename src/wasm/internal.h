@@ -39,9 +39,11 @@ enum {
   ARQ__OP_DATA_DROP = 0x08,   /* segment */
   ARQ__OP_MEMORY_COPY = 0x09,
   ARQ__OP_MEMORY_FILL = 0x0a,
+  ARQ__OP_RETURN1 = 0x0c,     /* return of a function with one result */
+  ARQ__OP_CALL_OWN = 0x0d,    /* function index, of a function defined by the module */
   ARQ__OP_BR_TABLE = 0x0e,    /* n, then n+1 x (target, arity, dest slot) */
-  ARQ__OP_RETURN = 0x0f,
-  ARQ__OP_CALL = 0x10,          /* function index */
+  ARQ__OP_RETURN = 0x0f,        /* number of results */
+  ARQ__OP_CALL = 0x10,          /* function index, of an imported function */
   ARQ__OP_CALL_INDIRECT = 0x11, /* type index */
   ARQ__OP_DROP = 0x1a,
   ARQ__OP_SELECT = 0x1b,
@@ -250,9 +252,9 @@ struct arq_wasm_global {
 };
 
 typedef struct {
-  const arq__cell_t *ret_ip;
+  const arq__cell_t *ret_ip; /* the entry frame's is the cell that goes back to the host */
   uint64_t *fp;
-  arq_wasm_func_t *func;
+  arq_wasm_instance_t *inst; /* the caller's */
 } arq__frame_t;
 
 struct arq_wasm_instance {

@@ -12,10 +12,10 @@
  *   returns, memory.grow, host calls).
  *
  *   WebAssembly calls never recurse in C: a call pushes a frame on the instance's
- *   frame stack and jumps. Limits: the frame stack (call depth) and the value stack
- *   (checked once per call against the callee's precomputed frame size), so no
- *   push needs its own check. The caller's arguments become the callee's first
- *   locals in place.
+ *   frame stack (frp, the next free frame) and jumps. Limits: the frame stack (call
+ *   depth) and the value stack (checked once per call against the callee's precomputed
+ *   frame size), so no push needs its own check. The caller's arguments become the
+ *   callee's first locals in place.
  *
  *   This is the one file where macros are dense: they keep the ~200 handlers short.
  */
@@ -210,7 +210,9 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
       [ARQ__OP_MEMORY_FILL] = &&op_memory_fill,
       [ARQ__OP_BR_TABLE] = &&op_br_table,
       [ARQ__OP_RETURN] = &&op_return,
+      [ARQ__OP_RETURN1] = &&op_return1,
       [ARQ__OP_CALL] = &&op_call,
+      [ARQ__OP_CALL_OWN] = &&op_call_own,
       [ARQ__OP_CALL_INDIRECT] = &&op_call_indirect,
       [ARQ__OP_DROP] = &&op_drop,
       [ARQ__OP_SELECT] = &&op_select,
@@ -316,16 +318,21 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
     return NULL;
   }
 
+  /* The return address of the entry frame: its handler hands the results to the host,
+   * so that a return needs no test for the last frame. */
+  static const arq__cell_t exit_cell = {.op = &&op_exit};
+
   arq_wasm_result_t result = NULL;
   arq_wasm_instance_t *in = top;
-  arq_wasm_func_t *func = NULL, *callee;
-  const arq__cell_t *ip = NULL;
+  arq_wasm_func_t *callee;
+  const arq__cell_t *ip = &exit_cell;
   uint64_t *fp = NULL, *sp = top->stack_top;
   uint64_t *const stack_end = top->stack_end;
   uint64_t *const saved_top = top->stack_top;
   const uint32_t base_depth = top->depth;
-  uint32_t depth = top->depth;
-  const uint32_t max_depth = top->limits.max_call_depth;
+  /* the next free frame, and the end of the frame stack (the call-depth limit) */
+  arq__frame_t *frp = top->frames + top->depth;
+  arq__frame_t *const frames_end = top->frames + top->limits.max_call_depth;
   uint64_t fuel = top->fuel;
   const uint64_t bulk_unit = top->limits.bulk_bytes_per_fuel;
   uint8_t *mem = NULL;
@@ -337,7 +344,7 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
   memcpy(sp, slots, nparams * sizeof *sp);
   sp += nparams;
   RELOAD_MEMORY();
-  /* the first frame pushed by do_call has no return address: the way back to the host */
+  /* the first frame pushed returns to exit_cell: the way back to the host */
   callee = entry;
   goto do_call;
 
@@ -439,34 +446,81 @@ op_br_table: {
   ENTER_RUN(e[0].to);
 }
 
+  /* The results, moved down to the callee's first slot, are where the caller expects
+   * them; then the caller's frame is restored. Back in the same instance, mem and
+   * memsize are current: memory.grow reloads them, and so does every change of instance
+   * (this one included) and every host call. */
+#define RETURN_TO_CALLER()                                                               \
+  do {                                                                                   \
+    const arq__frame_t *fr_ = --frp;                                                     \
+    ip = fr_->ret_ip;                                                                    \
+    fp = fr_->fp;                                                                        \
+    if (__builtin_expect(in != fr_->inst, 0)) {                                          \
+      in = fr_->inst;                                                                    \
+      RELOAD_MEMORY();                                                                   \
+    }                                                                                    \
+    goto *ip->op;                                                                        \
+  } while (0)
+op_return1: /* the common case, without the loop */
+  fp[0] = sp[-1];
+  sp = fp + 1;
+  RETURN_TO_CALLER();
+
 op_return: {
-  uint32_t n = func->nresults;
-  if (n == 1) /* the common case, without the loop */
-    fp[0] = sp[-1];
-  else
-    move_down(fp, sp - n, n);
+  uint64_t n = ip[1].u64;
+  move_down(fp, sp - n, n);
   sp = fp + n;
-  arq__frame_t *fr = &top->frames[--depth];
-  if (!fr->ret_ip) {
-    memcpy(slots, fp, n * sizeof *sp);
-    goto out;
-  }
-  ip = fr->ret_ip;
-  fp = fr->fp;
-  func = fr->func;
-  /* Back in the same instance, mem and memsize are current: memory.grow reloads them,
-   * and so does every change of instance (this one included) and every host call. */
-  if (__builtin_expect(in != func->inst, 0)) {
-    in = func->inst;
-    RELOAD_MEMORY();
-  }
-  goto *ip->op;
+  RETURN_TO_CALLER();
 }
+
+op_exit: /* the entry function returned: its results are the top of the stack */
+  memcpy(slots, sp - entry->nresults, entry->nresults * sizeof *sp);
+  goto out;
 
 op_call:
   callee = in->funcs[ip[1].u64];
   ip += 2;
   goto do_call;
+
+  /* Enters callee, a WebAssembly function, with its arguments on top of the stack: they
+   * become its first locals in place. The frame keeps the caller's instance; a call
+   * within one instance leaves the memory where it was, and a callee of the module
+   * itself (other_instance 0) is always in the caller's instance. */
+#define ENTER_FUNCTION(other_instance)                                                   \
+  do {                                                                                   \
+    uint64_t *args_ = sp - callee->nparams;                                              \
+    /* the call-depth and value-stack limits, tested with one branch */                  \
+    if (__builtin_expect((frp >= frames_end) |                                           \
+                             ((size_t)(stack_end - args_) < callee->frame_slots),        \
+                         0))                                                             \
+      TRAP(arq_wasm_err_trap_stack_exhausted);                                           \
+    *frp++ = (arq__frame_t){ip, fp, in};                                                 \
+    fp = args_;                                                                          \
+    for (uint32_t k_ = callee->nlocals; k_; k_--) {                                      \
+      *sp++ = 0;                                                                         \
+      /* an opaque use of sp: keeps the compiler from turning this loop into a call to   \
+       * memset, which costs more than the loop for the few locals of a function */      \
+      __asm__("" : "+r"(sp));                                                            \
+    }                                                                                    \
+    ip = callee->code;                                                                   \
+    if ((other_instance) && in != callee->inst) {                                        \
+      in = callee->inst;                                                                 \
+      RELOAD_MEMORY();                                                                   \
+    }                                                                                    \
+    /* A function's code always opens with the FUEL cell of its first run (compile.c): \
+     * charged here as op_fuel would, which saves a dispatch per call. Branches to     \
+     * that cell (a loop at the very start) still run it. */                             \
+    if (fuel < ip[1].u64)                                                                \
+      TRAP(arq_wasm_err_trap_out_of_fuel);                                               \
+    fuel -= ip[1].u64;                                                                   \
+    ip += 2;                                                                             \
+    goto *ip->op;                                                                        \
+  } while (0)
+
+op_call_own: /* never a host function, and always in this instance */
+  callee = in->funcs[ip[1].u64];
+  ip += 2;
+  ENTER_FUNCTION(0);
 
 op_call_indirect: {
   uint32_t i = I32(*--sp);
@@ -492,7 +546,7 @@ do_call: {
     /* expose the live state so the host may charge fuel or re-enter safely */
     top->fuel = fuel;
     top->stack_top = sp + nres;
-    top->depth = depth;
+    top->depth = (uint32_t)(frp - top->frames);
     arq_wasm_result_t r = callee->host(&call, callee->env, args, sp);
     top->stack_top = saved_top;
     fuel = top->fuel;
@@ -503,31 +557,7 @@ do_call: {
     RELOAD_MEMORY();
     goto *ip->op;
   }
-  if (depth >= max_depth || (size_t)(stack_end - args) < callee->frame_slots)
-    TRAP(arq_wasm_err_trap_stack_exhausted);
-  top->frames[depth++] = (arq__frame_t){ip, fp, func};
-  fp = args;
-  sp = fp + callee->nparams;
-  for (uint32_t k = callee->nlocals; k; k--) {
-    *sp++ = 0;
-    /* an opaque use of sp: keeps the compiler from turning this loop into a call to
-     * memset, which costs more than the loop for the few locals of a typical function */
-    __asm__("" : "+r"(sp));
-  }
-  func = callee;
-  ip = callee->code;
-  if (in != callee->inst) { /* a call within one instance leaves its memory where it was */
-    in = callee->inst;
-    RELOAD_MEMORY();
-  }
-  /* A function's code always opens with the FUEL cell of its first run (compile.c):
-   * charged here as op_fuel would, which saves a dispatch per call. Branches to that
-   * cell (a loop at the very start) still run it. */
-  if (fuel < ip[1].u64)
-    TRAP(arq_wasm_err_trap_out_of_fuel);
-  fuel -= ip[1].u64;
-  ip += 2;
-  goto *ip->op;
+  ENTER_FUNCTION(1);
 }
 
 op_drop:
