@@ -489,9 +489,11 @@ op_call:
 #define ENTER_FUNCTION(other_instance)                                                   \
   do {                                                                                   \
     uint64_t *args_ = sp - callee->nparams;                                              \
-    /* the call-depth and value-stack limits, tested with one branch */                  \
+    /* the call-depth and value-stack limits, tested with one branch; the frame's end   \
+     * as an address (no pointer past the stack is formed) */                           \
     if (__builtin_expect((frp >= frames_end) |                                           \
-                             ((size_t)(stack_end - args_) < callee->frame_slots),        \
+                             ((uintptr_t)args_ + callee->frame_slots * sizeof *sp >       \
+                              (uintptr_t)stack_end),                                     \
                          0))                                                             \
       TRAP(arq_wasm_err_trap_stack_exhausted);                                           \
     *frp++ = (arq__frame_t){ip, fp, in};                                                 \
