@@ -529,9 +529,44 @@ static const char *entry_key(const Arqon__V1__Envelope *e, size_t i) {
   return h && h->key ? h->key : "";
 }
 
+/* Keys are compared as the JSON writer will write them: every ill-formed UTF-8 byte becomes
+ * U+FFFD there, so two keys that differ only in such bytes (or in a byte against a real
+ * U+FFFD) are the same JSON key. A cursor yields the written bytes one at a time. */
+typedef struct {
+  const unsigned char *p, *end;
+  const unsigned char *unit;
+  size_t unit_len, pos;
+} key_cursor_t;
+
+static int next_written_byte(key_cursor_t *c) {
+  static const unsigned char replacement[] = {0xef, 0xbf, 0xbd};
+  if (c->pos == c->unit_len) {
+    if (c->p >= c->end)
+      return -1;
+    size_t n = *c->p < 0x80 ? 1 : arq__json_utf8_len(c->p, (size_t)(c->end - c->p));
+    c->unit = n ? c->p : replacement;
+    c->unit_len = n ? n : sizeof replacement;
+    c->p += n ? n : 1;
+    c->pos = 0;
+  }
+  return c->unit[c->pos++];
+}
+
+static int json_key_cmp(const char *a, const char *b) {
+  key_cursor_t x = {(const unsigned char *)a, (const unsigned char *)a + strlen(a), NULL, 0, 0};
+  key_cursor_t y = {(const unsigned char *)b, (const unsigned char *)b + strlen(b), NULL, 0, 0};
+  for (;;) {
+    int cx = next_written_byte(&x), cy = next_written_byte(&y);
+    if (cx != cy)
+      return cx < cy ? -1 : 1;
+    if (cx < 0)
+      return 0;
+  }
+}
+
 static int entry_cmp(const void *a, const void *b, void *ctx) {
   size_t x = *(const size_t *)a, y = *(const size_t *)b;
-  int c = strcmp(entry_key(ctx, x), entry_key(ctx, y));
+  int c = json_key_cmp(entry_key(ctx, x), entry_key(ctx, y));
   return c ? c : (x < y ? -1 : x > y);
 }
 
@@ -549,7 +584,7 @@ static void put_headers(arq_json_writer_t *w, const field_t *f, const Arqon__V1_
   if (n <= FEW_HEADERS) {
     for (size_t i = 0; i < n; i++)
       for (size_t j = i + 1; j < n && !skip[i]; j++)
-        skip[i] = !strcmp(entry_key(e, i), entry_key(e, j));
+        skip[i] = !json_key_cmp(entry_key(e, i), entry_key(e, j));
   } else {
     size_t *order = malloc(n * sizeof *order);
     skip = calloc(n, sizeof *skip);
@@ -559,7 +594,7 @@ static void put_headers(arq_json_writer_t *w, const field_t *f, const Arqon__V1_
       order[i] = i;
     qsort_r(order, n, sizeof *order, entry_cmp, (void *)e);
     for (size_t i = 0; i + 1 < n; i++)
-      if (!strcmp(entry_key(e, order[i]), entry_key(e, order[i + 1])))
+      if (!json_key_cmp(entry_key(e, order[i]), entry_key(e, order[i + 1])))
         skip[order[i]] = true;
     free(order);
   }

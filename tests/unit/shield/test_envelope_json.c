@@ -393,6 +393,26 @@ static void test_encode_from_binary_oddities(void **state) {
   decode_ok(text, &back);
   free(text);
 
+  /* keys that differ only in ill-formed bytes, or in one against a real U+FFFD, are one JSON
+   * key once the bytes are replaced (found by the fuzz target) */
+  Arqon__V1__Envelope same = ARQON__V1__ENVELOPE__INIT;
+  Arqon__V1__Envelope__HeadersEntry hb[3] = {ARQON__V1__ENVELOPE__HEADERS_ENTRY__INIT,
+                                             ARQON__V1__ENVELOPE__HEADERS_ENTRY__INIT,
+                                             ARQON__V1__ENVELOPE__HEADERS_ENTRY__INIT};
+  Arqon__V1__Envelope__HeadersEntry *hbp[3] = {&hb[0], &hb[1], &hb[2]};
+  hb[0].key = "x\xfe";
+  hb[0].value = "a";
+  hb[1].key = "x\xef\xbf\xbd";
+  hb[1].value = "b";
+  hb[2].key = "x\xc3";
+  hb[2].value = "c";
+  same.n_headers = 3;
+  same.headers = hbp;
+  text = encode(&same);
+  assert_string_equal(text, "{\"headers\":{\"x\xef\xbf\xbd\":\"c\"}}");
+  decode_ok(text, &back);
+  free(text);
+
   /* a long list takes the sorting path: 40 entries over 10 keys, the last of each wins */
   Arqon__V1__Envelope many = ARQON__V1__ENVELOPE__INIT;
   Arqon__V1__Envelope__HeadersEntry hs[40];
