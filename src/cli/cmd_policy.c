@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/ids.h"
 #include "shield/overseer.h"
+#include "cli/input.h"
 #include "cli/kv_cli.h"
 
 #define MAX_MODULE_BYTES (8u << 20)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/input.h"
 #include "registry/schema.h"
 
 static void usage(void) {
@@ -18,33 +19,16 @@ static void usage(void) {
                   "                        [--max-depth N] [--max-size BYTES] < data\n");
 }
 
-/* At most `limit` bytes of `f`, plus one to tell that there was more; NULL on failure. */
+/* At most `limit` bytes of `f`, plus some to tell that there was more; NULL on failure. */
 static uint8_t *read_bounded(FILE *f, size_t limit, size_t *len) {
-  size_t cap = 64 * 1024, n = 0;
-  uint8_t *buf = malloc(cap);
-  while (buf) {
-    if (n == cap) {
-      if (cap > limit)
-        break;
-      uint8_t *grown = realloc(buf, cap * 2);
-      if (!grown) {
-        free(buf);
-        return NULL;
-      }
-      buf = grown;
-      cap *= 2;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0)
-      break;
-  }
-  if (buf && ferror(f)) {
-    free(buf);
+  arq_buf_t b;
+  arq_buf_init(&b);
+  if (arq_cli_read_stream(f, limit, &b)) {
+    arq_buf_free(&b);
     return NULL;
   }
-  *len = n;
-  return buf;
+  *len = b.len;
+  return b.data ? (uint8_t *)b.data : calloc(1, 1);
 }
 
 static bool parse_size(const char *s, size_t *out) {

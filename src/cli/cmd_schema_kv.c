@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/input.h"
 #include "cli/kv_cli.h"
 #include "common/buf.h"
 #include "common/subject.h"

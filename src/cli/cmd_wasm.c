@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/input.h"
 #include "wasm/wasm.h"
 
 /* ---- small file helper ----------------------------------------------------------------- */
@@ -27,32 +28,16 @@ static uint8_t *read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f)
     return NULL;
-  size_t cap = 4096, n = 0;
-  uint8_t *buf = malloc(cap);
-  while (buf) {
-    if (n == cap) {
-      if (cap >= MAX_INPUT_FILE) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      uint8_t *nb = realloc(buf, cap * 2);
-      if (!nb) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0)
-      break;
-  }
+  arq_buf_t b;
+  arq_buf_init(&b);
+  int rc = arq_cli_read_stream(f, MAX_INPUT_FILE, &b);
   fclose(f);
-  *len = n;
-  return buf;
+  if (rc || b.len > MAX_INPUT_FILE) {
+    arq_buf_free(&b);
+    return NULL;
+  }
+  *len = b.len;
+  return b.data ? (uint8_t *)b.data : calloc(1, 1);
 }
 
 /* ---- values ---------------------------------------------------------------------------- */

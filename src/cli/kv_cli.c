@@ -1,6 +1,5 @@
 #include "cli/kv_cli.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,24 +57,5 @@ int arq_cli_kv_list(arq_cli_kv_t *k, const char *prog) {
     }
   }
   kvKeysList_Destroy(&keys);
-  return 0;
-}
-
-int arq_cli_read_file(const char *prog, const char *path, size_t max, arq_buf_t *out) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
-    return -1;
-  }
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && out->len <= max)
-    arq_buf_append(out, chunk, n);
-  bool failed = ferror(f);
-  fclose(f);
-  if (failed || out->len > max) {
-    fprintf(stderr, "%s: %s: %s\n", prog, path, failed ? "read error" : "too large");
-    return -1;
-  }
   return 0;
 }

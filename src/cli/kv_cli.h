@@ -4,7 +4,6 @@
 
 #include <nats/nats.h>
 
-#include "common/buf.h"
 #include "common/config.h"
 
 typedef struct {
@@ -22,7 +21,5 @@ int arq_cli_kv_open(arq_cli_kv_t *k, const char *prog, const char *config, const
 void arq_cli_kv_close(arq_cli_kv_t *k);
 /** Prints "key<TAB>N bytes<TAB>revision R" per key. Returns the exit status. */
 int arq_cli_kv_list(arq_cli_kv_t *k, const char *prog);
-/** Reads a whole file of at most `max` bytes; prints the reason and returns -1 on failure. */
-int arq_cli_read_file(const char *prog, const char *path, size_t max, arq_buf_t *out);
 
 #endif
