@@ -42,13 +42,6 @@
 
 #include "wasm/validate.h"
 
-#define TRY(call)                                                                        \
-  do {                                                                                   \
-    arq_wasm_result_t r_ = (call);                                                       \
-    if (r_)                                                                              \
-      return r_;                                                                         \
-  } while (0)
-
 #define MAX_CELLS (1u << 24)
 
 typedef struct {

@@ -14,13 +14,6 @@
 
 #include "wasm/internal.h"
 
-#define TRY(call)                                                                        \
-  do {                                                                                   \
-    arq_wasm_result_t r_ = (call);                                                       \
-    if (r_)                                                                              \
-      return r_;                                                                         \
-  } while (0)
-
 /* ---- LEB128 and friends ------------------------------------------------------------- */
 
 arq_wasm_result_t arq__read_byte(arq__reader_t *r, uint8_t *out) {

@@ -22,6 +22,14 @@
 
 #include "wasm/wasm.h"
 
+/* Returns the result of `call` from the enclosing function when it is an error. */
+#define TRY(call)                                                                        \
+  do {                                                                                   \
+    arq_wasm_result_t r_ = (call);                                                       \
+    if (r_)                                                                              \
+      return r_;                                                                         \
+  } while (0)
+
 #define ARQ__PAGE_SIZE 65536u
 #define ARQ__MAX_PAGES 65536u
 #define ARQ__CHUNK_SHIFT 12 /* dirty tracking granularity for reset: 4 KiB */
