@@ -144,6 +144,14 @@ void arq_brain_spine_close(arq_brain_t *b);
 int arq_brain_publish(arq_brain_t *b, const char *subject, const void *data, size_t len,
                       natsMsg *from);
 /** A JSON audit record on sys.audit.<tenant>. */
+struct Arqon__V1__Envelope;
+
+/** A header of a NATS message, or NULL. */
+const char *arq_brain_header(natsMsg *msg, const char *name);
+/** Why an inbound message must not be trusted (not an Envelope, or headers and stamped
+ *  fields that disagree with each other or with the subject's tenant), or NULL. */
+const char *arq_brain_check_message(const char *tenant, natsMsg *msg,
+                                    const struct Arqon__V1__Envelope *e);
 void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, const char *reason,
                      const char *subject, natsMsg *msg);
 int64_t arq_brain_now_ms(void);

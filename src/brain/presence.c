@@ -46,13 +46,6 @@ static int64_t wall_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *header(natsMsg *msg, const char *name) {
-  const char *v = NULL;
-  if (!msg || natsMsgHeader_Get(msg, name, &v) != NATS_OK)
-    return NULL;
-  return v;
-}
-
 /* Publishes presence.join / presence.leave to the room. */
 static void emit(arq_brain_t *b, const char *type, const char *tenant, const char *room,
                  const char *user, const char *conn, const char *member_json, const char *trace,
@@ -95,7 +88,7 @@ static arq_instance_t *instance_get(arq_brain_t *b, const char *instance) {
 /* Stores a member and emits presence.join. Returns -1 when Redis is unavailable. */
 static int join(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
                 const Arqon__V1__Envelope *e, const char *instance) {
-  const char *node = header(msg, "x-arqon-node");
+  const char *node = arq_brain_header(msg, "x-arqon-node");
   if (!node || !arq_id_valid_str(node))
     node = "";
   arq_buf_t json;
@@ -226,12 +219,7 @@ int arq_presence_notice(arq_brain_t *b, natsMsg *msg, uint32_t p, uint64_t in_se
       arqon__v1__envelope__free_unpacked(e, NULL);
     return 0;
   }
-  const char *why = NULL;
-  if (!e)
-    why = "not an arqon.v1.Envelope";
-  else
-    why = arq_brain_check_stamp(tenant, header(msg, "x-arqon-tenant"), header(msg, "x-arqon-sender"),
-                                e->tenant_id, e->sender);
+  const char *why = arq_brain_check_message(tenant, msg, e);
   if (!why && !*room)
     why = "room_id missing or invalid";
   if (!why && arq_brain_conn_instance(e->conn_id, instance))

@@ -66,13 +66,6 @@ static void reply_error(arq_brain_t *b, natsMsg *msg, const char *tenant, const 
   arq_buf_free(&out);
 }
 
-static const char *header(natsMsg *msg, const char *name) {
-  const char *v = NULL;
-  if (natsMsgHeader_Get(msg, name, &v) != NATS_OK)
-    return NULL;
-  return v;
-}
-
 /* 1 member, 0 not, -1 store unavailable. */
 static int is_member(arq_brain_t *b, const char *tenant, const char *room, const char *conn) {
   char key[200];
@@ -101,9 +94,7 @@ static bool answer(arq_brain_t *b, natsMsg *msg, bool last_try) {
   bool done = true;
   Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(msg),
                                                        (const uint8_t *)natsMsg_GetData(msg));
-  const char *why = e ? arq_brain_check_stamp(tenant, header(msg, "x-arqon-tenant"),
-                                              header(msg, "x-arqon-sender"), e->tenant_id, e->sender)
-                      : "not an arqon.v1.Envelope";
+  const char *why = arq_brain_check_message(tenant, msg, e);
   const char *trace = e && e->trace_id ? e->trace_id : "";
   const char *room = e && e->room_id ? e->room_id : "";
   if (why) {

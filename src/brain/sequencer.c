@@ -138,13 +138,6 @@ void arq_sequencer_tick(arq_brain_t *b) {
   }
 }
 
-static const char *header(natsMsg *msg, const char *name) {
-  const char *v = NULL;
-  if (natsMsgHeader_Get(msg, name, &v) != NATS_OK)
-    return NULL;
-  return v;
-}
-
 static void lost_lease(arq_brain_t *b, uint32_t p) {
   char ps[16];
   snprintf(ps, sizeof ps, "%u", p);
@@ -171,7 +164,7 @@ static int publish(arq_brain_t *b, const char *tenant, const char *room, uint64_
   static const char *const keep[] = {"traceparent", "x-arqon-trace-id", "x-arqon-tenant",
                                      "x-arqon-sender", "x-arqon-conn"};
   for (size_t i = 0; st == NATS_OK && i < sizeof keep / sizeof keep[0]; i++) {
-    const char *v = header(from, keep[i]);
+    const char *v = arq_brain_header(from, keep[i]);
     if (v)
       st = natsMsgHeader_Set(out, keep[i], v);
   }
@@ -223,12 +216,7 @@ void arq_sequencer_message(arq_brain_t *b, arq_job_t *job) {
   }
   Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(msg),
                                                        (const uint8_t *)natsMsg_GetData(msg));
-  const char *why = NULL;
-  if (!e)
-    why = "not an arqon.v1.Envelope";
-  else
-    why = arq_brain_check_stamp(tenant, header(msg, "x-arqon-tenant"), header(msg, "x-arqon-sender"),
-                                e->tenant_id, e->sender);
+  const char *why = arq_brain_check_message(tenant, msg, e);
   if (!why && e->room_id && *e->room_id && strcmp(e->room_id, room))
     why = "envelope room_id differs from the subject's room";
   if (!why && e->payload_case != ARQON__V1__ENVELOPE__PAYLOAD_EVENT)

@@ -9,7 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arqon/v1/envelope.pb-c.h"
 #include "brain/brain.h"
+#include "brain/rules.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "spine/kv.h"
@@ -261,11 +263,19 @@ int arq_brain_publish(arq_brain_t *b, const char *subject, const void *data, siz
   return st == NATS_OK ? 0 : -1;
 }
 
-static const char *header(natsMsg *msg, const char *name) {
+const char *arq_brain_header(natsMsg *msg, const char *name) {
   const char *v = NULL;
   if (!msg || natsMsgHeader_Get(msg, name, &v) != NATS_OK)
     return NULL;
   return v;
+}
+
+const char *arq_brain_check_message(const char *tenant, natsMsg *msg,
+                                    const struct Arqon__V1__Envelope *e) {
+  if (!e)
+    return "not an arqon.v1.Envelope";
+  return arq_brain_check_stamp(tenant, arq_brain_header(msg, "x-arqon-tenant"),
+                               arq_brain_header(msg, "x-arqon-sender"), e->tenant_id, e->sender);
 }
 
 void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, const char *reason,
@@ -285,7 +295,7 @@ void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, con
   const char *fields[][2] = {{"x-arqon-tenant", "header_tenant"}, {"x-arqon-sender", "header_sender"},
                              {"x-arqon-conn", "conn"}, {"x-arqon-trace-id", "trace_id"}};
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-    const char *v = header(msg, fields[i][0]);
+    const char *v = arq_brain_header(msg, fields[i][0]);
     if (v) {
       arq_buf_printf(&out, ",\"%s\":\"", fields[i][1]);
       arq_buf_json_escape(&out, v, strlen(v));
@@ -297,6 +307,6 @@ void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, con
   snprintf(audit_subject, sizeof audit_subject, "sys.audit.%s", tenant);
   arq_brain_publish(b, audit_subject, out.data, out.len, msg);
   ARQ_LOG(ARQ_LOG_WARN, "brain", "message dropped", {"reason", reason}, {"subject", subject},
-          {"tenant_id", tenant}, {"trace_id", header(msg, "x-arqon-trace-id")});
+          {"tenant_id", tenant}, {"trace_id", arq_brain_header(msg, "x-arqon-trace-id")});
   arq_buf_free(&out);
 }
