@@ -60,6 +60,8 @@ typedef struct {
   uint32_t epoch;
   uint32_t *targets; /* cells holding branch targets, turned into pointers at the end */
   uint32_t ntargets, cap_targets;
+  uint32_t *call_sites; /* CALL_OWN cells, linked once every function is compiled */
+  uint32_t ncall_sites, cap_call_sites;
   unsigned last_op;   /* the last instruction emitted, for fusing a test into a branch */
   uint32_t last_pos;
   unsigned prev_op;   /* the one emitted before it (ARQ__OP_COUNT: none to fuse with) */
@@ -104,15 +106,6 @@ static arq_wasm_result_t emit_u64(comp_t *c, uint64_t v) {
   return NULL;
 }
 
-/* A return carries its result count, so that the interpreter need not look up the
- * function; a single result, the common case, has its own handler. */
-static arq_wasm_result_t emit_return(comp_t *c) {
-  if (c->type->nresults == 1)
-    return emit_op(c, ARQ__OP_RETURN1);
-  TRY(emit_op(c, ARQ__OP_RETURN));
-  return emit_u64(c, c->type->nresults);
-}
-
 /* Emits a cell that will hold a branch target (an index until the end of compilation). */
 static arq_wasm_result_t emit_target_cell(comp_t *c, uint64_t v) {
   if (c->ntargets == c->cap_targets) {
@@ -125,6 +118,25 @@ static arq_wasm_result_t emit_target_cell(comp_t *c, uint64_t v) {
   }
   c->targets[c->ntargets++] = c->ncode;
   return emit_u64(c, v);
+}
+
+/* Emits a call of function fi, defined by the module: the callee's entry and frame are
+ * filled in by arq__link_calls, since the callee may not be compiled yet. */
+static arq_wasm_result_t emit_call_own(comp_t *c, uint32_t fi) {
+  if (c->ncall_sites == c->cap_call_sites) {
+    uint32_t cap = c->cap_call_sites ? c->cap_call_sites * 2 : 8;
+    uint32_t *t = realloc(c->call_sites, cap * sizeof *t);
+    if (!t)
+      return arq_wasm_err_out_of_memory;
+    c->call_sites = t;
+    c->cap_call_sites = cap;
+  }
+  c->call_sites[c->ncall_sites++] = c->ncode;
+  TRY(emit_op(c, ARQ__OP_CALL_OWN));
+  TRY(emit_u64(c, fi));
+  TRY(emit_u64(c, 0));
+  TRY(emit_u64(c, 0));
+  return emit_u64(c, 0);
 }
 
 /* The last instruction is an i32 test with nothing after it and no branch into it, so
@@ -191,6 +203,31 @@ static unsigned fusable_cmp(const comp_t *c, unsigned *k) {
 static void fuse_into_last(comp_t *c, unsigned op) {
   c->code[c->last_pos].op = c->labels[op];
   c->last_op = op;
+}
+
+/* A return carries its result count, so that the interpreter need not look up the
+ * function; a single result, the common case, has its own handler, or is returned by
+ * the i32 binary operator that computes it (ARQ__FORM_*_RET). */
+static arq_wasm_result_t emit_return(comp_t *c) {
+  if (c->type->nresults != 1) {
+    TRY(emit_op(c, ARQ__OP_RETURN));
+    return emit_u64(c, c->type->nresults);
+  }
+  static const uint8_t ret_forms[] = {[ARQ__FORM_LL] = ARQ__FORM_LL_RET,
+                                      [ARQ__FORM_SL] = ARQ__FORM_SL_RET,
+                                      [ARQ__FORM_SI] = ARQ__FORM_SI_RET,
+                                      [ARQ__FORM_LI] = ARQ__FORM_LI_RET};
+  unsigned form, k;
+  int kk = i32_binop(c->last_op);
+  if (kk >= 0 && fusable_with(c, c->last_op, 0)) {
+    fuse_into_last(c, ARQ__OP_FUSED(ARQ__FORM_SS_RET, (unsigned)kk));
+    return NULL;
+  }
+  if (fusable_form(c, &form, &k)) {
+    fuse_into_last(c, ARQ__OP_FUSED(ret_forms[form], k));
+    return NULL;
+  }
+  return emit_op(c, ARQ__OP_RETURN1);
 }
 
 /* Turns the conditional branch `op` about to be emitted (BR_IF, or BR_UNLESS) on a
@@ -585,8 +622,12 @@ static arq_wasm_result_t compile_body(comp_t *c) {
       TRY(arq__v_push_n(v, t->results, t->nresults));
       /* A function of the module itself needs neither the host-function test nor a
        * change of instance at the call: interp.c has a shorter path for it. */
-      TRY(emit_op(c, fi >= m->nfunc_imports ? ARQ__OP_CALL_OWN : ARQ__OP_CALL));
-      TRY(emit_u64(c, fi));
+      if (fi >= m->nfunc_imports) {
+        TRY(emit_call_own(c, fi));
+      } else {
+        TRY(emit_op(c, ARQ__OP_CALL));
+        TRY(emit_u64(c, fi));
+      }
       break;
     }
     case 0x11: { /* call_indirect */
@@ -985,14 +1026,36 @@ arq_wasm_result_t arq__compile_function(arq_wasm_module_t *m, uint32_t index, si
     m->code_cells += c.ncode; /* the module's budget counts what stays allocated */
     f->code = c.code;
     f->ncode = c.ncode;
+    f->call_sites = c.call_sites;
+    f->ncall_sites = c.ncall_sites;
     c.code = NULL; /* ownership transferred to the module */
+    c.call_sites = NULL;
   } else if (err_offset) {
     *err_offset = (size_t)(c.r.p - m->bytes);
   }
   free(c.code);
+  free(c.call_sites);
   free(c.seen);
   free(c.targets);
   free(c.local_types);
   arq__v_free(&c.v);
   return res;
+}
+
+void arq__link_calls(arq_wasm_module_t *m) {
+  for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++) {
+    arq__func_t *f = &m->funcs[i];
+    for (uint32_t k = 0; k < f->ncall_sites; k++) {
+      arq__cell_t *cell = &f->code[f->call_sites[k]];
+      const arq__func_t *callee = &m->funcs[cell[1].u64];
+      uint32_t nparams = m->types[callee->type].nparams;
+      cell[1].to = callee->code + 2;
+      cell[2].u64 = nparams | (uint64_t)callee->nlocals << 32;
+      cell[3].u64 = (uint64_t)(callee->frame_slots - nparams) * sizeof(uint64_t);
+      cell[4].u64 = callee->code[1].u64;
+    }
+    free(f->call_sites);
+    f->call_sites = NULL;
+    f->ncall_sites = 0;
+  }
 }

@@ -40,6 +40,8 @@ arq_wasm_result_t arq_wasm_module_load_diag(const uint8_t *bytes, size_t len,
   arq_wasm_result_t r = arq__decode(m, err_offset);
   for (uint32_t i = m->nfunc_imports; !r && i < m->nfuncs; i++)
     r = arq__compile_function(m, i, err_offset);
+  if (!r)
+    arq__link_calls(m);
   if (r) {
     arq_wasm_module_free(m);
     return r;
@@ -61,8 +63,10 @@ void arq_wasm_module_free(arq_wasm_module_t *m) {
   }
   for (uint32_t i = 0; i < m->nexports; i++)
     free((char *)m->exports[i].name);
-  for (uint32_t i = 0; i < m->nfuncs && m->funcs; i++)
+  for (uint32_t i = 0; i < m->nfuncs && m->funcs; i++) {
     free(m->funcs[i].code);
+    free(m->funcs[i].call_sites); /* left when loading failed */
+  }
   for (uint32_t i = 0; i < m->nelems; i++)
     free(m->elems[i].funcs);
   free(m->imports);

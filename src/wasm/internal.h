@@ -48,7 +48,11 @@ enum {
   ARQ__OP_MEMORY_COPY = 0x09,
   ARQ__OP_MEMORY_FILL = 0x0a,
   ARQ__OP_RETURN1 = 0x0c,     /* return of a function with one result */
-  ARQ__OP_CALL_OWN = 0x0d,    /* function index, of a function defined by the module */
+  /* a call of a function defined by the module: its index while compiling; after
+   * arq__link_calls, the callee's entry (the cell after its opening FUEL cell), its
+   * parameter and local counts (low and high 32 bits), the bytes its frame needs above
+   * the arguments, and the fuel of its first run */
+  ARQ__OP_CALL_OWN = 0x0d,
   ARQ__OP_BR_TABLE = 0x0e,    /* n, then n+1 x (target, arity, dest slot) */
   ARQ__OP_RETURN = 0x0f,        /* number of results */
   ARQ__OP_CALL = 0x10,          /* function index, of an imported function */
@@ -82,7 +86,7 @@ enum {
    * immediate instead of the value stack, and the result may go straight to a local. */
   ARQ__OP_FUSED_BASE = 0x100,
   /* loads whose address comes from locals: ARQ__OP_LOAD_FUSED(form, op - 0x28) */
-  ARQ__OP_LOAD_BASE = 0x100 + 32 * 19, /* 19 forms (ARQ__FORMS) */
+  ARQ__OP_LOAD_BASE = 0x100 + 32 * 24, /* 24 forms (ARQ__FORMS) */
   /* stores whose value (and address) come from locals: ARQ__OP_STORE_FUSED(form, op - 0x36) */
   ARQ__OP_STORE_BASE = ARQ__OP_LOAD_BASE + 16 * 3,
   ARQ__OP_COUNT = ARQ__OP_STORE_BASE + 16 * 2, /* size of the label table */
@@ -105,7 +109,7 @@ enum {
 /* Forms of the fused i32 binary operators. In each name the first letters say where the
  * left and right operands come from (S: stack, L: local, I: immediate) and the suffix
  * where the result goes (nothing: pushed; SET: a local; BR: a branch taken when the
- * comparison holds, comparisons only). Immediates, in cell order: the local slots or the
+ * comparison holds, comparisons only; RET: returned). Immediates, in cell order: the local slots or the
  * constant of the operands, then the destination slot or the branch target. */
 enum {
   ARQ__FORM_LL,     /* local.get a; local.get b; op: a, b */
@@ -129,6 +133,13 @@ enum {
   ARQ__FORM_LL_XOR,
   ARQ__FORM_SL_XOR,
   ARQ__FORM_LI_XOR,
+  /* the result returned, by a function with one result (a return, or the function's
+   * end): op; return, same immediates as the forms without it (SS: both on the stack) */
+  ARQ__FORM_SS_RET,
+  ARQ__FORM_LL_RET,
+  ARQ__FORM_SL_RET,
+  ARQ__FORM_SI_RET,
+  ARQ__FORM_LI_RET,
   ARQ__FORMS
 };
 #define ARQ__I32_BINOPS 25
@@ -181,6 +192,8 @@ typedef struct {
   uint32_t frame_slots; /* params + locals + deepest operand stack */
   arq__cell_t *code;
   uint32_t ncode;
+  uint32_t *call_sites; /* the CALL_OWN cells of code, until arq__link_calls */
+  uint32_t ncall_sites;
 } arq__func_t;
 
 typedef struct {
@@ -310,6 +323,8 @@ arq_wasm_result_t arq__read_byte(arq__reader_t *r, uint8_t *out);
 
 /* compile.c: validates and compiles one defined function */
 arq_wasm_result_t arq__compile_function(arq_wasm_module_t *m, uint32_t index, size_t *err_offset);
+/* once every function is compiled: points each CALL_OWN at its callee */
+void arq__link_calls(arq_wasm_module_t *m);
 
 /* interp.c */
 const void *const *arq__labels(void);

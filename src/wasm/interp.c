@@ -294,8 +294,15 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
   [ARQ__OP_FUSED(ARQ__FORM_LL_XOR, k)] = &&op_ll_xor_##k,                                \
   [ARQ__OP_FUSED(ARQ__FORM_SL_XOR, k)] = &&op_sl_xor_##k,                                \
   [ARQ__OP_FUSED(ARQ__FORM_LI_XOR, k)] = &&op_li_xor_##k,
+#define FUSED_RET_LABELS(k, expr, check, err)                                            \
+  [ARQ__OP_FUSED(ARQ__FORM_SS_RET, k)] = &&op_ss_ret_##k,                                \
+  [ARQ__OP_FUSED(ARQ__FORM_LL_RET, k)] = &&op_ll_ret_##k,                                \
+  [ARQ__OP_FUSED(ARQ__FORM_SL_RET, k)] = &&op_sl_ret_##k,                                \
+  [ARQ__OP_FUSED(ARQ__FORM_SI_RET, k)] = &&op_si_ret_##k,                                \
+  [ARQ__OP_FUSED(ARQ__FORM_LI_RET, k)] = &&op_li_ret_##k,
       I32_CMPS(FUSED_LABELS) I32_ARITH(FUSED_LABELS) I32_CMPS(FUSED_BR_LABELS)
       I32_CMPS(FUSED_ACC_LABELS) I32_ARITH(FUSED_ACC_LABELS)
+      I32_CMPS(FUSED_RET_LABELS) I32_ARITH(FUSED_RET_LABELS)
 #define LOAD_LABELS(i, T, conv)                                                          \
   [ARQ__OP_LOAD_FUSED(ARQ__LOAD_L, i)] = &&op_load_l_##i,                                \
   [ARQ__OP_LOAD_FUSED(ARQ__LOAD_LI, i)] = &&op_load_li_##i,                              \
@@ -519,10 +526,28 @@ op_call:
     goto *ip->op;                                                                        \
   } while (0)
 
-op_call_own: /* never a host function, and always in this instance */
-  callee = in->funcs[ip[1].u64];
-  ip += 2;
-  ENTER_FUNCTION(0);
+  /* A function of the module itself: never a host function, always in this instance,
+   * and the call cell has what the callee needs (compile.c's arq__link_calls), so
+   * entering it waits on no load but the cell's own. */
+op_call_own: {
+  uint64_t counts = ip[2].u64; /* parameters, and locals above them */
+  uint64_t *args = sp - (uint32_t)counts;
+  if (__builtin_expect((frp >= frames_end) |
+                           ((uintptr_t)sp + ip[3].u64 > (uintptr_t)stack_end),
+                       0))
+    TRAP(arq_wasm_err_trap_stack_exhausted);
+  *frp++ = (arq__frame_t){ip + 5, fp, in};
+  fp = args;
+  for (uint32_t k = (uint32_t)(counts >> 32); k; k--) {
+    *sp++ = 0;
+    __asm__("" : "+r"(sp)); /* as in ENTER_FUNCTION */
+  }
+  if (fuel < ip[4].u64)
+    TRAP(arq_wasm_err_trap_out_of_fuel);
+  fuel -= ip[4].u64;
+  ip = ip[1].to;
+  goto *ip->op;
+}
 
 op_call_indirect: {
   uint32_t i = I32(*--sp);
@@ -706,6 +731,24 @@ op_local_get2:
   I32_CMPS(FUSED_BR_HANDLERS)
   I32_CMPS(FUSED_ACC_HANDLERS)
   I32_ARITH(FUSED_ACC_HANDLERS)
+  /* ... and with the result returned, as op_return1 would */
+#define RET(name, A, B, expr, check, err)                                                \
+  name : {                                                                               \
+    uint64_t a = (A), b = (B);                                                           \
+    if (check)                                                                           \
+      TRAP(err);                                                                         \
+    fp[0] = (expr);                                                                      \
+    sp = fp + 1;                                                                         \
+    RETURN_TO_CALLER();                                                                  \
+  }
+#define FUSED_RET_HANDLERS(k, expr, check, err)                                          \
+  RET(op_ss_ret_##k, sp[-2], sp[-1], expr, check, err)                                   \
+  RET(op_ll_ret_##k, fp[ip[1].u64], fp[ip[2].u64], expr, check, err)                     \
+  RET(op_sl_ret_##k, sp[-1], fp[ip[1].u64], expr, check, err)                            \
+  RET(op_si_ret_##k, sp[-1], ip[1].u64, expr, check, err)                                \
+  RET(op_li_ret_##k, fp[ip[1].u64], ip[2].u64, expr, check, err)
+  I32_CMPS(FUSED_RET_HANDLERS)
+  I32_ARITH(FUSED_RET_HANDLERS)
 op_local_set:
   fp[ip[1].u64] = *--sp;
   NEXT(2);

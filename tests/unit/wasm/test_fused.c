@@ -1,15 +1,17 @@
 /*
  * test_fused.c — register-style superinstructions (compile.c fuses local.get, i32.const
  * and local.set/tee around the i32 binary operators, a br_if or if after a comparison,
- * an i32.add or i32.xor of the result into the value below it, the address
+ * an i32.add or i32.xor of the result into the value below it, a return of the
+ * result, the address
  * computation of loads, the operands of stores, and br_if or if on a
  * local): every fused form must give the value or the
  * trap of the same instructions compiled apart, and fuel must still count each
  * WebAssembly instruction.
  *
  * The module is assembled here. A reference function separates the instructions with
- * an empty `block` (its `end` opens a new straight-line run, which no fusion crosses);
- * each variant is the same computation as the compiler fuses it.
+ * an empty `block` (its `end` opens a new straight-line run, which no fusion crosses),
+ * its last one too (a function's end is a return, into which the last operator may
+ * fuse); each variant is the same computation as the compiler fuses it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -134,7 +136,8 @@ static void build_binops(void) {
       bool imm = forms[fm][1] == 'I';
       for (size_t ci = 0; ci < (imm ? sizeof consts / sizeof consts[0] : 1); ci++) {
         int32_t c = imm ? consts[ci] : 0;
-        fn_t *ref = new_fn(ALL, ARQ_WASM_I32); /* operands, block end, operator */
+        /* operands, block end, operator, block end (so that nothing fuses) */
+        fn_t *ref = new_fn(ALL, ARQ_WASM_I32);
         get(ref, 0);
         if (imm)
           cst(ref, c);
@@ -142,14 +145,23 @@ static void build_binops(void) {
           get(ref, 1);
         cut(ref);
         op(ref, opc);
+        cut(ref);
         unsigned first = nfns;
-        fn_t *f = new_fn(ALL, ARQ_WASM_I32); /* pushed */
+        fn_t *f = new_fn(ALL, ARQ_WASM_I32); /* pushed, returned by a later run */
+        operands(f, forms[fm], c), op(f, opc), cut(f);
+        f = new_fn(ALL, ARQ_WASM_I32); /* returned at the function's end */
         operands(f, forms[fm], c), op(f, opc);
+        f = new_fn(ALL, ARQ_WASM_I32); /* returned by a return instruction */
+        operands(f, forms[fm], c), op(f, opc), op(f, 0x0f);
         f = new_fn(ALL, ARQ_WASM_I32); /* into a local */
         operands(f, forms[fm], c), op(f, opc), op_u(f, 0x21, 2), get(f, 2);
         f = new_fn(ALL, ARQ_WASM_I32); /* teed */
         operands(f, forms[fm], c), op(f, opc), op_u(f, 0x22, 2);
-        if (fm == 0) { /* the result of a plain (stack) operator into a local */
+        if (fm == 0) { /* the result of a plain (stack) operator returned, or into a local */
+          f = new_fn(ALL, ARQ_WASM_I32);
+          get(f, 0), get(f, 1), cut(f), op(f, opc);
+          f = new_fn(ALL, ARQ_WASM_I32);
+          get(f, 0), get(f, 1), cut(f), op(f, opc), op(f, 0x0f);
           f = new_fn(ALL, ARQ_WASM_I32);
           get(f, 0), get(f, 1), cut(f), op(f, opc), op_u(f, 0x21, 2), get(f, 2);
           f = new_fn(ALL, ARQ_WASM_I32);
@@ -178,7 +190,7 @@ static void build_binops(void) {
             cst(ref, c);
           else
             get(ref, 1);
-          cut(ref), op(ref, opc), cut(ref), op(ref, with);
+          cut(ref), op(ref, opc), cut(ref), op(ref, with), cut(ref);
           first = nfns;
           f = new_fn(ALL, ARQ_WASM_I32);
           cst(f, 0x5a5a5a5a), operands(f, forms[fm], c), op(f, opc), op(f, with);
