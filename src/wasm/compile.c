@@ -56,6 +56,10 @@ typedef struct {
   uint32_t fuel_at; /* cell holding the current run's count */
   uint32_t nlocals; /* params + declared locals */
   uint8_t *local_types;
+  /* in the straight-line code that opens the function, where locals still hold the zero
+   * they start with unless set there: which ones were set */
+  bool prologue;
+  uint8_t *set_in_prologue;
   uint32_t *seen; /* br_table: per label depth, the last br_table that checked it */
   uint32_t epoch;
   uint32_t *targets; /* cells holding branch targets, turned into pointers at the end */
@@ -482,6 +486,8 @@ static arq_wasm_result_t compile_body(comp_t *c) {
     arq__ctrl_t *top = &v->ctrls[v->nctrls - 1];
     if (op != 0x0b && op != 0x05)
       count_instr(c);
+    if (op <= 0x11)
+      c->prologue = false; /* any control instruction ends it */
     switch (op) {
     case 0x00: /* unreachable */
       TRY(emit_op(c, ARQ__OP_UNREACHABLE));
@@ -691,6 +697,16 @@ static arq_wasm_result_t compile_body(comp_t *c) {
         if (op == 0x22)
           TRY(arq__v_push(v, t));
       }
+      if (op == 0x21 && fusable_with(c, ARQ__OP_CONST, 1) && c->prologue &&
+          li >= c->type->nparams && !c->set_in_prologue[li] && c->code[c->ncode - 1].u64 == 0) {
+        /* a declared local set to the zero it already holds (clang initializes
+         * accumulators so): nothing to run, though fuel still counts both instructions */
+        c->ncode -= 2;
+        c->last_op = c->prev_op = ARQ__OP_COUNT;
+        break;
+      }
+      if (op != 0x20 && c->prologue)
+        c->set_in_prologue[li] = 1;
       if (op == 0x20 && fusable_with(c, ARQ__OP_LOCAL_GET, 1)) {
         fuse_into_last(c, ARQ__OP_LOCAL_GET2);
         TRY(emit_u64(c, li));
@@ -980,8 +996,10 @@ static arq_wasm_result_t read_locals(comp_t *c) {
   }
   c->r = save;
   c->local_types = malloc(total ? total : 1);
-  if (!c->local_types)
+  c->set_in_prologue = calloc(total ? total : 1, 1);
+  if (!c->local_types || !c->set_in_prologue)
     return arq_wasm_err_out_of_memory;
+  c->prologue = true;
   memcpy(c->local_types, c->type->params, c->type->nparams);
   uint32_t at = c->type->nparams;
   for (uint32_t i = 0; i < ngroups; i++) {
@@ -1038,6 +1056,7 @@ arq_wasm_result_t arq__compile_function(arq_wasm_module_t *m, uint32_t index, si
   free(c.seen);
   free(c.targets);
   free(c.local_types);
+  free(c.set_in_prologue);
   arq__v_free(&c.v);
   return res;
 }
@@ -1051,7 +1070,8 @@ void arq__link_calls(arq_wasm_module_t *m) {
       uint32_t nparams = m->types[callee->type].nparams;
       cell[1].to = callee->code + 2;
       cell[2].u64 = nparams | (uint64_t)callee->nlocals << 32;
-      cell[3].u64 = (uint64_t)(callee->frame_slots - nparams) * sizeof(uint64_t);
+      uint32_t above = callee->frame_slots - nparams;
+      cell[3].u64 = (uint64_t)(above > ARQ__ZEROED ? above : ARQ__ZEROED) * sizeof(uint64_t);
       cell[4].u64 = callee->code[1].u64;
     }
     free(f->call_sites);

@@ -33,6 +33,7 @@
 #define ARQ__PAGE_SIZE 65536u
 #define ARQ__MAX_PAGES 65536u
 #define ARQ__CHUNK_SHIFT 12 /* dirty tracking granularity for reset: 4 KiB */
+#define ARQ__ZEROED 4 /* locals a CALL_OWN zeroes without a loop (interp.c) */
 
 /* Engine-specific internal opcodes (see DESIGN). */
 enum {

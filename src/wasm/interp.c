@@ -538,10 +538,16 @@ op_call_own: {
     TRAP(arq_wasm_err_trap_stack_exhausted);
   *frp++ = (arq__frame_t){ip + 5, fp, in};
   fp = args;
-  for (uint32_t k = (uint32_t)(counts >> 32); k; k--) {
-    *sp++ = 0;
+  /* the frame has room for ARQ__ZEROED slots (arq__link_calls): most functions have
+   * no more locals than that, zeroed without a loop */
+  uint32_t nlocals = (uint32_t)(counts >> 32);
+  for (int k = 0; k < ARQ__ZEROED; k++)
+    sp[k] = 0;
+  for (uint32_t k = ARQ__ZEROED; __builtin_expect(k < nlocals, 0); k++) {
+    sp[k] = 0;
     __asm__("" : "+r"(sp)); /* as in ENTER_FUNCTION */
   }
+  sp += nlocals;
   if (fuel < ip[4].u64)
     TRAP(arq_wasm_err_trap_out_of_fuel);
   fuel -= ip[4].u64;

@@ -461,10 +461,51 @@ static void test_local_moves(void **state) {
   free(fns[0].code.p);
 }
 
+/* A declared local set to zero before any control instruction runs nothing (it holds
+ * zero already) unless the function set it before: after a move or a constant, after
+ * a tee, and for a parameter, the zero must be stored. Fuel counts every instruction. */
+static void test_prologue_zero_stores(void **state) {
+  (void)state;
+  nfns = ngroups = 0;
+  fn_t *f = new_fn(ALL, ARQ_WASM_I32); /* l2 = 0; return l2 + a: the store is dropped */
+  cst(f, 0), op_u(f, 0x21, 2), get(f, 2), get(f, 0), op(f, 0x6a);
+  f = new_fn(ALL, ARQ_WASM_I32); /* l2 = 7; l2 = 0; return l2 */
+  cst(f, 7), op_u(f, 0x21, 2), cst(f, 0), op_u(f, 0x21, 2), get(f, 2);
+  f = new_fn(ALL, ARQ_WASM_I32); /* l2 = a (a move); l2 = 0; return l2 */
+  get(f, 0), op_u(f, 0x21, 2), cst(f, 0), op_u(f, 0x21, 2), get(f, 2);
+  f = new_fn(ALL, ARQ_WASM_I32); /* l2 = a + b (fused); l2 = 0; return l2 */
+  get(f, 0), get(f, 1), op(f, 0x6a), op_u(f, 0x21, 2), cst(f, 0), op_u(f, 0x21, 2), get(f, 2);
+  f = new_fn(ALL, ARQ_WASM_I32); /* tee l2 = b; drop; l2 = 0; return l2 */
+  get(f, 1), op_u(f, 0x22, 2), op(f, 0x1a), cst(f, 0), op_u(f, 0x21, 2), get(f, 2);
+  f = new_fn(ALL, ARQ_WASM_I32); /* a = 0; return a: a parameter */
+  cst(f, 0), op_u(f, 0x21, 0), get(f, 0);
+  f = new_fn(ALL, ARQ_WASM_I32); /* l2 = 9; block end; l2 = 0; return l2: after control */
+  cst(f, 9), op_u(f, 0x21, 2), cut(f), cst(f, 0), op_u(f, 0x21, 2), get(f, 2);
+  static const int32_t want[] = {5, 0, 0, 0, 0, 0, 0};
+  buf_t mod = assemble();
+  arq_wasm_module_t *m;
+  arq_wasm_instance_t *inst;
+  assert_null(arq_wasm_module_load(mod.p, mod.n, &m));
+  assert_null(arq_wasm_instantiate(m, NULL, 0, NULL, &inst));
+  for (unsigned i = 0; i < nfns; i++) {
+    outcome_t o = call(inst, i, 5, 6);
+    assert_null(o.r);
+    if (o.v != want[i])
+      fail_msg("f%u: got %lld, want %d", i, (long long)o.v, want[i]);
+    assert_int_equal(o.fuel, fns[i].ninstr);
+  }
+  arq_wasm_instance_free(inst);
+  arq_wasm_module_free(m);
+  free(mod.p);
+  for (unsigned i = 0; i < nfns; i++)
+    free(fns[i].code.p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fused_forms_agree_with_separate_instructions),
       cmocka_unit_test(test_local_moves),
+      cmocka_unit_test(test_prologue_zero_stores),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
