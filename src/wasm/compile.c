@@ -70,6 +70,8 @@ typedef struct {
   uint32_t last_pos;
   unsigned prev_op;   /* the one emitted before it (ARQ__OP_COUNT: none to fuse with) */
   uint32_t prev_pos;
+  unsigned before_move_op; /* the one emitted before the last LOCAL_MOVE */
+  uint32_t before_move_pos;
 } comp_t;
 
 static const uint8_t vt_single[4][1] = {{ARQ_WASM_F64}, {ARQ_WASM_F32}, {ARQ_WASM_I64},
@@ -724,8 +726,19 @@ static arq_wasm_result_t compile_body(comp_t *c) {
           c->code[c->ncode - 2] = c->code[c->ncode - 1]; /* a2 over the local.get cell */
           c->ncode--;
           TRY(emit_u64(c, li));
+          uint32_t at = c->last_pos, first = c->before_move_pos;
+          if (c->before_move_op == ARQ__OP_LOCAL_MOVE2 && first + 5 == at) {
+            /* and two such pairs in a row as one cell (a, d, ..., a4, d4) */
+            c->code[first].op = c->labels[ARQ__OP_LOCAL_MOVE4];
+            memmove(&c->code[at], &c->code[at + 1], 4 * sizeof *c->code);
+            c->ncode--;
+            c->last_op = ARQ__OP_LOCAL_MOVE4;
+            c->last_pos = first;
+          }
           break;
         }
+        c->before_move_op = c->prev_op;
+        c->before_move_pos = c->prev_pos;
         fuse_into_last(c, ARQ__OP_LOCAL_MOVE);
         TRY(emit_u64(c, li));
         break;
@@ -735,15 +748,21 @@ static arq_wasm_result_t compile_body(comp_t *c) {
         TRY(emit_u64(c, li));
         break;
       }
-      if (op != 0x20) { /* the result of an i32 binary operator goes to the local */
+      if (op != 0x20) { /* the result of an i32 binary operator or a load goes to the local */
         unsigned form, k;
         int kk = i32_binop(c->last_op);
         bool fused = false;
+        unsigned load = c->last_op - ARQ__OP_LOAD_BASE; /* form * 16 + index, if a load */
         if (kk >= 0 && fusable_with(c, c->last_op, 0)) {
           fuse_into_last(c, ARQ__OP_FUSED(ARQ__FORM_SS_SET, (unsigned)kk));
           fused = true;
         } else if (fusable_form(c, &form, &k)) {
           fuse_into_last(c, ARQ__OP_FUSED(operand_forms[form].set, k));
+          fused = true;
+        } else if (c->last_op >= ARQ__OP_LOAD_BASE && load < 16 * ARQ__LOAD_L_SET &&
+                   fusable_with(c, c->last_op, load / 16 == ARQ__LOAD_L ? 2 : 3)) {
+          /* ... or the value a fused load pushed */
+          fuse_into_last(c, ARQ__OP_LOAD_FUSED(load / 16 + ARQ__LOAD_L_SET, load % 16));
           fused = true;
         }
         if (fused) {

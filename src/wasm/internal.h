@@ -81,6 +81,7 @@ enum {
   ARQ__OP_LOCAL_MOVE2 = 0xf4, /* two LOCAL_MOVE in a row: a, d, a2, d2 */
   ARQ__OP_BR_IF_LOCAL = 0xf5,     /* local.get a; br_if: a, target */
   ARQ__OP_BR_UNLESS_LOCAL = 0xf6, /* branch when local a is zero: a, target */
+  ARQ__OP_LOCAL_MOVE4 = 0xf7, /* two LOCAL_MOVE2 in a row: a, d, ..., a4, d4 */
   /* register-style forms of the i32 binary operators, numbered ARQ__OP_FUSED(form, k)
    * where k is the operator's index (ARQ__I32_BINOPS: 0..9 the comparisons i32.eq ..
    * i32.ge_u, 10..24 i32.add .. i32.rotr). The operands come from locals or an
@@ -89,7 +90,7 @@ enum {
   /* loads whose address comes from locals: ARQ__OP_LOAD_FUSED(form, op - 0x28) */
   ARQ__OP_LOAD_BASE = 0x100 + 32 * 24, /* 24 forms (ARQ__FORMS) */
   /* stores whose value (and address) come from locals: ARQ__OP_STORE_FUSED(form, op - 0x36) */
-  ARQ__OP_STORE_BASE = ARQ__OP_LOAD_BASE + 16 * 3,
+  ARQ__OP_STORE_BASE = ARQ__OP_LOAD_BASE + 16 * 6,
   ARQ__OP_COUNT = ARQ__OP_STORE_BASE + 16 * 2, /* size of the label table */
 };
 
@@ -98,6 +99,10 @@ enum {
   ARQ__LOAD_L,  /* local.get a; load: a, offset */
   ARQ__LOAD_LI, /* local.get a; i32.const c; i32.add; load: a, c, offset */
   ARQ__LOAD_LL, /* local.get a; local.get b; i32.add; load: a, b, offset */
+  /* the same, the value loaded going to a local: ...; local.set d: the same, then d */
+  ARQ__LOAD_L_SET,
+  ARQ__LOAD_LI_SET,
+  ARQ__LOAD_LL_SET,
 };
 /* Forms of the fused stores (0x36 i32.store .. 0x3e i64.store32). Immediates: */
 enum {

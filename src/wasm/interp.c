@@ -272,6 +272,7 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
       [ARQ__OP_LOCAL_MOVE] = &&op_local_move,
       [ARQ__OP_LOCAL_SET_CONST] = &&op_local_set_const,
       [ARQ__OP_LOCAL_MOVE2] = &&op_local_move2,
+      [ARQ__OP_LOCAL_MOVE4] = &&op_local_move4,
 #define FUSED_LABELS(k, expr, check, err)                                                \
   [ARQ__OP_FUSED(ARQ__FORM_LL, k)] = &&op_ll_##k,                                        \
   [ARQ__OP_FUSED(ARQ__FORM_SL, k)] = &&op_sl_##k,                                        \
@@ -306,7 +307,10 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
 #define LOAD_LABELS(i, T, conv)                                                          \
   [ARQ__OP_LOAD_FUSED(ARQ__LOAD_L, i)] = &&op_load_l_##i,                                \
   [ARQ__OP_LOAD_FUSED(ARQ__LOAD_LI, i)] = &&op_load_li_##i,                              \
-  [ARQ__OP_LOAD_FUSED(ARQ__LOAD_LL, i)] = &&op_load_ll_##i,
+  [ARQ__OP_LOAD_FUSED(ARQ__LOAD_LL, i)] = &&op_load_ll_##i,                              \
+  [ARQ__OP_LOAD_FUSED(ARQ__LOAD_L_SET, i)] = &&op_load_l_set_##i,                        \
+  [ARQ__OP_LOAD_FUSED(ARQ__LOAD_LI_SET, i)] = &&op_load_li_set_##i,                      \
+  [ARQ__OP_LOAD_FUSED(ARQ__LOAD_LL_SET, i)] = &&op_load_ll_set_##i,
       LOADS(LOAD_LABELS)
 #define STORE_LABELS(i, T)                                                               \
   [ARQ__OP_STORE_FUSED(ARQ__STORE_SL, i)] = &&op_store_sl_##i,                           \
@@ -765,6 +769,12 @@ op_local_move2: /* in order: the second move may read what the first wrote */
   fp[ip[2].u64] = fp[ip[1].u64];
   fp[ip[4].u64] = fp[ip[3].u64];
   NEXT(5);
+op_local_move4:
+  fp[ip[2].u64] = fp[ip[1].u64];
+  fp[ip[4].u64] = fp[ip[3].u64];
+  fp[ip[6].u64] = fp[ip[5].u64];
+  fp[ip[8].u64] = fp[ip[7].u64];
+  NEXT(9);
 op_local_set_const:
   fp[ip[2].u64] = ip[1].u64;
   NEXT(3);
@@ -801,20 +811,26 @@ op_global_set:
   }
   /* Loads with their address from locals (ARQ__LOAD_* in internal.h); the effective
    * address is computed as the plain handlers do, from the i32 address operand. */
-#define LOAD_AT(addr32, offset, T, conv, n)                                              \
+#define LOAD_AT(addr32, offset, T, conv, dst, n)                                         \
   do {                                                                                   \
     uint64_t ea = (uint64_t)(addr32) + (offset);                                         \
     if (ea + sizeof(T) > memsize)                                                        \
       TRAP(arq_wasm_err_trap_oob_memory);                                                \
     T v_;                                                                                \
     memcpy(&v_, mem + ea, sizeof v_);                                                    \
-    *sp++ = conv(v_);                                                                    \
+    dst = conv(v_);                                                                      \
     NEXT(n);                                                                             \
   } while (0)
+#define LOAD_L_ADDR I32(fp[ip[1].u64])
+#define LOAD_LI_ADDR I32(I32(fp[ip[1].u64]) + I32(ip[2].u64))
+#define LOAD_LL_ADDR I32(I32(fp[ip[1].u64]) + I32(fp[ip[2].u64]))
 #define LOAD_HANDLERS(i, T, conv)                                                        \
-  op_load_l_##i : LOAD_AT(I32(fp[ip[1].u64]), ip[2].u64, T, conv, 3);                    \
-  op_load_li_##i : LOAD_AT(I32(I32(fp[ip[1].u64]) + I32(ip[2].u64)), ip[3].u64, T, conv, 4); \
-  op_load_ll_##i : LOAD_AT(I32(I32(fp[ip[1].u64]) + I32(fp[ip[2].u64])), ip[3].u64, T, conv, 4);
+  op_load_l_##i : LOAD_AT(LOAD_L_ADDR, ip[2].u64, T, conv, *sp++, 3);                     \
+  op_load_li_##i : LOAD_AT(LOAD_LI_ADDR, ip[3].u64, T, conv, *sp++, 4);                   \
+  op_load_ll_##i : LOAD_AT(LOAD_LL_ADDR, ip[3].u64, T, conv, *sp++, 4);                   \
+  op_load_l_set_##i : LOAD_AT(LOAD_L_ADDR, ip[2].u64, T, conv, fp[ip[3].u64], 4);         \
+  op_load_li_set_##i : LOAD_AT(LOAD_LI_ADDR, ip[3].u64, T, conv, fp[ip[4].u64], 5);       \
+  op_load_ll_set_##i : LOAD_AT(LOAD_LL_ADDR, ip[3].u64, T, conv, fp[ip[4].u64], 5);
   LOADS(LOAD_HANDLERS)
 
   /* Stores of a local (ARQ__STORE_* in internal.h), as the plain handlers below. */

@@ -3,7 +3,7 @@
  * and local.set/tee around the i32 binary operators, a br_if or if after a comparison,
  * an i32.add or i32.xor of the result into the value below it, a return of the
  * result, the address
- * computation of loads, the operands of stores, and br_if or if on a
+ * computation of loads and their result into a local, the operands of stores, and br_if or if on a
  * local): every fused form must give the value or the
  * trap of the same instructions compiled apart, and fuel must still count each
  * WebAssembly instruction.
@@ -216,27 +216,31 @@ static void build_loads(void) {
                                                                             : ARQ_WASM_I64;
     for (size_t o = 0; o < sizeof offsets / sizeof offsets[0]; o++) {
 #define LOAD(f) (op_u(f, loads[l], natural[l]), put_u(&(f)->code, offsets[o]))
+      /* the value loaded pushed, set into a local (2: i32, 3: i64) or teed */
+#define USES(f, ...)                                                                     \
+  (f = new_fn(ALL, res), __VA_ARGS__, LOAD(f), f = new_fn(ALL, res), __VA_ARGS__, LOAD(f),  \
+   op_u(f, 0x21, dst), get(f, dst), f = new_fn(ALL, res), __VA_ARGS__, LOAD(f),           \
+   op_u(f, 0x22, dst))
+      uint32_t dst = res == ARQ_WASM_I32 ? 2 : 3;
       fn_t *ref = new_fn(ALL, res), *f;
       get(ref, 0), cut(ref), LOAD(ref);
       unsigned first = nfns;
-      f = new_fn(ALL, res);
-      get(f, 0), LOAD(f);
+      USES(f, get(f, 0));
       group(idx(ref), first, addrs, sizeof addrs / sizeof addrs[0], addrs, 1);
       ref = new_fn(ALL, res);
       get(ref, 0), get(ref, 1), op(ref, 0x6a), cut(ref), LOAD(ref);
       first = nfns;
-      f = new_fn(ALL, res);
-      get(f, 0), get(f, 1), op(f, 0x6a), LOAD(f);
+      USES(f, get(f, 0), get(f, 1), op(f, 0x6a));
       group(idx(ref), first, addrs, sizeof addrs / sizeof addrs[0], addrs,
             sizeof addrs / sizeof addrs[0]);
       for (size_t a = 0; a < sizeof adds / sizeof adds[0]; a++) {
         ref = new_fn(ALL, res);
         get(ref, 0), cst(ref, adds[a]), op(ref, 0x6a), cut(ref), LOAD(ref);
         first = nfns;
-        f = new_fn(ALL, res);
-        get(f, 0), cst(f, adds[a]), op(f, 0x6a), LOAD(f);
+        USES(f, get(f, 0), cst(f, adds[a]), op(f, 0x6a));
         group(idx(ref), first, addrs, sizeof addrs / sizeof addrs[0], addrs, 1);
       }
+#undef USES
 #undef LOAD
     }
   }
@@ -461,6 +465,41 @@ static void test_local_moves(void **state) {
   free(fns[0].code.p);
 }
 
+/* Eight moves in a row (compiled as two LOCAL_MOVE4) keep their order, each reading
+ * what the ones before wrote; so do five and six (a MOVE4 and a move or a MOVE2). */
+static void test_move_runs(void **state) {
+  (void)state;
+  static const uint8_t from[] = {0, 1, 2, 0, 1, 2, 0, 1}, to[] = {2, 0, 1, 2, 0, 1, 2, 0};
+  nfns = ngroups = 0;
+  for (unsigned n = 5; n <= 8; n++) {
+    fn_t *f = new_fn(ALL, ARQ_WASM_I32);
+    cst(f, 9), op_u(f, 0x21, 2), cut(f); /* l2 = 9, in a run of its own */
+    for (unsigned k = 0; k < n; k++)
+      get(f, from[k]), op_u(f, 0x21, to[k]);
+    get(f, 0), cst(f, 100), op(f, 0x6c), get(f, 1), cst(f, 10), op(f, 0x6c), op(f, 0x6a);
+    get(f, 2), op(f, 0x6a);
+  }
+  buf_t mod = assemble();
+  arq_wasm_module_t *m;
+  arq_wasm_instance_t *inst;
+  assert_null(arq_wasm_module_load(mod.p, mod.n, &m));
+  assert_null(arq_wasm_instantiate(m, NULL, 0, NULL, &inst));
+  for (unsigned i = 0; i < nfns; i++) {
+    int32_t l[3] = {3, 4, 9};
+    for (unsigned k = 0; k < 5 + i; k++)
+      l[to[k]] = l[from[k]];
+    outcome_t o = call(inst, i, 3, 4);
+    assert_null(o.r);
+    assert_int_equal(o.v, l[0] * 100 + l[1] * 10 + l[2]);
+    assert_int_equal(o.fuel, fns[i].ninstr);
+  }
+  arq_wasm_instance_free(inst);
+  arq_wasm_module_free(m);
+  free(mod.p);
+  for (unsigned i = 0; i < nfns; i++)
+    free(fns[i].code.p);
+}
+
 /* A declared local set to zero before any control instruction runs nothing (it holds
  * zero already) unless the function set it before: after a move or a constant, after
  * a tee, and for a parameter, the zero must be stored. Fuel counts every instruction. */
@@ -505,6 +544,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fused_forms_agree_with_separate_instructions),
       cmocka_unit_test(test_local_moves),
+      cmocka_unit_test(test_move_runs),
       cmocka_unit_test(test_prologue_zero_stores),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
