@@ -169,6 +169,12 @@ static int i32_binop(unsigned op) {
   return -1;
 }
 
+/* Whether the i32 binary operator k (as i32_binop returns) is commutative: eq, ne, add,
+ * mul, and, or, xor. */
+static bool commutative(int k) {
+  return k == 0 || k == 1 || k == 10 || k == 12 || k == 17 || k == 18 || k == 19;
+}
+
 /* For the last instruction, if it is a fused i32 binary operator: its form and k. */
 static bool last_fused(const comp_t *c, unsigned *form, unsigned *k) {
   if (c->last_op < ARQ__OP_FUSED_BASE || c->last_op >= ARQ__OP_LOAD_BASE)
@@ -963,6 +969,21 @@ static arq_wasm_result_t compile_body(comp_t *c) {
         fuse_into_last(c, ARQ__OP_FUSED(op == 0x6a ? add_form[form] : xor_form[form], k1));
         break;
       }
+      if (commutative(k) && fusable_form(c, &form, &k1) && form == ARQ__FORM_LI &&
+          c->prev_op == ARQ__OP_LOCAL_GET && c->prev_pos == c->last_pos - 2 &&
+          c->prev_pos > c->fuel_at) {
+        /* local.get x; (local.get a; i32.const c; op1); op with op commutative: the
+         * operands swapped, (a, c) op1 first and x as the local operand of op (form SL),
+         * which a following i32.add, local.set or br_if may extend in turn */
+        uint64_t x = c->code[c->prev_pos + 1].u64;
+        memmove(&c->code[c->prev_pos], &c->code[c->last_pos], 3 * sizeof *c->code);
+        c->ncode -= 2;
+        c->last_pos = c->prev_pos;
+        c->prev_op = ARQ__OP_COUNT;
+        TRY(emit_op(c, ARQ__OP_FUSED(ARQ__FORM_SL, (unsigned)k)));
+        TRY(emit_u64(c, x));
+        break;
+      }
       if (k >= 0 && fusable_with(c, ARQ__OP_LOCAL_GET2, 2)) {
         fuse_into_last(c, ARQ__OP_FUSED(ARQ__FORM_LL, (unsigned)k));
         break;
@@ -981,6 +1002,23 @@ static arq_wasm_result_t compile_body(comp_t *c) {
           c->last_op = ARQ__OP_FUSED(ARQ__FORM_LI, (unsigned)k);
           c->last_pos = c->prev_pos;
           c->prev_op = ARQ__OP_COUNT;
+          break;
+        }
+        if (c->prev_op == ARQ__OP_LOCAL_GET2 && c->prev_pos == c->last_pos - 3 &&
+            c->prev_pos > c->fuel_at) {
+          /* local.get x; local.get y; i32.const c; op: the first local.get alone, then
+           * (y, c) in form LI, as many cells and one that a commutative operator after
+           * may take x into (above) */
+          uint32_t at = c->prev_pos;
+          arq__cell_t x = c->code[at + 1], y = c->code[at + 2], cst = c->code[at + 4];
+          c->code[at].op = c->labels[ARQ__OP_LOCAL_GET];
+          c->code[at + 1] = x;
+          c->code[at + 2].op = c->labels[ARQ__OP_FUSED(ARQ__FORM_LI, (unsigned)k)];
+          c->code[at + 3] = y;
+          c->code[at + 4] = cst;
+          c->prev_op = ARQ__OP_LOCAL_GET;
+          c->last_op = ARQ__OP_FUSED(ARQ__FORM_LI, (unsigned)k);
+          c->last_pos = at + 2;
           break;
         }
         fuse_into_last(c, ARQ__OP_FUSED(ARQ__FORM_SI, (unsigned)k));
