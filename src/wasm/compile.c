@@ -19,14 +19,22 @@
  *   that may fuse in turn), or, for comparisons, a br_if (if) just after, or an i32.add or i32.xor
  *   of the result and the value below it. Loads
  *   take their address from a local, or from a fused i32.add of a local and a constant
- *   or of two locals; stores take their value, or their address and value, from
- *   locals. A br_if or if on a local (or on its i32.eqz) tests the local directly. A local.set
- *   of a local.get or of a constant is one move. clang's code
+ *   or of two locals, and may put their value straight into a local; stores take their
+ *   value, or their address and value, from locals. A br_if or if on a local (or on its
+ *   i32.eqz) tests the local directly. A local.set of a local.get or of a constant is one
+ *   move, and up to four moves in a row one cell. An operator fuses into a return after
+ *   it; a commutative one takes a local pushed before its other operand's computation as
+ *   its local operand. A declared local set to zero before any control instruction (and
+ *   not set before) needs no code at all. clang's code
  *   is mostly such local-to-local arithmetic, and each fusion saves a dispatch and a
  *   trip through the value stack. None crosses a branch target, and fuel still counts
  *   every WebAssembly instruction (the run's count is kept per source instruction, so a
  *   fused cell costs what the instructions it replaces did). Branch targets
  *   are cell indices while compiling and become cell pointers at the end.
+ *
+ *   A call of a function of the module carries the callee's entry, frame size and
+ *   first-run fuel in its cell; since the callee may not be compiled yet, these are
+ *   filled in by arq__link_calls once every function is.
  *
  *   Fuel is charged per straight-line run: a FUEL cell opens every run (function
  *   entry, loop head, after a conditional branch, at else and end, and before the
