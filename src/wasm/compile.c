@@ -120,32 +120,30 @@ static arq_wasm_result_t emit_u64(comp_t *c, uint64_t v) {
   return NULL;
 }
 
+/* Appends `at` to a growing list of cell indices. */
+static arq_wasm_result_t note_cell(uint32_t **list, uint32_t *n, uint32_t *cap, uint32_t at) {
+  if (*n == *cap) {
+    uint32_t ncap = *cap ? *cap * 2 : 16;
+    uint32_t *l = realloc(*list, ncap * sizeof *l);
+    if (!l)
+      return arq_wasm_err_out_of_memory;
+    *list = l;
+    *cap = ncap;
+  }
+  (*list)[(*n)++] = at;
+  return NULL;
+}
+
 /* Emits a cell that will hold a branch target (an index until the end of compilation). */
 static arq_wasm_result_t emit_target_cell(comp_t *c, uint64_t v) {
-  if (c->ntargets == c->cap_targets) {
-    uint32_t cap = c->cap_targets ? c->cap_targets * 2 : 32;
-    uint32_t *t = realloc(c->targets, cap * sizeof *t);
-    if (!t)
-      return arq_wasm_err_out_of_memory;
-    c->targets = t;
-    c->cap_targets = cap;
-  }
-  c->targets[c->ntargets++] = c->ncode;
+  TRY(note_cell(&c->targets, &c->ntargets, &c->cap_targets, c->ncode));
   return emit_u64(c, v);
 }
 
 /* Emits a call of function fi, defined by the module: the callee's entry and frame are
  * filled in by arq__link_calls, since the callee may not be compiled yet. */
 static arq_wasm_result_t emit_call_own(comp_t *c, uint32_t fi) {
-  if (c->ncall_sites == c->cap_call_sites) {
-    uint32_t cap = c->cap_call_sites ? c->cap_call_sites * 2 : 8;
-    uint32_t *t = realloc(c->call_sites, cap * sizeof *t);
-    if (!t)
-      return arq_wasm_err_out_of_memory;
-    c->call_sites = t;
-    c->cap_call_sites = cap;
-  }
-  c->call_sites[c->ncall_sites++] = c->ncode;
+  TRY(note_cell(&c->call_sites, &c->ncall_sites, &c->cap_call_sites, c->ncode));
   TRY(emit_op(c, ARQ__OP_CALL_OWN));
   TRY(emit_u64(c, fi));
   TRY(emit_u64(c, 0));

@@ -369,6 +369,29 @@ static buf_t assemble(void) {
   return mod;
 }
 
+/* The functions built, assembled into one module and instantiated. */
+typedef struct {
+  buf_t bytes;
+  arq_wasm_module_t *m;
+  arq_wasm_instance_t *inst;
+} module_t;
+
+static module_t open_module(void) {
+  module_t mod = {assemble(), NULL, NULL};
+  assert_null(arq_wasm_module_load(mod.bytes.p, mod.bytes.n, &mod.m));
+  assert_null(arq_wasm_instantiate(mod.m, NULL, 0, NULL, &mod.inst));
+  return mod;
+}
+
+/* Frees the module and the functions built. */
+static void close_module(module_t *mod) {
+  arq_wasm_instance_free(mod->inst);
+  arq_wasm_module_free(mod->m);
+  free(mod->bytes.p);
+  for (unsigned i = 0; i < nfns; i++)
+    free(fns[i].code.p);
+}
+
 typedef struct {
   arq_wasm_result_t r;
   int64_t v;
@@ -392,11 +415,8 @@ static outcome_t call(arq_wasm_instance_t *inst, unsigned i, int32_t a, int32_t 
 /* Assembles the functions built, then runs every group: each variant must give the
  * value or the trap of its reference, and the fuel its instructions count. */
 static void check_groups(unsigned min_traps, unsigned min_checked) {
-  buf_t mod = assemble();
-  arq_wasm_module_t *m;
-  arq_wasm_instance_t *inst;
-  assert_null(arq_wasm_module_load(mod.p, mod.n, &m));
-  assert_null(arq_wasm_instantiate(m, NULL, 0, NULL, &inst));
+  module_t mod = open_module();
+  arq_wasm_instance_t *inst = mod.inst;
   unsigned checked = 0, traps = 0;
   for (unsigned g = 0; g < ngroups; g++) {
     const group_t *gr = &groups[g];
@@ -427,11 +447,7 @@ static void check_groups(unsigned min_traps, unsigned min_checked) {
   }
   assert_true(traps >= min_traps);
   assert_true(checked >= min_checked);
-  arq_wasm_instance_free(inst);
-  arq_wasm_module_free(m);
-  free(mod.p);
-  for (unsigned i = 0; i < nfns; i++)
-    free(fns[i].code.p);
+  close_module(&mod);
 }
 
 static void test_fused_forms_agree_with_separate_instructions(void **state) {
@@ -503,19 +519,13 @@ static void test_local_moves(void **state) {
   cst(f, 5), op_u(f, 0x21, 2);
   get(f, 0), cst(f, 1000), op(f, 0x6c), get(f, 1), cst(f, 10), op(f, 0x6c), op(f, 0x6a);
   get(f, 2), op(f, 0x6a);
-  buf_t mod = assemble();
-  arq_wasm_module_t *m;
-  arq_wasm_instance_t *inst;
-  assert_null(arq_wasm_module_load(mod.p, mod.n, &m));
-  assert_null(arq_wasm_instantiate(m, NULL, 0, NULL, &inst));
+  module_t mod = open_module();
+  arq_wasm_instance_t *inst = mod.inst;
   outcome_t o = call(inst, 0, 3, 4);
   assert_null(o.r);
   assert_int_equal(o.v, 4035);
   assert_int_equal(o.fuel, fns[0].ninstr);
-  arq_wasm_instance_free(inst);
-  arq_wasm_module_free(m);
-  free(mod.p);
-  free(fns[0].code.p);
+  close_module(&mod);
 }
 
 /* Eight moves in a row (compiled as two LOCAL_MOVE4) keep their order, each reading
@@ -532,11 +542,8 @@ static void test_move_runs(void **state) {
     get(f, 0), cst(f, 100), op(f, 0x6c), get(f, 1), cst(f, 10), op(f, 0x6c), op(f, 0x6a);
     get(f, 2), op(f, 0x6a);
   }
-  buf_t mod = assemble();
-  arq_wasm_module_t *m;
-  arq_wasm_instance_t *inst;
-  assert_null(arq_wasm_module_load(mod.p, mod.n, &m));
-  assert_null(arq_wasm_instantiate(m, NULL, 0, NULL, &inst));
+  module_t mod = open_module();
+  arq_wasm_instance_t *inst = mod.inst;
   for (unsigned i = 0; i < nfns; i++) {
     int32_t l[3] = {3, 4, 9};
     for (unsigned k = 0; k < 5 + i; k++)
@@ -546,11 +553,7 @@ static void test_move_runs(void **state) {
     assert_int_equal(o.v, l[0] * 100 + l[1] * 10 + l[2]);
     assert_int_equal(o.fuel, fns[i].ninstr);
   }
-  arq_wasm_instance_free(inst);
-  arq_wasm_module_free(m);
-  free(mod.p);
-  for (unsigned i = 0; i < nfns; i++)
-    free(fns[i].code.p);
+  close_module(&mod);
 }
 
 /* A declared local set to zero before any control instruction runs nothing (it holds
@@ -574,11 +577,8 @@ static void test_prologue_zero_stores(void **state) {
   f = new_fn(ALL, ARQ_WASM_I32); /* l2 = 9; block end; l2 = 0; return l2: after control */
   cst(f, 9), op_u(f, 0x21, 2), cut(f), cst(f, 0), op_u(f, 0x21, 2), get(f, 2);
   static const int32_t want[] = {5, 0, 0, 0, 0, 0, 0};
-  buf_t mod = assemble();
-  arq_wasm_module_t *m;
-  arq_wasm_instance_t *inst;
-  assert_null(arq_wasm_module_load(mod.p, mod.n, &m));
-  assert_null(arq_wasm_instantiate(m, NULL, 0, NULL, &inst));
+  module_t mod = open_module();
+  arq_wasm_instance_t *inst = mod.inst;
   for (unsigned i = 0; i < nfns; i++) {
     outcome_t o = call(inst, i, 5, 6);
     assert_null(o.r);
@@ -586,11 +586,7 @@ static void test_prologue_zero_stores(void **state) {
       fail_msg("f%u: got %lld, want %d", i, (long long)o.v, want[i]);
     assert_int_equal(o.fuel, fns[i].ninstr);
   }
-  arq_wasm_instance_free(inst);
-  arq_wasm_module_free(m);
-  free(mod.p);
-  for (unsigned i = 0; i < nfns; i++)
-    free(fns[i].code.p);
+  close_module(&mod);
 }
 
 int main(void) {
