@@ -46,8 +46,8 @@ struct run {
   arq_timer_t tick, progress, deadline;
   uint64_t t0_ns, send_start_ns, send_end_ns, last_rx_ns;
   long rr; /* the next publisher to try */
-  struct sockaddr_storage addr;
-  socklen_t alen;
+  struct sockaddr_storage addr, src;
+  socklen_t alen, slen; /* slen 0: no source address */
   char host[256], hostport[300];
   const char *path;
   char tag[17]; /* per-run subject token for nats-ws, so two runs never mix */
@@ -383,7 +383,8 @@ static void start_connects(run_t *r) {
     }
     c->phase = C_CONNECTING;
     r->in_flight++;
-    if (arq_bws_connect(&c->ws, r->loop, (struct sockaddr *)&r->addr, r->alen, r->hostport, target,
+    if (arq_bws_connect(&c->ws, r->loop, (struct sockaddr *)&r->addr, r->alen,
+                        r->slen ? (struct sockaddr *)&r->src : NULL, r->slen, r->hostport, target,
                         &handlers, c, err, sizeof err))
       settle(c, false, err);
   }
@@ -542,6 +543,19 @@ static int resolve(run_t *r, char *err, size_t errcap) {
   }
   memcpy(&r->addr, ai->ai_addr, ai->ai_addrlen);
   r->alen = ai->ai_addrlen;
+  freeaddrinfo(ai);
+  if (!r->o->source)
+    return 0;
+  hints = (struct addrinfo){.ai_socktype = SOCK_STREAM, .ai_family = r->addr.ss_family,
+                            .ai_flags = AI_NUMERICHOST};
+  rc = getaddrinfo(r->o->source, "0", &hints, &ai);
+  if (rc) {
+    snprintf(err, errcap, "--source: '%s': %s (an IP address of the same family as --url's)",
+             r->o->source, gai_strerror(rc));
+    return -1;
+  }
+  memcpy(&r->src, ai->ai_addr, ai->ai_addrlen);
+  r->slen = ai->ai_addrlen;
   freeaddrinfo(ai);
   return 0;
 }

@@ -27,6 +27,7 @@ typedef struct {
   arq_bench_target_t target;
   arq_bench_mode_t mode;
   const char *url;    /* ws://host:port/path */
+  const char *source; /* a local address to connect from (numeric), or NULL */
   const char *secret; /* Shield: HS256 secret for the tokens */
   const char *tenant;
   const char *room;

@@ -46,11 +46,13 @@ struct arq_bws {
   arq_ws_reader_t rd;
 };
 
-/** Starts connecting to addr and sends "GET <target>" with Host: host once connected.
+/** Starts connecting to addr (from src when not NULL: a local address, port 0) and sends
+ *  "GET <target>" with Host: host once connected.
  *  0, or -1 with a message in err (on_close is not called then). */
 int arq_bws_connect(arq_bws_t *c, arq_loop_t *loop, const struct sockaddr *addr, socklen_t alen,
-                    const char *host, const char *target, const arq_bws_handlers_t *h, void *data,
-                    char *err, size_t errcap);
+                    const struct sockaddr *src, socklen_t slen, const char *host,
+                    const char *target, const arq_bws_handlers_t *h, void *data, char *err,
+                    size_t errcap);
 /** Sends one whole message (opcode TEXT or BINARY, or a control frame). */
 void arq_bws_send(arq_bws_t *c, uint8_t opcode, const void *data, size_t len);
 /** Bytes waiting for the socket. */

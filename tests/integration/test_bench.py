@@ -3,6 +3,7 @@ be acknowledged and report no errors. A smoke test of the tool, not a benchmark.
 import json
 import os
 import subprocess
+import time
 import unittest
 
 from arqon_harness import NatsServer
@@ -64,6 +65,30 @@ class BenchSmoke(unittest.TestCase):
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 1)
         self.assertIn("401", p.stdout)
+
+    def test_idle_from_a_source_address(self):
+        # The clients' sockets must be bound to --source while they hold their connections:
+        # /proc/net/tcp lists them, established (state 01), to the Shield's port.
+        argv = [os.path.join(BIN, "arq"), "bench", "--url", f"ws://127.0.0.1:{self.shield.port}/ws",
+                "--secret", SECRET, "--json", "--quiet", "--mode", "idle", "--connections", "5",
+                "--duration", "3", "--source", "127.0.0.9"]
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
+            want_local, want_remote = "0900007F", "0100007F:%04X" % self.shield.port
+            seen = 0
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and seen < 5:
+                with open("/proc/net/tcp") as f:
+                    rows = [line.split() for line in f.readlines()[1:]]
+                seen = sum(1 for r in rows
+                           if r[1].startswith(want_local + ":") and r[2] == want_remote and r[3] == "01")
+                time.sleep(0.1)
+            out, err = p.communicate(timeout=60)
+        self.assertEqual(seen, 5, err)
+        self.assertEqual(p.returncode, 0, out + err)
+        self.assertEqual(json.loads(out)["ready"], 5)
+        bad = subprocess.run([*argv[:-1], "nonsense"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("--source: 'nonsense'", bad.stderr)
 
     def test_bad_options(self):
         for args, message in [(["--mode", "nope"], "--mode"), (["--rate", "-3"], "--rate"),
