@@ -10,6 +10,7 @@
  *   steady state beyond what nats.c does for a publish. The Shield overwrites tenant_id,
  *   sender, conn_id and timestamp: whatever the client put there never routes anywhere.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +204,24 @@ static void spine_down(const reply_ctx_t *r, const char *room) {
   reply_error(r, 503, "spine unavailable", room);
 }
 
+/* Below the Shield's own message limit but above what NATS takes (its max_payload, with
+ * the headers): the client is told 413; the operator sees a counter and one log line. */
+static void too_large(const reply_ctx_t *r, const char *subject, const char *room, size_t n) {
+  static atomic_bool logged;
+  arq_shield_t *s = r->c->w->shield;
+  arq_counter_inc(s->m.too_large);
+  if (!atomic_exchange(&logged, true)) {
+    char bytes[24];
+    snprintf(bytes, sizeof bytes, "%zu", n);
+    ARQ_LOG(ARQ_LOG_WARN, "spine",
+            "a message exceeds NATS max_payload (first occurrence; counted in "
+            "shield_messages_too_large_total)",
+            {"subject", subject}, {"bytes", bytes}, {"tenant_id", r->c->id.tenant},
+            {"node", s->node_id});
+  }
+  reply_error(r, 413, "message too large for the spine (NATS max_payload)", room);
+}
+
 static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t received_ns) {
   arq_conn_t *c = r->c;
   if (!may_use_room(r, e))
@@ -218,7 +237,12 @@ static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t 
     return;
   }
   size_t n = pack(c, e);
-  if (publish_packed(c, subject, e, n, false, r->verdict)) {
+  int published = publish_packed(c, subject, e, n, false, r->verdict);
+  if (published == ARQ_SPINE_TOO_LARGE) {
+    too_large(r, subject, e->room_id, n);
+    return;
+  }
+  if (published != ARQ_SPINE_PUBLISHED) {
     spine_down(r, e->room_id);
     return;
   }
@@ -227,10 +251,10 @@ static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t 
   ack(r, e->room_id);
 }
 
-static void notify_brain(arq_conn_t *c, const char *what, Arqon__V1__Envelope *e) {
+static int notify_brain(arq_conn_t *c, const char *what, Arqon__V1__Envelope *e) {
   char subject[128];
   snprintf(subject, sizeof subject, "sys.brain.%s.%s", c->id.tenant, what);
-  publish(c, subject, e);
+  return publish(c, subject, e);
 }
 
 static void handle_join(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
@@ -249,7 +273,12 @@ static void handle_join(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
     spine_down(r, e->room_id);
     return;
   }
-  notify_brain(c, "join", e);
+  /* Acknowledged only once the Brain's notice is out: otherwise not a member after all. */
+  if (notify_brain(c, "join", e) != ARQ_SPINE_PUBLISHED) {
+    arq_egress_leave(c, e->room_id);
+    spine_down(r, e->room_id);
+    return;
+  }
   ack(r, e->room_id);
 }
 
@@ -261,8 +290,12 @@ static void handle_leave(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
     reply_error(r, 404, "not a member of this room", e->room_id);
     return;
   }
+  /* The notice first: if it cannot go out, the connection stays a member and is told so. */
+  if (notify_brain(c, "leave", e) != ARQ_SPINE_PUBLISHED) {
+    spine_down(r, e->room_id);
+    return;
+  }
   arq_egress_leave(c, e->room_id);
-  notify_brain(c, "leave", e);
   ack(r, e->room_id);
 }
 

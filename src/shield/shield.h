@@ -67,6 +67,7 @@ typedef struct {
   arq_counter_t *errors_sent;
   arq_counter_t *rate_limited;
   arq_counter_t *spine_unavailable;
+  arq_counter_t *too_large;
   arq_counter_t *protocol_errors;
   arq_counter_t *http_requests;
   arq_counter_t *wasm_fuel_consumed;

@@ -227,10 +227,10 @@ static const char hex[] = "0123456789abcdef";
 int arq_spine_publish(arq_spine_t *sp, const char *subject, const char *reply, const void *data,
                       size_t len, const arq_spine_headers_t *h) {
   if (!atomic_load_explicit(&sp->connected, memory_order_relaxed))
-    return -1;
+    return ARQ_SPINE_UNAVAILABLE;
   natsMsg *msg = NULL;
   if (natsMsg_Create(&msg, subject, reply, data, (int)len) != NATS_OK)
-    return -1;
+    return ARQ_SPINE_UNAVAILABLE;
   /* traceparent: version 00, the trace id, a fresh span id, sampled. */
   char traceparent[64];
   uint64_t span = atomic_fetch_add_explicit(&sp->span_counter, 1, memory_order_relaxed) + 1;
@@ -254,7 +254,9 @@ int arq_spine_publish(arq_spine_t *sp, const char *subject, const char *reply, c
   }
   if (st == NATS_OK) st = natsConnection_PublishMsg(sp->nc, msg);
   natsMsg_Destroy(msg);
-  return st == NATS_OK ? 0 : -1;
+  if (st == NATS_MAX_PAYLOAD)
+    return ARQ_SPINE_TOO_LARGE;
+  return st == NATS_OK ? ARQ_SPINE_PUBLISHED : ARQ_SPINE_UNAVAILABLE;
 }
 
 static void room_sub_done(void *closure) { free(closure); }

@@ -37,9 +37,15 @@ arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap);
 void arq_spine_free(arq_spine_t *sp, int timeout_ms);
 bool arq_spine_connected(const arq_spine_t *sp);
 
+/** What arq_spine_publish returns. */
+enum {
+  ARQ_SPINE_PUBLISHED = 0,
+  ARQ_SPINE_UNAVAILABLE = -1, /* NATS is down or refused the publish */
+  ARQ_SPINE_TOO_LARGE = -2,   /* over the server's max_payload (headers included) */
+};
+
 /** Publishes with the SPEC headers (traceparent, x-arqon-*), and a reply subject when
- *  `reply` is not NULL. Returns 0, or -1 when NATS is unavailable or refused the publish.
- *  Safe from any thread. */
+ *  `reply` is not NULL. Returns one of ARQ_SPINE_*. Safe from any thread. */
 int arq_spine_publish(arq_spine_t *sp, const char *subject, const char *reply, const void *data,
                       size_t len, const arq_spine_headers_t *h);
 

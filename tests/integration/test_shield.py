@@ -492,6 +492,37 @@ class SpineFailure(unittest.IsolatedAsyncioTestCase):
             nats.stop()
 
 
+class SpineMaxPayload(unittest.IsolatedAsyncioTestCase):
+    """An event within the Shield's message limit (1 MiB) but over NATS max_payload: 413
+    for that message only, counted, logged once; the connection goes on."""
+
+    async def test_413_then_the_connection_goes_on(self):
+        with NatsServer(extra_conf="max_payload: 4096") as nats, Shield(nats.url) as shield:
+            shield.wait_ready()
+            spy = NatsClient(nats.port)
+            spy.subscribe("in.t.T1.r.R1")
+            ws = await websockets.connect(shield.url(make_token({"rooms": ["*"]})), max_size=None)
+            await ws.recv()
+            for i in range(2):
+                await ws.send(event_json("R1", data=b"x" * 6000, id_=f"big{i}"))
+                e = parse(await asyncio.wait_for(ws.recv(), 5))
+                self.assertEqual((e.id, error_of(e)["code"]), (f"big{i}", 413))
+                self.assertIn("max_payload", error_of(e)["reason"])
+            await ws.send(event_json("R1", data=b"y" * 100, id_="small"))
+            e = parse(await asyncio.wait_for(ws.recv(), 5))
+            self.assertEqual((e.id, e.event.type), ("small", "ack"))
+            subject, _, payload = spy.next_msg()  # only the small one went out
+            self.assertEqual((subject, envelope_pb2.Envelope.FromString(payload).id), ("in.t.T1.r.R1", "small"))
+            self.assertIsNone(spy.next_msg(timeout=0.3))
+            body = shield.http("/metrics")[1]
+            self.assertIn("shield_messages_too_large_total 2\n", body)
+            self.assertIn("shield_spine_unavailable_total 0\n", body)
+            self.assertEqual(shield.log().count("exceeds NATS max_payload"), 1)
+            self.assertEqual(shield.http("/readyz")[0], 200)  # not taken for a spine outage
+            spy.close()
+            await ws.close()
+
+
 class Limits(unittest.IsolatedAsyncioTestCase):
     """Rate limits, caps, origins and timeouts, with small limits."""
 
