@@ -396,6 +396,8 @@ static const key_spec_t platform_keys[] = {
     END};
 
 static const key_spec_t root_keys[] = {
+    /* SPEC §8 spells it `log_format = "json"` (a top-level key); [log] format is the same */
+    STR("log_format", log.format, check_log_format),
     SECTION("shield", shield_keys), SECTION("auth", auth_keys),   SECTION("nats", nats_keys),
     SECTION("valkey", valkey_keys), SECTION("brain", brain_keys), SECTION("log", log_keys),
     SECTION("platform", platform_keys), END};

@@ -90,6 +90,20 @@ static void values_are_read(void **state) {
   arq_config_free(&cfg);
 }
 
+/* SPEC §8's top-level `log_format`, the same as [log] format; a bad value names the key. */
+static void top_level_log_format(void **state) {
+  (void)state;
+  arq_config_t cfg;
+  char err[512] = "";
+  if (parse(&cfg, "log_format = \"json\"\n[shield]\nworkers = 1\n", err, sizeof err))
+    fail_msg("%s", err);
+  assert_string_equal(cfg.log.format, "json");
+  arq_config_free(&cfg);
+  assert_int_not_equal(parse(&cfg, "log_format = \"xml\"\n", err, sizeof err), 0);
+  assert_non_null(strstr(err, "log_format"));
+  arq_config_free(&cfg);
+}
+
 static void brain_partitions_and_lease(void **state) {
   arq_config_t cfg;
   char err[512] = "";
@@ -235,6 +249,7 @@ int main(void) {
       cmocka_unit_test(defaults_are_safe),
       cmocka_unit_test(shipped_config_loads),
       cmocka_unit_test(values_are_read),
+      cmocka_unit_test(top_level_log_format),
       cmocka_unit_test(brain_partitions_and_lease),
       cmocka_unit_test(errors_name_file_line_key),
       cmocka_unit_test(table_arrays_are_checked),
