@@ -149,6 +149,12 @@ static void format_ts(char *out, size_t cap) {
   snprintf(out + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000L);
 }
 
+static char log_node[128];
+
+void arq_log_set_node(const char *node) {
+  snprintf(log_node, sizeof log_node, "%s", node ? node : "");
+}
+
 void arq_log_write(arq_log_level_t level, const char *component, const char *msg,
                    const arq_log_field_t *fields, size_t nfields) {
   if (!arq_log_enabled(level))
@@ -165,9 +171,15 @@ void arq_log_write(arq_log_level_t level, const char *component, const char *msg
   put_field(&l, format, false, "component", component ? component : "-", false);
   /* msg is always quoted so that a one-word message reads like the others. */
   put_field(&l, format, false, "msg", msg ? msg : "", true);
-  for (size_t i = 0; i < nfields; i++)
-    if (fields[i].key && fields[i].value)
+  bool has_node = false;
+  for (size_t i = 0; i < nfields; i++) {
+    if (fields[i].key && fields[i].value) {
       put_field(&l, format, false, fields[i].key, fields[i].value, false);
+      has_node |= !strcmp(fields[i].key, "node");
+    }
+  }
+  if (*log_node && !has_node)
+    put_field(&l, format, false, "node", log_node, false);
 
   l.cap = LOG_LINE_MAX;
   if (l.cut) {

@@ -43,6 +43,10 @@ const char *arq_log_level_name(arq_log_level_t level);
 /** Parses "logfmt" or "json". Returns 0, or -1 if unknown. */
 int arq_log_format_parse(const char *s, arq_log_format_t *out);
 
+/** Adds `node=<node>` to every line that has no `node` field of its own (a process that
+ *  is one node of a cluster, such as the Shield). Call once, before other threads log. */
+void arq_log_set_node(const char *node);
+
 /** Writes one line. Fields follow `msg` in the order given. */
 void arq_log_write(arq_log_level_t level, const char *component, const char *msg,
                    const arq_log_field_t *fields, size_t nfields);

@@ -79,6 +79,7 @@ int main(int argc, char **argv) {
   arq_shield_t s = {0};
   s.cfg = &cfg;
   s.node_id = cfg.shield.node_id;
+  arq_log_set_node(s.node_id); /* SPEC §8: lines carry the node */
   uint32_t rnd = 0;
   if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
     rnd = (uint32_t)getpid();

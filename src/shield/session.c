@@ -216,8 +216,7 @@ static void too_large(const reply_ctx_t *r, const char *subject, const char *roo
     ARQ_LOG(ARQ_LOG_WARN, "spine",
             "a message exceeds NATS max_payload (first occurrence; counted in "
             "shield_messages_too_large_total)",
-            {"subject", subject}, {"bytes", bytes}, {"tenant_id", r->c->id.tenant},
-            {"node", s->node_id});
+            {"subject", subject}, {"bytes", bytes}, {"tenant_id", r->c->id.tenant});
   }
   reply_error(r, 413, "message too large for the spine (NATS max_payload)", room);
 }

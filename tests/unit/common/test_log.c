@@ -59,6 +59,21 @@ static void json_line(void **state) {
   free(s);
 }
 
+/* The process's node goes on every line that does not name a node itself. */
+static void node_on_every_line(void **state) {
+  arq_log_set_node("edge-7");
+  ARQ_LOG(ARQ_LOG_INFO, "shield", "one", {"tenant_id", "T1"});
+  ARQ_LOG(ARQ_LOG_INFO, "brain", "two", {"node", "other"});
+  arq_log_set_node(NULL);
+  ARQ_LOG(ARQ_LOG_INFO, "shield", "three", {"tenant_id", "T1"});
+  char *s = captured();
+  assert_non_null(strstr(s, "msg=\"one\" tenant_id=T1 node=edge-7\n"));
+  assert_non_null(strstr(s, "msg=\"two\" node=other\n"));
+  assert_null(strstr(s, "node=edge-7 node"));
+  assert_non_null(strstr(s, "msg=\"three\" tenant_id=T1\n"));
+  free(s);
+}
+
 static void level_filter(void **state) {
   arq_log_set_level(ARQ_LOG_WARN);
   assert_false(arq_log_enabled(ARQ_LOG_INFO));
@@ -129,6 +144,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(logfmt_line, setup, teardown),
       cmocka_unit_test_setup_teardown(json_line, setup, teardown),
+      cmocka_unit_test_setup_teardown(node_on_every_line, setup, teardown),
       cmocka_unit_test_setup_teardown(level_filter, setup, teardown),
       cmocka_unit_test(parse_names),
       cmocka_unit_test_setup_teardown(long_line_is_cut_whole, setup, teardown),
