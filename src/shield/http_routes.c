@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "shield/admin.h"
+#include "shield/audit.h"
 #include "shield/demo_page.h"
 #include "shield/shield.h"
 #include "shield/spine.h"
@@ -146,6 +147,7 @@ static bool policy_allows(arq_conn_t *c, const arq_http_request_t *r) {
     return true;
   ARQ_LOG(ARQ_LOG_INFO, "overseer", "handshake denied by policy", {"tenant_id", c->id.tenant},
           {"reason", v.reason}, {"peer", c->peer});
+  arq_audit(c, "policy_denied_connect", 403, v.reason, NULL, NULL);
   arq_http_reply_error(c, 403, "Forbidden", v.reason);
   return false;
 }

@@ -25,6 +25,7 @@ static void register_metrics(arq_shield_t *s) {
   s->m.errors_sent = arq_metrics_counter(m, "shield_error_replies_total", "Error replies sent to clients.", NULL);
   s->m.rate_limited = arq_metrics_counter(m, "shield_rate_limited_total", "Messages answered 429.", NULL);
   s->m.spine_unavailable = arq_metrics_counter(m, "shield_spine_unavailable_total", "Messages answered 503 because NATS or the Brain did not take them.", NULL);
+  s->m.audit_failures = arq_metrics_counter(m, "shield_audit_failures_total", "Audit records (sys.audit.<tenant>) NATS did not take.", NULL);
   s->m.too_large = arq_metrics_counter(m, "shield_messages_too_large_total", "Events answered 413: within the Shield's message limit but over NATS max_payload.", NULL);
   s->m.protocol_errors = arq_metrics_counter(m, "shield_protocol_errors_total", "Connections closed for WebSocket protocol violations.", NULL);
   s->m.http_requests = arq_metrics_counter(m, "shield_http_requests_total", "HTTP requests received.", NULL);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "shield/audit.h"
 #include "shield/overseer_internal.h"
 #include "shield/shield.h"
 
@@ -238,6 +239,7 @@ static void recheck_connections(arq_worker_t *w, const char *key) {
     if (v.denied) {
       ARQ_LOG(ARQ_LOG_INFO, "overseer", "connection closed by a new policy", {"conn", c->conn_id},
               {"tenant_id", c->id.tenant}, {"reason", v.reason});
+      arq_audit(c, "closed_by_policy", 1008, v.reason, NULL, NULL);
       arq_conn_close(c, 1008, v.reason);
     }
   }

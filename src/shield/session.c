@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/trace.h"
 #include "common/version.h"
+#include "shield/audit.h"
 #include "shield/envelope_json.h"
 #include "shield/mirror.h"
 #include "shield/shield.h"
@@ -91,6 +92,26 @@ static void reply_error(const reply_ctx_t *r, int code, const char *reason, cons
   snprintf(data + n, sizeof data - n, "\"}");
   send_event(r, "error", data, room);
   arq_counter_inc(r->c->w->shield->m.errors_sent);
+}
+
+/* Where a message would go: in.t.<tenant>.r.<room> for events, sys.brain.<tenant>.<type>
+ * for commands ("" otherwise). */
+static void message_subject(const arq_conn_t *c, const Arqon__V1__Envelope *e, char *out,
+                            size_t cap) {
+  *out = '\0';
+  if (e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_EVENT)
+    snprintf(out, cap, "in.t.%s.r.%s", c->id.tenant, e->room_id ? e->room_id : "");
+  else if (e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_CMD)
+    snprintf(out, cap, "sys.brain.%s.%s", c->id.tenant, e->cmd->type ? e->cmd->type : "");
+}
+
+/* A refusal that goes on the tenant's audit trail as well (audit.h says which). */
+static void refuse(const reply_ctx_t *r, const Arqon__V1__Envelope *e, int code,
+                   const char *action, const char *reason) {
+  reply_error(r, code, reason, e->room_id);
+  char subject[192];
+  message_subject(r->c, e, subject, sizeof subject);
+  arq_audit(r->c, action, code, reason, subject, r->trace_id);
 }
 
 /* ---- stamping ---- */
@@ -193,7 +214,7 @@ static bool may_use_room(const reply_ctx_t *r, const Arqon__V1__Envelope *e) {
   if (!room_id_ok(r, e->room_id))
     return false;
   if (!joined(r->c, e->room_id) && !arq_identity_room_allowed(&r->c->id, e->room_id)) {
-    reply_error(r, 403, "not a member of this room", e->room_id);
+    refuse(r, e, 403, "permission_denied", "not a member of this room");
     return false;
   }
   return true;
@@ -206,7 +227,8 @@ static void spine_down(const reply_ctx_t *r, const char *room) {
 
 /* Below the Shield's own message limit but above what NATS takes (its max_payload, with
  * the headers): the client is told 413; the operator sees a counter and one log line. */
-static void too_large(const reply_ctx_t *r, const char *subject, const char *room, size_t n) {
+static void too_large(const reply_ctx_t *r, const Arqon__V1__Envelope *e, const char *subject,
+                      size_t n) {
   static atomic_bool logged;
   arq_shield_t *s = r->c->w->shield;
   arq_counter_inc(s->m.too_large);
@@ -218,7 +240,7 @@ static void too_large(const reply_ctx_t *r, const char *subject, const char *roo
             "shield_messages_too_large_total)",
             {"subject", subject}, {"bytes", bytes}, {"tenant_id", r->c->id.tenant});
   }
-  reply_error(r, 413, "message too large for the spine (NATS max_payload)", room);
+  refuse(r, e, 413, "too_large", "message too large for the spine (NATS max_payload)");
 }
 
 static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t received_ns) {
@@ -232,13 +254,13 @@ static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t 
     arq_counter_inc(c->w->shield->m.schema_violations);
     ARQ_LOG(ARQ_LOG_WARN, "registry", "schema violation", {"error", why},
             {"tenant_id", c->id.tenant}, {"trace_id", e->trace_id}, {"subject", subject});
-    reply_error(r, 400, why, e->room_id);
+    refuse(r, e, 400, "schema_violation", why);
     return;
   }
   size_t n = pack(c, e);
   int published = publish_packed(c, subject, e, n, false, r->verdict);
   if (published == ARQ_SPINE_TOO_LARGE) {
-    too_large(r, subject, e->room_id, n);
+    too_large(r, e, subject, n);
     return;
   }
   if (published != ARQ_SPINE_PUBLISHED) {
@@ -261,7 +283,7 @@ static void handle_join(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
   if (!room_id_ok(r, e->room_id))
     return;
   if (c->id.rooms && !arq_identity_room_allowed(&c->id, e->room_id)) {
-    reply_error(r, 403, "the token's rooms claim does not cover this room", e->room_id);
+    refuse(r, e, 403, "permission_denied", "the token's rooms claim does not cover this room");
     return;
   }
   if (!arq_spine_connected(c->w->shield->spine)) {
@@ -335,21 +357,19 @@ static bool policy_allows(arq_conn_t *c, const Arqon__V1__Envelope *e, arq_verdi
   add_header(h, "x-arqon-sender", c->id.sub);
   add_header(h, "x-arqon-conn", c->conn_id);
   add_header(h, "x-arqon-trace-id", e->trace_id);
-  char subject[192] = "";
+  char subject[192];
+  message_subject(c, e, subject, sizeof subject);
   const ProtobufCBinaryData *data = NULL;
-  if (e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_EVENT) {
-    snprintf(subject, sizeof subject, "in.t.%s.r.%s", c->id.tenant, e->room_id ? e->room_id : "");
+  if (e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_EVENT)
     data = &e->event->data;
-  } else if (e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_CMD) {
-    snprintf(subject, sizeof subject, "sys.brain.%s.%s", c->id.tenant, e->cmd->type ? e->cmd->type : "");
+  else if (e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_CMD)
     data = &e->cmd->data;
-  }
   arq_policy_headers_t headers = {h->data, h->len};
   arq_overseer_check_message(c->w, c->id.tenant, c->id.claims_json, headers, subject,
                              data ? data->data : NULL, data ? data->len : 0, v);
   if (!v->denied)
     return true;
-  reply_error(r, v->code, v->reason, e->room_id);
+  refuse(r, e, v->code, "policy_denied", v->reason);
   return false;
 }
 
@@ -389,8 +409,10 @@ void arq_session_message(arq_conn_t *c, bool binary, const uint8_t *data, size_t
   if (!take_token(c)) {
     arq_counter_inc(s->m.rate_limited);
     reply_error(&r, 429, "rate limited", e->room_id);
-    if (++c->limit_strikes >= MAX_STRIKES)
+    if (++c->limit_strikes >= MAX_STRIKES) {
+      arq_audit(c, "closed_for_abuse", 1008, "rate limit exceeded", NULL, r.trace_id);
       arq_conn_close(c, 1008, "rate limit exceeded");
+    }
     goto done;
   }
   c->limit_strikes = 0;

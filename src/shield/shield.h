@@ -68,6 +68,7 @@ typedef struct {
   arq_counter_t *rate_limited;
   arq_counter_t *spine_unavailable;
   arq_counter_t *too_large;
+  arq_counter_t *audit_failures;
   arq_counter_t *protocol_errors;
   arq_counter_t *http_requests;
   arq_counter_t *wasm_fuel_consumed;
@@ -124,6 +125,7 @@ struct arq_worker {
   arq_worker_policies_t *policies; /* NULL when policies are disabled */
   arq_worker_schemas_t *schemas;   /* NULL when the registry is disabled */
   arq_buf_t policy_headers;        /* the headers a message's policy sees */
+  arq_buf_t audit;                 /* the audit record being published (audit.c) */
   arq_timer_t drain_timer;
   arq_task_t drain_task;
   arq_timer_t heartbeat_timer;

@@ -183,6 +183,7 @@ static int start_workers(arq_shield_t *s, char *err, size_t errcap) {
     if (!w->read_buf)
       arq_oom("read buffer");
     arq_buf_init(&w->policy_headers);
+    arq_buf_init(&w->audit);
     if (s->cfg->platform.overseer.enabled)
       w->policies = arq_worker_policies_new(w);
     if (s->cfg->platform.registry.enabled)
@@ -226,6 +227,7 @@ static void free_workers(arq_shield_t *s) {
     arq_worker_policies_free(w->policies);
     arq_worker_schemas_free(w->schemas);
     arq_buf_free(&w->policy_headers);
+    arq_buf_free(&w->audit);
   }
 }
 

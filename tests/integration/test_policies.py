@@ -1,5 +1,6 @@
 """Tenant policies in a real Shield: modules pushed with `arq policy` into NATS KV."""
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -68,9 +69,15 @@ class Policies(unittest.IsolatedAsyncioTestCase):
 
     async def test_block_header_on_connect(self):
         self.push("PH", "block_header.wasm")
+        audit = NatsClient(self.nats.port)
+        audit.subscribe("sys.audit.PH")
         with self.assertRaises(websockets.exceptions.InvalidStatusCode) as cm:
             await self.connect("PH", headers={"X-Block-Me": "1"})
         self.assertEqual(cm.exception.status_code, 403)
+        rec = json.loads(audit.next_msg()[2])  # on the tenant's audit trail
+        self.assertEqual((rec["action"], rec["code"], rec["tenant"], rec["peer"]),
+                         ("policy_denied_connect", 403, "PH", "127.0.0.1"))
+        audit.close()
         ws = await self.connect("PH")  # 101 without the header
         await ws.close()
         ws = await self.connect("OTHER", headers={"X-Block-Me": "1"})  # other tenants unaffected
@@ -86,12 +93,17 @@ class Policies(unittest.IsolatedAsyncioTestCase):
 
     async def test_ban_all_closes_live_connections(self):
         clients = [await self.connect("BAN") for _ in range(20)]
+        audit = NatsClient(self.nats.port)
+        audit.subscribe("sys.audit.BAN")
         self.push("BAN", "ban_all.wasm")
         for ws in clients:
             with self.assertRaises(websockets.exceptions.ConnectionClosed) as cm:
                 while True:
                     await asyncio.wait_for(ws.recv(), 5)
             self.assertEqual(cm.exception.rcvd.code, 1008)
+        actions = [json.loads(audit.next_msg()[2])["action"] for _ in range(20)]
+        self.assertEqual(actions, ["closed_by_policy"] * 20)
+        audit.close()
         with self.assertRaises(websockets.exceptions.InvalidStatusCode) as cm:
             await self.connect("BAN")
         self.assertEqual(cm.exception.status_code, 403)
@@ -101,10 +113,16 @@ class Policies(unittest.IsolatedAsyncioTestCase):
         spy = NatsClient(self.nats.port)
         spy.subscribe("in.t.PW.>")
         spy.subscribe("shadow.>")
+        audit = NatsClient(self.nats.port)
+        audit.subscribe("sys.audit.PW")
         ws = await self.connect("PW")
         e = await self.send(ws, data=b"this is forbidden here", id_="w1")
         self.assertEqual((e.id, error_of(e)), ("w1", {"code": 403, "reason": "message contains a blocked word"}))
         self.assertIsNone(spy.next_msg(0.5))  # not published, not mirrored
+        rec = json.loads(audit.next_msg()[2])
+        self.assertEqual((rec["action"], rec["code"], rec["reason"], rec["subject"], rec["trace_id"]),
+                         ("policy_denied", 403, "message contains a blocked word", "in.t.PW.r.R1", e.trace_id))
+        audit.close()
         e = await self.send(ws, data=b"fine", id_="w2")
         self.assertEqual(e.event.type, "ack")
         subjects = sorted(spy.next_msg()[0] for _ in range(2))

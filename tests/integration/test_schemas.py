@@ -84,12 +84,18 @@ class Schemas(unittest.IsolatedAsyncioTestCase):
         return m.SerializeToString()
 
     async def test_lifecycle(self):
+        audit = NatsClient(self.nats.port)
+        audit.subscribe("sys.audit.T1")
         ws = await websockets.connect(self.shield.url(make_token({"rooms": ["*"]})))
         await ws.recv()
         r = arq("schema", "rm", SCHEMA_ID, "--nats", self.nats.url)
         # no schema yet: the mapped subject fails closed, others pass
         e = await self.send(ws, self.order())
         self.assertEqual(error_of(e), {"code": 400, "reason": f"schema {SCHEMA_ID} is not available"})
+        rec = json.loads(audit.next_msg()[2])  # on the tenant's audit trail
+        self.assertEqual((rec["action"], rec["code"], rec["reason"], rec["trace_id"]),
+                         ("schema_violation", 400, f"schema {SCHEMA_ID} is not available", e.trace_id))
+        audit.close()
         self.assertEqual((await self.send(ws, b"anything", room="chat")).event.type, "ack")
 
         self.push("v1")

@@ -205,11 +205,27 @@ class Routing(ShieldTestCase):
         await ws.close()
 
     async def test_rooms_claim(self):
-        ws, _ = await self.connect(rooms=["lobby", "game-*"])
+        audit = self.spy("sys.audit.>")
+        ws, welcome = await self.connect(rooms=["lobby", "game-*"])
         await ws.send(cmd_json("join", "secret", "j1"))
         self.assertEqual(error_of(parse(await ws.recv()))["code"], 403)
         await ws.send(event_json("secret", id_="e1"))
-        self.assertEqual(error_of(parse(await ws.recv()))["code"], 403)
+        denied = parse(await ws.recv())
+        self.assertEqual(error_of(denied)["code"], 403)
+        # Both refusals are on the tenant's audit trail, with the SPEC headers.
+        records = [audit.next_msg() for _ in range(2)]
+        for (subject, headers, payload), want in zip(records, ["sys.brain.T1.join", "in.t.T1.r.secret"]):
+            rec = json.loads(payload)
+            self.assertEqual(subject, "sys.audit.T1")
+            self.assertEqual((rec["component"], rec["action"], rec["code"], rec["subject"]),
+                             ("shield", "permission_denied", 403, want))
+            self.assertEqual((rec["tenant"], rec["conn"], rec["node"]),
+                             ("T1", welcome["conn_id"], welcome["node"]))
+            self.assertEqual(headers["x-arqon-trace-id"], rec["trace_id"])
+            self.assertEqual(headers["x-arqon-tenant"], "T1")
+            self.assertRegex(headers["traceparent"], "^00-" + rec["trace_id"] + "-[0-9a-f]{16}-01$")
+        self.assertEqual(json.loads(records[1][2])["trace_id"], denied.trace_id)
+        audit.close()
         await ws.send(event_json("game-7", id_="e2"))  # covered by the claim
         self.assertEqual(parse(await ws.recv()).event.type, "ack")
         await ws.send(cmd_json("join", "lobby", "j2"))
@@ -501,6 +517,8 @@ class SpineMaxPayload(unittest.IsolatedAsyncioTestCase):
             shield.wait_ready()
             spy = NatsClient(nats.port)
             spy.subscribe("in.t.T1.r.R1")
+            audit = NatsClient(nats.port)
+            audit.subscribe("sys.audit.T1")
             ws = await websockets.connect(shield.url(make_token({"rooms": ["*"]})), max_size=None)
             await ws.recv()
             for i in range(2):
@@ -519,6 +537,10 @@ class SpineMaxPayload(unittest.IsolatedAsyncioTestCase):
             self.assertIn("shield_spine_unavailable_total 0\n", body)
             self.assertEqual(shield.log().count("exceeds NATS max_payload"), 1)
             self.assertEqual(shield.http("/readyz")[0], 200)  # not taken for a spine outage
+            recs = [json.loads(audit.next_msg()[2]) for _ in range(2)]
+            self.assertEqual([(r["action"], r["code"], r["subject"]) for r in recs],
+                             [("too_large", 413, "in.t.T1.r.R1")] * 2)
+            audit.close()
             spy.close()
             await ws.close()
 
@@ -549,6 +571,8 @@ class Limits(unittest.IsolatedAsyncioTestCase):
         return ws
 
     async def test_rate_limit_answers_429_then_closes_1008(self):
+        audit = NatsClient(self.nats.port)
+        audit.subscribe("sys.audit.RL")
         ws = await self.connect("RL")
         codes = []
         for i in range(8):
@@ -564,6 +588,11 @@ class Limits(unittest.IsolatedAsyncioTestCase):
                 await asyncio.wait_for(ws.recv(), 5)
         self.assertEqual(cm.exception.rcvd.code, 1008)
         self.assertRegex(self.admin_metrics(), r"shield_rate_limited_total [1-9]")
+        # the 429s are not audited one by one; the close for abuse is, once
+        rec = json.loads(audit.next_msg()[2])
+        self.assertEqual((rec["action"], rec["code"]), ("closed_for_abuse", 1008))
+        self.assertIsNone(audit.next_msg(0.3))
+        audit.close()
 
     def admin_metrics(self):
         import http.client
