@@ -38,6 +38,7 @@
 #include "common/ids.h"
 #include "common/metrics.h"
 #include "common/strmap.h"
+#include "common/trace.h"
 
 #define ARQ_BRAIN_TICK_MS 250
 #define ARQ_BRAIN_QUEUE_MAX 65536 /* jobs waiting for the worker; beyond: see queue.c */
@@ -140,9 +141,24 @@ void arq_job_free(arq_job_t *job);
 int arq_brain_spine_open(arq_brain_t *b, char *err, size_t errcap);
 int arq_brain_spine_subscribe(arq_brain_t *b, char *err, size_t errcap);
 void arq_brain_spine_close(arq_brain_t *b);
-/** Core publish with the trace headers copied from `from` (may be NULL). */
+/** What the Brain knows of a message it sends, for the SPEC headers the source message
+ *  (if any) does not supply. NULL or empty fields are unknown. */
+typedef struct {
+  const char *trace_id; /* used when valid and the source names no trace */
+  const char *tenant, *sender, *conn;
+} arq_brain_headers_t;
+/** The trace id of a message the Brain sends: `from`'s x-arqon-trace-id, else the trace of
+ *  its traceparent, else `own`, else a fresh one (each only when valid). */
+void arq_brain_trace_id(natsMsg *from, const char *own, char out[ARQ_TRACE_ID_LEN + 1]);
+/** Sets traceparent, x-arqon-trace-id, x-arqon-tenant, x-arqon-sender and x-arqon-conn on
+ *  `msg`, all present and non-empty: `from`'s value, else `own`'s, else (tenant, sender,
+ *  conn) the Brain's id. The trace id is arq_brain_trace_id's; traceparent is `from`'s
+ *  when it names that trace, else `00-<trace>-<fresh span>-01`. */
+natsStatus arq_brain_set_headers(arq_brain_t *b, natsMsg *msg, natsMsg *from,
+                                 const arq_brain_headers_t *own);
+/** Core publish with arq_brain_set_headers (`from` and `own` may be NULL). */
 int arq_brain_publish(arq_brain_t *b, const char *subject, const void *data, size_t len,
-                      natsMsg *from);
+                      natsMsg *from, const arq_brain_headers_t *own);
 /** A JSON audit record on sys.audit.<tenant>. */
 struct Arqon__V1__Envelope;
 

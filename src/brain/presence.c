@@ -46,10 +46,14 @@ static int64_t wall_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Publishes presence.join / presence.leave to the room. */
+/* Publishes presence.join / presence.leave to the room. `from` is the notice, or NULL for an
+ * expiry: then the headers name `trace`, the tenant, and the member (user, conn) that left.
+ * The envelope's trace_id is the one the headers carry. */
 static void emit(arq_brain_t *b, const char *type, const char *tenant, const char *room,
-                 const char *user, const char *conn, const char *member_json, const char *trace,
+                 const char *user, const char *conn, const char *member_json, const char *trace_in,
                  natsMsg *from) {
+  char trace[ARQ_TRACE_ID_LEN + 1];
+  arq_brain_trace_id(from, trace_in, trace);
   Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
   Arqon__V1__Event ev = ARQON__V1__EVENT__INIT;
   ev.type = (char *)type;
@@ -61,7 +65,7 @@ static void emit(arq_brain_t *b, const char *type, const char *tenant, const cha
   e.room_id = (char *)room;
   e.sender = (char *)user;
   e.conn_id = (char *)conn;
-  e.trace_id = (char *)trace;
+  e.trace_id = trace;
   e.timestamp = (uint64_t)wall_ms();
   size_t n = arqon__v1__envelope__get_packed_size(&e);
   uint8_t *buf = malloc(n ? n : 1);
@@ -70,7 +74,9 @@ static void emit(arq_brain_t *b, const char *type, const char *tenant, const cha
   arqon__v1__envelope__pack(&e, buf);
   char subject[160];
   snprintf(subject, sizeof subject, "out.t.%s.r.%s", tenant, room);
-  arq_brain_publish(b, subject, buf, n, from);
+  const arq_brain_headers_t own = {.trace_id = trace, .tenant = tenant, .sender = user,
+                                   .conn = conn};
+  arq_brain_publish(b, subject, buf, n, from, &own);
   free(buf);
 }
 

@@ -33,6 +33,8 @@ void arq_brain_reply(arq_brain_t *b, natsMsg *msg, const char *tenant, const cha
   const char *reply = natsMsg_GetReply(msg);
   if (!reply || !*reply)
     return;
+  char trace[ARQ_TRACE_ID_LEN + 1]; /* the envelope names the trace the headers carry */
+  arq_brain_trace_id(msg, trace_id, trace);
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
@@ -44,14 +46,15 @@ void arq_brain_reply(arq_brain_t *b, natsMsg *msg, const char *tenant, const cha
   e.event = &ev;
   e.tenant_id = (char *)tenant;
   e.room_id = (char *)room;
-  e.trace_id = (char *)trace_id;
+  e.trace_id = trace;
   e.timestamp = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
   size_t n = arqon__v1__envelope__get_packed_size(&e);
   uint8_t *buf = malloc(n ? n : 1);
   if (!buf)
     arq_oom("reply");
   arqon__v1__envelope__pack(&e, buf);
-  arq_brain_publish(b, reply, buf, n, msg);
+  const arq_brain_headers_t own = {.trace_id = trace, .tenant = tenant};
+  arq_brain_publish(b, reply, buf, n, msg, &own);
   free(buf);
 }
 

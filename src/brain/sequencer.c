@@ -151,6 +151,12 @@ static void lost_lease(arq_brain_t *b, uint32_t p) {
 /* Publishes the sequenced envelope and waits for the broker. 0 when stored. */
 static int publish(arq_brain_t *b, const char *tenant, const char *room, uint64_t seq,
                    Arqon__V1__Envelope *e, natsMsg *from) {
+  /* A message without a trace id (a backend's) gets the one its headers will carry. */
+  char trace[ARQ_TRACE_ID_LEN + 1];
+  arq_brain_trace_id(from, e->trace_id, trace);
+  char *orig_trace = e->trace_id; /* owned by the unpacked message */
+  if (!arq_trace_id_valid(e->trace_id))
+    e->trace_id = trace;
   size_t n = arqon__v1__envelope__get_packed_size(e);
   uint8_t *buf = malloc(n ? n : 1);
   if (!buf)
@@ -161,13 +167,10 @@ static int publish(arq_brain_t *b, const char *tenant, const char *room, uint64_
   snprintf(msg_id, sizeof msg_id, "%s.%s.%llu", tenant, room, (unsigned long long)seq);
   natsMsg *out = NULL;
   natsStatus st = natsMsg_Create(&out, subject, NULL, (const char *)buf, (int)n);
-  static const char *const keep[] = {"traceparent", "x-arqon-trace-id", "x-arqon-tenant",
-                                     "x-arqon-sender", "x-arqon-conn"};
-  for (size_t i = 0; st == NATS_OK && i < sizeof keep / sizeof keep[0]; i++) {
-    const char *v = arq_brain_header(from, keep[i]);
-    if (v)
-      st = natsMsgHeader_Set(out, keep[i], v);
-  }
+  const arq_brain_headers_t own = {.trace_id = e->trace_id, .tenant = tenant, .sender = e->sender,
+                                   .conn = e->conn_id};
+  if (st == NATS_OK)
+    st = arq_brain_set_headers(b, out, from, &own);
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MsgId = msg_id;
@@ -178,10 +181,12 @@ static int publish(arq_brain_t *b, const char *tenant, const char *room, uint64_
   jsPubAck_Destroy(ack);
   natsMsg_Destroy(out);
   free(buf);
+  const char *sent_trace = e->trace_id;
+  e->trace_id = orig_trace;
   if (st != NATS_OK) {
     arq_counter_inc(b->m.nats_errors);
     ARQ_LOG(ARQ_LOG_WARN, "brain", "publish not acknowledged; the partition replays",
-            {"subject", subject}, {"error", natsStatus_GetText(st)}, {"trace_id", e->trace_id});
+            {"subject", subject}, {"error", natsStatus_GetText(st)}, {"trace_id", sent_trace});
     return -1;
   }
   return 0;

@@ -1,7 +1,8 @@
 /*
  * spine.c — the Brain's NATS connection: streams and bucket it relies on, the core
- * subscriptions (whose callbacks only queue the message), and publishing with the trace
- * headers carried over from the message being answered.
+ * subscriptions (whose callbacks only queue the message), and publishing with the SPEC
+ * headers: carried over from the message being answered, or the Brain's own values when
+ * there is none (a presence expiry).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "brain/rules.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/trace.h"
 #include "spine/kv.h"
 
 int64_t arq_brain_now_ms(void) {
@@ -243,18 +245,81 @@ void arq_brain_spine_close(arq_brain_t *b) {
   }
 }
 
-static const char *const trace_headers[] = {"traceparent", "x-arqon-trace-id", "x-arqon-tenant",
-                                            "x-arqon-sender", "x-arqon-conn"};
+/* The trace id in a well-formed W3C traceparent (`00-<32 hex>-<16 hex>-<2 hex>`, trace and
+ * span ids not all zero), copied to out; false when `tp` is not one. */
+static bool traceparent_trace(const char *tp, char out[ARQ_TRACE_ID_LEN + 1]) {
+  if (!tp || strlen(tp) != 3 + ARQ_TRACE_ID_LEN + 1 + 16 + 3 || strncmp(tp, "00-", 3))
+    return false;
+  const char *span = tp + 3 + ARQ_TRACE_ID_LEN + 1;
+  if (span[-1] != '-' || span[16] != '-')
+    return false;
+  bool span_nonzero = false;
+  for (int i = 0; i < 16 + 3; i++) {
+    char c = span[i];
+    if (i == 16)
+      continue;
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+      return false;
+    if (i < 16)
+      span_nonzero |= c != '0';
+  }
+  memcpy(out, tp + 3, ARQ_TRACE_ID_LEN);
+  out[ARQ_TRACE_ID_LEN] = '\0';
+  return span_nonzero && arq_trace_id_valid(out);
+}
+
+void arq_brain_trace_id(natsMsg *from, const char *own, char out[ARQ_TRACE_ID_LEN + 1]) {
+  const char *h = arq_brain_header(from, "x-arqon-trace-id");
+  if (arq_trace_id_valid(h))
+    memcpy(out, h, ARQ_TRACE_ID_LEN + 1);
+  else if (traceparent_trace(arq_brain_header(from, "traceparent"), out))
+    return;
+  else if (arq_trace_id_valid(own))
+    memcpy(out, own, ARQ_TRACE_ID_LEN + 1);
+  else
+    arq_trace_id_new(out);
+}
+
+/* from's header when it has a non-empty one, else `own` when non-empty, else `last`. */
+static const char *pick(natsMsg *from, const char *name, const char *own, const char *last) {
+  const char *v = arq_brain_header(from, name);
+  if (v && *v)
+    return v;
+  return own && *own ? own : last;
+}
+
+natsStatus arq_brain_set_headers(arq_brain_t *b, natsMsg *msg, natsMsg *from,
+                                 const arq_brain_headers_t *own) {
+  char trace[ARQ_TRACE_ID_LEN + 1], tp_trace[ARQ_TRACE_ID_LEN + 1];
+  arq_brain_trace_id(from, own ? own->trace_id : NULL, trace);
+  /* The source's traceparent when it names this trace; else one of the Brain's own: version
+   * 00, a fresh span id (half of a fresh random id: never all zero), sampled. */
+  char traceparent[3 + ARQ_TRACE_ID_LEN + 1 + 16 + 3 + 1];
+  const char *tp = arq_brain_header(from, "traceparent");
+  if (traceparent_trace(tp, tp_trace) && !strcmp(tp_trace, trace)) {
+    memcpy(traceparent, tp, sizeof traceparent);
+  } else {
+    char span[ARQ_TRACE_ID_LEN + 1];
+    arq_trace_id_new(span);
+    snprintf(traceparent, sizeof traceparent, "00-%s-%.16s-01", trace, span);
+  }
+  natsStatus st = natsMsgHeader_Set(msg, "traceparent", traceparent);
+  if (st == NATS_OK)
+    st = natsMsgHeader_Set(msg, "x-arqon-trace-id", trace);
+  const char *const who[][2] = {{"x-arqon-tenant", own ? own->tenant : NULL},
+                                 {"x-arqon-sender", own ? own->sender : NULL},
+                                 {"x-arqon-conn", own ? own->conn : NULL}};
+  for (size_t i = 0; st == NATS_OK && i < sizeof who / sizeof who[0]; i++)
+    st = natsMsgHeader_Set(msg, who[i][0], pick(from, who[i][0], who[i][1], b->id));
+  return st;
+}
 
 int arq_brain_publish(arq_brain_t *b, const char *subject, const void *data, size_t len,
-                      natsMsg *from) {
+                      natsMsg *from, const arq_brain_headers_t *own) {
   natsMsg *msg = NULL;
   natsStatus st = natsMsg_Create(&msg, subject, NULL, data, (int)len);
-  for (size_t i = 0; st == NATS_OK && from && i < sizeof trace_headers / sizeof trace_headers[0]; i++) {
-    const char *v = NULL;
-    if (natsMsgHeader_Get(from, trace_headers[i], &v) == NATS_OK && v)
-      st = natsMsgHeader_Set(msg, trace_headers[i], v);
-  }
+  if (st == NATS_OK)
+    st = arq_brain_set_headers(b, msg, from, own);
   if (st == NATS_OK)
     st = natsConnection_PublishMsg(b->nc, msg);
   natsMsg_Destroy(msg);
@@ -305,7 +370,8 @@ void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, con
   arq_buf_putc(&out, '}');
   char audit_subject[128];
   snprintf(audit_subject, sizeof audit_subject, "sys.audit.%s", tenant);
-  arq_brain_publish(b, audit_subject, out.data, out.len, msg);
+  const arq_brain_headers_t own = {.tenant = tenant};
+  arq_brain_publish(b, audit_subject, out.data, out.len, msg, &own);
   ARQ_LOG(ARQ_LOG_WARN, "brain", "message dropped", {"reason", reason}, {"subject", subject},
           {"tenant_id", tenant}, {"trace_id", arq_brain_header(msg, "x-arqon-trace-id")});
   arq_buf_free(&out);

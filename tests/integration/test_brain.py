@@ -306,6 +306,8 @@ class ShieldCrash(BrainTestCase):
         await a.join("K")
         await c.join("K")
         await a.wait_for(lambda e: presence(e, "join", "carl"), what="carl's join")
+        spy = NatsClient(self.nats.port)
+        spy.subscribe("out.t.T1.r.K")
         started = time.monotonic()
         self.shield_procs[1].proc.kill()  # SIGKILL: no leave notice is ever sent
         left = await a.wait_for(lambda e: presence(e, "leave", "carl"), timeout=8,
@@ -313,6 +315,26 @@ class ShieldCrash(BrainTestCase):
         elapsed = time.monotonic() - started
         self.assertEqual(json.loads(left.event.data)["conn"], c.conn_id)
         self.assertGreaterEqual(elapsed, 1.5, "expiry waits for presence_expiry_s")
+        # No source message caused this leave; the Brain still sends the SPEC §4 headers.
+        while True:
+            m = spy.next_msg(5)
+            self.assertIsNotNone(m, "presence.leave on the room's subject")
+            e = envelope_pb2.Envelope.FromString(m[2])
+            if presence(e, "leave", "carl"):
+                break
+        spy.close()
+        h = m[1]
+        for name in ["traceparent", "x-arqon-trace-id", "x-arqon-tenant", "x-arqon-sender", "x-arqon-conn"]:
+            self.assertTrue(h.get(name), f"header {name} on the expiry presence.leave: {h}")
+        self.assertRegex(h["traceparent"], r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+        trace = h["traceparent"].split("-")[1]
+        self.assertNotEqual(trace, "0" * 32)
+        self.assertEqual(h["x-arqon-trace-id"], trace)
+        self.assertEqual(e.trace_id, trace, "the envelope and the headers name one trace")
+        self.assertEqual(h["x-arqon-tenant"], "T1")
+        self.assertEqual(h["x-arqon-sender"], "carl")
+        self.assertEqual(h["x-arqon-conn"], c.conn_id)
+        self.assertEqual((e.sender, e.conn_id, e.tenant_id), ("carl", c.conn_id, "T1"))
         state = await a.request(cmd_json("presence", "K", id_="p"), "p")
         self.assertEqual([m["user"] for m in json.loads(state.event.data)], ["alice"])
         await a.close()
