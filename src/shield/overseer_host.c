@@ -27,11 +27,25 @@ static arq_wasm_result_t charge(arq_wasm_call_t *call, size_t bytes) {
   return arq_wasm_call_consume_fuel(call, HOST_CALL_FUEL + bytes / 64);
 }
 
-/* Reads [ptr, ptr+len) of the module's memory into buf (len bounded by cap). */
+/* Reads [ptr, ptr+len) of the module's memory into buf, NUL-terminated. Out of bounds
+ * traps (SPEC §5); in bounds but `cap` or longer is no fault of the module's: *too_long is
+ * set and nothing is copied (no header or claim has such a name; an added header is
+ * refused with -1). */
 static arq_wasm_result_t read_arg(arq_wasm_call_t *call, int32_t ptr, int32_t len, char *buf,
-                                  size_t cap, size_t *out_len) {
-  if (len < 0 || (size_t)len >= cap)
+                                  size_t cap, size_t *out_len, bool *too_long) {
+  *too_long = false;
+  *out_len = 0;
+  buf[0] = '\0';
+  if (len < 0)
     return arq_wasm_err_trap_oob_memory;
+  if ((size_t)len >= cap) {
+    uint64_t last = (uint64_t)(uint32_t)ptr + (uint64_t)len - 1;
+    char probe; /* memory is contiguous from 0: the last byte in bounds means all are */
+    if (last > UINT32_MAX || arq_wasm_call_read(call, (uint32_t)last, &probe, 1))
+      return arq_wasm_err_trap_oob_memory;
+    *too_long = true;
+    return NULL;
+  }
   arq_wasm_result_t r = arq_wasm_call_read(call, (uint32_t)ptr, buf, (uint32_t)len);
   buf[len] = '\0';
   *out_len = (size_t)len;
@@ -61,9 +75,13 @@ static arq_wasm_result_t get_header(arq_wasm_call_t *call, void *env, const uint
   arq_policy_eval_t *e = env;
   char name[MAX_NAME];
   size_t name_len;
-  arq_wasm_result_t r = read_arg(call, arg(args, 0), arg(args, 1), name, sizeof name, &name_len);
+  bool too_long;
+  arq_wasm_result_t r =
+      read_arg(call, arg(args, 0), arg(args, 1), name, sizeof name, &name_len, &too_long);
   if (r)
     return r;
+  if (too_long)
+    return absent(call, results);
   const char *p = e->headers.blob, *end = p + e->headers.len;
   while (p < end) {
     const char *value = p + strlen(p) + 1;
@@ -79,9 +97,13 @@ static arq_wasm_result_t get_claim(arq_wasm_call_t *call, void *env, const uint6
   arq_policy_eval_t *e = env;
   char key[MAX_NAME];
   size_t key_len;
-  arq_wasm_result_t r = read_arg(call, arg(args, 0), arg(args, 1), key, sizeof key, &key_len);
+  bool too_long;
+  arq_wasm_result_t r =
+      read_arg(call, arg(args, 0), arg(args, 1), key, sizeof key, &key_len, &too_long);
   if (r)
     return r;
+  if (too_long)
+    return absent(call, results);
   if (!e->claims_parsed) {
     e->claims_parsed = true;
     arq_json_error_t err;
@@ -134,13 +156,20 @@ static arq_wasm_result_t add_header(arq_wasm_call_t *call, void *env, const uint
   arq_policy_eval_t *e = env;
   char name[MAX_NAME], value[512];
   size_t name_len, value_len;
-  arq_wasm_result_t r = read_arg(call, arg(args, 0), arg(args, 1), name, sizeof name, &name_len);
+  bool name_too_long, value_too_long;
+  arq_wasm_result_t r = read_arg(call, arg(args, 0), arg(args, 1), name, sizeof name, &name_len,
+                                 &name_too_long);
   if (!r)
-    r = read_arg(call, arg(args, 2), arg(args, 3), value, sizeof value, &value_len);
+    r = read_arg(call, arg(args, 2), arg(args, 3), value, sizeof value, &value_len,
+                 &value_too_long);
   if (!r)
     r = charge(call, name_len + value_len);
   if (r)
     return r;
+  if (name_too_long || value_too_long) {
+    results[0] = (uint32_t)-1;
+    return NULL;
+  }
   arq_verdict_t *v = e->v;
   size_t count = 0;
   for (size_t off = 0; off < v->added_len; off += strlen(v->added + off) + 1)
@@ -167,7 +196,8 @@ static arq_wasm_result_t host_log(arq_wasm_call_t *call, void *env, const uint64
   if (len > MAX_LOG - 1)
     len = MAX_LOG - 1; /* longer messages are cut, not refused */
   size_t n;
-  arq_wasm_result_t r = read_arg(call, arg(args, 1), len, msg, sizeof msg, &n);
+  bool too_long; /* never: len was cut above */
+  arq_wasm_result_t r = read_arg(call, arg(args, 1), len, msg, sizeof msg, &n, &too_long);
   if (!r)
     r = charge(call, n);
   if (r)
@@ -189,7 +219,8 @@ static arq_wasm_result_t reject(arq_wasm_call_t *call, void *env, const uint64_t
   if (len > (int32_t)sizeof reason - 1)
     len = (int32_t)sizeof reason - 1;
   size_t n;
-  arq_wasm_result_t r = read_arg(call, arg(args, 1), len, reason, sizeof reason, &n);
+  bool too_long; /* never: len was cut above */
+  arq_wasm_result_t r = read_arg(call, arg(args, 1), len, reason, sizeof reason, &n, &too_long);
   if (r)
     return r;
   int code = arg(args, 0);

@@ -181,6 +181,14 @@ class Policies(unittest.IsolatedAsyncioTestCase):
         self.push("PO", "out_of_bounds.wasm")
         ws = await self.connect("PO")
         self.assertEqual(error_of(await self.send(ws)), {"code": 403, "reason": "policy trapped"})
+        self.push("PO", "long_out_of_bounds.wasm")  # a long name past the end of memory
+        self.assertEqual(error_of(await self.send(ws, id_="m2")), {"code": 403, "reason": "policy trapped"})
+        await ws.close()
+
+    async def test_long_names_in_bounds_are_absent_or_refused(self):
+        self.push("PN", "long_args.wasm")
+        ws = await self.connect("PN")
+        self.assertEqual((await self.send(ws)).event.type, "ack")
         await ws.close()
 
     async def test_each_evaluation_starts_fresh(self):
