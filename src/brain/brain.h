@@ -152,7 +152,7 @@ typedef struct {
 void arq_brain_trace_id(natsMsg *from, const char *own, char out[ARQ_TRACE_ID_LEN + 1]);
 /** Sets traceparent, x-arqon-trace-id, x-arqon-tenant, x-arqon-sender and x-arqon-conn on
  *  `msg`, all present and non-empty: `from`'s value, else `own`'s, else (tenant, sender,
- *  conn) the Brain's id. The trace id is arq_brain_trace_id's; traceparent is `from`'s
+ *  conn) the Brain's id; for the tenant, `own`'s first (it comes from a subject). The trace id is arq_brain_trace_id's; traceparent is `from`'s
  *  when it names that trace, else `00-<trace>-<fresh span>-01`. */
 natsStatus arq_brain_set_headers(arq_brain_t *b, natsMsg *msg, natsMsg *from,
                                  const arq_brain_headers_t *own);

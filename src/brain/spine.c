@@ -306,8 +306,13 @@ natsStatus arq_brain_set_headers(arq_brain_t *b, natsMsg *msg, natsMsg *from,
   natsStatus st = natsMsgHeader_Set(msg, "traceparent", traceparent);
   if (st == NATS_OK)
     st = natsMsgHeader_Set(msg, "x-arqon-trace-id", trace);
-  const char *const who[][2] = {{"x-arqon-tenant", own ? own->tenant : NULL},
-                                 {"x-arqon-sender", own ? own->sender : NULL},
+  /* The tenant the Brain knows comes from the subject it handled: it wins over a source
+   * header, which an audited (refused) message may have forged. */
+  if (st == NATS_OK && own && own->tenant && *own->tenant)
+    st = natsMsgHeader_Set(msg, "x-arqon-tenant", own->tenant);
+  else if (st == NATS_OK)
+    st = natsMsgHeader_Set(msg, "x-arqon-tenant", pick(from, "x-arqon-tenant", NULL, b->id));
+  const char *const who[][2] = {{"x-arqon-sender", own ? own->sender : NULL},
                                  {"x-arqon-conn", own ? own->conn : NULL}};
   for (size_t i = 0; st == NATS_OK && i < sizeof who / sizeof who[0]; i++)
     st = natsMsgHeader_Set(msg, who[i][0], pick(from, who[i][0], who[i][1], b->id));

@@ -286,6 +286,7 @@ class Audit(BrainTestCase):
             m = spy.next_msg(5)
             self.assertIsNotNone(m, "audit record expected")
             self.assertEqual(m[0], "sys.audit.T1")
+            self.assertEqual(m[1]["x-arqon-tenant"], "T1")  # the subject's, not the forged T2
             reasons.append(json.loads(m[2])["reason"])
         self.assertEqual(reasons, ["x-arqon-tenant differs from the subject's tenant",
                                    "envelope sender differs from x-arqon-sender"])
