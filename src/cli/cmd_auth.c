@@ -6,7 +6,6 @@
 #include "cli/commands.h"
 #include "cli/token.h"
 #include "common/buf.h"
-#include "common/config.h"
 #include "common/ids.h"
 
 #define MAX_TTL_S (10L * 365 * 86400)
@@ -101,29 +100,6 @@ static int rooms_json(const char *list, arq_buf_t *out) {
   return 0;
 }
 
-static char *resolve_secret(const gen_args_t *a) {
-  if (a->secret) {
-    if (!*a->secret) {
-      fprintf(stderr, "arq auth gen: --secret must not be empty\n");
-      return NULL;
-    }
-    return strdup(a->secret);
-  }
-  arq_config_t cfg;
-  char err[512];
-  arq_config_defaults(&cfg);
-  if (a->config && arq_config_load(&cfg, a->config, err, sizeof err)) {
-    fprintf(stderr, "arq auth gen: %s\n", err);
-    arq_config_free(&cfg);
-    return NULL;
-  }
-  char *secret = arq_config_jwt_secret(&cfg, err, sizeof err);
-  if (!secret)
-    fprintf(stderr, "arq auth gen: %s\n", err);
-  arq_config_free(&cfg);
-  return secret;
-}
-
 static int mint(const gen_args_t *a, const char *secret, const char *rooms) {
   arq_token_claims_t claims = {a->tenant, a->sub, a->role, rooms, a->ttl};
   int rc = 0;
@@ -154,7 +130,7 @@ static int auth_gen(int argc, char **argv) {
     arq_buf_free(&rooms);
     return 2;
   }
-  char *secret = resolve_secret(&a);
+  char *secret = arq_token_secret("arq auth gen", a.secret, a.config);
   int rc = secret ? mint(&a, secret, rooms.data) : 1;
   free(secret);
   arq_buf_free(&rooms);

@@ -20,6 +20,8 @@ static const arq_command_t commands[] = {
     {"dev", arq_cmd_dev, "dev up | down: the local stack of make run"},
     {"status", arq_cmd_status, "status [--config PATH]: health of the Shield, NATS, Valkey and the Brain"},
     {"policy", arq_cmd_policy, "policy push|ls|rm: tenant Wasm policies in NATS KV"},
+    {"pub", arq_cmd_pub, "pub --url ws://H:P/ws --tenant T --room R [--count N] DATA: publish events"},
+    {"sub", arq_cmd_sub, "sub --url ws://H:P/ws --tenant T --room R [--count N]: print a room's events"},
     {"bench", arq_cmd_bench, "bench --url ws://H:P/ws --mode ack|roundtrip|fanout|idle: load a Shield"},
 };
 

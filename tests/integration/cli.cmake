@@ -15,6 +15,14 @@ if(NOT ARQ_FUZZ AND TARGET arqon-shield)
     ENVIRONMENT "PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/harness:${ARQ_PROTO_PYTHONPATH};ARQ_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
 endif()
 
+if(NOT ARQ_FUZZ AND TARGET arqon-shield)
+  add_test(NAME integration_cli_pubsub
+           COMMAND ${ARQ_PYTHON} -m unittest -v test_cli_pubsub
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+  set_tests_properties(integration_cli_pubsub PROPERTIES TIMEOUT 180 LABELS integration
+    ENVIRONMENT "PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/harness:${ARQ_PROTO_PYTHONPATH};ARQ_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
+endif()
+
 # make run's stack (arq dev up/down) end to end: NATS with deploy/nats users, Redis, Brain, Shield.
 if(NOT ARQ_FUZZ AND TARGET arqon-shield AND TARGET arqon-brain)
   add_test(NAME integration_dev_stack
