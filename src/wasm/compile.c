@@ -944,7 +944,31 @@ static arq_wasm_result_t compile_body(comp_t *c) {
           TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
         TRY(emit_op(c, sub == 10 ? ARQ__OP_MEMORY_COPY : ARQ__OP_MEMORY_FILL));
         break;
-      case 12: case 13: case 14: case 15: case 16: case 17:
+      case 12:   /* table.init */
+      case 13:   /* elem.drop */
+      case 14: { /* table.copy */
+        uint32_t seg = 0, t1 = 0, t2 = 0;
+        if (sub != 14)
+          TRY(arq__read_u32(&c->r, &seg));
+        if (sub != 13) {
+          TRY(arq__read_u32(&c->r, &t1));
+          if (sub == 14)
+            TRY(arq__read_u32(&c->r, &t2));
+          if (!m->has_table || t1 != 0 || t2 != 0)
+            return arq_wasm_err_unknown_table;
+        }
+        if (sub != 14 && seg >= m->nelems)
+          return arq_wasm_err_unknown_elem;
+        if (sub != 13)
+          for (int i = 0; i < 3; i++)
+            TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+        TRY(emit_op(c, sub == 12 ? ARQ__OP_TABLE_INIT
+                               : sub == 13 ? ARQ__OP_ELEM_DROP : ARQ__OP_TABLE_COPY));
+        if (sub != 14)
+          TRY(emit_u64(c, seg));
+        break;
+      }
+      case 15: case 16: case 17: /* table.grow, table.size, table.fill */
         return arq_wasm_err_unsupported_reftypes;
       default:
         return arq_wasm_err_illegal_opcode;

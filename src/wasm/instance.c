@@ -281,6 +281,9 @@ static arq_wasm_result_t apply_segments(arq_wasm_instance_t *inst) {
     for (uint32_t k = 0; k < e->n; k++)
       inst->table->elems[off + k] = e->funcs[k] == UINT32_MAX ? NULL : inst->funcs[e->funcs[k]];
   }
+  /* active segments are dropped once applied, declarative ones at once (spec 4.5.4) */
+  for (uint32_t i = 0; i < m->nelems; i++)
+    inst->elem_dropped[i] = m->elems[i].mode != 1;
   for (uint32_t i = 0; i < m->ndatas; i++) {
     const arq__data_t *d = &m->datas[i];
     if (d->mode != 0)
@@ -316,10 +319,11 @@ arq_wasm_result_t arq_wasm_instantiate(const arq_wasm_module_t *m, const arq_was
   inst->globals = calloc(m->nglobals + 1, sizeof *inst->globals);
   inst->own_globals = calloc(m->nglobals + 1, sizeof *inst->own_globals);
   inst->data_dropped = calloc(m->ndatas + 1, sizeof *inst->data_dropped);
+  inst->elem_dropped = calloc(m->nelems + 1, sizeof *inst->elem_dropped);
   inst->stack = malloc(inst->limits.stack_slots * sizeof *inst->stack);
   inst->frames = malloc(inst->limits.max_call_depth * sizeof *inst->frames);
   if (!inst->funcs || !inst->own_funcs || !inst->globals || !inst->own_globals ||
-      !inst->data_dropped || !inst->stack || !inst->frames)
+      !inst->data_dropped || !inst->elem_dropped || !inst->stack || !inst->frames)
     goto fail;
   inst->stack_top = inst->stack;
   inst->stack_end = inst->stack + inst->limits.stack_slots;
@@ -396,6 +400,7 @@ void arq_wasm_instance_free(arq_wasm_instance_t *inst) {
   free(inst->globals);
   free(inst->own_globals);
   free(inst->data_dropped);
+  free(inst->elem_dropped);
   free(inst->stack);
   free(inst->frames);
   free(inst->mem_image);
@@ -547,7 +552,8 @@ arq_wasm_result_t arq_wasm_snapshot(arq_wasm_instance_t *inst) {
     inst->mem_image_size = mem->size;
     memset(mem->dirty, 0, mem->dirty_cap);
   }
-  uint32_t ng = m->nglobals + m->ndatas;
+  /* the image: globals, then the dropped flags of data and element segments */
+  uint32_t ng = m->nglobals + m->ndatas + m->nelems;
   uint64_t *gi = realloc(inst->global_image, (ng + 1) * sizeof *gi);
   if (!gi)
     return arq_wasm_err_out_of_memory;
@@ -556,6 +562,8 @@ arq_wasm_result_t arq_wasm_snapshot(arq_wasm_instance_t *inst) {
     gi[i] = inst->own_globals[i].val;
   for (uint32_t i = 0; i < m->ndatas; i++)
     gi[m->nglobals + i] = inst->data_dropped[i];
+  for (uint32_t i = 0; i < m->nelems; i++)
+    gi[m->nglobals + m->ndatas + i] = inst->elem_dropped[i];
   if (inst->own_table) {
     arq_wasm_table_t *t = inst->own_table;
     arq_wasm_func_t **ti = realloc(inst->table_image, (t->size + 1) * sizeof *ti);
@@ -607,6 +615,8 @@ arq_wasm_result_t arq_wasm_reset(arq_wasm_instance_t *inst) {
     inst->own_globals[i].val = inst->global_image[i];
   for (uint32_t i = 0; i < m->ndatas; i++)
     inst->data_dropped[i] = inst->global_image[m->nglobals + i] != 0;
+  for (uint32_t i = 0; i < m->nelems; i++)
+    inst->elem_dropped[i] = inst->global_image[m->nglobals + m->ndatas + i] != 0;
   if (inst->own_table)
     memcpy(inst->own_table->elems, inst->table_image,
            inst->table_image_size * sizeof *inst->table_image);

@@ -58,6 +58,9 @@ enum {
   ARQ__OP_RETURN = 0x0f,        /* number of results */
   ARQ__OP_CALL = 0x10,          /* function index, of an imported function */
   ARQ__OP_CALL_INDIRECT = 0x11, /* type index */
+  ARQ__OP_TABLE_INIT = 0x12,    /* element segment */
+  ARQ__OP_ELEM_DROP = 0x13,     /* element segment */
+  ARQ__OP_TABLE_COPY = 0x14,
   ARQ__OP_DROP = 0x1a,
   ARQ__OP_SELECT = 0x1b,
   ARQ__OP_LOCAL_GET = 0x20, /* slot */
@@ -295,6 +298,7 @@ struct arq_wasm_instance {
   arq_wasm_global_t **globals;
   arq_wasm_global_t *own_globals;
   bool *data_dropped;
+  bool *elem_dropped;
   arq_wasm_limits_t limits;
   uint64_t fuel;
   /* execution state: the value stack and the frame stack */

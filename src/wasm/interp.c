@@ -214,6 +214,9 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
       [ARQ__OP_CALL] = &&op_call,
       [ARQ__OP_CALL_OWN] = &&op_call_own,
       [ARQ__OP_CALL_INDIRECT] = &&op_call_indirect,
+      [ARQ__OP_TABLE_INIT] = &&op_table_init,
+      [ARQ__OP_ELEM_DROP] = &&op_elem_drop,
+      [ARQ__OP_TABLE_COPY] = &&op_table_copy,
       [ARQ__OP_DROP] = &&op_drop,
       [ARQ__OP_SELECT] = &&op_select,
       [0x20] = &&op_local_get,
@@ -903,6 +906,39 @@ op_memory_init: {
 op_data_drop:
   in->data_dropped[ip[1].u64] = true;
   NEXT(2);
+
+  /* The table half of bulk memory: one table (index 0), of functions. */
+op_table_init: {
+  uint64_t n = I32(sp[-1]), s = I32(sp[-2]), d = I32(sp[-3]);
+  sp -= 3;
+  CHARGE_BULK(n * sizeof(void *));
+  const arq__elem_t *seg = &in->module->elems[ip[1].u64];
+  uint64_t len = in->elem_dropped[ip[1].u64] ? 0 : seg->n;
+  arq_wasm_table_t *t = in->table;
+  if (s + n > len || d + n > t->size)
+    TRAP(arq_wasm_err_trap_oob_table);
+  for (uint64_t k = 0; k < n; k++) {
+    uint32_t f = seg->funcs[s + k];
+    t->elems[d + k] = f == UINT32_MAX ? NULL : in->funcs[f];
+  }
+  NEXT(2);
+}
+
+op_elem_drop:
+  in->elem_dropped[ip[1].u64] = true;
+  NEXT(2);
+
+op_table_copy: {
+  uint64_t n = I32(sp[-1]), s = I32(sp[-2]), d = I32(sp[-3]);
+  sp -= 3;
+  CHARGE_BULK(n * sizeof(void *));
+  arq_wasm_table_t *t = in->table;
+  if (s + n > t->size || d + n > t->size)
+    TRAP(arq_wasm_err_trap_oob_table);
+  if (n)
+    memmove(t->elems + d, t->elems + s, n * sizeof *t->elems);
+  NEXT(1);
+}
 
 op_memory_copy: {
   uint64_t n = I32(sp[-1]), s = I32(sp[-2]), d = I32(sp[-3]);

@@ -8,7 +8,9 @@
  *   pre-decoded immediates) -> instance.c (linking, globals, segments, start) ->
  *   interp.c (the dispatch loop). Supported: WebAssembly 1.0 plus sign-extension,
  *   non-trapping float-to-int, multi-value, mutable-global import/export and bulk
- *   memory (memory.copy/fill/init, data.drop). Other proposals are rejected at load.
+ *   memory (memory.copy/fill/init, data.drop, and on the one funcref table table.init,
+ *   elem.drop, table.copy). Other proposals are rejected at load (table.grow/size/fill
+ *   and multiple tables belong to reference types).
  *
  *   Errors are `arq_wasm_result_t`: NULL on success, otherwise one of the named
  *   constant strings declared below (compare by identity). Traps are results too.
@@ -112,6 +114,7 @@ typedef const char *arq_wasm_result_t;
   X(trap_overflow, "integer overflow")                                                   \
   X(trap_conversion, "invalid conversion to integer")                                    \
   X(trap_oob_memory, "out of bounds memory access")                                      \
+  X(trap_oob_table, "out of bounds table access")                                        \
   X(trap_undefined_element, "undefined element")                                         \
   X(trap_uninitialized_element, "uninitialized element")                                 \
   X(trap_indirect_type, "indirect call type mismatch")                                   \
