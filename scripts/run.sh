@@ -5,7 +5,8 @@
 #   redis-server (no persistence, files in .arqon/redis) on 127.0.0.1:6379
 #   arqon-brain (metrics on 127.0.0.1:9091) and arqon-shield (ws://127.0.0.1:4000/ws)
 # A development JWT secret and the NATS passwords are created once in .arqon/ (never
-# committed) and handed to each process through the environment.
+# committed) and handed to each process through the environment. The programs' settings
+# are those of config/arqon.toml (or ARQON_CONFIG) with the ports and users above.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,8 @@ NATS_PORT=${ARQON_NATS_PORT:-4222}
 REDIS_PORT=${ARQON_REDIS_PORT:-6379}
 SHIELD_PORT=${ARQON_SHIELD_PORT:-4000}
 BRAIN_METRICS_PORT=${ARQON_BRAIN_METRICS_PORT:-9091}
+CONFIG=${ARQON_CONFIG:-config/arqon.toml}
+[[ -r $CONFIG ]] || { echo "configuration $CONFIG not readable (ARQON_CONFIG)" >&2; exit 1; }
 mkdir -p "$STATE/nats" "$STATE/redis" "$STATE/logs"
 case "$STATE" in /*) ;; *) STATE="$PWD/$STATE" ;; esac
 
@@ -86,22 +89,16 @@ pids+=($!)
 wait_port "$NATS_PORT" nats-server "$STATE/logs/nats.log"
 wait_port "$REDIS_PORT" redis-server "$STATE/logs/redis.log"
 
-# Each program gets the shipped defaults plus its NATS user and the local ports.
-part_config() { # user
-  cat <<CONF
-[shield]
-listen = "127.0.0.1:$SHIELD_PORT"
-[nats]
-url = "nats://127.0.0.1:$NATS_PORT"
-user = "$1"
-[valkey]
-url = "redis://127.0.0.1:$REDIS_PORT"
-[brain]
-metrics_listen = "127.0.0.1:$BRAIN_METRICS_PORT"
-CONF
+# Each program gets the operator's configuration (ARQON_CONFIG, default config/arqon.toml)
+# with what this stack decides set over it: the local ports and its NATS user.
+part_config() { # user output
+  /usr/bin/python3 scripts/config_overlay.py "$CONFIG" "$2" \
+    "shield.listen=\"127.0.0.1:$SHIELD_PORT\"" "nats.url=\"nats://127.0.0.1:$NATS_PORT\"" \
+    "nats.user=\"$1\"" "valkey.url=\"redis://127.0.0.1:$REDIS_PORT\"" \
+    "brain.metrics_listen=\"127.0.0.1:$BRAIN_METRICS_PORT\""
 }
-part_config brain > "$STATE/brain.toml"
-part_config shield > "$STATE/shield.toml"
+part_config brain "$STATE/brain.toml"
+part_config shield "$STATE/shield.toml"
 
 ARQON_NATS_PASSWORD="$(cat "$STATE/nats_brain_password")" \
   "$BIN/arqon-brain" --config "$STATE/brain.toml" >"$STATE/logs/brain.log" 2>&1 &

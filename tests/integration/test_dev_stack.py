@@ -30,8 +30,14 @@ class DevStack(unittest.IsolatedAsyncioTestCase):
     async def test_up_use_down(self):
         state = tempfile.mkdtemp(prefix="arq-dev-")
         ports = {k: str(free_port()) for k in ("NATS", "REDIS", "SHIELD", "BRAIN_METRICS")}
+        # The operator's configuration is the base of the stack's (here a copy of the shipped
+        # one with another node id); the stack sets only its ports and NATS users over it.
+        config = os.path.join(state, "operator.toml")
+        with open(config, "w") as f:
+            f.write(read(os.path.join(HOME, "config", "arqon.toml")).replace('node_id = "node-1"',
+                                                                           'node_id = "dev-custom"'))
         env = dict(os.environ, ARQON_HOME=HOME, ARQON_BIN_DIR=os.path.abspath(BIN), ARQON_STATE_DIR=state,
-                   **{f"ARQON_{k}_PORT": v for k, v in ports.items()})
+                   ARQON_CONFIG=config, **{f"ARQON_{k}_PORT": v for k, v in ports.items()})
         up = subprocess.Popen([ARQ, "dev", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)
         try:
@@ -53,7 +59,9 @@ class DevStack(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(status.returncode, 0, status.stdout + status.stderr)
 
             ws = await websockets.connect(f"ws://127.0.0.1:{ports['SHIELD']}/ws?token={token}")
-            self.assertEqual(parse(await ws.recv()).event.type, "welcome")
+            welcome = parse(await ws.recv())
+            self.assertEqual(welcome.event.type, "welcome")
+            self.assertEqual(json.loads(welcome.event.data)["node"], "dev-custom")
             await ws.send(cmd_json("join", "lobby", "j"))
             deadline = time.monotonic() + 20
             got = None
