@@ -12,6 +12,7 @@
 #include "cli/bench_responder.h"
 #include "cli/bench_run.h"
 #include "cli/commands.h"
+#include "cli/token.h"
 #include "common/ids.h"
 
 #define ROUTE_METRIC "shield_route_duration_seconds"
@@ -21,7 +22,8 @@ static void bench_usage(FILE *out) {
   fprintf(out,
     "usage: arq bench --url ws://HOST:PORT/PATH [--target shield|nats-ws]\n"
     "                 [--mode ack|roundtrip|fanout|idle] [--connections N] [--rate MSG_PER_S]\n"
-    "                 [--duration S] [--size BYTES] [--secret S] [--tenant T] [--room R]\n"
+    "                 [--duration S] [--size BYTES] [--secret S | --config PATH] [--tenant T]\n"
+    "                 [--room R]\n"
     "                 [--no-join] [--nats URL] [--publishers K] [--metrics URL | --no-metrics]\n"
     "                 [--pid PID] [--drain-ms MS] [--connect-timeout S] [--concurrency N]\n"
     "                 [--source ADDR] [--json] [--quiet]\n"
@@ -42,12 +44,14 @@ static void bench_usage(FILE *out) {
     "  ephemeral ports per server address: several clients, 127.0.0.2, 127.0.0.3, ...).\n"
     "  Defaults: --target shield --mode ack --connections 10 --rate 1000 --duration 5\n"
     "  --size 64 --tenant bench --room bench --nats nats://127.0.0.1:4222 --publishers 1\n"
-    "  --drain-ms 3000 --connect-timeout 60 --concurrency 200; --secret or ARQON_JWT_SECRET.\n");
+    "  --drain-ms 3000 --connect-timeout 60 --concurrency 200; the token secret: --secret,\n"
+    "  else ARQON_JWT_SECRET, else [auth] of --config PATH (as arq auth gen).\n");
 }
 
 typedef struct {
   arq_bench_opts_t o;
-  const char *nats_url, *metrics_url;
+  const char *nats_url, *metrics_url, *config;
+  char *secret; /* owned, when found in the environment or --config */
   bool no_metrics, json;
   long pid;
 } bench_args_t;
@@ -107,6 +111,7 @@ static int parse_args(int argc, char **argv, bench_args_t *a) {
     if (!strcmp(opt, "--url")) o->url = v;
     else if (!strcmp(opt, "--source")) o->source = v;
     else if (!strcmp(opt, "--secret")) o->secret = v;
+    else if (!strcmp(opt, "--config")) a->config = v;
     else if (!strcmp(opt, "--tenant")) o->tenant = v;
     else if (!strcmp(opt, "--room")) o->room = v;
     else if (!strcmp(opt, "--nats")) a->nats_url = v;
@@ -156,11 +161,15 @@ static int check_args(bench_args_t *a) {
     return -1;
   }
   if (o->target == ARQ_BENCH_SHIELD) {
-    if (!o->secret)
-      o->secret = getenv("ARQON_JWT_SECRET");
-    if (!o->secret || !*o->secret) {
-      fprintf(stderr, "arq bench: --secret (or ARQON_JWT_SECRET) is required for the Shield\n");
-      return -1;
+    if (!o->secret) {
+      if (!getenv("ARQON_JWT_SECRET") && !a->config) {
+        fprintf(stderr, "arq bench: --secret, ARQON_JWT_SECRET or --config is required for the "
+                        "Shield\n");
+        return -1;
+      }
+      if (!(a->secret = arq_token_secret("arq bench", NULL, a->config)))
+        return -1;
+      o->secret = a->secret;
     }
     const char *p = arq_id_problem(o->tenant);
     if (p) {
@@ -427,12 +436,21 @@ static void report(const bench_args_t *a, const arq_bench_result_t *r, const aro
     fprintf(f, "first error: %s\n", r->first_error);
 }
 
+static int bench(bench_args_t *args);
+
 int arq_cmd_bench(int argc, char **argv) {
   bench_args_t a = {0};
-  if (parse_args(argc, argv, &a) || check_args(&a)) {
+  int rc = 2;
+  if (parse_args(argc, argv, &a) || check_args(&a))
     fprintf(stderr, "run 'arq bench --help' for the options\n");
-    return 2;
-  }
+  else
+    rc = bench(&a);
+  free(a.secret);
+  return rc;
+}
+
+static int bench(bench_args_t *args) {
+  bench_args_t a = *args;
   if (ensure_fds(a.o.connections))
     return 2;
   around_t m = {.a = &a, .rss_before = -1, .rss_after = -1, .rss_connected = -1};

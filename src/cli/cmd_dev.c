@@ -19,8 +19,11 @@
 #include "cli/commands.h"
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: arq dev up     start the local stack in the foreground (Ctrl-C stops it)\n"
-               "       arq dev down   stop a stack started by `arq dev up` or `make run`\n"
+  fprintf(out, "usage: arq dev up [--config PATH]  start the local stack in the foreground\n"
+               "                                   (Ctrl-C stops it)\n"
+               "       arq dev down                stop a stack started by `arq dev up` or `make run`\n"
+               "  --config PATH: the programs' configuration, the stack setting only its ports and\n"
+               "  NATS users over it (default: config/arqon.toml; the same as ARQON_CONFIG)\n"
                "  environment: ARQON_HOME (the repository), ARQON_STATE_DIR (default .arqon),\n"
                "  ARQON_NATS_PORT, ARQON_REDIS_PORT, ARQON_SHIELD_PORT, ARQON_BRAIN_METRICS_PORT\n");
 }
@@ -47,8 +50,15 @@ static int find_home(char *out, size_t cap) {
   return 0;
 }
 
-static int up(void) {
-  char home[PATH_MAX], script[PATH_MAX + 32];
+static int up(const char *config) {
+  char home[PATH_MAX], script[PATH_MAX + 32], config_abs[PATH_MAX];
+  if (config) { /* the script runs from the repository: the path must not depend on ours */
+    if (!realpath(config, config_abs)) {
+      fprintf(stderr, "arq dev up: --config %s: %s\n", config, strerror(errno));
+      return 2;
+    }
+    setenv("ARQON_CONFIG", config_abs, 1);
+  }
   if (find_home(home, sizeof home)) {
     fprintf(stderr, "arq dev up: cannot find the repository; set ARQON_HOME\n");
     return 1;
@@ -96,7 +106,9 @@ static int down(void) {
 
 int arq_cmd_dev(int argc, char **argv) {
   if (argc == 2 && !strcmp(argv[1], "up"))
-    return up();
+    return up(NULL);
+  if (argc == 4 && !strcmp(argv[1], "up") && !strcmp(argv[2], "--config"))
+    return up(argv[3]);
   if (argc == 2 && !strcmp(argv[1], "down"))
     return down();
   usage(argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? stdout : stderr);

@@ -3,6 +3,7 @@ be acknowledged and report no errors. A smoke test of the tool, not a benchmark.
 import json
 import os
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -50,6 +51,22 @@ class BenchSmoke(unittest.TestCase):
         self.assertGreaterEqual(r["shield_route_us"]["count"], r["acked"])
         self.assertGreater(r["rss_before_kib"], 0)
         self.assertIn("sending", p.stderr)  # the progress line, once a second
+
+    def test_secret_from_config(self):
+        # no --secret: the [auth] section of --config, as `arq auth gen` reads it
+        with tempfile.NamedTemporaryFile("w", suffix=".toml") as cfg:
+            cfg.write(f'[auth]\njwt_secret = "{SECRET}"\n')
+            cfg.flush()
+            argv = [os.path.join(BIN, "arq"), "bench", "--url", f"ws://127.0.0.1:{self.shield.port}/ws",
+                    "--config", cfg.name, "--json", "--quiet", "--mode", "ack", "--connections", "2",
+                    "--rate", "20", "--duration", "0.5", "--no-metrics"]
+            env = {k: v for k, v in os.environ.items() if k != "ARQON_JWT_SECRET"}
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertEqual(json.loads(p.stdout)["ready"], 2)
+        p = subprocess.run(argv[:4] + argv[6:], capture_output=True, text=True, timeout=30, env=env)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--secret, ARQON_JWT_SECRET or --config", p.stderr)
 
     def test_roundtrip_run(self):
         p = self.bench("--mode", "roundtrip", "--connections", "4", "--rate", "100", "--duration", "1",

@@ -37,9 +37,10 @@ class DevStack(unittest.IsolatedAsyncioTestCase):
             f.write(read(os.path.join(HOME, "config", "arqon.toml")).replace('node_id = "node-1"',
                                                                            'node_id = "dev-custom"'))
         env = dict(os.environ, ARQON_HOME=HOME, ARQON_BIN_DIR=os.path.abspath(BIN), ARQON_STATE_DIR=state,
-                   ARQON_CONFIG=config, **{f"ARQON_{k}_PORT": v for k, v in ports.items()})
-        up = subprocess.Popen([ARQ, "dev", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+                   **{f"ARQON_{k}_PORT": v for k, v in ports.items()})
+        # a path relative to the caller's directory (the script itself runs from the repository)
+        up = subprocess.Popen([ARQ, "dev", "up", "--config", "operator.toml"], env=env, cwd=state,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             lines = []
             reader = threading.Thread(target=lambda: lines.extend(iter(up.stdout.readline, "")), daemon=True)
