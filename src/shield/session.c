@@ -166,10 +166,6 @@ static int publish_packed(arq_conn_t *c, const char *subject, const Arqon__V1__E
   return arq_spine_publish(c->w->shield->spine, subject, NULL, c->w->scratch.data, n, &h);
 }
 
-static int publish(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope *e) {
-  return publish_packed(c, subject, e, pack(c, e), false, NULL);
-}
-
 /* After the primary: a copy on shadow.<subject> when the rules say so. A failed copy is
  * logged and counted; it never changes what the client is told. */
 static void mirror(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope *e, size_t n,
@@ -272,10 +268,17 @@ static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t 
   ack(r, e->room_id);
 }
 
-static int notify_brain(arq_conn_t *c, const char *what, Arqon__V1__Envelope *e) {
+/* A join or leave notice for the Brain (ADR 0004); mirrored like an event when a rule
+ * covers sys.brain.<tenant>.<what>. `v`: the headers a policy added, or NULL. */
+static int notify_brain(arq_conn_t *c, const char *what, Arqon__V1__Envelope *e,
+                        const arq_verdict_t *v) {
   char subject[128];
   snprintf(subject, sizeof subject, "sys.brain.%s.%s", c->id.tenant, what);
-  return publish(c, subject, e);
+  size_t n = pack(c, e);
+  int rc = publish_packed(c, subject, e, n, false, v);
+  if (rc == ARQ_SPINE_PUBLISHED)
+    mirror(c, subject, e, n, v);
+  return rc;
 }
 
 static void handle_join(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
@@ -295,7 +298,7 @@ static void handle_join(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
     return;
   }
   /* Acknowledged only once the Brain's notice is out: otherwise not a member after all. */
-  if (notify_brain(c, "join", e) != ARQ_SPINE_PUBLISHED) {
+  if (notify_brain(c, "join", e, r->verdict) != ARQ_SPINE_PUBLISHED) {
     arq_egress_leave(c, e->room_id);
     spine_down(r, e->room_id);
     return;
@@ -312,7 +315,7 @@ static void handle_leave(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
     return;
   }
   /* The notice first: if it cannot go out, the connection stays a member and is told so. */
-  if (notify_brain(c, "leave", e) != ARQ_SPINE_PUBLISHED) {
+  if (notify_brain(c, "leave", e, r->verdict) != ARQ_SPINE_PUBLISHED) {
     spine_down(r, e->room_id);
     return;
   }
@@ -453,7 +456,7 @@ static void notify_room(arq_conn_t *c, const char *what, const char *room) {
   e.cmd = &cmd;
   e.room_id = (char *)room;
   stamp(c, &e, trace);
-  notify_brain(c, what, &e);
+  notify_brain(c, what, &e, NULL);
 }
 
 static void rejoin_worker(arq_loop_t *loop, arq_task_t *task) {

@@ -9,13 +9,14 @@ import websockets.exceptions
 import xxhash
 
 from arqon_harness import NatsClient, NatsServer
-from shield_support import Shield, envelope_pb2, event_json, make_token, parse
+from shield_support import Shield, cmd_json, envelope_pb2, event_json, make_token, parse
 
 RULES = """[platform.mirroring]
 enabled = true
 rules = [{ prefix = "in.t.ZERO.>", percent = 0.0 },
          { prefix = "in.t.ALL.>", percent = 1.0 },
-         { prefix = "in.t.T1.>", percent = 0.3 }]
+         { prefix = "in.t.T1.>", percent = 0.3 },
+         { prefix = "sys.brain.NOTE.*", percent = 1.0 }]
 """
 TRACE_IDS = [hashlib.sha256(str(i).encode()).hexdigest()[:32] for i in range(100)]
 
@@ -95,6 +96,27 @@ class Mirroring(unittest.IsolatedAsyncioTestCase):
         # And so does the first one after a restart.
         with Shield(self.nats.url, node_id="a1", extra_toml=RULES) as again:
             self.assertEqual(await self.mirrored_ids(again, "T1"), want)
+
+
+class MirroredNotices(unittest.IsolatedAsyncioTestCase):
+    async def test_join_and_leave_notices_follow_the_rules(self):
+        with NatsServer() as nats, Shield(nats.url, extra_toml=RULES) as shield:
+            spy = NatsClient(nats.port)
+            spy.subscribe("shadow.>")
+            for tenant in ("NOTE", "OTHER"):
+                ws = await websockets.connect(shield.url(make_token({"tenant_id": tenant, "rooms": ["*"]})))
+                await ws.recv()
+                for ctype in ("join", "leave"):
+                    await ws.send(cmd_json(ctype, "R1", ctype))
+                    self.assertEqual(parse(await ws.recv()).event.type, "ack")
+                await ws.close()
+            shadows = drain(spy)
+            self.assertEqual([m[0] for m in shadows],
+                             ["shadow.sys.brain.NOTE.join", "shadow.sys.brain.NOTE.leave"])
+            for _, headers, payload in shadows:
+                self.assertEqual(headers["x-arqon-shadow"], "true")
+                self.assertEqual(envelope_pb2.Envelope.FromString(payload).room_id, "R1")
+            spy.close()
 
 
 class RefusedMirror(unittest.IsolatedAsyncioTestCase):
