@@ -13,38 +13,11 @@
 
 #include <cmocka.h>
 
+#include "one_module.h"
 #include "table_wasm.h"
 #include "wasm/wasm.h"
 
-typedef struct {
-  arq_wasm_module_t *m;
-  arq_wasm_instance_t *inst;
-} fixture_t;
-
-static int setup(void **state) {
-  fixture_t *f = calloc(1, sizeof *f);
-  assert_non_null(f);
-  assert_null(arq_wasm_module_load(table_wasm, table_wasm_len, &f->m));
-  assert_null(arq_wasm_instantiate(f->m, NULL, 0, NULL, &f->inst));
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fixture_t *f = *state;
-  arq_wasm_instance_free(f->inst);
-  arq_wasm_module_free(f->m);
-  free(f);
-  return 0;
-}
-
-static arq_wasm_result_t call3(fixture_t *f, const char *name, int32_t a, int32_t b, int32_t c) {
-  arq_wasm_val_t args[3] = {{ARQ_WASM_I32, .of.i32 = a}, {ARQ_WASM_I32, .of.i32 = b},
-                            {ARQ_WASM_I32, .of.i32 = c}};
-  arq_wasm_func_t *fn = arq_wasm_export_func(f->inst, name);
-  assert_non_null(fn);
-  return arq_wasm_call(f->inst, fn, args, 3, NULL, 0);
-}
+static int setup(void **state) { return one_module_setup(state, table_wasm, table_wasm_len); }
 
 /* What table entry i returns when called (10..13 for $f0..$f3), or -1 for a null entry. */
 static int32_t entry(fixture_t *f, int32_t i) {
