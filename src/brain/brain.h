@@ -2,27 +2,29 @@
  * brain.h — arqon-brain: presence, per-room order and history (SPEC sections 1, 3, 4).
  *
  * DESIGN
- *   Threads. nats.c delivers every message on its own threads; its callbacks do nothing
- *   but put the message on the job queue (queue.c). One worker thread owns all state: the
- *   Redis connection (hiredis, synchronous), the partition leases and the sequencing, and
- *   takes jobs one at a time, so no two pieces of Brain code ever race and a slow Redis
- *   never blocks a nats.c thread. A tick every TICK_MS renews leases, probes Shields and
- *   writes checkpoints. A second small thread answers HTTP /metrics (metrics_http.c).
+ *   Threads. nats.c delivers on its own threads; its callbacks never do the work. Two
+ *   threads of the Brain do it, each with its own Redis connection:
+ *     - the sequencer (sequencer.c) numbers room events: it reads ARQON_INGRESS through a
+ *       bounded pull consumer (pull.c, reader.c) in batches, publishes them and commits
+ *       each batch to Redis. Data never waits in a queue of the Brain: a backlog stays in
+ *       the stream, and the consumer asks only for what it has room for.
+ *     - the control worker (main.c) does everything else: leases, join/leave notices (a
+ *       consumer of their own, so that a data backlog never holds presence back),
+ *       presence and history requests, Shield heartbeats and liveness probes, taken from a
+ *       bounded job queue (queue.c) filled by the core subscriptions.
+ *   A small thread answers HTTP /metrics (metrics_http.c).
  *
  *   Partitions. A room belongs to partition arq_brain_partition(tenant, room, P). A Brain
- *   works on the rooms of the partitions it holds a lease for (leases.c), in the NATS KV
- *   bucket ARQON_BRAIN, so each room has one sequencer at a time; Brains share the
- *   partitions evenly and take over those of a Brain whose lease expired.
+ *   works on the rooms of the partitions it holds a lease for (leases.c, NATS KV bucket
+ *   ARQON_BRAIN), so each room has one sequencer at a time; Brains share the partitions
+ *   evenly and take over those of a Brain whose lease expired. The control worker changes
+ *   ownership under own_lock, which the sequencer holds for a whole batch.
  *
- *   Order and no loss. The Shield publishes room events and join/leave notices on core
- *   NATS; the stream ARQON_INGRESS keeps them, so a message acknowledged to its client
- *   survives the death of the Brain that was to handle it, and a notice is applied by
- *   the partition's owner in stream order even across a handover. The holder of partition p reads the stream with
- *   an ordered consumer from the partition's checkpoint (sequencer.c) and, per message,
- *   assigns the next room seq and the ingress sequence atomically in Redis (one Lua
- *   script, fenced by the lease), then publishes to out.t.<tenant>.r.<room> through
- *   JetStream (ARQON_ROOMS, the history) and waits for the server's acknowledgement
- *   before taking the next message. docs/brain.md states what that guarantees.
+ *   Order and no loss. The Shield's room events and join/leave notices are stored by the
+ *   stream ARQON_INGRESS before the Shield acknowledges them, so they survive the death of
+ *   the Brain that was to handle them. A room's seq is a pure function of the stream's
+ *   order (sequencer.c), so a replay from the last commit numbers every message as before.
+ *   docs/brain.md states what that guarantees.
  */
 #ifndef ARQ_BRAIN_BRAIN_H
 #define ARQ_BRAIN_BRAIN_H
@@ -41,7 +43,8 @@
 #include "common/trace.h"
 
 #define ARQ_BRAIN_TICK_MS 250
-#define ARQ_BRAIN_QUEUE_MAX 65536 /* jobs waiting for the worker; beyond: see queue.c */
+#define ARQ_BRAIN_QUEUE_MAX 65536   /* control jobs waiting for the worker (see queue.c) */
+#define ARQ_BRAIN_REQUESTS_MAX 1024 /* beyond this many waiting jobs a request is answered 503 */
 
 #define ARQ_BRAIN_STREAM_INGRESS "ARQON_INGRESS"
 #define ARQ_BRAIN_STREAM_ROOMS "ARQON_ROOMS"
@@ -49,7 +52,6 @@
 #define ARQ_BRAIN_BUCKET "ARQON_BRAIN"
 
 typedef enum {
-  JOB_ROOM_MSG,  /* from a partition's ordered consumer: a room event or a join/leave */
   JOB_REQUEST,   /* sys.brain.<t>.presence|history */
   JOB_HEARTBEAT, /* sys.shield.<node>.hb */
   JOB_PROBE,     /* a "no responders" answer to a liveness probe */
@@ -58,9 +60,7 @@ typedef enum {
 typedef struct arq_job {
   struct arq_job *next;
   arq_job_kind_t kind;
-  natsMsg *msg;        /* owned by the job */
-  uint32_t partition;  /* JOB_ROOM_MSG */
-  uint64_t generation; /* JOB_ROOM_MSG: the consumer that delivered it */
+  natsMsg *msg; /* owned by the job */
 } arq_job_t;
 
 typedef struct {
@@ -68,18 +68,15 @@ typedef struct {
   pthread_cond_t cond;
   arq_job_t *head, *tail;
   size_t len;
+  bool woken; /* arq_queue_wake: the next pop returns at once */
 } arq_queue_t;
 
 /* One partition as this Brain sees it. */
 typedef struct {
-  bool owned;
-  uint64_t lease_rev;   /* KV revision of the lease key, for compare-and-set renewal */
-  uint64_t fence;       /* revision at acquisition: orders owners over time */
-  uint64_t generation;  /* bumped whenever the consumer is (re)started or stopped */
-  natsSubscription *sub;
-  _Atomic bool reset;   /* set from a nats.c thread when a message had to be dropped */
-  uint64_t ckpt;        /* every ingress message <= ckpt is done for this partition */
-  uint64_t ckpt_saved;  /* what Redis holds */
+  bool owned;          /* written by the control worker under own_lock */
+  uint64_t fence;      /* revision at acquisition: orders owners over time (under own_lock) */
+  uint64_t lease_rev;  /* KV revision of the lease key, for compare-and-set renewal */
+  _Atomic bool fenced; /* the sequencer met a newer owner's token: the worker drops the lease */
 } arq_partition_t;
 
 /* A Shield instance with presence entries, for liveness. */
@@ -92,12 +89,23 @@ typedef struct {
 
 typedef struct {
   arq_gauge_t *rooms, *presence_entries, *partitions_owned, *queue_len, *shield_nodes;
-  arq_gauge_t *lag;
+  arq_gauge_t *lag, *notice_lag;
   arq_counter_t *sequenced, *duplicates, *dropped, *ownership_changes, *presence_expired;
-  arq_counter_t *requests, *redis_errors, *nats_errors, *queue_overflows;
-  arq_histogram_t *sequence_duration;
+  arq_counter_t *requests, *requests_refused, *redis_errors, *nats_errors, *queue_overflows;
+  arq_counter_t *batches;
+  arq_histogram_t *sequence_duration, *ingress_wait;
   arq_gauge_t **partition_owned; /* [partitions]: 1 while this Brain holds the lease */
 } arq_brain_metrics_t;
+
+/* A Redis connection, owned by one thread (store.c). */
+typedef struct arq_store {
+  const arq_config_t *cfg;
+  redisContext *c; /* NULL while disconnected */
+  int64_t retry_ms;
+  arq_counter_t *errors;
+} arq_store_t;
+
+typedef struct arq_sequencer arq_sequencer_t;
 
 typedef struct arq_brain {
   const arq_config_t *cfg;
@@ -110,11 +118,15 @@ typedef struct arq_brain {
   kvStore *kv;
   natsSubscription *request_sub, *request_sub2, *hb_sub, *probe_sub;
 
-  redisContext *redis; /* worker thread only; NULL while disconnected */
-  int64_t redis_retry_ms;
+  arq_store_t store; /* the control worker's */
+  _Atomic uint64_t reconnects; /* NATS reconnections: consumers restart from checkpoints */
 
   arq_queue_t queue;
-  arq_partition_t *part; /* [partitions] */
+  pthread_mutex_t own_lock; /* ownership changes; held by the sequencer for a batch */
+  uint64_t own_epoch;       /* bumped under own_lock on every ownership change */
+  arq_partition_t *part;    /* [partitions] */
+  arq_sequencer_t *seq;
+  struct arq_notices *notices;
   int64_t lease_due_ms;
   int64_t probe_due_ms;
   struct deferred *deferred; /* requests waiting for their connection's join (requests.c) */
@@ -131,9 +143,11 @@ typedef struct arq_brain {
 /* queue.c */
 void arq_queue_init(arq_queue_t *q);
 void arq_queue_free(arq_queue_t *q);
-/** Appends; false (and nothing queued) when ARQ_BRAIN_QUEUE_MAX jobs wait already. */
-bool arq_queue_push(arq_queue_t *q, arq_job_t *job);
-/** The oldest job, or NULL after waiting `timeout_ms` for one. */
+/** Appends; false (and nothing queued) when `max` jobs wait already. */
+bool arq_queue_push(arq_queue_t *q, arq_job_t *job, size_t max);
+/** Makes the current or next arq_queue_pop return at once (from any thread). */
+void arq_queue_wake(arq_queue_t *q);
+/** The oldest job, or NULL after waiting `timeout_ms` for one or after a wake. */
 arq_job_t *arq_queue_pop(arq_queue_t *q, int timeout_ms);
 void arq_job_free(arq_job_t *job);
 
@@ -172,16 +186,25 @@ void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, con
                      const char *subject, natsMsg *msg);
 int64_t arq_brain_now_ms(void);
 
-/* store.c: Redis on the worker thread. NULL replies mean Redis is unavailable. */
-redisReply *arq_store_command(arq_brain_t *b, const char *fmt, ...);
-redisReply *arq_store_argv(arq_brain_t *b, int argc, const char **argv, const size_t *lens);
-void arq_store_close(arq_brain_t *b);
+/* store.c: one Redis connection per thread. NULL replies mean Redis is unavailable (or
+ * answered an error, logged and counted); the connection is made again on the next call,
+ * at most every half second. */
+void arq_store_init(arq_store_t *s, const arq_config_t *cfg, arq_counter_t *errors);
+redisReply *arq_store_command(arq_store_t *s, const char *fmt, ...);
+redisReply *arq_store_argv(arq_store_t *s, int argc, const char **argv, const size_t *lens);
+/** Pipelining: queue commands, then read one reply per command in order. A failed
+ *  arq_store_reply leaves replies unread: close the connection then. */
+bool arq_store_append(arq_store_t *s, const char *fmt, ...);
+bool arq_store_append_argv(arq_store_t *s, int argc, const char **argv, const size_t *lens);
+redisReply *arq_store_reply(arq_store_t *s);
+void arq_store_close(arq_store_t *s);
 
 /* presence.c */
-/** A join/leave notice read by partition p's consumer at ingress sequence in_seq: applied
- *  when the room is in p (and not applied before). Returns -1 when it must be retried
- *  (Redis unavailable), else 0. */
-int arq_presence_notice(arq_brain_t *b, natsMsg *msg, uint32_t p, uint64_t in_seq);
+/** A join/leave notice at ingress sequence in_seq: applied when `wants` says its room's
+ *  partition still needs it (and it was not applied before). Returns -1 when it must be
+ *  retried (Redis unavailable), else 0. */
+int arq_presence_notice(arq_brain_t *b, natsMsg *msg, uint64_t in_seq,
+                        bool (*wants)(arq_brain_t *b, uint32_t p, uint64_t in_seq));
 void arq_presence_state(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
                         const char *trace_id);
 void arq_presence_heartbeat(arq_brain_t *b, natsMsg *msg);
@@ -204,15 +227,26 @@ void arq_brain_reply(arq_brain_t *b, natsMsg *msg, const char *tenant, const cha
 void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
                          const char *trace_id, const uint8_t *args, size_t args_len);
 
-/* sequencer.c */
-void arq_sequencer_message(arq_brain_t *b, arq_job_t *job);
-int arq_sequencer_start(arq_brain_t *b, uint32_t p);
-void arq_sequencer_stop(arq_brain_t *b, uint32_t p);
-/** Writes checkpoints that moved; restarts consumers flagged for reset. */
-void arq_sequencer_tick(arq_brain_t *b);
+/* sequencer.c: the sequencing thread. */
+int arq_sequencer_start(arq_brain_t *b, char *err, size_t errcap);
+/** Waits for the thread (after b->stop is set) and deletes its consumer. */
+void arq_sequencer_stop(arq_brain_t *b);
+void arq_sequencer_free(arq_brain_t *b);
+
+/* notices.c: join/leave notices, on the control worker. */
+void arq_notices_init(arq_brain_t *b);
+/** Applies the notices that arrived (at most a bounded number per call); keeps the
+ *  consumer in line with the partitions owned. */
+void arq_notices_poll(arq_brain_t *b);
+/** Saves the notice checkpoints that moved (tick, and before a partition is released). */
+void arq_notices_save(arq_brain_t *b);
+void arq_notices_stop(arq_brain_t *b);
+void arq_notices_free(arq_brain_t *b);
 
 /* leases.c */
 void arq_leases_tick(arq_brain_t *b, int64_t now_ms);
+/** Drops the leases the sequencer found fenced (called every tick). */
+void arq_leases_check_fenced(arq_brain_t *b);
 /** Gives every lease back (at shutdown), after stopping the consumers. */
 void arq_leases_release_all(arq_brain_t *b);
 bool arq_leases_owns_room(const arq_brain_t *b, const char *tenant, const char *room);

@@ -38,7 +38,7 @@ static void reply_error(arq_brain_t *b, natsMsg *msg, const char *tenant, const 
 }
 
 static uint64_t latest_seq(arq_brain_t *b, const char *tenant, const char *room, bool *ok) {
-  redisReply *r = arq_store_command(b, "GET arq:{%s}:room:%s:seq", tenant, room);
+  redisReply *r = arq_store_command(&b->store, "GET arq:{%s}:room:%s:seq", tenant, room);
   *ok = r != NULL;
   uint64_t v = r && r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
   if (r)

@@ -8,7 +8,8 @@
  *   with compare-and-set on the revision it last wrote (kvStore_Update: a failure means
  *   someone else holds the key now, and the partition is dropped at once), counts the live
  *   Brains and aims at ceil(P / live) partitions: above it, it hands partitions back
- *   (consumer stopped, checkpoint saved, the key emptied by compare-and-set — the next
+ *   (taken from the sequencer between two batches under own_lock, so its last commit is
+ *   the checkpoint; notice checkpoint saved; the key emptied by compare-and-set — the next
  *   owner continues exactly there); below it, it takes free `part.` keys: absent ones with
  *   kvStore_Create (fails when the key exists), emptied ones with kvStore_Update on the
  *   revision it read, so two Brains never both win. The revision of the creating write is the
@@ -30,8 +31,13 @@ static void log_partition(const char *msg, uint32_t p, const char *brain) {
 }
 
 static void drop(arq_brain_t *b, uint32_t p, const char *msg) {
-  arq_sequencer_stop(b, p);
+  arq_notices_save(b);
+  /* Waits for the sequencer's batch in progress: after this, it leaves p alone. */
+  pthread_mutex_lock(&b->own_lock);
   b->part[p].owned = false;
+  atomic_store(&b->part[p].fenced, false);
+  b->own_epoch++;
+  pthread_mutex_unlock(&b->own_lock);
   arq_gauge_set(b->m.partition_owned[p], 0);
   arq_counter_inc(b->m.ownership_changes);
   log_partition(msg, p, b->id);
@@ -48,22 +54,13 @@ static void release(arq_brain_t *b, uint32_t p) {
   kvStore_UpdateString(&rev, b->kv, key, "", lease_rev);
 }
 
-static uint64_t load_ckpt(arq_brain_t *b, uint32_t p, bool *ok) {
-  redisReply *r = arq_store_command(b, "GET arq:brain:part:%u:ckpt", p);
-  *ok = r != NULL;
-  uint64_t v = r && r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
-  if (r)
-    freeReplyObject(r);
-  return v;
-}
-
 static void acquire(arq_brain_t *b, uint32_t p) {
   char key[32];
   snprintf(key, sizeof key, "part.%u", p);
-  bool ok;
-  uint64_t ckpt = load_ckpt(b, p, &ok);
-  if (!ok)
+  redisReply *ping = arq_store_command(&b->store, "PING");
+  if (!ping)
     return; /* without Redis the partition cannot be worked on: leave it to others */
+  freeReplyObject(ping);
   /* Free means absent (expired, never taken) or emptied by a release; both are taken with
    * a compare-and-set write, so two Brains never both win. */
   uint64_t rev = 0;
@@ -82,14 +79,21 @@ static void acquire(arq_brain_t *b, uint32_t p) {
   if (st != NATS_OK)
     return;
   arq_partition_t *pt = &b->part[p];
+  pthread_mutex_lock(&b->own_lock);
   pt->owned = true;
-  pt->lease_rev = rev;
   pt->fence = rev;
-  pt->ckpt = pt->ckpt_saved = ckpt;
+  b->own_epoch++;
+  pthread_mutex_unlock(&b->own_lock);
+  pt->lease_rev = rev;
   arq_gauge_set(b->m.partition_owned[p], 1);
   arq_counter_inc(b->m.ownership_changes);
   log_partition("partition acquired", p, b->id);
-  arq_sequencer_start(b, p);
+}
+
+void arq_leases_check_fenced(arq_brain_t *b) {
+  for (uint32_t p = 0; p < b->partitions; p++)
+    if (b->part[p].owned && atomic_load(&b->part[p].fenced))
+      drop(b, p, "partition fenced: a newer owner exists");
 }
 
 void arq_leases_tick(arq_brain_t *b, int64_t now) {

@@ -5,16 +5,33 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "brain/brain.h"
 #include "common/log.h"
 #include "common/program.h"
 
+#define SHUTDOWN_DEADLINE_S 4 /* SIGTERM ends the process within 5 s, whatever it waits on */
+
 static arq_brain_t *g_brain; /* for the signal handler only */
 
 static void on_signal(int sig) {
-  if (g_brain)
+  if (g_brain) {
     atomic_store(&g_brain->stop, true);
+    arq_queue_wake(&g_brain->queue);
+  }
+}
+
+/* A graceful stop hands leases back; if something it waits on (a Redis or NATS call near
+ * its timeout) would take it past the deadline, the process ends anyway: the leases then
+ * lapse after lease_ttl_s, and the stream still holds every message. */
+static void *shutdown_watchdog(void *arg) {
+  arq_brain_t *b = arg;
+  struct timespec ts = {SHUTDOWN_DEADLINE_S, 0};
+  nanosleep(&ts, NULL);
+  ARQ_LOG(ARQ_LOG_WARN, "brain", "shutdown deadline reached: exiting; leases lapse", {"brain", b->id});
+  _exit(0);
+  return NULL;
 }
 
 static void register_metrics(arq_brain_t *b) {
@@ -23,9 +40,15 @@ static void register_metrics(arq_brain_t *b) {
   x->rooms = arq_metrics_gauge(m, "brain_rooms", "Rooms with at least one member.", NULL);
   x->presence_entries = arq_metrics_gauge(m, "brain_presence_entries", "Connections present in rooms (all Brains).", NULL);
   x->partitions_owned = arq_metrics_gauge(m, "brain_partitions_owned", "Room partitions this Brain sequences.", NULL);
-  x->queue_len = arq_metrics_gauge(m, "brain_queue_length", "Jobs waiting for the worker.", NULL);
+  x->queue_len = arq_metrics_gauge(m, "brain_queue_length", "Control jobs (requests, heartbeats, probe answers) waiting for the worker.", NULL);
   x->shield_nodes = arq_metrics_gauge(m, "brain_shield_nodes", "Shield nodes heard from within the expiry.", NULL);
-  x->lag = arq_metrics_gauge(m, "brain_ingress_lag_messages", "Ingress messages not yet delivered to the last consumer that delivered one.", NULL);
+  x->lag = arq_metrics_gauge(m, "brain_ingress_lag_messages", "Room events in ARQON_INGRESS after the last batch this Brain sequenced.", NULL);
+  x->ingress_wait = arq_metrics_histogram(m, "brain_ingress_wait_seconds",
+                                          "From ARQON_INGRESS storing a room event to its batch being committed.",
+                                          NULL, arq_metrics_latency_buckets, arq_metrics_latency_nbuckets);
+  x->notice_lag = arq_metrics_gauge(m, "brain_notice_lag_messages", "Join and leave notices in ARQON_INGRESS after the last one applied.", NULL);
+  x->batches = arq_metrics_counter(m, "brain_batches_total", "Sequenced batches committed to Redis.", NULL);
+  x->requests_refused = arq_metrics_counter(m, "brain_requests_refused_total", "Presence and history requests answered 503 because too many were waiting.", NULL);
   x->sequenced = arq_metrics_counter(m, "brain_messages_sequenced_total", "Room messages given a seq and published.", NULL);
   x->duplicates = arq_metrics_counter(m, "brain_messages_replayed_total", "Ingress messages seen again after a takeover or reset (skipped or republished with their seq).", NULL);
   x->dropped = arq_metrics_counter(m, "brain_messages_dropped_total", "Messages refused (header/envelope mismatch), each with an audit record.", NULL);
@@ -34,7 +57,7 @@ static void register_metrics(arq_brain_t *b) {
   x->requests = arq_metrics_counter(m, "brain_requests_total", "Presence and history requests answered.", NULL);
   x->redis_errors = arq_metrics_counter(m, "brain_redis_errors_total", "Failed Redis commands.", NULL);
   x->nats_errors = arq_metrics_counter(m, "brain_nats_errors_total", "Failed NATS operations.", NULL);
-  x->queue_overflows = arq_metrics_counter(m, "brain_queue_overflows_total", "Messages refused by a full work queue.", NULL);
+  x->queue_overflows = arq_metrics_counter(m, "brain_queue_overflows_total", "Control jobs refused by a full work queue.", NULL);
   x->sequence_duration = arq_metrics_histogram(m, "brain_sequence_latency_seconds",
                                                "From the Shield's timestamp to the sequenced publish acknowledged.",
                                                NULL, arq_metrics_latency_buckets, arq_metrics_latency_nbuckets);
@@ -51,9 +74,6 @@ static void register_metrics(arq_brain_t *b) {
 
 static void run_job(arq_brain_t *b, arq_job_t *j) {
   switch (j->kind) {
-  case JOB_ROOM_MSG:
-    arq_sequencer_message(b, j);
-    break;
   case JOB_REQUEST:
     arq_brain_request(b, &j->msg);
     break;
@@ -68,8 +88,9 @@ static void run_job(arq_brain_t *b, arq_job_t *j) {
 
 static void tick(arq_brain_t *b) {
   int64_t now = arq_brain_now_ms();
+  arq_leases_check_fenced(b);
   arq_leases_tick(b, now);
-  arq_sequencer_tick(b);
+  arq_notices_save(b);
   arq_presence_tick(b, now);
   pthread_mutex_lock(&b->queue.lock);
   arq_gauge_set(b->m.queue_len, (int64_t)b->queue.len);
@@ -84,6 +105,7 @@ static void work(arq_brain_t *b) {
       tick(b);
       next_tick = now + ARQ_BRAIN_TICK_MS;
     }
+    arq_notices_poll(b);
     arq_job_t *j = arq_queue_pop(&b->queue, b->deferred ? 10 : ARQ_BRAIN_TICK_MS);
     if (j) {
       run_job(b, j);
@@ -116,10 +138,13 @@ int main(int argc, char **argv) {
     snprintf(b->id + 2 * i, 3, "%02x", rnd[i]);
   b->started_ms = arq_brain_now_ms();
   arq_queue_init(&b->queue);
+  pthread_mutex_init(&b->own_lock, NULL);
+  arq_store_init(&b->store, &cfg, NULL);
   arq_strmap_init(&b->instances);
   arq_strmap_init(&b->nodes);
   b->metrics = arq_metrics_new();
   register_metrics(b);
+  b->store.errors = b->m.redis_errors;
 
   g_brain = b;
   struct sigaction sa = {0};
@@ -136,7 +161,9 @@ int main(int argc, char **argv) {
     goto out;
   if (!(http = arq_metrics_http_start(b, err, sizeof err)))
     goto out;
-  /* Leases before subscriptions: notices for rooms nobody owns yet would be ignored. */
+  arq_notices_init(b);
+  if (arq_sequencer_start(b, err, sizeof err))
+    goto out;
   arq_leases_tick(b, arq_brain_now_ms());
   if (arq_brain_spine_subscribe(b, err, sizeof err))
     goto out;
@@ -153,6 +180,10 @@ out:
     ARQ_LOG(ARQ_LOG_ERROR, "brain", "cannot start", {"error", err});
   }
   atomic_store(&b->stop, true);
+  pthread_t watchdog;
+  if (rc == 0 && pthread_create(&watchdog, NULL, shutdown_watchdog, b) == 0)
+    pthread_detach(watchdog);
+  arq_sequencer_stop(b); /* finishes its batch: every commit is in before leases go back */
   if (b->nc)
     arq_brain_requests_retry(b, true); /* kept requests get their answer (403) */
   /* Without NATS, closing first makes every call below fail at once instead of waiting
@@ -160,13 +191,14 @@ out:
   if (b->nc && natsConnection_Status(b->nc) != NATS_CONN_STATUS_CONNECTED)
     natsConnection_Close(b->nc);
   arq_leases_release_all(b);
-  for (uint32_t p = 0; p < b->partitions; p++)
-    if (b->part[p].sub)
-      arq_sequencer_stop(b, p);
+  arq_notices_stop(b);
   arq_brain_spine_close(b); /* after this no callback runs: the queue is ours alone */
+  arq_sequencer_free(b);
+  arq_notices_free(b);
   arq_metrics_http_stop(http);
   arq_queue_free(&b->queue);
-  arq_store_close(b);
+  arq_store_close(&b->store);
+  pthread_mutex_destroy(&b->own_lock);
   arq_presence_free(b);
   arq_metrics_free(b->metrics);
   free(b->m.partition_owned);

@@ -114,15 +114,15 @@ static int join(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *ro
   snprintf(entry, sizeof entry, "%s %s %s", tenant, room, e->conn_id);
   snprintf(roomkey, sizeof roomkey, "%s %s", tenant, room);
   /* The instance first: if the Brain dies between the commands, liveness still finds it. */
-  redisReply *r = arq_store_command(b, *node ? "HSET arq:shields %s %s" : "HSETNX arq:shields %s %s",
+  redisReply *r = arq_store_command(&b->store, *node ? "HSET arq:shields %s %s" : "HSETNX arq:shields %s %s",
                                     instance, node);
   if (r) {
     freeReplyObject(r);
-    r = arq_store_command(b, "SADD %s %s", set, entry);
+    r = arq_store_command(&b->store, "SADD %s %s", set, entry);
   }
   if (r) {
     freeReplyObject(r);
-    r = arq_store_command(b, "HSET %s %s %b", key, e->conn_id, json.data, json.len);
+    r = arq_store_command(&b->store, "HSET %s %s %b", key, e->conn_id, json.data, json.len);
   }
   if (!r) {
     ARQ_LOG(ARQ_LOG_ERROR, "brain", "join not stored: Redis unavailable", {"tenant_id", tenant},
@@ -132,9 +132,9 @@ static int join(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *ro
   }
   bool added = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
   freeReplyObject(r);
-  if (added && (r = arq_store_command(b, "INCR arq:presence:count")))
+  if (added && (r = arq_store_command(&b->store, "INCR arq:presence:count")))
     freeReplyObject(r);
-  if ((r = arq_store_command(b, "SADD arq:rooms %s", roomkey)))
+  if ((r = arq_store_command(&b->store, "SADD arq:rooms %s", roomkey)))
     freeReplyObject(r);
   arq_instance_t *in = instance_get(b, instance);
   if (*node)
@@ -153,26 +153,26 @@ static int remove_member(arq_brain_t *b, const char *tenant, const char *room, c
   snprintf(key, sizeof key, "arq:{%s}:room:%s:members", tenant, room);
   snprintf(set, sizeof set, "arq:shield:%s:conns", instance);
   snprintf(entry, sizeof entry, "%s %s %s", tenant, room, conn);
-  redisReply *stored = arq_store_command(b, "HGET %s %s", key, conn);
+  redisReply *stored = arq_store_command(&b->store, "HGET %s %s", key, conn);
   if (!stored)
     return -1;
-  redisReply *r = arq_store_command(b, "HDEL %s %s", key, conn);
+  redisReply *r = arq_store_command(&b->store, "HDEL %s %s", key, conn);
   if (!r) {
     freeReplyObject(stored);
     return -1;
   }
   bool removed = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
   freeReplyObject(r);
-  if ((r = arq_store_command(b, "SREM %s %s", set, entry)))
+  if ((r = arq_store_command(&b->store, "SREM %s %s", set, entry)))
     freeReplyObject(r);
   if (removed) {
-    if ((r = arq_store_command(b, "DECR arq:presence:count")))
+    if ((r = arq_store_command(&b->store, "DECR arq:presence:count")))
       freeReplyObject(r);
-    if ((r = arq_store_command(b, "EXISTS %s", key))) {
+    if ((r = arq_store_command(&b->store, "EXISTS %s", key))) {
       if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
         char roomkey[140];
         snprintf(roomkey, sizeof roomkey, "%s %s", tenant, room);
-        redisReply *r2 = arq_store_command(b, "SREM arq:rooms %s", roomkey);
+        redisReply *r2 = arq_store_command(&b->store, "SREM arq:rooms %s", roomkey);
         if (r2)
           freeReplyObject(r2);
       }
@@ -202,7 +202,7 @@ static int remove_member(arq_brain_t *b, const char *tenant, const char *room, c
 /* The ingress sequence of the last notice applied to a room, so that a replay after a
  * takeover or reset does not emit a presence event twice. */
 static int applied_before(arq_brain_t *b, const char *tenant, const char *room, uint64_t in_seq) {
-  redisReply *r = arq_store_command(b, "GET arq:{%s}:room:%s:pin", tenant, room);
+  redisReply *r = arq_store_command(&b->store, "GET arq:{%s}:room:%s:pin", tenant, room);
   if (!r)
     return -1;
   uint64_t pin = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
@@ -210,17 +210,18 @@ static int applied_before(arq_brain_t *b, const char *tenant, const char *room, 
   return pin >= in_seq;
 }
 
-int arq_presence_notice(arq_brain_t *b, natsMsg *msg, uint32_t p, uint64_t in_seq) {
+int arq_presence_notice(arq_brain_t *b, natsMsg *msg, uint64_t in_seq,
+                        bool (*wants)(arq_brain_t *b, uint32_t p, uint64_t in_seq)) {
   const char *subject = natsMsg_GetSubject(msg);
   char tenant[ARQ_ID_MAX_LEN + 1], command[ARQ_ID_MAX_LEN + 1], instance[ARQ_ID_MAX_LEN + 1];
   if (arq_brain_split_command(subject, tenant, command))
     return 0;
   Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(msg),
                                                        (const uint8_t *)natsMsg_GetData(msg));
-  /* Every partition's consumer sees the notice; the room's partition handles it (the
-   * tenant's, "" room, when there is no usable room, so that one audit record is written). */
+  /* The room's partition handles it (the tenant's, "" room, when there is no usable room,
+   * so that one audit record is written by one Brain). */
   const char *room = e && e->room_id && arq_id_valid_str(e->room_id) ? e->room_id : "";
-  if (arq_brain_partition(tenant, room, b->partitions) != p) {
+  if (!wants(b, arq_brain_partition(tenant, room, b->partitions), in_seq)) {
     if (e)
       arqon__v1__envelope__free_unpacked(e, NULL);
     return 0;
@@ -239,7 +240,7 @@ int arq_presence_notice(arq_brain_t *b, natsMsg *msg, uint32_t p, uint64_t in_se
       rc = join(b, msg, tenant, room, e, instance);
     else
       rc = remove_member(b, tenant, room, e->conn_id, instance, e->trace_id, msg);
-    redisReply *r = rc ? NULL : arq_store_command(b, "SET arq:{%s}:room:%s:pin %llu", tenant, room,
+    redisReply *r = rc ? NULL : arq_store_command(&b->store, "SET arq:{%s}:room:%s:pin %llu", tenant, room,
                                                   (unsigned long long)in_seq);
     if (r)
       freeReplyObject(r);
@@ -255,7 +256,7 @@ void arq_presence_state(arq_brain_t *b, natsMsg *msg, const char *tenant, const 
                         const char *trace_id) {
   char key[200];
   snprintf(key, sizeof key, "arq:{%s}:room:%s:members", tenant, room);
-  redisReply *r = arq_store_command(b, "HVALS %s", key);
+  redisReply *r = arq_store_command(&b->store, "HVALS %s", key);
   if (!r) {
     const char err[] = "{\"code\":503,\"reason\":\"presence store unavailable\"}";
     arq_brain_reply(b, msg, tenant, room, trace_id, "error", err, sizeof err - 1);
@@ -312,7 +313,7 @@ void arq_presence_probe_answer(arq_brain_t *b, natsMsg *msg) {
 static void expire_instance(arq_brain_t *b, const char *instance, const char *why) {
   char set[128];
   snprintf(set, sizeof set, "arq:shield:%.64s:conns", instance);
-  redisReply *r = arq_store_command(b, "SMEMBERS %s", set);
+  redisReply *r = arq_store_command(&b->store, "SMEMBERS %s", set);
   if (!r)
     return;
   char trace[ARQ_TRACE_ID_LEN + 1];
@@ -333,9 +334,9 @@ static void expire_instance(arq_brain_t *b, const char *instance, const char *wh
   if (removed)
     ARQ_LOG(ARQ_LOG_INFO, "brain", "Shield instance expired: its connections left presence",
             {"instance", instance}, {"reason", why}, {"trace_id", trace});
-  r = arq_store_command(b, "SCARD %s", set);
+  r = arq_store_command(&b->store, "SCARD %s", set);
   if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
-    redisReply *r2 = arq_store_command(b, "HDEL arq:shields %s", instance);
+    redisReply *r2 = arq_store_command(&b->store, "HDEL arq:shields %s", instance);
     if (r2)
       freeReplyObject(r2);
     free(arq_strmap_remove(&b->instances, instance, strlen(instance)));
@@ -346,7 +347,7 @@ static void expire_instance(arq_brain_t *b, const char *instance, const char *wh
 
 /* Brings the in-memory instance table in line with arq:shields. */
 static void load_instances(arq_brain_t *b) {
-  redisReply *r = arq_store_command(b, "HGETALL arq:shields");
+  redisReply *r = arq_store_command(&b->store, "HGETALL arq:shields");
   if (!r || r->type != REDIS_REPLY_ARRAY) {
     if (r)
       freeReplyObject(r);
@@ -436,12 +437,12 @@ void arq_presence_tick(arq_brain_t *b, int64_t now) {
     if (b->nodes.slots[i].key && now - (int64_t)(intptr_t)b->nodes.slots[i].value < expiry)
       live_nodes++;
   arq_gauge_set(b->m.shield_nodes, live_nodes);
-  redisReply *r = arq_store_command(b, "GET arq:presence:count");
+  redisReply *r = arq_store_command(&b->store, "GET arq:presence:count");
   if (r) {
     arq_gauge_set(b->m.presence_entries, r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0);
     freeReplyObject(r);
   }
-  if ((r = arq_store_command(b, "SCARD arq:rooms"))) {
+  if ((r = arq_store_command(&b->store, "SCARD arq:rooms"))) {
     arq_gauge_set(b->m.rooms, r->type == REDIS_REPLY_INTEGER ? r->integer : 0);
     freeReplyObject(r);
   }

@@ -3,10 +3,11 @@
  *
  * DESIGN
  *   A mutex-protected FIFO with a condition variable. Pushing never blocks for long: the
- *   lock is held for a pointer swap. The queue is bounded (ARQ_BRAIN_QUEUE_MAX): a full
- *   queue refuses the job, and the caller decides what a refusal means (a room message
- *   makes its partition replay from the checkpoint, so nothing is lost; a presence notice
- *   is counted and logged).
+ *   lock is held for a pointer swap. Only control traffic goes through it (room events and
+ *   notices are pulled from the stream, never queued here). Each push names its bound: a
+ *   request is refused once ARQ_BRAIN_REQUESTS_MAX jobs wait (the caller answers 503 at
+ *   once), a heartbeat or probe answer only at ARQ_BRAIN_QUEUE_MAX, so a flood of requests
+ *   never pushes out the liveness traffic.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,6 +24,14 @@ void arq_queue_init(arq_queue_t *q) {
   pthread_condattr_destroy(&attr);
   q->head = q->tail = NULL;
   q->len = 0;
+  q->woken = false;
+}
+
+void arq_queue_wake(arq_queue_t *q) {
+  pthread_mutex_lock(&q->lock);
+  q->woken = true;
+  pthread_cond_signal(&q->cond);
+  pthread_mutex_unlock(&q->lock);
 }
 
 void arq_job_free(arq_job_t *job) {
@@ -43,10 +52,10 @@ void arq_queue_free(arq_queue_t *q) {
   pthread_mutex_destroy(&q->lock);
 }
 
-bool arq_queue_push(arq_queue_t *q, arq_job_t *job) {
+bool arq_queue_push(arq_queue_t *q, arq_job_t *job, size_t max) {
   job->next = NULL;
   pthread_mutex_lock(&q->lock);
-  if (q->len >= ARQ_BRAIN_QUEUE_MAX) {
+  if (q->len >= max) {
     pthread_mutex_unlock(&q->lock);
     return false;
   }
@@ -71,10 +80,11 @@ arq_job_t *arq_queue_pop(arq_queue_t *q, int timeout_ms) {
     until.tv_nsec -= 1000000000L;
   }
   pthread_mutex_lock(&q->lock);
-  while (!q->head) {
+  while (!q->head && !q->woken) {
     if (pthread_cond_timedwait(&q->cond, &q->lock, &until) == ETIMEDOUT)
       break;
   }
+  q->woken = false;
   arq_job_t *j = q->head;
   if (j) {
     q->head = j->next;

@@ -73,7 +73,7 @@ static void reply_error(arq_brain_t *b, natsMsg *msg, const char *tenant, const 
 static int is_member(arq_brain_t *b, const char *tenant, const char *room, const char *conn) {
   char key[200];
   snprintf(key, sizeof key, "arq:{%s}:room:%s:members", tenant, room);
-  redisReply *r = arq_store_command(b, "HEXISTS %s %s", key, conn);
+  redisReply *r = arq_store_command(&b->store, "HEXISTS %s %s", key, conn);
   if (!r)
     return -1;
   int yes = r->type == REDIS_REPLY_INTEGER && r->integer == 1;

@@ -1,21 +1,32 @@
 #include "brain/scripts.h"
 
-/* Numbers are Lua doubles: exact up to 2^53, far beyond any stream sequence or seq. */
-const char arq_brain_assign_script[] =
-    "local f = tonumber(redis.call('GET', KEYS[3]) or '0')\n"
-    "local tok = tonumber(ARGV[2])\n"
-    "if tok < f then return {-1, 0} end\n"
-    "if tok > f then redis.call('SET', KEYS[3], ARGV[2]) end\n"
-    "local last = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-    "local s = tonumber(ARGV[1])\n"
-    "if s < last then return {2, 0} end\n"
-    "if s == last then\n"
-    "  if tonumber(redis.call('GET', KEYS[4]) or '0') >= s then return {2, 0} end\n"
-    "  return {1, tonumber(redis.call('GET', KEYS[1]) or '0')}\n"
+/* Numbers are Lua doubles: exact up to 2^53, far beyond any stream sequence or seq. Values
+ * are written from ARGV as given (strings), never from Lua numbers. */
+const char arq_brain_commit_script[] =
+    "local a, k, refused = 2, 1, {}\n"
+    "for i = 1, tonumber(ARGV[1]) do\n"
+    "  local tok, ck, n = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])\n"
+    "  local f = tonumber(redis.call('GET', KEYS[k]) or '0')\n"
+    "  if tok < f then\n"
+    "    refused[#refused + 1] = i - 1\n"
+    "  else\n"
+    "    if tok > f then redis.call('SET', KEYS[k], ARGV[a]) end\n"
+    "    if tonumber(ck) > tonumber(redis.call('GET', KEYS[k + 1]) or '0') then\n"
+    "      redis.call('SET', KEYS[k + 1], ck)\n"
+    "    end\n"
+    "    for j = 0, n - 1 do\n"
+    "      local kr, ar = k + 2 + 3 * j, a + 3 + 2 * j\n"
+    "      if tonumber(ARGV[ar + 1]) > tonumber(redis.call('GET', KEYS[kr + 1]) or '0') then\n"
+    "        redis.call('SET', KEYS[kr], ARGV[ar])\n"
+    "        redis.call('SET', KEYS[kr + 1], ARGV[ar + 1])\n"
+    "        redis.call('DEL', KEYS[kr + 2])\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  k = k + 2 + 3 * n\n"
+    "  a = a + 3 + 2 * n\n"
     "end\n"
-    "local n = redis.call('INCR', KEYS[1])\n"
-    "redis.call('SET', KEYS[2], ARGV[1])\n"
-    "return {0, n}\n";
+    "return refused\n";
 
 const char arq_brain_ckpt_script[] =
     "local c = tonumber(redis.call('GET', KEYS[1]) or '0')\n"

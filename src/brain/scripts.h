@@ -1,20 +1,23 @@
 /*
- * scripts.h — the Lua scripts the sequencer runs in Redis (see sequencer.c). Kept apart
- * so that a unit test can run them against a real redis-server (tests/unit/brain).
+ * scripts.h — the Lua scripts the Brain runs in Redis (see sequencer.c). Kept apart so
+ * that a unit test can run them against a real redis-server (tests/unit/brain).
  */
 #ifndef ARQ_BRAIN_SCRIPTS_H
 #define ARQ_BRAIN_SCRIPTS_H
 
 /**
- * Assigns a room seq to one ingress message, atomically.
- *   KEYS: room seq counter, room last ingress seq, partition fence, room last published
- *         ingress seq.
- *   ARGV: the message's ingress stream sequence, the caller's lease token.
- * Returns {code, seq}: 0 a new seq; 1 the message already has `seq` and is not known to be
- * published (publish it again); 2 already handled (skip); -1 the token is older than the
- * newest one seen for the partition (the caller lost its lease).
+ * Commits one sequenced batch, atomically: per partition, the fencing check, its
+ * checkpoint and the state of its rooms the batch touched.
+ *   ARGV[1] = number of partitions; then per partition: lease token, checkpoint, number
+ *   of rooms n, then n pairs (room seq, ingress sequence of that seq's message).
+ *   KEYS per partition, in the same order: its fence key, its checkpoint key, then per
+ *   room: the seq key, the ingress key, the legacy "published" key (deleted).
+ * A partition whose token is older than the newest one seen is left untouched. Otherwise
+ * the newest token is recorded, the checkpoint raised, and each room's (seq, ingress) pair
+ * written when its ingress sequence is higher than the stored one (a stale writer never
+ * moves a room back). Returns the 0-based indexes of the partitions refused.
  */
-extern const char arq_brain_assign_script[];
+extern const char arq_brain_commit_script[];
 
 /** Raises a checkpoint (KEYS[1]) to ARGV[1]; never lowers it. */
 extern const char arq_brain_ckpt_script[];

@@ -38,39 +38,58 @@ static void on_disconnected(natsConnection *nc, void *closure) {
 
 static void on_reconnected(natsConnection *nc, void *closure) {
   arq_brain_t *b = closure;
-  /* Core subscriptions come back by themselves; the ordered consumers are restarted from
-   * their checkpoints at once rather than after missed heartbeats (seconds later). The
-   * worker reads the flags; owned/sub are its own, so only the atomic flag is touched. */
-  for (uint32_t p = 0; p < b->partitions; p++)
-    atomic_store(&b->part[p].reset, true);
-  ARQ_LOG(ARQ_LOG_INFO, "brain", "NATS reconnected: partition consumers restart");
+  /* Core subscriptions come back by themselves; the pull consumers restart from their
+   * checkpoints at once (a delivery may have been lost with the connection). */
+  atomic_fetch_add(&b->reconnects, 1);
+  ARQ_LOG(ARQ_LOG_INFO, "brain", "NATS reconnected: ingress consumers restart");
 }
 
-static void queue_msg(arq_brain_t *b, arq_job_kind_t kind, natsMsg *msg) {
+static bool queue_msg(arq_brain_t *b, arq_job_kind_t kind, natsMsg *msg, size_t max) {
   arq_job_t *j = calloc(1, sizeof *j);
   if (!j)
     arq_oom("job");
   j->kind = kind;
   j->msg = msg;
-  if (!arq_queue_push(&b->queue, j)) {
-    arq_counter_inc(b->m.queue_overflows);
-    ARQ_LOG(ARQ_LOG_WARN, "brain", "work queue full: message dropped",
-            {"subject", natsMsg_GetSubject(msg)});
-    arq_job_free(j);
-  }
+  if (arq_queue_push(&b->queue, j, max))
+    return true;
+  arq_counter_inc(b->m.queue_overflows);
+  j->msg = NULL; /* the caller still owns it */
+  arq_job_free(j);
+  return false;
 }
 
 static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
-  queue_msg(closure, JOB_REQUEST, msg);
+  arq_brain_t *b = closure;
+  if (queue_msg(b, JOB_REQUEST, msg, ARQ_BRAIN_REQUESTS_MAX))
+    return;
+  /* Too many requests wait already: refuse this one now rather than let the Shield time
+   * out (nats.c allows publishing from its callbacks). */
+  arq_counter_inc(b->m.requests_refused);
+  char tenant[ARQ_ID_MAX_LEN + 1], command[ARQ_ID_MAX_LEN + 1];
+  if (arq_brain_split_command(natsMsg_GetSubject(msg), tenant, command))
+    tenant[0] = '\0';
+  const char busy[] = "{\"code\":503,\"reason\":\"the Brain is overloaded; try again\"}";
+  arq_brain_reply(b, msg, tenant, "", NULL, "error", busy, sizeof busy - 1);
+  natsMsg_Destroy(msg);
+}
+
+/* Heartbeats and probe answers are few and small; they are refused only at the queue's
+ * hard bound, which requests can never fill. */
+static void queue_control(arq_brain_t *b, arq_job_kind_t kind, natsMsg *msg) {
+  if (!queue_msg(b, kind, msg, ARQ_BRAIN_QUEUE_MAX)) {
+    ARQ_LOG(ARQ_LOG_WARN, "brain", "work queue full: message dropped",
+            {"subject", natsMsg_GetSubject(msg)});
+    natsMsg_Destroy(msg);
+  }
 }
 
 static void on_heartbeat(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
-  queue_msg(closure, JOB_HEARTBEAT, msg);
+  queue_control(closure, JOB_HEARTBEAT, msg);
 }
 
 static void on_probe(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
   if (natsMsg_IsNoResponders(msg))
-    queue_msg(closure, JOB_PROBE, msg);
+    queue_control(closure, JOB_PROBE, msg);
   else
     natsMsg_Destroy(msg);
 }

@@ -1,10 +1,11 @@
 /*
- * store.c — the Brain's Redis (Valkey) connection: synchronous hiredis, used only by the
- * worker thread.
+ * store.c — a Redis (Valkey) connection of the Brain: synchronous hiredis, one per thread
+ * that talks to Redis (the control worker and the sequencer each own one).
  *
  * DESIGN
- *   Synchronous calls keep each job a straight line of code; they run on the worker, never
- *   on a nats.c thread, and a command timeout bounds them. When Redis fails, the context is
+ *   Synchronous calls keep each job a straight line of code; they run on the Brain's own
+ *   threads, never on a nats.c thread, and a command timeout bounds them. The sequencer
+ *   pipelines (arq_store_append + arq_store_reply): one round trip per batch. When Redis fails, the context is
  *   dropped and the next command (at most every REDIS_RETRY_MS) reconnects; meanwhile
  *   commands return NULL and callers treat that as "not done": a room message is replayed
  *   from the checkpoint, a request is answered with an error.
@@ -43,23 +44,23 @@ static int parse_url(const char *url, char *host, size_t hostcap, int *port, int
   return *port > 0 && *port < 65536 ? 0 : -1;
 }
 
-static bool connect_redis(arq_brain_t *b) {
+static bool connect_redis(arq_store_t *s) {
   int64_t now = arq_brain_now_ms();
-  if (now < b->redis_retry_ms)
+  if (now < s->retry_ms)
     return false;
-  b->redis_retry_ms = now + REDIS_RETRY_MS;
+  s->retry_ms = now + REDIS_RETRY_MS;
   char host[256];
   int port, db;
-  if (parse_url(b->cfg->valkey.url, host, sizeof host, &port, &db)) {
+  if (parse_url(s->cfg->valkey.url, host, sizeof host, &port, &db)) {
     ARQ_LOG(ARQ_LOG_ERROR, "brain", "valkey.url is not redis://host:port[/db]",
-            {"url", b->cfg->valkey.url});
+            {"url", s->cfg->valkey.url});
     return false;
   }
   struct timeval tv = {1, 0};
   redisContext *c = redisConnectWithTimeout(host, port, tv);
   if (!c || c->err) {
     ARQ_LOG(ARQ_LOG_WARN, "brain", "Redis unreachable; retrying",
-            {"url", b->cfg->valkey.url}, {"error", c ? c->errstr : "out of memory"});
+            {"url", s->cfg->valkey.url}, {"error", c ? c->errstr : "out of memory"});
     if (c)
       redisFree(c);
     return false;
@@ -76,46 +77,81 @@ static bool connect_redis(arq_brain_t *b) {
       return false;
     }
   }
-  b->redis = c;
-  ARQ_LOG(ARQ_LOG_INFO, "brain", "Redis connected", {"url", b->cfg->valkey.url});
+  s->c = c;
+  ARQ_LOG(ARQ_LOG_INFO, "brain", "Redis connected", {"url", s->cfg->valkey.url});
   return true;
 }
 
-static redisReply *checked(arq_brain_t *b, redisReply *r) {
+static redisReply *checked(arq_store_t *s, redisReply *r) {
   if (!r) {
-    ARQ_LOG(ARQ_LOG_WARN, "brain", "Redis connection lost", {"error", b->redis->errstr});
-    arq_counter_inc(b->m.redis_errors);
-    redisFree(b->redis);
-    b->redis = NULL;
+    ARQ_LOG(ARQ_LOG_WARN, "brain", "Redis connection lost", {"error", s->c->errstr});
+    arq_counter_inc(s->errors);
+    redisFree(s->c);
+    s->c = NULL;
     return NULL;
   }
   if (r->type == REDIS_REPLY_ERROR) {
     ARQ_LOG(ARQ_LOG_ERROR, "brain", "Redis error", {"error", r->str});
-    arq_counter_inc(b->m.redis_errors);
+    arq_counter_inc(s->errors);
     freeReplyObject(r);
     return NULL;
   }
   return r;
 }
 
-redisReply *arq_store_command(arq_brain_t *b, const char *fmt, ...) {
-  if (!b->redis && !connect_redis(b))
+void arq_store_init(arq_store_t *s, const arq_config_t *cfg, arq_counter_t *errors) {
+  memset(s, 0, sizeof *s);
+  s->cfg = cfg;
+  s->errors = errors;
+}
+
+redisReply *arq_store_command(arq_store_t *s, const char *fmt, ...) {
+  if (!s->c && !connect_redis(s))
     return NULL;
   va_list ap;
   va_start(ap, fmt);
-  redisReply *r = redisvCommand(b->redis, fmt, ap);
+  redisReply *r = redisvCommand(s->c, fmt, ap);
   va_end(ap);
-  return checked(b, r);
+  return checked(s, r);
 }
 
-redisReply *arq_store_argv(arq_brain_t *b, int argc, const char **argv, const size_t *lens) {
-  if (!b->redis && !connect_redis(b))
+redisReply *arq_store_argv(arq_store_t *s, int argc, const char **argv, const size_t *lens) {
+  if (!s->c && !connect_redis(s))
     return NULL;
-  return checked(b, redisCommandArgv(b->redis, argc, argv, lens));
+  return checked(s, redisCommandArgv(s->c, argc, argv, lens));
 }
 
-void arq_store_close(arq_brain_t *b) {
-  if (b->redis)
-    redisFree(b->redis);
-  b->redis = NULL;
+bool arq_store_append(arq_store_t *s, const char *fmt, ...) {
+  if (!s->c && !connect_redis(s))
+    return false;
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = redisvAppendCommand(s->c, fmt, ap);
+  va_end(ap);
+  if (rc != REDIS_OK)
+    arq_oom("redis command");
+  return true;
+}
+
+bool arq_store_append_argv(arq_store_t *s, int argc, const char **argv, const size_t *lens) {
+  if (!s->c && !connect_redis(s))
+    return false;
+  if (redisAppendCommandArgv(s->c, argc, argv, lens) != REDIS_OK)
+    arq_oom("redis command");
+  return true;
+}
+
+redisReply *arq_store_reply(arq_store_t *s) {
+  if (!s->c)
+    return NULL;
+  void *r = NULL;
+  if (redisGetReply(s->c, &r) != REDIS_OK)
+    r = NULL;
+  return checked(s, r);
+}
+
+void arq_store_close(arq_store_t *s) {
+  if (s->c)
+    redisFree(s->c);
+  s->c = NULL;
 }

@@ -1,11 +1,12 @@
-/* The sequencer's Redis scripts against a real redis-server: numbering, replay after a
- * takeover, and fencing of a Brain that lost its lease. */
+/* The sequencer's Redis scripts against a real redis-server: a batch commit moves rooms and
+ * checkpoints forward only, and a Brain that lost its lease is fenced. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
@@ -29,66 +30,100 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* Runs the assign script for room R of partition 0; returns code, sets *seq. */
-static long long assign(const char *room, long long in_seq, long long token, long long *seq) {
-  char kseq[64], kin[64], kpub[64];
-  snprintf(kseq, sizeof kseq, "arq:{T}:room:%s:seq", room);
-  snprintf(kin, sizeof kin, "arq:{T}:room:%s:in", room);
-  snprintf(kpub, sizeof kpub, "arq:{T}:room:%s:pub", room);
-  redisReply *r = redisCommand(rc, "EVAL %s 4 %s %s %s %s %lld %lld", arq_brain_assign_script, kseq,
-                               kin, "arq:brain:part:0:fence", kpub, in_seq, token);
+typedef struct {
+  const char *room;
+  long long seq, in;
+} room_pair_t;
+
+/* Commits one partition (p, token, ckpt) with rooms of tenant T; returns the number of
+ * partitions refused (0 or 1). */
+static size_t commit(unsigned p, long long token, long long ckpt, const room_pair_t *rooms,
+                     size_t nrooms) {
+  const char *argv[64];
+  size_t lens[64];
+  char buf[64][64];
+  size_t nk = 0, na = 0, nb = 0;
+  const char *keys[32], *args[32];
+#define PUT(arr, n, ...) (snprintf(buf[nb], sizeof buf[nb], __VA_ARGS__), arr[n++] = buf[nb++])
+  PUT(args, na, "1");
+  PUT(keys, nk, "arq:brain:part:%u:fence", p);
+  PUT(keys, nk, "arq:brain:part:%u:ckpt", p);
+  PUT(args, na, "%lld", token);
+  PUT(args, na, "%lld", ckpt);
+  PUT(args, na, "%zu", nrooms);
+  for (size_t i = 0; i < nrooms; i++) {
+    PUT(keys, nk, "arq:{T}:room:%s:seq", rooms[i].room);
+    PUT(keys, nk, "arq:{T}:room:%s:in", rooms[i].room);
+    PUT(keys, nk, "arq:{T}:room:%s:pub", rooms[i].room);
+    PUT(args, na, "%lld", rooms[i].seq);
+    PUT(args, na, "%lld", rooms[i].in);
+  }
+#undef PUT
+  size_t argc = 0;
+  argv[argc++] = "EVAL";
+  argv[argc++] = arq_brain_commit_script;
+  snprintf(buf[nb], sizeof buf[nb], "%zu", nk);
+  argv[argc++] = buf[nb++];
+  for (size_t i = 0; i < nk; i++)
+    argv[argc++] = keys[i];
+  for (size_t i = 0; i < na; i++)
+    argv[argc++] = args[i];
+  for (size_t i = 0; i < argc; i++)
+    lens[i] = strlen(argv[i]);
+  redisReply *r = redisCommandArgv(rc, (int)argc, argv, lens);
   assert_non_null(r);
   assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-  assert_int_equal(r->elements, 2);
-  long long code = r->element[0]->integer;
-  *seq = r->element[1]->integer;
+  size_t refused = r->elements;
   freeReplyObject(r);
-  return code;
+  return refused;
 }
 
-static void published(const char *room, long long in_seq) {
-  redisReply *r = redisCommand(rc, "SET arq:{T}:room:%s:pub %lld", room, in_seq);
+static long long get(const char *key) {
+  redisReply *r = redisCommand(rc, "GET %s", key);
+  long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : -1;
   freeReplyObject(r);
+  return v;
 }
 
-static void numbering_and_replay(void **state) {
-  long long seq;
-  /* Ingress 5, 7, 9 of room A become 1, 2, 3; ingress 8 of room B is B's 1. */
-  assert_int_equal(assign("A", 5, 10, &seq), 0);
-  assert_int_equal(seq, 1);
-  published("A", 5);
-  assert_int_equal(assign("A", 7, 10, &seq), 0);
-  assert_int_equal(seq, 2);
-  published("A", 7);
-  assert_int_equal(assign("B", 8, 10, &seq), 0);
-  assert_int_equal(seq, 1);
-  assert_int_equal(assign("A", 9, 10, &seq), 0);
-  assert_int_equal(seq, 3);
-  /* The Brain dies before A's 9 is known published (B's 8 neither). A new owner with a
-   * larger token replays from an old checkpoint: older ones are skipped, the last one of
-   * each room is published again with the seq it has, and numbering goes on. */
-  assert_int_equal(assign("A", 5, 20, &seq), 2);
-  assert_int_equal(assign("A", 7, 20, &seq), 2);
-  assert_int_equal(assign("B", 8, 20, &seq), 1);
-  assert_int_equal(seq, 1);
-  published("B", 8);
-  assert_int_equal(assign("A", 9, 20, &seq), 1);
-  assert_int_equal(seq, 3);
-  published("A", 9);
-  assert_int_equal(assign("A", 9, 20, &seq), 2); /* once published, never again */
-  assert_int_equal(assign("A", 12, 20, &seq), 0);
-  assert_int_equal(seq, 4);
+static void commits_move_rooms_forward_only(void **state) {
+  /* Ingress 5, 7, 9 of room A numbered 1, 2, 3 and 8 of room B numbered 1, one batch. */
+  room_pair_t first[] = {{"A", 3, 9}, {"B", 1, 8}};
+  assert_int_equal(commit(0, 10, 9, first, 2), 0);
+  assert_int_equal(get("arq:{T}:room:A:seq"), 3);
+  assert_int_equal(get("arq:{T}:room:A:in"), 9);
+  assert_int_equal(get("arq:brain:part:0:ckpt"), 9);
+  /* A replay that numbered A up to ingress 7 only (a slower, stale writer) moves nothing
+   * back: neither the room nor the checkpoint. */
+  room_pair_t stale[] = {{"A", 2, 7}};
+  assert_int_equal(commit(0, 10, 7, stale, 1), 0);
+  assert_int_equal(get("arq:{T}:room:A:seq"), 3);
+  assert_int_equal(get("arq:{T}:room:A:in"), 9);
+  assert_int_equal(get("arq:brain:part:0:ckpt"), 9);
+  /* The legacy "published" record of the earlier design goes with the first commit. */
+  redisReply *r = redisCommand(rc, "SET arq:{T}:room:B:pub 3");
+  freeReplyObject(r);
+  room_pair_t next[] = {{"B", 2, 12}};
+  assert_int_equal(commit(0, 10, 12, next, 1), 0);
+  assert_int_equal(get("arq:{T}:room:B:seq"), 2);
+  assert_int_equal(get("arq:{T}:room:B:pub"), -1);
 }
 
 static void an_older_lease_is_fenced(void **state) {
-  long long seq;
-  assert_int_equal(assign("F", 100, 30, &seq), 0);
-  assert_int_equal(seq, 1);
-  /* The previous owner (token 20, then 10) wakes up after the takeover: refused. */
-  assert_int_equal(assign("F", 101, 20, &seq), -1);
-  assert_int_equal(assign("F", 101, 10, &seq), -1);
-  assert_int_equal(assign("F", 101, 30, &seq), 0);
-  assert_int_equal(seq, 2);
+  room_pair_t a[] = {{"F", 1, 100}};
+  assert_int_equal(commit(1, 30, 100, a, 1), 0);
+  /* The previous owners (tokens 20, then 10) wake up after the takeover: refused, and
+   * nothing of theirs is written. */
+  room_pair_t old[] = {{"F", 2, 101}};
+  assert_int_equal(commit(1, 20, 101, old, 1), 1);
+  assert_int_equal(commit(1, 10, 101, old, 1), 1);
+  assert_int_equal(get("arq:{T}:room:F:seq"), 1);
+  assert_int_equal(get("arq:brain:part:1:ckpt"), 100);
+  assert_int_equal(get("arq:brain:part:1:fence"), 30);
+  /* The owner goes on; a newer token is recorded. */
+  assert_int_equal(commit(1, 30, 101, old, 1), 0);
+  assert_int_equal(get("arq:{T}:room:F:seq"), 2);
+  assert_int_equal(commit(1, 40, 101, NULL, 0), 0);
+  assert_int_equal(get("arq:brain:part:1:fence"), 40);
 }
 
 static void checkpoints_only_rise(void **state) {
@@ -104,7 +139,7 @@ static void checkpoints_only_rise(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(numbering_and_replay),
+      cmocka_unit_test(commits_move_rooms_forward_only),
       cmocka_unit_test(an_older_lease_is_fenced),
       cmocka_unit_test(checkpoints_only_rise),
   };
