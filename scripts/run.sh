@@ -2,7 +2,9 @@
 # make run: the local development stack, in the foreground. Ctrl-C stops all of it.
 #   nats-server (JetStream, data in .arqon/nats) on 127.0.0.1:4222, with the strict users
 #     of deploy/nats/accounts.conf (shield, brain, backend)
-#   redis-server (no persistence, files in .arqon/redis) on 127.0.0.1:6379
+#   redis-server (append-only file in .arqon/redis, fsync every second) on 127.0.0.1:6379:
+#     the room counters survive a restart, as the ingress stream does
+#     (docs/brain.md: seqs never start again at 1 while Redis keeps its data)
 #   arqon-brain (metrics on 127.0.0.1:9091) and arqon-shield (ws://127.0.0.1:4000/ws)
 # A development JWT secret and the NATS passwords are created once in .arqon/ (never
 # committed) and handed to each process through the environment. The programs' settings
@@ -83,7 +85,8 @@ ARQON_NATS_BRAIN_PASSWORD="$(cat "$STATE/nats_brain_password")" \
 ARQON_NATS_BACKEND_PASSWORD="$(cat "$STATE/nats_backend_password")" \
   nats-server -c "$STATE/nats.conf" >"$STATE/logs/nats.log" 2>&1 &
 pids+=($!)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly yes \
+  --appendfsync everysec \
   --dir "$STATE/redis" >"$STATE/logs/redis.log" 2>&1 &
 pids+=($!)
 wait_port "$NATS_PORT" nats-server "$STATE/logs/nats.log"

@@ -1,15 +1,13 @@
 /*
- * notices.c — join and leave notices (sys.brain.<tenant>.join|leave), read from
- * ARQON_INGRESS by the control worker through a consumer of their own.
+ * notices.c — join and leave notices (sys.brain.<tenant>.join|leave), read from the
+ *   stream ARQON_NOTICES by the control worker.
  *
  * DESIGN
- *   Notices share the stream with room events (one order of record for both, ADR 0004) but
- *   not the consumer: the notice consumer filters sys.brain.>, so a backlog of room events
- *   never delays a join, and presence requests waiting for their connection's join are
- *   answered at once during a data burst. Its checkpoints (`nckpt`, per partition; a
- *   partition that has none yet starts from its room-event checkpoint, which covered both
- *   when one consumer read everything) move as notices are applied; a replay after a
- *   failure skips what each room's `pin` says was applied (presence.c). The pull consumer
+ *   Notices are kept by a stream of their own (ADR 0004, ADR 0005), read by a consumer of
+ *   their own, so a backlog of room events never delays a join, and presence requests
+ *   waiting for their connection's join are answered at once during a data burst. Its
+ *   checkpoints (`nckpt`, per partition) move as notices are applied; a replay after a
+ *   failure skips what each room's `npin` says was applied (presence.c). The pull consumer
  *   holds at most NOTICE_RING notices and wakes the worker's queue when one arrives;
  *   each poll applies at most NOTICES_PER_POLL, so heartbeats and requests interleave.
  */
@@ -47,9 +45,9 @@ void arq_notices_init(arq_brain_t *b) {
     arq_oom("notices");
   char inbox[96];
   snprintf(inbox, sizeof inbox, "_INBOX.%s.notices", b->id);
-  n->pull = arq_pull_new(b->nc, b->js, ARQ_BRAIN_STREAM_INGRESS, "sys.brain.>", inbox, NOTICE_RING,
+  n->pull = arq_pull_new(b->nc, b->js, ARQ_BRAIN_STREAM_NOTICES, inbox, NOTICE_RING,
                          NOTICE_RING_BYTES, wake, b);
-  arq_reader_init(&n->rd, n->pull, b->partitions, "nckpt", "ckpt");
+  arq_reader_init(&n->rd, n->pull, b->partitions, "nckpt");
   n->epoch = b->own_epoch - 1;
   b->notices = n;
 }

@@ -10,9 +10,10 @@
  *     arq:shields                hash instance -> node ("" when unknown)
  *     arq:rooms                  set of "T R" with at least one member
  *     arq:presence:count         number of member entries (for brain_presence_entries)
- *   Join and leave notices reach the Brain through the stream ARQON_INGRESS and are
+ *   Join and leave notices reach the Brain through the stream ARQON_NOTICES and are
  *   applied by the holder of the room's partition, in stream order; a replay skips what
- *   arq:{T}:room:{R}:pin (the ingress sequence of the last one applied) says was done. A
+ *   arq:{T}:room:{R}:npin (the notice stream's sequence of the last one applied) says was
+ *   done. A
  *   quick join/leave pair is never applied backwards, and none is lost when partitions
  *   move; only a crash between applying and recording repeats one (its event twice).
  *
@@ -199,10 +200,10 @@ static int remove_member(arq_brain_t *b, const char *tenant, const char *room, c
   return 0;
 }
 
-/* The ingress sequence of the last notice applied to a room, so that a replay after a
+/* The notice stream sequence of the last notice applied to a room, so that a replay after a
  * takeover or reset does not emit a presence event twice. */
 static int applied_before(arq_brain_t *b, const char *tenant, const char *room, uint64_t in_seq) {
-  redisReply *r = arq_store_command(&b->store, "GET arq:{%s}:room:%s:pin", tenant, room);
+  redisReply *r = arq_store_command(&b->store, "GET arq:{%s}:room:%s:npin", tenant, room);
   if (!r)
     return -1;
   uint64_t pin = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
@@ -240,7 +241,7 @@ int arq_presence_notice(arq_brain_t *b, natsMsg *msg, uint64_t in_seq,
       rc = join(b, msg, tenant, room, e, instance);
     else
       rc = remove_member(b, tenant, room, e->conn_id, instance, e->trace_id, msg);
-    redisReply *r = rc ? NULL : arq_store_command(&b->store, "SET arq:{%s}:room:%s:pin %llu", tenant, room,
+    redisReply *r = rc ? NULL : arq_store_command(&b->store, "SET arq:{%s}:room:%s:npin %llu", tenant, room,
                                                   (unsigned long long)in_seq);
     if (r)
       freeReplyObject(r);

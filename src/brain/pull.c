@@ -26,7 +26,7 @@
 struct arq_pull {
   natsConnection *nc;
   jsCtx *js;
-  char stream[64], filter[128], inbox_prefix[96];
+  char stream[64], inbox_prefix[96];
   size_t cap, max_bytes;
   void (*wake)(void *);
   void *wake_arg;
@@ -87,7 +87,7 @@ static bool parse_ack(const char *reply, uint64_t *sseq, uint64_t *cseq, arq_pul
 static void mark_broken(arq_pull_t *p, const char *why) {
   if (!p->broken)
     ARQ_LOG(ARQ_LOG_WARN, "brain", "ingress consumer broken; it restarts from the checkpoint",
-            {"stream", p->stream}, {"filter", p->filter}, {"reason", why});
+            {"stream", p->stream}, {"reason", why});
   p->broken = true;
   p->req_active = false;
 }
@@ -137,8 +137,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     p->wake(p->wake_arg);
 }
 
-arq_pull_t *arq_pull_new(natsConnection *nc, jsCtx *js, const char *stream, const char *filter,
-                         const char *inbox_prefix, size_t capacity, size_t max_bytes,
+arq_pull_t *arq_pull_new(natsConnection *nc, jsCtx *js, const char *stream, const char *inbox_prefix, size_t capacity, size_t max_bytes,
                          void (*wake)(void *), void *wake_arg) {
   arq_pull_t *p = calloc(1, sizeof *p);
   if (!p)
@@ -146,7 +145,6 @@ arq_pull_t *arq_pull_new(natsConnection *nc, jsCtx *js, const char *stream, cons
   p->nc = nc;
   p->js = js;
   snprintf(p->stream, sizeof p->stream, "%s", stream);
-  snprintf(p->filter, sizeof p->filter, "%s", filter);
   snprintf(p->inbox_prefix, sizeof p->inbox_prefix, "%s", inbox_prefix);
   p->cap = capacity;
   p->max_bytes = max_bytes;
@@ -212,7 +210,6 @@ int arq_pull_start(arq_pull_t *p, uint64_t start_seq) {
   jsConsumerConfig cc;
   jsConsumerConfig_Init(&cc);
   cc.AckPolicy = js_AckNone; /* the Brain's checkpoints in Redis say what is done */
-  cc.FilterSubject = p->filter;
   cc.DeliverPolicy = js_DeliverByStartSequence;
   cc.OptStartSeq = start_seq ? start_seq : 1;
   cc.InactiveThreshold = INACTIVE_THRESHOLD_S * 1000000000LL;
@@ -224,7 +221,7 @@ int arq_pull_start(arq_pull_t *p, uint64_t start_seq) {
   if (st != NATS_OK) {
     const char *last = nats_GetLastError(NULL);
     ARQ_LOG(ARQ_LOG_WARN, "brain", "cannot create the ingress consumer; retrying",
-            {"stream", p->stream}, {"filter", p->filter}, {"error", last ? last : natsStatus_GetText(st)});
+            {"stream", p->stream}, {"error", last ? last : natsStatus_GetText(st)});
     pthread_mutex_lock(&p->lock);
     p->sub = NULL;
     pthread_mutex_unlock(&p->lock);

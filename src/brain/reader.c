@@ -7,11 +7,9 @@
 #include "brain/brain.h"
 #include "brain/scripts.h"
 
-void arq_reader_init(arq_reader_t *r, arq_pull_t *pull, uint32_t partitions, const char *ckpt_name,
-                     const char *fallback_name) {
+void arq_reader_init(arq_reader_t *r, arq_pull_t *pull, uint32_t partitions, const char *ckpt_name) {
   r->pull = pull;
   r->ckpt_name = ckpt_name;
-  r->fallback_name = fallback_name;
   r->partitions = partitions;
   r->ckpt = calloc(partitions, sizeof *r->ckpt);
   r->saved = calloc(partitions, sizeof *r->saved);
@@ -29,19 +27,11 @@ void arq_reader_free(arq_reader_t *r) {
 
 /* The checkpoint of p from Redis: 0 when absent, -1 when Redis is unavailable. */
 static int load(arq_reader_t *r, arq_store_t *store, uint32_t p, uint64_t *out) {
-  *out = 0;
-  const char *names[] = {r->ckpt_name, r->fallback_name};
-  for (size_t i = 0; i < 2 && names[i]; i++) {
-    redisReply *rep = arq_store_command(store, "GET arq:brain:part:%u:%s", p, names[i]);
-    if (!rep)
-      return -1;
-    bool found = rep->type == REDIS_REPLY_STRING;
-    if (found)
-      *out = strtoull(rep->str, NULL, 10);
-    freeReplyObject(rep);
-    if (found)
-      break;
-  }
+  redisReply *rep = arq_store_command(store, "GET arq:brain:part:%u:%s", p, r->ckpt_name);
+  if (!rep)
+    return -1;
+  *out = rep->type == REDIS_REPLY_STRING ? strtoull(rep->str, NULL, 10) : 0;
+  freeReplyObject(rep);
   return 0;
 }
 

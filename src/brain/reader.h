@@ -1,5 +1,5 @@
 /*
- * reader.h — one pull consumer on ARQON_INGRESS for all the partitions a Brain owns, with a
+ * reader.h — one pull consumer on a stream for all the partitions a Brain owns, with a
  * checkpoint per partition.
  *
  * DESIGN
@@ -9,9 +9,9 @@
  *   starts after the lowest checkpoint of the partitions owned, and a message of p at or
  *   below p's checkpoint is passed over. Taking a partition whose checkpoint lies behind the
  *   consumer restarts the consumer there; dropping one only stops its messages.
- *   Two readers exist: room events (the sequencer's thread, checkpoints `ckpt`) and join /
- *   leave notices (the control thread, checkpoints `nckpt`), so that a backlog of data
- *   never holds presence back.
+ *   Two readers exist: room events (ARQON_INGRESS, the sequencer's thread, checkpoints
+ *   `ckpt`) and join / leave notices (ARQON_NOTICES, the control thread, checkpoints
+ *   `nckpt`), so that a backlog of data never holds presence back.
  */
 #ifndef ARQ_BRAIN_READER_H
 #define ARQ_BRAIN_READER_H
@@ -25,8 +25,7 @@ struct arq_store;
 
 typedef struct {
   arq_pull_t *pull;
-  const char *ckpt_name;     /* Redis key arq:brain:part:<p>:<ckpt_name> */
-  const char *fallback_name; /* read when that key is absent (NULL: start at the stream's start) */
+  const char *ckpt_name; /* Redis key arq:brain:part:<p>:<ckpt_name>; absent: from the start */
   uint32_t partitions;
   uint64_t *ckpt;  /* [partitions]: done up to here (valid while active) */
   uint64_t *saved; /* [partitions]: what Redis holds */
@@ -34,8 +33,7 @@ typedef struct {
   bool restart;    /* restart the consumer at the next sync */
 } arq_reader_t;
 
-void arq_reader_init(arq_reader_t *r, arq_pull_t *pull, uint32_t partitions, const char *ckpt_name,
-                     const char *fallback_name);
+void arq_reader_init(arq_reader_t *r, arq_pull_t *pull, uint32_t partitions, const char *ckpt_name);
 void arq_reader_free(arq_reader_t *r);
 /** Brings the reader in line with `owned` ([partitions]): loads the checkpoints of newly
  *  owned partitions and restarts the consumer after the lowest one (also when it is

@@ -580,9 +580,9 @@ int arq_sequencer_start(arq_brain_t *b, char *err, size_t errcap) {
   }
   char inbox[96];
   snprintf(inbox, sizeof inbox, "_INBOX.%s.ingress", b->id);
-  s->pull = arq_pull_new(b->nc, s->js, ARQ_BRAIN_STREAM_INGRESS, "in.t.*.r.*", inbox, RING_MSGS,
-                         RING_BYTES, NULL, NULL);
-  arq_reader_init(&s->rd, s->pull, b->partitions, "ckpt", NULL);
+  s->pull = arq_pull_new(b->nc, s->js, ARQ_BRAIN_STREAM_INGRESS, inbox, RING_MSGS, RING_BYTES,
+                         NULL, NULL);
+  arq_reader_init(&s->rd, s->pull, b->partitions, "ckpt");
   s->rd.restart = true;
   b->seq = s;
   if (pthread_create(&s->thread, NULL, sequencer_main, s)) {

@@ -126,14 +126,28 @@ static int ensure_streams(arq_brain_t *b) {
   const int64_t sec = 1000000000LL;
   jsStreamConfig sc;
 
-  /* Room events and join/leave notices as the Shields published them: kept long enough
-   * to replay a partition whose Brain died (see docs/brain.md); an hour is far beyond any
-   * lease. Presence and history requests are not kept: they are answered live. */
-  const char *ingress[] = {"in.t.*.r.*", "sys.brain.*.join", "sys.brain.*.leave"};
+  /* Room events as the Shields published them: kept long enough to replay a partition
+   * whose Brain died (see docs/brain.md), or to work through a backlog; an hour is far
+   * beyond any lease. Join/leave notices have a stream of their own (a consumer filtered
+   * on part of a stream's subjects reads stored messages very slowly on nats-server 2.9:
+   * each consumer reads a whole stream, without a filter). The ingress stream lists only
+   * in.t.*.r.* first, since streams may not share subjects. Presence and history
+   * requests are not kept: they are answered live. */
+  const char *ingress[] = {"in.t.*.r.*"};
   jsStreamConfig_Init(&sc);
   sc.Name = ARQ_BRAIN_STREAM_INGRESS;
   sc.Subjects = ingress;
-  sc.SubjectsLen = 3;
+  sc.SubjectsLen = 1;
+  sc.Storage = js_FileStorage;
+  sc.MaxAge = 3600 * sec;
+  if (ensure_stream(b, &sc))
+    return -1;
+
+  const char *notices[] = {"sys.brain.*.join", "sys.brain.*.leave"};
+  jsStreamConfig_Init(&sc);
+  sc.Name = ARQ_BRAIN_STREAM_NOTICES;
+  sc.Subjects = notices;
+  sc.SubjectsLen = 2;
   sc.Storage = js_FileStorage;
   sc.MaxAge = 3600 * sec;
   if (ensure_stream(b, &sc))

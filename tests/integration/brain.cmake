@@ -2,3 +2,7 @@
 if(TARGET arqon-brain AND TARGET arqon-shield)
   arq_python_test(integration_brain test_brain 300)
 endif()
+# The Brain under load: a burst far above its rate, SIGTERM under load, a backlog.
+if(TARGET arqon-brain AND TARGET arqon-shield)
+  arq_python_test(integration_brain_load test_brain_load 300)
+endif()

@@ -1,0 +1,257 @@
+"""The Brain under load: a burst well above the rate it sustains, a restart with a backlog,
+SIGTERM in the middle of a burst (real nats-server, redis-server, arqon-shield, arqon-brain).
+
+The bursts are published straight to the ingress subjects over a raw NATS connection, as a
+Shield does (same subjects, headers and envelopes), because a Python WebSocket client
+cannot offer tens of thousands of messages per second. Members are real WebSocket clients
+through the Shield, and a raw NATS subscriber on out.t.<tenant>.r.* checks every
+sequenced message: per room, seqs 1..n exactly once and in the order they were sent.
+bench/rooms.sh measures the same path through the Shield at full rate."""
+import asyncio
+import json
+import os
+import socket
+import threading
+import time
+import unittest
+
+from arqon_harness import NatsServer, RedisServer
+from brain_support import Brain
+from shield_support import Shield, cmd_json, envelope_pb2, event_json
+from test_brain import FAST_SHIELD, Client, presence
+
+TENANT = "T1"
+ROOMS = ["L0", "L1", "L2", "L3"]
+BURST = int(os.environ.get("ARQ_TEST_BURST", "20000"))
+
+
+def envelope(room, i, sender="blaster", conn="aaaaaaaa-0-1"):
+    e = envelope_pb2.Envelope()
+    e.tenant_id, e.room_id, e.sender, e.conn_id = TENANT, room, sender, conn
+    e.trace_id = "%032x" % (i + 1)
+    e.timestamp = int(time.time() * 1000)
+    e.event.type = "load"
+    e.event.data = str(i).encode()
+    return e.SerializeToString()
+
+
+def hpub(room, i):
+    """One HPUB frame of a room event as a Shield publishes it."""
+    trace = "%032x" % (i + 1)
+    hdr = (f"NATS/1.0\r\ntraceparent: 00-{trace}-00000000000000a1-01\r\nx-arqon-trace-id: {trace}\r\n"
+           f"x-arqon-tenant: {TENANT}\r\nx-arqon-sender: blaster\r\nx-arqon-conn: aaaaaaaa-0-1\r\n\r\n"
+           ).encode()
+    body = envelope(room, i)
+    return (f"HPUB in.t.{TENANT}.r.{room} {len(hdr)} {len(hdr) + len(body)}\r\n".encode()
+            + hdr + body + b"\r\n")
+
+
+def blast(port, first, count):
+    """Publishes `count` events round-robin over ROOMS as fast as one socket takes them;
+    returns the offered rate (messages/s). Event i carries its number i as data."""
+    frames = [hpub(ROOMS[i % len(ROOMS)], i) for i in range(first, first + count)]
+    s = socket.create_connection(("127.0.0.1", port))
+    s.recv(4096)  # INFO
+    s.sendall(b'CONNECT {"verbose":false,"headers":true}\r\n')
+    started = time.monotonic()
+    for k in range(0, len(frames), 500):
+        s.sendall(b"".join(frames[k:k + 500]))
+    s.sendall(b"PING\r\n")
+    buf = b""
+    while b"PONG" not in buf:
+        buf += s.recv(4096)
+    elapsed = time.monotonic() - started
+    s.close()
+    return count / elapsed
+
+
+class Collector(threading.Thread):
+    """Every message on out.t.T1.r.*: (room, seq, number sent) of the room events. The
+    reading thread only keeps the raw payloads, so that it drains the socket quickly: a
+    subscriber that falls behind makes nats-server slow its publishers (the Brain) down."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.recv(4096)
+        self.sock.sendall(b'CONNECT {"verbose":false,"headers":true}\r\n'
+                          + f"SUB out.t.{TENANT}.r.* 1\r\nPING\r\n".encode())
+        self.raw = []
+        self.parsed = 0
+        self._got = {r: [] for r in ROOMS}
+        self.lock = threading.Lock()
+        self.stopped = False
+        self.start()
+
+    def run(self):
+        buf = bytearray()
+        pos = 0
+        while not self.stopped:
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buf += chunk
+            while True:
+                end = buf.find(b"\r\n", pos)
+                if end < 0:
+                    break
+                line = bytes(buf[pos:end])
+                if line.startswith(b"HMSG") or line.startswith(b"MSG"):
+                    parts = line.split()
+                    size = int(parts[-1])
+                    hsize = int(parts[-2]) if line.startswith(b"HMSG") else 0
+                    if len(buf) < end + 2 + size + 2:
+                        break
+                    payload = bytes(buf[end + 2 + hsize:end + 2 + size])
+                    pos = end + 2 + size + 2
+                    with self.lock:
+                        self.raw.append((parts[1], payload))
+                else:
+                    if line == b"PING":
+                        self.sock.sendall(b"PONG\r\n")
+                    pos = end + 2
+            del buf[:pos]
+            pos = 0
+
+    @property
+    def got(self):
+        with self.lock:
+            fresh, self.parsed = self.raw[self.parsed:], len(self.raw)
+        for subject, payload in fresh:
+            e = envelope_pb2.Envelope()
+            e.ParseFromString(payload)
+            if e.event.type == "load":
+                self._got[subject.rsplit(b".", 1)[1].decode()].append((e.seq, int(e.event.data)))
+        return self._got
+
+    def forget(self):
+        self.got  # parse what came so far
+        self._got = {r: [] for r in ROOMS}
+
+    def count(self):
+        return sum(len(v) for v in self.got.values())
+
+    async def wait_count(self, n, timeout):
+        """Waits on the event loop, so that the WebSocket members keep reading: a member
+        that stops reading slows the Shield, and through nats-server the Brain."""
+        deadline = time.monotonic() + timeout
+        while self.count() < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return self.count()
+
+    def close(self):
+        self.stopped = True
+        self.sock.close()
+
+
+def check_rooms(test, got, sent_numbers, first_seq=None):
+    """Per room: every number sent exactly once, in sending order, under consecutive seqs
+    (starting at first_seq[room] when given)."""
+    for room in ROOMS:
+        seqs = [s for s, _ in got[room]]
+        numbers = [n for _, n in got[room]]
+        expected = [i for i in sent_numbers if ROOMS[i % len(ROOMS)] == room]
+        test.assertEqual(len(numbers), len(set(numbers)), f"{room}: a message delivered twice")
+        test.assertEqual(numbers, expected, f"{room}: messages lost or out of order")
+        test.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))), f"{room}: seq gap or repeat")
+        if first_seq is not None:
+            test.assertEqual(seqs[0], first_seq[room], f"{room}: seq did not continue")
+
+
+class Overload(unittest.IsolatedAsyncioTestCase):
+    """A burst far above the sustainable rate passes: nothing lost, control traffic served
+    meanwhile; SIGTERM mid-burst is prompt; a Brain started on the backlog catches up."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nats = NatsServer().start()
+        cls.redis = RedisServer().start()
+        cls.brain = Brain(cls.nats.url, cls.redis.url, partitions=4, expiry_s=2,
+                          history_max_per_room=100000).start()
+        cls.shield = Shield(cls.nats.url, node_id="n1", extra_toml=FAST_SHIELD).start()
+        cls.shield.wait_ready()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.shield.stop()
+        rc = cls.brain.stop()
+        cls.redis.stop()
+        cls.nats.stop()
+        assert rc == 0, f"arqon-brain exited {rc}"
+
+    def nats_port(self):
+        return int(self.nats.url.rsplit(":", 1)[1])
+
+    async def test_burst_backlog_and_sigterm(self):
+        idle = await Client.open(self.shield, sub="idle")
+        await idle.join(ROOMS[0])
+        await idle.wait_for(lambda e: presence(e, "join", "idle"), what="own presence.join")
+        collector = Collector(self.nats_port())
+        try:
+            # 1. A burst well above what the Brain sustains.
+            offered = await asyncio.to_thread(blast, self.nats_port(), 0, BURST)
+            # Control traffic is served while the backlog is worked through: a join is
+            # applied (its presence.join arrives) and presence is answered.
+            late = await Client.open(self.shield, sub="late")
+            await late.join(ROOMS[1])
+            t0 = time.monotonic()
+            await late.wait_for(lambda e: presence(e, "join", "late"), timeout=5,
+                                what="presence.join during the burst")
+            join_s = time.monotonic() - t0
+            r = await idle.request(cmd_json("presence", ROOMS[0], id_="p1"), "p1", timeout=5)
+            self.assertEqual(r.event.type, "presence.state", r)
+            self.assertIn("idle", [m["user"] for m in json.loads(r.event.data)])
+            got = await collector.wait_count(BURST, timeout=120)
+            self.assertEqual(got, BURST, f"burst of {BURST} at {offered:.0f}/s: {got} sequenced")
+            check_rooms(self, collector.got, range(BURST))
+            # The idle member was never expired (the Shield stayed alive throughout).
+            self.assertEqual(self.brain.metric("brain_presence_expired_total"), 0)
+            self.assertFalse([e for e in idle.inbox if presence(e, "leave", "idle")])
+            print(f"\nburst: {BURST} offered at {offered:.0f} msg/s; join applied after "
+                  f"{join_s * 1000:.0f} ms during it", flush=True)
+
+            # 2. Normal traffic afterwards is delivered normally.
+            last = {room: collector.got[room][-1][0] for room in ROOMS}
+            r = await idle.request(event_json(ROOMS[0], data=b"hi", id_="n1"), "n1")
+            self.assertEqual(r.event.type, "ack", r)
+            e = await idle.wait_for(lambda e: e.event.type == "chat.message", timeout=5,
+                                    what="a normal message after the burst")
+            self.assertEqual(e.seq, last[ROOMS[0]] + 1)
+
+            # 3. SIGTERM in the middle of a burst: exits 0 within 5 s.
+            collector.forget()
+            last[ROOMS[0]] += 1
+            threading.Thread(target=blast, args=(self.nats_port(), BURST, BURST), daemon=True).start()
+            await collector.wait_count(BURST // 10, timeout=30)  # the Brain is busy with it now
+            t0 = time.monotonic()
+            rc = await asyncio.to_thread(self.brain.stop)
+            stop_s = time.monotonic() - t0
+            self.assertEqual(rc, 0)
+            self.assertLess(stop_s, 5.0, "SIGTERM under load")
+            await asyncio.sleep(1)  # the rest of the burst lands in the stream: a backlog
+
+            # 4. A new Brain works through the backlog; seqs continue where they were.
+            done_before = collector.count()
+            t0 = time.monotonic()
+            # Started from this thread: the harness ties a child's life to the thread
+            # that started it.
+            type(self).brain = Brain(self.nats.url, self.redis.url, partitions=4, expiry_s=2,
+                                     history_max_per_room=100000).start()
+            got = await collector.wait_count(BURST, timeout=120)
+            catch_up_s = time.monotonic() - t0
+            self.assertEqual(got, BURST, f"after the restart: {got} of {BURST} sequenced")
+            check_rooms(self, collector.got, range(BURST, 2 * BURST),
+                        first_seq={room: last[room] + 1 for room in ROOMS})
+            print(f"SIGTERM under load: exit in {stop_s:.2f} s; backlog of "
+                  f"{BURST - done_before} caught up in {catch_up_s:.1f} s", flush=True)
+            self.assertEqual(self.brain.metric("brain_ingress_lag_messages"), 0)
+        finally:
+            collector.close()
+            await idle.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
