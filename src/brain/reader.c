@@ -60,6 +60,12 @@ int arq_reader_sync(arq_reader_t *r, const bool *owned, arq_store_t *store) {
   }
   if (!r->restart && arq_pull_running(r->pull) && !arq_pull_broken(r->pull))
     return 0;
+  /* A restart usually follows a failure: read nothing until Redis answers again, rather
+   * than read a batch only to fail it (and churn consumers) while it is away. */
+  redisReply *ping = arq_store_command(store, "PING");
+  if (!ping)
+    return -1;
+  freeReplyObject(ping);
   uint64_t start = UINT64_MAX;
   for (uint32_t p = 0; p < r->partitions; p++)
     if (r->active[p] && r->ckpt[p] < start)

@@ -127,8 +127,8 @@ static int ensure_streams(arq_brain_t *b) {
   jsStreamConfig sc;
 
   /* Room events as the Shields published them: kept long enough to replay a partition
-   * whose Brain died (see docs/brain.md), or to work through a backlog; an hour is far
-   * beyond any lease. Join/leave notices have a stream of their own (a consumer filtered
+   * whose Brain died (see docs/brain.md), or to work through a backlog (an hour by
+   * default, far beyond any lease). Join/leave notices have a stream of their own (a consumer filtered
    * on part of a stream's subjects reads stored messages very slowly on nats-server 2.9:
    * each consumer reads a whole stream, without a filter). The ingress stream lists only
    * in.t.*.r.* first, since streams may not share subjects. Presence and history
@@ -139,7 +139,7 @@ static int ensure_streams(arq_brain_t *b) {
   sc.Subjects = ingress;
   sc.SubjectsLen = 1;
   sc.Storage = js_FileStorage;
-  sc.MaxAge = 3600 * sec;
+  sc.MaxAge = cfg->brain.ingress_max_age_s * sec;
   if (ensure_stream(b, &sc))
     return -1;
 
@@ -149,7 +149,7 @@ static int ensure_streams(arq_brain_t *b) {
   sc.Subjects = notices;
   sc.SubjectsLen = 2;
   sc.Storage = js_FileStorage;
-  sc.MaxAge = 3600 * sec;
+  sc.MaxAge = cfg->brain.ingress_max_age_s * sec;
   if (ensure_stream(b, &sc))
     return -1;
 

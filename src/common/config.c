@@ -361,6 +361,7 @@ static const key_spec_t brain_keys[] = {
     INT("history_max_age_s", brain.history_max_age_s, 0, 365 * 86400),
     INT("partitions", brain.partitions, 1, 1024),
     INT("lease_ttl_s", brain.lease_ttl_s, 1, 3600),
+    INT("ingress_max_age_s", brain.ingress_max_age_s, 60, 30 * 86400),
     END};
 
 static const key_spec_t log_keys[] = {
@@ -607,6 +608,7 @@ void arq_config_defaults(arq_config_t *cfg) {
   cfg->brain.history_max_age_s = 86400;
   cfg->brain.partitions = 8;
   cfg->brain.lease_ttl_s = 10;
+  cfg->brain.ingress_max_age_s = 3600;
   cfg->log.level = xstrdup("info");
   cfg->log.format = xstrdup("logfmt");
   cfg->platform.overseer.enabled = true;
