@@ -35,6 +35,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "common/config.h"
 #include "common/ids.h"
@@ -186,6 +187,9 @@ const char *arq_brain_check_message(const char *tenant, natsMsg *msg,
 void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, const char *reason,
                      const char *subject, natsMsg *msg);
 int64_t arq_brain_now_ms(void);
+/** CLOCK_MONOTONIC now + timeout_ms, for pthread_cond_timedwait on the Brain's conditions
+ *  (created with that clock). */
+struct timespec arq_brain_deadline(int timeout_ms);
 
 /* store.c: one Redis connection per thread. NULL replies mean Redis is unavailable (or
  * answered an error, logged and counted); the connection is made again on the next call,

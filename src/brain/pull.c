@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "brain/brain.h"
 #include "common/buf.h"
 #include "common/log.h"
 
@@ -48,12 +49,6 @@ struct arq_pull {
   int64_t req_deadline_ms;
   uint64_t next_cseq;
 };
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Reads the numbers of a $JS.ACK reply subject (v1: 9 tokens; v2 with domain and account
  * hash: 12). False when `reply` is not one. */
@@ -247,7 +242,7 @@ int arq_pull_start(arq_pull_t *p, uint64_t start_seq) {
 static void maybe_request(arq_pull_t *p) {
   if (!p->running || p->broken)
     return;
-  int64_t now = mono_ms();
+  int64_t now = arq_brain_now_ms();
   if (p->req_active) {
     if (now > p->req_deadline_ms)
       mark_broken(p, "the server neither answered nor expired a pull request");
@@ -270,14 +265,7 @@ static void maybe_request(arq_pull_t *p) {
 }
 
 natsMsg *arq_pull_next(arq_pull_t *p, int timeout_ms, arq_pull_meta_t *meta) {
-  struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
+  struct timespec until = arq_brain_deadline(timeout_ms);
   pthread_mutex_lock(&p->lock);
   maybe_request(p);
   while (!p->len && p->running && !p->broken && timeout_ms > 0) {

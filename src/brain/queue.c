@@ -71,14 +71,7 @@ bool arq_queue_push(arq_queue_t *q, arq_job_t *job, size_t max) {
 }
 
 arq_job_t *arq_queue_pop(arq_queue_t *q, int timeout_ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
+  struct timespec until = arq_brain_deadline(timeout_ms);
   pthread_mutex_lock(&q->lock);
   while (!q->head && !q->woken) {
     if (pthread_cond_timedwait(&q->cond, &q->lock, &until) == ETIMEDOUT)

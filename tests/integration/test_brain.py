@@ -91,13 +91,14 @@ class BrainTestCase(unittest.IsolatedAsyncioTestCase):
     brains = 1
     shields = 1
     partitions = 4
+    brain_options = {}
 
     @classmethod
     def setUpClass(cls):
         cls.nats = NatsServer().start()
         cls.redis = RedisServer().start()
-        cls.brain_procs = [Brain(cls.nats.url, cls.redis.url, partitions=cls.partitions).start()
-                           for _ in range(cls.brains)]
+        cls.brain_procs = [Brain(cls.nats.url, cls.redis.url, partitions=cls.partitions,
+                                 **cls.brain_options).start() for _ in range(cls.brains)]
         cls.shield_procs = [Shield(cls.nats.url, node_id=f"n{i + 1}", extra_toml=FAST_SHIELD).start()
                             for i in range(cls.shields)]
         for s in cls.shield_procs:

@@ -15,10 +15,9 @@ import threading
 import time
 import unittest
 
-from arqon_harness import NatsServer, RedisServer
 from brain_support import Brain
-from shield_support import Shield, cmd_json, envelope_pb2, event_json
-from test_brain import FAST_SHIELD, Client, presence
+from shield_support import cmd_json, envelope_pb2, event_json
+from test_brain import BrainTestCase, Client, presence
 
 TENANT = "T1"
 ROOMS = ["L0", "L1", "L2", "L3"]
@@ -161,26 +160,14 @@ def check_rooms(test, got, sent_numbers, first_seq=None):
             test.assertEqual(seqs[0], first_seq[room], f"{room}: seq did not continue")
 
 
-class Overload(unittest.IsolatedAsyncioTestCase):
+class Overload(BrainTestCase):
     """A burst far above the sustainable rate passes: nothing lost, control traffic served
     meanwhile; SIGTERM mid-burst is prompt; a Brain started on the backlog catches up."""
+    brain_options = {"expiry_s": 2, "history_max_per_room": 100000}
 
-    @classmethod
-    def setUpClass(cls):
-        cls.nats = NatsServer().start()
-        cls.redis = RedisServer().start()
-        cls.brain = Brain(cls.nats.url, cls.redis.url, partitions=4, expiry_s=2,
-                          history_max_per_room=100000).start()
-        cls.shield = Shield(cls.nats.url, node_id="n1", extra_toml=FAST_SHIELD).start()
-        cls.shield.wait_ready()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.shield.stop()
-        rc = cls.brain.stop()
-        cls.redis.stop()
-        cls.nats.stop()
-        assert rc == 0, f"arqon-brain exited {rc}"
+    @property
+    def brain(self):
+        return self.brain_procs[0]
 
     def nats_port(self):
         return int(self.nats.url.rsplit(":", 1)[1])
@@ -238,8 +225,8 @@ class Overload(unittest.IsolatedAsyncioTestCase):
             t0 = time.monotonic()
             # Started from this thread: the harness ties a child's life to the thread
             # that started it.
-            type(self).brain = Brain(self.nats.url, self.redis.url, partitions=4, expiry_s=2,
-                                     history_max_per_room=100000).start()
+            type(self).brain_procs[0] = Brain(self.nats.url, self.redis.url, partitions=4,
+                                              **self.brain_options).start()
             got = await collector.wait_count(BURST, timeout=120)
             catch_up_s = time.monotonic() - t0
             self.assertEqual(got, BURST, f"after the restart: {got} of {BURST} sequenced")
