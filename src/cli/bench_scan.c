@@ -2,8 +2,10 @@
 
 #include <string.h>
 
-/* Envelope: id = 7 (string), event = 21 (message); Event: type = 1, data = 2. */
+/* Envelope: id = 7 (string), seq = 8 (varint), event = 21 (message); Event: type = 1,
+ * data = 2. */
 #define F_ID 7
+#define F_SEQ 8
 #define F_CMD 20
 #define F_EVENT 21
 #define F_SIGNAL 22
@@ -29,6 +31,8 @@ typedef struct {
   uint32_t field;
   const uint8_t *data; /* length-delimited fields only */
   size_t len;
+  uint64_t value; /* varint fields only */
+  bool varint;
 } field_t;
 
 /* The next field; skips the value of every wire type but keeps length-delimited ones. */
@@ -39,9 +43,12 @@ static int next_field(const uint8_t **p, const uint8_t *end, field_t *f) {
   f->field = (uint32_t)(key >> 3);
   f->data = NULL;
   f->len = 0;
+  f->value = 0;
+  f->varint = false;
   switch (key & 7) {
   case 0:
-    return varint(p, end, &v);
+    f->varint = true;
+    return varint(p, end, &f->value);
   case 1:
     if (end - *p < 8)
       return -1;
@@ -93,7 +100,9 @@ int arq_bench_scan_envelope(const uint8_t *p, size_t n, arq_bench_env_t *out) {
       out->has_event = false; /* the last member of the oneof wins */
       out->event_type = out->event_data = NULL;
       out->event_type_len = out->event_data_len = 0;
-    } else if ((f.field == F_ID || f.field == F_EVENT) && !f.data) {
+    } else if (f.field == F_SEQ && f.varint) {
+      out->seq = f.value;
+    } else if (f.field == F_SEQ || ((f.field == F_ID || f.field == F_EVENT) && !f.data)) {
       return -1; /* a known field with the wrong wire type */
     }
   }

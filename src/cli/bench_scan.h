@@ -18,6 +18,7 @@
 typedef struct {
   const uint8_t *id, *event_type, *event_data; /* NULL when absent */
   size_t id_len, event_type_len, event_data_len;
+  uint64_t seq; /* 0 when absent (the Brain's seqs start at 1) */
   bool has_event;
 } arq_bench_env_t;
 

@@ -21,9 +21,10 @@
 static void bench_usage(FILE *out) {
   fprintf(out,
     "usage: arq bench --url ws://HOST:PORT/PATH [--target shield|nats-ws]\n"
-    "                 [--mode ack|roundtrip|fanout|idle] [--connections N] [--rate MSG_PER_S]\n"
-    "                 [--duration S] [--size BYTES] [--secret S | --config PATH] [--tenant T]\n"
-    "                 [--room R]\n"
+    "                 [--mode ack|roundtrip|fanout|idle|rooms] [--connections N]\n"
+    "                 [--rate MSG_PER_S] [--duration S] [--size BYTES]\n"
+    "                 [--secret S | --config PATH] [--tenant T] [--room R] [--rooms R]\n"
+    "                 [--members M] [--burst-rate MSG_PER_S --burst-s S] [--acks-only]\n"
     "                 [--no-join] [--nats URL] [--publishers K] [--metrics URL | --no-metrics]\n"
     "                 [--pid PID] [--drain-ms MS] [--connect-timeout S] [--concurrency N]\n"
     "                 [--source ADDR] [--json] [--quiet]\n"
@@ -36,6 +37,19 @@ static void bench_usage(FILE *out) {
     "               in.t.<tenant>.r.<room> to out.t.<tenant>.r.<room> in place of the Brain\n"
     "    fanout     every client joins one room (subject); K publishers; every member receives\n"
     "    idle       connect, hold S seconds; with --pid, the server's VmRSS before and after\n"
+    "    rooms      --rooms R rooms <room>-0..<room>-(R-1) (nats-ws: subjects <room>.0 ...), each\n"
+    "               with --members M members and one publisher that is a member too (so\n"
+    "               --connections is R*(M+1)); RATE is over all rooms. The data of each message\n"
+    "               is its send time, a per-room counter and a run tag (48 bytes), then SIZE\n"
+    "               bytes. Every receiver checks its room's counters (lost, duplicates, out of\n"
+    "               order) and, from the Shield, the Brain's seq (gaps, repeats, members that\n"
+    "               disagree on a message's seq); presence events and acks are not counted.\n"
+    "               Needs the Brain behind the Shield (no responder is started). With\n"
+    "               --burst-rate X --burst-s S: X msg/s from duration/3 on for S seconds.\n"
+    "               Reports the drain: from the last send to the last delivery; \"lost\"\n"
+    "               is what had not arrived when the drain ended. --acks-only (Shield): the\n"
+    "               drain ends once every message is acked or refused and deliveries are\n"
+    "               not checked, for publishing while nothing delivers (the Brain stopped).\n"
     "  --target nats-ws speaks the NATS protocol over nats-server's WebSocket listener\n"
     "  (websocket { no_tls: true }), publishing to and subscribing its own subjects.\n"
     "  The Shield's " ROUTE_METRIC " histogram is read from /metrics before and after\n"
@@ -44,7 +58,8 @@ static void bench_usage(FILE *out) {
     "  ephemeral ports per server address: several clients, 127.0.0.2, 127.0.0.3, ...).\n"
     "  Defaults: --target shield --mode ack --connections 10 --rate 1000 --duration 5\n"
     "  --size 64 --tenant bench --room bench --nats nats://127.0.0.1:4222 --publishers 1\n"
-    "  --drain-ms 3000 --connect-timeout 60 --concurrency 200; the token secret: --secret,\n"
+    "  --drain-ms 3000 (rooms: 10000; it ends once everything arrived) --connect-timeout 60\n"
+    "  --concurrency 200 --rooms 10 --members 10; the token secret: --secret,\n"
     "  else ARQON_JWT_SECRET, else [auth] of --config PATH (as arq auth gen).\n");
 }
 
@@ -52,7 +67,7 @@ typedef struct {
   arq_bench_opts_t o;
   const char *nats_url, *metrics_url, *config;
   char *secret; /* owned, when found in the environment or --config */
-  bool no_metrics, json;
+  bool no_metrics, json, drain_set, connections_set;
   long pid;
 } bench_args_t;
 
@@ -85,7 +100,8 @@ static int parse_args(int argc, char **argv, bench_args_t *a) {
   *o = (arq_bench_opts_t){.target = ARQ_BENCH_SHIELD, .mode = ARQ_BENCH_ACK, .tenant = "bench",
                           .room = "bench", .join = true, .connections = 10, .publishers = 1,
                           .concurrency = 200, .rate = 1000, .duration_s = 5, .size = 64,
-                          .drain_ms = 3000, .connect_timeout_ms = 60000};
+                          .drain_ms = 3000, .connect_timeout_ms = 60000, .rooms = 10,
+                          .members = 10};
   a->nats_url = "nats://127.0.0.1:4222";
   double secs;
   for (int i = 1; i < argc; i++) {
@@ -98,6 +114,7 @@ static int parse_args(int argc, char **argv, bench_args_t *a) {
     if (!strcmp(opt, "--no-metrics")) { a->no_metrics = true; continue; }
     if (!strcmp(opt, "--json")) { a->json = true; continue; }
     if (!strcmp(opt, "--quiet")) { o->quiet = true; continue; }
+    if (!strcmp(opt, "--acks-only")) { o->acks_only = true; continue; }
     if (strncmp(opt, "--", 2)) {
       fprintf(stderr, "arq bench: unexpected argument '%s'\n", opt);
       return -1;
@@ -128,18 +145,30 @@ static int parse_args(int argc, char **argv, bench_args_t *a) {
       else if (!strcmp(v, "roundtrip")) o->mode = ARQ_BENCH_ROUNDTRIP;
       else if (!strcmp(v, "fanout")) o->mode = ARQ_BENCH_FANOUT;
       else if (!strcmp(v, "idle")) o->mode = ARQ_BENCH_IDLE;
+      else if (!strcmp(v, "rooms")) o->mode = ARQ_BENCH_ROOMS;
       else {
-        fprintf(stderr, "arq bench: --mode: expected ack, roundtrip, fanout or idle, got '%s'\n", v);
+        fprintf(stderr, "arq bench: --mode: expected ack, roundtrip, fanout, idle or rooms, "
+                        "got '%s'\n", v);
         return -1;
       }
     }
-    else if (!strcmp(opt, "--connections")) rc = integer(opt, v, 1, 200000, &o->connections);
+    else if (!strcmp(opt, "--connections")) {
+      rc = integer(opt, v, 1, 200000, &o->connections);
+      a->connections_set = true;
+    }
+    else if (!strcmp(opt, "--rooms")) rc = integer(opt, v, 1, 100000, &o->rooms);
+    else if (!strcmp(opt, "--members")) rc = integer(opt, v, 0, 100000, &o->members);
+    else if (!strcmp(opt, "--burst-rate")) rc = num(opt, v, 1, 1e6, &o->burst_rate);
+    else if (!strcmp(opt, "--burst-s")) rc = num(opt, v, 0.1, 3600, &o->burst_s);
     else if (!strcmp(opt, "--publishers")) rc = integer(opt, v, 1, 200000, &o->publishers);
     else if (!strcmp(opt, "--concurrency")) rc = integer(opt, v, 1, 10000, &o->concurrency);
     else if (!strcmp(opt, "--rate")) rc = num(opt, v, 1, 1e6, &o->rate);
     else if (!strcmp(opt, "--duration")) rc = num(opt, v, 0.1, 3600, &o->duration_s);
     else if (!strcmp(opt, "--size")) rc = integer(opt, v, 0, 1 << 20, &o->size);
-    else if (!strcmp(opt, "--drain-ms")) rc = integer(opt, v, 0, 60000, &o->drain_ms);
+    else if (!strcmp(opt, "--drain-ms")) {
+      rc = integer(opt, v, 0, 600000, &o->drain_ms);
+      a->drain_set = true;
+    }
     else if (!strcmp(opt, "--pid")) rc = integer(opt, v, 1, 1L << 30, &a->pid);
     else if (!strcmp(opt, "--connect-timeout")) {
       rc = num(opt, v, 1, 600, &secs);
@@ -183,6 +212,35 @@ static int check_args(bench_args_t *a) {
     }
   } else if (o->mode == ARQ_BENCH_ACK) {
     fprintf(stderr, "arq bench: --mode ack needs --target shield (NATS core has no acks)\n");
+    return -1;
+  }
+  if (o->mode == ARQ_BENCH_ROOMS) {
+    if (a->connections_set) {
+      fprintf(stderr, "arq bench: --mode rooms: --connections is --rooms * (--members + 1)\n");
+      return -1;
+    }
+    if ((double)o->rooms * (double)(o->members + 1) > 200000) {
+      fprintf(stderr, "arq bench: --rooms %ld * (--members %ld + 1) is more than 200000 "
+                      "connections\n", o->rooms, o->members);
+      return -1;
+    }
+    o->connections = o->rooms * (o->members + 1);
+    if (!a->drain_set)
+      o->drain_ms = 10000;
+    if (o->target == ARQ_BENCH_NATS_WS && strpbrk(o->room, " \t\r\n*>")) {
+      fprintf(stderr, "arq bench: --room '%s': not a NATS subject token\n", o->room);
+      return -1;
+    }
+    if (o->acks_only && o->target != ARQ_BENCH_SHIELD) {
+      fprintf(stderr, "arq bench: --acks-only needs --target shield (NATS core has no acks)\n");
+      return -1;
+    }
+  } else if (o->burst_rate > 0 || o->burst_s > 0 || o->acks_only) {
+    fprintf(stderr, "arq bench: --burst-rate, --burst-s and --acks-only are for --mode rooms\n");
+    return -1;
+  }
+  if ((o->burst_rate > 0) != (o->burst_s > 0)) {
+    fprintf(stderr, "arq bench: --burst-rate and --burst-s go together\n");
     return -1;
   }
   if (o->publishers > o->connections) {
@@ -295,7 +353,7 @@ static int setup_scrape(around_t *m) {
 static const char *target_name(arq_bench_target_t t) { return t == ARQ_BENCH_SHIELD ? "shield" : "nats-ws"; }
 
 static const char *mode_name(arq_bench_mode_t m) {
-  static const char *const names[] = {"ack", "roundtrip", "fanout", "idle"};
+  static const char *const names[] = {"ack", "roundtrip", "fanout", "idle", "rooms"};
   return names[m];
 }
 
@@ -320,6 +378,61 @@ static void text_hist(FILE *f, const char *name, const arq_hist_t *h) {
 }
 
 static double per_s(uint64_t n, double s) { return s > 0 ? (double)n / s : 0; }
+
+static const char *const phase_names[3] = {"before_burst", "burst", "after_burst"};
+
+static void json_rooms(FILE *f, const arq_bench_opts_t *o, const arq_bench_result_t *r) {
+  fprintf(f, ",\"rooms\":{\"rooms\":%ld,\"members\":%ld,\"receivers_per_room\":%ld,"
+             "\"offered\":%.0f,\"offered_rate\":%.1f,\"burst_rate\":%.1f,\"burst_s\":%.3f,"
+             "\"refused\":%llu,\"lost\":%llu,\"duplicates\":%llu,\"out_of_order\":%llu,"
+             "\"seq_checked\":%s,\"seq_gaps\":%llu,\"seq_gap_missing\":%llu,\"seq_repeats\":%llu,"
+             "\"seq_mismatches\":%llu,\"seq_missing\":%llu,\"foreign\":%llu,\"drain_s\":%.3f,"
+             "\"acks_only\":%s",
+          o->rooms, o->members, o->members + 1, r->rooms.offered,
+          o->duration_s > 0 ? r->rooms.offered / o->duration_s : 0, o->burst_rate, o->burst_s,
+          (unsigned long long)r->rooms.refused, (unsigned long long)r->rooms.lost,
+          (unsigned long long)r->rooms.duplicates, (unsigned long long)r->rooms.out_of_order,
+          o->target == ARQ_BENCH_SHIELD ? "true" : "false", (unsigned long long)r->rooms.seq_gaps,
+          (unsigned long long)r->rooms.seq_gap_missing, (unsigned long long)r->rooms.seq_repeats,
+          (unsigned long long)r->rooms.seq_mismatches, (unsigned long long)r->rooms.seq_missing,
+          (unsigned long long)r->rooms.foreign, r->rooms.drain_s, o->acks_only ? "true" : "false");
+  if (r->rooms.phase[0]) {
+    fprintf(f, ",\"burst_drain_s\":%.3f", r->rooms.burst_drain_s);
+    for (int i = 0; i < 3; i++)
+      json_hist(f, phase_names[i], r->rooms.phase[i]);
+  }
+  fprintf(f, "}");
+}
+
+static void text_rooms(FILE *f, const arq_bench_opts_t *o, const arq_bench_result_t *r) {
+  fprintf(f, "rooms: %ld rooms x (%ld members + 1 publisher); offered %.0f messages (%.0f/s)",
+          o->rooms, o->members, r->rooms.offered,
+          o->duration_s > 0 ? r->rooms.offered / o->duration_s : 0);
+  if (o->burst_rate > 0)
+    fprintf(f, ", burst %.0f/s for %.1f s from %.1f s", o->burst_rate, o->burst_s,
+            o->duration_s / 3);
+  if (o->acks_only)
+    fprintf(f, " (--acks-only: deliveries not checked)");
+  fprintf(f, "\n  refused %llu, lost %llu, duplicates %llu, out of order %llu",
+          (unsigned long long)r->rooms.refused, (unsigned long long)r->rooms.lost,
+          (unsigned long long)r->rooms.duplicates, (unsigned long long)r->rooms.out_of_order);
+  if (o->target == ARQ_BENCH_SHIELD)
+    fprintf(f, "; seq gaps %llu (%llu seqs skipped), repeats %llu, mismatches %llu, missing %llu",
+            (unsigned long long)r->rooms.seq_gaps, (unsigned long long)r->rooms.seq_gap_missing,
+            (unsigned long long)r->rooms.seq_repeats, (unsigned long long)r->rooms.seq_mismatches,
+            (unsigned long long)r->rooms.seq_missing);
+  if (r->rooms.foreign)
+    fprintf(f, "; %llu deliveries of another run or malformed",
+            (unsigned long long)r->rooms.foreign);
+  fprintf(f, "\n  drain: last delivery %.3f s after the last send\n", r->rooms.drain_s);
+  if (r->rooms.phase[0]) {
+    fprintf(f, "  the last delivery of a burst message %.3f s after the burst\n", r->rooms.burst_drain_s);
+    static const char *const labels[3] = {"  sent before the burst", "  sent in the burst",
+                                          "  sent after the burst"};
+    for (int i = 0; i < 3; i++)
+      text_hist(f, labels[i], r->rooms.phase[i]);
+  }
+}
 
 static double tv_s(struct timeval a, struct timeval b) {
   return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_usec - a.tv_usec) / 1e6;
@@ -373,6 +486,8 @@ static void report(const bench_args_t *a, const arq_bench_result_t *r, const aro
     fprintf(f, "}");
     json_hist(f, "ack_latency_us", r->ack);
     json_hist(f, "rt_latency_us", r->rt);
+    if (o->mode == ARQ_BENCH_ROOMS)
+      json_rooms(f, o, r);
     if (route && d.count > 0)
       fprintf(f, ",\"shield_route_us\":{\"count\":%.0f,\"p50\":%.2f,\"p99\":%.2f,\"p50_open\":%s,"
                  "\"p99_open\":%s,\"mean\":%.2f}",
@@ -403,7 +518,9 @@ static void report(const bench_args_t *a, const arq_bench_result_t *r, const aro
           target_name(o->target), mode_name(o->mode), o->connections, r->ready, r->connect_failed,
           r->closed_during_run, r->connect_s);
   if (o->mode != ARQ_BENCH_IDLE) {
-    fprintf(f, "offered %.0f msg/s for %.2f s, payload %ld B: sent %llu (%.0f/s)", o->rate, t,
+    double offered = o->mode == ARQ_BENCH_ROOMS && o->duration_s > 0
+                         ? r->rooms.offered / o->duration_s : o->rate;
+    fprintf(f, "offered %.0f msg/s for %.2f s, payload %ld B: sent %llu (%.0f/s)", offered, t,
             o->size, (unsigned long long)r->sent, per_s(r->sent, t));
     if (o->target == ARQ_BENCH_SHIELD)
       fprintf(f, ", acked %llu (%.0f/s)", (unsigned long long)r->acked, per_s(r->acked, rx));
@@ -417,7 +534,11 @@ static void report(const bench_args_t *a, const arq_bench_result_t *r, const aro
       fprintf(f, "unanswered after the drain: %llu acks, %llu deliveries\n",
               (unsigned long long)lost_acks, (unsigned long long)lost_dl);
     text_hist(f, "ack latency", r->ack);
-    text_hist(f, o->mode == ARQ_BENCH_FANOUT ? "delivery latency" : "round-trip latency", r->rt);
+    text_hist(f, o->mode == ARQ_BENCH_FANOUT || o->mode == ARQ_BENCH_ROOMS ? "delivery latency"
+                                                                           : "round-trip latency",
+              r->rt);
+    if (o->mode == ARQ_BENCH_ROOMS)
+      text_rooms(f, o, r);
   }
   if (route && d.count > 0)
     fprintf(f, "shield routing (%s)  n=%.0f p50 %s%.1f µs  p99 %s%.1f µs  (from /metrics buckets)\n",
@@ -479,6 +600,10 @@ static int bench(bench_args_t *args) {
     report(&a, &r, &m, resp);
     /* Exit status 1 when the run did not do what was asked, so scripts notice. */
     if (!r.ready || r.connect_failed || r.closed_during_run || r.errors)
+      rc = 1;
+    if (a.o.mode == ARQ_BENCH_ROOMS && !a.o.acks_only &&
+        (r.rooms.lost || r.rooms.duplicates || r.rooms.out_of_order || r.rooms.seq_gaps ||
+         r.rooms.seq_repeats || r.rooms.seq_mismatches || r.rooms.seq_missing))
       rc = 1;
   }
   arq_responder_stop(resp);

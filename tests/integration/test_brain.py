@@ -59,7 +59,10 @@ class Client:
                         return e if keep else self.inbox.pop(i)
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"{what} not received by {self.conn_id}")
+                    got = [(e.event.type, e.seq) for e in self.inbox][-20:]
+                    reader = "stopped" if self.task.done() else "running"
+                    raise AssertionError(f"{what} not received by {self.conn_id} "
+                                         f"(last frames kept: {got}; reader {reader})")
                 try:
                     await asyncio.wait_for(self.cond.wait(), left)
                 except asyncio.TimeoutError:
