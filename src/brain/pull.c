@@ -20,8 +20,11 @@
 #include "common/buf.h"
 #include "common/log.h"
 
-#define REQUEST_EXPIRES_MS 1000
-#define REQUEST_GRACE_MS 3000 /* a request neither answered nor expired by then: broken */
+/* A request stays open while its batch is not full: messages are delivered as they come. */
+#define REQUEST_EXPIRES_MS 5000
+/* nats-server 2.9 ends a request that expires while it is delivering without telling (no
+ * 408): a request is taken as over this long after its expiry, whatever was heard. */
+#define REQUEST_GRACE_MS 100
 #define INACTIVE_THRESHOLD_S 10 /* the server deletes a consumer nobody pulls from */
 
 struct arq_pull {
@@ -41,7 +44,9 @@ struct arq_pull {
   uint64_t generation;
   natsSubscription *sub;
   char consumer[64];
-  char inbox[128];
+  char inbox[128];     /* <prefix>.<generation>: the subscription is on <inbox>.* */
+  char req_reply[160]; /* <inbox>.<n>: the reply subject of the request outstanding */
+  uint64_t req_no;
   char next_subject[256];
   bool running, broken;
   bool req_active;
@@ -100,6 +105,11 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
   uint64_t sseq = 0, cseq = 0;
   if (natsMsgHeader_Get(msg, "Status", &status) == NATS_OK && status) {
     const char *desc = NULL;
+    if (strcmp(natsMsg_GetSubject(msg), p->req_reply)) {
+      pthread_mutex_unlock(&p->lock); /* about a request that is over already */
+      natsMsg_Destroy(msg);
+      return;
+    }
     natsMsgHeader_Get(msg, "Description", &desc);
     if (!strcmp(status, "404") || !strcmp(status, "408") ||
         (!strcmp(status, "409") && desc && strstr(desc, "MaxBytes")))
@@ -199,7 +209,9 @@ int arq_pull_start(arq_pull_t *p, uint64_t start_seq) {
    * consumer when it came through the current subscription. */
   natsSubscription *sub = NULL;
   pthread_mutex_lock(&p->lock);
-  natsStatus st = natsConnection_Subscribe(&sub, p->nc, p->inbox, on_msg, p);
+  char wildcard[sizeof p->inbox + 2];
+  snprintf(wildcard, sizeof wildcard, "%s.*", p->inbox);
+  natsStatus st = natsConnection_Subscribe(&sub, p->nc, wildcard, on_msg, p);
   p->sub = sub;
   pthread_mutex_unlock(&p->lock);
   jsConsumerConfig cc;
@@ -243,11 +255,9 @@ static void maybe_request(arq_pull_t *p) {
   if (!p->running || p->broken)
     return;
   int64_t now = arq_brain_now_ms();
-  if (p->req_active) {
-    if (now > p->req_deadline_ms)
-      mark_broken(p, "the server neither answered nor expired a pull request");
+  if (p->req_active && now <= p->req_deadline_ms)
     return;
-  }
+  p->req_active = false;
   size_t free_msgs = p->cap - p->len;
   size_t free_bytes = p->bytes < p->max_bytes ? p->max_bytes - p->bytes : 0;
   if (free_msgs == 0 || free_bytes == 0)
@@ -257,7 +267,10 @@ static void maybe_request(arq_pull_t *p) {
   char body[160];
   snprintf(body, sizeof body, "{\"batch\":%zu,\"max_bytes\":%zu,\"expires\":%lld}", free_msgs,
            free_bytes, (long long)REQUEST_EXPIRES_MS * 1000000LL);
-  if (natsConnection_PublishRequestString(p->nc, p->next_subject, p->inbox, body) != NATS_OK)
+  /* Each request has a reply subject of its own, so that a late status is recognised as an
+   * older request's. */
+  snprintf(p->req_reply, sizeof p->req_reply, "%s.%llu", p->inbox, (unsigned long long)++p->req_no);
+  if (natsConnection_PublishRequestString(p->nc, p->next_subject, p->req_reply, body) != NATS_OK)
     return; /* NATS away: asked again on the next call */
   p->req_active = true;
   p->req_left = free_msgs;
@@ -289,7 +302,6 @@ natsMsg *arq_pull_next(arq_pull_t *p, int timeout_ms, arq_pull_meta_t *meta) {
 
 bool arq_pull_broken(arq_pull_t *p) {
   pthread_mutex_lock(&p->lock);
-  maybe_request(p); /* also notices a request the server never answered */
   bool b = p->broken;
   pthread_mutex_unlock(&p->lock);
   return b;

@@ -11,9 +11,8 @@
  *   design pushed into a bounded queue and replayed on overflow, which livelocked).
  *
  *   Order. The consumer delivers in stream order; the consumer sequence in each message's
- *   reply subject must grow by one. A gap, a deleted consumer, or a request that the server
- *   neither answered nor expired in time marks the consumer broken: its owner restarts it
- *   from its own checkpoint (arq_pull_start).
+ *   reply subject must grow by one. A gap, a deleted consumer or a refused request marks
+ *   the consumer broken: its owner restarts it from its own checkpoint (arq_pull_start).
  *
  *   Threads. nats.c delivers on its own thread into the ring (under the mutex); the owner
  *   takes messages with arq_pull_next, which also sends the next request when there is room.
@@ -48,7 +47,7 @@ void arq_pull_stop(arq_pull_t *p);
 /** The next message in stream order (caller owns it), waiting up to `timeout_ms`; NULL
  *  when none came or the consumer is stopped or broken. */
 natsMsg *arq_pull_next(arq_pull_t *p, int timeout_ms, arq_pull_meta_t *meta);
-/** Whether the consumer must be restarted (gap, consumer gone, server silent). */
+/** Whether the consumer must be restarted (gap, consumer gone, request refused). */
 bool arq_pull_broken(arq_pull_t *p);
 /** Whether a consumer is running (started and not stopped). */
 bool arq_pull_running(const arq_pull_t *p);
