@@ -17,8 +17,10 @@
  *   bounded pull consumer for every partition this Brain owns), and for the batch:
  *     1. loads the (seq, ingress) pair of rooms it does not have in memory (one pipelined
  *        round trip; the pairs stay in memory while the partition is held);
- *     2. numbers each message and publishes it through JetStream without waiting;
- *     3. waits for every acknowledgement of the batch;
+ *     2. numbers each message and publishes it (plain publishes, the last one through
+ *        JetStream: the stream stores one connection's messages in order, so that one
+ *        acknowledgement covers the batch);
+ *     3. waits for that acknowledgement;
  *     4. commits in one Lua script (scripts.h): per partition the fencing check, the new
  *        checkpoint, and each touched room's last (seq, ingress) pair.
  *   Only then does it take the next batch. A message is published before its commit, so
@@ -70,6 +72,7 @@ typedef struct {
   item_kind_t kind;
   uint32_t room_p; /* the room's partition (not ITEM_SKIP) */
   bool numbered;   /* ITEM_ROOM: got a seq in this batch (not a replay of a committed one) */
+  uint64_t seq;    /* when numbered */
   const char *why; /* ITEM_DROP */
   Arqon__V1__Envelope *e;
   room_state_t *room;
@@ -292,8 +295,26 @@ static int prepare(arq_sequencer_t *s, size_t n) {
   return 0;
 }
 
-/* Publishes one numbered message without waiting for the broker. */
-static int publish(arq_sequencer_t *s, item_t *it, uint64_t seq) {
+/* Sends a numbered message: the last of a batch through JetStream, its acknowledgement
+ * awaited; the others as plain publishes. The stream stores a connection's messages in
+ * order, so the last one's acknowledgement says the batch is stored, and the server sends
+ * one acknowledgement per batch instead of one per message. Every message carries its
+ * Nats-Msg-Id, so a republished one is stored once. */
+static natsStatus send_numbered(arq_sequencer_t *s, natsMsg **out, const char *msg_id, bool last) {
+  if (last) {
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = msg_id;
+    return js_PublishMsgAsync(s->js, out, &po);
+  }
+  natsStatus st = natsMsgHeader_Set(*out, "Nats-Msg-Id", msg_id);
+  if (st == NATS_OK)
+    st = natsConnection_PublishMsg(s->b->nc, *out);
+  return st;
+}
+
+/* Publishes one numbered message (see send_numbered). */
+static int publish(arq_sequencer_t *s, item_t *it, uint64_t seq, bool last) {
   Arqon__V1__Envelope *e = it->e;
   /* A message without a trace id (a backend's) gets the one its headers will carry. */
   char trace[ARQ_TRACE_ID_LEN + 1];
@@ -323,12 +344,9 @@ static int publish(arq_sequencer_t *s, item_t *it, uint64_t seq) {
                                    .sender = e->sender, .conn = e->conn_id};
   if (st == NATS_OK)
     st = arq_brain_set_headers(s->b, out, it->msg, &own);
-  jsPubOptions po;
-  jsPubOptions_Init(&po);
-  po.MsgId = msg_id;
   if (st == NATS_OK)
-    st = js_PublishMsgAsync(s->js, &out, &po);
-  natsMsg_Destroy(out); /* NULL when the library took it */
+    st = send_numbered(s, &out, msg_id, last);
+  natsMsg_Destroy(out); /* NULL when the JetStream library took it */
   e->trace_id = orig_trace;
   e->room_id = orig_room;
   e->id = orig_id;
@@ -346,6 +364,7 @@ static int number_and_publish(arq_sequencer_t *s, size_t n) {
   arq_brain_t *b = s->b;
   s->ntouched = 0;
   atomic_store(&s->publish_failed, false);
+  item_t *held = NULL; /* numbered, sent once the next one is numbered (or as the last) */
   for (size_t i = 0; i < n; i++) {
     item_t *it = &s->items[i];
     if (it->kind == ITEM_DROP) {
@@ -367,11 +386,15 @@ static int number_and_publish(arq_sequencer_t *s, size_t n) {
       r->touched_batch = s->batch_no;
       s->touched[s->ntouched++] = r;
     }
-    if (publish(s, it, r->seq))
+    it->seq = r->seq;
+    if (held && publish(s, held, held->seq, false))
       return -1;
+    held = it;
   }
-  if (!s->ntouched)
+  if (!held)
     return 0;
+  if (publish(s, held, held->seq, true))
+    return -1;
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MaxWait = PUBLISH_WAIT_MS;

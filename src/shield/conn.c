@@ -174,6 +174,49 @@ static int flush(arq_conn_t *c) {
   return 0;
 }
 
+/* Writes every connection that queued frames this loop turn (a deferred task of the
+ * worker's loop, so it runs after the turn's reads and deliveries). */
+static void flush_unflushed(arq_loop_t *loop, arq_task_t *task) {
+  arq_worker_t *w = task->data;
+  w->flush_queued = false;
+  while (w->unflushed) {
+    arq_conn_t *c = w->unflushed;
+    w->unflushed = c->next_unflushed;
+    c->unflushed = false;
+    c->next_unflushed = NULL;
+    if (c->state != CONN_CLOSED)
+      flush(c);
+  }
+}
+
+static void flush_later(arq_conn_t *c) {
+  arq_worker_t *w = c->w;
+  if (c->unflushed)
+    return;
+  c->unflushed = true;
+  c->next_unflushed = w->unflushed;
+  w->unflushed = c;
+  if (!w->flush_queued) {
+    w->flush_queued = true;
+    w->flush_task.cb = flush_unflushed;
+    w->flush_task.data = w;
+    arq_loop_defer(w->loop, &w->flush_task);
+  }
+}
+
+/* A connection about to be freed leaves the list of connections to write. */
+static void forget_unflushed(arq_conn_t *c) {
+  if (!c->unflushed)
+    return;
+  for (arq_conn_t **pp = &c->w->unflushed; *pp; pp = &(*pp)->next_unflushed) {
+    if (*pp == c) {
+      *pp = c->next_unflushed;
+      break;
+    }
+  }
+  c->unflushed = false;
+}
+
 void arq_conn_send(arq_conn_t *c, arq_frame_t *f) {
   if (c->state == CONN_CLOSED)
     return;
@@ -208,7 +251,7 @@ void arq_conn_send(arq_conn_t *c, arq_frame_t *f) {
   c->out_count++;
   c->out_bytes += f->len;
   if (c->out_count == 1)
-    flush(c);
+    flush_later(c);
 }
 
 void arq_conn_send_bytes(arq_conn_t *c, const void *data, size_t len) {
@@ -278,6 +321,7 @@ static void free_conn(arq_loop_t *loop, arq_task_t *task) {
    * the current batch may still be walking a member list that holds this connection. */
   if (c->conn_id[0])
     arq_session_closed(c);
+  forget_unflushed(c);
   out_clear(c);
   if (c->reader_ready)
     arq_ws_reader_free(&c->reader);

@@ -129,6 +129,11 @@ struct arq_worker {
   arq_timer_t drain_timer;
   arq_task_t drain_task;
   arq_timer_t heartbeat_timer;
+  /* Connections with frames queued since the last write: written once per loop turn, after
+   * every delivery of the turn is queued, so that N frames cost one writev, not N. */
+  arq_conn_t *unflushed;
+  arq_task_t flush_task;
+  bool flush_queued;
 };
 
 /* Who is in a room (or has a user id) on one worker. */
@@ -174,6 +179,8 @@ struct arq_conn {
   size_t out_offset; /* bytes of the first frame already written */
   size_t out_bytes;  /* bytes queued, for the slow-consumer limit */
   bool close_after_flush;
+  bool unflushed;                 /* on w->unflushed */
+  arq_conn_t *next_unflushed;
   /* WebSocket session */
   arq_identity_t id;
   arq_tenant_t *tenant;
