@@ -54,6 +54,18 @@
 #define PUBLISH_WAIT_MS 2000
 #define FIRST_WAIT_MS 100
 #define FENCE_KEY_MAX 40
+#define COMMIT_KEY_MAX (2 * ARQ_ID_MAX_LEN + 32)
+
+/* The arguments of the commit EVAL, allocated once for the largest batch: per partition
+ * 2 keys and 3 numbers, per room 3 keys and 2 numbers, and 4 more. */
+typedef struct {
+  size_t cap;
+  const char **argv, **av;
+  size_t *lens;
+  char (*num)[24];
+  char (*keys)[COMMIT_KEY_MAX];
+  uint32_t *part_of;
+} commit_buf_t;
 
 typedef struct room_state {
   uint64_t seq, in;  /* the last numbered message: its seq and its ingress sequence */
@@ -101,6 +113,7 @@ struct arq_sequencer {
   char *fence_keys; /* [partitions + 1][FENCE_KEY_MAX]: the MGET of prepare() */
   const char **fence_argv;
   size_t *fence_lens;
+  commit_buf_t cb;
 };
 
 static void on_publish_error(jsCtx *js, jsPubAckErr *pae, void *closure) {
@@ -417,19 +430,14 @@ static int commit(arq_sequencer_t *s, uint64_t last_in) {
   size_t nparts = 0;
   for (uint32_t p = 0; p < b->partitions; p++)
     nparts += s->rd.active[p];
-  size_t cap = 4 + nparts * 5 + s->ntouched * 5;
-  const char **argv = calloc(cap, sizeof *argv);
-  size_t *lens = calloc(cap, sizeof *lens);
-  char (*num)[24] = calloc(cap, sizeof *num);
-  char (*keys)[2 * ARQ_ID_MAX_LEN + 32] = calloc(cap, sizeof *keys);
-  uint32_t *part_of = calloc(nparts + 1, sizeof *part_of);
-  if (!argv || !lens || !num || !keys || !part_of)
-    arq_oom("commit");
+  commit_buf_t *cb = &s->cb;
+  const char **argv = cb->argv, **av = cb->av;
+  size_t *lens = cb->lens;
+  char(*num)[24] = cb->num;
+  char(*keys)[COMMIT_KEY_MAX] = cb->keys;
+  uint32_t *part_of = cb->part_of;
   size_t nk = 0, na = 0, nn = 0;
   const char **kv = argv + 3; /* EVAL script numkeys KEYS... ARGV... (ARGV copied after) */
-  const char **av = calloc(cap, sizeof *av);
-  if (!av)
-    arq_oom("commit");
 #define NUM(v) (snprintf(num[nn], sizeof num[nn], "%llu", (unsigned long long)(v)), num[nn++])
   av[na++] = NUM(nparts);
   size_t ip = 0;
@@ -489,12 +497,6 @@ static int commit(arq_sequencer_t *s, uint64_t last_in) {
   }
   if (r)
     freeReplyObject(r);
-  free(argv);
-  free(av);
-  free(lens);
-  free(num);
-  free(keys);
-  free(part_of);
   return rc;
 }
 
@@ -588,6 +590,16 @@ int arq_sequencer_start(arq_brain_t *b, char *err, size_t errcap) {
   s->fence_lens = calloc(b->partitions + 1, sizeof *s->fence_lens);
   if (!s->owned || !s->touched || !s->fence_keys || !s->fence_argv || !s->fence_lens)
     arq_oom("sequencer");
+  commit_buf_t *cb = &s->cb;
+  cb->cap = 4 + (size_t)b->partitions * 5 + BATCH_MAX * 5;
+  cb->argv = calloc(cb->cap, sizeof *cb->argv);
+  cb->av = calloc(cb->cap, sizeof *cb->av);
+  cb->lens = calloc(cb->cap, sizeof *cb->lens);
+  cb->num = calloc(cb->cap, sizeof *cb->num);
+  cb->keys = calloc(cb->cap, sizeof *cb->keys);
+  cb->part_of = calloc(b->partitions + 1, sizeof *cb->part_of);
+  if (!cb->argv || !cb->av || !cb->lens || !cb->num || !cb->keys || !cb->part_of)
+    arq_oom("sequencer");
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.Wait = 3000;
@@ -642,6 +654,12 @@ void arq_sequencer_free(arq_brain_t *b) {
   free(s->fence_keys);
   free(s->fence_argv);
   free(s->fence_lens);
+  free(s->cb.argv);
+  free(s->cb.av);
+  free(s->cb.lens);
+  free(s->cb.num);
+  free(s->cb.keys);
+  free(s->cb.part_of);
   free(s);
   b->seq = NULL;
 }
