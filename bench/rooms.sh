@@ -60,13 +60,7 @@ done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 log() { echo "$*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() {
-  for _ in $(seq 1 100); do port_open "$1" && return 0; sleep 0.1; done
-  log "$2 did not start; see $OUT/$2.log"
-  exit 1
-}
+source bench/lib.sh
 # wait_ready URL NAME: /readyz answers 200 within 30 s.
 wait_ready() {
   for _ in $(seq 1 300); do
@@ -101,25 +95,7 @@ EOF
 # Rate limits and caps far above the offered load: this measures the room path, not the
 # limiter. One client thread receives every delivery, so a member's send queue may hold a
 # few megabytes at the peaks without the member being a slow consumer.
-cat > "$OUT/shield.toml" <<EOF
-[shield]
-listen = "127.0.0.1:$SHIELD_PORT"
-node_id = "bench"
-workers = 0
-conn_rate = 1000000.0
-conn_burst = 1000000
-tenant_rate = 10000000.0
-tenant_burst = 10000000
-max_connections = 200000
-max_connections_per_tenant = 200000
-send_queue_bytes = 8388608
-[auth]
-jwt_secret = "$SECRET"
-[nats]
-url = "$NATS_URL"
-[log]
-level = "warn"
-EOF
+bench_shield_toml "$SHIELD_PORT" "$NATS_URL" "$SECRET" "send_queue_bytes = 8388608" > "$OUT/shield.toml"
 
 cat > "$OUT/brain.toml" <<EOF
 [nats]

@@ -36,13 +36,7 @@ if (($(ulimit -n) < IDLE_BIG + 200)); then
   exit 1
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() {
-  for _ in $(seq 1 100); do port_open "$1" && return 0; sleep 0.1; done
-  echo "$2 did not start; see $OUT/$2.log" >&2
-  exit 1
-}
+source bench/lib.sh
 
 NATS_PORT=$(free_port)
 NATS_WS_PORT=$(free_port)
@@ -62,24 +56,7 @@ websocket { host: 127.0.0.1, port: $NATS_WS_PORT, no_tls: true }
 EOF
 
 # Rate limits far above the offered load: the benchmark measures routing, not the limiter.
-cat > "$OUT/shield.toml" <<EOF
-[shield]
-listen = "127.0.0.1:$SHIELD_PORT"
-node_id = "bench"
-workers = 0
-conn_rate = 1000000.0
-conn_burst = 1000000
-tenant_rate = 10000000.0
-tenant_burst = 10000000
-max_connections = 200000
-max_connections_per_tenant = 200000
-[auth]
-jwt_secret = "$SECRET"
-[nats]
-url = "$NATS_URL"
-[log]
-level = "warn"
-EOF
+bench_shield_toml "$SHIELD_PORT" "$NATS_URL" "$SECRET" > "$OUT/shield.toml"
 
 NATS_PID=
 SHIELD_PID=
