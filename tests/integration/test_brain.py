@@ -506,8 +506,15 @@ class StoreOutage(BrainTestCase):
         self.assertFalse([e for e in a.inbox if e.seq > 3], "nothing is sequenced without Redis")
         self.redis.restart()
         await a.wait_for(lambda e: e.seq == 6, timeout=15, what="seq 6 after Redis is back", keep=True)
-        got = sorted((e.seq, int(e.event.data)) for e in a.inbox if e.event.type == "chat.message")
-        self.assertEqual(got, [(n + 1, n) for n in range(6)])
+        # A batch published just before Redis went away (seq 3 may be one: the client sees a
+        # message when it is published, before its commit) is published again afterwards:
+        # same seq, same content (docs/brain.md, Guarantees); the client drops seq <= last.
+        by_seq = {}
+        for e in a.inbox:
+            if e.event.type == "chat.message":
+                self.assertEqual(by_seq.setdefault(e.seq, int(e.event.data)), int(e.event.data),
+                                 f"two messages under seq {e.seq}")
+        self.assertEqual(sorted(by_seq.items()), [(n + 1, n) for n in range(6)])
         await a.close()
 
 
