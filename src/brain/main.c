@@ -46,7 +46,7 @@ static void register_metrics(arq_brain_t *b) {
   x->ingress_wait = arq_metrics_histogram(m, "brain_ingress_wait_seconds",
                                           "From ARQON_INGRESS storing a room event to its batch being committed.",
                                           NULL, arq_metrics_latency_buckets, arq_metrics_latency_nbuckets);
-  x->notice_lag = arq_metrics_gauge(m, "brain_notice_lag_messages", "Join and leave notices in ARQON_INGRESS after the last one applied.", NULL);
+  x->notice_lag = arq_metrics_gauge(m, "brain_notice_lag_messages", "Join and leave notices in ARQON_NOTICES after the last one applied.", NULL);
   x->batches = arq_metrics_counter(m, "brain_batches_total", "Sequenced batches committed to Redis.", NULL);
   x->requests_refused = arq_metrics_counter(m, "brain_requests_refused_total", "Presence and history requests answered 503 because too many were waiting.", NULL);
   x->sequenced = arq_metrics_counter(m, "brain_messages_sequenced_total", "Room messages given a seq and published.", NULL);
@@ -59,7 +59,7 @@ static void register_metrics(arq_brain_t *b) {
   x->nats_errors = arq_metrics_counter(m, "brain_nats_errors_total", "Failed NATS operations.", NULL);
   x->queue_overflows = arq_metrics_counter(m, "brain_queue_overflows_total", "Control jobs refused by a full work queue.", NULL);
   x->sequence_duration = arq_metrics_histogram(m, "brain_sequence_latency_seconds",
-                                               "From the Shield's timestamp to the sequenced publish acknowledged.",
+                                               "From the Shield's timestamp to the sequenced batch committed.",
                                                NULL, arq_metrics_latency_buckets, arq_metrics_latency_nbuckets);
   x->partition_owned = calloc(b->partitions, sizeof *x->partition_owned);
   if (!x->partition_owned)

@@ -13,9 +13,9 @@
  *   Join and leave notices reach the Brain through the stream ARQON_NOTICES and are
  *   applied by the holder of the room's partition, in stream order; a replay skips what
  *   arq:{T}:room:{R}:npin (the notice stream's sequence of the last one applied) says was
- *   done. A
- *   quick join/leave pair is never applied backwards, and none is lost when partitions
- *   move; only a crash between applying and recording repeats one (its event twice).
+ *   done. A quick join/leave pair is never applied backwards, and none is lost when
+ *   partitions move; only a crash between applying and recording repeats one (its event
+ *   twice).
  *
  *   Liveness. A connection belongs to a Shield instance (the prefix of its conn id). Every
  *   second each Brain probes each instance with a request to `_INBOX.<instance>.arqon-probe`:
