@@ -44,8 +44,8 @@
 #include "common/trace.h"
 
 #define ARQ_BRAIN_TICK_MS 250
-#define ARQ_BRAIN_QUEUE_MAX 65536   /* control jobs waiting for the worker (see queue.c) */
-#define ARQ_BRAIN_REQUESTS_MAX 1024 /* beyond this many waiting jobs a request is answered 503 */
+#define ARQ_BRAIN_QUEUE_MAX 65536 /* control jobs waiting for the worker (see queue.c); requests
+                                     stop at brain.max_pending_requests */
 
 #define ARQ_BRAIN_STREAM_INGRESS "ARQON_INGRESS"
 #define ARQ_BRAIN_STREAM_NOTICES "ARQON_NOTICES"

@@ -5,7 +5,7 @@
  *   A mutex-protected FIFO with a condition variable. Pushing never blocks for long: the
  *   lock is held for a pointer swap. Only control traffic goes through it (room events and
  *   notices are pulled from the stream, never queued here). Each push names its bound: a
- *   request is refused once ARQ_BRAIN_REQUESTS_MAX jobs wait (the caller answers 503 at
+ *   request is refused once brain.max_pending_requests jobs wait (the caller answers 503 at
  *   once), a heartbeat or probe answer only at ARQ_BRAIN_QUEUE_MAX, so a flood of requests
  *   never pushes out the liveness traffic.
  */

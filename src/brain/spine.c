@@ -72,7 +72,7 @@ static bool queue_msg(arq_brain_t *b, arq_job_kind_t kind, natsMsg *msg, size_t 
 
 static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
   arq_brain_t *b = closure;
-  if (queue_msg(b, JOB_REQUEST, msg, ARQ_BRAIN_REQUESTS_MAX))
+  if (queue_msg(b, JOB_REQUEST, msg, (size_t)b->cfg->brain.max_pending_requests))
     return;
   /* Too many requests wait already: refuse this one now rather than let the Shield time
    * out (nats.c allows publishing from its callbacks). */

@@ -362,6 +362,7 @@ static const key_spec_t brain_keys[] = {
     INT("partitions", brain.partitions, 1, 1024),
     INT("lease_ttl_s", brain.lease_ttl_s, 1, 3600),
     INT("ingress_max_age_s", brain.ingress_max_age_s, 60, 30 * 86400),
+    INT("max_pending_requests", brain.max_pending_requests, 1, 32768),
     END};
 
 static const key_spec_t log_keys[] = {
@@ -609,6 +610,7 @@ void arq_config_defaults(arq_config_t *cfg) {
   cfg->brain.partitions = 8;
   cfg->brain.lease_ttl_s = 10;
   cfg->brain.ingress_max_age_s = 3600;
+  cfg->brain.max_pending_requests = 1024;
   cfg->log.level = xstrdup("info");
   cfg->log.format = xstrdup("logfmt");
   cfg->platform.overseer.enabled = true;

@@ -86,6 +86,7 @@ typedef struct {
     int64_t partitions;  /* rooms are hashed into this many partitions; same on every Brain */
     int64_t lease_ttl_s; /* a dead Brain's partitions are taken over after this */
     int64_t ingress_max_age_s; /* how long ARQON_INGRESS / ARQON_NOTICES keep a backlog */
+    int64_t max_pending_requests; /* control jobs waiting beyond which a request gets 503 */
   } brain;
   struct {
     char *level;

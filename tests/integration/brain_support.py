@@ -19,13 +19,15 @@ class Brain(Daemon):
     binary = "arqon-brain"
 
     def __init__(self, nats_url, redis_url, expiry_s=2, lease_ttl_s=2, partitions=4,
-                 extra_toml="", env=None, log_level="info", history_max_per_room=2000):
+                 extra_toml="", env=None, log_level="info", history_max_per_room=2000,
+                 brain_toml=""):
         super().__init__(env)
         self.text = (f'[nats]\nurl = "{nats_url}"\n{extra_toml}\n'
                      f'[valkey]\nurl = "{redis_url}"\n'
                      f'[brain]\nmetrics_listen = "127.0.0.1:{self.port}"\n'
                      f"presence_expiry_s = {expiry_s}\nlease_ttl_s = {lease_ttl_s}\n"
                      f"partitions = {partitions}\nhistory_max_per_room = {history_max_per_room}\n"
+                     f"{brain_toml}\n"
                      f'[log]\nlevel = "{log_level}"\n')
 
     def write_config(self):

@@ -240,5 +240,67 @@ class Overload(BrainTestCase):
             await idle.close()
 
 
+class RequestFlood(BrainTestCase):
+    """Presence requests beyond brain.max_pending_requests waiting jobs are answered 503 at
+    once; every request gets exactly one answer."""
+    brain_options = {"brain_toml": "max_pending_requests = 2"}
+
+    async def test_requests_beyond_the_bound_are_refused_at_once(self):
+        n = 300
+        port = int(self.nats.url.rsplit(":", 1)[1])
+        s = socket.create_connection(("127.0.0.1", port))
+        s.recv(4096)
+        s.sendall(b'CONNECT {"verbose":false,"headers":true}\r\nSUB _INBOX.flood.* 1\r\nPING\r\n')
+        frames = []
+        for i in range(n):
+            e = envelope_pb2.Envelope(tenant_id=TENANT, room_id="F", sender="alice",
+                                      conn_id="abcdef01-0-1", trace_id="%032x" % (i + 1))
+            e.cmd.type = "presence"
+            body = e.SerializeToString()
+            hdr = (f"NATS/1.0\r\nx-arqon-tenant: {TENANT}\r\nx-arqon-sender: alice\r\n"
+                   f"x-arqon-conn: abcdef01-0-1\r\n\r\n").encode()
+            frames.append(f"HPUB sys.brain.{TENANT}.presence _INBOX.flood.{i} {len(hdr)} "
+                          f"{len(hdr) + len(body)}\r\n".encode() + hdr + body + b"\r\n")
+        s.sendall(b"".join(frames))
+        answers, buf = {}, b""
+        s.settimeout(0.5)
+        deadline = time.monotonic() + 10
+        while len(answers) < n and time.monotonic() < deadline:
+            try:
+                chunk = s.recv(1 << 16)
+            except socket.timeout:
+                continue
+            buf += chunk
+            while True:
+                end = buf.find(b"\r\n")
+                if end < 0:
+                    break
+                line = buf[:end]
+                if line.startswith(b"HMSG") or line.startswith(b"MSG"):
+                    parts = line.split()
+                    size = int(parts[-1])
+                    hsize = int(parts[-2]) if line.startswith(b"HMSG") else 0
+                    if len(buf) < end + 2 + size + 2:
+                        break
+                    e = envelope_pb2.Envelope()
+                    e.ParseFromString(buf[end + 2 + hsize:end + 2 + size])
+                    i = int(parts[1].rsplit(b".", 1)[1])
+                    self.assertNotIn(i, answers, f"request {i} answered twice")
+                    answers[i] = json.loads(e.event.data) if e.event.type == "error" else e.event.type
+                    buf = buf[end + 2 + size + 2:]
+                else:
+                    if line == b"PING":
+                        s.sendall(b"PONG\r\n")
+                    buf = buf[end + 2:]
+        s.close()
+        self.assertEqual(len(answers), n, "every request gets an answer")
+        codes = [a["code"] for a in answers.values()]
+        refused = codes.count(503)
+        self.assertGreater(refused, 0, "some requests found the queue full")
+        self.assertTrue(all(c in (503, 403) for c in codes), set(codes))  # 403: not a member
+        self.assertEqual(self.brain_procs[0].metric("brain_requests_refused_total"), refused)
+        print(f"\nrequest flood: {refused} of {n} answered 503 at once, the rest 403", flush=True)
+
+
 if __name__ == "__main__":
     unittest.main()

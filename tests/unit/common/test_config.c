@@ -111,6 +111,7 @@ static void brain_partitions_and_lease(void **state) {
   assert_int_equal(cfg.brain.partitions, 8);
   assert_int_equal(cfg.brain.lease_ttl_s, 10);
   assert_int_equal(cfg.brain.ingress_max_age_s, 3600);
+  assert_int_equal(cfg.brain.max_pending_requests, 1024);
   arq_config_free(&cfg);
   if (parse(&cfg, "[brain]\npartitions = 16\nlease_ttl_s = 3\ningress_max_age_s = 600\n", err,
             sizeof err))
@@ -123,6 +124,8 @@ static void brain_partitions_and_lease(void **state) {
                "t.toml:2: brain.partitions: must be between 1 and 1024, got 0");
   expect_error("[brain]\nlease_ttl_s = 0\n",
                "t.toml:2: brain.lease_ttl_s: must be between 1 and 3600, got 0");
+  expect_error("[brain]\nmax_pending_requests = 0\n",
+               "t.toml:2: brain.max_pending_requests: must be between 1 and 32768, got 0");
   expect_error("[brain]\ningress_max_age_s = 59\n",
                "t.toml:2: brain.ingress_max_age_s: must be between 60 and 2592000, got 59");
 }
