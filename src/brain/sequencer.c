@@ -250,6 +250,8 @@ static int prepare(arq_sequencer_t *s, size_t n) {
       s->fence_argv[argc++] = key;
     }
   }
+  if (argc == 1)
+    return 0; /* no partition is read any more (fenced or handed back): nothing to number */
   if (!arq_store_append_argv(&s->store, (int)argc, s->fence_argv, s->fence_lens))
     return -1;
   size_t asked = 0;
