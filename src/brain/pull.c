@@ -142,7 +142,8 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     p->wake(p->wake_arg);
 }
 
-arq_pull_t *arq_pull_new(natsConnection *nc, jsCtx *js, const char *stream, const char *inbox_prefix, size_t capacity, size_t max_bytes,
+arq_pull_t *arq_pull_new(natsConnection *nc, jsCtx *js, const char *stream,
+                         const char *inbox_prefix, size_t capacity, size_t max_bytes,
                          void (*wake)(void *), void *wake_arg) {
   arq_pull_t *p = calloc(1, sizeof *p);
   if (!p)
