@@ -161,11 +161,7 @@ arq_pull_t *arq_pull_new(natsConnection *nc, jsCtx *js, const char *stream,
   if (!p->ring || !p->metas)
     arq_oom("pull consumer");
   pthread_mutex_init(&p->lock, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&p->cond, &attr);
-  pthread_condattr_destroy(&attr);
+  arq_brain_cond_init(&p->cond);
   return p;
 }
 

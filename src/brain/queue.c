@@ -17,11 +17,7 @@
 
 void arq_queue_init(arq_queue_t *q) {
   pthread_mutex_init(&q->lock, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&q->cond, &attr);
-  pthread_condattr_destroy(&attr);
+  arq_brain_cond_init(&q->cond);
   q->head = q->tail = NULL;
   q->len = 0;
   q->woken = false;

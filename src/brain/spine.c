@@ -24,6 +24,14 @@ int64_t arq_brain_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void arq_brain_cond_init(pthread_cond_t *cond) {
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(cond, &attr);
+  pthread_condattr_destroy(&attr);
+}
+
 struct timespec arq_brain_deadline(int timeout_ms) {
   struct timespec until;
   clock_gettime(CLOCK_MONOTONIC, &until);
@@ -140,9 +148,9 @@ static int ensure_streams(arq_brain_t *b) {
 
   /* Room events as the Shields published them: kept long enough to replay a partition
    * whose Brain died (see docs/brain.md), or to work through a backlog (an hour by
-   * default, far beyond any lease). Join/leave notices have a stream of their own (a consumer filtered
-   * on part of a stream's subjects reads stored messages very slowly on nats-server 2.9:
-   * each consumer reads a whole stream, without a filter). The ingress stream lists only
+   * default, far beyond any lease). Join/leave notices have a stream of their own (a
+   * consumer filtered on part of a stream's subjects reads stored messages very slowly on
+   * nats-server 2.9: each consumer reads a whole stream, without a filter). The ingress stream lists only
    * in.t.*.r.* first, since streams may not share subjects. Presence and history
    * requests are not kept: they are answered live. */
   const char *ingress[] = {"in.t.*.r.*"};
