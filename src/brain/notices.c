@@ -24,7 +24,7 @@ struct arq_notices {
   arq_pull_t *pull;
   arq_reader_t rd;
   bool *owned;
-  uint64_t epoch, reconnects;
+  uint64_t epoch;
 };
 
 static void wake(void *arg) {
@@ -54,11 +54,7 @@ void arq_notices_init(arq_brain_t *b) {
 
 /* The worker is the only writer of ownership, so it reads it without own_lock. */
 static bool follow_ownership(arq_brain_t *b, struct arq_notices *n) {
-  uint64_t reconnects = atomic_load(&b->reconnects);
-  if (reconnects != n->reconnects || !arq_pull_running(n->pull) || arq_pull_broken(n->pull))
-    n->rd.restart = true;
-  n->reconnects = reconnects;
-  if (n->epoch == b->own_epoch && !n->rd.restart)
+  if (!arq_reader_must_restart(&n->rd, atomic_load(&b->reconnects)) && n->epoch == b->own_epoch)
     return true;
   n->epoch = b->own_epoch;
   for (uint32_t p = 0; p < b->partitions; p++)

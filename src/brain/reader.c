@@ -35,6 +35,13 @@ static int load(arq_reader_t *r, arq_store_t *store, uint32_t p, uint64_t *out) 
   return 0;
 }
 
+bool arq_reader_must_restart(arq_reader_t *r, uint64_t reconnects) {
+  if (reconnects != r->reconnects || !arq_pull_running(r->pull) || arq_pull_broken(r->pull))
+    r->restart = true;
+  r->reconnects = reconnects;
+  return r->restart;
+}
+
 int arq_reader_sync(arq_reader_t *r, const bool *owned, arq_store_t *store) {
   bool any = false;
   for (uint32_t p = 0; p < r->partitions; p++) {

@@ -31,10 +31,14 @@ typedef struct {
   uint64_t *saved; /* [partitions]: what Redis holds */
   bool *active;    /* [partitions]: owned and read by this reader */
   bool restart;    /* restart the consumer at the next sync */
+  uint64_t reconnects; /* the NATS reconnections seen: each one restarts the consumer */
 } arq_reader_t;
 
 void arq_reader_init(arq_reader_t *r, arq_pull_t *pull, uint32_t partitions, const char *ckpt_name);
 void arq_reader_free(arq_reader_t *r);
+/** Whether the consumer must start again: NATS reconnected (`reconnects`, the count so far,
+ *  moved), the consumer is broken or not running, or `restart` was set. Sets `restart`. */
+bool arq_reader_must_restart(arq_reader_t *r, uint64_t reconnects);
 /** Brings the reader in line with `owned` ([partitions]): loads the checkpoints of newly
  *  owned partitions and restarts the consumer after the lowest one (also when it is
  *  broken or `restart` is set); stops reading partitions no longer owned. 0 when it may

@@ -100,7 +100,6 @@ struct arq_sequencer {
   arq_pull_t *pull;
   arq_reader_t rd;
   uint64_t epoch; /* b->own_epoch the reader was last brought in line with */
-  uint64_t reconnects; /* b->reconnects seen */
   bool *owned;    /* [partitions] snapshot, under b->own_lock */
   arq_strmap_t rooms; /* "tenant room" -> room_state_t* */
   _Atomic bool publish_failed;
@@ -152,11 +151,7 @@ static void free_items(arq_sequencer_t *s, size_t n) {
  * consumer restarted. */
 static bool follow_ownership(arq_sequencer_t *s) {
   arq_brain_t *b = s->b;
-  uint64_t reconnects = atomic_load(&b->reconnects);
-  if (reconnects != s->reconnects || arq_pull_broken(s->pull) || !arq_pull_running(s->pull))
-    s->rd.restart = true;
-  s->reconnects = reconnects;
-  if (s->epoch == b->own_epoch && !s->rd.restart)
+  if (!arq_reader_must_restart(&s->rd, atomic_load(&b->reconnects)) && s->epoch == b->own_epoch)
     return true;
   s->epoch = b->own_epoch;
   bool restart = s->rd.restart;

@@ -64,6 +64,30 @@ def blast(port, first, count):
     return count / elapsed
 
 
+def take_frames(buf):
+    """The complete MSG/HMSG frames at the start of `buf` (a bytearray, consumed in place):
+    ([(subject, payload)], whether the server sent PING)."""
+    frames, ping, pos = [], False, 0
+    while True:
+        end = buf.find(b"\r\n", pos)
+        if end < 0:
+            break
+        line = bytes(buf[pos:end])
+        if line.startswith((b"HMSG", b"MSG")):
+            parts = line.split()
+            size = int(parts[-1])
+            hsize = int(parts[-2]) if line.startswith(b"HMSG") else 0
+            if len(buf) < end + 2 + size + 2:
+                break
+            frames.append((parts[1], bytes(buf[end + 2 + hsize:end + 2 + size])))
+            pos = end + 2 + size + 2
+        else:
+            ping = ping or line == b"PING"
+            pos = end + 2
+    del buf[:pos]
+    return frames, ping
+
+
 class Collector(threading.Thread):
     """Every message on out.t.T1.r.*: (room, seq, number sent) of the room events. The
     reading thread only keeps the raw payloads, so that it drains the socket quickly: a
@@ -84,7 +108,6 @@ class Collector(threading.Thread):
 
     def run(self):
         buf = bytearray()
-        pos = 0
         while not self.stopped:
             try:
                 chunk = self.sock.recv(1 << 20)
@@ -93,27 +116,11 @@ class Collector(threading.Thread):
             if not chunk:
                 return
             buf += chunk
-            while True:
-                end = buf.find(b"\r\n", pos)
-                if end < 0:
-                    break
-                line = bytes(buf[pos:end])
-                if line.startswith(b"HMSG") or line.startswith(b"MSG"):
-                    parts = line.split()
-                    size = int(parts[-1])
-                    hsize = int(parts[-2]) if line.startswith(b"HMSG") else 0
-                    if len(buf) < end + 2 + size + 2:
-                        break
-                    payload = bytes(buf[end + 2 + hsize:end + 2 + size])
-                    pos = end + 2 + size + 2
-                    with self.lock:
-                        self.raw.append((parts[1], payload))
-                else:
-                    if line == b"PING":
-                        self.sock.sendall(b"PONG\r\n")
-                    pos = end + 2
-            del buf[:pos]
-            pos = 0
+            frames, ping = take_frames(buf)
+            if ping:
+                self.sock.sendall(b"PONG\r\n")
+            with self.lock:
+                self.raw.extend(frames)
 
     @property
     def got(self):
@@ -262,7 +269,7 @@ class RequestFlood(BrainTestCase):
             frames.append(f"HPUB sys.brain.{TENANT}.presence _INBOX.flood.{i} {len(hdr)} "
                           f"{len(hdr) + len(body)}\r\n".encode() + hdr + body + b"\r\n")
         s.sendall(b"".join(frames))
-        answers, buf = {}, b""
+        answers, buf = {}, bytearray()
         s.settimeout(0.5)
         deadline = time.monotonic() + 10
         while len(answers) < n and time.monotonic() < deadline:
@@ -271,27 +278,15 @@ class RequestFlood(BrainTestCase):
             except socket.timeout:
                 continue
             buf += chunk
-            while True:
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    break
-                line = buf[:end]
-                if line.startswith(b"HMSG") or line.startswith(b"MSG"):
-                    parts = line.split()
-                    size = int(parts[-1])
-                    hsize = int(parts[-2]) if line.startswith(b"HMSG") else 0
-                    if len(buf) < end + 2 + size + 2:
-                        break
-                    e = envelope_pb2.Envelope()
-                    e.ParseFromString(buf[end + 2 + hsize:end + 2 + size])
-                    i = int(parts[1].rsplit(b".", 1)[1])
-                    self.assertNotIn(i, answers, f"request {i} answered twice")
-                    answers[i] = json.loads(e.event.data) if e.event.type == "error" else e.event.type
-                    buf = buf[end + 2 + size + 2:]
-                else:
-                    if line == b"PING":
-                        s.sendall(b"PONG\r\n")
-                    buf = buf[end + 2:]
+            frames, ping = take_frames(buf)
+            if ping:
+                s.sendall(b"PONG\r\n")
+            for subject, payload in frames:
+                e = envelope_pb2.Envelope()
+                e.ParseFromString(payload)
+                i = int(subject.rsplit(b".", 1)[1])
+                self.assertNotIn(i, answers, f"request {i} answered twice")
+                answers[i] = json.loads(e.event.data) if e.event.type == "error" else e.event.type
         s.close()
         self.assertEqual(len(answers), n, "every request gets an answer")
         codes = [a["code"] for a in answers.values()]
