@@ -332,6 +332,12 @@ static const key_spec_t shield_keys[] = {
     LIST("allowed_origins", shield.allowed_origins, check_origin),
     LIST("trusted_proxies", shield.trusted_proxies, check_ip),
     INT("heartbeat_interval_ms", shield.heartbeat_interval_ms, 100, 600000),
+    INT("max_pending_handshakes", shield.max_pending_handshakes, 1, 10000000),
+    INT("handshake_max_bytes", shield.handshake_max_bytes, 1024, 1 << 30),
+    INT("http_max_requests", shield.http_max_requests, 1, 1000000),
+    INT("http_max_queued_bytes", shield.http_max_queued_bytes, 4096, 1 << 30),
+    INT("admin_max_body_bytes", shield.admin_max_body_bytes, 1024, 1 << 30),
+    INT("max_rooms_per_connection", shield.max_rooms_per_connection, 1, 1000000),
     END};
 
 static const key_spec_t auth_keys[] = {
@@ -342,6 +348,7 @@ static const key_spec_t auth_keys[] = {
     STR("issuer", auth.issuer, check_nonempty),
     STR("audience", auth.audience, check_nonempty),
     INT("leeway_s", auth.leeway_s, 0, 3600),
+    STR("platform_admin_role", auth.platform_admin_role, check_id),
     END};
 
 static const key_spec_t nats_keys[] = {
@@ -363,6 +370,8 @@ static const key_spec_t brain_keys[] = {
     INT("lease_ttl_s", brain.lease_ttl_s, 1, 3600),
     INT("ingress_max_age_s", brain.ingress_max_age_s, 60, 30 * 86400),
     INT("max_pending_requests", brain.max_pending_requests, 1, 32768),
+    INT("metrics_timeout_ms", brain.metrics_timeout_ms, 100, 600000),
+    INT("metrics_max_clients", brain.metrics_max_clients, 1, 1024),
     END};
 
 static const key_spec_t log_keys[] = {
@@ -375,6 +384,8 @@ static const key_spec_t overseer_keys[] = {
     INT("fuel_limit", platform.overseer.fuel_limit, 1, 1000000000000),
     INT("memory_limit_mb", platform.overseer.memory_limit_mb, 1, 4096),
     STR("kv_bucket", platform.overseer.kv_bucket, check_bucket),
+    INT("log_max_bytes_per_eval", platform.overseer.log_max_bytes_per_eval, 0, 1 << 20),
+    FLT("log_lines_per_second", platform.overseer.log_lines_per_second, 0.001, 1e6),
     END};
 
 static const key_spec_t mirroring_keys[] = {
@@ -595,6 +606,12 @@ void arq_config_defaults(arq_config_t *cfg) {
   cfg->shield.max_connections = 200000;
   cfg->shield.max_connections_per_tenant = 100000;
   cfg->shield.heartbeat_interval_ms = 2000;
+  cfg->shield.max_pending_handshakes = 1024;
+  cfg->shield.handshake_max_bytes = 64 << 10;
+  cfg->shield.http_max_requests = 100;
+  cfg->shield.http_max_queued_bytes = 256 << 10;
+  cfg->shield.admin_max_body_bytes = 8 << 20;
+  cfg->shield.max_rooms_per_connection = 256;
   static const char *const any_origin[] = {"*"};
   strlist_set(&cfg->shield.allowed_origins, any_origin, 1);
   static const char *const hs256[] = {"HS256"};
@@ -611,12 +628,16 @@ void arq_config_defaults(arq_config_t *cfg) {
   cfg->brain.lease_ttl_s = 10;
   cfg->brain.ingress_max_age_s = 3600;
   cfg->brain.max_pending_requests = 1024;
+  cfg->brain.metrics_timeout_ms = 2000;
+  cfg->brain.metrics_max_clients = 16;
   cfg->log.level = xstrdup("info");
   cfg->log.format = xstrdup("logfmt");
   cfg->platform.overseer.enabled = true;
   cfg->platform.overseer.fuel_limit = 10000;
   cfg->platform.overseer.memory_limit_mb = 4;
   cfg->platform.overseer.kv_bucket = xstrdup("ARQON_POLICIES");
+  cfg->platform.overseer.log_max_bytes_per_eval = 1024;
+  cfg->platform.overseer.log_lines_per_second = 20.0;
   cfg->platform.mirroring.enabled = false;
   cfg->platform.registry.enabled = false;
   cfg->platform.registry.kv_bucket = xstrdup("ARQON_SCHEMAS");

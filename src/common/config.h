@@ -58,6 +58,13 @@ typedef struct {
     arq_strlist_t allowed_origins;
     arq_strlist_t trusted_proxies;
     int64_t heartbeat_interval_ms;
+    /* before the upgrade (docs/security.md): nothing is spent on a stranger beyond these */
+    int64_t max_pending_handshakes; /* connections not upgraded yet, per node */
+    int64_t handshake_max_bytes;    /* bytes read from one connection before its upgrade */
+    int64_t http_max_requests;      /* requests served on one keep-alive connection */
+    int64_t http_max_queued_bytes;  /* answers queued to a client that does not read */
+    int64_t admin_max_body_bytes;   /* a policy module or a schema set; read after auth */
+    int64_t max_rooms_per_connection;
   } shield;
   struct {
     char *jwt_secret;
@@ -67,6 +74,7 @@ typedef struct {
     char *issuer;
     char *audience;
     int64_t leeway_s;
+    char *platform_admin_role; /* a token with this role administers every tenant; NULL: none */
   } auth;
   struct {
     char *url;
@@ -87,6 +95,8 @@ typedef struct {
     int64_t lease_ttl_s; /* a dead Brain's partitions are taken over after this */
     int64_t ingress_max_age_s; /* how long ARQON_INGRESS / ARQON_NOTICES keep a backlog */
     int64_t max_pending_requests; /* control jobs waiting beyond which a request gets 503 */
+    int64_t metrics_timeout_ms;   /* a metrics/health request must arrive whole within this */
+    int64_t metrics_max_clients;  /* metrics/health connections served at once */
   } brain;
   struct {
     char *level;
@@ -98,6 +108,8 @@ typedef struct {
       int64_t fuel_limit;
       int64_t memory_limit_mb;
       char *kv_bucket;
+      int64_t log_max_bytes_per_eval; /* host_log bytes one evaluation may write */
+      double log_lines_per_second;    /* host_log lines per tenant and worker, token bucket */
     } overseer;
     struct {
       bool enabled;
