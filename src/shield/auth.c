@@ -11,6 +11,8 @@
 #define MAX_KEY_BYTES (64 * 1024)
 #define MAX_ROOM_PATTERNS 64
 #define MAX_CLAIMS_JSON 8192
+/* HS256, RS256 and ES256 (the config accepts nothing else): one key per distinct algorithm. */
+#define MAX_ALGORITHMS 3
 
 typedef struct {
   jwt_alg_t alg;
@@ -19,7 +21,7 @@ typedef struct {
 } alg_key_t;
 
 struct arq_auth {
-  alg_key_t keys[3];
+  alg_key_t keys[MAX_ALGORITHMS];
   size_t nkeys;
   char *issuer;
   char *audience;
@@ -63,10 +65,26 @@ arq_auth_t *arq_auth_new(const arq_config_t *cfg, char *err, size_t errcap) {
   a->issuer = dup_opt(cfg->auth.issuer);
   a->audience = dup_opt(cfg->auth.audience);
   a->leeway_s = cfg->auth.leeway_s;
+  /* The list may repeat an algorithm ("HS256", "HS256", ...): each is set up once, so the
+   * keys never outnumber the distinct algorithms, however long the list. */
+  jwt_alg_t seen[MAX_ALGORITHMS];
+  size_t nseen = 0;
   for (size_t i = 0; i < cfg->auth.algorithms.len; i++) {
-    const char *name = cfg->auth.algorithms.items[i];
+    jwt_alg_t alg = jwt_str_alg(cfg->auth.algorithms.items[i]);
+    bool repeated = false;
+    for (size_t j = 0; j < nseen; j++)
+      repeated |= seen[j] == alg;
+    if (repeated)
+      continue;
+    if (alg == JWT_ALG_INVAL || nseen == MAX_ALGORITHMS) {
+      /* the config admits only three names; a fourth distinct one is a bug there */
+      snprintf(err, errcap, "auth.algorithms: unsupported algorithm %s", cfg->auth.algorithms.items[i]);
+      arq_auth_free(a);
+      return NULL;
+    }
+    seen[nseen++] = alg;
     alg_key_t *k = &a->keys[a->nkeys];
-    k->alg = jwt_str_alg(name);
+    k->alg = alg;
     if (k->alg == JWT_ALG_HS256) {
       char why[256];
       char *secret = arq_config_jwt_secret(cfg, why, sizeof why);
@@ -137,6 +155,8 @@ static int parse_rooms(const char *json, arq_identity_t *id) {
     arq_buf_append(&out, start, n);
     arq_buf_putc(&out, '\0');
   }
+  if (!out.data) /* `rooms: []` is a claim that allows no room, not an absent claim */
+    arq_buf_reserve(&out, 0);
   id->rooms = out.data;
   id->rooms_len = out.len;
   return 0;

@@ -25,7 +25,9 @@ typedef struct {
   char sub[ARQ_ID_MAX_LEN + 1];
   char tenant[ARQ_ID_MAX_LEN + 1];
   char role[ARQ_ID_MAX_LEN + 1]; /* "" when absent */
-  char *rooms;         /* allowed room patterns, each NUL-terminated, back to back; or NULL */
+  /* Allowed room patterns, each NUL-terminated, back to back. NULL: the token has no
+   * `rooms` claim (every room); non-NULL with rooms_len 0: `rooms: []` (no room). */
+  char *rooms;
   size_t rooms_len;    /* bytes in `rooms` */
   int64_t exp;
   char *claims_json;   /* every claim as JSON, for policies */

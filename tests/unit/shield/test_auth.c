@@ -219,6 +219,54 @@ static void rs256_es256_and_confusion(void **state) {
   free(ec_priv);
 }
 
+/* `rooms: []` allows no room; it must not read as "no claim" (which allows every room). */
+static void empty_rooms_claim(void **state) {
+  arq_auth_t *a = make_auth("k", (const char *[]){"HS256", NULL}, NULL, NULL, NULL);
+  arq_identity_t id;
+  const char *why;
+  char *t = sign(JWT_ALG_HS256, "k", 1, claims("\"rooms\":[]"));
+  assert_int_equal(arq_auth_verify(a, t, (int64_t)time(NULL), &id, &why), 0);
+  assert_non_null(id.rooms); /* a claim is present */
+  assert_int_equal(id.rooms_len, 0);
+  assert_false(arq_identity_room_allowed(&id, "lobby"));
+  assert_false(arq_identity_room_allowed(&id, ""));
+  arq_identity_free(&id);
+  free(t);
+  t = sign(JWT_ALG_HS256, "k", 1, claims(""));
+  assert_int_equal(arq_auth_verify(a, t, (int64_t)time(NULL), &id, &why), 0);
+  assert_null(id.rooms); /* no claim at all */
+  arq_identity_free(&id);
+  free(t);
+  arq_auth_free(a);
+}
+
+/* More entries than distinct algorithms, with repeats: each algorithm is set up once, and
+ * nothing past the key table is written (the ASan build would report it; before, the
+ * fourth entry overwrote the issuer, so every token read "wrong issuer"). */
+static void repeated_algorithms(void **state) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/rsa.pem", dir);
+  char *rsa_priv = read_file(path);
+  const char *algs[] = {"HS256", "RS256", "HS256", "ES256", "RS256", "HS256", "ES256", NULL};
+  arq_auth_t *a = make_auth("s3cret", algs, "rsa.pub", "https://issuer", "arqon");
+  assert_true(arq_auth_ready(a));
+  const char *extra = "\"iss\":\"https://issuer\",\"aud\":\"arqon\"";
+  char *t = sign(JWT_ALG_HS256, "s3cret", 6, claims(extra));
+  expect(a, t, NULL);
+  free(t);
+  t = sign(JWT_ALG_RS256, rsa_priv, strlen(rsa_priv), claims(extra));
+  expect(a, t, NULL);
+  free(t);
+  t = sign(JWT_ALG_HS256, "s3cret", 6, claims("\"iss\":\"https://evil\",\"aud\":\"arqon\""));
+  expect(a, t, "wrong issuer"); /* the issuer is still the configured one */
+  free(t);
+  t = sign(JWT_ALG_HS256, "other", 5, claims(extra));
+  expect(a, t, "invalid token");
+  free(t);
+  arq_auth_free(a);
+  free(rsa_priv);
+}
+
 static void no_key_fails_closed(void **state) {
   arq_auth_t *a = make_auth(NULL, (const char *[]){"HS256", NULL}, NULL, NULL, NULL);
   assert_false(arq_auth_ready(a));
@@ -247,6 +295,8 @@ int main(void) {
       cmocka_unit_test(times_and_claims),
       cmocka_unit_test(rs256_es256_and_confusion),
       cmocka_unit_test(no_key_fails_closed),
+      cmocka_unit_test(empty_rooms_claim),
+      cmocka_unit_test(repeated_algorithms),
       cmocka_unit_test(room_patterns),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
