@@ -14,6 +14,9 @@
 #include "shield/shield.h"
 #include "spine/kv.h"
 
+/* The policy every tenant's traffic goes through (the Overseer's ARQ_POLICY_GLOBAL). */
+#define POLICY_KEY_GLOBAL "_global"
+
 typedef enum { KIND_POLICIES, KIND_SCHEMAS } kind_t;
 typedef enum { OP_LIST, OP_GET, OP_PUT, OP_DELETE } op_t;
 
@@ -24,6 +27,7 @@ typedef struct job {
   kind_t kind;
   op_t op;
   char key[256];
+  char only[ARQ_ID_MAX_LEN + 1]; /* OP_LIST of a tenant admin: the one key it may see */
   char message[256]; /* schemas: the type the set must contain, optional */
   uint8_t *body;
   size_t body_len;
@@ -117,24 +121,30 @@ static int prepare_schema(arq_admin_t *a, job_t *j, arq_buf_t *store) {
   return rc;
 }
 
+static void list_entry(arq_buf_t *b, kvStore *kv, const char *key) {
+  kvEntry *e = NULL;
+  if (kvStore_Get(&e, kv, key) != NATS_OK)
+    return;
+  arq_buf_puts(b, b->len > 1 ? ",{\"key\":\"" : "{\"key\":\"");
+  arq_buf_json_escape(b, key, strlen(key));
+  arq_buf_printf(b, "\",\"bytes\":%d,\"revision\":%llu}", kvEntry_ValueLen(e),
+                 (unsigned long long)kvEntry_Revision(e));
+  kvEntry_Destroy(e);
+}
+
 static void list(job_t *j, kvStore *kv) {
   arq_buf_t b;
   arq_buf_init(&b);
   arq_buf_putc(&b, '[');
-  kvKeysList keys = {0};
-  if (kvStore_Keys(&keys, kv, NULL) == NATS_OK) {
-    for (int i = 0; i < keys.Count; i++) {
-      kvEntry *e = NULL;
-      if (kvStore_Get(&e, kv, keys.Keys[i]) != NATS_OK)
-        continue;
-      arq_buf_puts(&b, b.len > 1 ? ",{\"key\":\"" : "{\"key\":\"");
-      arq_buf_json_escape(&b, keys.Keys[i], strlen(keys.Keys[i]));
-      arq_buf_printf(&b, "\",\"bytes\":%d,\"revision\":%llu}", kvEntry_ValueLen(e),
-                     (unsigned long long)kvEntry_Revision(e));
-      kvEntry_Destroy(e);
-    }
+  if (j->only[0]) {
+    list_entry(&b, kv, j->only); /* a tenant admin sees its own key, if stored, and no other */
+  } else {
+    kvKeysList keys = {0};
+    if (kvStore_Keys(&keys, kv, NULL) == NATS_OK)
+      for (int i = 0; i < keys.Count; i++)
+        list_entry(&b, kv, keys.Keys[i]);
+    kvKeysList_Destroy(&keys);
   }
-  kvKeysList_Destroy(&keys);
   arq_buf_putc(&b, ']');
   answer(j, 200, "application/json", b.data, b.len);
   arq_buf_free(&b);
@@ -269,8 +279,63 @@ static bool is_method(const arq_http_request_t *r, const char *m) {
   return r->method_len == strlen(m) && !memcmp(r->method, m, r->method_len);
 }
 
-/* The caller must hold an admin token; returns 0, or the status of the refusal. */
-static int authorize(arq_conn_t *c, const arq_http_request_t *r, const char **why) {
+/* What a request asks for, read from its head alone. */
+typedef struct {
+  kind_t kind;
+  op_t op;
+  bool known_method; /* GET, PUT or DELETE (a GET without a key is OP_LIST) */
+  bool key_too_long;
+  char key[256];
+} target_t;
+
+/* Returns false for a path outside /admin/policies and /admin/schemas. */
+static bool parse_target(const arq_http_request_t *r, target_t *t) {
+  memset(t, 0, sizeof *t);
+  const char *path = r->path + 7; /* after "/admin/" */
+  size_t rest = r->path_len - 7;
+  size_t prefix;
+  if (rest >= 8 && !memcmp(path, "policies", 8)) {
+    t->kind = KIND_POLICIES;
+    prefix = 8;
+  } else if (rest >= 7 && !memcmp(path, "schemas", 7)) {
+    t->kind = KIND_SCHEMAS;
+    prefix = 7;
+  } else {
+    return false;
+  }
+  const char *key = path + prefix;
+  size_t key_len = rest - prefix;
+  if (key_len && *key == '/') {
+    key++;
+    key_len--;
+  }
+  t->key_too_long = key_len >= sizeof t->key;
+  if (!t->key_too_long) {
+    memcpy(t->key, key, key_len);
+    t->key[key_len] = '\0';
+  }
+  t->known_method = true;
+  if (is_method(r, "GET"))
+    t->op = key_len ? OP_GET : OP_LIST;
+  else if (is_method(r, "PUT"))
+    t->op = OP_PUT;
+  else if (is_method(r, "DELETE"))
+    t->op = OP_DELETE;
+  else
+    t->known_method = false;
+  return true;
+}
+
+/* Who holds the token. */
+typedef struct {
+  bool platform;                     /* role == [auth] platform_admin_role */
+  char tenant[ARQ_ID_MAX_LEN + 1];   /* a tenant admin (role "admin") of this tenant */
+} admin_t;
+
+/* The caller must hold an admin token: a platform admin's, or a tenant admin's. Returns 0,
+ * or the status of the refusal. */
+static int authenticate(arq_conn_t *c, const arq_http_request_t *r, admin_t *who, const char **why) {
+  const arq_config_t *cfg = c->w->shield->cfg;
   const arq_http_header_t *h = arq_http_header(r, "Authorization");
   char token[8192] = "";
   if (h && h->value_len > 7 && h->value_len - 7 < sizeof token && !strncasecmp(h->value, "Bearer ", 7)) {
@@ -282,11 +347,50 @@ static int authorize(arq_conn_t *c, const arq_http_request_t *r, const char **wh
     arq_counter_inc(c->w->shield->m.auth_failures);
     return 401;
   }
-  bool admin = !strcmp(id.role, "admin");
+  /* No platform_admin_role configured: nobody is a platform admin (fail closed). */
+  who->platform = cfg->auth.platform_admin_role && !strcmp(id.role, cfg->auth.platform_admin_role);
+  bool admin = who->platform || !strcmp(id.role, "admin");
+  snprintf(who->tenant, sizeof who->tenant, "%s", id.tenant);
   arq_identity_free(&id);
   if (!admin)
     return *why = "an admin token (role admin) is required", 403;
   return 0;
+}
+
+/* A platform admin may do everything. A tenant admin administers the policy of its own
+ * tenant (the list shows it that key only) and reads schemas: a schema set and `_global`
+ * apply to every tenant. Returns 0, or 403 with the reason. */
+static int permit(const admin_t *who, const target_t *t, const char **why) {
+  /* per worker thread: the reason is read before the thread serves another request */
+  static _Thread_local char reason[2 * ARQ_ID_MAX_LEN + 64];
+  if (who->platform)
+    return 0;
+  if (t->kind == KIND_SCHEMAS) {
+    if (t->known_method && (t->op == OP_GET || t->op == OP_LIST))
+      return 0;
+    return *why = "only a platform admin may write schemas", 403;
+  }
+  if (t->known_method && t->op == OP_LIST)
+    return 0;
+  if (!t->key_too_long && !strcmp(t->key, POLICY_KEY_GLOBAL))
+    return *why = "only a platform admin may administer _global", 403;
+  if (t->key_too_long || strcmp(t->key, who->tenant)) {
+    snprintf(reason, sizeof reason, "an admin of tenant %s may only administer %s", who->tenant,
+             who->tenant);
+    return *why = reason, 403;
+  }
+  return 0;
+}
+
+int arq_admin_authorize_head(arq_conn_t *c, const arq_http_request_t *r, const char **why) {
+  admin_t who;
+  int status = authenticate(c, r, &who, why);
+  if (status)
+    return status;
+  target_t t;
+  if (!parse_target(r, &t))
+    return 0; /* no such resource: arq_admin_handle answers 404, for any admin */
+  return permit(&who, &t, why);
 }
 
 static void refuse(arq_conn_t *c, int status, const char *details) {
@@ -296,72 +400,57 @@ static void refuse(arq_conn_t *c, int status, const char *details) {
 void arq_admin_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t *body, size_t len) {
   arq_shield_t *s = c->w->shield;
   const char *why = NULL;
-  int status = authorize(c, r, &why);
+  admin_t who;
+  target_t t;
+  /* Checked again even when the connection asked arq_admin_authorize_head before reading
+   * the body: it costs one signature check, and no path here depends on that call. */
+  int status = authenticate(c, r, &who, &why);
   if (status) {
     refuse(c, status, why);
     return;
   }
-  const char *path = r->path + 7; /* after "/admin/" */
-  size_t rest = r->path_len - 7;
-  job_t *j = calloc(1, sizeof *j);
-  if (!j)
-    arq_oom("admin job");
-  size_t prefix = 0;
-  if (rest >= 8 && !memcmp(path, "policies", 8)) {
-    j->kind = KIND_POLICIES;
-    prefix = 8;
-  } else if (rest >= 7 && !memcmp(path, "schemas", 7)) {
-    j->kind = KIND_SCHEMAS;
-    prefix = 7;
-  } else {
-    free(j);
+  if (!parse_target(r, &t)) {
     refuse(c, 404, "no such admin resource");
     return;
   }
-  const char *key = path + prefix;
-  size_t key_len = rest - prefix;
-  if (key_len && *key == '/') {
-    key++;
-    key_len--;
+  if ((status = permit(&who, &t, &why))) {
+    refuse(c, status, why);
+    return;
   }
-  if (key_len >= sizeof j->key) {
-    free(j);
+  if (t.key_too_long) {
     refuse(c, 400, "key too long");
     return;
   }
-  memcpy(j->key, key, key_len);
-  j->key[key_len] = '\0';
-  bool valid_key = j->kind == KIND_POLICIES ? (!strcmp(j->key, "_global") || arq_id_valid_str(j->key))
-                                           : arq_subject_valid(j->key);
-  if (!key_len && is_method(r, "GET")) {
-    j->op = OP_LIST;
-  } else if (!key_len || !valid_key) {
-    free(j);
-    refuse(c, 400, key_len ? "invalid key" : "a key is required");
-    return;
-  } else if (is_method(r, "GET")) {
-    j->op = OP_GET;
-  } else if (is_method(r, "DELETE")) {
-    j->op = OP_DELETE;
-  } else if (is_method(r, "PUT")) {
-    j->op = OP_PUT;
-    if (r->content_length > (int64_t)ARQ_ADMIN_MAX_BODY) {
-      free(j);
-      refuse(c, 413, "body too large");
-      return;
-    }
-    if (!len) {
-      free(j);
-      refuse(c, 400, "a body is required");
-      return;
-    }
-  } else {
-    free(j);
+  bool valid_key = t.kind == KIND_POLICIES ? (!strcmp(t.key, POLICY_KEY_GLOBAL) || arq_id_valid_str(t.key))
+                                          : arq_subject_valid(t.key);
+  if (!t.known_method) {
     static const char refusal[] = "{\"error\":\"Method Not Allowed\",\"details\":\"use GET, PUT or DELETE\"}";
     arq_http_reply(c, 405, "application/json", refusal, sizeof refusal - 1, false,
                    "Allow: GET, PUT, DELETE\r\n");
     return;
   }
+  if (t.op != OP_LIST && !valid_key) {
+    refuse(c, 400, t.key[0] ? "invalid key" : "a key is required");
+    return;
+  }
+  if (t.op == OP_PUT) {
+    if (r->content_length > (int64_t)(size_t)s->cfg->shield.admin_max_body_bytes) {
+      refuse(c, 413, "body too large");
+      return;
+    }
+    if (!len) {
+      refuse(c, 400, "a body is required");
+      return;
+    }
+  }
+  job_t *j = calloc(1, sizeof *j);
+  if (!j)
+    arq_oom("admin job");
+  j->kind = t.kind;
+  j->op = t.op;
+  memcpy(j->key, t.key, sizeof j->key);
+  if (t.op == OP_LIST && t.kind == KIND_POLICIES && !who.platform)
+    snprintf(j->only, sizeof j->only, "%s", who.tenant);
   if (j->kind == KIND_SCHEMAS && arq_http_query_param(r->query, r->query_len, "message", j->message,
                                                       sizeof j->message) < 0)
     j->message[0] = '\0';

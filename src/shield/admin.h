@@ -1,5 +1,5 @@
 /*
- * admin.h — the admin HTTP API (`/admin/...`, admin JWT with role "admin"):
+ * admin.h — the admin HTTP API (`/admin/...`, an admin JWT):
  *
  *   GET    /admin/policies            list: [{"key":...,"bytes":N,"revision":R}]
  *   GET    /admin/policies/<key>      the module (application/wasm)
@@ -9,6 +9,14 @@
  *   GET    /admin/schemas/<id>        the gzip-compressed FileDescriptorSet
  *   PUT    /admin/schemas/<id>[?message=pkg.Name]   body: the set, plain or gzip
  *   DELETE /admin/schemas/<id>
+ *
+ * AUTHORITY
+ *   A platform admin (role = [auth] platform_admin_role; unset: there is none) may do all
+ *   of the above. A tenant admin (role "admin") administers its own tenant only:
+ *   /admin/policies/<its tenant_id> (GET, PUT, DELETE), the list (which shows that key
+ *   only), and reads of schemas. `_global` (it sees every tenant's traffic) and schema
+ *   writes (a subject's schema binds every tenant) are the platform admin's. Anything else
+ *   is refused with 403; no valid token, 401.
  *
  * DESIGN
  *   nats.c's KV calls block, so requests are checked for authority on the worker and then
@@ -31,7 +39,14 @@ typedef struct arq_conn arq_conn_t;
 arq_admin_t *arq_admin_start(arq_shield_t *s);
 void arq_admin_stop(arq_admin_t *a);
 
-/** Serves one /admin/ request (on the connection's worker). */
+/** Decides from the head alone whether the request's token may do what its method and
+ *  path ask (the rules above), so that a refused request's body is never read or
+ *  buffered. Returns 0, or the refusal's status (401 or 403) with the reason in `why`
+ *  (static or per-thread storage, valid until the next call on this thread). A path that
+ *  names no admin resource passes for any admin: arq_admin_handle answers it 404. */
+int arq_admin_authorize_head(arq_conn_t *c, const arq_http_request_t *r, const char **why);
+
+/** Serves one /admin/ request (on the connection's worker); checks authority again. */
 void arq_admin_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t *body, size_t len);
 
 #endif
