@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "shield/admin.h"
 #include "shield/shield.h"
 #include "shield/tls.h"
 
@@ -84,21 +85,40 @@ static ssize_t transport_write_queue(arq_conn_t *c) {
   return wrote;
 }
 
-static void update_interest(arq_conn_t *c) {
-  bool want_write = c->out_count || c->tls_read_wants_write;
-  arq_io_update(c->w->loop, &c->io, want_write ? ARQ_IO_READ | ARQ_IO_WRITE : ARQ_IO_READ);
+/* A client that sends requests and never reads their answers gets no more answers queued:
+ * its input waits (in the kernel, where TCP pushes back) until it reads. */
+static bool http_over_queue(const arq_conn_t *c) {
+  return c->state == CONN_HTTP &&
+         c->out_bytes > (size_t)c->w->shield->cfg->shield.http_max_queued_bytes;
 }
 
-void arq_conn_accept(arq_worker_t *w, int fd, const char *peer, arq_tls_ctx_t *tls) {
+static void update_interest(arq_conn_t *c) {
+  bool want_write = c->out_count || c->tls_read_wants_write;
+  c->http_paused = http_over_queue(c);
+  bool no_read = c->http_paused || (c->state == CONN_HTTP && (c->busy || c->close_after_flush));
+  uint32_t events = (no_read ? 0 : ARQ_IO_READ) | (want_write ? ARQ_IO_WRITE : 0);
+  arq_io_update(c->w->loop, &c->io, events);
+}
+
+static void stop_counting_pending(arq_conn_t *c) {
+  if (c->pending_counted) {
+    c->pending_counted = false;
+    arq_gauge_add(c->w->shield->m.pending_handshakes, -1);
+  }
+}
+
+void arq_conn_accept(arq_worker_t *w, int fd, const char *peer, arq_tls_ctx_t *tls, bool admin_port) {
   arq_shield_t *s = w->shield;
   arq_conn_t *c = calloc(1, sizeof *c);
   if (!c)
     arq_oom("connection");
   c->w = w;
   c->state = CONN_HTTP;
+  c->admin_port = admin_port;
   snprintf(c->peer, sizeof c->peer, "%s", peer);
   c->last_seen_ms = arq_loop_now_ms(w->loop);
   arq_timer_init(&c->timer, on_timer, c);
+  arq_timer_init(&c->expiry_timer, NULL, c); /* armed by the session */
   c->free_task.cb = free_conn;
   c->free_task.data = c;
   c->reread_task.cb = reread;
@@ -120,6 +140,10 @@ void arq_conn_accept(arq_worker_t *w, int fd, const char *peer, arq_tls_ctx_t *t
     w->all->prev = c;
   w->all = c;
   w->open_conns++;
+  if (!admin_port) { /* the admin listener is exempt from the pre-upgrade caps */
+    c->pending_counted = true;
+    arq_gauge_add(s->m.pending_handshakes, 1);
+  }
   arq_timer_start(w->loop, &c->timer, (uint64_t)s->cfg->shield.handshake_timeout_ms);
 }
 
@@ -140,6 +164,34 @@ static void out_clear(arq_conn_t *c) {
   free(c->out);
   c->out = NULL;
   c->out_cap = 0;
+}
+
+/* After the last answer to a client that may still be sending (pipelined requests, a body
+ * we refused): closing now with unread input would make the kernel send RST, which can
+ * destroy the answer before the client reads it. So the write side is shut and input is
+ * read and dropped until the client closes, or close_timeout_ms. */
+static void linger(arq_conn_t *c) {
+  c->lingering = true;
+  c->state = CONN_CLOSING;
+  c->close_after_flush = false;
+  free(c->in);
+  c->in = NULL;
+  c->in_len = c->in_cap = 0;
+  shutdown(c->io.fd, SHUT_WR);
+  arq_io_update(c->w->loop, &c->io, ARQ_IO_READ);
+  arq_timer_start(c->w->loop, &c->timer, (uint64_t)c->w->shield->cfg->shield.close_timeout_ms);
+}
+
+static void drop_input(arq_conn_t *c) {
+  for (int i = 0; i < READS_PER_EVENT; i++) {
+    ssize_t n = read(c->io.fd, c->w->read_buf, c->w->read_buf_cap);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      arq_conn_abort(c);
+      return;
+    }
+    if (n < 0 || (size_t)n < c->w->read_buf_cap)
+      return;
+  }
 }
 
 /* Writes as much as the socket takes. Returns -1 when the connection was aborted. */
@@ -167,10 +219,19 @@ static int flush(arq_conn_t *c) {
     }
   }
   if (!c->out_count && c->close_after_flush) {
+    if (c->state == CONN_HTTP && !c->tls) {
+      linger(c);
+      return -1;
+    }
     arq_conn_abort(c);
     return -1;
   }
+  bool was_paused = c->http_paused;
   update_interest(c);
+  if (was_paused && !c->http_paused && c->in_len && !c->busy) {
+    on_readable(c); /* the requests that waited for the client to read */
+    return c->state == CONN_CLOSED ? -1 : 0;
+  }
   return 0;
 }
 
@@ -217,11 +278,29 @@ static void forget_unflushed(arq_conn_t *c) {
   c->unflushed = false;
 }
 
+/* The largest frame one delivery can make: a max-size message base64-encoded in JSON with
+ * its envelope fields. send_queue_bytes is the backlog allowed on top of it, so a member is
+ * never called slow for one big message it has not had a chance to read yet. */
+static size_t largest_frame(const arq_config_t *cfg) {
+  size_t max = (size_t)cfg->shield.max_message_bytes;
+  return (max + 2) / 3 * 4 + 4096;
+}
+
+static int flush(arq_conn_t *c);
+
+static bool over_send_queue(const arq_conn_t *c, size_t more) {
+  const arq_config_t *cfg = c->w->shield->cfg;
+  return c->out_bytes + more > (size_t)cfg->shield.send_queue_bytes + largest_frame(cfg);
+}
+
 void arq_conn_send(arq_conn_t *c, arq_frame_t *f) {
   if (c->state == CONN_CLOSED)
     return;
-  const arq_config_t *cfg = c->w->shield->cfg;
-  if (c->state != CONN_HTTP && c->out_bytes + f->len > (size_t)cfg->shield.send_queue_bytes) {
+  /* Frames of this loop turn are written at its end: before calling a member slow, give
+   * the socket what it takes now. */
+  if (c->state != CONN_HTTP && over_send_queue(c, f->len) && c->out_count && flush(c))
+    return;
+  if (c->state != CONN_HTTP && over_send_queue(c, f->len)) {
     arq_counter_inc(c->w->shield->m.slow_consumer_disconnects);
     ARQ_LOG(ARQ_LOG_WARN, "shield", "slow consumer closed", {"conn", c->conn_id},
             {"tenant_id", c->id.tenant});
@@ -301,6 +380,7 @@ void arq_conn_abort(arq_conn_t *c) {
   }
   close(c->io.fd);
   c->io.fd = -1;
+  arq_timer_stop(w->loop, &c->expiry_timer);
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -308,6 +388,7 @@ void arq_conn_abort(arq_conn_t *c) {
   if (c->next)
     c->next->prev = c->prev;
   w->open_conns--;
+  stop_counting_pending(c);
   arq_loop_defer(w->loop, &c->free_task);
 }
 
@@ -341,10 +422,48 @@ static void consume_input(arq_conn_t *c, size_t n) {
   c->in_len -= n;
 }
 
+static void refuse_preauth(arq_conn_t *c, arq_preauth_t why, int status, const char *details) {
+  arq_counter_inc(c->w->shield->m.preauth_refusals[why]);
+  arq_http_reply_error(c, status, arq_http_status_reason(status), details);
+}
+
+/* Only the admin API takes bodies, and only from a caller its token allows: the head is
+ * authorized before a byte of the body is kept. Returns 1 to wait for more input, 0 when
+ * the body may be handed over (or there is none), -1 when refused. */
+static int admin_body(arq_conn_t *c, const arq_http_request_t *req, size_t head_len,
+                      size_t *body_len) {
+  const arq_config_t *cfg = c->w->shield->cfg;
+  *body_len = req->content_length > 0 ? (size_t)req->content_length : 0;
+  bool admin_here = (!cfg->shield.admin_listen || c->admin_port) && req->path_len >= 7 &&
+                    !memcmp(req->path, "/admin/", 7);
+  if (!*body_len || !admin_here) {
+    *body_len = 0; /* refused by the router without reading it */
+    return 0;
+  }
+  if (*body_len > (size_t)cfg->shield.admin_max_body_bytes) {
+    arq_http_reply_error(c, 413, "Payload Too Large", "body larger than shield.admin_max_body_bytes");
+    return -1;
+  }
+  if (!c->body_authorized) {
+    const char *why = "";
+    int status = arq_admin_authorize_head(c, req, &why);
+    if (status) {
+      arq_http_reply_error(c, status, arq_http_status_reason(status), why);
+      return -1;
+    }
+    c->body_authorized = true;
+    c->http_allowance += *body_len;
+  }
+  return c->in_len - head_len < *body_len ? 1 : 0;
+}
+
 /* Parses complete request heads; returns -1 once the connection is gone or upgraded
  * bytes must go to the WebSocket reader. */
 static int process_http(arq_conn_t *c) {
-  while (c->state == CONN_HTTP && c->in_len && !c->close_after_flush) {
+  const arq_config_t *cfg = c->w->shield->cfg;
+  while (c->state == CONN_HTTP && c->in_len && !c->close_after_flush && !c->busy) {
+    if (http_over_queue(c))
+      return 0; /* resumed by flush() once the client reads */
     arq_http_request_t req;
     int r = arq_http_parse_request((const char *)c->in, c->in_len, MAX_HTTP_HEAD, &req);
     if (r == 0)
@@ -358,14 +477,17 @@ static int process_http(arq_conn_t *c) {
       arq_http_reply_error(c, status, arq_http_status_reason(status), details);
       return -1;
     }
-    /* Only the admin API takes bodies: wait until the whole body is here. */
-    size_t body_len = req.content_length > 0 ? (size_t)req.content_length : 0;
-    bool admin = req.path_len >= 7 && !memcmp(req.path, "/admin/", 7);
-    if (body_len && admin && body_len <= ARQ_ADMIN_MAX_BODY && c->in_len - (size_t)r < body_len)
-      return 0;
-    if (!(body_len && admin && body_len <= ARQ_ADMIN_MAX_BODY))
-      body_len = 0; /* refused by the router without reading it */
+    size_t body_len;
+    int wait = admin_body(c, &req, (size_t)r, &body_len);
+    if (wait)
+      return wait > 0 ? 0 : -1;
+    c->body_authorized = false;
     arq_counter_inc(c->w->shield->m.http_requests);
+    if (++c->http_requests >= (uint32_t)cfg->shield.http_max_requests && req.keep_alive) {
+      /* The last request this connection may make: its answer closes it. */
+      req.keep_alive = false;
+      arq_counter_inc(c->w->shield->m.preauth_refusals[ARQ_PREAUTH_REQUESTS]);
+    }
     int rc = arq_http_handle(c, &req, c->in + r, body_len);
     if (c->state == CONN_CLOSED)
       return -1;
@@ -380,6 +502,8 @@ void arq_conn_resume(arq_conn_t *c) {
   c->busy = false;
   if (c->state == CONN_HTTP && c->in_len && !process_http(c) && c->state == CONN_WS)
     process_ws(c);
+  if (c->state == CONN_HTTP)
+    update_interest(c); /* reading stopped while the job ran */
 }
 
 static void process_ws(arq_conn_t *c) {
@@ -471,11 +595,44 @@ static void keep_leftover(arq_conn_t *c, const uint8_t *data, size_t len) {
   c->in_len = len;
 }
 
+/* Before the upgrade a connection may send handshake_max_bytes, plus the admin bodies its
+ * token allowed. Returns false (and refuses it) past that. */
+static bool within_http_budget(arq_conn_t *c, size_t n) {
+  const arq_config_t *cfg = c->w->shield->cfg;
+  c->http_bytes += n;
+  if (c->http_bytes <= (size_t)cfg->shield.handshake_max_bytes + c->http_allowance)
+    return true;
+  refuse_preauth(c, ARQ_PREAUTH_BYTES, 429, "too many bytes before the upgrade (shield.handshake_max_bytes)");
+  return false;
+}
+
 static void on_readable(arq_conn_t *c) {
+  const arq_config_t *cfg = c->w->shield->cfg;
+  /* Input kept from before (requests that waited for the client to read our answers, or
+   * for an admin job) goes first: it may complete without reading anything. */
+  if (c->state == CONN_HTTP && c->in_len) {
+    process_input(c);
+    if (c->state == CONN_CLOSED)
+      return;
+  }
   for (int i = 0; i < READS_PER_EVENT && c->state != CONN_CLOSED; i++) {
-    size_t limit = c->state == CONN_HTTP ? MAX_HTTP_HEAD + ARQ_ADMIN_MAX_BODY + 1 : READ_CHUNK * 4;
+    if (c->state == CONN_HTTP && (http_over_queue(c) || c->busy || c->close_after_flush)) {
+      /* Nothing is read while nothing more would be answered. Without read interest we
+       * are only called for an error or hang-up: see whether the peer is gone. */
+      char probe;
+      ssize_t got = recv(c->io.fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+        arq_conn_abort(c);
+        return;
+      }
+      update_interest(c);
+      return;
+    }
+    size_t limit = c->state == CONN_HTTP
+                       ? MAX_HTTP_HEAD + (c->body_authorized ? (size_t)cfg->shield.admin_max_body_bytes : 0) + 1
+                       : READ_CHUNK * 4;
     if (c->in_len >= limit) {
-      if (c->state == CONN_HTTP) { /* more than a head and an admin body: never complete */
+      if (c->state == CONN_HTTP) { /* more than a head (and an allowed body): never complete */
         arq_http_reply_error(c, 431, "Request Header Fields Too Large", "request head too large");
         return;
       }
@@ -495,6 +652,11 @@ static void on_readable(arq_conn_t *c) {
     }
     c->last_seen_ms = arq_loop_now_ms(c->w->loop);
     c->ping_outstanding = false;
+    if (c->state == CONN_HTTP && !within_http_budget(c, (size_t)n)) {
+      if (shared)
+        c->in_len = 0;
+      return;
+    }
     if (shared) { /* process in place; only a remainder is copied */
       c->in = dst;
       c->in_cap = room;
@@ -525,6 +687,10 @@ static void on_io(arq_loop_t *loop, arq_io_t *io, uint32_t events) {
   arq_conn_t *c = io->data;
   if (c->state == CONN_CLOSED)
     return;
+  if (c->lingering) {
+    drop_input(c);
+    return;
+  }
   if (events & ARQ_IO_WRITE && flush(c))
     return;
   if (events & ARQ_IO_READ || (events & ARQ_IO_WRITE && c->tls_read_wants_write))
@@ -533,6 +699,7 @@ static void on_io(arq_loop_t *loop, arq_io_t *io, uint32_t events) {
 
 void arq_conn_start_ws(arq_conn_t *c) {
   const arq_config_t *cfg = c->w->shield->cfg;
+  stop_counting_pending(c);
   arq_ws_reader_init(&c->reader, (size_t)cfg->shield.max_message_bytes, true);
   c->reader_ready = true;
   c->state = CONN_WS;
@@ -545,6 +712,7 @@ static void on_timer(arq_loop_t *loop, arq_timer_t *t) {
   uint64_t now = arq_loop_now_ms(loop);
   switch (c->state) {
   case CONN_HTTP: /* handshake or keep-alive timeout */
+    arq_counter_inc(c->w->shield->m.preauth_refusals[ARQ_PREAUTH_TIMEOUT]);
     arq_conn_abort(c);
     return;
   case CONN_CLOSING: /* the peer never answered our close */

@@ -39,20 +39,40 @@ static void register_metrics(arq_shield_t *s) {
   s->m.mirror_traffic = arq_metrics_counter(m, "shield_mirror_traffic_total", "Messages mirrored to shadow subjects.", NULL);
   s->m.mirror_failures = arq_metrics_counter(m, "shield_mirror_failures_total", "Mirror copies NATS did not take (the primary was not affected).", NULL);
   s->m.schema_violations = arq_metrics_counter(m, "shield_schema_violation_total", "Messages rejected by schema validation.", NULL);
+  s->m.policy_log_dropped = arq_metrics_counter(m, "shield_policy_log_dropped_total",
+                                                 "host_log lines of policies dropped: over log_max_bytes_per_eval or log_lines_per_second.", NULL);
+  static const char *const preauth[ARQ_PREAUTH_REASONS] = {"pending_cap", "connection_cap", "bytes", "requests", "timeout"};
+  for (int i = 0; i < ARQ_PREAUTH_REASONS; i++)
+    s->m.preauth_refusals[i] = arq_metrics_counter(m, "shield_preauth_refusals_total",
+                                                   "Connections cut before their WebSocket upgrade, by budget.",
+                                                   (const char *[]){"reason", preauth[i], NULL});
+  s->m.pending_handshakes = arq_metrics_gauge(m, "shield_pending_handshakes", "Connections accepted and not upgraded yet.", NULL);
+  s->m.accept_pauses = arq_metrics_counter(m, "shield_accept_pauses_total",
+                                           "Times a listener paused because the process ran out of descriptors or memory.", NULL);
+  s->m.reserved_headers = arq_metrics_counter(m, "shield_reserved_headers_stripped_total",
+                                              "Client envelope headers in a server namespace (x-arqon-*, traceparent, nats-*) removed.", NULL);
+  s->m.tokens_expired = arq_metrics_counter(m, "shield_tokens_expired_total", "Connections closed with 4001 because their token expired.", NULL);
 }
 
-/* SPEC: listening beyond loopback without TLS needs allow_insecure = true. */
-static int check_listen_rules(const arq_config_t *cfg) {
+/* SPEC: listening beyond loopback without TLS needs allow_insecure = true; the admin
+ * listener (tokens, policy modules) is held to the same rule. */
+static int check_listen_rule(const arq_config_t *cfg, const char *key, const char *addr) {
   char host[256];
   uint16_t port;
-  arq_config_split_hostport(cfg->shield.listen, host, sizeof host, &port);
+  arq_config_split_hostport(addr, host, sizeof host, &port);
   if (!cfg->shield.tls_cert && !arq_config_host_is_loopback(host) && !cfg->shield.allow_insecure) {
-    fprintf(stderr, "arqon-shield: shield.listen = \"%s\" is not a loopback address and TLS is "
-                    "not configured; set shield.allow_insecure = true to allow plain ws://\n",
-            cfg->shield.listen);
+    fprintf(stderr, "arqon-shield: shield.%s = \"%s\" is not a loopback address and TLS is "
+                    "not configured; set shield.allow_insecure = true to allow plain HTTP\n",
+            key, addr);
     return -1;
   }
   return 0;
+}
+
+static int check_listen_rules(const arq_config_t *cfg) {
+  if (check_listen_rule(cfg, "listen", cfg->shield.listen))
+    return -1;
+  return cfg->shield.admin_listen ? check_listen_rule(cfg, "admin_listen", cfg->shield.admin_listen) : 0;
 }
 
 static char *limits_json(const arq_config_t *cfg) {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "common/log.h"
 #include "shield/shield.h"
 #include "shield/spine.h"
@@ -66,13 +67,14 @@ static void answer_error(pending_t *p, int code, const char *reason) {
   arq_conn_t *c = arq_strmap_get(&p->w->conns, p->conn_id, strlen(p->conn_id));
   if (!c || c->state != CONN_WS)
     return;
-  char data[160];
-  snprintf(data, sizeof data, "{\"code\":%d,\"reason\":\"%s\"}", code, reason);
+  arq_buf_t *data = &c->w->reply;
+  arq_buf_reset(data);
+  arq_json_write_error(data, code, reason);
   Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
   Arqon__V1__Event ev = ARQON__V1__EVENT__INIT;
   ev.type = "error";
-  ev.data.data = (uint8_t *)data;
-  ev.data.len = strlen(data);
+  ev.data.data = (uint8_t *)data->data;
+  ev.data.len = data->len;
   e.id = p->client_id;
   e.timestamp = arq_wall_ms();
   e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_EVENT;

@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
+#include "common/json.h"
 #include "common/log.h"
 #include "common/trace.h"
 #include "common/version.h"
@@ -26,6 +29,7 @@
 
 #define MAX_STRIKES 20 /* consecutive rate-limited messages before the connection is closed */
 #define ARQ_SCHEMA_REASON 320
+#define MAX_REFRESH_BYTES 9000 /* {"token":"<JWT up to 8 KiB>"} */
 
 typedef struct {
   arq_conn_t *c;
@@ -73,24 +77,14 @@ static void ack(const reply_ctx_t *r, const char *room) {
     send_event(r, "ack", NULL, room);
 }
 
-/* Errors are sent even without an id: nothing is dropped silently. Built on the stack:
- * an abusive client gets its 429s without costing an allocation each. */
+/* Errors are sent even without an id: nothing is dropped silently. Built in the worker's
+ * reply buffer: an abusive client gets its 429s without costing an allocation each. */
 static void reply_error(const reply_ctx_t *r, int code, const char *reason, const char *room) {
-  char data[640];
-  size_t n = (size_t)snprintf(data, sizeof data, "{\"code\":%d,\"reason\":\"", code);
-  for (const char *p = reason; *p && n < sizeof data - 8; p++) {
-    unsigned char ch = (unsigned char)*p;
-    if (ch == '"' || ch == '\\') {
-      data[n++] = '\\';
-      data[n++] = (char)ch;
-    } else if (ch < 0x20) {
-      n += (size_t)snprintf(data + n, sizeof data - n, "\\u%04x", ch);
-    } else {
-      data[n++] = (char)ch;
-    }
-  }
-  snprintf(data + n, sizeof data - n, "\"}");
-  send_event(r, "error", data, room);
+  arq_buf_t *data = &r->c->w->reply;
+  arq_buf_reset(data);
+  arq_json_write_error(data, code, reason);
+  arq_buf_putc(data, '\0');
+  send_event(r, "error", data->data, room);
   arq_counter_inc(r->c->w->shield->m.errors_sent);
 }
 
@@ -239,8 +233,23 @@ static void too_large(const reply_ctx_t *r, const Arqon__V1__Envelope *e, const 
   refuse(r, e, 413, "too_large", "message too large for the spine (NATS max_payload)");
 }
 
+/* SPEC section 10: the types of the events the server sends. A member must be able to
+ * trust that an "ack" or a "presence.join" came from the server. */
+static bool reserved_event_type(const char *type) {
+  static const char *const reserved[] = {"ack", "error", "welcome", "pong", "history"};
+  for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+    if (!strcmp(type, reserved[i]))
+      return true;
+  return !strncmp(type, "presence.", 9);
+}
+
 static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t received_ns) {
   arq_conn_t *c = r->c;
+  const char *type = e->event->type ? e->event->type : "";
+  if (reserved_event_type(type)) {
+    refuse(r, e, 400, "reserved_type", "this event type is reserved for the server");
+    return;
+  }
   if (!may_use_room(r, e))
     return;
   char subject[160];
@@ -289,6 +298,14 @@ static void handle_join(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
     refuse(r, e, 403, "permission_denied", "the token's rooms claim does not cover this room");
     return;
   }
+  int64_t max_rooms = c->w->shield->cfg->shield.max_rooms_per_connection;
+  if (!joined(c, e->room_id) && c->nrooms >= (size_t)max_rooms) {
+    char why[128];
+    snprintf(why, sizeof why, "too many rooms: at most %lld per connection "
+                              "(shield.max_rooms_per_connection)", (long long)max_rooms);
+    refuse(r, e, 429, "room_limit", why);
+    return;
+  }
   if (!arq_spine_connected(c->w->shield->spine)) {
     spine_down(r, e->room_id);
     return;
@@ -329,9 +346,94 @@ static void handle_read(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
     arq_session_request(r->c, e, r->text);
 }
 
+/* ---- token lifetime ---- */
+
+static void on_token_expired(arq_loop_t *loop, arq_timer_t *t) {
+  arq_conn_t *c = t->data;
+  if (c->state != CONN_WS)
+    return;
+  arq_counter_inc(c->w->shield->m.tokens_expired);
+  ARQ_LOG(ARQ_LOG_INFO, "shield", "token expired", {"conn", c->conn_id}, {"tenant_id", c->id.tenant},
+          {"user", c->id.sub});
+  arq_conn_close(c, 4001, "token expired");
+}
+
+/* The connection lives until its token's exp (with the configured leeway), unless a
+ * refresh brings a later one. */
+static void arm_expiry(arq_conn_t *c) {
+  int64_t deadline_ms = (c->id.exp + c->w->shield->cfg->auth.leeway_s) * 1000 + 999;
+  int64_t left = deadline_ms - arq_wall_ms();
+  arq_timer_start(c->w->loop, &c->expiry_timer, left > 0 ? (uint64_t)left : 0);
+}
+
+/* After a refresh with a narrower rooms claim, the rooms it no longer covers are left. */
+static void leave_uncovered_rooms(arq_conn_t *c) {
+  for (size_t i = c->nrooms; i-- > 0;) {
+    if (!c->id.rooms || arq_identity_room_allowed(&c->id, c->rooms[i]))
+      continue;
+    char *room = c->rooms[i];
+    Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
+    Arqon__V1__Command cmd = ARQON__V1__COMMAND__INIT;
+    char trace[33];
+    cmd.type = "leave";
+    e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_CMD;
+    e.cmd = &cmd;
+    e.room_id = room;
+    stamp(c, &e, trace);
+    notify_brain(c, "leave", &e, NULL);
+    arq_egress_leave(c, room);
+  }
+}
+
+/* `refresh` (SPEC section 10): cmd.data {"token":"<JWT>"} for the same tenant and user. */
+static void handle_refresh(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
+  arq_conn_t *c = r->c;
+  const ProtobufCBinaryData *data = &e->cmd->data;
+  if (data->len > MAX_REFRESH_BYTES) {
+    reply_error(r, 413, "refresh data too large", NULL);
+    return;
+  }
+  arq_json_limits_t limits = {MAX_REFRESH_BYTES, 4, 64};
+  arq_json_doc_t doc;
+  arq_json_doc_init(&doc, &limits);
+  const arq_json_value_t *root = arq_json_parse(&doc, (const char *)data->data, data->len, NULL);
+  const arq_json_value_t *tv = root ? arq_json_object_get(root, "token", 5) : NULL;
+  size_t len = 0;
+  const char *token = tv && arq_json_type(tv) == ARQ_JSON_STRING ? arq_json_string(tv, &len) : NULL;
+  char copy[MAX_REFRESH_BYTES];
+  if (!token || !len || len >= sizeof copy || memchr(token, '\0', len)) {
+    arq_json_doc_free(&doc);
+    reply_error(r, 400, "refresh needs data {\"token\":\"<JWT>\"}", NULL);
+    return;
+  }
+  memcpy(copy, token, len);
+  copy[len] = '\0';
+  arq_json_doc_free(&doc);
+  arq_identity_t id;
+  const char *why = NULL;
+  arq_shield_t *s = c->w->shield;
+  if (arq_auth_verify(s->auth, copy, (int64_t)time(NULL), &id, &why)) {
+    arq_counter_inc(s->m.auth_failures);
+    reply_error(r, 401, why, NULL);
+    return;
+  }
+  if (strcmp(id.tenant, c->id.tenant) || strcmp(id.sub, c->id.sub)) {
+    arq_identity_free(&id);
+    refuse(r, e, 403, "permission_denied", "a refresh token must name the same tenant_id and sub");
+    return;
+  }
+  arq_identity_free(&c->id);
+  c->id = id;
+  leave_uncovered_rooms(c);
+  arm_expiry(c);
+  ack(r, NULL);
+}
+
 static void handle_command(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
   const char *type = e->cmd->type ? e->cmd->type : "";
-  if (!strcmp(type, "join"))
+  if (!strcmp(type, "refresh"))
+    handle_refresh(r, e);
+  else if (!strcmp(type, "join"))
     handle_join(r, e);
   else if (!strcmp(type, "leave"))
     handle_leave(r, e);
@@ -348,18 +450,43 @@ static void add_header(arq_buf_t *b, const char *name, const char *value) {
   arq_buf_append(b, value, strlen(value) + 1);
 }
 
-/* The message hooks: what the message carries, where it would go, and its data. */
+/* Names the server stamps (SPEC section 4) or NATS interprets: a client's header of that
+ * name could pose as the server's, before a policy, a subscriber or a mirror. */
+static bool reserved_header(const char *name) {
+  return !strncasecmp(name, "x-arqon-", 8) || !strcasecmp(name, "traceparent") ||
+         !strncasecmp(name, "nats-", 5);
+}
+
+/* Removed, not refused: browsers and proxies add such headers without the user's say;
+ * counted in shield_reserved_headers_stripped_total. */
+static void strip_reserved_headers(arq_conn_t *c, Arqon__V1__Envelope *e) {
+  size_t kept = 0;
+  for (size_t i = 0; i < e->n_headers; i++) {
+    const char *key = e->headers[i]->key;
+    if (key && reserved_header(key)) {
+      arq_counter_inc(c->w->shield->m.reserved_headers);
+      continue;
+    }
+    e->headers[kept++] = e->headers[i];
+  }
+  e->n_headers = kept;
+}
+
+/* The message hooks: what the message carries, where it would go, and its data. The
+ * client's headers come after the stamped ones, which a lookup finds first. */
 static bool policy_allows(arq_conn_t *c, const Arqon__V1__Envelope *e, arq_verdict_t *v,
                           const reply_ctx_t *r) {
   arq_buf_t *h = &c->w->policy_headers;
   arq_buf_reset(h);
-  for (size_t i = 0; i < e->n_headers; i++)
-    if (e->headers[i]->key && e->headers[i]->value)
-      add_header(h, e->headers[i]->key, e->headers[i]->value);
   add_header(h, "x-arqon-tenant", c->id.tenant);
   add_header(h, "x-arqon-sender", c->id.sub);
   add_header(h, "x-arqon-conn", c->conn_id);
   add_header(h, "x-arqon-trace-id", e->trace_id);
+  if (e->room_id && *e->room_id)
+    add_header(h, "x-arqon-room", e->room_id);
+  for (size_t i = 0; i < e->n_headers; i++)
+    if (e->headers[i]->key && e->headers[i]->value)
+      add_header(h, e->headers[i]->key, e->headers[i]->value);
   char subject[192];
   message_subject(c, e, subject, sizeof subject);
   const ProtobufCBinaryData *data = NULL;
@@ -407,6 +534,7 @@ void arq_session_message(arq_conn_t *c, bool binary, const uint8_t *data, size_t
     goto done;
   }
   r.id = e->id ? e->id : "";
+  strip_reserved_headers(c, e);
   stamp(c, e, trace);
   r.trace_id = trace;
   if (!take_token(c)) {
@@ -495,6 +623,8 @@ void arq_session_open(arq_conn_t *c) {
            (unsigned long long)++w->next_conn);
   c->tokens = (double)s->cfg->shield.conn_burst;
   c->tokens_at_ms = arq_loop_now_ms(w->loop);
+  arq_timer_init(&c->expiry_timer, on_token_expired, c);
+  arm_expiry(c);
   arq_egress_register(c);
   arq_gauge_add(s->m.connections, 1);
 

@@ -57,6 +57,17 @@ typedef enum {
   ARQ_DENIAL_REASONS
 } arq_denial_t;
 
+/* Why a connection was cut before its upgrade: the `reason` label of
+ * shield_preauth_refusals_total (docs/security.md). */
+typedef enum {
+  ARQ_PREAUTH_PENDING_CAP,    /* max_pending_handshakes connections already waiting */
+  ARQ_PREAUTH_CONNECTION_CAP, /* max_connections reached, upgraded or not */
+  ARQ_PREAUTH_BYTES,          /* handshake_max_bytes */
+  ARQ_PREAUTH_REQUESTS,       /* http_max_requests */
+  ARQ_PREAUTH_TIMEOUT,        /* handshake_timeout_ms */
+  ARQ_PREAUTH_REASONS
+} arq_preauth_t;
+
 typedef struct {
   arq_gauge_t *connections;
   arq_counter_t *messages_in;
@@ -77,6 +88,12 @@ typedef struct {
   arq_counter_t *mirror_traffic;
   arq_counter_t *mirror_failures;
   arq_counter_t *schema_violations;
+  arq_counter_t *preauth_refusals[ARQ_PREAUTH_REASONS]; /* by arq_preauth_t */
+  arq_gauge_t *pending_handshakes;
+  arq_counter_t *accept_pauses;
+  arq_counter_t *reserved_headers;
+  arq_counter_t *tokens_expired;
+  arq_counter_t *policy_log_dropped; /* host_log lines over the policy log budget */
 } arq_shield_metrics_t;
 
 struct arq_shield {
@@ -134,6 +151,11 @@ struct arq_worker {
   arq_conn_t *unflushed;
   arq_task_t flush_task;
   bool flush_queued;
+  arq_buf_t reply; /* the data of an error reply being built */
+  /* Out of descriptors or memory, accept() fails at once and a level-triggered listener
+   * fires again: the listeners pause instead of spinning. */
+  arq_timer_t accept_timer;
+  bool accept_paused;
 };
 
 /* Who is in a room (or has a user id) on one worker. */
@@ -157,6 +179,14 @@ struct arq_conn {
   arq_conn_t *prev, *next; /* worker->all */
   char peer[64];           /* client address for logs and limits */
   bool admin_port;         /* accepted on admin_listen */
+  /* before the upgrade: the budgets of docs/security.md */
+  bool pending_counted;    /* in shield_pending_handshakes */
+  bool body_authorized;    /* the admin request being read may send its body */
+  bool http_paused;        /* answers queued past http_max_queued_bytes: not reading */
+  bool lingering;          /* answered and shut for writing: input is dropped until EOF */
+  size_t http_bytes;       /* read before the upgrade */
+  size_t http_allowance;   /* admin bodies authorized, on top of handshake_max_bytes */
+  uint32_t http_requests;
   arq_tls_t *tls;          /* NULL for plain ws:// */
   bool busy;               /* an admin request is being served: later requests wait */
   unsigned pending_jobs;   /* admin jobs referring to this connection */
@@ -192,10 +222,11 @@ struct arq_conn {
   uint64_t tokens_at_ms;
   uint32_t limit_strikes;
   bool close_sent;
+  arq_timer_t expiry_timer; /* the token's exp: closed with 4001 unless refreshed */
 };
 
 /* conn.c */
-void arq_conn_accept(arq_worker_t *w, int fd, const char *peer, arq_tls_ctx_t *tls);
+void arq_conn_accept(arq_worker_t *w, int fd, const char *peer, arq_tls_ctx_t *tls, bool admin_port);
 /** Queues a frame (takes a new reference). Closes a slow consumer with 1008. */
 void arq_conn_send(arq_conn_t *c, arq_frame_t *f);
 void arq_conn_send_bytes(arq_conn_t *c, const void *data, size_t len);
@@ -208,8 +239,6 @@ void arq_conn_start_ws(arq_conn_t *c);
 void arq_conn_resume(arq_conn_t *c);
 /** An admin job is over: frees the connection if it was closed meanwhile. */
 void arq_conn_job_done(arq_conn_t *c);
-
-#define ARQ_ADMIN_MAX_BODY (8u << 20) /* a policy module or a schema set */
 
 /* http_routes.c */
 /** Handles one complete request head; returns 0, or -1 when the connection was closed. */

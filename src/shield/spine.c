@@ -268,10 +268,13 @@ static size_t room_key(char *key, const char *tenant, const char *room) {
   return t + 1 + r;
 }
 
+#define ROOM_FLUSH_TIMEOUT_MS 1000
+
 int arq_spine_room_ref(arq_spine_t *sp, const char *tenant, const char *room, size_t worker) {
   char key[2 * ARQ_ID_MAX_LEN + 2];
   size_t klen = room_key(key, tenant, room);
   int rc = 0;
+  bool created = false;
   pthread_mutex_lock(&sp->lock);
   room_sub_t *r = arq_strmap_get(&sp->rooms, key, klen);
   if (!r) {
@@ -291,17 +294,20 @@ int arq_spine_room_ref(arq_spine_t *sp, const char *tenant, const char *room, si
       goto out;
     }
     arq_strmap_put(&sp->rooms, key, klen, r);
-    /* The join is acknowledged only once NATS has the subscription: a broadcast published
-     * right after the ack must reach the new member. This is one round trip to NATS, on
-     * the first join of a room on this node only. */
-    if (natsConnection_FlushTimeout(sp->nc, 2000) != NATS_OK)
-      ARQ_LOG(ARQ_LOG_WARN, "spine", "room subscription not confirmed by NATS",
-              {"tenant_id", tenant}, {"room", room});
+    created = true;
   }
   if (r->per_worker[worker]++ == 0)
     atomic_fetch_or_explicit(&r->worker_mask, 1ull << worker, memory_order_release);
 out:
   pthread_mutex_unlock(&sp->lock);
+  /* The join is acknowledged only once NATS has the subscription: a broadcast published
+   * right after the ack must reach the new member. One round trip, on the first join of a
+   * room on this node only, and outside the node-wide lock so that other workers' joins
+   * and leaves do not wait for it. (A client's cost is bounded by its message rate and
+   * shield.max_rooms_per_connection.) */
+  if (created && natsConnection_FlushTimeout(sp->nc, ROOM_FLUSH_TIMEOUT_MS) != NATS_OK)
+    ARQ_LOG(ARQ_LOG_WARN, "spine", "room subscription not confirmed by NATS",
+            {"tenant_id", tenant}, {"room", room});
   return rc;
 }
 

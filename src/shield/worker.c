@@ -25,6 +25,7 @@
 
 #define ACCEPTS_PER_EVENT 64
 #define DRAIN_POLL_MS 20
+#define ACCEPT_PAUSE_MS 100
 
 uint64_t arq_now_ns(void) {
   struct timespec ts;
@@ -77,30 +78,75 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t cap) 
     snprintf(out, cap, "unknown");
 }
 
+static void set_listening(arq_worker_t *w, bool on) {
+  uint32_t events = on ? ARQ_IO_READ : 0;
+  if (w->listen_fd >= 0)
+    arq_io_update(w->loop, &w->listen_io, events);
+  if (w->admin_fd >= 0)
+    arq_io_update(w->loop, &w->admin_io, events);
+}
+
+static void resume_accepting(arq_loop_t *loop, arq_timer_t *t) {
+  arq_worker_t *w = t->data;
+  w->accept_paused = false;
+  if (!atomic_load(&w->shield->draining))
+    set_listening(w, true);
+}
+
+/* accept() failed for want of descriptors or memory: the pending connection stays in the
+ * backlog and a level-triggered listener would fire again at once. Pause, logged once per
+ * pause, and try again later; open connections keep being served meanwhile. */
+static void pause_accepting(arq_worker_t *w, int err) {
+  if (w->accept_paused)
+    return;
+  w->accept_paused = true;
+  set_listening(w, false);
+  arq_timer_start(w->loop, &w->accept_timer, ACCEPT_PAUSE_MS);
+  arq_counter_inc(w->shield->m.accept_pauses);
+  ARQ_LOG(ARQ_LOG_WARN, "shield", "accept paused: out of resources", {"error", strerror(err)});
+}
+
+/* The node's caps, checked before anything is spent on the connection. The admin listener
+ * is exempt: an operator must reach /metrics and /admin while the public port is flooded. */
+static bool over_caps(arq_shield_t *s, bool admin) {
+  if (admin)
+    return false;
+  int64_t pending = arq_gauge_get(s->m.pending_handshakes);
+  if (arq_gauge_get(s->m.connections) + pending >= s->cfg->shield.max_connections) {
+    arq_counter_inc(s->m.preauth_refusals[ARQ_PREAUTH_CONNECTION_CAP]);
+    return true;
+  }
+  if (pending >= s->cfg->shield.max_pending_handshakes) {
+    arq_counter_inc(s->m.preauth_refusals[ARQ_PREAUTH_PENDING_CAP]);
+    return true;
+  }
+  return false;
+}
+
 static void on_accept(arq_loop_t *loop, arq_io_t *io, uint32_t events) {
   arq_worker_t *w = io->data;
   arq_shield_t *s = w->shield;
-  for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+  bool admin = io == &w->admin_io;
+  for (int i = 0; i < ACCEPTS_PER_EVENT && !w->accept_paused; i++) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int fd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno != EAGAIN && errno != EINTR)
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+        pause_accepting(w, errno);
+      else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
         ARQ_LOG(ARQ_LOG_WARN, "shield", "accept failed", {"error", strerror(errno)});
       return;
     }
-    if (arq_gauge_get(s->m.connections) >= s->cfg->shield.max_connections) {
-      close(fd); /* over the node's cap: refuse before spending anything on it */
+    if (over_caps(s, admin)) {
+      close(fd);
       continue;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char peer[64];
     peer_name(&ss, peer, sizeof peer);
-    /* The admin listener is private and plain; the main one carries TLS when configured. */
-    arq_conn_accept(w, fd, peer, io == &w->admin_io ? NULL : s->tls);
-    if (io == &w->admin_io && w->all)
-      w->all->admin_port = true;
+    arq_conn_accept(w, fd, peer, s->tls, admin);
   }
 }
 
@@ -140,6 +186,7 @@ static void start_drain(arq_loop_t *loop, arq_task_t *task) {
   close_listener(w, &w->listen_io, &w->listen_fd);
   close_listener(w, &w->admin_io, &w->admin_fd);
   arq_timer_stop(loop, &w->heartbeat_timer);
+  arq_timer_stop(loop, &w->accept_timer);
   for (arq_conn_t *c = w->all, *next; c; c = next) {
     next = c->next;
     if (c->state == CONN_WS)
@@ -169,6 +216,7 @@ static int start_workers(arq_shield_t *s, char *err, size_t errcap) {
     w->admin_fd = -1;
     arq_timer_init(&w->heartbeat_timer, publish_heartbeat, w);
     arq_timer_init(&w->drain_timer, drain_check, w);
+    arq_timer_init(&w->accept_timer, resume_accepting, w);
     w->loop = arq_loop_new();
     arq_strmap_init(&w->rooms);
     arq_strmap_init(&w->users);
@@ -184,6 +232,7 @@ static int start_workers(arq_shield_t *s, char *err, size_t errcap) {
       arq_oom("read buffer");
     arq_buf_init(&w->policy_headers);
     arq_buf_init(&w->audit);
+    arq_buf_init(&w->reply);
     if (s->cfg->platform.overseer.enabled)
       w->policies = arq_worker_policies_new(w);
     if (s->cfg->platform.registry.enabled)
@@ -228,6 +277,7 @@ static void free_workers(arq_shield_t *s) {
     arq_worker_schemas_free(w->schemas);
     arq_buf_free(&w->policy_headers);
     arq_buf_free(&w->audit);
+    arq_buf_free(&w->reply);
   }
 }
 

@@ -2,3 +2,8 @@
 if(TARGET arqon-shield)
   arq_python_test(integration_shield test_shield 600)
 endif()
+
+# The attacks of docs/security.md, each against a real Shield.
+if(TARGET arqon-shield AND TARGET arqon_policies)
+  arq_python_test(integration_security test_security 600)
+endif()
