@@ -288,9 +288,12 @@ static size_t largest_frame(const arq_config_t *cfg) {
 
 static int flush(arq_conn_t *c);
 
+size_t arq_conn_send_limit(const arq_config_t *cfg) {
+  return (size_t)cfg->shield.send_queue_bytes + largest_frame(cfg);
+}
+
 static bool over_send_queue(const arq_conn_t *c, size_t more) {
-  const arq_config_t *cfg = c->w->shield->cfg;
-  return c->out_bytes + more > (size_t)cfg->shield.send_queue_bytes + largest_frame(cfg);
+  return c->out_bytes + more > arq_conn_send_limit(c->w->shield->cfg);
 }
 
 void arq_conn_send(arq_conn_t *c, arq_frame_t *f) {

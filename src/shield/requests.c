@@ -92,12 +92,22 @@ static void on_timeout(arq_loop_t *loop, arq_timer_t *t) {
   release(p);
 }
 
+/* An answer the connection could never take (a history page of big messages, base64 in
+ * JSON) is refused with 413 instead of closing the member as a slow consumer. */
+static bool too_big_for(const arq_conn_t *c, const pending_t *p) {
+  size_t encoded = p->text ? (p->reply_len + 2) / 3 * 4 + 4096 : p->reply_len;
+  return encoded > arq_conn_send_limit(c->w->shield->cfg);
+}
+
 static void on_reply_task(arq_loop_t *loop, arq_task_t *task) {
   pending_t *p = task->data;
   arq_conn_t *c = arq_strmap_get(&p->w->conns, p->conn_id, strlen(p->conn_id));
   if (p->no_responders) {
     arq_counter_inc(p->w->shield->m.spine_unavailable);
     answer_error(p, 503, "no presence service is running");
+  } else if (c && c->state == CONN_WS && too_big_for(c, p)) {
+    answer_error(p, 413, "the answer is larger than this connection's send queue; ask for fewer "
+                         "messages (history limit)");
   } else if (c && c->state == CONN_WS) {
     Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(&p->w->pb, p->reply_len, p->reply);
     if (e) {

@@ -227,6 +227,9 @@ struct arq_conn {
 
 /* conn.c */
 void arq_conn_accept(arq_worker_t *w, int fd, const char *peer, arq_tls_ctx_t *tls, bool admin_port);
+/** Bytes a connection's send queue may hold: send_queue_bytes of backlog on top of the
+ *  largest frame one delivery can make. */
+size_t arq_conn_send_limit(const arq_config_t *cfg);
 /** Queues a frame (takes a new reference). Closes a slow consumer with 1008. */
 void arq_conn_send(arq_conn_t *c, arq_frame_t *f);
 void arq_conn_send_bytes(arq_conn_t *c, const void *data, size_t len);

@@ -377,6 +377,36 @@ class BigMessages(unittest.IsolatedAsyncioTestCase):
             await text.close()
 
 
+class BigAnswers(unittest.IsolatedAsyncioTestCase):
+    """Finding 5, the history half: a page the member's queue could never take is a 413."""
+
+    async def test_history_page_over_the_queue_is_413(self):
+        with NatsServer() as nats, Shield(nats.url, extra_toml=(
+                "[shield]\nsend_queue_bytes = 4096\nmax_message_bytes = 4096\n")) as shield:
+            shield.wait_ready()
+            responder = NatsClient(nats.port)
+            responder.subscribe("sys.brain.T1.history")
+            ws = await websockets.connect(shield.url(make_token(rooms=["*"])), max_size=None)
+            await ws.recv()
+            loop = asyncio.get_running_loop()
+            for i, size in enumerate((2000, 30000)):
+                await ws.send(cmd_json("history", "R1", f"h{i}", data=b'{"since_seq":0,"limit":10}'))
+                request = await loop.run_in_executor(None, responder.next_msg)
+                page = envelope_pb2.Envelope(room_id="R1", event=envelope_pb2.Event(type="history", data=b"x" * size))
+                responder.publish(request.reply, page.SerializeToString())
+                responder.flush()
+                e = await recv_until(ws, lambda e: e.id == f"h{i}")
+                if size == 2000:
+                    self.assertEqual(e.event.type, "history")
+                else:
+                    self.assertEqual(error_of(e)["code"], 413)
+            await ws.send(cmd_json("ping", id_="alive"))  # the member was not closed
+            self.assertEqual((await recv_until(ws, lambda e: e.id == "alive")).event.type, "ack")
+            self.assertEqual(metric(shield, "shield_slow_consumer_disconnects_total"), 0)
+            responder.close()
+            await ws.close()
+
+
 class AcceptUnderEmfile(unittest.IsolatedAsyncioTestCase):
     """Finding 6: out of descriptors, the listener pauses instead of spinning."""
 
