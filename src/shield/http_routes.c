@@ -131,8 +131,10 @@ static bool policy_allows(arq_conn_t *c, const arq_http_request_t *r) {
   arq_buf_append(&blob, "x-arqon-peer", sizeof "x-arqon-peer");
   arq_buf_append(&blob, c->peer, strlen(c->peer) + 1);
   for (size_t i = 0; i < r->nheaders; i++) {
-    if (r->headers[i].name_len == 12 && !strncasecmp(r->headers[i].name, "x-arqon-peer", 12))
-      continue; /* a client does not get to say where it comes from */
+    const arq_http_header_t *h = &r->headers[i];
+    if ((h->name_len >= 8 && !strncasecmp(h->name, "x-arqon-", 8)) ||
+        (h->name_len >= 5 && !strncasecmp(h->name, "nats-", 5)))
+      continue; /* the server's names: a client does not get to say where it comes from */
     arq_buf_append(&blob, r->headers[i].name, r->headers[i].name_len);
     arq_buf_putc(&blob, '\0');
     arq_buf_append(&blob, r->headers[i].value, r->headers[i].value_len);
