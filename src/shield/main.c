@@ -79,10 +79,12 @@ static char *limits_json(const arq_config_t *cfg) {
   arq_buf_t b;
   arq_buf_init(&b);
   arq_buf_printf(&b, "{\"max_message_bytes\":%lld,\"send_queue_bytes\":%lld,\"conn_rate\":%g,"
-                     "\"conn_burst\":%lld,\"ping_interval_s\":%lld,\"idle_timeout_s\":%lld}",
+                     "\"conn_burst\":%lld,\"ping_interval_s\":%lld,\"idle_timeout_s\":%lld,"
+                     "\"max_rooms_per_connection\":%lld}",
                  (long long)cfg->shield.max_message_bytes, (long long)cfg->shield.send_queue_bytes,
                  cfg->shield.conn_rate, (long long)cfg->shield.conn_burst,
-                 (long long)cfg->shield.ping_interval_s, (long long)cfg->shield.idle_timeout_s);
+                 (long long)cfg->shield.ping_interval_s, (long long)cfg->shield.idle_timeout_s,
+                 (long long)cfg->shield.max_rooms_per_connection);
   return b.data;
 }
 

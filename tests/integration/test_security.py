@@ -512,6 +512,30 @@ class AdminListener(unittest.TestCase):
             shield.start(timeout=5)
         self.assertIn("admin_listen", str(cm.exception))
 
+    def test_admin_listener_serves_tls_when_configured(self):
+        import http.client
+        import tempfile
+        from shield_support import self_signed_cert
+        with tempfile.TemporaryDirectory() as d, NatsServer() as nats:
+            cert, key, ctx = self_signed_cert(d)
+            admin_port = free_port()
+            with Shield(nats.url, tls_context=ctx, extra_toml=(
+                    f'[shield]\ntls_cert = "{cert}"\ntls_key = "{key}"\nadmin_listen = "127.0.0.1:{admin_port}"\n')):
+                deadline = time.monotonic() + 10
+                while True:
+                    try:
+                        conn = http.client.HTTPSConnection("127.0.0.1", admin_port, timeout=5, context=ctx)
+                        conn.request("GET", "/metrics")
+                        r = conn.getresponse()
+                        break
+                    except ConnectionRefusedError:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.1)
+                self.assertEqual(r.status, 200)
+                self.assertIn(b"shield_connections", r.read())
+                conn.close()
+
 
 if __name__ == "__main__":
     unittest.main()
