@@ -21,6 +21,7 @@ typedef struct {
   arq_wasm_func_t *on_connect, *on_message;
   const char *broken; /* why no instance could be made: every evaluation denies */
   unsigned logged;    /* causes already logged for this module */
+  arq_log_bucket_t log; /* host_log lines; carried over when the module is replaced */
 } slot_t;
 
 struct arq_worker_policies {
@@ -51,6 +52,10 @@ arq_worker_policies_t *arq_worker_policies_new(arq_worker_t *w) {
   wp->w = w;
   arq_json_limits_t limits = {16384, 16, 4096};
   arq_json_doc_init(&wp->eval.claims, &limits);
+  const arq_config_t *cfg = w->shield->cfg;
+  wp->eval.log.max_bytes_per_eval = (size_t)cfg->platform.overseer.log_max_bytes_per_eval;
+  wp->eval.log.lines_per_second = cfg->platform.overseer.log_lines_per_second;
+  wp->eval.log.dropped = w->shield->m.policy_log_dropped;
   arq_host_imports_new(&wp->eval, wp->host);
   arq_strmap_init(&wp->slots);
   return wp;
@@ -76,12 +81,16 @@ void arq_worker_policies_free(arq_worker_policies_t *wp) {
   free(wp);
 }
 
-static slot_t *instantiate(arq_worker_policies_t *wp, arq_policy_t *p) {
+/* `carry`: the lines left to the module this one replaces (pushing a module again does not
+ * refill its host_log budget), or NULL. */
+static slot_t *instantiate(arq_worker_policies_t *wp, arq_policy_t *p, const arq_log_bucket_t *carry) {
   const arq_config_t *cfg = wp->w->shield->cfg;
   slot_t *slot = calloc(1, sizeof *slot);
   if (!slot)
     arq_oom("policy slot");
   slot->policy = p;
+  if (carry)
+    slot->log = *carry;
   arq_wasm_extern_t imports[ARQ_HOST_FUNCS];
   for (int i = 0; i < ARQ_HOST_FUNCS; i++)
     imports[i] = (arq_wasm_extern_t){"arqon_host_v1", wp->host[i].name, ARQ_WASM_EXTERN_FUNC,
@@ -98,6 +107,8 @@ static slot_t *instantiate(arq_worker_policies_t *wp, arq_policy_t *p) {
   wp->eval.v = &scratch;
   wp->eval.key = p->key;
   wp->eval.tenant = "";
+  wp->eval.log_bucket = &slot->log;
+  wp->eval.log_bytes = 0;
   arq_wasm_result_t r = arq_wasm_instantiate(p->module, imports, ARQ_HOST_FUNCS, &limits, &slot->inst);
   if (r) {
     arq_wasm_instance_free(slot->inst);
@@ -147,6 +158,8 @@ static void evaluate(arq_worker_policies_t *wp, slot_t *slot, bool connect) {
   if (!fn)
     return; /* the module does not hook this */
   e->key = slot->policy->key;
+  e->log_bucket = &slot->log;
+  e->log_bytes = 0;
   e->rejected = false;
   e->claims_parsed = false;
   uint64_t fuel = (uint64_t)s->cfg->platform.overseer.fuel_limit;
@@ -249,7 +262,8 @@ static void run_install(arq_loop_t *loop, arq_task_t *task) {
   install_t *in = task->data;
   arq_worker_policies_t *wp = in->w->policies;
   size_t klen = strlen(in->key);
-  slot_t *fresh = in->policy ? instantiate(wp, in->policy) : NULL;
+  slot_t *prev = arq_strmap_get(&wp->slots, in->key, klen);
+  slot_t *fresh = in->policy ? instantiate(wp, in->policy, prev ? &prev->log : NULL) : NULL;
   slot_t *old = fresh ? arq_strmap_put(&wp->slots, in->key, klen, fresh)
                       : arq_strmap_remove(&wp->slots, in->key, klen);
   slot_free(old);

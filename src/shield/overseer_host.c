@@ -3,6 +3,13 @@
  * from the module goes through the engine's bounds-checked accessors: an out-of-bounds
  * access traps (and so denies); host memory is never read on the module's say-so.
  * Each call costs fuel: a fixed charge plus one unit per 64 bytes copied.
+ *
+ * host_log writes into the Shield's own log, which every tenant shares; fuel alone let one
+ * evaluation write ~270 KiB. So lines are budgeted (docs/policies.md): at most
+ * log_max_bytes_per_eval bytes of messages per evaluation, and a token bucket of
+ * log_lines_per_second lines for each module on each worker. A line over either budget is
+ * dropped whole and counted; the call still succeeds, because a policy must decide the
+ * same way however busy the log is.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,11 +18,13 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "shield/overseer_internal.h"
+#include "shield/shield.h"
 
 #define HOST_CALL_FUEL 20
 #define MAX_NAME 256
 #define MAX_LOG 1024
 #define MAX_ADDED_HEADERS 16
+#define LOG_SUMMARY_EVERY_NS (10 * 1000000000ull) /* "policy log lines dropped" at most this often */
 
 const char arq_policy_rejected[] = "policy rejected";
 
@@ -188,6 +197,51 @@ static arq_wasm_result_t add_header(arq_wasm_call_t *call, void *env, const uint
   return NULL;
 }
 
+/* Takes one line of `n` bytes from the evaluation's budget and the module's bucket; false
+ * when either is spent. The bucket holds one second of lines (at least one). */
+static bool log_budget_take(arq_policy_eval_t *e, size_t n) {
+  if (!e->log.max_bytes_per_eval || e->log_bytes + n > e->log.max_bytes_per_eval)
+    return false;
+  arq_log_bucket_t *b = e->log_bucket;
+  if (b) {
+    double rate = e->log.lines_per_second;
+    double burst = rate > 1 ? rate : 1;
+    uint64_t now = arq_now_ns();
+    if (!b->at_ns)
+      b->tokens = burst;
+    else if (now > b->at_ns)
+      b->tokens += (double)(now - b->at_ns) / 1e9 * rate;
+    if (b->tokens > burst)
+      b->tokens = burst;
+    b->at_ns = now ? now : 1;
+    if (b->tokens < 1)
+      return false;
+    b->tokens -= 1;
+  }
+  e->log_bytes += n;
+  return true;
+}
+
+/* Counts a dropped line; says so in the log at most once per LOG_SUMMARY_EVERY_NS per
+ * worker, with how many were dropped since it last said so. */
+static void log_dropped(arq_policy_eval_t *e) {
+  arq_log_budget_t *l = &e->log;
+  if (l->dropped)
+    arq_counter_inc(l->dropped);
+  l->unreported++;
+  uint64_t now = arq_now_ns();
+  if (l->reported_ns && now - l->reported_ns < LOG_SUMMARY_EVERY_NS)
+    return;
+  char count[24];
+  snprintf(count, sizeof count, "%llu", (unsigned long long)l->unreported);
+  ARQ_LOG(ARQ_LOG_WARN, "overseer", "policy log lines dropped", {"dropped", count},
+          {"module", e->key}, {"tenant", e->tenant},
+          {"note", "over platform.overseer.log_max_bytes_per_eval or log_lines_per_second; "
+                   "at most one such line per 10 s and worker"});
+  l->unreported = 0;
+  l->reported_ns = now ? now : 1;
+}
+
 static arq_wasm_result_t host_log(arq_wasm_call_t *call, void *env, const uint64_t *args,
                                   uint64_t *results) {
   arq_policy_eval_t *e = env;
@@ -207,6 +261,12 @@ static arq_wasm_result_t host_log(arq_wasm_call_t *call, void *env, const uint64
     level = ARQ_LOG_ERROR;
   if (level > ARQ_LOG_TRACE)
     level = ARQ_LOG_TRACE;
+  if (!arq_log_enabled((arq_log_level_t)level))
+    return NULL; /* below the log level: costs the log nothing, so spends no budget */
+  if (!log_budget_take(e, n)) {
+    log_dropped(e);
+    return NULL;
+  }
   ARQ_LOG((arq_log_level_t)level, "overseer", msg, {"module", e->key}, {"tenant", e->tenant});
   return NULL;
 }

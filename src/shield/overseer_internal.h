@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 
 #include "common/json.h"
+#include "common/metrics.h"
 #include "common/strmap.h"
 #include "shield/overseer.h"
 #include "wasm/wasm.h"
@@ -23,6 +24,21 @@ typedef struct {
 
 void arq_policy_unref(arq_policy_t *p);
 
+/* host_log's budget (docs/policies.md): a policy shares the Shield's log with every other
+ * tenant, and a log line costs far more than the fuel it is charged. */
+typedef struct {
+  double tokens;  /* lines that may be written now */
+  uint64_t at_ns; /* when `tokens` was last refilled; 0: never used (a full bucket) */
+} arq_log_bucket_t;
+
+typedef struct {
+  size_t max_bytes_per_eval; /* platform.overseer.log_max_bytes_per_eval; 0: nothing is logged */
+  double lines_per_second;   /* platform.overseer.log_lines_per_second, the bucket's refill */
+  arq_counter_t *dropped;    /* shield_policy_log_dropped_total; NULL: not counted */
+  uint64_t unreported;       /* lines dropped since the last summary line */
+  uint64_t reported_ns;      /* when the last summary line was written; 0: never */
+} arq_log_budget_t;
+
 /* The inputs and outputs of the evaluation in progress: the host functions' env. */
 typedef struct {
   const char *key;
@@ -37,6 +53,9 @@ typedef struct {
   bool claims_parsed;
   arq_json_doc_t claims;
   const arq_json_value_t *claims_root;
+  arq_log_budget_t log;          /* the worker's, for every evaluation */
+  arq_log_bucket_t *log_bucket;  /* the lines of the module being evaluated, on this worker */
+  size_t log_bytes;              /* written by this evaluation so far */
 } arq_policy_eval_t;
 
 /* The host functions of arqon_host_v1, bound to one evaluation context. */

@@ -11,7 +11,7 @@ import websockets
 import websockets.exceptions
 
 from arqon_harness import NatsClient, NatsServer
-from shield_support import BIN, Shield, envelope_pb2, error_of, event_json, make_token, parse
+from shield_support import BIN, Shield, cmd_json, envelope_pb2, error_of, event_json, make_token, parse
 
 POLICIES = os.path.join(os.path.dirname(BIN), "policies")
 FUEL = 5000
@@ -21,14 +21,13 @@ def arq(*args):
     return subprocess.run([os.path.join(BIN, "arq"), *args], capture_output=True, text=True, timeout=60)
 
 
-class Policies(unittest.IsolatedAsyncioTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.nats = NatsServer().start()
-        cls.shield = Shield(cls.nats.url, extra_toml=(
-            f"[platform.overseer]\nfuel_limit = {FUEL}\nmemory_limit_mb = 4\n"
-            '[platform.mirroring]\nenabled = true\nrules = [{ prefix = "in.>", percent = 1.0 }]\n')).start()
+def module_bytes(name):
+    with open(os.path.join(POLICIES, name), "rb") as f:
+        return f.read()
 
+
+class PolicyClient:
+    """Pushing modules and talking to self.shield; the test classes start NATS and the Shield."""
     @classmethod
     def tearDownClass(cls):
         cls.shield.stop()
@@ -66,6 +65,21 @@ class Policies(unittest.IsolatedAsyncioTestCase):
     async def send(self, ws, room="R1", data=b"hello", id_="m"):
         await ws.send(event_json(room, id_=id_, data=data))
         return parse(await asyncio.wait_for(ws.recv(), 5))
+
+    def metrics(self):
+        return self.shield.http("/metrics")[1]
+
+    def log_dropped(self):
+        return int(re.search(r"(?m)^shield_policy_log_dropped_total (\d+)$", self.metrics()).group(1))
+
+
+class Policies(PolicyClient, unittest.IsolatedAsyncioTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.nats = NatsServer().start()
+        cls.shield = Shield(cls.nats.url, extra_toml=(
+            f"[platform.overseer]\nfuel_limit = {FUEL}\nmemory_limit_mb = 4\n"
+            '[platform.mirroring]\nenabled = true\nrules = [{ prefix = "in.>", percent = 1.0 }]\n')).start()
 
     async def test_block_header_on_connect(self):
         self.push("PH", "block_header.wasm")
@@ -241,32 +255,112 @@ class Policies(unittest.IsolatedAsyncioTestCase):
         r = arq("policy", "push", "--tenant", "a.b", os.path.join(POLICIES, "ban_all.wasm"))
         self.assertEqual(r.returncode, 2)
 
-    def metrics(self):
-        return self.shield.http("/metrics")[1]
+    async def test_host_log_budget(self):
+        # log_flood logs 100 lines of 64 bytes per evaluation; the defaults allow 1024 bytes
+        # per evaluation (16 of these lines) and 20 lines per second per module and worker.
+        self.push("PF", "log_flood.wasm")
+        ws = await self.connect("PF")
+        line = 'msg="flood line from the policy fixture'
+        log_before = self.shield.log()
+        dropped_before = self.log_dropped()
+        start = time.monotonic()
+        n = 10
+        for i in range(n):
+            if i % 2:  # the limit never changes the policy's decision
+                e = await self.send(ws, data=b"deny this", id_=f"f{i}")
+                self.assertEqual(error_of(e), {"code": 403, "reason": "denied by policy PF"})
+            else:
+                self.assertEqual((await self.send(ws, data=b"fine", id_=f"f{i}")).event.type, "ack")
+        elapsed = time.monotonic() - start
+        log = self.shield.log()
+        written = log.count(line) - log_before.count(line)
+        self.assertGreaterEqual(written, 16)  # the first evaluation fills its byte budget
+        self.assertLessEqual(written, 20 + 20 * elapsed + 1)  # the bucket: burst plus refill
+        self.assertLess(len(log) - len(log_before), 16384)  # unlimited, this was ~150 KB
+        self.assertEqual(self.log_dropped() - dropped_before, n * 100 - written)
+        # one summary line, not one per dropped line (at most one per 10 s and worker)
+        new = log[len(log_before):]
+        self.assertEqual(new.count('msg="policy log lines dropped"'), 1)
+        self.assertRegex(new, r'msg="policy log lines dropped" dropped=\d+ module=PF tenant=PF')
+        await ws.close()
+
+    async def test_empty_rooms_claim_allows_no_room(self):
+        ws = await self.connect("RC", rooms=[])
+        for i, room in enumerate(("R1", "lobby")):
+            await ws.send(cmd_json("join", room, id_=f"j{i}"))
+            e = parse(await asyncio.wait_for(ws.recv(), 5))
+            self.assertEqual((e.id, (error_of(e) or {}).get("code")), (f"j{i}", 403))
+        self.assertEqual((error_of(await self.send(ws, id_="e1")) or {}).get("code"), 403)
+        await ws.close()
+        # Without the claim, any room may be joined.
+        ws = await websockets.connect(self.shield.url(make_token({"tenant_id": "RC"})))
+        self.assertEqual(parse(await ws.recv()).event.type, "welcome")
+        await ws.send(cmd_json("join", "R1", id_="j"))
+        e = parse(await asyncio.wait_for(ws.recv(), 5))
+        self.assertEqual((e.id, e.event.type), ("j", "ack"))
+        await ws.close()
 
     def fuel_used(self):
         return int(re.search(r"shield_wasm_fuel_consumed_total (\d+)", self.metrics()).group(1))
+
+
+class PolicyLogOff(PolicyClient, unittest.IsolatedAsyncioTestCase):
+    """log_max_bytes_per_eval = 0: host_log writes nothing, and the policies still decide."""
+    @classmethod
+    def setUpClass(cls):
+        cls.nats = NatsServer().start()
+        cls.shield = Shield(cls.nats.url, workers=1,
+                            extra_toml="[platform.overseer]\nlog_max_bytes_per_eval = 0\n").start()
+
+    async def test_host_log_off(self):
+        self.push("PQ", "logger.wasm")
+        ws = await self.connect("PQ")
+        for i in range(3):
+            self.assertEqual((await self.send(ws, id_=f"q{i}")).event.type, "ack")
+        log = self.shield.log()
+        self.assertNotIn("hello from the policy fixture", log)
+        self.assertEqual(self.log_dropped(), 3)
+        self.assertEqual(log.count('msg="policy log lines dropped" dropped=1 module=PQ tenant=PQ'), 1)
+        await ws.close()
 
 
 if __name__ == "__main__":
     unittest.main()
 
 
+class PlatformAdminShield(Shield):
+    """A Shield whose [auth] names the platform admin role."""
+    def write_config(self):
+        super().write_config()
+        with open(self.config) as f:
+            text = f.read()
+        with open(self.config, "w") as f:
+            f.write(text.replace("[auth]\n", '[auth]\nplatform_admin_role = "platform_admin"\n', 1))
+
+
+def bearer(**claims):
+    return {"Authorization": "Bearer " + make_token(claims)}
+
+
 class AdminApi(unittest.IsolatedAsyncioTestCase):
     @classmethod
     def setUpClass(cls):
         cls.nats = NatsServer().start()
-        cls.shield = Shield(cls.nats.url, extra_toml="[platform.registry]\nenabled = true\n").start()
-        cls.admin = {"Authorization": "Bearer " + make_token({"role": "admin"})}
+        cls.shield = PlatformAdminShield(cls.nats.url, extra_toml="[platform.registry]\nenabled = true\n").start()
+        # The same bucket behind a Shield that names no platform admin role.
+        cls.bare = Shield(cls.nats.url, node_id="n2").start()
+        cls.admin = bearer(role="platform_admin")
+        cls.tenant_admin = bearer(role="admin", tenant_id="TA")
 
     @classmethod
     def tearDownClass(cls):
+        cls.bare.stop()
         cls.shield.stop()
         cls.nats.stop()
 
-    def request(self, method, path, body=None, headers=None):
+    def request(self, method, path, body=None, headers=None, shield=None):
         import http.client
-        conn = http.client.HTTPConnection("127.0.0.1", self.shield.port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", (shield or self.shield).port, timeout=10)
         conn.request(method, path, body=body, headers=headers if headers is not None else self.admin)
         r = conn.getresponse()
         out = (r.status, r.getheader("Content-Type"), r.read())
@@ -274,7 +368,7 @@ class AdminApi(unittest.IsolatedAsyncioTestCase):
         return out
 
     async def test_policies_over_http(self):
-        module = open(os.path.join(POLICIES, "ban_all.wasm"), "rb").read()
+        module = module_bytes("ban_all.wasm")
         status, _, body = self.request("PUT", "/admin/policies/HT", module)
         self.assertEqual(status, 200, body)
         self.assertRegex(body.decode(), r'^\{"key":"HT","revision":\d+\}$')
@@ -305,6 +399,56 @@ class AdminApi(unittest.IsolatedAsyncioTestCase):
         # bodies are only for the admin API
         self.assertEqual(self.request("POST", "/healthz", b"x")[0], 413)
 
+    def refused(self, method, path, details, body=None, headers=None, shield=None):
+        status, _, reply = self.request(method, path, body, headers or self.tenant_admin, shield)
+        self.assertEqual((status, json_of(reply)), (403, {"error": "Forbidden", "details": details}),
+                         f"{method} {path}")
+
+    async def test_tenant_admin_administers_its_own_tenant_only(self):
+        module = module_bytes("add_header.wasm")
+        other = module_bytes("logger_quiet.wasm")
+        self.assertEqual(self.request("PUT", "/admin/policies/TB", other)[0], 200)  # platform admin
+        status, _, body = self.request("PUT", "/admin/policies/TA", module, self.tenant_admin)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.request("GET", "/admin/policies/TA", headers=self.tenant_admin)[:3:2],
+                         (200, module))
+        status, _, body = self.request("GET", "/admin/policies", headers=self.tenant_admin)
+        self.assertEqual((status, [p["key"] for p in json_of(body)]), (200, ["TA"]))
+        status, _, body = self.request("GET", "/admin/policies")  # the platform admin sees all
+        self.assertTrue({"TA", "TB"} <= {p["key"] for p in json_of(body)}, body)
+        mine = "an admin of tenant TA may only administer TA"
+        for method in ("GET", "PUT", "DELETE"):
+            self.refused(method, "/admin/policies/TB", mine, module if method == "PUT" else None)
+            self.refused(method, "/admin/policies/_global", "only a platform admin may administer _global",
+                         module if method == "PUT" else None)
+        self.refused("PUT", "/admin/schemas/x", "only a platform admin may write schemas", b"set")
+        self.refused("DELETE", "/admin/schemas/x", "only a platform admin may write schemas")
+        self.assertEqual(self.request("GET", "/admin/schemas", headers=self.tenant_admin)[0], 200)
+        self.assertEqual(self.request("GET", "/admin/policies/TB")[2], other)  # untouched
+        self.assertEqual(self.request("DELETE", "/admin/policies/TA", headers=self.tenant_admin)[0], 200)
+        self.assertEqual(self.request("GET", "/admin/policies/TA", headers=self.tenant_admin)[0], 404)
+        status, _, body = self.request("GET", "/admin/policies", headers=self.tenant_admin)
+        self.assertEqual((status, json_of(body)), (200, []))
+        self.assertEqual(self.request("DELETE", "/admin/policies/TB")[0], 200)
+
+    async def test_platform_admin_writes_global(self):
+        module = module_bytes("logger_quiet.wasm")
+        status, _, body = self.request("PUT", "/admin/policies/_global", module)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.request("GET", "/admin/policies/_global")[:3:2], (200, module))
+        self.assertEqual(self.request("DELETE", "/admin/policies/_global")[0], 200)
+
+    async def test_no_platform_admin_unless_configured(self):
+        platform = bearer(role="platform_admin")
+        self.refused("GET", "/admin/policies", "an admin token (role admin) is required",
+                     headers=platform, shield=self.bare)
+        self.refused("PUT", "/admin/policies/_global", "an admin token (role admin) is required",
+                     b"\0asm", headers=platform, shield=self.bare)
+        self.refused("PUT", "/admin/policies/_global", "only a platform admin may administer _global",
+                     b"\0asm", headers=bearer(role="admin", tenant_id="T1"), shield=self.bare)
+        self.refused("PUT", "/admin/schemas/x", "only a platform admin may write schemas", b"set",
+                     headers=bearer(role="admin", tenant_id="T1"), shield=self.bare)
+
     async def test_schemas_over_http(self):
         import gzip
         import tempfile
@@ -312,7 +456,8 @@ class AdminApi(unittest.IsolatedAsyncioTestCase):
         with tempfile.TemporaryDirectory() as d:
             subprocess.run(["protoc", "--include_imports", f"--descriptor_set_out={d}/s.desc",
                             f"-I{here}/schemas", "orders_v1.proto"], check=True)
-            desc = open(f"{d}/s.desc", "rb").read()
+            with open(f"{d}/s.desc", "rb") as f:
+                desc = f.read()
         status, _, body = self.request("PUT", "/admin/schemas/v1.http?message=shop.v1.OrderCreated", desc)
         self.assertEqual(status, 200, body)
         status, ctype, body = self.request("GET", "/admin/schemas/v1.http")
