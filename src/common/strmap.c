@@ -1,11 +1,18 @@
 #include "common/strmap.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "common/buf.h"
+#include "common/siphash.h"
+
+/* The process's hash key: drawn on first use, by whichever thread gets there first. */
+static arq_siphash_key_t process_key;
+static pthread_once_t process_key_once = PTHREAD_ONCE_INIT;
+
+static void draw_process_key(void) { process_key = arq_siphash_key_random(); }
 
 void arq_strmap_init(arq_strmap_t *m) {
   m->slots = NULL;
@@ -20,7 +27,24 @@ void arq_strmap_free(arq_strmap_t *m) {
   arq_strmap_init(m);
 }
 
-static uint64_t hash_of(const void *key, size_t len) { return XXH3_64bits(key, len); }
+static uint64_t hash_of(const void *key, size_t len) {
+  pthread_once(&process_key_once, draw_process_key);
+  return arq_siphash13(&process_key, key, len);
+}
+
+uint64_t arq_strmap_hash(const void *key, size_t len) { return hash_of(key, len); }
+
+size_t arq_strmap_max_probe(const arq_strmap_t *m) {
+  size_t mask = m->cap - 1, worst = 0;
+  for (size_t i = 0; i < m->cap; i++) {
+    if (!m->slots[i].key)
+      continue;
+    size_t d = (i - ((size_t)m->slots[i].hash & mask)) & mask;
+    if (d > worst)
+      worst = d;
+  }
+  return worst;
+}
 
 static size_t find(const arq_strmap_t *m, const void *key, size_t len, uint64_t h) {
   size_t mask = m->cap - 1;
