@@ -132,7 +132,8 @@ typedef struct arq_brain {
   int64_t lease_due_ms;
   int64_t probe_due_ms;
   struct deferred *deferred; /* requests waiting for their connection's join (requests.c) */
-  int64_t deferred_retry_ms;
+  size_t deferred_len;       /* at most brain.max_pending_requests */
+  int64_t deferred_retry_ms; /* the earliest next check of a kept request */
   arq_strmap_t instances; /* instance -> arq_instance_t* */
   arq_strmap_t nodes;     /* node -> last heartbeat (ms) as intptr_t */
   int64_t started_ms;
@@ -224,8 +225,17 @@ void arq_presence_free(arq_brain_t *b);
 /** Answers a request; may keep it (taking *msgp, set to NULL) until the requesting
  *  connection's join has been applied. */
 void arq_brain_request(arq_brain_t *b, natsMsg **msgp);
-/** Tries kept requests again (at most every few ms); `flush` answers all of them now. */
+/** Checks again the kept requests that are due; `flush` answers all of them now. */
 void arq_brain_requests_retry(arq_brain_t *b, bool flush);
+/** How long the worker may wait before a kept request is due (at most `max_ms`). */
+int arq_brain_requests_wait_ms(const arq_brain_t *b, int max_ms);
+/** A join this Brain applied: the requests kept for it are checked on the next retry. */
+void arq_brain_requests_joined(arq_brain_t *b, const char *tenant, const char *room,
+                               const char *conn);
+/** Replies with the protocol's error payload {"code","reason"} (arq_json_write_error:
+ *  the reason may quote client input). */
+void arq_brain_reply_error(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
+                           const char *trace_id, int code, const char *reason);
 /** Replies to `msg` with an envelope carrying `event_type` and `data`. */
 void arq_brain_reply(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
                      const char *trace_id, const char *event_type, const char *data, size_t len);
@@ -243,8 +253,8 @@ void arq_sequencer_free(arq_brain_t *b);
 /* notices.c: join/leave notices, on the control worker. */
 void arq_notices_init(arq_brain_t *b);
 /** Applies the notices that arrived (at most a bounded number per call); keeps the
- *  consumer in line with the partitions owned. */
-void arq_notices_poll(arq_brain_t *b);
+ *  consumer in line with the partitions owned. Returns how many it read. */
+int arq_notices_poll(arq_brain_t *b);
 /** Saves the notice checkpoints that moved (tick, and before a partition is released). */
 void arq_notices_save(arq_brain_t *b);
 void arq_notices_stop(arq_brain_t *b);

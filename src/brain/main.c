@@ -106,7 +106,7 @@ static void work(arq_brain_t *b) {
       next_tick = now + ARQ_BRAIN_TICK_MS;
     }
     arq_notices_poll(b);
-    arq_job_t *j = arq_queue_pop(&b->queue, b->deferred ? 10 : ARQ_BRAIN_TICK_MS);
+    arq_job_t *j = arq_queue_pop(&b->queue, arq_brain_requests_wait_ms(b, ARQ_BRAIN_TICK_MS));
     if (j) {
       run_job(b, j);
       arq_job_free(j);

@@ -141,6 +141,7 @@ static int join(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *ro
   if (*node)
     snprintf(in->node, sizeof in->node, "%s", node);
   emit(b, "presence.join", tenant, room, e->sender, e->conn_id, json.data, e->trace_id, msg);
+  arq_brain_requests_joined(b, tenant, room, e->conn_id);
   ARQ_LOG(ARQ_LOG_DEBUG, "brain", "joined", {"tenant_id", tenant}, {"room", room},
           {"user", e->sender}, {"conn", e->conn_id}, {"trace_id", e->trace_id});
   arq_buf_free(&json);
@@ -259,8 +260,7 @@ void arq_presence_state(arq_brain_t *b, natsMsg *msg, const char *tenant, const 
   snprintf(key, sizeof key, "arq:{%s}:room:%s:members", tenant, room);
   redisReply *r = arq_store_command(&b->store, "HVALS %s", key);
   if (!r) {
-    const char err[] = "{\"code\":503,\"reason\":\"presence store unavailable\"}";
-    arq_brain_reply(b, msg, tenant, room, trace_id, "error", err, sizeof err - 1);
+    arq_brain_reply_error(b, msg, tenant, room, trace_id, 503, "presence store unavailable");
     return;
   }
   arq_buf_t out;

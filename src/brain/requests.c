@@ -7,13 +7,24 @@
  *   The headers the Shield stamped must agree with the envelope and the subject, as for
  *   room messages. Reading a room needs membership: the requesting connection must be in
  *   the room's member hash, so a client cannot read presence or history of a room of its
- *   tenant it never joined. The Shield acknowledges a join as soon as it has published the
+ *   tenant it never joined. Failures are answered with an `error` event ({"code","reason"},
+ *   arq_json_write_error), never left to the Shield's timeout.
+ *
+ *   What a refusal costs. One pipelined round trip asks Redis both questions: is the
+ *   connection a member, and does the room exist at all (a member hash or a seq counter).
+ *   A room the Brain has nothing on is refused (403) at once, after applying the join
+ *   notices already received (the requester's own join of a new room may be among them):
+ *   a client naming rooms at random costs one round trip per request. Answering such a
+ *   room "empty" instead would tell a non-member which rooms exist (403 here, [] there).
+ *
+ *   The one transient case: the Shield acknowledges a join as soon as it has published the
  *   notice, and the notice travels through the ingress stream while the request is a core
- *   message: a request may overtake its own join. A request from a non-member is therefore
- *   kept and checked again every MEMBERSHIP_RETRY_MS for MEMBERSHIP_WAIT_MS before it is
- *   refused. Failures are answered with an `error` event ({"code","reason"}), never left to
- *   the Shield's timeout.
+ *   message, so a request may overtake its own join of a room that exists. Such a request
+ *   is kept and checked again after 20, 40, 80... ms until MEMBERSHIP_WAIT_MS has passed
+ *   (at most 7 round trips, not one every 20 ms), or at once when this Brain applies that
+ *   very join. At most brain.max_pending_requests requests are kept; beyond, 503 at once.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +34,11 @@
 #include "brain/brain.h"
 #include "brain/rules.h"
 #include "common/buf.h"
+#include "common/json.h"
 #include "common/log.h"
 
 #define MEMBERSHIP_WAIT_MS 1000
-#define MEMBERSHIP_RETRY_MS 20
+#define MEMBERSHIP_FIRST_RETRY_MS 20 /* doubled after each check */
 
 void arq_brain_reply(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
                      const char *trace_id, const char *event_type, const char *data, size_t len) {
@@ -58,38 +70,52 @@ void arq_brain_reply(arq_brain_t *b, natsMsg *msg, const char *tenant, const cha
   free(buf);
 }
 
-static void reply_error(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
-                        const char *trace, int code, const char *reason) {
+void arq_brain_reply_error(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
+                          const char *trace, int code, const char *reason) {
   arq_buf_t out;
   arq_buf_init(&out);
-  arq_buf_printf(&out, "{\"code\":%d,\"reason\":\"", code);
-  arq_buf_json_escape(&out, reason, strlen(reason));
-  arq_buf_puts(&out, "\"}");
+  arq_json_write_error(&out, code, reason);
   arq_brain_reply(b, msg, tenant, room, trace, "error", out.data, out.len);
   arq_buf_free(&out);
 }
 
-/* 1 member, 0 not, -1 store unavailable. */
-static int is_member(arq_brain_t *b, const char *tenant, const char *room, const char *conn) {
-  char key[200];
-  snprintf(key, sizeof key, "arq:{%s}:room:%s:members", tenant, room);
-  redisReply *r = arq_store_command(&b->store, "HEXISTS %s %s", key, conn);
-  if (!r)
-    return -1;
-  int yes = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-  freeReplyObject(r);
-  return yes;
+typedef enum { STORE_DOWN = -1, ROOM_UNKNOWN, NOT_MEMBER, MEMBER } membership_t;
+
+/* One round trip: HEXISTS on the member hash and EXISTS of the room's keys, pipelined. */
+static membership_t membership(arq_brain_t *b, const char *tenant, const char *room,
+                               const char *conn) {
+  if (!arq_store_append(&b->store, "HEXISTS arq:{%s}:room:%s:members %s", tenant, room, conn) ||
+      !arq_store_append(&b->store, "EXISTS arq:{%s}:room:%s:members arq:{%s}:room:%s:seq", tenant,
+                        room, tenant, room))
+    return STORE_DOWN;
+  /* Both replies are read whatever the first says, so none is left on the connection. */
+  redisReply *member = arq_store_reply(&b->store), *exists = arq_store_reply(&b->store);
+  membership_t m = STORE_DOWN;
+  if (member && exists) {
+    if (member->type == REDIS_REPLY_INTEGER && member->integer == 1)
+      m = MEMBER;
+    else
+      m = exists->type == REDIS_REPLY_INTEGER && exists->integer > 0 ? NOT_MEMBER : ROOM_UNKNOWN;
+  }
+  if (member)
+    freeReplyObject(member);
+  if (exists)
+    freeReplyObject(exists);
+  return m;
 }
 
-/* A request whose connection is not (yet) a member. */
+/* A request whose connection is not (yet) a member of a room that exists. */
 typedef struct deferred {
   struct deferred *next;
   natsMsg *msg;
-  int64_t deadline_ms;
+  int64_t deadline_ms, next_ms;
+  int delay_ms;
+  char tenant[ARQ_ID_MAX_LEN + 1], room[ARQ_ID_MAX_LEN + 1], conn[ARQ_ID_MAX_LEN + 1];
 } deferred_t;
 
-/* Answers one request; false when it was kept to be tried again (not a member yet). */
-static bool answer(arq_brain_t *b, natsMsg *msg, bool last_try) {
+/* Answers one request; false when it must be kept (not a member yet): then `keep` names
+ * the tenant, room and connection it waits for. `fresh`: not kept yet (so bounded). */
+static bool answer(arq_brain_t *b, natsMsg *msg, bool last_try, bool fresh, deferred_t *keep) {
   const char *subject = natsMsg_GetSubject(msg);
   char tenant[ARQ_ID_MAX_LEN + 1], command[ARQ_ID_MAX_LEN + 1];
   if (arq_brain_split_command(subject, tenant, command))
@@ -100,62 +126,114 @@ static bool answer(arq_brain_t *b, natsMsg *msg, bool last_try) {
   const char *why = arq_brain_check_message(tenant, msg, e);
   const char *trace = e && e->trace_id ? e->trace_id : "";
   const char *room = e && e->room_id ? e->room_id : "";
+  const char *conn = e && e->conn_id ? e->conn_id : "";
   if (why) {
     arq_counter_inc(b->m.dropped);
     arq_brain_audit(b, tenant, "refuse", why, subject, msg);
-    reply_error(b, msg, tenant, room, trace, 400, why);
+    arq_brain_reply_error(b, msg, tenant, room, trace, 400, why);
   } else if (!arq_id_valid_str(room)) {
-    reply_error(b, msg, tenant, room, trace, 400, "room_id is required");
+    arq_brain_reply_error(b, msg, tenant, room, trace, 400, "room_id is required");
+  } else if (strcmp(command, "presence") && strcmp(command, "history")) {
+    arq_brain_reply_error(b, msg, tenant, room, trace, 400, "unknown command");
   } else {
-    int member = is_member(b, tenant, room, e->conn_id ? e->conn_id : "");
-    if (member < 0)
-      reply_error(b, msg, tenant, room, trace, 503, "presence store unavailable");
-    else if (!member && !last_try)
+    membership_t m = membership(b, tenant, room, conn);
+    if (m == ROOM_UNKNOWN && !last_try && b->notices && arq_notices_poll(b) > 0)
+      m = membership(b, tenant, room, conn); /* the requester's own join may have been waiting */
+    if (m == STORE_DOWN) {
+      arq_brain_reply_error(b, msg, tenant, room, trace, 503, "presence store unavailable");
+    } else if (m == NOT_MEMBER && !last_try && fresh &&
+               b->deferred_len >= (size_t)b->cfg->brain.max_pending_requests) {
+      arq_counter_inc(b->m.requests_refused);
+      arq_brain_reply_error(b, msg, tenant, room, trace, 503, "too many requests wait for a join; try again");
+    } else if (m == NOT_MEMBER && !last_try && arq_id_valid_str(conn)) {
       done = false;
-    else if (!member)
-      reply_error(b, msg, tenant, room, trace, 403, "join the room first");
-    else if (!strcmp(command, "presence"))
+      snprintf(keep->tenant, sizeof keep->tenant, "%s", tenant);
+      snprintf(keep->room, sizeof keep->room, "%s", room);
+      snprintf(keep->conn, sizeof keep->conn, "%s", conn);
+    } else if (m != MEMBER) {
+      arq_brain_reply_error(b, msg, tenant, room, trace, 403, "join the room first");
+    } else if (!strcmp(command, "presence")) {
       arq_presence_state(b, msg, tenant, room, trace);
-    else if (!strcmp(command, "history"))
+    } else {
       arq_history_request(b, msg, tenant, room, trace,
                           e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_CMD ? e->cmd->data.data : NULL,
                           e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_CMD ? e->cmd->data.len : 0);
-    else
-      reply_error(b, msg, tenant, room, trace, 400, "unknown command");
+    }
   }
   if (e)
     arqon__v1__envelope__free_unpacked(e, NULL);
   return done;
 }
 
+static void note_due(arq_brain_t *b, int64_t at_ms) {
+  if (!b->deferred || at_ms < b->deferred_retry_ms)
+    b->deferred_retry_ms = at_ms;
+}
+
 void arq_brain_request(arq_brain_t *b, natsMsg **msgp) {
   arq_counter_inc(b->m.requests);
-  if (answer(b, *msgp, false))
+  deferred_t keep;
+  if (answer(b, *msgp, false, true, &keep))
     return;
-  deferred_t *d = calloc(1, sizeof *d);
+  deferred_t *d = malloc(sizeof *d);
   if (!d)
     arq_oom("request");
+  *d = keep;
   d->msg = *msgp;
   *msgp = NULL; /* ownership moves to the deferred list */
-  d->deadline_ms = arq_brain_now_ms() + MEMBERSHIP_WAIT_MS;
+  int64_t now = arq_brain_now_ms();
+  d->deadline_ms = now + MEMBERSHIP_WAIT_MS;
+  d->delay_ms = MEMBERSHIP_FIRST_RETRY_MS;
+  d->next_ms = now + d->delay_ms;
+  note_due(b, d->next_ms);
   d->next = b->deferred;
   b->deferred = d;
+  b->deferred_len++;
+}
+
+void arq_brain_requests_joined(arq_brain_t *b, const char *tenant, const char *room,
+                               const char *conn) {
+  for (deferred_t *d = b->deferred; d; d = d->next)
+    if (!strcmp(d->conn, conn) && !strcmp(d->room, room) && !strcmp(d->tenant, tenant)) {
+      d->next_ms = 0;
+      b->deferred_retry_ms = 0;
+    }
+}
+
+int arq_brain_requests_wait_ms(const arq_brain_t *b, int max_ms) {
+  if (!b->deferred)
+    return max_ms;
+  int64_t left = b->deferred_retry_ms - arq_brain_now_ms();
+  return left <= 0 ? 0 : left < max_ms ? (int)left : max_ms;
 }
 
 void arq_brain_requests_retry(arq_brain_t *b, bool flush) {
   int64_t now = arq_brain_now_ms();
   if (!b->deferred || (!flush && now < b->deferred_retry_ms))
     return;
-  b->deferred_retry_ms = now + MEMBERSHIP_RETRY_MS;
+  int64_t due = INT64_MAX;
+  b->deferred_retry_ms = INT64_MAX; /* a join applied meanwhile (answer) may set it to 0 */
   deferred_t **pp = (deferred_t **)&b->deferred;
   while (*pp) {
     deferred_t *d = *pp;
-    if (answer(b, d->msg, flush || now >= d->deadline_ms)) {
+    if (!flush && now < d->next_ms) {
+      due = d->next_ms < due ? d->next_ms : due;
+      pp = &d->next;
+      continue;
+    }
+    deferred_t keep;
+    if (answer(b, d->msg, flush || now >= d->deadline_ms, false, &keep)) {
       *pp = d->next;
       natsMsg_Destroy(d->msg);
       free(d);
+      b->deferred_len--;
     } else {
+      d->delay_ms *= 2;
+      d->next_ms = now + d->delay_ms < d->deadline_ms ? now + d->delay_ms : d->deadline_ms;
+      due = d->next_ms < due ? d->next_ms : due;
       pp = &d->next;
     }
   }
+  if (due < b->deferred_retry_ms)
+    b->deferred_retry_ms = due;
 }
