@@ -3,12 +3,26 @@
  * order, from the JetStream stream ARQON_ROOMS (subject out.t.<tenant>.r.<room>).
  *
  * DESIGN
- *   The stream keeps at most history_max_per_room messages per room, so a request reads
- *   the room's subject through a short-lived ordered consumer from its first message and
- *   keeps those past since_seq; presence events share the subject but carry no seq and
- *   are skipped. The room's counter in Redis says where the room stands, so a client that
- *   is up to date is answered without touching the stream, and reading stops at the last
- *   assigned seq or when the consumer reports nothing pending.
+ *   A request reads only the page it returns. The stream keeps every room's messages in
+ *   one sequence of stream positions; within a room, seqs grow with the position (a
+ *   republish after a takeover repeats seqs, in order, after the originals). So the
+ *   position to start from is found by a search over positions with direct gets
+ *   (`next_by_subj`: the room's first message at or after a position; the stream allows
+ *   direct gets): it guesses from the seqs met so far where seq `since` lies (seqs are
+ *   dense, so a guess usually lands within a few positions) and halves the interval after
+ *   a guess that did not, so it takes a few requests and never more than about
+ *   2·log2(room span).
+ *   The page is then read from there through a short-lived pull consumer filtered on the
+ *   room, in fetches sized by what the page still has room for (count and bytes), so the
+ *   server delivers little beyond the page. Presence events share the subject but carry
+ *   no seq: they are skipped (a search step that meets only those keeps its lower bound,
+ *   which errs toward reading a little more, never toward losing a message). Without
+ *   direct gets (a stream whose configuration another Brain keeps) the page is read from
+ *   the room's first message, still no further than the page.
+ *
+ *   The room's counter in Redis says where the room stands, so a client that is up to
+ *   date is answered without touching the stream, and reading stops at the last assigned
+ *   seq or when the consumer reports nothing pending.
  *
  *   Reply: event `history`, data {"messages":[<envelope in proto3 JSON>...],
  *   "next_seq":N,"latest_seq":L} where next_seq is the since_seq that continues after this
@@ -28,14 +42,11 @@
 #include "common/log.h"
 #include "shield/envelope_json.h"
 
-#define READ_TIMEOUT_MS 500
-
-static void reply_error(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
-                        const char *trace, int code, const char *reason) {
-  char data[256];
-  int n = snprintf(data, sizeof data, "{\"code\":%d,\"reason\":\"%s\"}", code, reason);
-  arq_brain_reply(b, msg, tenant, room, trace, "error", data, (size_t)n);
-}
+#define FETCH_WAIT_MS 500
+#define FETCH_MAX 256           /* messages asked for in one fetch */
+#define SEARCH_STEPS_MAX 130    /* every other step halves: 2^64 positions end before */
+#define PRESENCE_SKIP_MAX 4     /* messages without seq passed over at one search step */
+#define CONSUMER_INACTIVE_S 10  /* the server deletes a consumer a dead Brain left */
 
 static uint64_t latest_seq(arq_brain_t *b, const char *tenant, const char *room, bool *ok) {
   redisReply *r = arq_store_command(&b->store, "GET arq:{%s}:room:%s:seq", tenant, room);
@@ -46,18 +57,142 @@ static uint64_t latest_seq(arq_brain_t *b, const char *tenant, const char *room,
   return v;
 }
 
+/* A room message found by a direct get: its stream position and its seq (0: none, a
+ * presence event). */
+typedef struct {
+  uint64_t pos, seq;
+} found_t;
+
+/* The seq of a stored room message: from Nats-Msg-Id "<T>.<R>.<seq>" (set by the
+ * sequencer), else from the envelope. */
+static uint64_t stored_seq(natsMsg *m) {
+  const char *id = NULL;
+  if (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK && id) {
+    const char *dot = strrchr(id, '.');
+    if (dot && dot[1] >= '0' && dot[1] <= '9')
+      return strtoull(dot + 1, NULL, 10);
+  }
+  Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(m),
+                                                       (const uint8_t *)natsMsg_GetData(m));
+  uint64_t seq = e ? e->seq : 0;
+  if (e)
+    arqon__v1__envelope__free_unpacked(e, NULL);
+  return seq;
+}
+
+/* The room's first message at position >= from (or its last one when from is 0).
+ * 1 found, 0 none, -1 direct gets failed. */
+static int direct_get(arq_brain_t *b, const char *subject, uint64_t from, found_t *out) {
+  jsDirectGetMsgOptions o;
+  jsDirectGetMsgOptions_Init(&o);
+  if (from) {
+    o.Sequence = from;
+    o.NextBySubject = subject;
+  } else {
+    o.LastBySubject = subject;
+  }
+  natsMsg *m = NULL;
+  natsStatus st = js_DirectGetMsg(&m, b->js, ARQ_BRAIN_STREAM_ROOMS, NULL, &o);
+  if (st == NATS_NOT_FOUND)
+    return 0;
+  if (st != NATS_OK)
+    return -1;
+  const char *pos = NULL;
+  if (natsMsgHeader_Get(m, JSSequence, &pos) != NATS_OK || !pos) {
+    natsMsg_Destroy(m);
+    return -1;
+  }
+  out->pos = strtoull(pos, NULL, 10);
+  out->seq = stored_seq(m);
+  natsMsg_Destroy(m);
+  return out->pos ? 1 : -1;
+}
+
+/* The first message with a seq at position >= from and < end, passing over a few presence
+ * events. 1 found, 0 none (or only presence events within the few), -1 failure. */
+static int next_sequenced(arq_brain_t *b, const char *subject, uint64_t from, uint64_t end,
+                          found_t *out) {
+  for (int i = 0; i <= PRESENCE_SKIP_MAX; i++) {
+    int rc = direct_get(b, subject, from, out);
+    if (rc <= 0 || out->pos >= end)
+      return rc < 0 ? -1 : 0;
+    if (out->seq)
+      return 1;
+    from = out->pos + 1;
+  }
+  return 0;
+}
+
+/* The stream position to read the page from: at or before the room's first stored message
+ * with seq > since. Sets *empty when the stream holds nothing newer. -1 when direct gets
+ * fail (the caller reads from the room's first message). */
+static int find_start(arq_brain_t *b, const char *subject, uint64_t since, uint64_t *start,
+                      bool *empty) {
+  found_t first, last;
+  *empty = false;
+  int rc = direct_get(b, subject, 1, &first);
+  if (rc <= 0) {
+    *empty = rc == 0;
+    return rc;
+  }
+  *start = first.pos;
+  if (first.seq > since || since == 0)
+    return 0;
+  if ((rc = direct_get(b, subject, 0, &last)) <= 0) {
+    *empty = rc == 0;
+    return rc;
+  }
+  if (last.seq && last.seq <= since) {
+    *empty = true; /* retention dropped what was newer, or it is not stored yet */
+    return 0;
+  }
+  /* Smallest position p in (first.pos, last.pos] whose next sequenced message has
+   * seq > since: lo only moves past a message seen to be <= since. Each step guesses where
+   * seq `since` lies from the seqs at both ends (seqs of a room are dense, so one or two
+   * guesses usually land), and halves the interval instead when a guess did not. */
+  uint64_t lo = first.pos + 1, hi = last.pos, lo_seq = first.seq, hi_seq = last.seq;
+  bool halve = false;
+  for (int steps = 0; lo < hi && steps < SEARCH_STEPS_MAX; steps++) {
+    uint64_t width = hi - lo, mid = lo + width / 2;
+    if (!halve && hi_seq > lo_seq) {
+      double at = (double)(lo - 1) + (double)(since - lo_seq) * (double)(hi - lo + 1) /
+                                         (double)(hi_seq - lo_seq);
+      mid = at <= (double)lo ? lo : at >= (double)(hi - 1) ? hi - 1 : (uint64_t)at;
+    }
+    found_t m;
+    rc = next_sequenced(b, subject, mid, hi, &m);
+    if (rc < 0)
+      return -1;
+    if (rc == 1 && m.seq == since) {
+      lo = m.pos + 1; /* seqs are dense: the next sequenced message is since + 1 */
+      break;
+    }
+    if (rc == 1 && m.seq < since) {
+      lo = m.pos + 1;
+      lo_seq = m.seq;
+    } else {
+      hi = mid;
+      if (rc == 1)
+        hi_seq = m.seq;
+    }
+    halve = !halve && hi - lo > width / 2; /* a guess that did not halve: halve next */
+  }
+  *start = lo;
+  return 0;
+}
+
 void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
                          const char *trace, const uint8_t *args, size_t args_len) {
   arq_brain_history_args_t a;
   char err[160];
   if (arq_brain_history_args(args, args_len, &a, err, sizeof err)) {
-    reply_error(b, msg, tenant, room, trace, 400, err);
+    arq_brain_reply_error(b, msg, tenant, room, trace, 400, err);
     return;
   }
   bool ok;
   uint64_t latest = latest_seq(b, tenant, room, &ok);
   if (!ok) {
-    reply_error(b, msg, tenant, room, trace, 503, "room store unavailable");
+    arq_brain_reply_error(b, msg, tenant, room, trace, 503, "room store unavailable");
     return;
   }
   arq_buf_t out;
@@ -69,66 +204,98 @@ void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const
    * the JSON around the array. */
   int64_t max_payload = natsConnection_GetMaxPayload(b->nc);
   size_t room_left = max_payload > 8192 ? (size_t)max_payload - 4096 : 4096;
-  if (latest > a.since_seq) {
-    char subject[160];
-    snprintf(subject, sizeof subject, "out.t.%s.r.%s", tenant, room);
+  char subject[160];
+  snprintf(subject, sizeof subject, "out.t.%s.r.%s", tenant, room);
+  uint64_t start = 0;
+  bool empty = latest <= a.since_seq;
+  if (!empty && find_start(b, subject, a.since_seq, &start, &empty) < 0) {
+    start = 0;
+    empty = false;
+    ARQ_LOG(ARQ_LOG_WARN, "brain", "history: no direct get on the stream; reading the room from its start",
+            {"stream", ARQ_BRAIN_STREAM_ROOMS}, {"tenant_id", tenant}, {"room", room}, {"trace_id", trace});
+  }
+  if (!empty) {
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = ARQ_BRAIN_STREAM_ROOMS;
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverAll;
+    so.Config.DeliverPolicy = start ? js_DeliverByStartSequence : js_DeliverAll;
+    so.Config.OptStartSeq = start;
+    so.Config.AckPolicy = js_AckNone;
+    so.Config.InactiveThreshold = CONSUMER_INACTIVE_S * 1000000000LL;
     natsSubscription *sub = NULL;
     jsErrCode jerr = 0;
-    natsStatus st = js_SubscribeSync(&sub, b->js, subject, NULL, &so, &jerr);
+    natsStatus st = js_PullSubscribe(&sub, b->js, subject, NULL, NULL, &so, &jerr);
     if (st != NATS_OK) {
       arq_buf_free(&out);
       ARQ_LOG(ARQ_LOG_WARN, "brain", "history: cannot read the stream", {"error", natsStatus_GetText(st)},
               {"tenant_id", tenant}, {"room", room}, {"trace_id", trace});
-      reply_error(b, msg, tenant, room, trace, 503, "history unavailable");
+      arq_brain_reply_error(b, msg, tenant, room, trace, 503, "history unavailable");
       return;
     }
-    while (count < a.limit) {
-      natsMsg *m = NULL;
-      if (natsSubscription_NextMsg(&m, sub, READ_TIMEOUT_MS) != NATS_OK)
-        break;
-      uint64_t pending = 0;
-      jsMsgMetaData *meta = NULL;
-      if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
-        pending = meta->NumPending;
-        jsMsgMetaData_Destroy(meta);
+    size_t read_bytes = 0, read_msgs = 0;
+    bool done = false;
+    while (!done && count < a.limit) {
+      /* Ask for what the page still has room for: by count, and by bytes at the size of
+       * the messages read so far (one at a time until one was read). */
+      size_t want = a.limit - count;
+      if (read_msgs) {
+        size_t avg = read_bytes / read_msgs + 1, fit = out.len < room_left ? (room_left - out.len) / avg : 0;
+        want = fit + 1 < want ? fit + 1 : want;
+      } else {
+        want = 1;
       }
-      Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(m),
-                                                           (const uint8_t *)natsMsg_GetData(m));
-      natsMsg_Destroy(m);
-      bool done = pending == 0;
-      if (e) {
-        if (e->seq > last) { /* also skips a duplicate left by a takeover */
-          size_t mark = out.len;
-          if (count)
-            arq_buf_putc(&out, ',');
-          arq_envelope_to_json(e, &out);
-          if (out.len > room_left) {
-            /* The reply must fit in one NATS message: stop here, next_seq says where to
-             * go on. A single message too large for any page is passed over (counted). */
-            out.len = mark;
-            out.data[mark] = '\0';
-            if (count) {
-              arqon__v1__envelope__free_unpacked(e, NULL);
-              break;
-            }
-            omitted++;
-          } else {
-            count++;
-          }
-          last = e->seq;
+      jsFetchRequest fr;
+      jsFetchRequest_Init(&fr);
+      fr.Batch = (int)(want < FETCH_MAX ? want : FETCH_MAX);
+      fr.NoWait = true;
+      fr.Expires = FETCH_WAIT_MS * 1000000LL;
+      natsMsgList list = {0};
+      if (natsSubscription_FetchRequest(&list, sub, &fr) != NATS_OK || list.Count == 0) {
+        natsMsgList_Destroy(&list);
+        break;
+      }
+      for (int i = 0; i < list.Count && !done; i++) {
+        natsMsg *m = list.Msgs[i];
+        uint64_t pending = 0;
+        jsMsgMetaData *meta = NULL;
+        if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+          pending = meta->NumPending;
+          jsMsgMetaData_Destroy(meta);
         }
-        done = done || e->seq >= latest;
-        arqon__v1__envelope__free_unpacked(e, NULL);
+        read_msgs++;
+        read_bytes += (size_t)natsMsg_GetDataLength(m);
+        Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(m),
+                                                             (const uint8_t *)natsMsg_GetData(m));
+        done = pending == 0;
+        if (e) {
+          if (e->seq > last) { /* also skips a duplicate left by a takeover */
+            size_t mark = out.len;
+            if (count)
+              arq_buf_putc(&out, ',');
+            arq_envelope_to_json(e, &out);
+            if (out.len > room_left) {
+              /* The reply must fit in one NATS message: stop here, next_seq says where to
+               * go on. A single message too large for any page is passed over (counted). */
+              out.len = mark;
+              out.data[mark] = '\0';
+              if (count) {
+                arqon__v1__envelope__free_unpacked(e, NULL);
+                done = true;
+                break;
+              }
+              omitted++;
+            } else {
+              count++;
+            }
+            last = e->seq;
+          }
+          done = done || e->seq >= latest || count >= a.limit;
+          arqon__v1__envelope__free_unpacked(e, NULL);
+        }
       }
-      if (done)
-        break;
+      natsMsgList_Destroy(&list);
     }
-    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Unsubscribe(sub); /* deletes the consumer */
     natsSubscription_Destroy(sub);
   }
   arq_buf_printf(&out, "],\"next_seq\":%llu,\"latest_seq\":%llu", (unsigned long long)last,

@@ -88,8 +88,7 @@ static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
   char tenant[ARQ_ID_MAX_LEN + 1], command[ARQ_ID_MAX_LEN + 1];
   if (arq_brain_split_command(natsMsg_GetSubject(msg), tenant, command))
     tenant[0] = '\0';
-  const char busy[] = "{\"code\":503,\"reason\":\"the Brain is overloaded; try again\"}";
-  arq_brain_reply(b, msg, tenant, "", NULL, "error", busy, sizeof busy - 1);
+  arq_brain_reply_error(b, msg, tenant, "", NULL, 503, "the Brain is overloaded; try again");
   natsMsg_Destroy(msg);
 }
 
@@ -183,6 +182,7 @@ static int ensure_streams(arq_brain_t *b) {
   sc.MaxMsgsPerSubject = cfg->brain.history_max_per_room > 0 ? cfg->brain.history_max_per_room : -1;
   sc.MaxAge = cfg->brain.history_max_age_s * sec;
   sc.Duplicates = 120 * sec;
+  sc.AllowDirect = true; /* history finds where a page starts with direct gets */
   if (ensure_stream(b, &sc))
     return -1;
 
