@@ -3,13 +3,19 @@
  * (Prometheus text), /healthz (the process runs), /readyz (it holds its first leases).
  *
  * DESIGN
- *   A blocking server on its own thread, one request per connection (Connection: close):
- *   scrapes are rare and small, so nothing here justifies an event loop. Each connection
- *   gets a 2 s receive timeout and an 8 KiB head limit, so a stuck or hostile client
- *   delays the next scrape by at most that and costs no memory. The listening socket is
- *   polled with a timeout so the thread sees the stop flag.
+ *   One thread, one poll() over the listening socket and at most
+ *   brain.metrics_max_clients connections, each answered once (Connection: close).
+ *   Scrapes are rare and small, so a poll loop on a thread of its own is all it takes; what
+ *   matters is that no client can hold it. Each connection has a whole-request deadline:
+ *   its request head (at most HEAD_MAX bytes) must be complete brain.metrics_timeout_ms
+ *   after accept — however the bytes trickle in — and its answer must be taken within as
+ *   long again; a connection that misses either is closed. With every slot taken a new
+ *   connection is answered 503 and closed at once, so a crowd of slow clients delays the
+ *   others by at most one deadline, never for ever. Sockets are non-blocking; the poll
+ *   timeout is at most STOP_POLL_MS, so the thread sees the stop flag promptly.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -24,71 +30,171 @@
 #include "net/http.h"
 
 #define HEAD_MAX 8192
+#define STOP_POLL_MS 200
+#define ACCEPTS_PER_WAKEUP 16
+#define ACCEPT_PAUSE_MS 100 /* out of descriptors: leave the listener alone this long */
+
+typedef struct {
+  int fd; /* -1: free slot */
+  int64_t deadline_ms;
+  bool writing;
+  size_t len;     /* bytes of head read */
+  size_t sent;    /* bytes of out sent */
+  char *head;     /* HEAD_MAX bytes while reading */
+  arq_buf_t out;  /* the response while writing */
+} client_t;
 
 struct arq_metrics_http {
   arq_brain_t *b;
   int fd;
   pthread_t thread;
+  size_t max_clients;
+  int64_t timeout_ms;
+  client_t *clients;    /* [max_clients] */
+  struct pollfd *pfds;  /* [max_clients + 1]: the listener last */
 };
 
-static void respond(arq_metrics_http_t *h, int fd) {
-  struct timeval tv = {2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  char buf[HEAD_MAX];
-  size_t len = 0;
-  arq_http_request_t req;
-  int rc = 0;
-  while (rc == 0 && len < sizeof buf) {
-    ssize_t n = recv(fd, buf + len, sizeof buf - len, 0);
-    if (n <= 0)
-      return;
-    len += (size_t)n;
-    rc = arq_http_parse_request(buf, len, sizeof buf, &req);
-  }
-  arq_buf_t out, body;
-  arq_buf_init(&out);
+static void client_close(client_t *c) {
+  if (c->fd >= 0)
+    close(c->fd);
+  free(c->head);
+  arq_buf_free(&c->out);
+  memset(c, 0, sizeof *c);
+  c->fd = -1;
+}
+
+static void respond(arq_metrics_http_t *h, client_t *c, int rc, const arq_http_request_t *req) {
+  arq_buf_t *out = &c->out, body;
   arq_buf_init(&body);
   if (rc < 0) {
     const char *msg = arq_http_error_message(rc);
-    arq_http_write_response(&out, arq_http_error_status(rc), "text/plain", msg, strlen(msg), false, NULL);
-  } else if (req.method_len != 3 || memcmp(req.method, "GET", 3)) {
-    arq_http_write_response(&out, 405, "text/plain", "GET only\n", 9, false, "Allow: GET\r\n");
-  } else if (req.path_len == 8 && !memcmp(req.path, "/metrics", 8)) {
+    arq_http_write_response(out, arq_http_error_status(rc), "text/plain", msg, strlen(msg), false, NULL);
+  } else if (req->method_len != 3 || memcmp(req->method, "GET", 3)) {
+    arq_http_write_response(out, 405, "text/plain", "GET only\n", 9, false, "Allow: GET\r\n");
+  } else if (req->path_len == 8 && !memcmp(req->path, "/metrics", 8)) {
     arq_metrics_write(h->b->metrics, &body);
-    arq_http_write_response(&out, 200, ARQ_METRICS_CONTENT_TYPE, body.data, body.len, false, NULL);
-  } else if (req.path_len == 8 && !memcmp(req.path, "/healthz", 8)) {
-    arq_http_write_response(&out, 200, "text/plain", "ok\n", 3, false, NULL);
-  } else if (req.path_len == 7 && !memcmp(req.path, "/readyz", 7)) {
+    arq_http_write_response(out, 200, ARQ_METRICS_CONTENT_TYPE, body.data, body.len, false, NULL);
+  } else if (req->path_len == 8 && !memcmp(req->path, "/healthz", 8)) {
+    arq_http_write_response(out, 200, "text/plain", "ok\n", 3, false, NULL);
+  } else if (req->path_len == 7 && !memcmp(req->path, "/readyz", 7)) {
     bool ready = atomic_load(&h->b->ready);
-    arq_http_write_response(&out, ready ? 200 : 503, "text/plain", ready ? "ready\n" : "starting\n",
+    arq_http_write_response(out, ready ? 200 : 503, "text/plain", ready ? "ready\n" : "starting\n",
                             ready ? 6 : 9, false, NULL);
   } else {
-    arq_http_write_response(&out, 404, "text/plain", "not found\n", 10, false, NULL);
+    arq_http_write_response(out, 404, "text/plain", "not found\n", 10, false, NULL);
   }
-  size_t off = 0;
-  while (off < out.len) {
-    ssize_t n = send(fd, out.data + off, out.len - off, MSG_NOSIGNAL);
-    if (n <= 0)
-      break;
-    off += (size_t)n;
-  }
-  arq_buf_free(&out);
   arq_buf_free(&body);
+  free(c->head);
+  c->head = NULL;
+  c->writing = true;
+  c->deadline_ms = arq_brain_now_ms() + h->timeout_ms; /* the answer gets as long again */
+}
+
+/* Reads what arrived; answers once the head is complete (or wrong). False: close it. */
+static bool client_read(arq_metrics_http_t *h, client_t *c) {
+  ssize_t n = recv(c->fd, c->head + c->len, HEAD_MAX - c->len, 0);
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+    return false;
+  if (n < 0)
+    return true;
+  c->len += (size_t)n;
+  arq_http_request_t req;
+  int rc = arq_http_parse_request(c->head, c->len, HEAD_MAX, &req);
+  if (rc != 0)
+    respond(h, c, rc, &req); /* the parser says when HEAD_MAX is reached without a head */
+  return true;
+}
+
+/* Sends what the socket takes. False: done or failed (close it). */
+static bool client_write(client_t *c) {
+  while (c->sent < c->out.len) {
+    ssize_t n = send(c->fd, c->out.data + c->sent, c->out.len - c->sent, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+      return true;
+    if (n <= 0)
+      return false;
+    c->sent += (size_t)n;
+  }
+  return false;
+}
+
+static int64_t accept_clients(arq_metrics_http_t *h, int64_t now) {
+  for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
+    int fd = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+      return errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM
+                 ? now + ACCEPT_PAUSE_MS
+                 : 0;
+    client_t *c = NULL;
+    for (size_t k = 0; k < h->max_clients && !c; k++)
+      if (h->clients[k].fd < 0)
+        c = &h->clients[k];
+    if (!c) {
+      /* Every slot is taken: say so in one write (a fresh socket's buffer takes it), go. */
+      static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                                 "Content-Length: 5\r\nConnection: close\r\n\r\nbusy\n";
+      ssize_t ignored = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL);
+      (void)ignored;
+      close(fd);
+      continue;
+    }
+    c->fd = fd;
+    c->head = malloc(HEAD_MAX);
+    if (!c->head)
+      arq_oom("metrics http");
+    c->deadline_ms = now + h->timeout_ms;
+  }
+  return 0;
 }
 
 static void *serve(void *arg) {
   arq_metrics_http_t *h = arg;
+  int64_t accept_paused_until = 0;
   while (!atomic_load(&h->b->stop)) {
-    struct pollfd p = {h->fd, POLLIN, 0};
-    if (poll(&p, 1, 200) <= 0)
+    int64_t now = arq_brain_now_ms();
+    int64_t wait = STOP_POLL_MS;
+    nfds_t n = 0;
+    for (size_t k = 0; k < h->max_clients; k++) {
+      client_t *c = &h->clients[k];
+      if (c->fd < 0)
+        continue;
+      if (now >= c->deadline_ms) {
+        client_close(c); /* too slow: the deadline covers the whole request, not each recv */
+        continue;
+      }
+      if (c->deadline_ms - now < wait)
+        wait = c->deadline_ms - now;
+      h->pfds[n++] = (struct pollfd){c->fd, (short)(c->writing ? POLLOUT : POLLIN), 0};
+    }
+    bool listening = now >= accept_paused_until;
+    if (listening)
+      h->pfds[n++] = (struct pollfd){h->fd, POLLIN, 0};
+    else if (accept_paused_until - now < wait)
+      wait = accept_paused_until - now;
+    int ready = poll(h->pfds, n, (int)wait);
+    if (ready <= 0)
       continue;
-    int fd = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0)
-      continue;
-    respond(h, fd);
-    close(fd);
+    now = arq_brain_now_ms();
+    /* Clients in the order they were polled: the k-th open slot is pfds[i]. */
+    size_t i = 0;
+    for (size_t k = 0; k < h->max_clients && i < n - (listening ? 1 : 0); k++) {
+      client_t *c = &h->clients[k];
+      if (c->fd < 0 || h->pfds[i].fd != c->fd)
+        continue;
+      short ev = h->pfds[i++].revents;
+      if (!ev)
+        continue;
+      bool keep = c->writing ? client_write(c) : (ev & (POLLERR | POLLNVAL)) ? false : client_read(h, c);
+      if (keep && c->writing && !(ev & POLLOUT))
+        keep = client_write(c); /* just answered: most answers go out in one send */
+      if (!keep)
+        client_close(c);
+    }
+    if (listening && (h->pfds[n - 1].revents & POLLIN))
+      accept_paused_until = accept_clients(h, now);
   }
+  for (size_t k = 0; k < h->max_clients; k++)
+    client_close(&h->clients[k]);
   return NULL;
 }
 
@@ -114,7 +220,7 @@ arq_metrics_http_t *arq_metrics_http_start(arq_brain_t *b, char *err, size_t err
   int one = 1;
   if (fd >= 0)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16)) {
+  if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
     snprintf(err, errcap, "brain.metrics_listen %s: %m", b->cfg->brain.metrics_listen);
     if (fd >= 0)
       close(fd);
@@ -127,9 +233,19 @@ arq_metrics_http_t *arq_metrics_http_start(arq_brain_t *b, char *err, size_t err
     arq_oom("metrics http");
   h->b = b;
   h->fd = fd;
+  h->max_clients = b->cfg->brain.metrics_max_clients > 0 ? (size_t)b->cfg->brain.metrics_max_clients : 1;
+  h->timeout_ms = b->cfg->brain.metrics_timeout_ms > 0 ? b->cfg->brain.metrics_timeout_ms : 2000;
+  h->clients = calloc(h->max_clients, sizeof *h->clients);
+  h->pfds = calloc(h->max_clients + 1, sizeof *h->pfds);
+  if (!h->clients || !h->pfds)
+    arq_oom("metrics http");
+  for (size_t k = 0; k < h->max_clients; k++)
+    h->clients[k].fd = -1;
   if (pthread_create(&h->thread, NULL, serve, h)) {
     snprintf(err, errcap, "metrics thread: cannot start");
     close(fd);
+    free(h->clients);
+    free(h->pfds);
     free(h);
     return NULL;
   }
@@ -141,5 +257,7 @@ void arq_metrics_http_stop(arq_metrics_http_t *h) {
     return;
   pthread_join(h->thread, NULL); /* the caller set b->stop */
   close(h->fd);
+  free(h->clients);
+  free(h->pfds);
   free(h);
 }
