@@ -14,17 +14,65 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the arena ---- */
+/* ---- the arena ----
+ *
+ * Blocks are malloc'd with a small header and bumped through. When the newest block has no
+ * room, a new one of twice its size (at least what is asked) becomes the newest; a request
+ * larger than a quarter of that gets a block of its own, linked behind the newest, so the
+ * newest block's tail is not abandoned. Requests are rounded to ALIGN, not to a chunk. */
 
-struct arq_envelope_chunk {
-  struct arq_envelope_chunk *next;
-  max_align_t data[];
+struct arq_envelope_block {
+  struct arq_envelope_block *next;
+  size_t size; /* bytes of data */
+  /* data follows, at an offset that is a multiple of ALIGN */
 };
 
-#define ALIGN ((size_t)16)
+/* Enough for every protobuf-c field: pointers, size_t, 64-bit integers, doubles. */
+typedef union {
+  void *p;
+  size_t z;
+  uint64_t u;
+  double d;
+} pb_field_align_t;
+
+#define ALIGN (_Alignof(pb_field_align_t))
+#define HEADER ((sizeof(struct arq_envelope_block) + ALIGN - 1) & ~(ALIGN - 1))
+#define FIRST_BLOCK ((size_t)4096 - HEADER)
+
+_Static_assert((ALIGN & (ALIGN - 1)) == 0, "alignment is a power of two");
+_Static_assert(ARQ_ENVELOPE_ARENA_KEEP >= 2 * (size_t)4096, "the kept block holds a first block");
+
+static char *block_data(struct arq_envelope_block *b) { return (char *)b + HEADER; }
+
+static struct arq_envelope_block *block_new(size_t size) {
+  if (size > SIZE_MAX - HEADER)
+    arq_oom("envelope arena");
+  struct arq_envelope_block *b = malloc(HEADER + size);
+  if (!b)
+    arq_oom("envelope arena");
+  b->next = NULL;
+  b->size = size;
+  return b;
+}
+
+static void blocks_free(struct arq_envelope_block *b) {
+  while (b) {
+    struct arq_envelope_block *next = b->next;
+    free(b);
+    b = next;
+  }
+}
+
+/* The heap held by the parsed-JSON arrays. The doc's fields are private to json.c, which
+ * offers no accessor for them; this reads them to decide whether a reset gives them back. */
+static size_t json_footprint(const arq_json_doc_t *d) {
+  return d->_capvals * sizeof *d->_vals + d->_capstack * sizeof *d->_stack + d->_capstr +
+         d->_capsort * sizeof *d->_sort;
+}
 
 void arq_envelope_arena_init(arq_envelope_arena_t *a, const arq_json_limits_t *limits) {
   memset(a, 0, sizeof *a);
+  a->_budget = SIZE_MAX;
   arq_json_limits_t lim = {ARQ_ENVELOPE_JSON_MAX_BYTES, ARQ_ENVELOPE_JSON_MAX_DEPTH,
                            ARQ_ENVELOPE_JSON_MAX_VALUES};
   if (limits) {
@@ -32,68 +80,120 @@ void arq_envelope_arena_init(arq_envelope_arena_t *a, const arq_json_limits_t *l
       lim.max_bytes = limits->max_bytes;
     if (limits->max_depth)
       lim.max_depth = limits->max_depth;
-    if (limits->max_values)
+    if (limits->max_values && limits->max_values < lim.max_values)
       lim.max_values = limits->max_values;
   }
   arq_json_doc_init(&a->json, &lim);
 }
 
 void arq_envelope_arena_reset(arq_envelope_arena_t *a) {
-  if (a->_chunks) {
-    /* The last message did not fit: make the block big enough for it once and for all,
-     * so that the steady state is a single block and no malloc per message. */
-    size_t want = a->_cap + a->_chunk_bytes;
-    while (a->_chunks) {
-      struct arq_envelope_chunk *next = a->_chunks->next;
-      free(a->_chunks);
-      a->_chunks = next;
-    }
-    free(a->_block);
-    a->_block = malloc(want);
-    if (!a->_block)
-      arq_oom("envelope arena");
-    a->_cap = want;
-    a->_chunk_bytes = 0;
+  struct arq_envelope_block *b = a->_blocks;
+  if (b && (b->next || b->size > ARQ_ENVELOPE_ARENA_KEEP - HEADER)) {
+    /* The message did not fit in one block: replace them all by one block that would have
+     * held it twice, up to the size kept, so that the steady state is a single block and no
+     * malloc per message, while a rare large message gives its memory back now. */
+    size_t want = a->_given < FIRST_BLOCK / 2 ? FIRST_BLOCK : 2 * a->_given;
+    if (want > ARQ_ENVELOPE_ARENA_KEEP - HEADER)
+      want = ARQ_ENVELOPE_ARENA_KEEP - HEADER;
+    blocks_free(b);
+    a->_blocks = block_new(want);
   }
+  if (json_footprint(&a->json) > ARQ_ENVELOPE_ARENA_KEEP)
+    arq_json_doc_free(&a->json); /* keeps the limits; the next parse grows what it needs */
   a->_used = 0;
+  a->_given = 0;
+  a->_budget = SIZE_MAX;
+  a->_refused = 0;
 }
 
 void arq_envelope_arena_free(arq_envelope_arena_t *a) {
-  arq_envelope_arena_reset(a);
-  free(a->_block);
-  a->_block = NULL;
-  a->_cap = 0;
+  blocks_free(a->_blocks);
+  a->_blocks = NULL;
+  a->_used = a->_given = 0;
   arq_json_doc_free(&a->json);
+}
+
+size_t arq_envelope_arena_footprint(const arq_envelope_arena_t *a) {
+  size_t n = json_footprint(&a->json);
+  for (const struct arq_envelope_block *b = a->_blocks; b; b = b->next)
+    n += HEADER + b->size;
+  return n;
 }
 
 void *arq_envelope_arena_alloc(arq_envelope_arena_t *a, size_t n) {
   if (n > SIZE_MAX / 2)
     arq_oom("envelope arena");
-  n = (n + ALIGN - 1) & ~(ALIGN - 1);
-  if (n == 0)
-    n = ALIGN;
-  if (a->_cap - a->_used >= n) {
-    void *p = a->_block + a->_used;
+  n = n ? (n + ALIGN - 1) & ~(ALIGN - 1) : ALIGN;
+  a->_given += n;
+  struct arq_envelope_block *head = a->_blocks;
+  if (head && head->size - a->_used >= n) {
+    void *p = block_data(head) + a->_used;
     a->_used += n;
     return p;
   }
-  size_t size = n < 1024 ? 1024 : n;
-  struct arq_envelope_chunk *c = malloc(sizeof *c + size);
-  if (!c)
-    arq_oom("envelope arena");
-  c->next = a->_chunks;
-  a->_chunks = c;
-  a->_chunk_bytes += size;
-  /* The rest of a small chunk is not reused: chunks only bridge until the next reset. */
-  return c->data;
+  size_t next = head ? 2 * head->size : FIRST_BLOCK;
+  if (head && n > next / 4) {
+    /* A large request gets a block of its own, behind the newest one. */
+    struct arq_envelope_block *own = block_new(n);
+    own->next = head->next;
+    head->next = own;
+    return block_data(own);
+  }
+  struct arq_envelope_block *b = block_new(n > next ? n : next);
+  b->next = head;
+  a->_blocks = b;
+  a->_used = n;
+  return block_data(b);
 }
 
-static void *pb_alloc(void *data, size_t size) { return arq_envelope_arena_alloc(data, size); }
+/* protobuf-c's allocator: the arena, within the budget of the message being unpacked. */
+static void *pb_alloc(void *data, size_t size) {
+  arq_envelope_arena_t *a = data;
+  size_t n = size > SIZE_MAX / 2 ? SIZE_MAX : size ? (size + ALIGN - 1) & ~(ALIGN - 1) : ALIGN;
+  if (n > a->_budget || a->_given > a->_budget - n) {
+    a->_refused = 1;
+    return NULL; /* protobuf-c gives up, and the unpack returns NULL */
+  }
+  return arq_envelope_arena_alloc(a, size);
+}
+
 static void pb_free(void *data, void *ptr) {}
 
 ProtobufCAllocator arq_envelope_arena_allocator(arq_envelope_arena_t *a) {
   ProtobufCAllocator al = {.alloc = pb_alloc, .free = pb_free, .allocator_data = a};
   return al;
+}
+
+Arqon__V1__Envelope *arq_envelope_unpack(const uint8_t *data, size_t len,
+                                         arq_envelope_arena_t *arena, char *err, size_t errcap) {
+  if (errcap)
+    err[0] = '\0';
+  arq_envelope_arena_reset(arena);
+  size_t budget = len > (SIZE_MAX - ARQ_ENVELOPE_DECODE_SLACK) / ARQ_ENVELOPE_DECODE_FACTOR
+                      ? SIZE_MAX
+                      : len * ARQ_ENVELOPE_DECODE_FACTOR + ARQ_ENVELOPE_DECODE_SLACK;
+  arena->_budget = budget;
+  ProtobufCAllocator al = arq_envelope_arena_allocator(arena);
+  Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(&al, len, data ? data : (const uint8_t *)"");
+  arena->_budget = SIZE_MAX;
+  if (!e) {
+    if (!errcap)
+      return NULL;
+    if (arena->_refused)
+      snprintf(err, errcap,
+               "malformed envelope: decoding it needs more than %zu bytes (too many fields)",
+               budget);
+    else
+      snprintf(err, errcap, "malformed envelope: not a valid arqon.v1.Envelope");
+    return NULL;
+  }
+  if (e->n_headers > ARQ_ENVELOPE_MAX_HEADERS) {
+    if (errcap)
+      snprintf(err, errcap, "malformed envelope: %zu headers, at most %u are allowed",
+               e->n_headers, ARQ_ENVELOPE_MAX_HEADERS);
+    return NULL;
+  }
+  return e;
 }
 
 /* ---- field tables ---- */
@@ -369,6 +469,9 @@ static int get_headers(decoder_t *d, const field_t *f, const arq_json_value_t *v
   size_t n = arq_json_len(v);
   if (!n)
     return 0;
+  if (n > ARQ_ENVELOPE_MAX_HEADERS)
+    return bad(d, v, "field \"headers\": %zu entries, at most %u are allowed", n,
+               ARQ_ENVELOPE_MAX_HEADERS);
   Arqon__V1__Envelope__HeadersEntry **list =
       arq_envelope_arena_alloc(d->arena, n * sizeof *list);
   Arqon__V1__Envelope__HeadersEntry *entries =

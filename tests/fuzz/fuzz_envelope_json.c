@@ -2,8 +2,9 @@
  *   as JSON: decode; if accepted, encode canonically, decode that, and the two messages
  *     must pack to the same protobuf bytes (and the binary must unpack and encode to the
  *     same canonical JSON);
- *   as binary: unpack with protobuf-c; if accepted, the canonical JSON must decode, and
- *     encoding the result must give the same JSON again.
+ *   as binary: unpack with arq_envelope_unpack (protobuf-c into an arena, with its budget
+ *     and header cap); if accepted, the canonical JSON must decode, and encoding the result
+ *     must give the same JSON again.
  * Arenas are reused across inputs, as the Shield reuses them across messages. */
 #include <stddef.h>
 #include <stdint.h>
@@ -66,12 +67,15 @@ static void as_json(const uint8_t *data, size_t size) {
 }
 
 static void as_binary(const uint8_t *data, size_t size) {
-  Arqon__V1__Envelope *u = arqon__v1__envelope__unpack(NULL, size, data);
-  if (!u)
-    return;
-  encode_into(u, &json1);
-  arqon__v1__envelope__free_unpacked(u, NULL);
   char err[256];
+  /* as the Shield unpacks client frames: into an arena, within its budget and header cap */
+  Arqon__V1__Envelope *u = arq_envelope_unpack(data, size, &a2, err, sizeof err);
+  if (!u) {
+    if (!err[0])
+      abort(); /* every refusal says why */
+    return;
+  }
+  encode_into(u, &json1);
   Arqon__V1__Envelope e;
   if (arq_envelope_from_json(json1.data, json1.len, &e, &a1, err, sizeof err)) {
     fprintf(stderr, "encoder output rejected: %s\n", err);

@@ -1,5 +1,6 @@
 /* Unit tests for the Envelope JSON mapping (src/shield/envelope_json.h): both name styles,
- * the oneof, 64-bit integers, base64, enums, unknown fields, the arena, and round trips. */
+ * the oneof, 64-bit integers, base64, enums, unknown fields, the arena (its memory given back
+ * after a large message, the header cap, the budget of binary decoding), and round trips. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -437,51 +438,216 @@ static void test_encode_from_binary_oddities(void **state) {
 
 /* ---- the arena ---- */
 
+/* {"headers":{"h0":"v",...}, "event":{"type":"x","data":<data_bytes of base64>}} */
+static void headers_json(arq_buf_t *json, int n, size_t data_bytes) {
+  arq_buf_reset(json);
+  arq_buf_puts(json, "{\"headers\":{");
+  for (int i = 0; i < n; i++)
+    arq_buf_printf(json, "%s\"h%d\":\"v\"", i ? "," : "", i);
+  arq_buf_puts(json, "},\"event\":{\"type\":\"x\",\"data\":\"");
+  for (size_t i = 0; i < data_bytes / 3; i++)
+    arq_buf_puts(json, "AAAA");
+  arq_buf_puts(json, "\"}}");
+}
+
 static void test_arena_steady_state(void **state) {
   /* After the first messages, the arena's memory stops changing: no malloc per message. */
   arq_buf_t json;
   arq_buf_init(&json);
-  arq_buf_puts(&json, "{\"headers\":{");
-  for (int i = 0; i < 200; i++)
-    arq_buf_printf(&json, "%s\"h%d\":\"v\"", i ? "," : "", i);
-  arq_buf_puts(&json, "},\"event\":{\"type\":\"x\",\"data\":\"");
-  for (int i = 0; i < 1000; i++)
-    arq_buf_puts(&json, "AAAA");
-  arq_buf_puts(&json, "\"}}");
+  headers_json(&json, (int)ARQ_ENVELOPE_MAX_HEADERS, 3000);
   Arqon__V1__Envelope e;
-  char *block = NULL, *strings = NULL;
-  size_t cap = 0;
+  char *strings = NULL;
+  const void *blocks = NULL;
+  size_t footprint = 0;
   const arq_json_value_t *values = NULL;
   for (int round = 0; round < 10; round++) {
     assert_int_equal(arq_envelope_from_json(json.data, json.len, &e, &arena, err, sizeof err), 0);
-    assert_int_equal(e.n_headers, 200);
+    assert_int_equal(e.n_headers, ARQ_ENVELOPE_MAX_HEADERS);
     assert_int_equal(e.event->data.len, 3000);
     if (round >= 2) {
-      assert_null(arena._chunks);
-      assert_ptr_equal(arena._block, block);
-      assert_int_equal(arena._cap, cap);
+      assert_ptr_equal(arena._blocks, blocks);
+      assert_int_equal(arq_envelope_arena_footprint(&arena), footprint);
       assert_ptr_equal(arena.json._vals, values);
       assert_ptr_equal(arena.json._str, strings);
     }
-    block = arena._block;
-    cap = arena._cap;
+    blocks = arena._blocks;
+    footprint = arq_envelope_arena_footprint(&arena);
     values = arena.json._vals;
     strings = arena.json._str;
   }
+  /* one block, and what is held is within a small multiple of the text */
+  assert_non_null(arena._blocks);
+  assert_true(footprint < 16 * json.len);
   /* the arena as a protobuf-c allocator: unpack a binary envelope into it */
   arq_buf_t bin = pack(&e);
   ProtobufCAllocator alloc = arq_envelope_arena_allocator(&arena);
   arq_envelope_arena_reset(&arena);
   Arqon__V1__Envelope *u = arqon__v1__envelope__unpack(&alloc, bin.len, (const uint8_t *)bin.data);
   assert_non_null(u);
-  assert_int_equal(u->n_headers, 200);
+  assert_int_equal(u->n_headers, ARQ_ENVELOPE_MAX_HEADERS);
   assert_int_equal(u->event->data.len, 3000);
   arqon__v1__envelope__free_unpacked(u, &alloc); /* a no-op, and harmless */
+  /* and through arq_envelope_unpack, again without allocating once warm */
+  for (int round = 0; round < 4; round++) {
+    u = arq_envelope_unpack((const uint8_t *)bin.data, bin.len, &arena, err, sizeof err);
+    assert_non_null(u);
+    assert_int_equal(u->n_headers, ARQ_ENVELOPE_MAX_HEADERS);
+    assert_string_equal(u->headers[63]->key, "h63");
+    if (round >= 2)
+      assert_ptr_equal(arena._blocks, blocks);
+    blocks = arena._blocks;
+  }
   arq_buf_free(&bin);
   arq_buf_free(&json);
   /* alignment of arena allocations */
   for (size_t n = 1; n < 40; n += 7)
     assert_int_equal((uintptr_t)arq_envelope_arena_alloc(&arena, n) % 8, 0);
+}
+
+static void test_arena_gives_memory_back(void **state) {
+  /* A large message grows the arena; the reset after it returns to at most the kept size,
+   * and the next small message does not pay for the large one. */
+  arq_buf_t json;
+  arq_buf_init(&json);
+  Arqon__V1__Envelope e;
+  headers_json(&json, 4, 30);
+  assert_int_equal(arq_envelope_from_json(json.data, json.len, &e, &arena, err, sizeof err), 0);
+  size_t small = arq_envelope_arena_footprint(&arena);
+  assert_true(small <= 2 * ARQ_ENVELOPE_ARENA_KEEP);
+
+  headers_json(&json, 4, 700000); /* ~930 KB of text, 700 KB of bytes */
+  assert_int_equal(arq_envelope_from_json(json.data, json.len, &e, &arena, err, sizeof err), 0);
+  assert_int_equal(e.event->data.len, 699999);
+  size_t big = arq_envelope_arena_footprint(&arena);
+  assert_true(big > json.len);     /* the text and the decoded bytes are held meanwhile... */
+  assert_true(big < 4 * json.len); /* ...and not much more */
+  arq_buf_t bin = pack(&e);
+  arq_envelope_arena_reset(&arena);
+  assert_true(arq_envelope_arena_footprint(&arena) <= 2 * ARQ_ENVELOPE_ARENA_KEEP);
+
+  /* the same through the binary route */
+  Arqon__V1__Envelope *u = arq_envelope_unpack((const uint8_t *)bin.data, bin.len, &arena, err,
+                                               sizeof err);
+  assert_non_null(u);
+  assert_int_equal(u->event->data.len, 699999);
+  assert_true(arq_envelope_arena_footprint(&arena) > bin.len);
+  arq_envelope_arena_reset(&arena);
+  assert_true(arq_envelope_arena_footprint(&arena) <= 2 * ARQ_ENVELOPE_ARENA_KEEP);
+  arq_buf_free(&bin);
+
+  /* small messages after that keep working in the kept memory */
+  headers_json(&json, 4, 30);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(arq_envelope_from_json(json.data, json.len, &e, &arena, err, sizeof err), 0);
+  assert_true(arq_envelope_arena_footprint(&arena) <= 2 * ARQ_ENVELOPE_ARENA_KEEP);
+  arq_buf_free(&json);
+}
+
+static void test_header_cap_json(void **state) {
+  arq_buf_t json;
+  arq_buf_init(&json);
+  Arqon__V1__Envelope e;
+  headers_json(&json, (int)ARQ_ENVELOPE_MAX_HEADERS, 0);
+  assert_int_equal(arq_envelope_from_json(json.data, json.len, &e, &arena, err, sizeof err), 0);
+  assert_int_equal(e.n_headers, ARQ_ENVELOPE_MAX_HEADERS);
+  headers_json(&json, (int)ARQ_ENVELOPE_MAX_HEADERS + 1, 0);
+  assert_int_equal(arq_envelope_from_json(json.data, json.len, &e, &arena, err, sizeof err),
+                   ARQ_ENVELOPE_EINVAL);
+  assert_string_equal(err, "byte 11: field \"headers\": 65 entries, at most 64 are allowed");
+  assert_int_equal(e.n_headers, 0);
+  arq_buf_free(&json);
+}
+
+/* A binary envelope with `n` header entries "h<i>": "v", packed by protobuf-c. */
+static arq_buf_t pack_headers(size_t n) {
+  Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
+  Arqon__V1__Envelope__HeadersEntry *entries = calloc(n, sizeof *entries);
+  Arqon__V1__Envelope__HeadersEntry **list = calloc(n, sizeof *list);
+  char(*keys)[24] = calloc(n, sizeof *keys);
+  assert_true(entries && list && keys);
+  for (size_t i = 0; i < n; i++) {
+    arqon__v1__envelope__headers_entry__init(&entries[i]);
+    snprintf(keys[i], sizeof keys[i], "h%zu", i);
+    entries[i].key = keys[i];
+    entries[i].value = "v";
+    list[i] = &entries[i];
+  }
+  e.headers = list;
+  e.n_headers = n;
+  arq_buf_t b = pack(&e);
+  free(entries);
+  free(list);
+  free(keys);
+  return b;
+}
+
+static void test_unpack_header_cap(void **state) {
+  arq_buf_t ok = pack_headers(ARQ_ENVELOPE_MAX_HEADERS);
+  Arqon__V1__Envelope *u =
+      arq_envelope_unpack((const uint8_t *)ok.data, ok.len, &arena, err, sizeof err);
+  assert_non_null(u);
+  assert_int_equal(u->n_headers, ARQ_ENVELOPE_MAX_HEADERS);
+  assert_string_equal(err, "");
+  arq_buf_t over = pack_headers(ARQ_ENVELOPE_MAX_HEADERS + 1);
+  assert_null(arq_envelope_unpack((const uint8_t *)over.data, over.len, &arena, err, sizeof err));
+  assert_string_equal(err, "malformed envelope: 65 headers, at most 64 are allowed");
+  /* entries repeating one key count too (the binary map keeps the last, but each costs) */
+  arq_buf_t rep;
+  arq_buf_init(&rep);
+  for (unsigned i = 0; i <= ARQ_ENVELOPE_MAX_HEADERS; i++)
+    arq_buf_append(&rep, "\x32\x03\x0a\x01k", 5);
+  assert_null(arq_envelope_unpack((const uint8_t *)rep.data, rep.len, &arena, err, sizeof err));
+  assert_non_null(strstr(err, "65 headers"));
+  /* not an envelope at all; and the empty frame is the empty envelope */
+  assert_null(arq_envelope_unpack((const uint8_t *)"\xff", 1, &arena, err, sizeof err));
+  assert_string_equal(err, "malformed envelope: not a valid arqon.v1.Envelope");
+  assert_non_null(arq_envelope_unpack(NULL, 0, &arena, err, sizeof err));
+  assert_null(arq_envelope_unpack((const uint8_t *)"\xff", 1, &arena, NULL, 0));
+  arq_buf_free(&rep);
+  arq_buf_free(&ok);
+  arq_buf_free(&over);
+}
+
+/* Frames of tiny fields would cost the arena dozens of times their size: refused within the
+ * budget, and the arena holds little more than the budget meanwhile. */
+static void test_unpack_budget(void **state) {
+  const struct {
+    const char *what, *field;
+    size_t len;
+  } cases[] = {
+      {"empty map entries", "\x32\x00", 2},  /* headers {"": ""} */
+      {"unknown varints", "\xb8\x06\x01", 3}, /* field 103, varint 1 */
+      {"unknown empty strings", "\xba\x06\x00", 3},
+      {"repeated empty events", "\x62\x00", 2}, /* event {} again and again */
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    arq_buf_t frame;
+    arq_buf_init(&frame);
+    for (int i = 0; i < 100000; i++)
+      arq_buf_append(&frame, cases[c].field, cases[c].len);
+    /* with malloc, protobuf-c accepts it: the refusal is the arena's */
+    Arqon__V1__Envelope *m =
+        arqon__v1__envelope__unpack(NULL, frame.len, (const uint8_t *)frame.data);
+    assert_non_null(m);
+    arqon__v1__envelope__free_unpacked(m, NULL);
+    size_t budget = ARQ_ENVELOPE_DECODE_FACTOR * frame.len + ARQ_ENVELOPE_DECODE_SLACK;
+    Arqon__V1__Envelope *u =
+        arq_envelope_unpack((const uint8_t *)frame.data, frame.len, &arena, err, sizeof err);
+    if (u)
+      fail_msg("%s: accepted", cases[c].what);
+    if (!strstr(err, "too many fields"))
+      fail_msg("%s: %s", cases[c].what, err);
+    assert_true(arena._given <= budget);
+    assert_true(arq_envelope_arena_footprint(&arena) <= 2 * budget + 2 * ARQ_ENVELOPE_ARENA_KEEP);
+    arq_envelope_arena_reset(&arena);
+    assert_true(arq_envelope_arena_footprint(&arena) <= 2 * ARQ_ENVELOPE_ARENA_KEEP);
+    /* outside arq_envelope_unpack the allocator has no budget (trusted input) */
+    ProtobufCAllocator alloc = arq_envelope_arena_allocator(&arena);
+    u = arqon__v1__envelope__unpack(&alloc, frame.len, (const uint8_t *)frame.data);
+    assert_non_null(u);
+    arq_envelope_arena_reset(&arena);
+    arq_buf_free(&frame);
+  }
 }
 
 int main(void) {
@@ -501,6 +667,10 @@ int main(void) {
       cmocka_unit_test(test_round_trips),
       cmocka_unit_test(test_encode_from_binary_oddities),
       cmocka_unit_test(test_arena_steady_state),
+      cmocka_unit_test(test_arena_gives_memory_back),
+      cmocka_unit_test(test_header_cap_json),
+      cmocka_unit_test(test_unpack_header_cap),
+      cmocka_unit_test(test_unpack_budget),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
