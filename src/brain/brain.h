@@ -253,8 +253,8 @@ void arq_sequencer_free(arq_brain_t *b);
 /* notices.c: join/leave notices, on the control worker. */
 void arq_notices_init(arq_brain_t *b);
 /** Applies the notices that arrived (at most a bounded number per call); keeps the
- *  consumer in line with the partitions owned. Returns how many it read. */
-int arq_notices_poll(arq_brain_t *b);
+ *  consumer in line with the partitions owned. */
+void arq_notices_poll(arq_brain_t *b);
 /** Saves the notice checkpoints that moved (tick, and before a partition is released). */
 void arq_notices_save(arq_brain_t *b);
 void arq_notices_stop(arq_brain_t *b);

@@ -68,10 +68,10 @@ static bool follow_ownership(arq_brain_t *b, struct arq_notices *n) {
   return true;
 }
 
-int arq_notices_poll(arq_brain_t *b) {
+void arq_notices_poll(arq_brain_t *b) {
   struct arq_notices *n = b->notices;
   if (!follow_ownership(b, n))
-    return 0;
+    return;
   int i = 0;
   for (; i < NOTICES_PER_POLL; i++) {
     arq_pull_meta_t meta;
@@ -84,13 +84,12 @@ int arq_notices_poll(arq_brain_t *b) {
     if (rc) { /* Redis unavailable: read again from the checkpoint once it is back */
       n->rd.restart = true;
       arq_pull_stop(n->pull);
-      return i;
+      return;
     }
     arq_reader_advance(&n->rd, meta.stream_seq);
   }
   if (i == NOTICES_PER_POLL)
     arq_queue_wake(&b->queue); /* more may be waiting: come back after the next job */
-  return i;
 }
 
 void arq_notices_save(arq_brain_t *b) {

@@ -12,17 +12,18 @@
  *
  *   What a refusal costs. One pipelined round trip asks Redis both questions: is the
  *   connection a member, and does the room exist at all (a member hash or a seq counter).
- *   A room the Brain has nothing on is refused (403) at once, after applying the join
- *   notices already received (the requester's own join of a new room may be among them):
- *   a client naming rooms at random costs one round trip per request. Answering such a
- *   room "empty" instead would tell a non-member which rooms exist (403 here, [] there).
- *
- *   The one transient case: the Shield acknowledges a join as soon as it has published the
- *   notice, and the notice travels through the ingress stream while the request is a core
- *   message, so a request may overtake its own join of a room that exists. Such a request
- *   is kept and checked again after 20, 40, 80... ms until MEMBERSHIP_WAIT_MS has passed
- *   (at most 7 round trips, not one every 20 ms), or at once when this Brain applies that
- *   very join. At most brain.max_pending_requests requests are kept; beyond, 503 at once.
+ *   The Shield acknowledges a join as soon as it has published the notice, and the notice
+ *   travels through a stream while the request is a core message, so a request may
+ *   overtake its own join. That is the only reason to wait, and the wait is bounded:
+ *     - a room the Brain has nothing on is checked once more UNKNOWN_ROOM_WAIT_MS later
+ *       (the requester may be its first member, its join a few ms behind), then refused
+ *       403: a client naming rooms at random costs two round trips per request;
+ *     - a room that exists is checked again after 20, 40, 80... ms until
+ *       MEMBERSHIP_WAIT_MS has passed (at most 7 round trips, not one every 20 ms);
+ *     - either is answered at once when this Brain applies that very join.
+ *   At most brain.max_pending_requests requests wait; beyond, 503 at once. A room that does
+ *   not exist is refused like one that exists (not answered "empty"), so a non-member
+ *   cannot tell which rooms exist.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@
 
 #define MEMBERSHIP_WAIT_MS 1000
 #define MEMBERSHIP_FIRST_RETRY_MS 20 /* doubled after each check */
+#define UNKNOWN_ROOM_WAIT_MS 50      /* one more check, then 403 */
 
 void arq_brain_reply(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
                      const char *trace_id, const char *event_type, const char *data, size_t len) {
@@ -109,7 +111,7 @@ typedef struct deferred {
   struct deferred *next;
   natsMsg *msg;
   int64_t deadline_ms, next_ms;
-  int delay_ms;
+  int delay_ms, wait_ms;
   char tenant[ARQ_ID_MAX_LEN + 1], room[ARQ_ID_MAX_LEN + 1], conn[ARQ_ID_MAX_LEN + 1];
 } deferred_t;
 
@@ -137,16 +139,15 @@ static bool answer(arq_brain_t *b, natsMsg *msg, bool last_try, bool fresh, defe
     arq_brain_reply_error(b, msg, tenant, room, trace, 400, "unknown command");
   } else {
     membership_t m = membership(b, tenant, room, conn);
-    if (m == ROOM_UNKNOWN && !last_try && b->notices && arq_notices_poll(b) > 0)
-      m = membership(b, tenant, room, conn); /* the requester's own join may have been waiting */
+    bool may_wait = (m == NOT_MEMBER || m == ROOM_UNKNOWN) && !last_try && arq_id_valid_str(conn);
     if (m == STORE_DOWN) {
       arq_brain_reply_error(b, msg, tenant, room, trace, 503, "presence store unavailable");
-    } else if (m == NOT_MEMBER && !last_try && fresh &&
-               b->deferred_len >= (size_t)b->cfg->brain.max_pending_requests) {
+    } else if (may_wait && fresh && b->deferred_len >= (size_t)b->cfg->brain.max_pending_requests) {
       arq_counter_inc(b->m.requests_refused);
       arq_brain_reply_error(b, msg, tenant, room, trace, 503, "too many requests wait for a join; try again");
-    } else if (m == NOT_MEMBER && !last_try && arq_id_valid_str(conn)) {
+    } else if (may_wait) {
       done = false;
+      keep->wait_ms = m == ROOM_UNKNOWN ? UNKNOWN_ROOM_WAIT_MS : MEMBERSHIP_WAIT_MS;
       snprintf(keep->tenant, sizeof keep->tenant, "%s", tenant);
       snprintf(keep->room, sizeof keep->room, "%s", room);
       snprintf(keep->conn, sizeof keep->conn, "%s", conn);
@@ -182,8 +183,8 @@ void arq_brain_request(arq_brain_t *b, natsMsg **msgp) {
   d->msg = *msgp;
   *msgp = NULL; /* ownership moves to the deferred list */
   int64_t now = arq_brain_now_ms();
-  d->deadline_ms = now + MEMBERSHIP_WAIT_MS;
-  d->delay_ms = MEMBERSHIP_FIRST_RETRY_MS;
+  d->deadline_ms = now + d->wait_ms;
+  d->delay_ms = d->wait_ms == UNKNOWN_ROOM_WAIT_MS ? d->wait_ms : MEMBERSHIP_FIRST_RETRY_MS;
   d->next_ms = now + d->delay_ms;
   note_due(b, d->next_ms);
   d->next = b->deferred;
