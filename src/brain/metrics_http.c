@@ -9,10 +9,12 @@
  *   matters is that no client can hold it. Each connection has a whole-request deadline:
  *   its request head (at most HEAD_MAX bytes) must be complete brain.metrics_timeout_ms
  *   after accept — however the bytes trickle in — and its answer must be taken within as
- *   long again; a connection that misses either is closed. With every slot taken a new
- *   connection is answered 503 and closed at once, so a crowd of slow clients delays the
- *   others by at most one deadline, never for ever. Sockets are non-blocking; the poll
- *   timeout is at most STOP_POLL_MS, so the thread sees the stop flag promptly.
+ *   long again; a connection that misses either is closed. With every slot taken, a new
+ *   connection takes the slot of the one whose request has been arriving longest (closed
+ *   at once); only when every slot is sending an answer is it answered 503 and closed. So
+ *   slow clients cannot keep /readyz out, and nothing waits longer than one deadline.
+ *   Sockets are non-blocking; the poll timeout is at most STOP_POLL_MS, so the thread sees
+ *   the stop flag promptly.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -125,15 +127,26 @@ static int64_t accept_clients(arq_metrics_http_t *h, int64_t now) {
       return errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM
                  ? now + ACCEPT_PAUSE_MS
                  : 0;
-    client_t *c = NULL;
-    for (size_t k = 0; k < h->max_clients && !c; k++)
-      if (h->clients[k].fd < 0)
-        c = &h->clients[k];
+    /* A free slot, else the one whose request has been arriving longest: a crowd of slow
+     * clients then cannot keep a probe out (each new connection costs the oldest its slot,
+     * so holding every slot takes max_clients new connections per request served). Only
+     * when every slot is sending an answer is the newcomer refused. */
+    client_t *c = NULL, *oldest = NULL;
+    for (size_t k = 0; k < h->max_clients && !c; k++) {
+      client_t *x = &h->clients[k];
+      if (x->fd < 0)
+        c = x;
+      else if (!x->writing && (!oldest || x->deadline_ms < oldest->deadline_ms))
+        oldest = x;
+    }
+    if (!c && oldest) {
+      client_close(oldest);
+      c = oldest;
+    }
     if (!c) {
-      /* Every slot is taken: say so in one write (a fresh socket's buffer takes it), go. */
       static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
                                  "Content-Length: 5\r\nConnection: close\r\n\r\nbusy\n";
-      ssize_t ignored = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL);
+      ssize_t ignored = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL); /* a fresh socket takes it */
       (void)ignored;
       close(fd);
       continue;
