@@ -6,3 +6,8 @@ endif()
 if(TARGET arqon-brain AND TARGET arqon-shield)
   arq_python_test(integration_brain_load test_brain_load 300)
 endif()
+# Issue 12 hardening: cheap refusals for unjoined rooms, history pages from since_seq,
+# JSON-safe error reasons, and a metrics server slow clients cannot hold.
+if(TARGET arqon-brain AND TARGET arqon-shield)
+  arq_python_test(integration_brain_hardening test_brain_hardening 180)
+endif()

@@ -1,6 +1,7 @@
 """Starting a real arqon-brain for integration tests (next to shield_support.Shield)."""
 import json
 import re
+import socket
 
 from arqon_daemon import Daemon
 from arqon_harness import RedisServer
@@ -64,3 +65,34 @@ class PersistentRedis(RedisServer):
         argv = super()._argv()
         argv[argv.index("--appendonly") + 1] = "yes"
         return argv
+
+
+def _redis_command(port, *args):
+    """One command to redis-server over RESP; the raw reply (a bulk string's bytes, None
+    for a nil, an integer's text)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(f"*{len(args)}\r\n".encode()
+                  + b"".join(f"${len(a.encode())}\r\n{a}\r\n".encode() for a in args))
+        buf = b""
+        while b"\r\n" not in buf:
+            buf += s.recv(65536)
+        head, rest = buf.split(b"\r\n", 1)
+        if head[:1] != b"$":
+            return head[1:]
+        n = int(head[1:])
+        if n < 0:
+            return None
+        while len(rest) < n + 2:
+            rest += s.recv(65536)
+        return rest[:n]
+
+
+def redis_get(port, key):
+    return _redis_command(port, "GET", key)
+
+
+def redis_calls(port, command):
+    """How many times `command` ran on the server (INFO commandstats)."""
+    info = _redis_command(port, "INFO", "commandstats").decode()
+    m = re.search(rf"^cmdstat_{re.escape(command.lower())}:calls=(\d+)", info, re.M)
+    return int(m.group(1)) if m else 0
