@@ -213,7 +213,6 @@ void arq_brain_requests_retry(arq_brain_t *b, bool flush) {
   if (!b->deferred || (!flush && now < b->deferred_retry_ms))
     return;
   int64_t due = INT64_MAX;
-  b->deferred_retry_ms = INT64_MAX; /* a join applied meanwhile (answer) may set it to 0 */
   deferred_t **pp = (deferred_t **)&b->deferred;
   while (*pp) {
     deferred_t *d = *pp;
@@ -235,6 +234,5 @@ void arq_brain_requests_retry(arq_brain_t *b, bool flush) {
       pp = &d->next;
     }
   }
-  if (due < b->deferred_retry_ms)
-    b->deferred_retry_ms = due;
+  b->deferred_retry_ms = due;
 }
