@@ -340,6 +340,26 @@ class Rooms(unittest.IsolatedAsyncioTestCase):
         self.assertEqual((await recv_until(ws, lambda e: e.id == "ok")).event.type, "ack")
         await ws.close()
 
+    async def test_header_maps_and_field_floods_are_refused(self):
+        ws = await self.connect(rooms=["*"])
+        many = envelope_pb2.Envelope(id="h", room_id="R1", event=envelope_pb2.Event(type="x"))
+        for i in range(65):
+            many.headers[f"h{i}"] = "v"
+        await ws.send(many.SerializeToString())
+        # refused while decoding: the error carries no id (the envelope was never read whole)
+        err = error_of(await recv_until(ws, lambda e: e.event.type == "error"))
+        self.assertEqual(err["code"], 400)
+        self.assertIn("headers", err["reason"])
+        # 100 000 empty map entries: 200 KB on the wire, refused within its decode budget
+        flood = b"\x32\x00" * 100000 + envelope_pb2.Envelope(id="f").SerializeToString()
+        await ws.send(flood)
+        err = error_of(await recv_until(ws, lambda e: e.event.type == "error"))
+        self.assertEqual(err["code"], 400)
+        self.assertIn("too many fields", err["reason"])
+        await ws.send(event_json("R1", id_="after"))  # the connection goes on
+        self.assertEqual((await recv_until(ws, lambda e: e.id == "after")).event.type, "ack")
+        await ws.close()
+
     async def test_error_reasons_are_json_whatever_the_input(self):
         ws = await self.connect(rooms=["*"])
         # an ill-formed room id is quoted nowhere raw; every error payload parses as JSON
