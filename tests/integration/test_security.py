@@ -73,19 +73,26 @@ def send_in_background(s, data):
     return t
 
 
-class PreUpgradeBudgets(unittest.IsolatedAsyncioTestCase):
-    """Finding 1: pipelined HTTP requests from a client that does not read."""
+class StackCase(unittest.IsolatedAsyncioTestCase):
+    """A nats-server and a Shield shared by a class's tests: `workers` and `extra_toml` say how."""
+    workers = 2
+    extra_toml = ""
 
     @classmethod
     def setUpClass(cls):
         cls.nats = NatsServer().start()
-        cls.shield = Shield(cls.nats.url, workers=1).start()
+        cls.shield = Shield(cls.nats.url, workers=cls.workers, extra_toml=cls.extra_toml).start()
         cls.shield.wait_ready()
 
     @classmethod
     def tearDownClass(cls):
         cls.shield.stop()
         cls.nats.stop()
+
+
+class PreUpgradeBudgets(StackCase):
+    """Finding 1: pipelined HTTP requests from a client that does not read."""
+    workers = 1
 
     def pipeline(self, path, count):
         s = socket.socket()
@@ -118,23 +125,13 @@ class PreUpgradeBudgets(unittest.IsolatedAsyncioTestCase):
         self.assertGreaterEqual(metric(self.shield, 'shield_preauth_refusals_total{reason="timeout"}'), 1)
 
 
-class ByteAndConnectionCaps(unittest.IsolatedAsyncioTestCase):
+class ByteAndConnectionCaps(StackCase):
     """Findings 1 and 2: bytes before the upgrade, and connections that never upgrade."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.nats = NatsServer().start()
-        cls.admin_port = free_port()
-        cls.shield = Shield(cls.nats.url, workers=1, extra_toml=(
-            "[shield]\nhandshake_max_bytes = 4096\nhttp_max_requests = 1000\n"
-            "max_pending_handshakes = 8\nmax_connections = 12\nhandshake_timeout_ms = 3000\n"
-            f'admin_listen = "127.0.0.1:{cls.admin_port}"\n')).start()
-        cls.shield.wait_ready()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.shield.stop()
-        cls.nats.stop()
+    workers = 1
+    admin_port = free_port()
+    extra_toml = ("[shield]\nhandshake_max_bytes = 4096\nhttp_max_requests = 1000\n"
+                  "max_pending_handshakes = 8\nmax_connections = 12\nhandshake_timeout_ms = 3000\n"
+                  f'admin_listen = "127.0.0.1:{admin_port}"\n')
 
     def test_handshake_bytes_budget(self):
         s = socket.create_connection(("127.0.0.1", self.shield.port))
@@ -216,15 +213,13 @@ class AdminBodiesBeforeAuth(unittest.IsolatedAsyncioTestCase):
             s.close()
 
 
-class ForgedHeaders(unittest.IsolatedAsyncioTestCase):
+class ForgedHeaders(StackCase):
     """Finding 3 (stamped headers), and 17 (policies see the room)."""
+    extra_toml = '[platform.mirroring]\nenabled = true\nrules = [{ prefix = "in.>", percent = 1.0 }]\n'
 
     @classmethod
     def setUpClass(cls):
-        cls.nats = NatsServer().start()
-        cls.shield = Shield(cls.nats.url, extra_toml=(
-            '[platform.mirroring]\nenabled = true\nrules = [{ prefix = "in.>", percent = 1.0 }]\n')).start()
-        cls.shield.wait_ready()
+        super().setUpClass()
         import subprocess
         r = subprocess.run([os.path.join(BIN, "arq"), "policy", "push", "--tenant", "FH",
                             os.path.join(POLICIES, "deny_mallory_vault.wasm"), "--nats", cls.nats.url],
@@ -234,11 +229,6 @@ class ForgedHeaders(unittest.IsolatedAsyncioTestCase):
         while 'msg="policy installed" module=FH' not in cls.shield.log() and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.2)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.shield.stop()
-        cls.nats.stop()
 
     async def connect(self, sub):
         ws = await websockets.connect(self.shield.url(make_token({"tenant_id": "FH", "sub": sub, "rooms": ["*"]})))
@@ -286,19 +276,9 @@ class ForgedHeaders(unittest.IsolatedAsyncioTestCase):
         await ws.close()
 
 
-class Rooms(unittest.IsolatedAsyncioTestCase):
+class Rooms(StackCase):
     """Findings 4 (empty rooms claim), 9 (rooms per connection), 17 (reserved types), 18."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.nats = NatsServer().start()
-        cls.shield = Shield(cls.nats.url, extra_toml="[shield]\nmax_rooms_per_connection = 3\n").start()
-        cls.shield.wait_ready()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.shield.stop()
-        cls.nats.stop()
+    extra_toml = "[shield]\nmax_rooms_per_connection = 3\n"
 
     async def connect(self, **claims):
         ws = await websockets.connect(self.shield.url(make_token(claims)), max_size=None)
@@ -452,19 +432,8 @@ class AcceptUnderEmfile(unittest.IsolatedAsyncioTestCase):
             self.assertGreaterEqual(metric(shield, "shield_accept_pauses_total"), 1)
 
 
-class TokenLifetime(unittest.IsolatedAsyncioTestCase):
+class TokenLifetime(StackCase):
     """Finding 7: a connection closes with 4001 when its token expires, unless refreshed."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.nats = NatsServer().start()
-        cls.shield = Shield(cls.nats.url).start()
-        cls.shield.wait_ready()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.shield.stop()
-        cls.nats.stop()
 
     async def test_expired_token_closes_4001(self):
         ws = await websockets.connect(self.shield.url(make_token(ttl=2)))
