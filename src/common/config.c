@@ -311,7 +311,8 @@ static const key_spec_t shield_keys[] = {
     STR("listen", shield.listen, check_hostport),
     STR("admin_listen", shield.admin_listen, check_hostport),
     STR("node_id", shield.node_id, check_id),
-    INT("workers", shield.workers, 0, 256),
+    /* 64: the Shield's per-worker tables (shield/spine.c MAX_WORKERS) hold no more */
+    INT("workers", shield.workers, 0, 64),
     STR("tls_cert", shield.tls_cert, check_nonempty),
     STR("tls_key", shield.tls_key, check_nonempty),
     BOOL("allow_insecure", shield.allow_insecure),

@@ -113,10 +113,17 @@ int main(int argc, char **argv) {
   pthread_mutex_init(&s.tenants_lock, NULL);
   arq_strmap_init(&s.tenants);
   arq_requests_init(&s);
+  /* An explicit `workers` is already 0..64 (config load refuses more: the per-worker
+   * tables in shield/spine.c hold 64); only "one per core" can ask for more. */
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   s.nworkers = cfg.shield.workers ? (size_t)cfg.shield.workers : (size_t)(cores > 0 ? cores : 1);
-  if (s.nworkers > 64)
+  if (!cfg.shield.workers && s.nworkers > 64) {
+    char ncores[24];
+    snprintf(ncores, sizeof ncores, "%ld", cores);
+    ARQ_LOG(ARQ_LOG_WARN, "shield", "workers = 0 on more cores than supported: starting 64",
+            {"cores", ncores}, {"workers", "64"});
     s.nworkers = 64;
+  }
   s.workers = calloc(s.nworkers, sizeof *s.workers);
 
   char err[512];

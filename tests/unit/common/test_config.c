@@ -136,7 +136,9 @@ static void errors_name_file_line_key(void **state) {
   expect_error("[shiled]\n", "t.toml:1: shiled: unknown key");
   expect_error("\n[shield]\nworkers = \"4\"\n", "t.toml:3: shield.workers: expected integer, got string");
   expect_error("[shield]\nworkers = 1000\n",
-               "t.toml:2: shield.workers: must be between 0 and 256, got 1000");
+               "t.toml:2: shield.workers: must be between 0 and 64, got 1000");
+  expect_error("[shield]\nworkers = 65\n",
+               "t.toml:2: shield.workers: must be between 0 and 64, got 65");
   expect_error("[shield]\nlisten = \"localhost\"\n",
                "t.toml:2: shield.listen: expected host:port, got \"localhost\"");
   expect_error("[shield]\nlisten = \"1.2.3.4:99999\"\n",
