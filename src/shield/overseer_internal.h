@@ -72,6 +72,5 @@ extern const char arq_policy_rejected[];
 
 /* overseer.c: what the watcher hands to the workers. */
 void arq_overseer_install(arq_shield_t *s, const char *key, arq_policy_t *p);
-void arq_overseer_mark_ready(arq_overseer_t *o);
 
 #endif
