@@ -11,7 +11,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/ids.h"
-#include "shield/overseer.h"
+#include "policy/abi.h"
 #include "cli/input.h"
 #include "cli/kv_cli.h"
 
@@ -71,7 +71,7 @@ static int push(const policy_args_t *a, kvStore *kv, const char *key) {
   arq_buf_init(&module);
   int rc = 1;
   if (!arq_cli_read_file("arq policy", a->file, MAX_MODULE_BYTES, &module)) {
-    const char *why = arq_overseer_check_module((const uint8_t *)module.data, module.len);
+    const char *why = arq_policy_abi_check((const uint8_t *)module.data, module.len);
     uint64_t rev = 0;
     if (why) {
       fprintf(stderr, "arq policy: %s: refused: %s\n", a->file, why);

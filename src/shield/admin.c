@@ -10,6 +10,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/subject.h"
+#include "policy/abi.h"
 #include "registry/schema.h"
 #include "shield/shield.h"
 #include "spine/kv.h"
@@ -194,7 +195,7 @@ static void serve(arq_admin_t *a, job_t *j) {
   case OP_PUT: {
     const char *why = NULL;
     if (j->kind == KIND_POLICIES) {
-      why = arq_overseer_check_module(j->body, j->body_len);
+      why = arq_policy_abi_check(j->body, j->body_len);
       if (why)
         answer_error(j, 400, "Bad Request", why);
       else

@@ -66,8 +66,4 @@ void arq_overseer_check_message(arq_worker_t *w, const char *tenant, const char 
                                 arq_policy_headers_t headers, const char *subject,
                                 const uint8_t *payload, size_t payload_len, arq_verdict_t *v);
 
-/** Loads and validates a policy module as the Shield would (for `arq policy push` and the
- *  admin API): NULL when acceptable, otherwise the reason. */
-const char *arq_overseer_check_module(const uint8_t *bytes, size_t len);
-
 #endif
