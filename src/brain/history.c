@@ -35,12 +35,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol/headers.h"
+#include "protocol/subjects.h"
 #include "arqon/v1/envelope.pb-c.h"
 #include "brain/brain.h"
 #include "brain/rules.h"
 #include "common/buf.h"
 #include "common/log.h"
-#include "shield/envelope_json.h"
+#include "protocol/envelope_json.h"
 
 #define FETCH_WAIT_MS 500
 #define FETCH_MAX 256           /* messages asked for in one fetch */
@@ -67,7 +69,7 @@ typedef struct {
  * sequencer), else from the envelope. */
 static uint64_t stored_seq(natsMsg *m) {
   const char *id = NULL;
-  if (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK && id) {
+  if (natsMsgHeader_Get(m, ARQ_HEADER_MSG_ID, &id) == NATS_OK && id) {
     const char *dot = strrchr(id, '.');
     if (dot && dot[1] >= '0' && dot[1] <= '9')
       return strtoull(dot + 1, NULL, 10);
@@ -204,8 +206,8 @@ void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const
    * the JSON around the array. */
   int64_t max_payload = natsConnection_GetMaxPayload(b->nc);
   size_t room_left = max_payload > 8192 ? (size_t)max_payload - 4096 : 4096;
-  char subject[160];
-  snprintf(subject, sizeof subject, "out.t.%s.r.%s", tenant, room);
+  char subject[ARQ_SUBJECT_CAP];
+  arq_subject_room(subject, sizeof subject, tenant, room);
   uint64_t start = 0;
   bool empty = latest <= a.since_seq;
   if (!empty && find_start(b, subject, a.since_seq, &start, &empty) < 0) {

@@ -31,6 +31,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "protocol/headers.h"
+#include "protocol/subjects.h"
+#include "protocol/conn_id.h"
 #include "arqon/v1/envelope.pb-c.h"
 #include "brain/brain.h"
 #include "brain/rules.h"
@@ -73,8 +76,8 @@ static void emit(arq_brain_t *b, const char *type, const char *tenant, const cha
   if (!buf)
     arq_oom("presence event");
   arqon__v1__envelope__pack(&e, buf);
-  char subject[160];
-  snprintf(subject, sizeof subject, "out.t.%s.r.%s", tenant, room);
+  char subject[ARQ_SUBJECT_CAP];
+  arq_subject_room(subject, sizeof subject, tenant, room);
   const arq_brain_headers_t own = {.trace_id = trace, .tenant = tenant, .sender = user,
                                    .conn = conn};
   arq_brain_publish(b, subject, buf, n, from, &own);
@@ -95,7 +98,7 @@ static arq_instance_t *instance_get(arq_brain_t *b, const char *instance) {
 /* Stores a member and emits presence.join. Returns -1 when Redis is unavailable. */
 static int join(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
                 const Arqon__V1__Envelope *e, const char *instance) {
-  const char *node = arq_brain_header(msg, "x-arqon-node");
+  const char *node = arq_brain_header(msg, ARQ_HEADER_NODE);
   if (!node || !arq_id_valid_str(node))
     node = "";
   arq_buf_t json;
@@ -216,7 +219,7 @@ int arq_presence_notice(arq_brain_t *b, natsMsg *msg, uint64_t in_seq,
                         bool (*wants)(arq_brain_t *b, uint32_t p, uint64_t in_seq)) {
   const char *subject = natsMsg_GetSubject(msg);
   char tenant[ARQ_ID_MAX_LEN + 1], command[ARQ_ID_MAX_LEN + 1], instance[ARQ_ID_MAX_LEN + 1];
-  if (arq_brain_split_command(subject, tenant, command))
+  if (!arq_subject_parse_brain(subject, tenant, command))
     return 0;
   Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(msg),
                                                        (const uint8_t *)natsMsg_GetData(msg));
@@ -231,7 +234,7 @@ int arq_presence_notice(arq_brain_t *b, natsMsg *msg, uint64_t in_seq,
   const char *why = arq_brain_check_message(tenant, msg, e);
   if (!why && !*room)
     why = "room_id missing or invalid";
-  if (!why && arq_brain_conn_instance(e->conn_id, instance))
+  if (!why && arq_conn_id_instance(e->conn_id, instance))
     why = "conn_id missing or invalid";
   int rc = 0;
   if (why) {
@@ -289,15 +292,11 @@ void arq_presence_state(arq_brain_t *b, natsMsg *msg, const char *tenant, const 
 }
 
 void arq_presence_heartbeat(arq_brain_t *b, natsMsg *msg) {
-  const char *subject = natsMsg_GetSubject(msg); /* sys.shield.<node>.hb */
-  static const char prefix[] = "sys.shield.";
-  if (strncmp(subject, prefix, sizeof prefix - 1))
-    return;
-  const char *node = subject + sizeof prefix - 1, *dot = strrchr(node, '.');
-  if (!dot || strcmp(dot, ".hb") || !arq_id_valid(node, (size_t)(dot - node)))
+  char node[ARQ_ID_MAX_LEN + 1];
+  if (!arq_subject_parse_heartbeat(natsMsg_GetSubject(msg), node))
     return;
   int64_t now = arq_brain_now_ms();
-  arq_strmap_put(&b->nodes, node, (size_t)(dot - node), (void *)(intptr_t)now);
+  arq_strmap_put(&b->nodes, node, strlen(node), (void *)(intptr_t)now);
 }
 
 void arq_presence_probe_answer(arq_brain_t *b, natsMsg *msg) {

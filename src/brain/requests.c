@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "protocol/subjects.h"
 #include "arqon/v1/envelope.pb-c.h"
 #include "brain/brain.h"
 #include "brain/rules.h"
@@ -120,7 +121,7 @@ typedef struct deferred {
 static bool answer(arq_brain_t *b, natsMsg *msg, bool last_try, bool fresh, deferred_t *keep) {
   const char *subject = natsMsg_GetSubject(msg);
   char tenant[ARQ_ID_MAX_LEN + 1], command[ARQ_ID_MAX_LEN + 1];
-  if (arq_brain_split_command(subject, tenant, command))
+  if (!arq_subject_parse_brain(subject, tenant, command))
     return true;
   bool done = true;
   Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(msg),

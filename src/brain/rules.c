@@ -15,50 +15,6 @@ uint32_t arq_brain_partition(const char *tenant, const char *room, uint32_t part
   return partitions ? h % partitions : 0;
 }
 
-/* Copies the token starting at s up to `stop` (or the end) if it is a valid id. */
-static const char *take_id(const char *s, char stop, char out[ARQ_ID_MAX_LEN + 1]) {
-  const char *end = stop ? strchr(s, stop) : s + strlen(s);
-  if (!end)
-    return NULL;
-  size_t n = (size_t)(end - s);
-  if (!arq_id_valid(s, n))
-    return NULL;
-  memcpy(out, s, n);
-  out[n] = '\0';
-  return end;
-}
-
-int arq_brain_split_subject(const char *subject, const char *prefix, const char *kind,
-                            char tenant[ARQ_ID_MAX_LEN + 1], char name[ARQ_ID_MAX_LEN + 1]) {
-  size_t plen = strlen(prefix), klen = strlen(kind);
-  if (strncmp(subject, prefix, plen))
-    return -1;
-  const char *p = take_id(subject + plen, '.', tenant);
-  if (!p || strncmp(p + 1, kind, klen) || p[1 + klen] != '.')
-    return -1;
-  return take_id(p + 2 + klen, '\0', name) ? 0 : -1;
-}
-
-int arq_brain_split_command(const char *subject, char tenant[ARQ_ID_MAX_LEN + 1],
-                            char command[ARQ_ID_MAX_LEN + 1]) {
-  static const char prefix[] = "sys.brain.";
-  if (strncmp(subject, prefix, sizeof prefix - 1))
-    return -1;
-  const char *p = take_id(subject + sizeof prefix - 1, '.', tenant);
-  return p && take_id(p + 1, '\0', command) ? 0 : -1;
-}
-
-int arq_brain_conn_instance(const char *conn_id, char instance[ARQ_ID_MAX_LEN + 1]) {
-  if (!conn_id || !arq_id_valid_str(conn_id))
-    return -1;
-  const char *dash = strchr(conn_id, '-');
-  if (!dash || dash == conn_id || !dash[1])
-    return -1;
-  memcpy(instance, conn_id, (size_t)(dash - conn_id));
-  instance[dash - conn_id] = '\0';
-  return 0;
-}
-
 static bool same(const char *a, const char *b) { return a && b && !strcmp(a, b); }
 
 const char *arq_brain_check_stamp(const char *subject_tenant, const char *hdr_tenant,

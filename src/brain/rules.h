@@ -1,7 +1,7 @@
 /*
- * rules.h — the pure decisions of the Brain: which partition a room belongs to, how a
- * subject splits into tenant and room, which Shield instance owns a connection, whether
- * an envelope agrees with the headers the Shield stamped, and how a history request reads.
+ * rules.h — the pure decisions of the Brain: which partition a room belongs to, whether
+ * an envelope agrees with the headers the Shield stamped, and how a history request reads
+ * (subjects and connection ids are read by src/protocol).
  * No I/O here, so every rule is unit-tested on its own (tests/unit/brain).
  */
 #ifndef ARQ_BRAIN_RULES_H
@@ -18,19 +18,6 @@
 /** The partition of a room: FNV-1a 32 over "tenant/room", modulo `partitions`. Every
  *  Brain must compute the same value, so the function is fixed forever (tests pin it). */
 uint32_t arq_brain_partition(const char *tenant, const char *room, uint32_t partitions);
-
-/** Splits "<prefix><tenant>.<kind>.<name>" (e.g. prefix "in.t.", kind "r") into its ids,
- *  each checked against the id rule. Returns 0, or -1 when the subject has another shape. */
-int arq_brain_split_subject(const char *subject, const char *prefix, const char *kind,
-                            char tenant[ARQ_ID_MAX_LEN + 1], char name[ARQ_ID_MAX_LEN + 1]);
-
-/** "sys.brain.<tenant>.<command>": the tenant and the command. */
-int arq_brain_split_command(const char *subject, char tenant[ARQ_ID_MAX_LEN + 1],
-                            char command[ARQ_ID_MAX_LEN + 1]);
-
-/** The Shield instance of a connection id "<instance>-<worker>-<n>" (the part before the
- *  first '-'). Returns 0, or -1 when the id does not have that shape. */
-int arq_brain_conn_instance(const char *conn_id, char instance[ARQ_ID_MAX_LEN + 1]);
 
 /** What the Shield stamped, compared with what the message claims. NULL when they agree,
  *  or the reason to drop it (a constant string, for the audit record). */

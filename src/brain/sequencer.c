@@ -39,6 +39,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "protocol/headers.h"
+#include "protocol/subjects.h"
 #include "arqon/v1/envelope.pb-c.h"
 #include "brain/brain.h"
 #include "brain/reader.h"
@@ -179,7 +181,7 @@ static void classify(arq_sequencer_t *s, size_t n) {
     item_t *it = &s->items[i];
     it->kind = ITEM_SKIP;
     const char *subject = natsMsg_GetSubject(it->msg);
-    if (arq_brain_split_subject(subject, "in.t.", "r", it->tenant, it->room_id))
+    if (!arq_subject_parse_ingress(subject, it->tenant, it->room_id))
       continue; /* not a room subject: nothing to number */
     uint32_t p = arq_brain_partition(it->tenant, it->room_id, b->partitions);
     if (!arq_reader_wants(&s->rd, p, it->meta.stream_seq)) {
@@ -317,7 +319,7 @@ static natsStatus send_numbered(arq_sequencer_t *s, natsMsg **out, const char *m
     po.MsgId = msg_id;
     return js_PublishMsgAsync(s->js, out, &po);
   }
-  natsStatus st = natsMsgHeader_Set(*out, "Nats-Msg-Id", msg_id);
+  natsStatus st = natsMsgHeader_Set(*out, ARQ_HEADER_MSG_ID, msg_id);
   if (st == NATS_OK)
     st = natsConnection_PublishMsg(s->b->nc, *out);
   return st;
@@ -345,8 +347,8 @@ static int publish(arq_sequencer_t *s, item_t *it, uint64_t seq, bool last) {
       arq_oom("sequenced message");
   }
   arqon__v1__envelope__pack(e, s->pack);
-  char subject[160], msg_id[160];
-  snprintf(subject, sizeof subject, "out.t.%s.r.%s", it->tenant, it->room_id);
+  char subject[ARQ_SUBJECT_CAP], msg_id[160];
+  arq_subject_room(subject, sizeof subject, it->tenant, it->room_id);
   snprintf(msg_id, sizeof msg_id, "%s.%s.%llu", it->tenant, it->room_id, (unsigned long long)seq);
   natsMsg *out = NULL;
   natsStatus st = natsMsg_Create(&out, subject, NULL, (const char *)s->pack, (int)n);

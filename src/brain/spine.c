@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "protocol/headers.h"
+#include "protocol/subjects.h"
 #include "arqon/v1/envelope.pb-c.h"
 #include "brain/brain.h"
 #include "brain/rules.h"
@@ -86,7 +88,7 @@ static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
    * out (nats.c allows publishing from its callbacks). */
   arq_counter_inc(b->m.requests_refused);
   char tenant[ARQ_ID_MAX_LEN + 1], command[ARQ_ID_MAX_LEN + 1];
-  if (arq_brain_split_command(natsMsg_GetSubject(msg), tenant, command))
+  if (!arq_subject_parse_brain(natsMsg_GetSubject(msg), tenant, command))
     tenant[0] = '\0';
   arq_brain_reply_error(b, msg, tenant, "", NULL, 503, "the Brain is overloaded; try again");
   natsMsg_Destroy(msg);
@@ -152,7 +154,7 @@ static int ensure_streams(arq_brain_t *b) {
    * nats-server 2.9: each consumer reads a whole stream, without a filter). The ingress stream lists only
    * in.t.*.r.* first, since streams may not share subjects. Presence and history
    * requests are not kept: they are answered live. */
-  const char *ingress[] = {"in.t.*.r.*"};
+  const char *ingress[] = {ARQ_SUBJECTS_INGRESS};
   jsStreamConfig_Init(&sc);
   sc.Name = ARQ_BRAIN_STREAM_INGRESS;
   sc.Subjects = ingress;
@@ -162,7 +164,7 @@ static int ensure_streams(arq_brain_t *b) {
   if (ensure_stream(b, &sc))
     return -1;
 
-  const char *notices[] = {"sys.brain.*.join", "sys.brain.*.leave"};
+  const char *notices[] = {ARQ_SUBJECTS_JOINS, ARQ_SUBJECTS_LEAVES};
   jsStreamConfig_Init(&sc);
   sc.Name = ARQ_BRAIN_STREAM_NOTICES;
   sc.Subjects = notices;
@@ -173,7 +175,7 @@ static int ensure_streams(arq_brain_t *b) {
     return -1;
 
   /* Sequenced room broadcasts: the history. */
-  const char *rooms[] = {"out.t.*.r.*"};
+  const char *rooms[] = {ARQ_SUBJECTS_ROOMS};
   jsStreamConfig_Init(&sc);
   sc.Name = ARQ_BRAIN_STREAM_ROOMS;
   sc.Subjects = rooms;
@@ -186,7 +188,7 @@ static int ensure_streams(arq_brain_t *b) {
   if (ensure_stream(b, &sc))
     return -1;
 
-  const char *audit[] = {"sys.audit.>"};
+  const char *audit[] = {ARQ_SUBJECTS_AUDIT};
   jsStreamConfig_Init(&sc);
   sc.Name = ARQ_BRAIN_STREAM_AUDIT;
   sc.Subjects = audit;
@@ -262,12 +264,12 @@ int arq_brain_spine_subscribe(arq_brain_t *b, char *err, size_t errcap) {
   snprintf(probe, sizeof probe, "_INBOX.%s.probe.*", b->id);
   /* Join/leave notices arrive through ARQON_INGRESS (sequencer.c). Reads may be answered
    * by any Brain: a queue group shares them. */
-  natsStatus st = natsConnection_QueueSubscribe(&b->request_sub, b->nc, "sys.brain.*.presence", "arqon-brain",
+  natsStatus st = natsConnection_QueueSubscribe(&b->request_sub, b->nc, ARQ_SUBJECTS_PRESENCE_REQUESTS, "arqon-brain",
                                        on_request, b);
   if (st == NATS_OK)
-    st = natsConnection_QueueSubscribe(&b->request_sub2, b->nc, "sys.brain.*.history", "arqon-brain",
+    st = natsConnection_QueueSubscribe(&b->request_sub2, b->nc, ARQ_SUBJECTS_HISTORY_REQUESTS, "arqon-brain",
                                        on_request, b);
-  if (st == NATS_OK) st = natsConnection_Subscribe(&b->hb_sub, b->nc, "sys.shield.*.hb", on_heartbeat, b);
+  if (st == NATS_OK) st = natsConnection_Subscribe(&b->hb_sub, b->nc, ARQ_SUBJECTS_HEARTBEATS, on_heartbeat, b);
   if (st == NATS_OK) st = natsConnection_Subscribe(&b->probe_sub, b->nc, probe, on_probe, b);
   if (st == NATS_OK) st = natsConnection_Flush(b->nc);
   if (st != NATS_OK) {
@@ -298,34 +300,12 @@ void arq_brain_spine_close(arq_brain_t *b) {
   }
 }
 
-/* The trace id in a well-formed W3C traceparent (`00-<32 hex>-<16 hex>-<2 hex>`, trace and
- * span ids not all zero), copied to out; false when `tp` is not one. */
-static bool traceparent_trace(const char *tp, char out[ARQ_TRACE_ID_LEN + 1]) {
-  if (!tp || strlen(tp) != 3 + ARQ_TRACE_ID_LEN + 1 + 16 + 3 || strncmp(tp, "00-", 3))
-    return false;
-  const char *span = tp + 3 + ARQ_TRACE_ID_LEN + 1;
-  if (span[-1] != '-' || span[16] != '-')
-    return false;
-  bool span_nonzero = false;
-  for (int i = 0; i < 16 + 3; i++) {
-    char c = span[i];
-    if (i == 16)
-      continue;
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-      return false;
-    if (i < 16)
-      span_nonzero |= c != '0';
-  }
-  memcpy(out, tp + 3, ARQ_TRACE_ID_LEN);
-  out[ARQ_TRACE_ID_LEN] = '\0';
-  return span_nonzero && arq_trace_id_valid(out);
-}
 
 void arq_brain_trace_id(natsMsg *from, const char *own, char out[ARQ_TRACE_ID_LEN + 1]) {
-  const char *h = arq_brain_header(from, "x-arqon-trace-id");
+  const char *h = arq_brain_header(from, ARQ_HEADER_TRACE_ID);
   if (arq_trace_id_valid(h))
     memcpy(out, h, ARQ_TRACE_ID_LEN + 1);
-  else if (traceparent_trace(arq_brain_header(from, "traceparent"), out))
+  else if (arq_traceparent_trace_id(arq_brain_header(from, ARQ_HEADER_TRACEPARENT), out))
     return;
   else if (arq_trace_id_valid(own))
     memcpy(out, own, ARQ_TRACE_ID_LEN + 1);
@@ -347,26 +327,28 @@ natsStatus arq_brain_set_headers(arq_brain_t *b, natsMsg *msg, natsMsg *from,
   arq_brain_trace_id(from, own ? own->trace_id : NULL, trace);
   /* The source's traceparent when it names this trace; else one of the Brain's own: version
    * 00, a fresh span id (half of a fresh random id: never all zero), sampled. */
-  char traceparent[3 + ARQ_TRACE_ID_LEN + 1 + 16 + 3 + 1];
-  const char *tp = arq_brain_header(from, "traceparent");
-  if (traceparent_trace(tp, tp_trace) && !strcmp(tp_trace, trace)) {
+  char traceparent[ARQ_TRACEPARENT_LEN + 1];
+  const char *tp = arq_brain_header(from, ARQ_HEADER_TRACEPARENT);
+  if (arq_traceparent_trace_id(tp, tp_trace) && !strcmp(tp_trace, trace)) {
     memcpy(traceparent, tp, sizeof traceparent);
   } else {
     char span[ARQ_TRACE_ID_LEN + 1];
     arq_trace_id_new(span);
-    snprintf(traceparent, sizeof traceparent, "00-%s-%.16s-01", trace, span);
+    span[16] = '\0';
+    uint64_t id = strtoull(span, NULL, 16);
+    arq_traceparent_format(traceparent, trace, id ? id : 1);
   }
-  natsStatus st = natsMsgHeader_Set(msg, "traceparent", traceparent);
+  natsStatus st = natsMsgHeader_Set(msg, ARQ_HEADER_TRACEPARENT, traceparent);
   if (st == NATS_OK)
-    st = natsMsgHeader_Set(msg, "x-arqon-trace-id", trace);
+    st = natsMsgHeader_Set(msg, ARQ_HEADER_TRACE_ID, trace);
   /* The tenant the Brain knows comes from the subject it handled: it wins over a source
    * header, which an audited (refused) message may have forged. */
   if (st == NATS_OK && own && own->tenant && *own->tenant)
-    st = natsMsgHeader_Set(msg, "x-arqon-tenant", own->tenant);
+    st = natsMsgHeader_Set(msg, ARQ_HEADER_TENANT, own->tenant);
   else if (st == NATS_OK)
-    st = natsMsgHeader_Set(msg, "x-arqon-tenant", pick(from, "x-arqon-tenant", NULL, b->id));
-  const char *const who[][2] = {{"x-arqon-sender", own ? own->sender : NULL},
-                                 {"x-arqon-conn", own ? own->conn : NULL}};
+    st = natsMsgHeader_Set(msg, ARQ_HEADER_TENANT, pick(from, ARQ_HEADER_TENANT, NULL, b->id));
+  const char *const who[][2] = {{ARQ_HEADER_SENDER, own ? own->sender : NULL},
+                                 {ARQ_HEADER_CONN, own ? own->conn : NULL}};
   for (size_t i = 0; st == NATS_OK && i < sizeof who / sizeof who[0]; i++)
     st = natsMsgHeader_Set(msg, who[i][0], pick(from, who[i][0], who[i][1], b->id));
   return st;
@@ -397,8 +379,8 @@ const char *arq_brain_check_message(const char *tenant, natsMsg *msg,
                                     const struct Arqon__V1__Envelope *e) {
   if (!e)
     return "not an arqon.v1.Envelope";
-  return arq_brain_check_stamp(tenant, arq_brain_header(msg, "x-arqon-tenant"),
-                               arq_brain_header(msg, "x-arqon-sender"), e->tenant_id, e->sender);
+  return arq_brain_check_stamp(tenant, arq_brain_header(msg, ARQ_HEADER_TENANT),
+                               arq_brain_header(msg, ARQ_HEADER_SENDER), e->tenant_id, e->sender);
 }
 
 void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, const char *reason,
@@ -415,8 +397,8 @@ void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, con
   arq_buf_puts(&out, "\",\"subject\":\"");
   arq_buf_json_escape(&out, subject, strlen(subject));
   arq_buf_puts(&out, "\"");
-  const char *fields[][2] = {{"x-arqon-tenant", "header_tenant"}, {"x-arqon-sender", "header_sender"},
-                             {"x-arqon-conn", "conn"}, {"x-arqon-trace-id", "trace_id"}};
+  const char *fields[][2] = {{ARQ_HEADER_TENANT, "header_tenant"}, {ARQ_HEADER_SENDER, "header_sender"},
+                             {ARQ_HEADER_CONN, "conn"}, {ARQ_HEADER_TRACE_ID, "trace_id"}};
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
     const char *v = arq_brain_header(msg, fields[i][0]);
     if (v) {
@@ -426,11 +408,11 @@ void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, con
     }
   }
   arq_buf_putc(&out, '}');
-  char audit_subject[128];
-  snprintf(audit_subject, sizeof audit_subject, "sys.audit.%s", tenant);
+  char audit_subject[ARQ_SUBJECT_CAP];
+  arq_subject_audit(audit_subject, sizeof audit_subject, tenant);
   const arq_brain_headers_t own = {.tenant = tenant};
   arq_brain_publish(b, audit_subject, out.data, out.len, msg, &own);
   ARQ_LOG(ARQ_LOG_WARN, "brain", "message dropped", {"reason", reason}, {"subject", subject},
-          {"tenant_id", tenant}, {"trace_id", arq_brain_header(msg, "x-arqon-trace-id")});
+          {"tenant_id", tenant}, {"trace_id", arq_brain_header(msg, ARQ_HEADER_TRACE_ID)});
   arq_buf_free(&out);
 }

@@ -12,7 +12,7 @@
 
 #include "cli/commands.h"
 #include "common/buf.h"
-#include "shield/envelope_json.h"
+#include "protocol/envelope_json.h"
 
 /* Stdin as raw bytes: a binary envelope may hold anything, NUL included. */
 static int read_stdin(arq_buf_t *b) {

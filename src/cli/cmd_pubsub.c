@@ -39,7 +39,7 @@
 #include "common/ids.h"
 #include "common/json.h"
 #include "net/loop.h"
-#include "shield/envelope_json.h"
+#include "protocol/envelope_json.h"
 
 #define MAX_COUNT 1000000L
 #define MAX_TIMEOUT_S 1e7

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "protocol/subjects.h"
+
 #include "common/log.h"
 #include "common/trace.h"
 #include "shield/spine.h"
@@ -39,8 +41,8 @@ void arq_audit(arq_conn_t *c, const char *action, int code, const char *reason,
   field(b, "peer", c->peer);
   field(b, "trace_id", trace);
   arq_buf_putc(b, '}');
-  char audit_subject[128];
-  snprintf(audit_subject, sizeof audit_subject, "sys.audit.%s", c->id.tenant);
+  char audit_subject[ARQ_SUBJECT_CAP];
+  arq_subject_audit(audit_subject, sizeof audit_subject, c->id.tenant);
   arq_spine_headers_t h = {trace, c->id.tenant, c->id.sub, c->conn_id, false, NULL, 0};
   if (arq_spine_publish(s->spine, audit_subject, NULL, b->data, b->len, &h) != ARQ_SPINE_PUBLISHED)
     arq_counter_inc(s->m.audit_failures);

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "shield/envelope_json.h"
+#include "protocol/envelope_json.h"
 #include "shield/shield.h"
 #include "shield/spine.h"
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "protocol/headers.h"
 #include "shield/admin.h"
 #include "shield/audit.h"
 #include "shield/demo_page.h"
@@ -128,12 +129,11 @@ static bool policy_allows(arq_conn_t *c, const arq_http_request_t *r) {
   arq_buf_t blob;
   arq_buf_init(&blob);
   /* The client's address (after the trusted-proxy rule) for policies that filter on it. */
-  arq_buf_append(&blob, "x-arqon-peer", sizeof "x-arqon-peer");
+  arq_buf_append(&blob, ARQ_HEADER_PEER, sizeof ARQ_HEADER_PEER);
   arq_buf_append(&blob, c->peer, strlen(c->peer) + 1);
   for (size_t i = 0; i < r->nheaders; i++) {
     const arq_http_header_t *h = &r->headers[i];
-    if ((h->name_len >= 8 && !strncasecmp(h->name, "x-arqon-", 8)) ||
-        (h->name_len >= 5 && !strncasecmp(h->name, "nats-", 5)))
+    if (arq_header_reserved(h->name, h->name_len))
       continue; /* the server's names: a client does not get to say where it comes from */
     arq_buf_append(&blob, r->headers[i].name, r->headers[i].name_len);
     arq_buf_putc(&blob, '\0');

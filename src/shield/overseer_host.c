@@ -17,6 +17,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "protocol/headers.h"
 #include "shield/overseer_internal.h"
 #include "shield/shield.h"
 
@@ -149,8 +150,7 @@ static arq_wasm_result_t get_subject(arq_wasm_call_t *call, void *env, const uin
 }
 
 static bool header_name_ok(const char *n, size_t len) {
-  if (!len || !strncasecmp(n, "x-arqon-", 8) || !strcasecmp(n, "traceparent") ||
-      !strncasecmp(n, "nats-", 5))
+  if (!len || arq_header_reserved(n, len))
     return false; /* routing and tracing headers are the Shield's */
   for (size_t i = 0; i < len; i++) {
     char c = n[i];

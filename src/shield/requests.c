@@ -15,6 +15,7 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "protocol/subjects.h"
 #include "shield/shield.h"
 #include "shield/spine.h"
 
@@ -160,8 +161,8 @@ void arq_session_request(arq_conn_t *c, Arqon__V1__Envelope *e, bool text) {
   arq_strmap_put(&s->requests, p->key, strlen(p->key), p);
   pthread_mutex_unlock(&s->requests_lock);
 
-  char subject[128], reply[96];
-  snprintf(subject, sizeof subject, "sys.brain.%s.%s", c->id.tenant, e->cmd->type);
+  char subject[ARQ_SUBJECT_CAP], reply[96];
+  arq_subject_brain(subject, sizeof subject, c->id.tenant, e->cmd->type);
   snprintf(reply, sizeof reply, "%s%s", arq_spine_inbox(s->spine), p->key);
   arq_buf_t *out = &w->scratch;
   arq_buf_reset(out);

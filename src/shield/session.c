@@ -21,8 +21,11 @@
 #include "common/log.h"
 #include "common/trace.h"
 #include "common/version.h"
+#include "protocol/conn_id.h"
+#include "protocol/headers.h"
+#include "protocol/subjects.h"
 #include "shield/audit.h"
-#include "shield/envelope_json.h"
+#include "protocol/envelope_json.h"
 #include "shield/mirror.h"
 #include "shield/shield.h"
 #include "shield/spine.h"
@@ -94,16 +97,16 @@ static void message_subject(const arq_conn_t *c, const Arqon__V1__Envelope *e, c
                             size_t cap) {
   *out = '\0';
   if (e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_EVENT)
-    snprintf(out, cap, "in.t.%s.r.%s", c->id.tenant, e->room_id ? e->room_id : "");
+    arq_subject_ingress(out, cap, c->id.tenant, e->room_id ? e->room_id : "");
   else if (e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_CMD)
-    snprintf(out, cap, "sys.brain.%s.%s", c->id.tenant, e->cmd->type ? e->cmd->type : "");
+    arq_subject_brain(out, cap, c->id.tenant, e->cmd->type ? e->cmd->type : "");
 }
 
 /* A refusal that goes on the tenant's audit trail as well (audit.h says which). */
 static void refuse(const reply_ctx_t *r, const Arqon__V1__Envelope *e, int code,
                    const char *action, const char *reason) {
   reply_error(r, code, reason, e->room_id);
-  char subject[192];
+  char subject[ARQ_SUBJECT_CAP];
   message_subject(r->c, e, subject, sizeof subject);
   arq_audit(r->c, action, code, reason, subject, r->trace_id);
 }
@@ -168,8 +171,8 @@ static void mirror(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope
   const char *key = *e->trace_id ? e->trace_id : c->conn_id;
   if (!arq_mirror_decide(s->cfg, subject, key, strlen(key)))
     return;
-  char shadow[192];
-  snprintf(shadow, sizeof shadow, "shadow.%s", subject);
+  char shadow[ARQ_SUBJECT_CAP];
+  arq_subject_shadow(shadow, sizeof shadow, subject);
   if (publish_packed(c, shadow, e, n, true, v)) {
     arq_counter_inc(s->m.mirror_failures);
     ARQ_LOG(ARQ_LOG_WARN, "mirror", "mirror publish failed", {"subject", shadow},
@@ -252,8 +255,8 @@ static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t 
   }
   if (!may_use_room(r, e))
     return;
-  char subject[160];
-  snprintf(subject, sizeof subject, "in.t.%s.r.%s", c->id.tenant, e->room_id);
+  char subject[ARQ_SUBJECT_CAP];
+  arq_subject_ingress(subject, sizeof subject, c->id.tenant, e->room_id);
   char why[ARQ_SCHEMA_REASON];
   if (!arq_schemas_check(c->w, subject, e->event->data.data, e->event->data.len, why, sizeof why)) {
     arq_counter_inc(c->w->shield->m.schema_violations);
@@ -281,8 +284,8 @@ static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t 
  * covers sys.brain.<tenant>.<what>. `v`: the headers a policy added, or NULL. */
 static int notify_brain(arq_conn_t *c, const char *what, Arqon__V1__Envelope *e,
                         const arq_verdict_t *v) {
-  char subject[128];
-  snprintf(subject, sizeof subject, "sys.brain.%s.%s", c->id.tenant, what);
+  char subject[ARQ_SUBJECT_CAP];
+  arq_subject_brain(subject, sizeof subject, c->id.tenant, what);
   size_t n = pack(c, e);
   int rc = publish_packed(c, subject, e, n, false, v);
   if (rc == ARQ_SPINE_PUBLISHED)
@@ -450,20 +453,13 @@ static void add_header(arq_buf_t *b, const char *name, const char *value) {
   arq_buf_append(b, value, strlen(value) + 1);
 }
 
-/* Names the server stamps (SPEC section 4) or NATS interprets: a client's header of that
- * name could pose as the server's, before a policy, a subscriber or a mirror. */
-static bool reserved_header(const char *name) {
-  return !strncasecmp(name, "x-arqon-", 8) || !strcasecmp(name, "traceparent") ||
-         !strncasecmp(name, "nats-", 5);
-}
-
 /* Removed, not refused: browsers and proxies add such headers without the user's say;
  * counted in shield_reserved_headers_stripped_total. */
 static void strip_reserved_headers(arq_conn_t *c, Arqon__V1__Envelope *e) {
   size_t kept = 0;
   for (size_t i = 0; i < e->n_headers; i++) {
     const char *key = e->headers[i]->key;
-    if (key && reserved_header(key)) {
+    if (key && arq_header_reserved(key, strlen(key))) {
       arq_counter_inc(c->w->shield->m.reserved_headers);
       continue;
     }
@@ -478,16 +474,16 @@ static bool policy_allows(arq_conn_t *c, const Arqon__V1__Envelope *e, arq_verdi
                           const reply_ctx_t *r) {
   arq_buf_t *h = &c->w->policy_headers;
   arq_buf_reset(h);
-  add_header(h, "x-arqon-tenant", c->id.tenant);
-  add_header(h, "x-arqon-sender", c->id.sub);
-  add_header(h, "x-arqon-conn", c->conn_id);
-  add_header(h, "x-arqon-trace-id", e->trace_id);
+  add_header(h, ARQ_HEADER_TENANT, c->id.tenant);
+  add_header(h, ARQ_HEADER_SENDER, c->id.sub);
+  add_header(h, ARQ_HEADER_CONN, c->conn_id);
+  add_header(h, ARQ_HEADER_TRACE_ID, e->trace_id);
   if (e->room_id && *e->room_id)
-    add_header(h, "x-arqon-room", e->room_id);
+    add_header(h, ARQ_HEADER_ROOM, e->room_id);
   for (size_t i = 0; i < e->n_headers; i++)
     if (e->headers[i]->key && e->headers[i]->value)
       add_header(h, e->headers[i]->key, e->headers[i]->value);
-  char subject[192];
+  char subject[ARQ_SUBJECT_CAP];
   message_subject(c, e, subject, sizeof subject);
   const ProtobufCBinaryData *data = NULL;
   if (e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_EVENT)
@@ -615,8 +611,7 @@ void arq_session_rejoin_all(arq_shield_t *s) {
 void arq_session_open(arq_conn_t *c) {
   arq_worker_t *w = c->w;
   arq_shield_t *s = w->shield;
-  snprintf(c->conn_id, sizeof c->conn_id, "%s-%zu-%llu", s->instance, w->index,
-           (unsigned long long)++w->next_conn);
+  arq_conn_id_format(c->conn_id, sizeof c->conn_id, s->instance, w->index, ++w->next_conn);
   c->tokens = (double)s->cfg->shield.conn_burst;
   c->tokens_at_ms = arq_loop_now_ms(w->loop);
   arq_timer_init(&c->expiry_timer, on_token_expired, c);

@@ -34,7 +34,7 @@
 #include "net/loop.h"
 #include "net/ws.h"
 #include "shield/auth.h"
-#include "shield/envelope_json.h"
+#include "protocol/envelope_json.h"
 #include "shield/frame.h"
 #include "shield/overseer.h"
 #include "shield/schemas.h"

@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "protocol/headers.h"
+#include "protocol/subjects.h"
 #include "common/strmap.h"
 #include "shield/shield.h"
 #include "spine/kv.h"
@@ -69,19 +71,6 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
   ARQ_LOG(ARQ_LOG_WARN, "spine", "NATS error", {"error", last ? last : natsStatus_GetText(err)});
 }
 
-/* Subject tokens: out.t.<tenant>.<kind>.<name...> */
-static bool split_out_subject(const char *subject, char *tenant, const char **rest) {
-  if (strncmp(subject, "out.t.", 6))
-    return false;
-  const char *t = subject + 6, *dot = strchr(t, '.');
-  if (!dot || dot == t || (size_t)(dot - t) > ARQ_ID_MAX_LEN)
-    return false;
-  memcpy(tenant, t, (size_t)(dot - t));
-  tenant[dot - t] = '\0';
-  *rest = dot + 1;
-  return true;
-}
-
 static void on_room_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
   room_sub_t *r = closure;
   uint64_t mask = atomic_load_explicit(&r->worker_mask, memory_order_acquire);
@@ -93,19 +82,14 @@ static void on_room_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 
 static void on_direct_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
   arq_spine_t *sp = closure;
-  char tenant[ARQ_ID_MAX_LEN + 1];
-  const char *rest;
-  const char *subject = natsMsg_GetSubject(msg);
-  if (split_out_subject(subject, tenant, &rest)) {
+  char tenant[ARQ_ID_MAX_LEN + 1], node[ARQ_ID_MAX_LEN + 1], name[ARQ_ID_MAX_LEN + 1];
+  arq_egress_kind_t kind;
+  if (arq_subject_parse_egress(natsMsg_GetSubject(msg), &kind, tenant, node, name) &&
+      kind != ARQ_EGRESS_ROOM) {
     const void *data = natsMsg_GetData(msg);
     size_t len = (size_t)natsMsg_GetDataLength(msg);
-    if (!strncmp(rest, "u.", 2) && arq_id_valid_str(rest + 2)) {
-      arq_egress_deliver(sp->shield, ARQ_TARGET_USER, tenant, rest + 2, data, len, UINT64_MAX);
-    } else if (!strncmp(rest, "c.", 2)) {
-      const char *conn = strchr(rest + 2, '.'); /* c.<node>.<conn> */
-      if (conn && arq_id_valid_str(conn + 1))
-        arq_egress_deliver(sp->shield, ARQ_TARGET_CONN, tenant, conn + 1, data, len, UINT64_MAX);
-    }
+    arq_egress_deliver(sp->shield, kind == ARQ_EGRESS_USER ? ARQ_TARGET_USER : ARQ_TARGET_CONN,
+                       tenant, name, data, len, UINT64_MAX);
   }
   natsMsg_Destroy(msg);
 }
@@ -165,10 +149,10 @@ arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap) {
       st = NATS_OK;
   }
   natsOptions_Destroy(opts);
-  char subject[160];
-  snprintf(subject, sizeof subject, "out.t.*.c.%s.*", s->node_id);
+  char subject[ARQ_SUBJECT_CAP];
+  arq_subject_node_conns(subject, sizeof subject, s->node_id);
   if (st == NATS_OK) st = natsConnection_Subscribe(&sp->conn_sub, sp->nc, subject, on_direct_msg, sp);
-  if (st == NATS_OK) st = natsConnection_Subscribe(&sp->user_sub, sp->nc, "out.t.*.u.*", on_direct_msg, sp);
+  if (st == NATS_OK) st = natsConnection_Subscribe(&sp->user_sub, sp->nc, ARQ_SUBJECTS_USERS, on_direct_msg, sp);
   snprintf(sp->inbox, sizeof sp->inbox, "_INBOX.%s.", s->instance);
   snprintf(subject, sizeof subject, "%s*", sp->inbox);
   if (st == NATS_OK) st = natsConnection_Subscribe(&sp->inbox_sub, sp->nc, subject, on_inbox_msg, sp);
@@ -222,8 +206,6 @@ void arq_spine_free(arq_spine_t *sp, int timeout_ms) {
 
 bool arq_spine_connected(const arq_spine_t *sp) { return atomic_load(&sp->connected); }
 
-static const char hex[] = "0123456789abcdef";
-
 int arq_spine_publish(arq_spine_t *sp, const char *subject, const char *reply, const void *data,
                       size_t len, const arq_spine_headers_t *h) {
   if (!atomic_load_explicit(&sp->connected, memory_order_relaxed))
@@ -231,22 +213,19 @@ int arq_spine_publish(arq_spine_t *sp, const char *subject, const char *reply, c
   natsMsg *msg = NULL;
   if (natsMsg_Create(&msg, subject, reply, data, (int)len) != NATS_OK)
     return ARQ_SPINE_UNAVAILABLE;
-  /* traceparent: version 00, the trace id, a fresh span id, sampled. */
-  char traceparent[64];
+  /* traceparent: a fresh span id for each publish (never zero: the counter starts at 1
+   * and the mix only moves its bits up). */
+  char traceparent[ARQ_TRACEPARENT_LEN + 1];
   uint64_t span = atomic_fetch_add_explicit(&sp->span_counter, 1, memory_order_relaxed) + 1;
   span ^= (uint64_t)(uintptr_t)sp << 16; /* distinct across processes in practice */
-  char span_hex[17];
-  for (int i = 15; i >= 0; i--, span >>= 4)
-    span_hex[i] = hex[span & 15];
-  span_hex[16] = '\0';
-  snprintf(traceparent, sizeof traceparent, "00-%s-%s-01", h->trace_id, span_hex);
-  natsStatus st = natsMsgHeader_Set(msg, "traceparent", traceparent);
-  if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-trace-id", h->trace_id);
-  if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-tenant", h->tenant);
-  if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-sender", h->sender);
-  if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-conn", h->conn);
-  if (st == NATS_OK) st = natsMsgHeader_Set(msg, "x-arqon-node", sp->shield->node_id);
-  if (st == NATS_OK && h->shadow) st = natsMsgHeader_Set(msg, "x-arqon-shadow", "true");
+  arq_traceparent_format(traceparent, h->trace_id, span ? span : 1);
+  natsStatus st = natsMsgHeader_Set(msg, ARQ_HEADER_TRACEPARENT, traceparent);
+  if (st == NATS_OK) st = natsMsgHeader_Set(msg, ARQ_HEADER_TRACE_ID, h->trace_id);
+  if (st == NATS_OK) st = natsMsgHeader_Set(msg, ARQ_HEADER_TENANT, h->tenant);
+  if (st == NATS_OK) st = natsMsgHeader_Set(msg, ARQ_HEADER_SENDER, h->sender);
+  if (st == NATS_OK) st = natsMsgHeader_Set(msg, ARQ_HEADER_CONN, h->conn);
+  if (st == NATS_OK) st = natsMsgHeader_Set(msg, ARQ_HEADER_NODE, sp->shield->node_id);
+  if (st == NATS_OK && h->shadow) st = natsMsgHeader_Set(msg, ARQ_HEADER_SHADOW, "true");
   for (size_t off = 0; st == NATS_OK && off < h->extra_len;) {
     const char *name = h->extra + off, *value = name + strlen(name) + 1;
     st = natsMsgHeader_Add(msg, name, value);
@@ -284,8 +263,8 @@ int arq_spine_room_ref(arq_spine_t *sp, const char *tenant, const char *room, si
     r->spine = sp;
     strcpy(r->tenant, tenant);
     strcpy(r->room, room);
-    char subject[200];
-    snprintf(subject, sizeof subject, "out.t.%s.r.%s", tenant, room);
+    char subject[ARQ_SUBJECT_CAP];
+    arq_subject_room(subject, sizeof subject, tenant, room);
     if (natsConnection_Subscribe(&r->sub, sp->nc, subject, on_room_msg, r) != NATS_OK ||
         natsSubscription_SetOnCompleteCB(r->sub, room_sub_done, r) != NATS_OK) {
       natsSubscription_Destroy(r->sub);

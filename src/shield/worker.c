@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "protocol/subjects.h"
 #include "shield/shield.h"
 #include "shield/admin.h"
 #include "shield/spine.h"
@@ -153,8 +154,8 @@ static void on_accept(arq_loop_t *loop, arq_io_t *io, uint32_t events) {
 static void publish_heartbeat(arq_loop_t *loop, arq_timer_t *t) {
   arq_worker_t *w = t->data;
   arq_shield_t *s = w->shield;
-  char subject[128], body[224];
-  snprintf(subject, sizeof subject, "sys.shield.%s.hb", s->node_id);
+  char subject[ARQ_SUBJECT_CAP], body[224];
+  arq_subject_heartbeat(subject, sizeof subject, s->node_id);
   int n = snprintf(body, sizeof body,
                    "{\"node\":\"%s\",\"instance\":\"%s\",\"connections\":%lld,\"ts\":%lld}",
                    s->node_id, s->instance, (long long)arq_gauge_get(s->m.connections),

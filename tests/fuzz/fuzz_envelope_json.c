@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shield/envelope_json.h"
+#include "protocol/envelope_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -25,39 +25,6 @@ static void partition_is_fnv1a_of_tenant_slash_room(void **state) {
     assert_true(arq_brain_partition("T", "room", p) < p);
 }
 
-static void subjects_split_into_valid_ids(void **state) {
-  char t[ARQ_ID_MAX_LEN + 1], r[ARQ_ID_MAX_LEN + 1];
-  assert_int_equal(arq_brain_split_subject("in.t.T1.r.lobby", "in.t.", "r", t, r), 0);
-  assert_string_equal(t, "T1");
-  assert_string_equal(r, "lobby");
-  assert_int_equal(arq_brain_split_subject("out.t.a-b.r.c_d", "out.t.", "r", t, r), 0);
-  assert_string_equal(r, "c_d");
-  const char *bad[] = {"in.t.T1.u.x", "in.t..r.x", "in.t.T1.r.", "in.t.T1.r.a.b", "in.t.T1",
-                       "in.x.T1.r.a", "in.t.T*.r.a", "in.t.T1.rr.a"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    assert_int_equal(arq_brain_split_subject(bad[i], "in.t.", "r", t, r), -1);
-  char longroom[200] = "in.t.T.r.";
-  memset(longroom + 9, 'a', 65);
-  assert_int_equal(arq_brain_split_subject(longroom, "in.t.", "r", t, r), -1);
-
-  char c[ARQ_ID_MAX_LEN + 1];
-  assert_int_equal(arq_brain_split_command("sys.brain.T1.join", t, c), 0);
-  assert_string_equal(c, "join");
-  assert_int_equal(arq_brain_split_command("sys.brain.T1.join.x", t, c), -1);
-  assert_int_equal(arq_brain_split_command("sys.brainT1.join", t, c), -1);
-}
-
-static void conn_instance(void **state) {
-  char in[ARQ_ID_MAX_LEN + 1];
-  assert_int_equal(arq_brain_conn_instance("0a1b2c3d-1-42", in), 0);
-  assert_string_equal(in, "0a1b2c3d");
-  assert_int_equal(arq_brain_conn_instance("-1-2", in), -1);
-  assert_int_equal(arq_brain_conn_instance("abc", in), -1);
-  assert_int_equal(arq_brain_conn_instance("abc-", in), -1);
-  assert_int_equal(arq_brain_conn_instance("a.b-1", in), -1);
-  assert_int_equal(arq_brain_conn_instance(NULL, in), -1);
-}
-
 static void stamp_checks(void **state) {
   assert_null(arq_brain_check_stamp("T1", "T1", "bob", "T1", "bob"));
   assert_string_equal(arq_brain_check_stamp("T1", "T2", "bob", "T1", "bob"),
@@ -94,8 +61,6 @@ static void history_args(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(partition_is_fnv1a_of_tenant_slash_room),
-      cmocka_unit_test(subjects_split_into_valid_ids),
-      cmocka_unit_test(conn_instance),
       cmocka_unit_test(stamp_checks),
       cmocka_unit_test(history_args),
   };

@@ -39,8 +39,8 @@
  *   (by number when the value has no name), map keys unique (the last entry wins, as in
  *   the binary format), invalid UTF-8 in strings replaced by U+FFFD.
  */
-#ifndef ARQ_SHIELD_ENVELOPE_JSON_H
-#define ARQ_SHIELD_ENVELOPE_JSON_H
+#ifndef ARQ_PROTOCOL_ENVELOPE_JSON_H
+#define ARQ_PROTOCOL_ENVELOPE_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>

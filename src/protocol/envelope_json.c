@@ -5,7 +5,7 @@
  * the protobuf-c struct), so that decoding and encoding share one description and cannot
  * disagree about a name.
  */
-#include "shield/envelope_json.h"
+#include "protocol/envelope_json.h"
 
 #include <stdarg.h>
 #include <stdbool.h>

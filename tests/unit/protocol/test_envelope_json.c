@@ -1,4 +1,4 @@
-/* Unit tests for the Envelope JSON mapping (src/shield/envelope_json.h): both name styles,
+/* Unit tests for the Envelope JSON mapping (src/protocol/envelope_json.h): both name styles,
  * the oneof, 64-bit integers, base64, enums, unknown fields, the arena (its memory given back
  * after a large message, the header cap, the budget of binary decoding), and round trips. */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "shield/envelope_json.h"
+#include "protocol/envelope_json.h"
 
 static arq_envelope_arena_t arena;
 static char err[256];
