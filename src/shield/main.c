@@ -5,6 +5,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "common/json.h"
 #include "common/log.h"
 #include "common/program.h"
 #include "shield/shield.h"
@@ -75,16 +76,28 @@ static int check_listen_rules(const arq_config_t *cfg) {
   return cfg->shield.admin_listen ? check_listen_rule(cfg, "admin_listen", cfg->shield.admin_listen) : 0;
 }
 
+static void limit(arq_json_writer_t *w, const char *key, int64_t value) {
+  arq_json_w_key(w, key, strlen(key));
+  arq_json_w_int64(w, value);
+}
+
+/* The welcome event's "limits": what a client must stay within (docs/protocol.md). */
 static char *limits_json(const arq_config_t *cfg) {
   arq_buf_t b;
   arq_buf_init(&b);
-  arq_buf_printf(&b, "{\"max_message_bytes\":%lld,\"send_queue_bytes\":%lld,\"conn_rate\":%g,"
-                     "\"conn_burst\":%lld,\"ping_interval_s\":%lld,\"idle_timeout_s\":%lld,"
-                     "\"max_rooms_per_connection\":%lld}",
-                 (long long)cfg->shield.max_message_bytes, (long long)cfg->shield.send_queue_bytes,
-                 cfg->shield.conn_rate, (long long)cfg->shield.conn_burst,
-                 (long long)cfg->shield.ping_interval_s, (long long)cfg->shield.idle_timeout_s,
-                 (long long)cfg->shield.max_rooms_per_connection);
+  arq_json_writer_t w;
+  arq_json_writer_init(&w, &b);
+  arq_json_w_object_begin(&w);
+  limit(&w, "max_message_bytes", cfg->shield.max_message_bytes);
+  limit(&w, "send_queue_bytes", cfg->shield.send_queue_bytes);
+  arq_json_w_key(&w, "conn_rate", 9);
+  arq_json_w_double(&w, cfg->shield.conn_rate);
+  limit(&w, "conn_burst", cfg->shield.conn_burst);
+  limit(&w, "ping_interval_s", cfg->shield.ping_interval_s);
+  limit(&w, "idle_timeout_s", cfg->shield.idle_timeout_s);
+  limit(&w, "max_rooms_per_connection", cfg->shield.max_rooms_per_connection);
+  arq_json_w_object_end(&w);
+  arq_buf_putc(&b, '\0');
   return b.data;
 }
 

@@ -23,6 +23,7 @@
 #include "common/version.h"
 #include "protocol/conn_id.h"
 #include "protocol/headers.h"
+#include "protocol/payloads.h"
 #include "protocol/subjects.h"
 #include "shield/audit.h"
 #include "protocol/envelope_json.h"
@@ -621,9 +622,10 @@ void arq_session_open(arq_conn_t *c) {
 
   arq_buf_t data;
   arq_buf_init(&data);
-  arq_buf_printf(&data, "{\"conn_id\":\"%s\",\"node\":\"%s\",\"tenant_id\":\"%s\",\"user\":\"%s\","
-                        "\"version\":\"%s\",\"limits\":%s}",
-                 c->conn_id, s->node_id, c->id.tenant, c->id.sub, ARQ_VERSION, s->welcome_limits);
+  arq_welcome_t welcome = {c->conn_id, s->node_id, c->id.tenant, c->id.sub, ARQ_VERSION,
+                           s->welcome_limits};
+  arq_payload_welcome(&data, &welcome);
+  arq_buf_putc(&data, '\0');
   char trace[33];
   arq_trace_id_new(trace);
   reply_ctx_t r = {c, c->prefers_text, "", trace, NULL};

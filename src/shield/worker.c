@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "protocol/payloads.h"
 #include "protocol/subjects.h"
 #include "shield/shield.h"
 #include "shield/admin.h"
@@ -154,14 +155,13 @@ static void on_accept(arq_loop_t *loop, arq_io_t *io, uint32_t events) {
 static void publish_heartbeat(arq_loop_t *loop, arq_timer_t *t) {
   arq_worker_t *w = t->data;
   arq_shield_t *s = w->shield;
-  char subject[ARQ_SUBJECT_CAP], body[224];
+  char subject[ARQ_SUBJECT_CAP];
   arq_subject_heartbeat(subject, sizeof subject, s->node_id);
-  int n = snprintf(body, sizeof body,
-                   "{\"node\":\"%s\",\"instance\":\"%s\",\"connections\":%lld,\"ts\":%lld}",
-                   s->node_id, s->instance, (long long)arq_gauge_get(s->m.connections),
-                   (long long)arq_wall_ms());
+  arq_buf_t *body = &w->scratch;
+  arq_buf_reset(body);
+  arq_payload_heartbeat(body, s->node_id, s->instance, arq_gauge_get(s->m.connections), arq_wall_ms());
   arq_spine_headers_t h = {"00000000000000000000000000000001", "_system", s->node_id, s->node_id, false, NULL, 0};
-  arq_spine_publish(s->spine, subject, NULL, body, (size_t)n, &h);
+  arq_spine_publish(s->spine, subject, NULL, body->data, body->len, &h);
   arq_timer_start(loop, t, (uint64_t)s->cfg->shield.heartbeat_interval_ms);
 }
 

@@ -1,0 +1,38 @@
+#include "protocol/payloads.h"
+
+#include <string.h>
+
+#include "common/json.h"
+
+static void member_string(arq_json_writer_t *w, const char *key, const char *value) {
+  arq_json_w_key(w, key, strlen(key));
+  arq_json_w_string(w, value, strlen(value));
+}
+
+void arq_payload_welcome(arq_buf_t *b, const arq_welcome_t *in) {
+  arq_json_writer_t w;
+  arq_json_writer_init(&w, b);
+  arq_json_w_object_begin(&w);
+  member_string(&w, "conn_id", in->conn_id);
+  member_string(&w, "node", in->node);
+  member_string(&w, "tenant_id", in->tenant);
+  member_string(&w, "user", in->user);
+  member_string(&w, "version", in->version);
+  arq_json_w_key(&w, "limits", 6);
+  arq_json_w_raw(&w, in->limits_json, strlen(in->limits_json));
+  arq_json_w_object_end(&w);
+}
+
+void arq_payload_heartbeat(arq_buf_t *b, const char *node, const char *instance,
+                           int64_t connections, int64_t ts_ms) {
+  arq_json_writer_t w;
+  arq_json_writer_init(&w, b);
+  arq_json_w_object_begin(&w);
+  member_string(&w, "node", node);
+  member_string(&w, "instance", instance);
+  arq_json_w_key(&w, "connections", 11);
+  arq_json_w_int64(&w, connections);
+  arq_json_w_key(&w, "ts", 2);
+  arq_json_w_int64(&w, ts_ms);
+  arq_json_w_object_end(&w);
+}

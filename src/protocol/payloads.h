@@ -1,0 +1,24 @@
+/*
+ * payloads.h — the JSON the server puts in its own events and messages (SPEC section 3 and
+ * 4), each built with the JSON writer in one place: the welcome event's data, and a
+ * Shield's heartbeat on sys.shield.<node>.hb.
+ */
+#ifndef ARQ_PROTOCOL_PAYLOADS_H
+#define ARQ_PROTOCOL_PAYLOADS_H
+
+#include <stdint.h>
+
+#include "common/buf.h"
+
+typedef struct {
+  const char *conn_id, *node, *tenant, *user, *version;
+  const char *limits_json; /* an object, built once per process */
+} arq_welcome_t;
+
+/** {"conn_id","node","tenant_id","user","version","limits":{...}} */
+void arq_payload_welcome(arq_buf_t *b, const arq_welcome_t *w);
+/** {"node","instance","connections","ts"} */
+void arq_payload_heartbeat(arq_buf_t *b, const char *node, const char *instance,
+                           int64_t connections, int64_t ts_ms);
+
+#endif
