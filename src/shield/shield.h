@@ -1,6 +1,7 @@
 /*
  * shield.h — the Shield's internal model: the process (arq_shield_t), its workers, and
- * their connections. Each part of the Shield is one file:
+ * their connections. Each part of the Shield is one file, with its API in a header of the
+ * same name (included at the end of this one):
  *
  *   worker.c     threads, one event loop each, SO_REUSEPORT listeners, drain on SIGTERM
  *   conn.c       a connection's bytes: reading, the bounded send queue, timers, closing
@@ -225,77 +226,12 @@ struct arq_conn {
   arq_timer_t expiry_timer; /* the token's exp: closed with 4001 unless refreshed */
 };
 
-/* conn.c */
-void arq_conn_accept(arq_worker_t *w, int fd, const char *peer, arq_tls_ctx_t *tls, bool admin_port);
-/** Bytes a connection's send queue may hold: send_queue_bytes of backlog on top of the
- *  largest frame one delivery can make. */
-size_t arq_conn_send_limit(const arq_config_t *cfg);
-/** Queues a frame (takes a new reference). Closes a slow consumer with 1008. */
-void arq_conn_send(arq_conn_t *c, arq_frame_t *f);
-void arq_conn_send_bytes(arq_conn_t *c, const void *data, size_t len);
-/** Sends a close frame and waits (bounded) for the peer's. */
-void arq_conn_close(arq_conn_t *c, uint16_t code, const char *reason);
-/** Closes the socket now and frees the connection after the current batch. */
-void arq_conn_abort(arq_conn_t *c);
-void arq_conn_start_ws(arq_conn_t *c);
-/** Serves input that waited while an admin request was in progress. */
-void arq_conn_resume(arq_conn_t *c);
-/** An admin job is over: frees the connection if it was closed meanwhile. */
-void arq_conn_job_done(arq_conn_t *c);
-
-/* http_routes.c */
-/** Handles one complete request head; returns 0, or -1 when the connection was closed. */
-int arq_http_handle(arq_conn_t *c, const arq_http_request_t *req, const uint8_t *body,
-                    size_t body_len);
-void arq_http_reply(arq_conn_t *c, int status, const char *content_type, const char *body,
-                    size_t len, bool keep_alive, const char *extra_headers);
-void arq_http_reply_error(arq_conn_t *c, int status, const char *error, const char *details);
-
-/* session.c */
-void arq_session_open(arq_conn_t *c);
-void arq_session_message(arq_conn_t *c, bool binary, const uint8_t *data, size_t len,
-                         uint64_t received_ns);
-void arq_session_closed(arq_conn_t *c);
-/** After NATS came back: every worker announces its connections' rooms to the Brain again
- *  (it may have expired them). Safe from any thread. */
-void arq_session_rejoin_all(arq_shield_t *s);
-/** Sends an envelope to the connection in its preferred encoding. */
-void arq_session_send_envelope(arq_conn_t *c, const Arqon__V1__Envelope *e, bool text);
-
-/* requests.c: presence and history, answered by the Brain over NATS request/reply */
-void arq_session_request(arq_conn_t *c, Arqon__V1__Envelope *e, bool text);
-/** Called on a nats.c thread with the part of the reply subject after the inbox prefix. */
-void arq_requests_on_reply(arq_shield_t *s, const char *token, bool no_responders,
-                           const void *data, size_t len);
-void arq_requests_init(arq_shield_t *s);
-void arq_requests_free(arq_shield_t *s);
-
-/* egress.c */
-int arq_egress_join(arq_conn_t *c, const char *room);
-void arq_egress_leave(arq_conn_t *c, const char *room);
-void arq_egress_register(arq_conn_t *c);
-void arq_egress_unregister(arq_conn_t *c);
-/** Delivers NATS payload bytes (an Envelope) to local members: called on nats.c threads. */
-typedef enum { ARQ_TARGET_ROOM, ARQ_TARGET_USER, ARQ_TARGET_CONN } arq_target_kind_t;
-void arq_egress_deliver(arq_shield_t *s, arq_target_kind_t kind, const char *tenant,
-                        const char *name, const void *payload, size_t len, uint64_t worker_mask);
-/** Frees the NATS threads' frame pools: after NATS is closed and the workers are done. */
-void arq_egress_free_pools(void);
-
-/* members */
-void arq_members_add(arq_members_t *m, arq_conn_t *c);
-bool arq_members_remove(arq_members_t *m, arq_conn_t *c);
-
-/* worker.c */
-int arq_shield_run(arq_shield_t *s);
-uint64_t arq_now_ns(void);
-int64_t arq_wall_ms(void);
-
-/* tenants.c */
-/** Takes a connection slot for the tenant; NULL when the tenant is at its cap. */
-arq_tenant_t *arq_tenant_acquire(arq_shield_t *s, const char *tenant);
-void arq_tenant_release(arq_shield_t *s, arq_tenant_t *t);
-/** Spends one message token of the tenant's bucket; false when empty. */
-bool arq_tenant_take(arq_shield_t *s, arq_tenant_t *t, uint64_t now_ms);
+/* Each file's API is in a header of its own: */
+#include "shield/conn.h"
+#include "shield/egress.h"
+#include "shield/http_routes.h"
+#include "shield/session.h"
+#include "shield/tenants.h"
+#include "shield/worker.h"
 
 #endif

@@ -1,0 +1,24 @@
+/*
+ * egress.h — who is where on a worker, and fan-out of deliveries (egress.c).
+ * The types it names are the Shield's model, in shield.h.
+ */
+#ifndef ARQ_SHIELD_EGRESS_H
+#define ARQ_SHIELD_EGRESS_H
+
+#include "shield/shield.h"
+
+int arq_egress_join(arq_conn_t *c, const char *room);
+void arq_egress_leave(arq_conn_t *c, const char *room);
+void arq_egress_register(arq_conn_t *c);
+void arq_egress_unregister(arq_conn_t *c);
+/** Delivers NATS payload bytes (an Envelope) to local members: called on nats.c threads. */
+typedef enum { ARQ_TARGET_ROOM, ARQ_TARGET_USER, ARQ_TARGET_CONN } arq_target_kind_t;
+void arq_egress_deliver(arq_shield_t *s, arq_target_kind_t kind, const char *tenant,
+                        const char *name, const void *payload, size_t len, uint64_t worker_mask);
+/** Frees the NATS threads' frame pools: after NATS is closed and the workers are done. */
+void arq_egress_free_pools(void);
+
+void arq_members_add(arq_members_t *m, arq_conn_t *c);
+bool arq_members_remove(arq_members_t *m, arq_conn_t *c);
+
+#endif

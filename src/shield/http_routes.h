@@ -1,0 +1,17 @@
+/*
+ * http_routes.h — the HTTP phase of a connection (http_routes.c): routes and answers.
+ * The types it names are the Shield's model, in shield.h.
+ */
+#ifndef ARQ_SHIELD_HTTP_ROUTES_H
+#define ARQ_SHIELD_HTTP_ROUTES_H
+
+#include "shield/shield.h"
+
+/** Handles one complete request head; returns 0, or -1 when the connection was closed. */
+int arq_http_handle(arq_conn_t *c, const arq_http_request_t *req, const uint8_t *body,
+                    size_t body_len);
+void arq_http_reply(arq_conn_t *c, int status, const char *content_type, const char *body,
+                    size_t len, bool keep_alive, const char *extra_headers);
+void arq_http_reply_error(arq_conn_t *c, int status, const char *error, const char *details);
+
+#endif
