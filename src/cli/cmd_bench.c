@@ -7,16 +7,20 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "cli/bench_histogram.h"
-#include "cli/bench_metrics.h"
-#include "cli/bench_responder.h"
-#include "cli/bench_run.h"
 #include "cli/commands.h"
+#include "cli/http_get.h"
 #include "cli/token.h"
+#include "common/buf.h"
 #include "common/ids.h"
+#include "common/json.h"
+#include "loadgen/histogram.h"
+#include "loadgen/metrics.h"
+#include "loadgen/responder.h"
+#include "loadgen/run.h"
 
 #define ROUTE_METRIC "shield_route_duration_seconds"
 #define FDS_SPARE 64 /* stdio, epoll, NATS, the metrics scrape */
+#define TOKEN_TTL_S 86400
 
 static void bench_usage(FILE *out) {
   fprintf(out,
@@ -66,7 +70,8 @@ static void bench_usage(FILE *out) {
 typedef struct {
   arq_bench_opts_t o;
   const char *nats_url, *metrics_url, *config;
-  char *secret; /* owned, when found in the environment or --config */
+  const char *secret; /* --secret, else the owned one below */
+  char *found_secret; /* owned, when found in the environment or --config */
   bool no_metrics, json, drain_set, connections_set;
   long pid;
 } bench_args_t;
@@ -127,7 +132,7 @@ static int parse_args(int argc, char **argv, bench_args_t *a) {
     int rc = 0;
     if (!strcmp(opt, "--url")) o->url = v;
     else if (!strcmp(opt, "--source")) o->source = v;
-    else if (!strcmp(opt, "--secret")) o->secret = v;
+    else if (!strcmp(opt, "--secret")) a->secret = v;
     else if (!strcmp(opt, "--config")) a->config = v;
     else if (!strcmp(opt, "--tenant")) o->tenant = v;
     else if (!strcmp(opt, "--room")) o->room = v;
@@ -190,15 +195,15 @@ static int check_args(bench_args_t *a) {
     return -1;
   }
   if (o->target == ARQ_BENCH_SHIELD) {
-    if (!o->secret) {
+    if (!a->secret) {
       if (!getenv("ARQON_JWT_SECRET") && !a->config) {
         fprintf(stderr, "arq bench: --secret, ARQON_JWT_SECRET or --config is required for the "
                         "Shield\n");
         return -1;
       }
-      if (!(a->secret = arq_token_secret("arq bench", NULL, a->config)))
+      if (!(a->found_secret = arq_token_secret("arq bench", NULL, a->config)))
         return -1;
-      o->secret = a->secret;
+      a->secret = a->found_secret;
     }
     const char *p = arq_id_problem(o->tenant);
     if (p) {
@@ -296,16 +301,19 @@ static void scrape(around_t *m, arq_prom_hist_t *h, bool *ok) {
   if (!m->scrape)
     return;
   char err[256];
-  char *body = arq_http_get(m->host, m->port, m->path, 5000, err, sizeof err);
-  if (!body) {
+  int status = 0;
+  arq_buf_t body;
+  arq_buf_init(&body);
+  if (arq_cli_http_get(m->host, m->port, m->path, 5000, &status, &body, err, sizeof err))
     snprintf(m->scrape_error, sizeof m->scrape_error, "%s", err);
-    return;
-  }
-  if (arq_prom_hist_parse(body, ROUTE_METRIC, h))
+  else if (status != 200)
+    snprintf(m->scrape_error, sizeof m->scrape_error, "GET http://%s:%u%s: answer is not 200 OK",
+             m->host, m->port, m->path);
+  else if (arq_prom_hist_parse(body.data, ROUTE_METRIC, h))
     snprintf(m->scrape_error, sizeof m->scrape_error, "no histogram %s in the metrics", ROUTE_METRIC);
   else
     *ok = true;
-  free(body);
+  arq_buf_free(&body);
 }
 
 static void on_connected(void *ud) {
@@ -566,12 +574,44 @@ int arq_cmd_bench(int argc, char **argv) {
     fprintf(stderr, "run 'arq bench --help' for the options\n");
   else
     rc = bench(&a);
-  free(a.secret);
+  free(a.found_secret);
   return rc;
+}
+
+/* The token of connection `index`: its own subject, and a rooms claim that lets it publish
+ * without joining (--no-join). */
+static char *mint_token(void *ud, uint32_t index, char *err, size_t errcap) {
+  const bench_args_t *a = ud;
+  char sub[32];
+  snprintf(sub, sizeof sub, "bench-%u", index);
+  arq_buf_t rooms;
+  arq_buf_init(&rooms);
+  arq_json_writer_t w;
+  arq_json_writer_init(&w, &rooms);
+  arq_json_w_object_begin(&w);
+  arq_json_w_key(&w, "rooms", 5);
+  arq_json_w_array_begin(&w);
+  arq_buf_t pattern;
+  arq_buf_init(&pattern);
+  arq_buf_printf(&pattern, "%s*", a->o.room);
+  arq_json_w_string(&w, pattern.data, pattern.len);
+  arq_json_w_array_end(&w);
+  arq_json_w_object_end(&w);
+  arq_buf_putc(&rooms, '\0');
+  arq_token_claims_t claims = {a->o.tenant, sub, NULL, rooms.data, TOKEN_TTL_S};
+  int jerr = 0;
+  char *token = arq_token_mint(&claims, a->secret, &jerr);
+  if (!token)
+    snprintf(err, errcap, "could not sign a token (libjwt error %d)", jerr);
+  arq_buf_free(&pattern);
+  arq_buf_free(&rooms);
+  return token;
 }
 
 static int bench(bench_args_t *args) {
   bench_args_t a = *args;
+  a.o.token = mint_token;
+  a.o.token_ud = &a;
   if (ensure_fds(a.o.connections))
     return 2;
   around_t m = {.a = &a, .rss_before = -1, .rss_after = -1, .rss_connected = -1};

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/http_get.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "spine/kv.h"
@@ -63,21 +64,26 @@ static int exchange(const char *hostport, const char *req, arq_buf_t *out) {
   return out->len ? 0 : -1;
 }
 
-static int http_get(const char *hostport, const char *path, arq_buf_t *out) {
-  char req[256];
-  snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, hostport);
-  return exchange(hostport, req, out);
+/* GET on a host:port of the config: 0 with the status and the body, or -1. */
+static int http_get(const char *hostport, const char *path, int *status, arq_buf_t *body) {
+  char host[256], err[256];
+  uint16_t port;
+  if (arq_config_split_hostport(hostport, host, sizeof host, &port))
+    return -1;
+  return arq_cli_http_get(host, port, path, TIMEOUT_MS, status, body, err, sizeof err);
 }
 
-static bool status_ok(const arq_buf_t *b) { return b->len > 12 && !strncmp(b->data + 9, "200", 3); }
-
+/* The value of an unlabelled sample `name` in exposition text, or "?". */
 static const char *metric(const arq_buf_t *b, const char *name, char *out, size_t cap) {
   char needle[128];
   snprintf(needle, sizeof needle, "\n%s ", name);
-  const char *p = b->data ? strstr(b->data, needle) : NULL;
+  const char *p = NULL;
+  if (b->data && !strncmp(b->data, needle + 1, strlen(needle + 1)))
+    p = b->data + strlen(needle + 1); /* the first line: no newline before it */
+  else if (b->data && (p = strstr(b->data, needle)))
+    p += strlen(needle);
   if (!p)
     return "?";
-  p += strlen(needle);
   size_t n = strcspn(p, "\n");
   snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
   return out;
@@ -87,13 +93,14 @@ static bool check_shield(const arq_config_t *cfg) {
   arq_buf_t ready, metrics;
   arq_buf_init(&ready);
   arq_buf_init(&metrics);
-  bool up = !http_get(cfg->shield.listen, "/readyz", &ready);
-  bool ok = up && status_ok(&ready);
-  http_get(cfg->shield.admin_listen ? cfg->shield.admin_listen : cfg->shield.listen, "/metrics", &metrics);
+  int status = 0, metrics_status = 0;
+  bool up = !http_get(cfg->shield.listen, "/readyz", &status, &ready);
+  bool ok = up && status == 200;
+  http_get(cfg->shield.admin_listen ? cfg->shield.admin_listen : cfg->shield.listen, "/metrics",
+           &metrics_status, &metrics);
   char conns[32];
-  const char *body = ready.data ? strstr(ready.data, "\r\n\r\n") : NULL;
   printf("shield  %-5s %s  connections=%s  %s\n", ok ? "ok" : up ? "busy" : "down", cfg->shield.listen,
-         metric(&metrics, "shield_connections", conns, sizeof conns), body ? body + 4 : "");
+         metric(&metrics, "shield_connections", conns, sizeof conns), ready.data ? ready.data : "");
   arq_buf_free(&ready);
   arq_buf_free(&metrics);
   return ok;
@@ -124,7 +131,8 @@ static bool check_valkey(const arq_config_t *cfg) {
 static bool check_brain(const arq_config_t *cfg) {
   arq_buf_t metrics;
   arq_buf_init(&metrics);
-  bool ok = !http_get(cfg->brain.metrics_listen, "/metrics", &metrics) && status_ok(&metrics);
+  int status = 0;
+  bool ok = !http_get(cfg->brain.metrics_listen, "/metrics", &status, &metrics) && status == 200;
   printf("brain   %-5s %s\n", ok ? "ok" : "down", cfg->brain.metrics_listen);
   arq_buf_free(&metrics);
   return ok;

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "cli/bench_histogram.h"
+#include "loadgen/histogram.h"
 
 static arq_hist_t *new_hist(void) {
   arq_hist_t *h = malloc(sizeof *h);

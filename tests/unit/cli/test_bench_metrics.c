@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "cli/bench_metrics.h"
+#include "loadgen/metrics.h"
 
 static const char before_text[] =
     "# HELP shield_route_duration_seconds Time from a frame received to its NATS publish.\n"

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "cli/bench_natsproto.h"
+#include "loadgen/natsproto.h"
 
 typedef struct {
   int ops[16];

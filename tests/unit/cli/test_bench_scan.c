@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "arqon/v1/envelope.pb-c.h"
-#include "cli/bench_scan.h"
+#include "loadgen/scan.h"
 
 static uint8_t *pack(const Arqon__V1__Envelope *e, size_t *n) {
   *n = arqon__v1__envelope__get_packed_size(e);

@@ -1,4 +1,4 @@
-#include "cli/bench_histogram.h"
+#include "loadgen/histogram.h"
 
 #include <string.h>
 

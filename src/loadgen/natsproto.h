@@ -1,5 +1,5 @@
 /*
- * bench_natsproto.h — the client side of the NATS text protocol, as far as `arq bench`
+ * natsproto.h — the client side of the NATS text protocol, as far as `arq bench`
  * speaks it over nats-server's WebSocket listener: INFO, PING, PONG, +OK, -ERR and MSG in,
  * CONNECT, SUB, PUB, PING, PONG out.
  *
@@ -8,8 +8,8 @@
  *   operations, or part of one), so the parser buffers bytes and emits whole operations; a
  *   MSG waits until its announced payload and CRLF have arrived.
  */
-#ifndef ARQ_CLI_BENCH_NATSPROTO_H
-#define ARQ_CLI_BENCH_NATSPROTO_H
+#ifndef ARQ_LOADGEN_NATSPROTO_H
+#define ARQ_LOADGEN_NATSPROTO_H
 
 #include <stddef.h>
 

@@ -1,4 +1,4 @@
-#include "cli/bench_ws.h"
+#include "net/ws_client.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -43,10 +43,10 @@ static void base64(const uint8_t *in, size_t n, char *out) {
   out[o] = '\0';
 }
 
-static void fail(arq_bws_t *c, const char *why) {
-  if (c->state == ARQ_BWS_CLOSED)
+static void fail(arq_ws_client_t *c, const char *why) {
+  if (c->state == ARQ_WS_CLIENT_CLOSED)
     return;
-  c->state = ARQ_BWS_CLOSED;
+  c->state = ARQ_WS_CLIENT_CLOSED;
   arq_io_stop(c->loop, &c->io);
   close(c->io.fd);
   c->io.fd = -1;
@@ -54,9 +54,9 @@ static void fail(arq_bws_t *c, const char *why) {
     c->h->on_close(c, why);
 }
 
-static void flush(arq_bws_t *c) {
-  while (arq_bws_pending(c)) {
-    ssize_t n = write(c->io.fd, c->out.data + c->out_off, arq_bws_pending(c));
+static void flush(arq_ws_client_t *c) {
+  while (arq_ws_client_pending(c)) {
+    ssize_t n = write(c->io.fd, c->out.data + c->out_off, arq_ws_client_pending(c));
     if (n > 0) {
       c->out_off += (size_t)n;
       continue;
@@ -68,19 +68,19 @@ static void flush(arq_bws_t *c) {
     fail(c, n < 0 ? strerror(errno) : "write returned 0");
     return;
   }
-  if (!arq_bws_pending(c)) {
+  if (!arq_ws_client_pending(c)) {
     arq_buf_reset(&c->out);
     c->out_off = 0;
   }
-  uint32_t want = ARQ_IO_READ | (arq_bws_pending(c) ? ARQ_IO_WRITE : 0);
-  if (c->state != ARQ_BWS_CLOSED && c->state != ARQ_BWS_CONNECTING)
+  uint32_t want = ARQ_IO_READ | (arq_ws_client_pending(c) ? ARQ_IO_WRITE : 0);
+  if (c->state != ARQ_WS_CLIENT_CLOSED && c->state != ARQ_WS_CLIENT_CONNECTING)
     arq_io_update(c->loop, &c->io, want);
 }
 
-int arq_bws_connect(arq_bws_t *c, arq_loop_t *loop, const struct sockaddr *addr, socklen_t alen,
-                    const struct sockaddr *src, socklen_t slen, const char *host,
-                    const char *target, const arq_bws_handlers_t *h, void *data, char *err,
-                    size_t errcap) {
+int arq_ws_client_connect(arq_ws_client_t *c, arq_loop_t *loop, const struct sockaddr *addr,
+                          socklen_t alen, const struct sockaddr *src, socklen_t slen,
+                          const char *host, const char *target, const arq_ws_client_handlers_t *h,
+                          void *data, char *err, size_t errcap) {
   memset(c, 0, sizeof *c);
   c->loop = loop;
   c->h = h;
@@ -126,17 +126,17 @@ int arq_bws_connect(arq_bws_t *c, arq_loop_t *loop, const struct sockaddr *addr,
                  "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
                  target, host, key64);
-  c->state = ARQ_BWS_CONNECTING;
+  c->state = ARQ_WS_CLIENT_CONNECTING;
   return 0;
 }
 
-void arq_bws_send(arq_bws_t *c, uint8_t opcode, const void *data, size_t len) {
-  if (c->state != ARQ_BWS_OPEN)
+void arq_ws_client_send(arq_ws_client_t *c, uint8_t opcode, const void *data, size_t len) {
+  if (c->state != ARQ_WS_CLIENT_OPEN)
     return;
   uint8_t mask[4], hdr[14];
   next_mask(mask);
   size_t hl = arq_ws_frame_header(hdr, opcode, true, len, mask);
-  bool was_empty = !arq_bws_pending(c);
+  bool was_empty = !arq_ws_client_pending(c);
   arq_buf_append(&c->out, hdr, hl);
   size_t at = c->out.len;
   arq_buf_append(&c->out, data, len);
@@ -162,7 +162,7 @@ static bool header_is(const char *line, size_t len, const char *name, const char
 }
 
 /* The 101 response: returns how many bytes of hs it used, 0 if incomplete, -1 on refusal. */
-static long check_response(arq_bws_t *c) {
+static long check_response(arq_ws_client_t *c) {
   const char *head = c->hs.data;
   const char *end = strstr(head, "\r\n\r\n");
   if (!end)
@@ -190,8 +190,8 @@ static long check_response(arq_bws_t *c) {
   return end + 4 - head;
 }
 
-static void feed_frames(arq_bws_t *c, const uint8_t *p, size_t n) {
-  while (n && c->state == ARQ_BWS_OPEN) {
+static void feed_frames(arq_ws_client_t *c, const uint8_t *p, size_t n) {
+  while (n && c->state == ARQ_WS_CLIENT_OPEN) {
     arq_ws_event_t ev;
     size_t used = arq_ws_reader_feed(&c->rd, p, n, &ev);
     p += used;
@@ -201,7 +201,7 @@ static void feed_frames(arq_bws_t *c, const uint8_t *p, size_t n) {
       c->h->on_message(c, ev.binary, ev.data, ev.len);
       break;
     case ARQ_WS_EV_PING:
-      arq_bws_send(c, ARQ_WS_OP_PONG, ev.data, ev.len);
+      arq_ws_client_send(c, ARQ_WS_OP_PONG, ev.data, ev.len);
       break;
     case ARQ_WS_EV_CLOSE: {
       char why[200];
@@ -219,9 +219,9 @@ static void feed_frames(arq_bws_t *c, const uint8_t *p, size_t n) {
   }
 }
 
-static void on_readable(arq_bws_t *c) {
+static void on_readable(arq_ws_client_t *c) {
   static uint8_t buf[65536]; /* one loop thread: a shared read buffer is safe */
-  for (int i = 0; i < READS_PER_WAKEUP && c->state != ARQ_BWS_CLOSED; i++) {
+  for (int i = 0; i < READS_PER_WAKEUP && c->state != ARQ_WS_CLIENT_CLOSED; i++) {
     ssize_t n = read(c->io.fd, buf, sizeof buf);
     if (n == 0) {
       fail(c, "connection closed by the server");
@@ -235,7 +235,7 @@ static void on_readable(arq_bws_t *c) {
     }
     const uint8_t *p = buf;
     size_t len = (size_t)n;
-    if (c->state == ARQ_BWS_HANDSHAKE) {
+    if (c->state == ARQ_WS_CLIENT_HANDSHAKE) {
       size_t before = c->hs.len;
       arq_buf_append(&c->hs, p, len);
       long used = check_response(c);
@@ -247,7 +247,7 @@ static void on_readable(arq_bws_t *c) {
       p += (size_t)used - before;
       len -= (size_t)used - before;
       arq_buf_free(&c->hs);
-      c->state = ARQ_BWS_OPEN;
+      c->state = ARQ_WS_CLIENT_OPEN;
       if (c->h->on_open)
         c->h->on_open(c);
     }
@@ -259,39 +259,39 @@ static void on_readable(arq_bws_t *c) {
 
 static void io_cb(arq_loop_t *loop, arq_io_t *io, uint32_t events) {
   (void)loop;
-  arq_bws_t *c = io->data;
-  if (c->state == ARQ_BWS_CONNECTING) {
+  arq_ws_client_t *c = io->data;
+  if (c->state == ARQ_WS_CLIENT_CONNECTING) {
     int soerr = 0;
     socklen_t sl = sizeof soerr;
     if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr) {
       fail(c, soerr ? strerror(soerr) : "connect failed");
       return;
     }
-    c->state = ARQ_BWS_HANDSHAKE;
+    c->state = ARQ_WS_CLIENT_HANDSHAKE;
     flush(c);
     return;
   }
-  if ((events & ARQ_IO_WRITE) && c->state != ARQ_BWS_CLOSED)
+  if ((events & ARQ_IO_WRITE) && c->state != ARQ_WS_CLIENT_CLOSED)
     flush(c);
-  if ((events & ARQ_IO_READ) && c->state != ARQ_BWS_CLOSED)
+  if ((events & ARQ_IO_READ) && c->state != ARQ_WS_CLIENT_CLOSED)
     on_readable(c);
 }
 
-void arq_bws_close(arq_bws_t *c) {
-  if (c->state == ARQ_BWS_CLOSED || c->state == ARQ_BWS_IDLE)
+void arq_ws_client_close(arq_ws_client_t *c, uint16_t code, const char *reason) {
+  if (c->state == ARQ_WS_CLIENT_CLOSED || c->state == ARQ_WS_CLIENT_IDLE)
     return;
-  if (c->state == ARQ_BWS_OPEN) {
+  if (c->state == ARQ_WS_CLIENT_OPEN) {
     uint8_t payload[125];
-    size_t n = arq_ws_close_payload(payload, 1000, "bench done");
-    arq_bws_send(c, ARQ_WS_OP_CLOSE, payload, n);
+    size_t n = arq_ws_close_payload(payload, code, reason);
+    arq_ws_client_send(c, ARQ_WS_OP_CLOSE, payload, n);
   }
-  c->state = ARQ_BWS_CLOSED;
+  c->state = ARQ_WS_CLIENT_CLOSED;
   arq_io_stop(c->loop, &c->io);
   close(c->io.fd);
   c->io.fd = -1;
 }
 
-void arq_bws_free(arq_bws_t *c) {
+void arq_ws_client_free(arq_ws_client_t *c) {
   arq_buf_free(&c->out);
   arq_buf_free(&c->hs);
   arq_ws_reader_free(&c->rd);

@@ -1,4 +1,4 @@
-#include "cli/bench_scan.h"
+#include "loadgen/scan.h"
 
 #include <string.h>
 

@@ -1,18 +1,10 @@
-#include "cli/bench_metrics.h"
+#include "loadgen/metrics.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <math.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-#include "common/buf.h"
 
 /* A sample line "<series> <value>"; returns the value's text or NULL. */
 static const char *after_series(const char *line, const char *series) {
@@ -100,93 +92,6 @@ double arq_prom_hist_quantile(const arq_prom_hist_t *h, double q, bool *open) {
     return in > 0 ? lo + (h->le[i] - lo) * (rank - below) / in : h->le[i];
   }
   return h->le[h->n - 1];
-}
-
-static long ms_since(const struct timespec *t0) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-static int wait_fd(int fd, short events, const struct timespec *t0, int timeout_ms) {
-  long left = timeout_ms - ms_since(t0);
-  if (left <= 0)
-    return -1;
-  struct pollfd p = {fd, events, 0};
-  int r = poll(&p, 1, (int)left);
-  return r == 1 ? 0 : -1;
-}
-
-char *arq_http_get(const char *host, uint16_t port, const char *path, int timeout_ms, char *err,
-                   size_t errcap) {
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-  char portstr[8];
-  snprintf(portstr, sizeof portstr, "%u", port);
-  int rc = getaddrinfo(host, portstr, &hints, &ai);
-  if (rc) {
-    snprintf(err, errcap, "%s: %s", host, gai_strerror(rc));
-    return NULL;
-  }
-  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0 || (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS)) {
-    snprintf(err, errcap, "connect %s:%u: %s", host, port, strerror(errno));
-    freeaddrinfo(ai);
-    if (fd >= 0)
-      close(fd);
-    return NULL;
-  }
-  freeaddrinfo(ai);
-  int soerr = 0;
-  socklen_t sl = sizeof soerr;
-  if (wait_fd(fd, POLLOUT, &t0, timeout_ms) || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) ||
-      soerr) {
-    snprintf(err, errcap, "connect %s:%u: %s", host, port, soerr ? strerror(soerr) : "timed out");
-    close(fd);
-    return NULL;
-  }
-  arq_buf_t req, resp;
-  arq_buf_init(&req);
-  arq_buf_init(&resp);
-  arq_buf_printf(&req, "GET %s HTTP/1.1\r\nHost: %s:%u\r\nConnection: close\r\n\r\n", path, host,
-                 port);
-  size_t off = 0;
-  const char *problem = NULL;
-  while (off < req.len && !problem) {
-    ssize_t n = write(fd, req.data + off, req.len - off);
-    if (n > 0)
-      off += (size_t)n;
-    else if (n < 0 && errno == EAGAIN && !wait_fd(fd, POLLOUT, &t0, timeout_ms))
-      continue;
-    else
-      problem = "could not send the request";
-  }
-  while (!problem) {
-    char chunk[16384];
-    ssize_t n = read(fd, chunk, sizeof chunk);
-    if (n > 0)
-      arq_buf_append(&resp, chunk, (size_t)n);
-    else if (n == 0)
-      break;
-    else if (errno != EAGAIN || wait_fd(fd, POLLIN, &t0, timeout_ms))
-      problem = "no complete answer in time";
-  }
-  close(fd);
-  arq_buf_free(&req);
-  char *body = NULL;
-  if (!problem) {
-    arq_buf_putc(&resp, '\0');
-    const char *sep = strstr(resp.data, "\r\n\r\n");
-    if (strncmp(resp.data, "HTTP/1.1 200", 12) || !sep)
-      problem = "answer is not 200 OK";
-    else
-      body = strdup(sep + 4);
-  }
-  if (problem)
-    snprintf(err, errcap, "GET http://%s:%u%s: %s", host, port, path, problem);
-  arq_buf_free(&resp);
-  return body;
 }
 
 long arq_proc_rss_kib(long pid) {

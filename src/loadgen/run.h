@@ -1,5 +1,5 @@
 /*
- * bench_run.h — one run of `arq bench`: connect N WebSocket clients, optionally publish at a
+ * run.h — one run of `arq bench`: connect N WebSocket clients, optionally publish at a
  * total rate for a duration, then drain and collect the counts and latencies.
  *
  * DESIGN
@@ -18,25 +18,29 @@
  *   receiver with no per-message allocation; with the Shield each room also keeps the seq the
  *   Brain gave each counter, so that members can be compared.
  */
-#ifndef ARQ_CLI_BENCH_RUN_H
-#define ARQ_CLI_BENCH_RUN_H
+#ifndef ARQ_LOADGEN_RUN_H
+#define ARQ_LOADGEN_RUN_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cli/bench_histogram.h"
+#include "loadgen/histogram.h"
 
 typedef enum { ARQ_BENCH_SHIELD, ARQ_BENCH_NATS_WS } arq_bench_target_t;
 typedef enum { ARQ_BENCH_ACK, ARQ_BENCH_ROUNDTRIP, ARQ_BENCH_FANOUT, ARQ_BENCH_IDLE,
                ARQ_BENCH_ROOMS } arq_bench_mode_t;
+
+/** Shield: the token of connection `index` (free() it), or NULL with a message in err. */
+typedef char *(*arq_bench_token_fn)(void *ud, uint32_t index, char *err, size_t errcap);
 
 typedef struct {
   arq_bench_target_t target;
   arq_bench_mode_t mode;
   const char *url;    /* ws://host:port/path */
   const char *source; /* a local address to connect from (numeric), or NULL */
-  const char *secret; /* Shield: HS256 secret for the tokens */
+  arq_bench_token_fn token; /* Shield: mints each connection's token */
+  void *token_ud;
   const char *tenant;
   const char *room;
   bool join;

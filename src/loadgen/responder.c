@@ -1,4 +1,4 @@
-#include "cli/bench_responder.h"
+#include "loadgen/responder.h"
 
 #include <nats/nats.h>
 #include <stdatomic.h>
@@ -9,7 +9,7 @@
 struct arq_responder {
   natsConnection *nc;
   natsSubscription *sub;
-  atomic_uint_least64_t forwarded, failed;
+  atomic_uint_least64_t forwarded;
 };
 
 static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
@@ -22,8 +22,6 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
   if (n > 0 && (size_t)n < sizeof out &&
       natsConnection_Publish(nc, out, natsMsg_GetData(msg), natsMsg_GetDataLength(msg)) == NATS_OK)
     atomic_fetch_add_explicit(&r->forwarded, 1, memory_order_relaxed);
-  else
-    atomic_fetch_add_explicit(&r->failed, 1, memory_order_relaxed);
   natsMsg_Destroy(msg);
 }
 
@@ -58,10 +56,6 @@ arq_responder_t *arq_responder_start(const char *url, const char *tenant, char *
 
 uint64_t arq_responder_forwarded(const arq_responder_t *r) {
   return atomic_load_explicit(&r->forwarded, memory_order_relaxed);
-}
-
-uint64_t arq_responder_failed(const arq_responder_t *r) {
-  return atomic_load_explicit(&r->failed, memory_order_relaxed);
 }
 
 void arq_responder_stop(arq_responder_t *r) {

@@ -1,4 +1,4 @@
-#include "cli/bench_run.h"
+#include "loadgen/run.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -9,16 +9,14 @@
 #include <time.h>
 
 #include "arqon/v1/envelope.pb-c.h"
-#include "cli/bench_metrics.h"
-#include "cli/bench_natsproto.h"
-#include "cli/bench_scan.h"
-#include "cli/bench_ws.h"
-#include "cli/token.h"
+#include "loadgen/metrics.h"
+#include "loadgen/natsproto.h"
+#include "loadgen/scan.h"
 #include "net/loop.h"
+#include "net/ws_client.h"
 
 #define MAX_UNSENT (1u << 20) /* a client with more queued than this is skipped by pacing */
 #define SETTLE_MS 200         /* lets room subscriptions reach nats-server before publishing */
-#define TOKEN_TTL_S 86400
 #define HDR ARQ_BENCH_ROOMS_HEADER
 
 typedef enum { C_IDLE, C_CONNECTING, C_WAIT_WELCOME, C_WAIT_JOIN, C_WAIT_INFO, C_WAIT_PONG,
@@ -34,7 +32,7 @@ typedef struct {
 } bits_t;
 
 typedef struct {
-  arq_bws_t ws;
+  arq_ws_client_t ws;
   run_t *run;
   uint32_t index;
   conn_phase_t phase;
@@ -350,7 +348,7 @@ static void send_envelope(bconn_t *c, Arqon__V1__Envelope *e) {
   arq_buf_reset(&r->scratch);
   arq_buf_reserve(&r->scratch, n);
   arqon__v1__envelope__pack(e, (uint8_t *)r->scratch.data);
-  arq_bws_send(&c->ws, ARQ_WS_OP_BINARY, r->scratch.data, n);
+  arq_ws_client_send(&c->ws, ARQ_WS_OP_BINARY, r->scratch.data, n);
 }
 
 static void send_join(bconn_t *c) {
@@ -465,7 +463,7 @@ static void shield_message(bconn_t *c, const uint8_t *data, size_t len) {
 /* ---- the NATS protocol over nats-server's WebSocket listener ---- */
 
 static void nats_send(bconn_t *c, const char *text) {
-  arq_bws_send(&c->ws, ARQ_WS_OP_BINARY, text, strlen(text));
+  arq_ws_client_send(&c->ws, ARQ_WS_OP_BINARY, text, strlen(text));
 }
 
 static void nats_publish(bconn_t *c) {
@@ -485,7 +483,7 @@ static void nats_publish(bconn_t *c) {
     arq_buf_append(&r->scratch, r->pad, (size_t)r->o->size);
   }
   arq_buf_append(&r->scratch, "\r\n", 2);
-  arq_bws_send(&c->ws, ARQ_WS_OP_BINARY, r->scratch.data, r->scratch.len);
+  arq_ws_client_send(&c->ws, ARQ_WS_OP_BINARY, r->scratch.data, r->scratch.len);
 }
 
 static void nats_op(void *ud, const arq_nats_msg_t *m) {
@@ -536,12 +534,12 @@ static void nats_op(void *ud, const arq_nats_msg_t *m) {
 
 /* ---- client callbacks ---- */
 
-static void on_open(arq_bws_t *ws) {
+static void on_open(arq_ws_client_t *ws) {
   bconn_t *c = ws->data;
   c->phase = c->run->o->target == ARQ_BENCH_SHIELD ? C_WAIT_WELCOME : C_WAIT_INFO;
 }
 
-static void on_message(arq_bws_t *ws, bool binary, const uint8_t *data, size_t len) {
+static void on_message(arq_ws_client_t *ws, bool binary, const uint8_t *data, size_t len) {
   bconn_t *c = ws->data;
   if (c->run->o->target == ARQ_BENCH_SHIELD) {
     if (binary)
@@ -557,7 +555,7 @@ static void on_message(arq_bws_t *ws, bool binary, const uint8_t *data, size_t l
   drain_check(c->run);
 }
 
-static void on_close(arq_bws_t *ws, const char *why) {
+static void on_close(arq_ws_client_t *ws, const char *why) {
   bconn_t *c = ws->data;
   if (c->phase == C_READY) {
     c->phase = C_DEAD;
@@ -570,7 +568,7 @@ static void on_close(arq_bws_t *ws, const char *why) {
   }
 }
 
-static const arq_bws_handlers_t handlers = {on_open, on_message, on_close};
+static const arq_ws_client_handlers_t handlers = {on_open, on_message, on_close};
 
 /* ---- phases ---- */
 
@@ -602,15 +600,8 @@ static void start_connects(run_t *r) {
     arq_nats_parser_init(&c->np);
     char target[2048], err[256];
     if (o->target == ARQ_BENCH_SHIELD) {
-      char sub[32], rooms[200];
-      snprintf(sub, sizeof sub, "bench-%u", c->index);
-      /* The claim lets a client publish without joining (--no-join). */
-      snprintf(rooms, sizeof rooms, "{\"rooms\":[\"%s*\"]}", o->room);
-      arq_token_claims_t claims = {o->tenant, sub, NULL, rooms, TOKEN_TTL_S};
-      int jerr = 0;
-      char *token = arq_token_mint(&claims, o->secret, &jerr);
+      char *token = o->token(o->token_ud, c->index, err, sizeof err);
       if (!token) {
-        snprintf(err, sizeof err, "could not sign a token (libjwt error %d)", jerr);
         r->in_flight++;
         settle(c, false, err);
         continue;
@@ -623,7 +614,7 @@ static void start_connects(run_t *r) {
     }
     c->phase = C_CONNECTING;
     r->in_flight++;
-    if (arq_bws_connect(&c->ws, r->loop, (struct sockaddr *)&r->addr, r->alen,
+    if (arq_ws_client_connect(&c->ws, r->loop, (struct sockaddr *)&r->addr, r->alen,
                         r->slen ? (struct sockaddr *)&r->src : NULL, r->slen, r->hostport, target,
                         &handlers, c, err, sizeof err))
       settle(c, false, err);
@@ -661,7 +652,7 @@ static void deadline_cb(arq_loop_t *loop, arq_timer_t *t) {
         r->in_flight++;
         arq_nats_parser_init(&c->np);
       } else {
-        arq_bws_close(&c->ws);
+        arq_ws_client_close(&c->ws, 1000, "bench done");
       }
       settle(c, false, "timed out connecting");
     }
@@ -717,7 +708,7 @@ static bconn_t *next_publisher(run_t *r) {
     for (long k = 0; k < r->o->rooms; k++) {
       bconn_t *c = &r->conns[r->rr * (r->o->members + 1)];
       r->rr = (r->rr + 1) % r->o->rooms;
-      if (c->phase == C_READY && arq_bws_pending(&c->ws) < MAX_UNSENT)
+      if (c->phase == C_READY && arq_ws_client_pending(&c->ws) < MAX_UNSENT)
         return c;
     }
     return NULL;
@@ -726,7 +717,7 @@ static bconn_t *next_publisher(run_t *r) {
   for (long k = 0; k < p; k++) {
     bconn_t *c = &r->conns[r->rr];
     r->rr = (r->rr + 1) % p;
-    if (c->phase == C_READY && arq_bws_pending(&c->ws) < MAX_UNSENT)
+    if (c->phase == C_READY && arq_ws_client_pending(&c->ws) < MAX_UNSENT)
       return c;
   }
   return NULL;
@@ -747,7 +738,7 @@ static void tick_cb(arq_loop_t *loop, arq_timer_t *t) {
       shield_publish(c);
     else
       nats_publish(c);
-    if (c->ws.state != ARQ_BWS_OPEN)
+    if (c->ws.state != ARQ_WS_CLIENT_OPEN)
       continue;
     r->res->sent++;
     if (r->rooms) {
@@ -884,8 +875,8 @@ int arq_bench_run(const arq_bench_opts_t *o, const arq_bench_hooks_t *hooks,
     rooms_count_lost(r);
   for (long i = 0; i < o->connections; i++) {
     bconn_t *c = &r->conns[i];
-    arq_bws_close(&c->ws);
-    arq_bws_free(&c->ws);
+    arq_ws_client_close(&c->ws, 1000, "bench done");
+    arq_ws_client_free(&c->ws);
     arq_nats_parser_free(&c->np);
   }
   arq_timer_stop(r->loop, &r->tick);

@@ -1,4 +1,4 @@
-#include "cli/bench_natsproto.h"
+#include "loadgen/natsproto.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * bench_scan.h — reads the few fields of an arqon.v1.Envelope that `arq bench` needs (id,
+ * scan.h — reads the few fields of an arqon.v1.Envelope that `arq bench` needs (id,
  * event type and data) straight from the protobuf bytes, without unpacking the message.
  *
  * DESIGN
@@ -8,8 +8,8 @@
  *   bottleneck of its own. The scan walks the top-level fields once and the event's
  *   fields once, pointing into the input; anything malformed is refused, never guessed.
  */
-#ifndef ARQ_CLI_BENCH_SCAN_H
-#define ARQ_CLI_BENCH_SCAN_H
+#ifndef ARQ_LOADGEN_SCAN_H
+#define ARQ_LOADGEN_SCAN_H
 
 #include <stdbool.h>
 #include <stddef.h>

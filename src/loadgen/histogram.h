@@ -1,5 +1,5 @@
 /*
- * bench_histogram.h — a log-linear latency histogram in the manner of HdrHistogram.
+ * histogram.h — a log-linear latency histogram in the manner of HdrHistogram.
  *
  * DESIGN
  *   Values (nanoseconds, or any unsigned count) below 2^SUB_BITS each have a bucket of their
@@ -8,8 +8,8 @@
  *   uint64 range, with a fixed array and no allocation: recording is one index computation
  *   and one increment, cheap enough for a load generator's hot path.
  */
-#ifndef ARQ_CLI_BENCH_HISTOGRAM_H
-#define ARQ_CLI_BENCH_HISTOGRAM_H
+#ifndef ARQ_LOADGEN_HISTOGRAM_H
+#define ARQ_LOADGEN_HISTOGRAM_H
 
 #include <stddef.h>
 #include <stdint.h>
