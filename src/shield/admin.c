@@ -467,8 +467,8 @@ void arq_admin_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t 
   j->task.cb = deliver;
   j->task.data = j;
   arq_buf_init(&j->reply);
-  c->pending_jobs++;
-  c->busy = true;
+  c->admin.pending_jobs++;
+  c->admin.busy = true;
   arq_admin_t *a = s->admin;
   pthread_mutex_lock(&a->lock);
   if (a->tail)

@@ -64,17 +64,17 @@ static ssize_t transport_read(arq_conn_t *c, void *buf, size_t len) {
 /* Writes from the queue; returns bytes written, IO_AGAIN or IO_FAILED. */
 static ssize_t transport_write_queue(arq_conn_t *c) {
   if (c->tls) { /* one frame at a time: OpenSSL has no writev */
-    arq_frame_t *f = c->out[c->out_head].frame;
-    ssize_t n = arq_tls_write(c->tls, f->data + c->out_offset, f->len - c->out_offset);
+    arq_frame_t *f = c->out.ring[c->out.head].frame;
+    ssize_t n = arq_tls_write(c->tls, f->data + c->out.offset, f->len - c->out.offset);
     if (n == ARQ_TLS_WANT_READ || n == ARQ_TLS_WANT_WRITE)
       return IO_AGAIN;
     return n > 0 ? n : IO_FAILED;
   }
   struct iovec iov[IOV_PER_WRITE];
   int n = 0;
-  for (size_t i = 0; i < c->out_count && n < IOV_PER_WRITE; i++) {
-    arq_frame_t *f = c->out[(c->out_head + i) % c->out_cap].frame;
-    size_t skip = i == 0 ? c->out_offset : 0;
+  for (size_t i = 0; i < c->out.count && n < IOV_PER_WRITE; i++) {
+    arq_frame_t *f = c->out.ring[(c->out.head + i) % c->out.cap].frame;
+    size_t skip = i == 0 ? c->out.offset : 0;
     iov[n].iov_base = f->data + skip;
     iov[n].iov_len = f->len - skip;
     n++;
@@ -89,20 +89,20 @@ static ssize_t transport_write_queue(arq_conn_t *c) {
  * its input waits (in the kernel, where TCP pushes back) until it reads. */
 static bool http_over_queue(const arq_conn_t *c) {
   return c->state == CONN_HTTP &&
-         c->out_bytes > (size_t)c->w->shield->cfg->shield.http_max_queued_bytes;
+         c->out.bytes > (size_t)c->w->shield->cfg->shield.http_max_queued_bytes;
 }
 
 static void update_interest(arq_conn_t *c) {
-  bool want_write = c->out_count || c->tls_read_wants_write;
-  c->http_paused = http_over_queue(c);
-  bool no_read = c->http_paused || (c->state == CONN_HTTP && (c->busy || c->close_after_flush));
+  bool want_write = c->out.count || c->tls_read_wants_write;
+  c->http.paused = http_over_queue(c);
+  bool no_read = c->http.paused || (c->state == CONN_HTTP && (c->admin.busy || c->out.close_after_flush));
   uint32_t events = (no_read ? 0 : ARQ_IO_READ) | (want_write ? ARQ_IO_WRITE : 0);
   arq_io_update(c->w->loop, &c->io, events);
 }
 
 static void stop_counting_pending(arq_conn_t *c) {
-  if (c->pending_counted) {
-    c->pending_counted = false;
+  if (c->http.pending_counted) {
+    c->http.pending_counted = false;
     arq_gauge_add(c->w->shield->m.pending_handshakes, -1);
   }
 }
@@ -114,7 +114,7 @@ void arq_conn_accept(arq_worker_t *w, int fd, const char *peer, arq_tls_ctx_t *t
     arq_oom("connection");
   c->w = w;
   c->state = CONN_HTTP;
-  c->admin_port = admin_port;
+  c->http.admin_port = admin_port;
   snprintf(c->peer, sizeof c->peer, "%s", peer);
   c->last_seen_ms = arq_loop_now_ms(w->loop);
   arq_timer_init(&c->timer, on_timer, c);
@@ -141,7 +141,7 @@ void arq_conn_accept(arq_worker_t *w, int fd, const char *peer, arq_tls_ctx_t *t
   w->all = c;
   w->open_conns++;
   if (!admin_port) { /* the admin listener is exempt from the pre-upgrade caps */
-    c->pending_counted = true;
+    c->http.pending_counted = true;
     arq_gauge_add(s->m.pending_handshakes, 1);
   }
   arq_timer_start(w->loop, &c->timer, (uint64_t)s->cfg->shield.handshake_timeout_ms);
@@ -150,20 +150,20 @@ void arq_conn_accept(arq_worker_t *w, int fd, const char *peer, arq_tls_ctx_t *t
 /* ---- output ---- */
 
 static void out_pop(arq_conn_t *c) {
-  arq_frame_t *f = c->out[c->out_head].frame;
-  c->out_bytes -= f->len - c->out_offset;
+  arq_frame_t *f = c->out.ring[c->out.head].frame;
+  c->out.bytes -= f->len - c->out.offset;
   arq_frame_unref(f);
-  c->out_head = (c->out_head + 1) % c->out_cap;
-  c->out_count--;
-  c->out_offset = 0;
+  c->out.head = (c->out.head + 1) % c->out.cap;
+  c->out.count--;
+  c->out.offset = 0;
 }
 
 static void out_clear(arq_conn_t *c) {
-  while (c->out_count)
+  while (c->out.count)
     out_pop(c);
-  free(c->out);
-  c->out = NULL;
-  c->out_cap = 0;
+  free(c->out.ring);
+  c->out.ring = NULL;
+  c->out.cap = 0;
 }
 
 /* After the last answer to a client that may still be sending (pipelined requests, a body
@@ -171,12 +171,12 @@ static void out_clear(arq_conn_t *c) {
  * destroy the answer before the client reads it. So the write side is shut and input is
  * read and dropped until the client closes, or close_timeout_ms. */
 static void linger(arq_conn_t *c) {
-  c->lingering = true;
+  c->http.lingering = true;
   c->state = CONN_CLOSING;
-  c->close_after_flush = false;
-  free(c->in);
-  c->in = NULL;
-  c->in_len = c->in_cap = 0;
+  c->out.close_after_flush = false;
+  free(c->in.buf);
+  c->in.buf = NULL;
+  c->in.len = c->in.cap = 0;
   shutdown(c->io.fd, SHUT_WR);
   arq_io_update(c->w->loop, &c->io, ARQ_IO_READ);
   arq_timer_start(c->w->loop, &c->timer, (uint64_t)c->w->shield->cfg->shield.close_timeout_ms);
@@ -196,7 +196,7 @@ static void drop_input(arq_conn_t *c) {
 
 /* Writes as much as the socket takes. Returns -1 when the connection was aborted. */
 static int flush(arq_conn_t *c) {
-  while (c->out_count) {
+  while (c->out.count) {
     ssize_t wrote = transport_write_queue(c);
     if (wrote == IO_AGAIN)
       break;
@@ -205,20 +205,20 @@ static int flush(arq_conn_t *c) {
       return -1;
     }
     size_t left = (size_t)wrote;
-    while (left && c->out_count) {
-      arq_frame_t *f = c->out[c->out_head].frame;
-      size_t rest = f->len - c->out_offset;
+    while (left && c->out.count) {
+      arq_frame_t *f = c->out.ring[c->out.head].frame;
+      size_t rest = f->len - c->out.offset;
       if (left >= rest) {
         left -= rest;
         out_pop(c);
       } else {
-        c->out_offset += left;
-        c->out_bytes -= left;
+        c->out.offset += left;
+        c->out.bytes -= left;
         left = 0;
       }
     }
   }
-  if (!c->out_count && c->close_after_flush) {
+  if (!c->out.count && c->out.close_after_flush) {
     if (c->state == CONN_HTTP && !c->tls) {
       linger(c);
       return -1;
@@ -226,9 +226,9 @@ static int flush(arq_conn_t *c) {
     arq_conn_abort(c);
     return -1;
   }
-  bool was_paused = c->http_paused;
+  bool was_paused = c->http.paused;
   update_interest(c);
-  if (was_paused && !c->http_paused && c->in_len && !c->busy) {
+  if (was_paused && !c->http.paused && c->in.len && !c->admin.busy) {
     on_readable(c); /* the requests that waited for the client to read */
     return c->state == CONN_CLOSED ? -1 : 0;
   }
@@ -242,9 +242,9 @@ static void flush_unflushed(arq_loop_t *loop, arq_task_t *task) {
   w->flush_queued = false;
   while (w->unflushed) {
     arq_conn_t *c = w->unflushed;
-    w->unflushed = c->next_unflushed;
-    c->unflushed = false;
-    c->next_unflushed = NULL;
+    w->unflushed = c->out.next_unflushed;
+    c->out.unflushed = false;
+    c->out.next_unflushed = NULL;
     if (c->state != CONN_CLOSED)
       flush(c);
   }
@@ -252,10 +252,10 @@ static void flush_unflushed(arq_loop_t *loop, arq_task_t *task) {
 
 static void flush_later(arq_conn_t *c) {
   arq_worker_t *w = c->w;
-  if (c->unflushed)
+  if (c->out.unflushed)
     return;
-  c->unflushed = true;
-  c->next_unflushed = w->unflushed;
+  c->out.unflushed = true;
+  c->out.next_unflushed = w->unflushed;
   w->unflushed = c;
   if (!w->flush_queued) {
     w->flush_queued = true;
@@ -267,15 +267,15 @@ static void flush_later(arq_conn_t *c) {
 
 /* A connection about to be freed leaves the list of connections to write. */
 static void forget_unflushed(arq_conn_t *c) {
-  if (!c->unflushed)
+  if (!c->out.unflushed)
     return;
-  for (arq_conn_t **pp = &c->w->unflushed; *pp; pp = &(*pp)->next_unflushed) {
+  for (arq_conn_t **pp = &c->w->unflushed; *pp; pp = &(*pp)->out.next_unflushed) {
     if (*pp == c) {
-      *pp = c->next_unflushed;
+      *pp = c->out.next_unflushed;
       break;
     }
   }
-  c->unflushed = false;
+  c->out.unflushed = false;
 }
 
 /* The largest frame one delivery can make: a max-size message base64-encoded in JSON with
@@ -293,7 +293,7 @@ size_t arq_conn_send_limit(const arq_config_t *cfg) {
 }
 
 static bool over_send_queue(const arq_conn_t *c, size_t more) {
-  return c->out_bytes + more > arq_conn_send_limit(c->w->shield->cfg);
+  return c->out.bytes + more > arq_conn_send_limit(c->w->shield->cfg);
 }
 
 void arq_conn_send(arq_conn_t *c, arq_frame_t *f) {
@@ -301,13 +301,13 @@ void arq_conn_send(arq_conn_t *c, arq_frame_t *f) {
     return;
   /* Frames of this loop turn are written at its end: before calling a member slow, give
    * the socket what it takes now. */
-  if (c->state != CONN_HTTP && over_send_queue(c, f->len) && c->out_count && flush(c))
+  if (c->state != CONN_HTTP && over_send_queue(c, f->len) && c->out.count && flush(c))
     return;
   if (c->state != CONN_HTTP && over_send_queue(c, f->len)) {
     arq_counter_inc(c->w->shield->m.slow_consumer_disconnects);
     ARQ_LOG(ARQ_LOG_WARN, "shield", "slow consumer closed", {"conn", c->conn_id},
             {"tenant_id", c->id.tenant});
-    if (c->out_offset) { /* mid-frame: no clean way to put a close frame on the wire */
+    if (c->out.offset) { /* mid-frame: no clean way to put a close frame on the wire */
       arq_conn_abort(c);
       return;
     }
@@ -317,22 +317,22 @@ void arq_conn_send(arq_conn_t *c, arq_frame_t *f) {
     arq_conn_close(c, 1008, "slow consumer");
     return;
   }
-  if (c->out_count == c->out_cap) {
-    size_t cap = c->out_cap ? c->out_cap * 2 : 8;
+  if (c->out.count == c->out.cap) {
+    size_t cap = c->out.cap ? c->out.cap * 2 : 8;
     arq_out_item_t *ring = malloc(cap * sizeof *ring);
     if (!ring)
       arq_oom("send queue");
-    for (size_t i = 0; i < c->out_count; i++)
-      ring[i] = c->out[(c->out_head + i) % c->out_cap];
-    free(c->out);
-    c->out = ring;
-    c->out_cap = cap;
-    c->out_head = 0;
+    for (size_t i = 0; i < c->out.count; i++)
+      ring[i] = c->out.ring[(c->out.head + i) % c->out.cap];
+    free(c->out.ring);
+    c->out.ring = ring;
+    c->out.cap = cap;
+    c->out.head = 0;
   }
-  c->out[(c->out_head + c->out_count) % c->out_cap].frame = arq_frame_ref(f);
-  c->out_count++;
-  c->out_bytes += f->len;
-  if (c->out_count == 1)
+  c->out.ring[(c->out.head + c->out.count) % c->out.cap].frame = arq_frame_ref(f);
+  c->out.count++;
+  c->out.bytes += f->len;
+  if (c->out.count == 1)
     flush_later(c);
 }
 
@@ -348,8 +348,8 @@ void arq_conn_close(arq_conn_t *c, uint16_t code, const char *reason) {
   if (c->state == CONN_CLOSED)
     return;
   if (c->state == CONN_HTTP) {
-    c->close_after_flush = true;
-    if (!c->out_count)
+    c->out.close_after_flush = true;
+    if (!c->out.count)
       arq_conn_abort(c);
     return;
   }
@@ -397,8 +397,8 @@ void arq_conn_abort(arq_conn_t *c) {
 
 static void free_conn(arq_loop_t *loop, arq_task_t *task) {
   arq_conn_t *c = task->data;
-  if (c->pending_jobs) { /* an admin job still holds it: freed when the job is answered */
-    c->free_when_done = true;
+  if (c->admin.pending_jobs) { /* an admin job still holds it: freed when the job is answered */
+    c->admin.free_when_done = true;
     return;
   }
   /* Session state (rooms, indexes) goes here, not in arq_conn_abort(): a fan-out loop of
@@ -407,11 +407,11 @@ static void free_conn(arq_loop_t *loop, arq_task_t *task) {
     arq_session_closed(c);
   forget_unflushed(c);
   out_clear(c);
-  if (c->reader_ready)
-    arq_ws_reader_free(&c->reader);
+  if (c->in.reader_ready)
+    arq_ws_reader_free(&c->in.reader);
   arq_identity_free(&c->id);
-  free(c->policy_headers);
-  free(c->in);
+  free(c->http.policy_headers);
+  free(c->in.buf);
   free(c);
 }
 
@@ -421,8 +421,8 @@ static void free_conn(arq_loop_t *loop, arq_task_t *task) {
  * costs no buffer at all. */
 
 static void consume_input(arq_conn_t *c, size_t n) {
-  memmove(c->in, c->in + n, c->in_len - n);
-  c->in_len -= n;
+  memmove(c->in.buf, c->in.buf + n, c->in.len - n);
+  c->in.len -= n;
 }
 
 static void refuse_preauth(arq_conn_t *c, arq_preauth_t why, int status, const char *details) {
@@ -437,7 +437,7 @@ static int admin_body(arq_conn_t *c, const arq_http_request_t *req, size_t head_
                       size_t *body_len) {
   const arq_config_t *cfg = c->w->shield->cfg;
   *body_len = req->content_length > 0 ? (size_t)req->content_length : 0;
-  bool admin_here = (!cfg->shield.admin_listen || c->admin_port) && req->path_len >= 7 &&
+  bool admin_here = (!cfg->shield.admin_listen || c->http.admin_port) && req->path_len >= 7 &&
                     !memcmp(req->path, "/admin/", 7);
   if (!*body_len || !admin_here) {
     *body_len = 0; /* refused by the router without reading it */
@@ -447,28 +447,28 @@ static int admin_body(arq_conn_t *c, const arq_http_request_t *req, size_t head_
     arq_http_reply_error(c, 413, "Payload Too Large", "body larger than shield.admin_max_body_bytes");
     return -1;
   }
-  if (!c->body_authorized) {
+  if (!c->http.body_authorized) {
     const char *why = "";
     int status = arq_admin_authorize_head(c, req, &why);
     if (status) {
       arq_http_reply_error(c, status, arq_http_status_reason(status), why);
       return -1;
     }
-    c->body_authorized = true;
-    c->http_allowance += *body_len;
+    c->http.body_authorized = true;
+    c->http.allowance += *body_len;
   }
-  return c->in_len - head_len < *body_len ? 1 : 0;
+  return c->in.len - head_len < *body_len ? 1 : 0;
 }
 
 /* Parses complete request heads; returns -1 once the connection is gone or upgraded
  * bytes must go to the WebSocket reader. */
 static int process_http(arq_conn_t *c) {
   const arq_config_t *cfg = c->w->shield->cfg;
-  while (c->state == CONN_HTTP && c->in_len && !c->close_after_flush && !c->busy) {
+  while (c->state == CONN_HTTP && c->in.len && !c->out.close_after_flush && !c->admin.busy) {
     if (http_over_queue(c))
       return 0; /* resumed by flush() once the client reads */
     arq_http_request_t req;
-    int r = arq_http_parse_request((const char *)c->in, c->in_len, MAX_HTTP_HEAD, &req);
+    int r = arq_http_parse_request((const char *)c->in.buf, c->in.len, MAX_HTTP_HEAD, &req);
     if (r == 0)
       return 0;
     if (r < 0) {
@@ -484,26 +484,26 @@ static int process_http(arq_conn_t *c) {
     int wait = admin_body(c, &req, (size_t)r, &body_len);
     if (wait)
       return wait > 0 ? 0 : -1;
-    c->body_authorized = false;
+    c->http.body_authorized = false;
     arq_counter_inc(c->w->shield->m.http_requests);
-    if (++c->http_requests >= (uint32_t)cfg->shield.http_max_requests && req.keep_alive) {
+    if (++c->http.requests >= (uint32_t)cfg->shield.http_max_requests && req.keep_alive) {
       /* The last request this connection may make: its answer closes it. */
       req.keep_alive = false;
       arq_counter_inc(c->w->shield->m.preauth_refusals[ARQ_PREAUTH_REQUESTS]);
     }
-    int rc = arq_http_handle(c, &req, c->in + r, body_len);
+    int rc = arq_http_handle(c, &req, c->in.buf + r, body_len);
     if (c->state == CONN_CLOSED)
       return -1;
     consume_input(c, (size_t)r + body_len);
-    if (rc || c->busy)
+    if (rc || c->admin.busy)
       return -1; /* closed, or an admin request is in progress: later input waits */
   }
   return 0;
 }
 
 void arq_conn_resume(arq_conn_t *c) {
-  c->busy = false;
-  if (c->state == CONN_HTTP && c->in_len && !process_http(c) && c->state == CONN_WS)
+  c->admin.busy = false;
+  if (c->state == CONN_HTTP && c->in.len && !process_http(c) && c->state == CONN_WS)
     process_ws(c);
   if (c->state == CONN_HTTP)
     update_interest(c); /* reading stopped while the job ran */
@@ -511,14 +511,14 @@ void arq_conn_resume(arq_conn_t *c) {
 
 static void process_ws(arq_conn_t *c) {
   size_t off = 0;
-  while (off < c->in_len && c->state != CONN_CLOSED) {
+  while (off < c->in.len && c->state != CONN_CLOSED) {
     arq_ws_event_t ev;
-    size_t used = arq_ws_reader_feed(&c->reader, c->in + off, c->in_len - off, &ev);
+    size_t used = arq_ws_reader_feed(&c->in.reader, c->in.buf + off, c->in.len - off, &ev);
     off += used;
     switch (ev.type) {
     case ARQ_WS_EV_NONE:
       if (!used)
-        off = c->in_len; /* the reader refuses more input after close or error */
+        off = c->in.len; /* the reader refuses more input after close or error */
       break;
     case ARQ_WS_EV_MESSAGE:
       if (c->state == CONN_WS)
@@ -539,71 +539,71 @@ static void process_ws(arq_conn_t *c) {
         uint16_t code = ev.close_code == 1005 ? 1000 : ev.close_code;
         arq_conn_close(c, code, "");
       }
-      c->close_after_flush = true;
-      if (c->state != CONN_CLOSED && !c->out_count)
+      c->out.close_after_flush = true;
+      if (c->state != CONN_CLOSED && !c->out.count)
         arq_conn_abort(c);
-      off = c->in_len;
+      off = c->in.len;
       break;
     case ARQ_WS_EV_ERROR:
       arq_counter_inc(c->w->shield->m.protocol_errors);
       ARQ_LOG(ARQ_LOG_INFO, "shield", "protocol error", {"conn", c->conn_id}, {"error", ev.error});
       arq_conn_close(c, ev.close_code, ev.error);
-      off = c->in_len;
+      off = c->in.len;
       break;
     }
   }
   if (c->state != CONN_CLOSED)
-    consume_input(c, off > c->in_len ? c->in_len : off);
+    consume_input(c, off > c->in.len ? c->in.len : off);
 }
 
 static void process_input(arq_conn_t *c) {
   if (c->state == CONN_HTTP && process_http(c))
     return;
-  if ((c->state == CONN_WS || c->state == CONN_CLOSING) && c->in_len)
+  if ((c->state == CONN_WS || c->state == CONN_CLOSING) && c->in.len)
     process_ws(c);
 }
 
 /* Where the next read goes: the worker's shared buffer when the connection holds no
  * partial input (the usual case), otherwise the end of its own buffer. */
 static uint8_t *read_target(arq_conn_t *c, size_t *room) {
-  if (!c->in_len) {
+  if (!c->in.len) {
     *room = c->w->read_buf_cap;
     return c->w->read_buf;
   }
-  if (c->in_cap - c->in_len < READ_CHUNK / 4) {
-    size_t cap = c->in_cap * 2 > c->in_len + READ_CHUNK ? c->in_cap * 2 : c->in_len + READ_CHUNK;
-    uint8_t *p = realloc(c->in, cap);
+  if (c->in.cap - c->in.len < READ_CHUNK / 4) {
+    size_t cap = c->in.cap * 2 > c->in.len + READ_CHUNK ? c->in.cap * 2 : c->in.len + READ_CHUNK;
+    uint8_t *p = realloc(c->in.buf, cap);
     if (!p)
       arq_oom("read buffer");
-    c->in = p;
-    c->in_cap = cap;
+    c->in.buf = p;
+    c->in.cap = cap;
   }
-  *room = c->in_cap - c->in_len;
-  return c->in + c->in_len;
+  *room = c->in.cap - c->in.len;
+  return c->in.buf + c->in.len;
 }
 
 /* After processing bytes read into the worker's buffer: what is left (a partial frame or
  * head) moves into memory of the connection's own, sized to it. */
 static void keep_leftover(arq_conn_t *c, const uint8_t *data, size_t len) {
-  c->in = NULL;
-  c->in_cap = 0;
-  c->in_len = 0;
+  c->in.buf = NULL;
+  c->in.cap = 0;
+  c->in.len = 0;
   if (!len || c->state == CONN_CLOSED)
     return;
-  c->in_cap = len + READ_CHUNK / 4;
-  c->in = malloc(c->in_cap);
-  if (!c->in)
+  c->in.cap = len + READ_CHUNK / 4;
+  c->in.buf = malloc(c->in.cap);
+  if (!c->in.buf)
     arq_oom("read buffer");
-  memcpy(c->in, data, len);
-  c->in_len = len;
+  memcpy(c->in.buf, data, len);
+  c->in.len = len;
 }
 
 /* Before the upgrade a connection may send handshake_max_bytes, plus the admin bodies its
  * token allowed. Returns false (and refuses it) past that. */
 static bool within_http_budget(arq_conn_t *c, size_t n) {
   const arq_config_t *cfg = c->w->shield->cfg;
-  c->http_bytes += n;
-  if (c->http_bytes <= (size_t)cfg->shield.handshake_max_bytes + c->http_allowance)
+  c->http.bytes += n;
+  if (c->http.bytes <= (size_t)cfg->shield.handshake_max_bytes + c->http.allowance)
     return true;
   refuse_preauth(c, ARQ_PREAUTH_BYTES, 429, "too many bytes before the upgrade (shield.handshake_max_bytes)");
   return false;
@@ -613,13 +613,13 @@ static void on_readable(arq_conn_t *c) {
   const arq_config_t *cfg = c->w->shield->cfg;
   /* Input kept from before (requests that waited for the client to read our answers, or
    * for an admin job) goes first: it may complete without reading anything. */
-  if (c->state == CONN_HTTP && c->in_len) {
+  if (c->state == CONN_HTTP && c->in.len) {
     process_input(c);
     if (c->state == CONN_CLOSED)
       return;
   }
   for (int i = 0; i < READS_PER_EVENT && c->state != CONN_CLOSED; i++) {
-    if (c->state == CONN_HTTP && (http_over_queue(c) || c->busy || c->close_after_flush)) {
+    if (c->state == CONN_HTTP && (http_over_queue(c) || c->admin.busy || c->out.close_after_flush)) {
       /* Nothing is read while nothing more would be answered. Without read interest we
        * are only called for an error or hang-up: see whether the peer is gone. */
       char probe;
@@ -632,9 +632,9 @@ static void on_readable(arq_conn_t *c) {
       return;
     }
     size_t limit = c->state == CONN_HTTP
-                       ? MAX_HTTP_HEAD + (c->body_authorized ? (size_t)cfg->shield.admin_max_body_bytes : 0) + 1
+                       ? MAX_HTTP_HEAD + (c->http.body_authorized ? (size_t)cfg->shield.admin_max_body_bytes : 0) + 1
                        : READ_CHUNK * 4;
-    if (c->in_len >= limit) {
+    if (c->in.len >= limit) {
       if (c->state == CONN_HTTP) { /* more than a head (and an allowed body): never complete */
         arq_http_reply_error(c, 431, "Request Header Fields Too Large", "request head too large");
         return;
@@ -657,17 +657,17 @@ static void on_readable(arq_conn_t *c) {
     c->ping_outstanding = false;
     if (c->state == CONN_HTTP && !within_http_budget(c, (size_t)n)) {
       if (shared)
-        c->in_len = 0;
+        c->in.len = 0;
       return;
     }
     if (shared) { /* process in place; only a remainder is copied */
-      c->in = dst;
-      c->in_cap = room;
-      c->in_len = (size_t)n;
+      c->in.buf = dst;
+      c->in.cap = room;
+      c->in.len = (size_t)n;
       process_input(c);
-      keep_leftover(c, c->in, c->in_len);
+      keep_leftover(c, c->in.buf, c->in.len);
     } else {
-      c->in_len += (size_t)n;
+      c->in.len += (size_t)n;
       process_input(c);
     }
     if ((size_t)n < room && !(c->tls && arq_tls_pending(c->tls)))
@@ -679,10 +679,10 @@ static void on_readable(arq_conn_t *c) {
     arq_loop_defer(c->w->loop, &c->reread_task);
   }
   /* An idle WebSocket connection keeps no buffers of its own. */
-  if (c->state == CONN_WS && c->in_len == 0 && c->in) {
-    free(c->in);
-    c->in = NULL;
-    c->in_cap = 0;
+  if (c->state == CONN_WS && c->in.len == 0 && c->in.buf) {
+    free(c->in.buf);
+    c->in.buf = NULL;
+    c->in.cap = 0;
   }
 }
 
@@ -690,7 +690,7 @@ static void on_io(arq_loop_t *loop, arq_io_t *io, uint32_t events) {
   arq_conn_t *c = io->data;
   if (c->state == CONN_CLOSED)
     return;
-  if (c->lingering) {
+  if (c->http.lingering) {
     drop_input(c);
     return;
   }
@@ -703,8 +703,8 @@ static void on_io(arq_loop_t *loop, arq_io_t *io, uint32_t events) {
 void arq_conn_start_ws(arq_conn_t *c) {
   const arq_config_t *cfg = c->w->shield->cfg;
   stop_counting_pending(c);
-  arq_ws_reader_init(&c->reader, (size_t)cfg->shield.max_message_bytes, true);
-  c->reader_ready = true;
+  arq_ws_reader_init(&c->in.reader, (size_t)cfg->shield.max_message_bytes, true);
+  c->in.reader_ready = true;
   c->state = CONN_WS;
   arq_timer_start(c->w->loop, &c->timer, (uint64_t)cfg->shield.ping_interval_s * 1000u);
 }
@@ -733,7 +733,7 @@ static void on_timer(arq_loop_t *loop, arq_timer_t *t) {
   }
   /* Quiet for a ping interval: give the message buffer back until the next message. */
   if (idle >= (uint64_t)cfg->shield.ping_interval_s * 1000u)
-    arq_ws_reader_trim(&c->reader);
+    arq_ws_reader_trim(&c->in.reader);
   if (!c->ping_outstanding) {
     arq_frame_t *f = arq_frame_new(c->w->frames, ARQ_WS_OP_PING, NULL, 0);
     c->ping_outstanding = true;
@@ -746,8 +746,8 @@ static void on_timer(arq_loop_t *loop, arq_timer_t *t) {
 }
 
 void arq_conn_job_done(arq_conn_t *c) {
-  if (--c->pending_jobs == 0 && c->free_when_done) {
-    c->free_when_done = false;
+  if (--c->admin.pending_jobs == 0 && c->admin.free_when_done) {
+    c->admin.free_when_done = false;
     free_conn(c->w->loop, &c->free_task);
   }
 }

@@ -140,10 +140,10 @@ static bool policy_allows(arq_conn_t *c, const arq_http_request_t *r) {
     arq_buf_append(&blob, r->headers[i].value, r->headers[i].value_len);
     arq_buf_putc(&blob, '\0');
   }
-  c->policy_headers = blob.data;
-  c->policy_headers_len = blob.len;
+  c->http.policy_headers = blob.data;
+  c->http.policy_headers_len = blob.len;
   arq_verdict_t v;
-  arq_policy_headers_t h = {c->policy_headers, c->policy_headers_len};
+  arq_policy_headers_t h = {c->http.policy_headers, c->http.policy_headers_len};
   arq_overseer_check_connect(c->w, c->id.tenant, c->id.claims_json, h, &v);
   if (!v.denied)
     return true;
@@ -217,18 +217,18 @@ static int upgrade(arq_conn_t *c, const arq_http_request_t *r) {
 int arq_http_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t *body,
                     size_t body_len) {
   const arq_config_t *cfg = c->w->shield->cfg;
-  bool admin_elsewhere = cfg->shield.admin_listen && !c->admin_port;
+  bool admin_elsewhere = cfg->shield.admin_listen && !c->http.admin_port;
   if (!admin_elsewhere && r->path_len >= 7 && !memcmp(r->path, "/admin/", 7)) {
     arq_admin_handle(c, r, body, body_len);
-    return c->state == CONN_CLOSED || c->close_after_flush ? -1 : 0;
+    return c->state == CONN_CLOSED || c->out.close_after_flush ? -1 : 0;
   }
   if (r->content_length > 0) {
     arq_http_reply_error(c, 413, "Payload Too Large", "request bodies are not accepted here");
     return -1;
   }
-  if (!c->admin_port && path_is(r, cfg->shield.ws_path))
+  if (!c->http.admin_port && path_is(r, cfg->shield.ws_path))
     return upgrade(c, r);
-  bool demo = !c->admin_port && path_is(r, "/");
+  bool demo = !c->http.admin_port && path_is(r, "/");
   bool known = demo || path_is(r, "/healthz") || path_is(r, "/readyz") ||
                (path_is(r, "/metrics") && !admin_elsewhere);
   if (!known) {
@@ -259,7 +259,7 @@ int arq_http_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t *b
   } else {
     serve_metrics(c, r);
   }
-  if (c->state == CONN_CLOSED || c->close_after_flush)
+  if (c->state == CONN_CLOSED || c->out.close_after_flush)
     return -1;
   /* keep-alive: the next request gets a fresh timeout */
   arq_timer_start(c->w->loop, &c->timer, (uint64_t)cfg->shield.handshake_timeout_ms);

@@ -247,7 +247,7 @@ static void recheck_connections(arq_worker_t *w, const char *key) {
     if (c->state != CONN_WS || (!global && strcmp(c->id.tenant, key)))
       continue;
     arq_verdict_t v;
-    arq_policy_headers_t h = {c->policy_headers, c->policy_headers_len};
+    arq_policy_headers_t h = {c->http.policy_headers, c->http.policy_headers_len};
     arq_overseer_check_connect(w, c->id.tenant, c->id.claims_json, h, &v);
     if (v.denied) {
       ARQ_LOG(ARQ_LOG_INFO, "overseer", "connection closed by a new policy", {"conn", c->conn_id},

@@ -179,40 +179,45 @@ struct arq_conn {
   arq_conn_state_t state;
   arq_conn_t *prev, *next; /* worker->all */
   char peer[64];           /* client address for logs and limits */
-  bool admin_port;         /* accepted on admin_listen */
-  /* before the upgrade: the budgets of docs/security.md */
-  bool pending_counted;    /* in shield_pending_handshakes */
-  bool body_authorized;    /* the admin request being read may send its body */
-  bool http_paused;        /* answers queued past http_max_queued_bytes: not reading */
-  bool lingering;          /* answered and shut for writing: input is dropped until EOF */
-  size_t http_bytes;       /* read before the upgrade */
-  size_t http_allowance;   /* admin bodies authorized, on top of handshake_max_bytes */
-  uint32_t http_requests;
   arq_tls_t *tls;          /* NULL for plain ws:// */
-  bool busy;               /* an admin request is being served: later requests wait */
-  unsigned pending_jobs;   /* admin jobs referring to this connection */
-  bool free_when_done;
-  char *policy_headers;    /* handshake headers, kept for re-evaluation by new policies */
-  size_t policy_headers_len;
   bool tls_read_wants_write;
   bool reread_queued;
   arq_task_t reread_task;
   uint64_t last_seen_ms;
   bool ping_outstanding;
-  /* input */
-  uint8_t *in;
-  size_t in_len, in_cap;
-  arq_ws_reader_t reader;
-  bool reader_ready;
-  /* output: a ring of shared frames */
-  arq_out_item_t *out;
-  size_t out_head, out_count, out_cap;
-  size_t out_offset; /* bytes of the first frame already written */
-  size_t out_bytes;  /* bytes queued, for the slow-consumer limit */
-  bool close_after_flush;
-  bool unflushed;                 /* on w->unflushed */
-  arq_conn_t *next_unflushed;
-  /* WebSocket session */
+  struct { /* before the upgrade: the budgets of docs/security.md */
+    bool admin_port;       /* accepted on admin_listen */
+    bool pending_counted;  /* in shield_pending_handshakes */
+    bool body_authorized;  /* the admin request being read may send its body */
+    bool paused;           /* answers queued past http_max_queued_bytes: not reading */
+    bool lingering;        /* answered and shut for writing: input is dropped until EOF */
+    size_t bytes;          /* read before the upgrade */
+    size_t allowance;      /* admin bodies authorized, on top of handshake_max_bytes */
+    uint32_t requests;
+    char *policy_headers;  /* handshake headers, kept for re-evaluation by new policies */
+    size_t policy_headers_len;
+  } http;
+  struct { /* admin requests served by the admin thread */
+    bool busy;             /* one is being served: later requests wait */
+    unsigned pending_jobs; /* jobs referring to this connection */
+    bool free_when_done;
+  } admin;
+  struct { /* a partial request or frame; an idle connection has none */
+    uint8_t *buf;
+    size_t len, cap;
+    arq_ws_reader_t reader;
+    bool reader_ready;
+  } in;
+  struct { /* a ring of shared frames */
+    arq_out_item_t *ring;
+    size_t head, count, cap;
+    size_t offset; /* bytes of the first frame already written */
+    size_t bytes;  /* bytes queued, for the slow-consumer limit */
+    bool close_after_flush;
+    bool unflushed; /* on w->unflushed */
+    arq_conn_t *next_unflushed;
+  } out;
+  /* the WebSocket session */
   arq_identity_t id;
   arq_tenant_t *tenant;
   char conn_id[32];
