@@ -7,6 +7,7 @@
 #include "cli/token.h"
 #include "common/buf.h"
 #include "common/ids.h"
+#include "common/json.h"
 
 #define MAX_TTL_S (10L * 365 * 86400)
 
@@ -76,9 +77,13 @@ static int check_id(const char *what, const char *v) {
 
 /* Room patterns: ids where '*' may stand for any run of characters. */
 static int rooms_json(const char *list, arq_buf_t *out) {
-  arq_buf_puts(out, "{\"rooms\":[");
+  arq_json_writer_t w;
+  arq_json_writer_init(&w, out);
+  arq_json_w_object_begin(&w);
+  arq_json_w_key(&w, "rooms", 5);
+  arq_json_w_array_begin(&w);
   const char *p = list;
-  for (int n = 0;; n++) {
+  for (;;) {
     const char *comma = strchr(p, ',');
     size_t len = comma ? (size_t)(comma - p) : strlen(p);
     bool ok = len > 0 && len <= ARQ_ID_MAX_LEN;
@@ -89,14 +94,13 @@ static int rooms_json(const char *list, arq_buf_t *out) {
                       "(A-Z, a-z, 0-9, '_', '-', '*'; 1 to 64 characters)\n", (int)len, p);
       return -1;
     }
-    arq_buf_puts(out, n ? ",\"" : "\"");
-    arq_buf_append(out, p, len);
-    arq_buf_putc(out, '"');
+    arq_json_w_string(&w, p, len);
     if (!comma)
       break;
     p = comma + 1;
   }
-  arq_buf_puts(out, "]}");
+  arq_json_w_array_end(&w);
+  arq_json_w_object_end(&w);
   return 0;
 }
 

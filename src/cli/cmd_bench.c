@@ -367,12 +367,52 @@ static const char *mode_name(arq_bench_mode_t m) {
 
 static double us(uint64_t ns) { return (double)ns / 1e3; }
 
-static void json_hist(FILE *f, const char *name, const arq_hist_t *h) {
-  fprintf(f, ",\"%s\":{\"count\":%llu,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
-             "\"max\":%.1f,\"mean\":%.1f}",
-          name, (unsigned long long)h->count, us(arq_hist_percentile(h, 50)),
-          us(arq_hist_percentile(h, 90)), us(arq_hist_percentile(h, 99)),
-          us(arq_hist_percentile(h, 99.9)), us(h->count ? h->max : 0), arq_hist_mean(h) / 1e3);
+/* ---- --json: one object, built with the JSON writer; numbers keep the fixed decimals the
+ * report has always had ---- */
+
+static void w_key(arq_json_writer_t *w, const char *key) { arq_json_w_key(w, key, strlen(key)); }
+
+static void w_fixed(arq_json_writer_t *w, const char *key, int decimals, double v) {
+  w_key(w, key);
+  char text[64];
+  int n = snprintf(text, sizeof text, "%.*f", decimals, v);
+  if (isfinite(v) && n > 0 && (size_t)n < sizeof text)
+    arq_json_w_raw(w, text, (size_t)n);
+  else
+    arq_json_w_null(w);
+}
+
+static void w_u64(arq_json_writer_t *w, const char *key, uint64_t v) {
+  w_key(w, key);
+  arq_json_w_uint64(w, v);
+}
+
+static void w_i64(arq_json_writer_t *w, const char *key, long v) {
+  w_key(w, key);
+  arq_json_w_int64(w, v);
+}
+
+static void w_bool(arq_json_writer_t *w, const char *key, bool v) {
+  w_key(w, key);
+  arq_json_w_bool(w, v);
+}
+
+static void w_str(arq_json_writer_t *w, const char *key, const char *v) {
+  w_key(w, key);
+  arq_json_w_string(w, v, strlen(v));
+}
+
+static void json_hist(arq_json_writer_t *w, const char *name, const arq_hist_t *h) {
+  w_key(w, name);
+  arq_json_w_object_begin(w);
+  w_u64(w, "count", h->count);
+  w_fixed(w, "p50", 1, us(arq_hist_percentile(h, 50)));
+  w_fixed(w, "p90", 1, us(arq_hist_percentile(h, 90)));
+  w_fixed(w, "p99", 1, us(arq_hist_percentile(h, 99)));
+  w_fixed(w, "p999", 1, us(arq_hist_percentile(h, 99.9)));
+  w_fixed(w, "max", 1, us(h->count ? h->max : 0));
+  w_fixed(w, "mean", 1, arq_hist_mean(h) / 1e3);
+  arq_json_w_object_end(w);
 }
 
 static void text_hist(FILE *f, const char *name, const arq_hist_t *h) {
@@ -389,27 +429,36 @@ static double per_s(uint64_t n, double s) { return s > 0 ? (double)n / s : 0; }
 
 static const char *const phase_names[3] = {"before_burst", "burst", "after_burst"};
 
-static void json_rooms(FILE *f, const arq_bench_opts_t *o, const arq_bench_result_t *r) {
-  fprintf(f, ",\"rooms\":{\"rooms\":%ld,\"members\":%ld,\"receivers_per_room\":%ld,"
-             "\"offered\":%.0f,\"offered_rate\":%.1f,\"burst_rate\":%.1f,\"burst_s\":%.3f,"
-             "\"refused\":%llu,\"lost\":%llu,\"duplicates\":%llu,\"out_of_order\":%llu,"
-             "\"seq_checked\":%s,\"seq_gaps\":%llu,\"seq_gap_missing\":%llu,\"seq_repeats\":%llu,"
-             "\"seq_mismatches\":%llu,\"seq_missing\":%llu,\"foreign\":%llu,\"drain_s\":%.3f,"
-             "\"acks_only\":%s",
-          o->rooms, o->members, o->members + 1, r->rooms.offered,
-          o->duration_s > 0 ? r->rooms.offered / o->duration_s : 0, o->burst_rate, o->burst_s,
-          (unsigned long long)r->rooms.refused, (unsigned long long)r->rooms.lost,
-          (unsigned long long)r->rooms.duplicates, (unsigned long long)r->rooms.out_of_order,
-          o->target == ARQ_BENCH_SHIELD ? "true" : "false", (unsigned long long)r->rooms.seq_gaps,
-          (unsigned long long)r->rooms.seq_gap_missing, (unsigned long long)r->rooms.seq_repeats,
-          (unsigned long long)r->rooms.seq_mismatches, (unsigned long long)r->rooms.seq_missing,
-          (unsigned long long)r->rooms.foreign, r->rooms.drain_s, o->acks_only ? "true" : "false");
+static void json_rooms(arq_json_writer_t *w, const arq_bench_opts_t *o,
+                       const arq_bench_result_t *r) {
+  w_key(w, "rooms");
+  arq_json_w_object_begin(w);
+  w_i64(w, "rooms", o->rooms);
+  w_i64(w, "members", o->members);
+  w_i64(w, "receivers_per_room", o->members + 1);
+  w_fixed(w, "offered", 0, r->rooms.offered);
+  w_fixed(w, "offered_rate", 1, o->duration_s > 0 ? r->rooms.offered / o->duration_s : 0);
+  w_fixed(w, "burst_rate", 1, o->burst_rate);
+  w_fixed(w, "burst_s", 3, o->burst_s);
+  w_u64(w, "refused", r->rooms.refused);
+  w_u64(w, "lost", r->rooms.lost);
+  w_u64(w, "duplicates", r->rooms.duplicates);
+  w_u64(w, "out_of_order", r->rooms.out_of_order);
+  w_bool(w, "seq_checked", o->target == ARQ_BENCH_SHIELD);
+  w_u64(w, "seq_gaps", r->rooms.seq_gaps);
+  w_u64(w, "seq_gap_missing", r->rooms.seq_gap_missing);
+  w_u64(w, "seq_repeats", r->rooms.seq_repeats);
+  w_u64(w, "seq_mismatches", r->rooms.seq_mismatches);
+  w_u64(w, "seq_missing", r->rooms.seq_missing);
+  w_u64(w, "foreign", r->rooms.foreign);
+  w_fixed(w, "drain_s", 3, r->rooms.drain_s);
+  w_bool(w, "acks_only", o->acks_only);
   if (r->rooms.phase[0]) {
-    fprintf(f, ",\"burst_drain_s\":%.3f", r->rooms.burst_drain_s);
+    w_fixed(w, "burst_drain_s", 3, r->rooms.burst_drain_s);
     for (int i = 0; i < 3; i++)
-      json_hist(f, phase_names[i], r->rooms.phase[i]);
+      json_hist(w, phase_names[i], r->rooms.phase[i]);
   }
-  fprintf(f, "}");
+  arq_json_w_object_end(w);
 }
 
 static void text_rooms(FILE *f, const arq_bench_opts_t *o, const arq_bench_result_t *r) {
@@ -474,50 +523,73 @@ static void report(const bench_args_t *a, const arq_bench_result_t *r, const aro
   double t = r->run_s;
   double rx = r->rx_s > t ? r->rx_s : t; /* answers may keep coming after the last send */
   if (a->json) {
-    FILE *f = stdout;
-    fprintf(f, "{\"target\":\"%s\",\"mode\":\"%s\",\"connections\":%ld,\"ready\":%ld,"
-               "\"connect_failed\":%ld,\"closed_during_run\":%ld,\"connect_s\":%.3f,"
-               "\"rate_target\":%.1f,\"run_s\":%.3f,\"rx_s\":%.3f,\"payload_bytes\":%ld,\"sent\":%llu,"
-               "\"send_rate\":%.1f,\"acked\":%llu,\"ack_rate\":%.1f,\"delivered\":%llu,"
-               "\"delivered_expected\":%llu,\"delivery_rate\":%.1f,\"errors\":%llu,"
-               "\"lost_acks\":%llu,\"lost_deliveries\":%llu,\"other\":%llu",
-            target_name(o->target), mode_name(o->mode), o->connections, r->ready, r->connect_failed,
-            r->closed_during_run, r->connect_s, o->mode == ARQ_BENCH_IDLE ? 0 : o->rate, t, rx, o->size,
-            (unsigned long long)r->sent, per_s(r->sent, t), (unsigned long long)r->acked,
-            per_s(r->acked, rx), (unsigned long long)r->delivered,
-            (unsigned long long)r->delivered_expected, per_s(r->delivered, rx),
-            (unsigned long long)r->errors, (unsigned long long)lost_acks,
-            (unsigned long long)lost_dl, (unsigned long long)r->other);
-    fprintf(f, ",\"error_codes\":{");
-    for (int i = 0; i < ARQ_BENCH_MAX_CODES && r->codes[i].count; i++)
-      fprintf(f, "%s\"%d\":%llu", i ? "," : "", r->codes[i].code, (unsigned long long)r->codes[i].count);
-    fprintf(f, "}");
-    json_hist(f, "ack_latency_us", r->ack);
-    json_hist(f, "rt_latency_us", r->rt);
+    arq_buf_t out;
+    arq_buf_init(&out);
+    arq_json_writer_t w;
+    arq_json_writer_init(&w, &out);
+    arq_json_w_object_begin(&w);
+    w_str(&w, "target", target_name(o->target));
+    w_str(&w, "mode", mode_name(o->mode));
+    w_i64(&w, "connections", o->connections);
+    w_i64(&w, "ready", r->ready);
+    w_i64(&w, "connect_failed", r->connect_failed);
+    w_i64(&w, "closed_during_run", r->closed_during_run);
+    w_fixed(&w, "connect_s", 3, r->connect_s);
+    w_fixed(&w, "rate_target", 1, o->mode == ARQ_BENCH_IDLE ? 0 : o->rate);
+    w_fixed(&w, "run_s", 3, t);
+    w_fixed(&w, "rx_s", 3, rx);
+    w_i64(&w, "payload_bytes", o->size);
+    w_u64(&w, "sent", r->sent);
+    w_fixed(&w, "send_rate", 1, per_s(r->sent, t));
+    w_u64(&w, "acked", r->acked);
+    w_fixed(&w, "ack_rate", 1, per_s(r->acked, rx));
+    w_u64(&w, "delivered", r->delivered);
+    w_u64(&w, "delivered_expected", r->delivered_expected);
+    w_fixed(&w, "delivery_rate", 1, per_s(r->delivered, rx));
+    w_u64(&w, "errors", r->errors);
+    w_u64(&w, "lost_acks", lost_acks);
+    w_u64(&w, "lost_deliveries", lost_dl);
+    w_u64(&w, "other", r->other);
+    w_key(&w, "error_codes");
+    arq_json_w_object_begin(&w);
+    for (int i = 0; i < ARQ_BENCH_MAX_CODES && r->codes[i].count; i++) {
+      char code[16];
+      snprintf(code, sizeof code, "%d", r->codes[i].code);
+      w_u64(&w, code, r->codes[i].count);
+    }
+    arq_json_w_object_end(&w);
+    json_hist(&w, "ack_latency_us", r->ack);
+    json_hist(&w, "rt_latency_us", r->rt);
     if (o->mode == ARQ_BENCH_ROOMS)
-      json_rooms(f, o, r);
-    if (route && d.count > 0)
-      fprintf(f, ",\"shield_route_us\":{\"count\":%.0f,\"p50\":%.2f,\"p99\":%.2f,\"p50_open\":%s,"
-                 "\"p99_open\":%s,\"mean\":%.2f}",
-              d.count, q50, q99, open50 ? "true" : "false", open99 ? "true" : "false",
-              d.sum / d.count * 1e6);
+      json_rooms(&w, o, r);
+    if (route && d.count > 0) {
+      w_key(&w, "shield_route_us");
+      arq_json_w_object_begin(&w);
+      w_fixed(&w, "count", 0, d.count);
+      w_fixed(&w, "p50", 2, q50);
+      w_fixed(&w, "p99", 2, q99);
+      w_bool(&w, "p50_open", open50);
+      w_bool(&w, "p99_open", open99);
+      w_fixed(&w, "mean", 2, d.sum / d.count * 1e6);
+      arq_json_w_object_end(&w);
+    }
     if (resp)
-      fprintf(f, ",\"responder_forwarded\":%llu",
-              (unsigned long long)arq_responder_forwarded(resp));
-    if (a->pid)
-      fprintf(f, ",\"rss_before_kib\":%ld,\"rss_connected_kib\":%ld,\"rss_after_kib\":%ld,"
-                 "\"server_cpu_s\":%.2f",
-              m->rss_before, m->rss_connected, m->rss_after, m->cpu_after - m->cpu_connected);
-    fprintf(f, ",\"client_cpu_s\":%.2f", self_cpu_s(m));
+      w_u64(&w, "responder_forwarded", arq_responder_forwarded(resp));
+    if (a->pid) {
+      w_i64(&w, "rss_before_kib", m->rss_before);
+      w_i64(&w, "rss_connected_kib", m->rss_connected);
+      w_i64(&w, "rss_after_kib", m->rss_after);
+      w_fixed(&w, "server_cpu_s", 2, m->cpu_after - m->cpu_connected);
+    }
+    w_fixed(&w, "client_cpu_s", 2, self_cpu_s(m));
     if (!isnan(per_conn))
-      fprintf(f, ",\"bytes_per_conn\":%.0f", per_conn);
-    fprintf(f, ",\"first_failure\":\"");
-    for (const char *p = r->first_failure; *p; p++)
-      fprintf(f, *p == '"' || *p == '\\' ? "\\%c" : (unsigned char)*p < 32 ? "?" : "%c", *p);
-    fprintf(f, "\",\"first_error\":\"");
-    for (const char *p = r->first_error; *p; p++)
-      fprintf(f, *p == '"' || *p == '\\' ? "\\%c" : (unsigned char)*p < 32 ? "?" : "%c", *p);
-    fprintf(f, "\"}\n");
+      w_fixed(&w, "bytes_per_conn", 0, per_conn);
+    w_str(&w, "first_failure", r->first_failure);
+    w_str(&w, "first_error", r->first_error);
+    arq_json_w_object_end(&w);
+    arq_buf_putc(&out, '\n');
+    fwrite(out.data, 1, out.len, stdout);
+    arq_buf_free(&out);
     return;
   }
   FILE *f = stdout;
@@ -597,7 +669,6 @@ static char *mint_token(void *ud, uint32_t index, char *err, size_t errcap) {
   arq_json_w_string(&w, pattern.data, pattern.len);
   arq_json_w_array_end(&w);
   arq_json_w_object_end(&w);
-  arq_buf_putc(&rooms, '\0');
   arq_token_claims_t claims = {a->o.tenant, sub, NULL, rooms.data, TOKEN_TTL_S};
   int jerr = 0;
   char *token = arq_token_mint(&claims, a->secret, &jerr);

@@ -115,8 +115,6 @@ int arq_cli_http_get(const char *host, uint16_t port, const char *path, int time
     } else {
       size_t len = resp.len - 1 - (size_t)(sep + 4 - resp.data);
       arq_buf_append(body, sep + 4, len);
-      arq_buf_putc(body, '\0');
-      body->len--; /* NUL-terminated, not counted */
     }
   }
   if (problem)
