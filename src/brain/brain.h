@@ -154,10 +154,10 @@ void arq_queue_wake(arq_queue_t *q);
 arq_job_t *arq_queue_pop(arq_queue_t *q, int timeout_ms);
 void arq_job_free(arq_job_t *job);
 
-/* spine.c */
-int arq_brain_spine_open(arq_brain_t *b, char *err, size_t errcap);
-int arq_brain_spine_subscribe(arq_brain_t *b, char *err, size_t errcap);
-void arq_brain_spine_close(arq_brain_t *b);
+/* nats_io.c */
+int arq_brain_nats_open(arq_brain_t *b, char *err, size_t errcap);
+int arq_brain_nats_subscribe(arq_brain_t *b, char *err, size_t errcap);
+void arq_brain_nats_close(arq_brain_t *b);
 /** What the Brain knows of a message it sends, for the SPEC headers the source message
  *  (if any) does not supply. NULL or empty fields are unknown. */
 typedef struct {

@@ -157,7 +157,7 @@ int main(int argc, char **argv) {
   char err[512] = "";
   arq_metrics_http_t *http = NULL;
   rc = 1;
-  if (arq_brain_spine_open(b, err, sizeof err))
+  if (arq_brain_nats_open(b, err, sizeof err))
     goto out;
   if (!(http = arq_metrics_http_start(b, err, sizeof err)))
     goto out;
@@ -165,7 +165,7 @@ int main(int argc, char **argv) {
   if (arq_sequencer_start(b, err, sizeof err))
     goto out;
   arq_leases_tick(b, arq_brain_now_ms());
-  if (arq_brain_spine_subscribe(b, err, sizeof err))
+  if (arq_brain_nats_subscribe(b, err, sizeof err))
     goto out;
   atomic_store(&b->ready, true);
   ARQ_LOG(ARQ_LOG_INFO, "brain", "running", {"brain", b->id}, {"metrics", cfg.brain.metrics_listen},
@@ -192,7 +192,7 @@ out:
     natsConnection_Close(b->nc);
   arq_leases_release_all(b);
   arq_notices_stop(b);
-  arq_brain_spine_close(b); /* after this no callback runs: the queue is ours alone */
+  arq_brain_nats_close(b); /* after this no callback runs: the queue is ours alone */
   arq_sequencer_free(b);
   arq_notices_free(b);
   arq_metrics_http_stop(http);

@@ -311,7 +311,7 @@ static const key_spec_t shield_keys[] = {
     STR("listen", shield.listen, check_hostport),
     STR("admin_listen", shield.admin_listen, check_hostport),
     STR("node_id", shield.node_id, check_id),
-    /* 64: the Shield's per-worker tables (shield/spine.c MAX_WORKERS) hold no more */
+    /* 64: the Shield's per-worker tables (shield/nats_link.c MAX_WORKERS) hold no more */
     INT("workers", shield.workers, 0, 64),
     STR("tls_cert", shield.tls_cert, check_nonempty),
     STR("tls_key", shield.tls_key, check_nonempty),

@@ -10,7 +10,7 @@
 
 #include "common/log.h"
 #include "common/trace.h"
-#include "shield/spine.h"
+#include "shield/nats_link.h"
 
 static void field(arq_buf_t *b, const char *name, const char *value) {
   arq_buf_printf(b, ",\"%s\":\"", name);
@@ -43,7 +43,7 @@ void arq_audit(arq_conn_t *c, const char *action, int code, const char *reason,
   arq_buf_putc(b, '}');
   char audit_subject[ARQ_SUBJECT_CAP];
   arq_subject_audit(audit_subject, sizeof audit_subject, c->id.tenant);
-  arq_spine_headers_t h = {trace, c->id.tenant, c->id.sub, c->conn_id, false, NULL, 0};
-  if (arq_spine_publish(s->spine, audit_subject, NULL, b->data, b->len, &h) != ARQ_SPINE_PUBLISHED)
+  arq_link_headers_t h = {trace, c->id.tenant, c->id.sub, c->conn_id, false, NULL, 0};
+  if (arq_link_publish(s->link, audit_subject, NULL, b->data, b->len, &h) != ARQ_LINK_PUBLISHED)
     arq_counter_inc(s->m.audit_failures);
 }

@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "protocol/envelope_json.h"
 #include "shield/shield.h"
-#include "shield/spine.h"
+#include "shield/nats_link.h"
 
 typedef struct {
   arq_task_t task;
@@ -89,7 +89,7 @@ int arq_egress_join(arq_conn_t *c, const char *room) {
     if (!strcmp(c->rooms[i], room))
       return 0; /* already a member */
   arq_worker_t *w = c->w;
-  if (arq_spine_room_ref(w->shield->spine, c->id.tenant, room, w->index))
+  if (arq_link_room_ref(w->shield->link, c->id.tenant, room, w->index))
     return -1;
   char **rooms = realloc(c->rooms, (c->nrooms + 1) * sizeof *rooms);
   char *copy = strdup(room);
@@ -107,7 +107,7 @@ void arq_egress_leave(arq_conn_t *c, const char *room) {
       continue;
     arq_worker_t *w = c->w;
     map_remove(&w->rooms, c->id.tenant, room, c);
-    arq_spine_room_unref(w->shield->spine, c->id.tenant, room, w->index);
+    arq_link_room_unref(w->shield->link, c->id.tenant, room, w->index);
     free(c->rooms[i]);
     c->rooms[i] = c->rooms[--c->nrooms];
     return;

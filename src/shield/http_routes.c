@@ -14,7 +14,7 @@
 #include "shield/audit.h"
 #include "shield/demo_page.h"
 #include "shield/shield.h"
-#include "shield/spine.h"
+#include "shield/nats_link.h"
 
 #define MAX_TOKEN 8192
 
@@ -248,7 +248,7 @@ int arq_http_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t *b
   } else if (path_is(r, "/healthz")) {
     reply_json(c, r, 200, "{\"status\":\"ok\"}");
   } else if (path_is(r, "/readyz")) {
-    if (!arq_spine_connected(c->w->shield->spine))
+    if (!arq_link_connected(c->w->shield->link))
       reply_json(c, r, 503, "{\"status\":\"not ready\",\"details\":\"NATS is not connected\"}");
     else if (!arq_overseer_ready(c->w->shield->overseer))
       reply_json(c, r, 503, "{\"status\":\"not ready\",\"details\":\"policies are not loaded yet\"}");

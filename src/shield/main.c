@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "common/program.h"
 #include "shield/shield.h"
-#include "shield/spine.h"
+#include "shield/nats_link.h"
 
 static void register_metrics(arq_shield_t *s) {
   arq_metrics_t *m = s->metrics;
@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
   arq_strmap_init(&s.tenants);
   arq_requests_init(&s);
   /* An explicit `workers` is already 0..64 (config load refuses more: the per-worker
-   * tables in shield/spine.c hold 64); only "one per core" can ask for more. */
+   * tables in shield/nats_link.c hold 64); only "one per core" can ask for more. */
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   s.nworkers = cfg.shield.workers ? (size_t)cfg.shield.workers : (size_t)(cores > 0 ? cores : 1);
   if (!cfg.shield.workers && s.nworkers > 64) {
@@ -156,14 +156,14 @@ int main(int argc, char **argv) {
       goto out;
     }
   }
-  s.spine = arq_spine_new(&s, err, sizeof err);
-  if (!s.spine) {
+  s.link = arq_link_new(&s, err, sizeof err);
+  if (!s.link) {
     fprintf(stderr, "arqon-shield: %s\n", err);
     goto out;
   }
   rc = arq_shield_run(&s);
 out:
-  arq_spine_free(s.spine, 2000);
+  arq_link_free(s.link, 2000);
   arq_egress_free_pools();
   arq_requests_free(&s);
   arq_auth_free(s.auth);

@@ -11,7 +11,7 @@
 #include "policy/abi.h"
 #include "shield/overseer_internal.h"
 #include "shield/shield.h"
-#include "shield/spine.h"
+#include "shield/nats_link.h"
 #include "spine/watch.h"
 
 

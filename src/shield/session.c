@@ -29,7 +29,7 @@
 #include "protocol/envelope_json.h"
 #include "shield/mirror.h"
 #include "shield/shield.h"
-#include "shield/spine.h"
+#include "shield/nats_link.h"
 
 #define MAX_STRIKES 20 /* consecutive rate-limited messages before the connection is closed */
 #define ARQ_SCHEMA_REASON 320
@@ -159,9 +159,9 @@ static size_t pack(arq_conn_t *c, const Arqon__V1__Envelope *e) {
 
 static int publish_packed(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope *e,
                           size_t n, bool shadow, const arq_verdict_t *v) {
-  arq_spine_headers_t h = {e->trace_id, c->id.tenant, c->id.sub, c->conn_id, shadow,
+  arq_link_headers_t h = {e->trace_id, c->id.tenant, c->id.sub, c->conn_id, shadow,
                            v ? v->added : NULL, v ? v->added_len : 0};
-  return arq_spine_publish(c->w->shield->spine, subject, NULL, c->w->scratch.data, n, &h);
+  return arq_link_publish(c->w->shield->link, subject, NULL, c->w->scratch.data, n, &h);
 }
 
 /* After the primary: a copy on shadow.<subject> when the rules say so. A failed copy is
@@ -268,11 +268,11 @@ static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t 
   }
   size_t n = pack(c, e);
   int published = publish_packed(c, subject, e, n, false, r->verdict);
-  if (published == ARQ_SPINE_TOO_LARGE) {
+  if (published == ARQ_LINK_TOO_LARGE) {
     too_large(r, e, subject, n);
     return;
   }
-  if (published != ARQ_SPINE_PUBLISHED) {
+  if (published != ARQ_LINK_PUBLISHED) {
     spine_down(r, e->room_id);
     return;
   }
@@ -289,7 +289,7 @@ static int notify_brain(arq_conn_t *c, const char *what, Arqon__V1__Envelope *e,
   arq_subject_brain(subject, sizeof subject, c->id.tenant, what);
   size_t n = pack(c, e);
   int rc = publish_packed(c, subject, e, n, false, v);
-  if (rc == ARQ_SPINE_PUBLISHED)
+  if (rc == ARQ_LINK_PUBLISHED)
     mirror(c, subject, e, n, v);
   return rc;
 }
@@ -310,7 +310,7 @@ static void handle_join(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
     refuse(r, e, 429, "room_limit", why);
     return;
   }
-  if (!arq_spine_connected(c->w->shield->spine)) {
+  if (!arq_link_connected(c->w->shield->link)) {
     spine_down(r, e->room_id);
     return;
   }
@@ -319,7 +319,7 @@ static void handle_join(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
     return;
   }
   /* Acknowledged only once the Brain's notice is out: otherwise not a member after all. */
-  if (notify_brain(c, "join", e, r->verdict) != ARQ_SPINE_PUBLISHED) {
+  if (notify_brain(c, "join", e, r->verdict) != ARQ_LINK_PUBLISHED) {
     arq_egress_leave(c, e->room_id);
     spine_down(r, e->room_id);
     return;
@@ -336,7 +336,7 @@ static void handle_leave(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
     return;
   }
   /* The notice first: if it cannot go out, the connection stays a member and is told so. */
-  if (notify_brain(c, "leave", e, r->verdict) != ARQ_SPINE_PUBLISHED) {
+  if (notify_brain(c, "leave", e, r->verdict) != ARQ_LINK_PUBLISHED) {
     spine_down(r, e->room_id);
     return;
   }
@@ -637,7 +637,7 @@ void arq_session_open(arq_conn_t *c) {
 
 void arq_session_closed(arq_conn_t *c) {
   arq_shield_t *s = c->w->shield;
-  if (arq_spine_connected(s->spine)) {
+  if (arq_link_connected(s->link)) {
     for (size_t i = 0; i < c->nrooms; i++)
       notify_room(c, "leave", c->rooms[i]);
   }

@@ -8,7 +8,7 @@
  *   http_routes.c the HTTP phase: /healthz, /readyz, /metrics, the WebSocket upgrade
  *   session.c    the WebSocket phase: envelopes in, stamping, commands, events, replies
  *   egress.c     room membership and fan-out of NATS deliveries to local connections
- *   spine.c      the NATS connection: publish with headers, subscriptions, requests
+ *   nats_link.c  the NATS connection: publish with headers, subscriptions, requests
  *   tenants.c    per-tenant connection caps and message rate
  *
  * DESIGN (threads)
@@ -44,7 +44,7 @@
 typedef struct arq_shield arq_shield_t;
 typedef struct arq_worker arq_worker_t;
 typedef struct arq_conn arq_conn_t;
-typedef struct arq_spine arq_spine_t;
+typedef struct arq_link arq_link_t;
 typedef struct arq_tenant arq_tenant_t;
 
 /* Why a policy denied: the `reason` label of shield_policy_denials_total. */
@@ -102,7 +102,7 @@ struct arq_shield {
   arq_auth_t *auth;
   arq_metrics_t *metrics;
   arq_shield_metrics_t m;
-  arq_spine_t *spine;
+  arq_link_t *link; /* the NATS connection (nats_link.c) */
   arq_worker_t *workers;
   size_t nworkers;
   const char *node_id;

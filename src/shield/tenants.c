@@ -49,9 +49,11 @@ void arq_tenant_release(arq_shield_t *s, arq_tenant_t *t) {
   pthread_mutex_unlock(&s->tenants_lock);
 }
 
-bool arq_tenant_take(arq_shield_t *s, arq_tenant_t *t, uint64_t now_ms) {
-  const arq_config_t *cfg = s->cfg;
-  uint64_t now = arq_now_ns();
+/* The bucket with the clock passed in (ns, monotonic): arq_tenant_take's whole decision,
+ * apart so that the unit tests can drive time (tests/unit/shield/test_tenants.c). */
+bool arq__tenant_take_at(const arq_config_t *cfg, arq_tenant_t *t, uint64_t now);
+
+bool arq__tenant_take_at(const arq_config_t *cfg, arq_tenant_t *t, uint64_t now) {
   uint64_t interval = (uint64_t)(1e9 / cfg->shield.tenant_rate);
   uint64_t tolerance = (uint64_t)(cfg->shield.tenant_burst - 1) * interval;
   uint64_t tat = atomic_load_explicit(&t->tat, memory_order_relaxed);
@@ -63,4 +65,9 @@ bool arq_tenant_take(arq_shield_t *s, arq_tenant_t *t, uint64_t now_ms) {
                                               memory_order_relaxed))
       return true;
   }
+}
+
+bool arq_tenant_take(arq_shield_t *s, arq_tenant_t *t, uint64_t now_ms) {
+  (void)now_ms; /* the bucket counts in ns on its own clock */
+  return arq__tenant_take_at(s->cfg, t, arq_now_ns());
 }

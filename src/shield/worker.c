@@ -23,7 +23,7 @@
 #include "protocol/subjects.h"
 #include "shield/shield.h"
 #include "shield/admin.h"
-#include "shield/spine.h"
+#include "shield/nats_link.h"
 
 #define ACCEPTS_PER_EVENT 64
 #define DRAIN_POLL_MS 20
@@ -160,8 +160,8 @@ static void publish_heartbeat(arq_loop_t *loop, arq_timer_t *t) {
   arq_buf_t *body = &w->scratch;
   arq_buf_reset(body);
   arq_payload_heartbeat(body, s->node_id, s->instance, arq_gauge_get(s->m.connections), arq_wall_ms());
-  arq_spine_headers_t h = {"00000000000000000000000000000001", "_system", s->node_id, s->node_id, false, NULL, 0};
-  arq_spine_publish(s->spine, subject, NULL, body->data, body->len, &h);
+  arq_link_headers_t h = {"00000000000000000000000000000001", "_system", s->node_id, s->node_id, false, NULL, 0};
+  arq_link_publish(s->link, subject, NULL, body->data, body->len, &h);
   arq_timer_start(loop, t, (uint64_t)s->cfg->shield.heartbeat_interval_ms);
 }
 
@@ -329,8 +329,8 @@ int arq_shield_run(arq_shield_t *s) {
   arq_admin_stop(s->admin); /* its last answers are run with the workers' pending tasks */
   s->admin = NULL;
   /* No more NATS callbacks after this; then run what they handed to the workers. */
-  arq_spine_free(s->spine, 2000);
-  s->spine = NULL;
+  arq_link_free(s->link, 2000);
+  s->link = NULL;
   for (size_t i = 0; i < s->nworkers; i++)
     arq_loop_run_pending(s->workers[i].loop);
   free_workers(s);

@@ -1,5 +1,5 @@
 /*
- * spine.c — the Brain's NATS connection: streams and bucket it relies on, the core
+ * nats_io.c — the Brain's NATS connection: streams and bucket it relies on, the core
  * subscriptions (whose callbacks only queue the message), and publishing with the SPEC
  * headers: carried over from the message being answered, or the Brain's own values when
  * there is none (a presence expiry).
@@ -218,7 +218,7 @@ static int ensure_bucket(arq_brain_t *b) {
   return 0;
 }
 
-int arq_brain_spine_open(arq_brain_t *b, char *err, size_t errcap) {
+int arq_brain_nats_open(arq_brain_t *b, char *err, size_t errcap) {
   const arq_config_t *cfg = b->cfg;
   char name[64], oerr[256] = "";
   snprintf(name, sizeof name, "arqon-brain %s", b->id);
@@ -259,7 +259,7 @@ int arq_brain_spine_open(arq_brain_t *b, char *err, size_t errcap) {
   return 0;
 }
 
-int arq_brain_spine_subscribe(arq_brain_t *b, char *err, size_t errcap) {
+int arq_brain_nats_subscribe(arq_brain_t *b, char *err, size_t errcap) {
   char probe[96];
   snprintf(probe, sizeof probe, "_INBOX.%s.probe.*", b->id);
   /* Join/leave notices arrive through ARQON_INGRESS (sequencer.c). Reads may be answered
@@ -279,7 +279,7 @@ int arq_brain_spine_subscribe(arq_brain_t *b, char *err, size_t errcap) {
   return 0;
 }
 
-void arq_brain_spine_close(arq_brain_t *b) {
+void arq_brain_nats_close(arq_brain_t *b) {
   natsSubscription **subs[] = {&b->request_sub, &b->request_sub2, &b->hb_sub, &b->probe_sub};
   for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
     if (*subs[i]) {

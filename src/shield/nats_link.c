@@ -1,4 +1,4 @@
-#include "shield/spine.h"
+#include "shield/nats_link.h"
 
 #include <nats/nats.h>
 #include <pthread.h>
@@ -18,7 +18,7 @@
 #define MAX_WORKERS 64
 
 typedef struct {
-  arq_spine_t *spine;
+  arq_link_t *link;
   natsSubscription *sub;
   char tenant[ARQ_ID_MAX_LEN + 1];
   char room[ARQ_ID_MAX_LEN + 1];
@@ -26,7 +26,7 @@ typedef struct {
   _Atomic uint64_t worker_mask;
 } room_sub_t;
 
-struct arq_spine {
+struct arq_link {
   arq_shield_t *shield;
   natsConnection *nc;
   natsSubscription *user_sub, *conn_sub, *inbox_sub;
@@ -41,7 +41,7 @@ struct arq_spine {
 };
 
 static void on_connected(natsConnection *nc, void *closure) {
-  arq_spine_t *sp = closure;
+  arq_link_t *sp = closure;
   bool again = atomic_exchange(&sp->ever_connected, true);
   atomic_store(&sp->connected, true);
   /* After an outage the Brain may have expired this node's presence: tell it again. */
@@ -51,14 +51,14 @@ static void on_connected(natsConnection *nc, void *closure) {
 }
 
 static void on_disconnected(natsConnection *nc, void *closure) {
-  arq_spine_t *sp = closure;
+  arq_link_t *sp = closure;
   atomic_store(&sp->connected, false);
   ARQ_LOG(ARQ_LOG_WARN, "spine", "NATS disconnected: publishes answer 503 until it is back",
           {"node", sp->shield->node_id});
 }
 
 static void on_closed(natsConnection *nc, void *closure) {
-  arq_spine_t *sp = closure;
+  arq_link_t *sp = closure;
   pthread_mutex_lock(&sp->lock);
   sp->closed = true;
   pthread_cond_signal(&sp->closed_cond);
@@ -75,13 +75,13 @@ static void on_room_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
   room_sub_t *r = closure;
   uint64_t mask = atomic_load_explicit(&r->worker_mask, memory_order_acquire);
   if (mask)
-    arq_egress_deliver(r->spine->shield, ARQ_TARGET_ROOM, r->tenant, r->room, natsMsg_GetData(msg),
+    arq_egress_deliver(r->link->shield, ARQ_TARGET_ROOM, r->tenant, r->room, natsMsg_GetData(msg),
                        (size_t)natsMsg_GetDataLength(msg), mask);
   natsMsg_Destroy(msg);
 }
 
 static void on_direct_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
-  arq_spine_t *sp = closure;
+  arq_link_t *sp = closure;
   char tenant[ARQ_ID_MAX_LEN + 1], node[ARQ_ID_MAX_LEN + 1], name[ARQ_ID_MAX_LEN + 1];
   arq_egress_kind_t kind;
   if (arq_subject_parse_egress(natsMsg_GetSubject(msg), &kind, tenant, node, name) &&
@@ -95,7 +95,7 @@ static void on_direct_msg(natsConnection *nc, natsSubscription *sub, natsMsg *ms
 }
 
 static void on_inbox_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
-  arq_spine_t *sp = closure;
+  arq_link_t *sp = closure;
   const char *subject = natsMsg_GetSubject(msg);
   size_t prefix = strlen(sp->inbox);
   if (!strncmp(subject, sp->inbox, prefix))
@@ -104,10 +104,10 @@ static void on_inbox_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg
   natsMsg_Destroy(msg);
 }
 
-const char *arq_spine_inbox(const arq_spine_t *sp) { return sp->inbox; }
+const char *arq_link_inbox(const arq_link_t *sp) { return sp->inbox; }
 
-arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap) {
-  arq_spine_t *sp = calloc(1, sizeof *sp);
+arq_link_t *arq_link_new(arq_shield_t *s, char *err, size_t errcap) {
+  arq_link_t *sp = calloc(1, sizeof *sp);
   if (!sp)
     arq_oom("spine");
   sp->shield = s;
@@ -158,7 +158,7 @@ arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap) {
   if (st == NATS_OK) st = natsConnection_Subscribe(&sp->inbox_sub, sp->nc, subject, on_inbox_msg, sp);
   if (st != NATS_OK) {
     snprintf(err, errcap, "nats: %s", natsStatus_GetText(st));
-    arq_spine_free(sp, 0);
+    arq_link_free(sp, 0);
     return NULL;
   }
   if (atomic_load(&sp->connected))
@@ -168,7 +168,7 @@ arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap) {
   return sp;
 }
 
-void arq_spine_free(arq_spine_t *sp, int timeout_ms) {
+void arq_link_free(arq_link_t *sp, int timeout_ms) {
   if (!sp)
     return;
   if (sp->nc && timeout_ms > 0 && atomic_load(&sp->connected))
@@ -204,15 +204,15 @@ void arq_spine_free(arq_spine_t *sp, int timeout_ms) {
   free(sp);
 }
 
-bool arq_spine_connected(const arq_spine_t *sp) { return atomic_load(&sp->connected); }
+bool arq_link_connected(const arq_link_t *sp) { return atomic_load(&sp->connected); }
 
-int arq_spine_publish(arq_spine_t *sp, const char *subject, const char *reply, const void *data,
-                      size_t len, const arq_spine_headers_t *h) {
+int arq_link_publish(arq_link_t *sp, const char *subject, const char *reply, const void *data,
+                      size_t len, const arq_link_headers_t *h) {
   if (!atomic_load_explicit(&sp->connected, memory_order_relaxed))
-    return ARQ_SPINE_UNAVAILABLE;
+    return ARQ_LINK_UNAVAILABLE;
   natsMsg *msg = NULL;
   if (natsMsg_Create(&msg, subject, reply, data, (int)len) != NATS_OK)
-    return ARQ_SPINE_UNAVAILABLE;
+    return ARQ_LINK_UNAVAILABLE;
   /* traceparent: a fresh span id for each publish (never zero: the counter starts at 1
    * and the mix only moves its bits up). */
   char traceparent[ARQ_TRACEPARENT_LEN + 1];
@@ -234,8 +234,8 @@ int arq_spine_publish(arq_spine_t *sp, const char *subject, const char *reply, c
   if (st == NATS_OK) st = natsConnection_PublishMsg(sp->nc, msg);
   natsMsg_Destroy(msg);
   if (st == NATS_MAX_PAYLOAD)
-    return ARQ_SPINE_TOO_LARGE;
-  return st == NATS_OK ? ARQ_SPINE_PUBLISHED : ARQ_SPINE_UNAVAILABLE;
+    return ARQ_LINK_TOO_LARGE;
+  return st == NATS_OK ? ARQ_LINK_PUBLISHED : ARQ_LINK_UNAVAILABLE;
 }
 
 static void room_sub_done(void *closure) { free(closure); }
@@ -249,7 +249,7 @@ static size_t room_key(char *key, const char *tenant, const char *room) {
 
 #define ROOM_FLUSH_TIMEOUT_MS 1000
 
-int arq_spine_room_ref(arq_spine_t *sp, const char *tenant, const char *room, size_t worker) {
+int arq_link_room_ref(arq_link_t *sp, const char *tenant, const char *room, size_t worker) {
   char key[2 * ARQ_ID_MAX_LEN + 2];
   size_t klen = room_key(key, tenant, room);
   int rc = 0;
@@ -260,7 +260,7 @@ int arq_spine_room_ref(arq_spine_t *sp, const char *tenant, const char *room, si
     r = calloc(1, sizeof *r);
     if (!r)
       arq_oom("room");
-    r->spine = sp;
+    r->link = sp;
     strcpy(r->tenant, tenant);
     strcpy(r->room, room);
     char subject[ARQ_SUBJECT_CAP];
@@ -290,7 +290,7 @@ out:
   return rc;
 }
 
-void arq_spine_room_unref(arq_spine_t *sp, const char *tenant, const char *room, size_t worker) {
+void arq_link_room_unref(arq_link_t *sp, const char *tenant, const char *room, size_t worker) {
   char key[2 * ARQ_ID_MAX_LEN + 2];
   size_t klen = room_key(key, tenant, room);
   pthread_mutex_lock(&sp->lock);

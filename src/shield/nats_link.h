@@ -1,5 +1,5 @@
 /*
- * spine.h — the Shield's NATS connection (nats.c).
+ * nats_link.h — the Shield's NATS connection (nats.c).
  *
  * DESIGN
  *   One connection per process, shared by every worker (nats.c is thread-safe and
@@ -13,14 +13,14 @@
  *   subscription's closure is the room's entry, so a delivery needs no lookup; the entry
  *   is freed only after nats.c says the last callback has returned.
  */
-#ifndef ARQ_SHIELD_SPINE_H
-#define ARQ_SHIELD_SPINE_H
+#ifndef ARQ_SHIELD_NATS_LINK_H
+#define ARQ_SHIELD_NATS_LINK_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 typedef struct arq_shield arq_shield_t;
-typedef struct arq_spine arq_spine_t;
+typedef struct arq_link arq_link_t;
 
 typedef struct {
   const char *trace_id; /* 32 hex */
@@ -30,31 +30,31 @@ typedef struct {
   bool shadow; /* adds x-arqon-shadow: true */
   const char *extra; /* more headers (from policies): name/value pairs, each NUL-terminated */
   size_t extra_len;
-} arq_spine_headers_t;
+} arq_link_headers_t;
 
-arq_spine_t *arq_spine_new(arq_shield_t *s, char *err, size_t errcap);
+arq_link_t *arq_link_new(arq_shield_t *s, char *err, size_t errcap);
 /** Flushes what is buffered (bounded by timeout_ms) and closes. */
-void arq_spine_free(arq_spine_t *sp, int timeout_ms);
-bool arq_spine_connected(const arq_spine_t *sp);
+void arq_link_free(arq_link_t *sp, int timeout_ms);
+bool arq_link_connected(const arq_link_t *sp);
 
-/** What arq_spine_publish returns. */
+/** What arq_link_publish returns. */
 enum {
-  ARQ_SPINE_PUBLISHED = 0,
-  ARQ_SPINE_UNAVAILABLE = -1, /* NATS is down or refused the publish */
-  ARQ_SPINE_TOO_LARGE = -2,   /* over the server's max_payload (headers included) */
+  ARQ_LINK_PUBLISHED = 0,
+  ARQ_LINK_UNAVAILABLE = -1, /* NATS is down or refused the publish */
+  ARQ_LINK_TOO_LARGE = -2,   /* over the server's max_payload (headers included) */
 };
 
 /** Publishes with the SPEC headers (traceparent, x-arqon-*), and a reply subject when
  *  `reply` is not NULL. Returns one of ARQ_SPINE_*. Safe from any thread. */
-int arq_spine_publish(arq_spine_t *sp, const char *subject, const char *reply, const void *data,
-                      size_t len, const arq_spine_headers_t *h);
+int arq_link_publish(arq_link_t *sp, const char *subject, const char *reply, const void *data,
+                      size_t len, const arq_link_headers_t *h);
 
 /** The prefix of this process's reply subjects ("_INBOX.<instance>."): replies published
  *  to it are passed to arq_requests_on_reply(). */
-const char *arq_spine_inbox(const arq_spine_t *sp);
+const char *arq_link_inbox(const arq_link_t *sp);
 
 /** Counts a worker's interest in a room; the node subscribes on the first. */
-int arq_spine_room_ref(arq_spine_t *sp, const char *tenant, const char *room, size_t worker);
-void arq_spine_room_unref(arq_spine_t *sp, const char *tenant, const char *room, size_t worker);
+int arq_link_room_ref(arq_link_t *sp, const char *tenant, const char *room, size_t worker);
+void arq_link_room_unref(arq_link_t *sp, const char *tenant, const char *room, size_t worker);
 
 #endif
