@@ -4,7 +4,7 @@
  *
  * DESIGN
  *   Both commands mint an HS256 token for (tenant, user) whose `rooms` claim is exactly the
- *   room, connect with the `arq bench` client (bench_ws.c) on one arq_loop, and speak the
+ *   room, connect with the `arq bench` client (net/ws_client.c) on one arq_loop, and speak the
  *   proto3 JSON mapping on text frames (`encoding=json`), so that what `arq sub` prints is
  *   the envelope exactly as the Shield sent it.
  *
@@ -30,15 +30,15 @@
 #include <unistd.h>
 
 #include "arqon/v1/envelope.pb-c.h"
-#include "cli/bench_metrics.h"
-#include "cli/bench_ws.h"
 #include "cli/commands.h"
 #include "cli/input.h"
 #include "cli/token.h"
 #include "common/buf.h"
 #include "common/ids.h"
 #include "common/json.h"
+#include "loadgen/metrics.h"
 #include "net/loop.h"
+#include "net/ws_client.h"
 #include "protocol/envelope_json.h"
 
 #define MAX_COUNT 1000000L
@@ -60,7 +60,7 @@ typedef struct {
 typedef struct {
   const ps_args_t *a;
   arq_loop_t *loop;
-  arq_bws_t ws;
+  arq_ws_client_t ws;
   arq_timer_t deadline;
   arq_io_t sigio;
   arq_envelope_arena_t arena;
@@ -245,10 +245,10 @@ static void finish(ps_t *s, int rc) {
 static void send_envelope(ps_t *s, const Arqon__V1__Envelope *e) {
   arq_buf_reset(&s->scratch);
   arq_envelope_to_json(e, &s->scratch);
-  arq_bws_send(&s->ws, ARQ_WS_OP_TEXT, s->scratch.data, s->scratch.len);
+  arq_ws_client_send(&s->ws, ARQ_WS_OP_TEXT, s->scratch.data, s->scratch.len);
 }
 
-static void on_open(arq_bws_t *c) {
+static void on_open(arq_ws_client_t *c) {
   ps_t *s = c->data;
   const ps_args_t *a = s->a;
   char id[40];
@@ -270,13 +270,13 @@ static void on_open(arq_bws_t *c) {
   ev.data.len = s->data_len;
   e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_EVENT;
   e.event = &ev;
-  for (long i = 1; i <= a->count && c->state == ARQ_BWS_OPEN; i++) {
+  for (long i = 1; i <= a->count && c->state == ARQ_WS_CLIENT_OPEN; i++) {
     snprintf(id, sizeof id, "%s-%ld", s->prefix, i);
     send_envelope(s, &e);
   }
 }
 
-static void on_close(arq_bws_t *c, const char *why) {
+static void on_close(arq_ws_client_t *c, const char *why) {
   ps_t *s = c->data;
   if (s->done)
     return;
@@ -396,7 +396,7 @@ static void sub_message(ps_t *s, const Arqon__V1__Envelope *e, const char *json,
   sub_print(s, json, len);
 }
 
-static void on_message(arq_bws_t *c, bool binary, const uint8_t *data, size_t len) {
+static void on_message(arq_ws_client_t *c, bool binary, const uint8_t *data, size_t len) {
   ps_t *s = c->data;
   if (s->done)
     return;
@@ -496,7 +496,7 @@ static int make_target(const ps_args_t *a, const char *path, arq_buf_t *target) 
   return 0;
 }
 
-static const arq_bws_handlers_t handlers = {on_open, on_message, on_close};
+static const arq_ws_client_handlers_t handlers = {on_open, on_message, on_close};
 
 /* Blocks SIGINT/SIGTERM and watches them through a signalfd: fd, or -1 (reported). */
 static int watch_signals(ps_t *s) {
@@ -553,15 +553,15 @@ static int run(const ps_args_t *a, const uint8_t *data, size_t data_len) {
   int sigfd = a->pub ? -1 : watch_signals(&s);
   if (!a->pub && sigfd < 0) {
     /* reported */
-  } else if (arq_bws_connect(&s.ws, s.loop, (struct sockaddr *)&addr, alen, NULL, 0, hostport,
+  } else if (arq_ws_client_connect(&s.ws, s.loop, (struct sockaddr *)&addr, alen, NULL, 0, hostport,
                              target.data, &handlers, &s, err, sizeof err)) {
     fprintf(stderr, "%s: %s: %s\n", a->prog, a->url, err);
   } else if (arq_loop_run(s.loop)) {
     fprintf(stderr, "%s: the event loop failed\n", a->prog);
     s.rc = 1;
   }
-  arq_bws_close(&s.ws);
-  arq_bws_free(&s.ws);
+  arq_ws_client_close(&s.ws, 1000, "done");
+  arq_ws_client_free(&s.ws);
   arq_timer_stop(s.loop, &s.deadline);
   if (sigfd >= 0) {
     arq_io_stop(s.loop, &s.sigio);
