@@ -35,14 +35,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/headers.h"
-#include "protocol/subjects.h"
 #include "arqon/v1/envelope.pb-c.h"
 #include "brain/brain.h"
 #include "brain/rules.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "protocol/envelope_json.h"
+#include "protocol/headers.h"
+#include "protocol/subjects.h"
 
 #define FETCH_WAIT_MS 500
 #define FETCH_MAX 256           /* messages asked for in one fetch */

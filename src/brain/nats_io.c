@@ -10,14 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "protocol/headers.h"
-#include "protocol/subjects.h"
 #include "arqon/v1/envelope.pb-c.h"
 #include "brain/brain.h"
 #include "brain/rules.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/trace.h"
+#include "protocol/headers.h"
+#include "protocol/subjects.h"
 #include "spine/kv.h"
 
 int64_t arq_brain_now_ms(void) {

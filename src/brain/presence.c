@@ -31,9 +31,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "protocol/headers.h"
-#include "protocol/subjects.h"
-#include "protocol/conn_id.h"
 #include "arqon/v1/envelope.pb-c.h"
 #include "brain/brain.h"
 #include "brain/rules.h"
@@ -41,6 +38,9 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/trace.h"
+#include "protocol/conn_id.h"
+#include "protocol/headers.h"
+#include "protocol/subjects.h"
 
 #define PROBE_EVERY_MS 1000
 

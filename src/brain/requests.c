@@ -31,13 +31,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "protocol/subjects.h"
 #include "arqon/v1/envelope.pb-c.h"
 #include "brain/brain.h"
 #include "brain/rules.h"
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "protocol/subjects.h"
 
 #define MEMBERSHIP_WAIT_MS 1000
 #define MEMBERSHIP_FIRST_RETRY_MS 20 /* doubled after each check */

@@ -39,8 +39,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "protocol/headers.h"
-#include "protocol/subjects.h"
 #include "arqon/v1/envelope.pb-c.h"
 #include "brain/brain.h"
 #include "brain/reader.h"
@@ -48,6 +46,8 @@
 #include "brain/scripts.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "protocol/headers.h"
+#include "protocol/subjects.h"
 
 #define BATCH_MAX 512
 #define RING_MSGS 4096

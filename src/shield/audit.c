@@ -6,10 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "protocol/subjects.h"
-
 #include "common/log.h"
 #include "common/trace.h"
+#include "protocol/subjects.h"
 #include "shield/nats_link.h"
 
 static void field(arq_buf_t *b, const char *name, const char *value) {

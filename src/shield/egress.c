@@ -14,8 +14,8 @@
 
 #include "common/log.h"
 #include "protocol/envelope_json.h"
-#include "shield/shield.h"
 #include "shield/nats_link.h"
+#include "shield/shield.h"
 
 typedef struct {
   arq_task_t task;

@@ -13,8 +13,8 @@
 #include "shield/admin.h"
 #include "shield/audit.h"
 #include "shield/demo_page.h"
-#include "shield/shield.h"
 #include "shield/nats_link.h"
+#include "shield/shield.h"
 
 #define MAX_TOKEN 8192
 

@@ -8,8 +8,8 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/program.h"
-#include "shield/shield.h"
 #include "shield/nats_link.h"
+#include "shield/shield.h"
 
 static void register_metrics(arq_shield_t *s) {
   arq_metrics_t *m = s->metrics;

@@ -9,9 +9,9 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/strmap.h"
 #include "protocol/headers.h"
 #include "protocol/subjects.h"
-#include "common/strmap.h"
 #include "shield/shield.h"
 #include "spine/kv.h"
 

@@ -9,9 +9,9 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "policy/abi.h"
+#include "shield/nats_link.h"
 #include "shield/overseer_internal.h"
 #include "shield/shield.h"
-#include "shield/nats_link.h"
 #include "spine/watch.h"
 
 

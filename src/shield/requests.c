@@ -16,8 +16,8 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "protocol/subjects.h"
-#include "shield/shield.h"
 #include "shield/nats_link.h"
+#include "shield/shield.h"
 
 typedef struct {
   arq_task_t task;

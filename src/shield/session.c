@@ -22,14 +22,14 @@
 #include "common/trace.h"
 #include "common/version.h"
 #include "protocol/conn_id.h"
+#include "protocol/envelope_json.h"
 #include "protocol/headers.h"
 #include "protocol/payloads.h"
 #include "protocol/subjects.h"
 #include "shield/audit.h"
-#include "protocol/envelope_json.h"
 #include "shield/mirror.h"
-#include "shield/shield.h"
 #include "shield/nats_link.h"
+#include "shield/shield.h"
 
 #define MAX_STRIKES 20 /* consecutive rate-limited messages before the connection is closed */
 #define ARQ_SCHEMA_REASON 320

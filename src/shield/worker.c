@@ -21,9 +21,9 @@
 #include "common/log.h"
 #include "protocol/payloads.h"
 #include "protocol/subjects.h"
-#include "shield/shield.h"
 #include "shield/admin.h"
 #include "shield/nats_link.h"
+#include "shield/shield.h"
 
 #define ACCEPTS_PER_EVENT 64
 #define DRAIN_POLL_MS 20
