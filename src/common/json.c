@@ -334,38 +334,6 @@ static char *put_utf8(char *o, unsigned cp) {
   return o;
 }
 
-/* Follows the table of RFC 3629 section 4, which excludes overlong forms, encoded
- * surrogates and code points above U+10FFFF. */
-size_t arq__json_utf8_len(const unsigned char *p, size_t avail) {
-  unsigned c = p[0];
-  size_t n;
-  unsigned lo = 0x80, hi = 0xbf;
-  if (c >= 0xc2 && c <= 0xdf)
-    n = 2;
-  else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    if (c == 0xe0)
-      lo = 0xa0;
-    else if (c == 0xed)
-      hi = 0x9f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    if (c == 0xf0)
-      lo = 0x90;
-    else if (c == 0xf4)
-      hi = 0x8f;
-  } else
-    return 0;
-  if (avail < n)
-    return 0;
-  if (p[1] < lo || p[1] > hi)
-    return 0;
-  for (size_t i = 2; i < n; i++)
-    if (p[i] < 0x80 || p[i] > 0xbf)
-      return 0;
-  return n;
-}
-
 static int parse_string(parser_t *ps, arq_json_value_t *v) {
   arq_json_doc_t *d = ps->doc;
   const unsigned char *p = ps->p + 1, *end = ps->end;
@@ -384,7 +352,7 @@ static int parse_string(parser_t *ps, arq_json_value_t *v) {
       continue;
     }
     if (c >= 0x80) {
-      size_t n = arq__json_utf8_len(p, (size_t)(end - p));
+      size_t n = arq_utf8_seq_len(p, (size_t)(end - p));
       if (!n)
         return fail(ps, ARQ_JSON_E_UTF8, p);
       memcpy(o, p, n);

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "common/toml_internal.h"
+#include "common/utf8.h"
 
 typedef struct {
   arq__toml_cursor_t c;
@@ -128,25 +129,11 @@ static bool expect_end_of_line(parser_t *ps) {
 }
 
 static bool validate_utf8(arq__toml_cursor_t *c) {
-  const unsigned char *p = (const unsigned char *)c->begin;
-  const unsigned char *end = (const unsigned char *)c->end;
-  while (p < end) {
-    if (*p < 0x80) {
-      p++;
-      continue;
-    }
-    size_t n = *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : 2;
-    uint32_t min = n == 4 ? 0x10000 : n == 3 ? 0x800 : 0x80;
-    uint32_t cp = *p & (0x7Fu >> n);
-    bool ok = *p >= 0xC0 && *p <= 0xF4 && (size_t)(end - p) >= n;
-    for (size_t i = 1; ok && i < n; i++) {
-      ok = (p[i] & 0xC0) == 0x80;
-      cp = cp << 6 | (p[i] & 0x3Fu);
-    }
-    if (!ok || cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return arq__toml_fail(c, (const char *)p, "invalid UTF-8");
-    p += n;
-  }
+  const uint8_t *p = (const uint8_t *)c->begin;
+  size_t n = (size_t)(c->end - c->begin);
+  size_t bad = arq_utf8_check(p, n);
+  if (bad < n)
+    return arq__toml_fail(c, c->begin + bad, "invalid UTF-8");
   return true;
 }
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
+
 #define ARQ__WS_ERR_DEF(name, code, text) const char arq_ws_err_##name[] = text;
 ARQ_WS_ERRORS(ARQ__WS_ERR_DEF)
 #undef ARQ__WS_ERR_DEF

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "wasm/internal.h"
 
 /* ---- LEB128 and friends ------------------------------------------------------------- */
@@ -98,39 +99,6 @@ arq_wasm_result_t arq__read_i64(arq__reader_t *r, int64_t *out) { return read_sl
 
 arq_wasm_result_t arq__read_s33(arq__reader_t *r, int64_t *out) { return read_sleb(r, 33, out); }
 
-bool arq__utf8_valid(const uint8_t *s, size_t len) {
-  size_t i = 0;
-  while (i < len) {
-    uint8_t c = s[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t n;
-    uint32_t cp, min;
-    if ((c & 0xe0) == 0xc0) {
-      n = 1, cp = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2, cp = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3, cp = c & 0x07, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (len - i <= n)
-      return false;
-    for (size_t k = 1; k <= n; k++) {
-      if ((s[i + k] & 0xc0) != 0x80)
-        return false;
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
-
 bool arq__functype_equal(const arq_wasm_functype_t *a, const arq_wasm_functype_t *b) {
   if (a == b)
     return true;
@@ -156,7 +124,7 @@ static arq_wasm_result_t read_name(arq__reader_t *r, const char **out, uint32_t 
   TRY(arq__read_u32(r, &n));
   if (n > (size_t)(r->end - r->p))
     return arq_wasm_err_unexpected_end;
-  if (!arq__utf8_valid(r->p, n))
+  if (!arq_utf8_valid(r->p, n))
     return arq_wasm_err_bad_utf8;
   *out = (const char *)r->p;
   *len = n;

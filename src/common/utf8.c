@@ -1,0 +1,126 @@
+/*
+ * utf8.c — UTF-8 validation, whole-buffer, per sequence and incremental.
+ *
+ * DESIGN
+ *   Everything follows one table, lead(): for each lead byte, how many continuation bytes
+ *   follow and the range the FIRST of them must fall in. That range is what rules out the
+ *   overlongs (E0 needs A0..BF, F0 needs 90..BF; C0 and C1 are never leads), the surrogates
+ *   (ED needs 80..9F) and the code points past U+10FFFF (F4 needs 80..8F, F5..FF are never
+ *   leads); every later continuation byte is 80..BF. This is RFC 3629's table of
+ *   well-formed sequences, so no code point is ever assembled.
+ *
+ *   The whole-buffer and incremental loops skip ASCII eight bytes at a time between
+ *   characters, which is what almost all protocol text is.
+ */
+#include "common/utf8.h"
+
+#include <string.h>
+
+#define FAILED UINT32_MAX
+#define HIGH_BITS UINT64_C(0x8080808080808080)
+
+/* remaining continuation bytes, and the range of the next one */
+static uint32_t pack(uint32_t remaining, uint32_t lo, uint32_t hi) {
+  return remaining | lo << 8 | hi << 16;
+}
+
+/* The state after lead byte c (>= 0x80), or FAILED. */
+static uint32_t lead(uint8_t c) {
+  if (c >= 0xC2 && c <= 0xDF)
+    return pack(1, 0x80, 0xBF);
+  if (c == 0xE0)
+    return pack(2, 0xA0, 0xBF);
+  if (c == 0xED)
+    return pack(2, 0x80, 0x9F);
+  if (c >= 0xE1 && c <= 0xEF)
+    return pack(2, 0x80, 0xBF);
+  if (c == 0xF0)
+    return pack(3, 0x90, 0xBF);
+  if (c >= 0xF1 && c <= 0xF3)
+    return pack(3, 0x80, 0xBF);
+  if (c == 0xF4)
+    return pack(3, 0x80, 0x8F);
+  return FAILED; /* 80..BF (stray continuation), C0/C1 (overlong 2-byte), F5..FF */
+}
+
+size_t arq_utf8_seq_len(const uint8_t *p, size_t avail) {
+  if (!avail)
+    return 0;
+  if (p[0] < 0x80)
+    return 1;
+  uint32_t s = lead(p[0]);
+  if (s == FAILED)
+    return 0;
+  size_t need = s & 0xFF;
+  if (avail - 1 < need)
+    return 0;
+  if (p[1] < ((s >> 8) & 0xFF) || p[1] > (s >> 16))
+    return 0;
+  for (size_t k = 2; k <= need; k++)
+    if ((p[k] & 0xC0) != 0x80)
+      return 0;
+  return need + 1;
+}
+
+size_t arq_utf8_check(const uint8_t *p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    if (n - i >= 8) {
+      uint64_t w;
+      memcpy(&w, p + i, 8);
+      if (!(w & HIGH_BITS)) {
+        i += 8;
+        continue;
+      }
+    }
+    if (p[i] < 0x80) {
+      i++;
+      continue;
+    }
+    size_t len = arq_utf8_seq_len(p + i, n - i);
+    if (!len)
+      return i;
+    i += len;
+  }
+  return n;
+}
+
+bool arq_utf8_valid(const uint8_t *p, size_t n) { return arq_utf8_check(p, n) == n; }
+
+bool arq__utf8_valid(const uint8_t *s, size_t n) { return arq_utf8_valid(s, n); }
+
+void arq_utf8_init(arq_utf8_t *u) { u->state = 0; }
+
+bool arq_utf8_feed(arq_utf8_t *u, const uint8_t *p, size_t n) {
+  uint32_t s = u->state;
+  if (s == FAILED)
+    return false;
+  size_t i = 0;
+  while (i < n) {
+    if (s == 0) {
+      while (n - i >= 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w & HIGH_BITS)
+          break;
+        i += 8;
+      }
+      if (i == n)
+        break;
+      uint8_t c = p[i++];
+      if (c >= 0x80 && (s = lead(c)) == FAILED)
+        break;
+      continue;
+    }
+    uint8_t c = p[i++];
+    if (c < ((s >> 8) & 0xFF) || c > (s >> 16)) {
+      s = FAILED;
+      break;
+    }
+    s = (s & 0xFF) == 1 ? 0 : pack((s & 0xFF) - 1, 0x80, 0xBF);
+  }
+  u->state = s;
+  return s != FAILED;
+}
+
+bool arq_utf8_complete(const arq_utf8_t *u) { return u->state == 0; }
