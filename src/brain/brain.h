@@ -232,7 +232,7 @@ int arq_brain_requests_wait_ms(const arq_brain_t *b, int max_ms);
 /** A join this Brain applied: the requests kept for it are checked on the next retry. */
 void arq_brain_requests_joined(arq_brain_t *b, const char *tenant, const char *room,
                                const char *conn);
-/** Replies with the protocol's error payload {"code","reason"} (arq_json_write_error:
+/** Replies with the protocol's error payload {"code","reason"} (arq_payload_error:
  *  the reason may quote client input). */
 void arq_brain_reply_error(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
                            const char *trace_id, int code, const char *reason);

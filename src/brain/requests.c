@@ -8,7 +8,7 @@
  *   room messages. Reading a room needs membership: the requesting connection must be in
  *   the room's member hash, so a client cannot read presence or history of a room of its
  *   tenant it never joined. Failures are answered with an `error` event ({"code","reason"},
- *   arq_json_write_error), never left to the Shield's timeout.
+ *   arq_payload_error), never left to the Shield's timeout.
  *
  *   What a refusal costs. One pipelined round trip asks Redis both questions: is the
  *   connection a member, and does the room exist at all (a member hash or a seq counter).
@@ -37,6 +37,7 @@
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "protocol/payloads.h"
 #include "protocol/subjects.h"
 
 #define MEMBERSHIP_WAIT_MS 1000
@@ -77,7 +78,7 @@ void arq_brain_reply_error(arq_brain_t *b, natsMsg *msg, const char *tenant, con
                           const char *trace, int code, const char *reason) {
   arq_buf_t out;
   arq_buf_init(&out);
-  arq_json_write_error(&out, code, reason);
+  arq_payload_error(&out, code, reason);
   arq_brain_reply(b, msg, tenant, room, trace, "error", out.data, out.len);
   arq_buf_free(&out);
 }

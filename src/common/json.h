@@ -200,10 +200,6 @@ void arq_json_write_uint64(arq_buf_t *b, uint64_t v);
 void arq_json_write_double(arq_buf_t *b, double v);
 /** Appends a parsed value compactly (no whitespace), numbers as their source text. */
 void arq_json_write_value(arq_buf_t *b, const arq_json_value_t *v);
-/** Appends the protocol's error payload {"code":N,"reason":"..."} (SPEC section 3). The
- *  reason may quote client input: it is escaped, ill-formed UTF-8 becomes U+FFFD, and it is
- *  cut (on a character boundary) at 512 bytes so a refusal never costs more than its cause. */
-void arq_json_write_error(arq_buf_t *b, int code, const char *reason);
 
 /*
  * A writer that places commas and colons: call key() before each member value of an

@@ -56,22 +56,6 @@ void arq_json_write_string(arq_buf_t *b, const char *str, size_t len) {
   arq_buf_putc(b, '"');
 }
 
-#define ERROR_REASON_MAX 512
-
-void arq_json_write_error(arq_buf_t *b, int code, const char *reason) {
-  size_t len = strlen(reason);
-  if (len > ERROR_REASON_MAX) {
-    len = ERROR_REASON_MAX;
-    while (len && ((unsigned char)reason[len] & 0xc0) == 0x80)
-      len--; /* not in the middle of a character */
-  }
-  arq_buf_puts(b, "{\"code\":");
-  arq_json_write_int64(b, code);
-  arq_buf_puts(b, ",\"reason\":");
-  arq_json_write_string(b, reason, len);
-  arq_buf_putc(b, '}');
-}
-
 void arq_json_write_int64(arq_buf_t *b, int64_t v) { arq_buf_printf(b, "%" PRId64, v); }
 
 void arq_json_write_uint64(arq_buf_t *b, uint64_t v) { arq_buf_printf(b, "%" PRIu64, v); }

@@ -4,6 +4,22 @@
 
 #include "common/json.h"
 
+#define ERROR_REASON_MAX 512
+
+void arq_payload_error(arq_buf_t *b, int code, const char *reason) {
+  size_t len = strlen(reason);
+  if (len > ERROR_REASON_MAX) {
+    len = ERROR_REASON_MAX;
+    while (len && ((unsigned char)reason[len] & 0xc0) == 0x80)
+      len--; /* not in the middle of a character */
+  }
+  arq_buf_puts(b, "{\"code\":");
+  arq_json_write_int64(b, code);
+  arq_buf_puts(b, ",\"reason\":");
+  arq_json_write_string(b, reason, len);
+  arq_buf_putc(b, '}');
+}
+
 static void member_string(arq_json_writer_t *w, const char *key, const char *value) {
   arq_json_w_key(w, key, strlen(key));
   arq_json_w_string(w, value, strlen(value));

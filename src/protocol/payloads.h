@@ -1,7 +1,7 @@
 /*
  * payloads.h — the JSON the server puts in its own events and messages (SPEC section 3 and
- * 4), each built with the JSON writer in one place: the welcome event's data, and a
- * Shield's heartbeat on sys.shield.<node>.hb.
+ * 4), each built with the JSON writer in one place: the error payload, the welcome event's
+ * data, and a Shield's heartbeat on sys.shield.<node>.hb.
  */
 #ifndef ARQ_PROTOCOL_PAYLOADS_H
 #define ARQ_PROTOCOL_PAYLOADS_H
@@ -9,6 +9,12 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+
+/** {"code":N,"reason":"..."} (SPEC section 3), the data of every `error` event, from the
+ *  Shield and the Brain alike. The reason may quote client input: it is escaped, ill-formed
+ *  UTF-8 becomes U+FFFD, and it is cut (on a character boundary) at 512 bytes, so a refusal
+ *  never costs more than its cause. */
+void arq_payload_error(arq_buf_t *b, int code, const char *reason);
 
 typedef struct {
   const char *conn_id, *node, *tenant, *user, *version;

@@ -15,6 +15,7 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "protocol/payloads.h"
 #include "protocol/subjects.h"
 #include "shield/nats_link.h"
 #include "shield/shield.h"
@@ -70,7 +71,7 @@ static void answer_error(pending_t *p, int code, const char *reason) {
     return;
   arq_buf_t *data = &c->w->reply;
   arq_buf_reset(data);
-  arq_json_write_error(data, code, reason);
+  arq_payload_error(data, code, reason);
   Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
   Arqon__V1__Event ev = ARQON__V1__EVENT__INIT;
   ev.type = "error";

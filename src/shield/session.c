@@ -86,7 +86,7 @@ static void ack(const reply_ctx_t *r, const char *room) {
 static void reply_error(const reply_ctx_t *r, int code, const char *reason, const char *room) {
   arq_buf_t *data = &r->c->w->reply;
   arq_buf_reset(data);
-  arq_json_write_error(data, code, reason);
+  arq_payload_error(data, code, reason);
   arq_buf_putc(data, '\0');
   send_event(r, "error", data->data, room);
   arq_counter_inc(r->c->w->shield->m.errors_sent);
