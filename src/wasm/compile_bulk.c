@@ -1,0 +1,101 @@
+/*
+ * compile_bulk.c — the bulk memory and table operations of the 0xfc prefix (sub-opcodes
+ * 8..14: memory.init, data.drop, memory.copy, memory.fill, table.init, elem.drop,
+ * table.copy). Sub-opcodes 0..7, the saturating truncations, are numeric
+ * (compile_numeric.c); 15..17 need reference types, which the engine does not support.
+ *
+ * DESIGN
+ *   Each becomes one cell with its segment index if it has one; the interpreter does
+ *   the bounds checks. Table instructions accept table 0 only (one table, as in
+ *   WebAssembly 1.0 plus bulk memory).
+ */
+#include "wasm/compile.h"
+
+static arq_wasm_result_t pop_3_i32(comp_t *c) {
+  for (int i = 0; i < 3; i++)
+    TRY(arq__v_pop(&c->v, ARQ_WASM_I32, NULL));
+  return NULL;
+}
+
+static arq_wasm_result_t memory_init(comp_t *c) {
+  const arq_wasm_module_t *m = c->m;
+  uint32_t seg;
+  TRY(arq__read_u32(&c->r, &seg));
+  TRY(zero_byte(c));
+  if (!m->has_data_count)
+    return arq_wasm_err_data_count_required;
+  if (!m->has_memory)
+    return arq_wasm_err_unknown_memory;
+  if (seg >= m->data_count)
+    return arq_wasm_err_unknown_data;
+  TRY(pop_3_i32(c));
+  TRY(emit_op(c, ARQ__OP_MEMORY_INIT));
+  return emit_u64(c, seg);
+}
+
+static arq_wasm_result_t data_drop(comp_t *c) {
+  const arq_wasm_module_t *m = c->m;
+  uint32_t seg;
+  TRY(arq__read_u32(&c->r, &seg));
+  if (!m->has_data_count)
+    return arq_wasm_err_data_count_required;
+  if (seg >= m->data_count)
+    return arq_wasm_err_unknown_data;
+  TRY(emit_op(c, ARQ__OP_DATA_DROP));
+  return emit_u64(c, seg);
+}
+
+/* memory.copy (10), memory.fill (11) */
+static arq_wasm_result_t memory_copy_fill(comp_t *c, uint32_t sub) {
+  TRY(zero_byte(c));
+  if (sub == 10)
+    TRY(zero_byte(c));
+  if (!c->m->has_memory)
+    return arq_wasm_err_unknown_memory;
+  TRY(pop_3_i32(c));
+  return emit_op(c, sub == 10 ? ARQ__OP_MEMORY_COPY : ARQ__OP_MEMORY_FILL);
+}
+
+/* table.init (12), elem.drop (13), table.copy (14) */
+static arq_wasm_result_t table_op(comp_t *c, uint32_t sub) {
+  const arq_wasm_module_t *m = c->m;
+  uint32_t seg = 0, t1 = 0, t2 = 0;
+  if (sub != 14)
+    TRY(arq__read_u32(&c->r, &seg));
+  if (sub != 13) {
+    TRY(arq__read_u32(&c->r, &t1));
+    if (sub == 14)
+      TRY(arq__read_u32(&c->r, &t2));
+    if (!m->has_table || t1 != 0 || t2 != 0)
+      return arq_wasm_err_unknown_table;
+  }
+  if (sub != 14 && seg >= m->nelems)
+    return arq_wasm_err_unknown_elem;
+  if (sub != 13)
+    TRY(pop_3_i32(c));
+  TRY(emit_op(c, sub == 12 ? ARQ__OP_TABLE_INIT
+                           : sub == 13 ? ARQ__OP_ELEM_DROP : ARQ__OP_TABLE_COPY));
+  if (sub != 14)
+    TRY(emit_u64(c, seg));
+  return NULL;
+}
+
+arq_wasm_result_t arq__compile_bulk(comp_t *c, uint32_t sub) {
+  switch (sub) {
+  case 8:
+    return memory_init(c);
+  case 9:
+    return data_drop(c);
+  case 10: /* memory.copy */
+  case 11: /* memory.fill */
+    return memory_copy_fill(c, sub);
+  case 12: /* table.init */
+  case 13: /* elem.drop */
+  case 14: /* table.copy */
+    return table_op(c, sub);
+  case 15: case 16: case 17: /* table.grow, table.size, table.fill */
+    return arq_wasm_err_unsupported_reftypes;
+  default:
+    return arq_wasm_err_illegal_opcode;
+  }
+}
