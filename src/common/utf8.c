@@ -2,7 +2,7 @@
  * utf8.c — UTF-8 validation, whole-buffer, per sequence and incremental.
  *
  * DESIGN
- *   Everything follows one table, lead(): for each lead byte, how many continuation bytes
+ *   Everything follows one table, k_lead: for each lead byte, how many continuation bytes
  *   follow and the range the FIRST of them must fall in. That range is what rules out the
  *   overlongs (E0 needs A0..BF, F0 needs 90..BF; C0 and C1 are never leads), the surrogates
  *   (ED needs 80..9F) and the code points past U+10FFFF (F4 needs 80..8F, F5..FF are never
@@ -19,65 +19,82 @@
 #define FAILED UINT32_MAX
 #define HIGH_BITS UINT64_C(0x8080808080808080)
 
-/* remaining continuation bytes, and the range of the next one */
-static uint32_t pack(uint32_t remaining, uint32_t lo, uint32_t hi) {
-  return remaining | lo << 8 | hi << 16;
-}
+/* A state: the continuation bytes still expected, and the range of the next one. */
+#define PACK(remaining, lo, hi) ((uint32_t)(remaining) | (uint32_t)(lo) << 8 | (uint32_t)(hi) << 16)
+#define X FAILED
+#define A 0u /* ASCII: k_lead is not consulted for these */
+#define L2 PACK(1, 0x80, 0xBF)
+#define L3 PACK(2, 0x80, 0xBF)
+#define E0 PACK(2, 0xA0, 0xBF) /* no overlong 3-byte forms */
+#define ED PACK(2, 0x80, 0x9F) /* no surrogates */
+#define L4 PACK(3, 0x80, 0xBF)
+#define F0 PACK(3, 0x90, 0xBF) /* no overlong 4-byte forms */
+#define F4 PACK(3, 0x80, 0x8F) /* nothing above U+10FFFF */
+#define R8(v) v, v, v, v, v, v, v, v
+#define R16(v) R8(v), R8(v)
 
-/* The state after lead byte c (>= 0x80), or FAILED. */
-static uint32_t lead(uint8_t c) {
-  if (c >= 0xC2 && c <= 0xDF)
-    return pack(1, 0x80, 0xBF);
-  if (c == 0xE0)
-    return pack(2, 0xA0, 0xBF);
-  if (c == 0xED)
-    return pack(2, 0x80, 0x9F);
-  if (c >= 0xE1 && c <= 0xEF)
-    return pack(2, 0x80, 0xBF);
-  if (c == 0xF0)
-    return pack(3, 0x90, 0xBF);
-  if (c >= 0xF1 && c <= 0xF3)
-    return pack(3, 0x80, 0xBF);
-  if (c == 0xF4)
-    return pack(3, 0x80, 0x8F);
-  return FAILED; /* 80..BF (stray continuation), C0/C1 (overlong 2-byte), F5..FF */
+/* The state after each lead byte: 80..BF (stray continuation), C0/C1 (overlong 2-byte)
+ * and F5..FF fail. */
+static const uint32_t k_lead[] = {
+    R16(A), R16(A), R16(A), R16(A), R16(A), R16(A), R16(A), R16(A), /* 00..7F */
+    R16(X), R16(X), R16(X), R16(X),                                 /* 80..BF */
+    X, X, L2, L2, L2, L2, L2, L2, R8(L2),                           /* C0..CF */
+    R16(L2),                                                        /* D0..DF */
+    E0, L3, L3, L3, L3, L3, L3, L3, L3, L3, L3, L3, L3, ED, L3, L3, /* E0..EF */
+    F0, L4, L4, L4, F4, X, X, X, R8(X),                             /* F0..FF */
+};
+_Static_assert(sizeof k_lead / sizeof k_lead[0] == 256, "one entry per byte");
+
+#undef X
+#undef A
+#undef L2
+#undef L3
+#undef E0
+#undef ED
+#undef L4
+#undef F0
+#undef F4
+#undef R8
+#undef R16
+
+static uint32_t pack(uint32_t remaining, uint32_t lo, uint32_t hi) { return PACK(remaining, lo, hi); }
+
+/* The length of the sequence at p (p[0] >= 0x80) within avail bytes, or 0. */
+static inline size_t seq_len(const uint8_t *p, size_t avail) {
+  uint32_t s = k_lead[p[0]];
+  size_t need = s & 0xFF;
+  if (s == FAILED || avail <= need)
+    return 0;
+  if ((uint32_t)(p[1] - ((s >> 8) & 0xFF)) > ((s >> 16) - ((s >> 8) & 0xFF)))
+    return 0; /* outside lo..hi */
+  if (need >= 2 && (p[2] & 0xC0) != 0x80)
+    return 0;
+  if (need == 3 && (p[3] & 0xC0) != 0x80)
+    return 0;
+  return need + 1;
 }
 
 size_t arq_utf8_seq_len(const uint8_t *p, size_t avail) {
   if (!avail)
     return 0;
-  if (p[0] < 0x80)
-    return 1;
-  uint32_t s = lead(p[0]);
-  if (s == FAILED)
-    return 0;
-  size_t need = s & 0xFF;
-  if (avail - 1 < need)
-    return 0;
-  if (p[1] < ((s >> 8) & 0xFF) || p[1] > (s >> 16))
-    return 0;
-  for (size_t k = 2; k <= need; k++)
-    if ((p[k] & 0xC0) != 0x80)
-      return 0;
-  return need + 1;
+  return p[0] < 0x80 ? 1 : seq_len(p, avail);
 }
 
 size_t arq_utf8_check(const uint8_t *p, size_t n) {
   size_t i = 0;
   while (i < n) {
-    if (n - i >= 8) {
+    while (n - i >= 8) {
       uint64_t w;
       memcpy(&w, p + i, 8);
-      if (!(w & HIGH_BITS)) {
-        i += 8;
-        continue;
-      }
+      if (w & HIGH_BITS)
+        break;
+      i += 8;
     }
-    if (p[i] < 0x80) {
+    while (i < n && p[i] < 0x80)
       i++;
-      continue;
-    }
-    size_t len = arq_utf8_seq_len(p + i, n - i);
+    if (i == n)
+      break;
+    size_t len = seq_len(p + i, n - i);
     if (!len)
       return i;
     i += len;
@@ -108,7 +125,7 @@ bool arq_utf8_feed(arq_utf8_t *u, const uint8_t *p, size_t n) {
       if (i == n)
         break;
       uint8_t c = p[i++];
-      if (c >= 0x80 && (s = lead(c)) == FAILED)
+      if (c >= 0x80 && (s = k_lead[c]) == FAILED)
         break;
       continue;
     }
