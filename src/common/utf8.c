@@ -2,7 +2,7 @@
  * utf8.c — UTF-8 validation, whole-buffer, per sequence and incremental.
  *
  * DESIGN
- *   Everything follows one table, k_lead: for each lead byte, how many continuation bytes
+ *   Everything follows one function, lead(): for each lead byte, how many continuation bytes
  *   follow and the range the FIRST of them must fall in. That range is what rules out the
  *   overlongs (E0 needs A0..BF, F0 needs 90..BF; C0 and C1 are never leads), the surrogates
  *   (ED needs 80..9F) and the code points past U+10FFFF (F4 needs 80..8F, F5..FF are never
@@ -20,48 +20,25 @@
 #define HIGH_BITS UINT64_C(0x8080808080808080)
 
 /* A state: the continuation bytes still expected, and the range of the next one. */
-#define PACK(remaining, lo, hi) ((uint32_t)(remaining) | (uint32_t)(lo) << 8 | (uint32_t)(hi) << 16)
-#define X FAILED
-#define A 0u /* ASCII: k_lead is not consulted for these */
-#define L2 PACK(1, 0x80, 0xBF)
-#define L3 PACK(2, 0x80, 0xBF)
-#define E0 PACK(2, 0xA0, 0xBF) /* no overlong 3-byte forms */
-#define ED PACK(2, 0x80, 0x9F) /* no surrogates */
-#define L4 PACK(3, 0x80, 0xBF)
-#define F0 PACK(3, 0x90, 0xBF) /* no overlong 4-byte forms */
-#define F4 PACK(3, 0x80, 0x8F) /* nothing above U+10FFFF */
-#define R8(v) v, v, v, v, v, v, v, v
-#define R16(v) R8(v), R8(v)
+static inline uint32_t pack(uint32_t remaining, uint32_t lo, uint32_t hi) {
+  return remaining | lo << 8 | hi << 16;
+}
 
-/* The state after each lead byte: 80..BF (stray continuation), C0/C1 (overlong 2-byte)
- * and F5..FF fail. */
-static const uint32_t k_lead[] = {
-    R16(A), R16(A), R16(A), R16(A), R16(A), R16(A), R16(A), R16(A), /* 00..7F */
-    R16(X), R16(X), R16(X), R16(X),                                 /* 80..BF */
-    X, X, L2, L2, L2, L2, L2, L2, R8(L2),                           /* C0..CF */
-    R16(L2),                                                        /* D0..DF */
-    E0, L3, L3, L3, L3, L3, L3, L3, L3, L3, L3, L3, L3, ED, L3, L3, /* E0..EF */
-    F0, L4, L4, L4, F4, X, X, X, R8(X),                             /* F0..FF */
-};
-_Static_assert(sizeof k_lead / sizeof k_lead[0] == 256, "one entry per byte");
-
-#undef X
-#undef A
-#undef L2
-#undef L3
-#undef E0
-#undef ED
-#undef L4
-#undef F0
-#undef F4
-#undef R8
-#undef R16
-
-static uint32_t pack(uint32_t remaining, uint32_t lo, uint32_t hi) { return PACK(remaining, lo, hi); }
+/* The state after lead byte c (>= 0x80), or FAILED. Branches rather than a table: lead
+ * bytes repeat in real text, and predicted branches beat a table load on that path. */
+static inline uint32_t lead(uint8_t c) {
+  if (c >= 0xC2 && c <= 0xDF)
+    return pack(1, 0x80, 0xBF);
+  if (c >= 0xE0 && c <= 0xEF)
+    return pack(2, c == 0xE0 ? 0xA0 : 0x80, c == 0xED ? 0x9F : 0xBF); /* overlong; surrogates */
+  if (c >= 0xF0 && c <= 0xF4)
+    return pack(3, c == 0xF0 ? 0x90 : 0x80, c == 0xF4 ? 0x8F : 0xBF); /* overlong; > U+10FFFF */
+  return FAILED; /* 80..BF (stray continuation), C0/C1 (overlong 2-byte), F5..FF */
+}
 
 /* The length of the sequence at p (p[0] >= 0x80) within avail bytes, or 0. */
 static inline size_t seq_len(const uint8_t *p, size_t avail) {
-  uint32_t s = k_lead[p[0]];
+  uint32_t s = lead(p[0]);
   size_t need = s & 0xFF;
   if (s == FAILED || avail <= need)
     return 0;
@@ -125,7 +102,7 @@ bool arq_utf8_feed(arq_utf8_t *u, const uint8_t *p, size_t n) {
       if (i == n)
         break;
       uint8_t c = p[i++];
-      if (c >= 0x80 && (s = k_lead[c]) == FAILED)
+      if (c >= 0x80 && (s = lead(c)) == FAILED)
         break;
       continue;
     }
