@@ -182,13 +182,6 @@ int arq_json_number_parse(const char *text, size_t len, arq_json_number_t *out);
 int arq_json_number_int64(const arq_json_number_t *n, int64_t *out);
 int arq_json_number_uint64(const arq_json_number_t *n, uint64_t *out);
 
-/* Internal, kept for the writer and the Envelope mapping: the length of the well-formed
- * UTF-8 sequence starting at p within `avail` bytes, or 0; common/utf8.h's
- * arq_utf8_seq_len under its former name (new code calls that). */
-static inline size_t arq__json_utf8_len(const unsigned char *p, size_t avail) {
-  return arq_utf8_seq_len(p, avail);
-}
-
 /* ---- writing (json_write.c) ---- */
 
 /** Appends `s` as a quoted JSON string. Invalid UTF-8 is replaced by U+FFFD so that the

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/utf8.h"
 
 void arq_json_write_string(arq_buf_t *b, const char *str, size_t len) {
   static const char hex[] = "0123456789abcdef";
@@ -27,7 +28,7 @@ void arq_json_write_string(arq_buf_t *b, const char *str, size_t len) {
       i++;
       continue;
     }
-    size_t n = c >= 0x80 ? arq__json_utf8_len(s + i, len - i) : 0;
+    size_t n = c >= 0x80 ? arq_utf8_seq_len(s + i, len - i) : 0;
     if (n) {
       i += n;
       continue;

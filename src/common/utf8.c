@@ -81,7 +81,6 @@ size_t arq_utf8_check(const uint8_t *p, size_t n) {
 
 bool arq_utf8_valid(const uint8_t *p, size_t n) { return arq_utf8_check(p, n) == n; }
 
-bool arq__utf8_valid(const uint8_t *s, size_t n) { return arq_utf8_valid(s, n); }
 
 void arq_utf8_init(arq_utf8_t *u) { u->state = 0; }
 

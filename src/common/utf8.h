@@ -42,8 +42,4 @@ bool arq_utf8_feed(arq_utf8_t *u, const uint8_t *p, size_t n);
 /** True when everything fed so far is valid and does not end inside a sequence. */
 bool arq_utf8_complete(const arq_utf8_t *u);
 
-/** Transitional: the name registry/compiled.h and wasm/internal.h declare; the same as
- *  arq_utf8_valid. To be removed once those parts call arq_utf8_valid. */
-bool arq__utf8_valid(const uint8_t *s, size_t n);
-
 #endif

@@ -21,7 +21,7 @@
 
 #include "common/buf.h"
 #include "net/http.h"
-#include "net/utf8.h"
+#include "common/utf8.h"
 
 /* ---- opening handshake ---- */
 

@@ -646,7 +646,7 @@ static int next_written_byte(key_cursor_t *c) {
   if (c->pos == c->unit_len) {
     if (c->p >= c->end)
       return -1;
-    size_t n = *c->p < 0x80 ? 1 : arq__json_utf8_len(c->p, (size_t)(c->end - c->p));
+    size_t n = *c->p < 0x80 ? 1 : arq_utf8_seq_len(c->p, (size_t)(c->end - c->p));
     c->unit = n ? c->p : replacement;
     c->unit_len = n ? n : sizeof replacement;
     c->p += n ? n : 1;

@@ -115,9 +115,6 @@ static inline const arq__field_t *arq__field_find(const arq_schema_message_t *m,
   return NULL;
 }
 
-/** Strict UTF-8 (utf8.c). */
-bool arq__utf8_valid(const uint8_t *s, size_t n);
-
 /** Fill `err` (if any) with `code` and printf-style text. Returns -1. */
 int arq__schema_fail(arq_schema_error_t *err, const char *code, size_t offset, const char *fmt,
                      ...) __attribute__((format(printf, 4, 5)));

@@ -17,6 +17,7 @@
  *   singular field (last one wins), packed and unpacked encodings of repeated scalars,
  *   any varint for bool, the high bits of a 10-byte varint.
  */
+#include "common/utf8.h"
 #include "registry/compiled.h"
 
 #include <stdarg.h>
@@ -339,7 +340,7 @@ static int walk(walker_t *w, const arq_schema_message_t *m, const uint8_t **pp,
         break;
       switch (f->kind) {
       case ARQ__KIND_STRING:
-        if (!arq__utf8_valid(body, (size_t)v))
+        if (!arq_utf8_valid(body, (size_t)v))
           return fail(w, depth, number, f, arq_schema_err_bad_utf8, body, "invalid UTF-8");
         break;
       case ARQ__KIND_BYTES:

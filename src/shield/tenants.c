@@ -51,8 +51,6 @@ void arq_tenant_release(arq_shield_t *s, arq_tenant_t *t) {
 
 /* The bucket with the clock passed in (ns, monotonic): arq_tenant_take's whole decision,
  * apart so that the unit tests can drive time (tests/unit/shield/test_tenants.c). */
-bool arq__tenant_take_at(const arq_config_t *cfg, arq_tenant_t *t, uint64_t now);
-
 bool arq__tenant_take_at(const arq_config_t *cfg, arq_tenant_t *t, uint64_t now) {
   uint64_t interval = (uint64_t)(1e9 / cfg->shield.tenant_rate);
   uint64_t tolerance = (uint64_t)(cfg->shield.tenant_burst - 1) * interval;

@@ -12,5 +12,7 @@ arq_tenant_t *arq_tenant_acquire(arq_shield_t *s, const char *tenant);
 void arq_tenant_release(arq_shield_t *s, arq_tenant_t *t);
 /** Spends one message token of the tenant's bucket; false when empty. */
 bool arq_tenant_take(arq_shield_t *s, arq_tenant_t *t, uint64_t now_ms);
+/** The same at a given monotonic time (ns): the unit tests' way in. */
+bool arq__tenant_take_at(const arq_config_t *cfg, arq_tenant_t *t, uint64_t now);
 
 #endif

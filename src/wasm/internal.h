@@ -366,6 +366,5 @@ arq_wasm_result_t arq__trunc(uint8_t opcode, uint64_t in, uint64_t *out);
 uint64_t arq__trunc_sat(uint8_t which, uint64_t in);
 
 bool arq__functype_equal(const arq_wasm_functype_t *a, const arq_wasm_functype_t *b);
-bool arq__utf8_valid(const uint8_t *s, size_t len);
 
 #endif

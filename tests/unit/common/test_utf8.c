@@ -104,7 +104,7 @@ static void whole_buffer(void **state) {
       fail_msg("sample %zu: valid should be %d", i, s->valid);
     if (arq_utf8_check(B(s), s->len) != s->bad_at)
       fail_msg("sample %zu: check %zu, expected %zu", i, arq_utf8_check(B(s), s->len), s->bad_at);
-    assert_int_equal(arq__utf8_valid(B(s), s->len), s->valid);
+    assert_int_equal(arq_utf8_valid(B(s), s->len), s->valid);
   }
 }
 

@@ -14,7 +14,6 @@
 #include "shield/shield.h"
 
 /* tenants.c: arq_tenant_take with the clock (ns) passed in */
-bool arq__tenant_take_at(const arq_config_t *cfg, arq_tenant_t *t, uint64_t now);
 
 #define SEC UINT64_C(1000000000)
 #define T0 (1000 * SEC) /* an arbitrary monotonic start */

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "net/utf8.h"
+#include "common/utf8.h"
 
 typedef struct {
   const char *bytes;
