@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/trace.h"
 #include "protocol/headers.h"
+#include "protocol/payloads.h"
 #include "protocol/subjects.h"
 #include "spine/kv.h"
 
@@ -389,25 +390,14 @@ void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, con
   clock_gettime(CLOCK_REALTIME, &ts);
   arq_buf_t out;
   arq_buf_init(&out);
-  arq_buf_printf(&out, "{\"ts\":%lld,\"component\":\"brain\",\"brain\":\"%s\",\"action\":\"",
-                 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, b->id);
-  arq_buf_json_escape(&out, action, strlen(action));
-  arq_buf_puts(&out, "\",\"reason\":\"");
-  arq_buf_json_escape(&out, reason, strlen(reason));
-  arq_buf_puts(&out, "\",\"subject\":\"");
-  arq_buf_json_escape(&out, subject, strlen(subject));
-  arq_buf_puts(&out, "\"");
-  const char *fields[][2] = {{ARQ_HEADER_TENANT, "header_tenant"}, {ARQ_HEADER_SENDER, "header_sender"},
-                             {ARQ_HEADER_CONN, "conn"}, {ARQ_HEADER_TRACE_ID, "trace_id"}};
-  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-    const char *v = arq_brain_header(msg, fields[i][0]);
-    if (v) {
-      arq_buf_printf(&out, ",\"%s\":\"", fields[i][1]);
-      arq_buf_json_escape(&out, v, strlen(v));
-      arq_buf_putc(&out, '"');
-    }
-  }
-  arq_buf_putc(&out, '}');
+  const char *const fields[][2] = {
+      {"brain", b->id}, {"action", action}, {"reason", reason}, {"subject", subject},
+      {"header_tenant", arq_brain_header(msg, ARQ_HEADER_TENANT)},
+      {"header_sender", arq_brain_header(msg, ARQ_HEADER_SENDER)},
+      {"conn", arq_brain_header(msg, ARQ_HEADER_CONN)},
+      {"trace_id", arq_brain_header(msg, ARQ_HEADER_TRACE_ID)}};
+  arq_payload_audit(&out, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, "brain", -1, fields,
+                    sizeof fields / sizeof fields[0]);
   char audit_subject[ARQ_SUBJECT_CAP];
   arq_subject_audit(audit_subject, sizeof audit_subject, tenant);
   const arq_brain_headers_t own = {.tenant = tenant};

@@ -39,6 +39,24 @@ void arq_payload_welcome(arq_buf_t *b, const arq_welcome_t *in) {
   arq_json_w_object_end(&w);
 }
 
+void arq_payload_audit(arq_buf_t *b, int64_t ts_ms, const char *component, int code,
+                       const char *const pairs[][2], size_t npairs) {
+  arq_json_writer_t w;
+  arq_json_writer_init(&w, b);
+  arq_json_w_object_begin(&w);
+  arq_json_w_key(&w, "ts", 2);
+  arq_json_w_int64(&w, ts_ms);
+  member_string(&w, "component", component);
+  if (code >= 0) {
+    arq_json_w_key(&w, "code", 4);
+    arq_json_w_int64(&w, code);
+  }
+  for (size_t i = 0; i < npairs; i++)
+    if (pairs[i][1])
+      member_string(&w, pairs[i][0], pairs[i][1]);
+  arq_json_w_object_end(&w);
+}
+
 void arq_payload_heartbeat(arq_buf_t *b, const char *node, const char *instance,
                            int64_t connections, int64_t ts_ms) {
   arq_json_writer_t w;

@@ -23,6 +23,11 @@ typedef struct {
 
 /** {"conn_id","node","tenant_id","user","version","limits":{...}} */
 void arq_payload_welcome(arq_buf_t *b, const arq_welcome_t *w);
+/** An audit record on sys.audit.<tenant> (docs/shield.md, docs/brain.md): {"ts","component",
+ *  "code" (when code >= 0), then each (key, value) pair whose value is not NULL, every value
+ *  escaped (reasons and subjects may quote client input). */
+void arq_payload_audit(arq_buf_t *b, int64_t ts_ms, const char *component, int code,
+                       const char *const pairs[][2], size_t npairs);
 /** {"node","instance","connections","ts"} */
 void arq_payload_heartbeat(arq_buf_t *b, const char *node, const char *instance,
                            int64_t connections, int64_t ts_ms);

@@ -8,14 +8,9 @@
 
 #include "common/log.h"
 #include "common/trace.h"
+#include "protocol/payloads.h"
 #include "protocol/subjects.h"
 #include "shield/nats_link.h"
-
-static void field(arq_buf_t *b, const char *name, const char *value) {
-  arq_buf_printf(b, ",\"%s\":\"", name);
-  arq_buf_json_escape(b, value ? value : "", value ? strlen(value) : 0);
-  arq_buf_putc(b, '"');
-}
 
 void arq_audit(arq_conn_t *c, const char *action, int code, const char *reason,
                const char *subject, const char *trace_id) {
@@ -28,18 +23,11 @@ void arq_audit(arq_conn_t *c, const char *action, int code, const char *reason,
   }
   arq_buf_t *b = &c->w->audit;
   arq_buf_reset(b);
-  arq_buf_printf(b, "{\"ts\":%lld,\"component\":\"shield\"", (long long)arq_wall_ms());
-  field(b, "node", s->node_id);
-  field(b, "action", action);
-  arq_buf_printf(b, ",\"code\":%d", code);
-  field(b, "reason", reason);
-  field(b, "subject", subject);
-  field(b, "tenant", c->id.tenant);
-  field(b, "sender", c->id.sub);
-  field(b, "conn", c->conn_id);
-  field(b, "peer", c->peer);
-  field(b, "trace_id", trace);
-  arq_buf_putc(b, '}');
+  const char *const fields[][2] = {{"node", s->node_id}, {"action", action}, {"reason", reason ? reason : ""},
+                                   {"subject", subject ? subject : ""}, {"tenant", c->id.tenant},
+                                   {"sender", c->id.sub}, {"conn", c->conn_id}, {"peer", c->peer},
+                                   {"trace_id", trace}};
+  arq_payload_audit(b, arq_wall_ms(), "shield", code, fields, sizeof fields / sizeof fields[0]);
   char audit_subject[ARQ_SUBJECT_CAP];
   arq_subject_audit(audit_subject, sizeof audit_subject, c->id.tenant);
   arq_link_headers_t h = {trace, c->id.tenant, c->id.sub, c->conn_id, false, NULL, 0};

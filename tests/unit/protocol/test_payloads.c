@@ -70,10 +70,33 @@ static void welcome_and_heartbeat(void **state) {
   arq_json_doc_free(&doc);
 }
 
+static void audit_records(void **state) {
+  arq_json_doc_t doc;
+  arq_json_doc_init(&doc, NULL);
+  arq_buf_t b;
+  arq_buf_init(&b);
+  const char *const fields[][2] = {{"action", "drop"}, {"conn", NULL}, {"reason", "quote \" \xff"}};
+  arq_payload_audit(&b, 5, "brain", -1, fields, 3);
+  assert_string_equal(member(&doc, &b, "reason"), "quote \" \xef\xbf\xbd");
+  assert_null(member(&doc, &b, "conn")); /* absent, not "" or null */
+  arq_buf_putc(&b, '\0');
+  assert_null(strstr(b.data, "\"conn\""));
+  assert_null(strstr(b.data, "\"code\""));
+  arq_buf_reset(&b);
+  arq_payload_audit(&b, 5, "shield", 403, fields, 1);
+  const arq_json_value_t *root = arq_json_parse(&doc, b.data, b.len, NULL);
+  int64_t code = 0;
+  assert_int_equal(arq_json_int64(arq_json_object_get(root, "code", 4), &code), 0);
+  assert_int_equal(code, 403);
+  arq_buf_free(&b);
+  arq_json_doc_free(&doc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(error_reasons_are_escaped_and_bounded),
       cmocka_unit_test(welcome_and_heartbeat),
+      cmocka_unit_test(audit_records),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
