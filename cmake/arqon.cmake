@@ -63,3 +63,16 @@ function(arq_fuzz_target)
                    -print_final_stats=1 ${work} ${F_CORPUS})
   set_tests_properties(${F_NAME} PROPERTIES TIMEOUT 600 LABELS fuzz)
 endfunction()
+
+# arq_part_include(target PUBLIC|PRIVATE part): `target` sees the headers of src/<part> (as
+# "<part>/x.h") and, through PUBLIC, so does whatever links it. Each part gets an include
+# root of its own (build/include/<part>/<part> -> src/<part>) instead of all of src/, so a
+# source that includes a part it does not link fails to compile (docs/architecture.md).
+function(arq_part_include target scope part)
+  set(root ${CMAKE_BINARY_DIR}/include/${part})
+  if(NOT EXISTS ${root}/${part})
+    file(MAKE_DIRECTORY ${root})
+    file(CREATE_LINK ${CMAKE_SOURCE_DIR}/src/${part} ${root}/${part} SYMBOLIC)
+  endif()
+  target_include_directories(${target} ${scope} ${root})
+endfunction()
