@@ -337,12 +337,8 @@ typedef struct {
  * or the status of the refusal. */
 static int authenticate(arq_conn_t *c, const arq_http_request_t *r, admin_t *who, const char **why) {
   const arq_config_t *cfg = c->w->shield->cfg;
-  const arq_http_header_t *h = arq_http_header(r, "Authorization");
-  char token[8192] = "";
-  if (h && h->value_len > 7 && h->value_len - 7 < sizeof token && !strncasecmp(h->value, "Bearer ", 7)) {
-    memcpy(token, h->value + 7, h->value_len - 7);
-    token[h->value_len - 7] = '\0';
-  }
+  char token[8192];
+  arq_http_bearer(r, token, sizeof token);
   arq_identity_t id;
   if (arq_auth_verify(c->w->shield->auth, token, (int64_t)time(NULL), &id, why)) {
     arq_counter_inc(c->w->shield->m.auth_failures);

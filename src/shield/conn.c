@@ -296,14 +296,23 @@ static bool over_send_queue(const arq_conn_t *c, size_t more) {
   return c->out.bytes + more > arq_conn_send_limit(c->w->shield->cfg);
 }
 
+/* Frames of a loop turn are written at its end: before a member is called slow, the socket
+ * gets what it takes now. True when the queue is still over its bound (or the connection
+ * was aborted by the write). */
+static bool stays_over_send_queue(arq_conn_t *c, size_t more) {
+  if (!over_send_queue(c, more))
+    return false;
+  if (c->out.count && flush(c))
+    return true;
+  return over_send_queue(c, more);
+}
+
 void arq_conn_send(arq_conn_t *c, arq_frame_t *f) {
   if (c->state == CONN_CLOSED)
     return;
-  /* Frames of this loop turn are written at its end: before calling a member slow, give
-   * the socket what it takes now. */
-  if (c->state != CONN_HTTP && over_send_queue(c, f->len) && c->out.count && flush(c))
-    return;
-  if (c->state != CONN_HTTP && over_send_queue(c, f->len)) {
+  if (c->state != CONN_HTTP && stays_over_send_queue(c, f->len)) {
+    if (c->state == CONN_CLOSED)
+      return; /* the write failed: aborted */
     arq_counter_inc(c->w->shield->m.slow_consumer_disconnects);
     ARQ_LOG(ARQ_LOG_WARN, "shield", "slow consumer closed", {"conn", c->conn_id},
             {"tenant_id", c->id.tenant});

@@ -74,19 +74,23 @@ static bool origin_allowed(const arq_config_t *cfg, const arq_http_header_t *ori
   return false;
 }
 
-/* The token from `Authorization: Bearer` or `?token=`; "" when neither. */
-static void find_token(const arq_http_request_t *r, char *out, size_t cap) {
+bool arq_http_bearer(const arq_http_request_t *r, char *out, size_t cap) {
   out[0] = '\0';
   const arq_http_header_t *h = arq_http_header(r, "Authorization");
-  if (h && h->value_len > 7 && !strncasecmp(h->value, "Bearer ", 7)) {
-    size_t n = h->value_len - 7;
-    if (n < cap) {
-      memcpy(out, h->value + 7, n);
-      out[n] = '\0';
-    }
-    return;
+  if (!h || h->value_len <= 7 || strncasecmp(h->value, "Bearer ", 7))
+    return false;
+  size_t n = h->value_len - 7;
+  if (n < cap) {
+    memcpy(out, h->value + 7, n);
+    out[n] = '\0';
   }
-  if (arq_http_query_param(r->query, r->query_len, "token", out, cap) < 0)
+  return true;
+}
+
+/* The token from `Authorization: Bearer` or `?token=`; "" when neither. */
+static void find_token(const arq_http_request_t *r, char *out, size_t cap) {
+  if (!arq_http_bearer(r, out, cap) &&
+      arq_http_query_param(r->query, r->query_len, "token", out, cap) < 0)
     out[0] = '\0';
 }
 

@@ -294,6 +294,20 @@ static int notify_brain(arq_conn_t *c, const char *what, Arqon__V1__Envelope *e,
   return rc;
 }
 
+/* A join or leave notice the Shield sends on its own (after a NATS outage, on close, after
+ * a narrower refresh), stamped like a client's. */
+static void notify_room(arq_conn_t *c, const char *what, const char *room) {
+  Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
+  Arqon__V1__Command cmd = ARQON__V1__COMMAND__INIT;
+  char trace[33];
+  cmd.type = (char *)what;
+  e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_CMD;
+  e.cmd = &cmd;
+  e.room_id = (char *)room;
+  stamp(c, &e, trace);
+  notify_brain(c, what, &e, NULL);
+}
+
 static void handle_join(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
   arq_conn_t *c = r->c;
   if (!room_id_ok(r, e->room_id))
@@ -376,15 +390,7 @@ static void leave_uncovered_rooms(arq_conn_t *c) {
     if (!c->id.rooms || arq_identity_room_allowed(&c->id, c->rooms[i]))
       continue;
     char *room = c->rooms[i];
-    Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
-    Arqon__V1__Command cmd = ARQON__V1__COMMAND__INIT;
-    char trace[33];
-    cmd.type = "leave";
-    e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_CMD;
-    e.cmd = &cmd;
-    e.room_id = room;
-    stamp(c, &e, trace);
-    notify_brain(c, "leave", &e, NULL);
+    notify_room(c, "leave", room);
     arq_egress_leave(c, room);
   }
 }
@@ -567,18 +573,6 @@ typedef struct {
   arq_task_t task;
   arq_worker_t *w;
 } rejoin_t;
-
-static void notify_room(arq_conn_t *c, const char *what, const char *room) {
-  Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
-  Arqon__V1__Command cmd = ARQON__V1__COMMAND__INIT;
-  char trace[33];
-  cmd.type = (char *)what;
-  e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_CMD;
-  e.cmd = &cmd;
-  e.room_id = (char *)room;
-  stamp(c, &e, trace);
-  notify_brain(c, what, &e, NULL);
-}
 
 static void rejoin_worker(arq_loop_t *loop, arq_task_t *task) {
   rejoin_t *rj = task->data;
