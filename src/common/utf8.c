@@ -51,6 +51,18 @@ static inline size_t seq_len(const uint8_t *p, size_t avail) {
   return need + 1;
 }
 
+/* Past the ASCII bytes from i, eight at a time while there are eight. */
+static inline size_t skip_ascii8(const uint8_t *p, size_t i, size_t n) {
+  while (n - i >= 8) {
+    uint64_t w;
+    memcpy(&w, p + i, 8);
+    if (w & HIGH_BITS)
+      break;
+    i += 8;
+  }
+  return i;
+}
+
 size_t arq_utf8_seq_len(const uint8_t *p, size_t avail) {
   if (!avail)
     return 0;
@@ -60,13 +72,7 @@ size_t arq_utf8_seq_len(const uint8_t *p, size_t avail) {
 size_t arq_utf8_check(const uint8_t *p, size_t n) {
   size_t i = 0;
   while (i < n) {
-    while (n - i >= 8) {
-      uint64_t w;
-      memcpy(&w, p + i, 8);
-      if (w & HIGH_BITS)
-        break;
-      i += 8;
-    }
+    i = skip_ascii8(p, i, n);
     while (i < n && p[i] < 0x80)
       i++;
     if (i == n)
@@ -91,13 +97,7 @@ bool arq_utf8_feed(arq_utf8_t *u, const uint8_t *p, size_t n) {
   size_t i = 0;
   while (i < n) {
     if (s == 0) {
-      while (n - i >= 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (w & HIGH_BITS)
-          break;
-        i += 8;
-      }
+      i = skip_ascii8(p, i, n);
       if (i == n)
         break;
       uint8_t c = p[i++];
