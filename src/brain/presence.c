@@ -103,14 +103,18 @@ static int join(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *ro
     node = "";
   arq_buf_t json;
   arq_buf_init(&json);
-  arq_buf_puts(&json, "{\"user\":");
-  arq_json_write_string(&json, e->sender, strlen(e->sender));
-  arq_buf_puts(&json, ",\"conn\":");
-  arq_json_write_string(&json, e->conn_id, strlen(e->conn_id));
-  arq_buf_puts(&json, ",\"node\":");
-  arq_json_write_string(&json, node, strlen(node));
-  arq_buf_printf(&json, ",\"joined_at\":%llu}",
-                 e->timestamp ? (unsigned long long)e->timestamp : (unsigned long long)wall_ms());
+  arq_json_writer_t w;
+  arq_json_writer_init(&w, &json);
+  arq_json_w_object_begin(&w);
+  arq_json_w_key(&w, "user", 4);
+  arq_json_w_string(&w, e->sender, strlen(e->sender));
+  arq_json_w_key(&w, "conn", 4);
+  arq_json_w_string(&w, e->conn_id, strlen(e->conn_id));
+  arq_json_w_key(&w, "node", 4);
+  arq_json_w_string(&w, node, strlen(node));
+  arq_json_w_key(&w, "joined_at", 9);
+  arq_json_w_uint64(&w, e->timestamp ? (uint64_t)e->timestamp : (uint64_t)wall_ms());
+  arq_json_w_object_end(&w);
 
   char key[200], set[128], entry[200], roomkey[140];
   snprintf(key, sizeof key, "arq:{%s}:room:%s:members", tenant, room);

@@ -18,6 +18,7 @@
 
 #include "brain/brain.h"
 #include "common/buf.h"
+#include "common/json.h"
 #include "common/log.h"
 
 /* A request stays open while its batch is not full: messages are delivered as they come. */
@@ -47,6 +48,7 @@ struct arq_pull {
   char inbox[128];     /* <prefix>.<generation>: the subscription is on <inbox>.* */
   char req_reply[160]; /* <inbox>.<n>: the reply subject of the request outstanding */
   uint64_t req_no;
+  arq_buf_t req_body; /* the request's JSON, reused */
   char next_subject[256];
   bool running, broken;
   bool req_active;
@@ -261,13 +263,21 @@ static void maybe_request(arq_pull_t *p) {
     return;
   if (p->len && (free_msgs < p->cap / 4 || free_bytes < p->max_bytes / 4))
     return;
-  char body[160];
-  snprintf(body, sizeof body, "{\"batch\":%zu,\"max_bytes\":%zu,\"expires\":%lld}", free_msgs,
-           free_bytes, (long long)REQUEST_EXPIRES_MS * 1000000LL);
+  arq_buf_reset(&p->req_body);
+  arq_json_writer_t w;
+  arq_json_writer_init(&w, &p->req_body);
+  arq_json_w_object_begin(&w);
+  arq_json_w_key(&w, "batch", 5);
+  arq_json_w_uint64(&w, free_msgs);
+  arq_json_w_key(&w, "max_bytes", 9);
+  arq_json_w_uint64(&w, free_bytes);
+  arq_json_w_key(&w, "expires", 7); /* nanoseconds */
+  arq_json_w_int64(&w, (int64_t)REQUEST_EXPIRES_MS * 1000000);
+  arq_json_w_object_end(&w);
   /* Each request has a reply subject of its own, so that a late status is recognised as an
    * older request's. */
   snprintf(p->req_reply, sizeof p->req_reply, "%s.%llu", p->inbox, (unsigned long long)++p->req_no);
-  if (natsConnection_PublishRequestString(p->nc, p->next_subject, p->req_reply, body) != NATS_OK)
+  if (natsConnection_PublishRequestString(p->nc, p->next_subject, p->req_reply, p->req_body.data) != NATS_OK)
     return; /* NATS away: asked again on the next call */
   p->req_active = true;
   p->req_left = free_msgs;
@@ -314,5 +324,6 @@ void arq_pull_free(arq_pull_t *p) {
   pthread_mutex_destroy(&p->lock);
   free(p->ring);
   free(p->metas);
+  arq_buf_free(&p->req_body);
   free(p);
 }

@@ -33,6 +33,33 @@ const char *arq_brain_check_stamp(const char *subject_tenant, const char *hdr_te
   return NULL;
 }
 
+arq_room_order_t arq_room_order_resume(uint64_t seq, uint64_t in, bool has_pub, uint64_t pub) {
+  arq_room_order_t o = {.seq = seq, .in = in};
+  if (has_pub && pub < in && seq > 0) {
+    o.seq--;
+    o.in = pub;
+  }
+  return o;
+}
+
+bool arq_room_order_next(arq_room_order_t *o, uint64_t in_seq, uint64_t *seq) {
+  if (in_seq <= o->in)
+    return false;
+  o->seq++;
+  o->in = in_seq;
+  *seq = o->seq;
+  return true;
+}
+
+const char *arq_brain_check_room_event(const char *subject_room, const char *env_room,
+                                       bool is_event) {
+  if (env_room && *env_room && strcmp(env_room, subject_room))
+    return "envelope room_id differs from the subject's room";
+  if (!is_event)
+    return "a room message must be an event";
+  return NULL;
+}
+
 static int read_uint(const arq_json_value_t *obj, const char *key, uint64_t *out, char *err,
                      size_t errcap) {
   const arq_json_value_t *v = arq_json_object_get(obj, key, strlen(key));

@@ -25,6 +25,28 @@ const char *arq_brain_check_stamp(const char *subject_tenant, const char *hdr_te
                                   const char *hdr_sender, const char *env_tenant,
                                   const char *env_sender);
 
+/** A room's order as the sequencer keeps it: the seq and the ingress stream sequence of
+ *  the room's last numbered message. */
+typedef struct {
+  uint64_t seq, in;
+} arq_room_order_t;
+
+/** The order to continue from, given what Redis holds for the room: its seq and in, and
+ *  `pub` when `has_pub` (the earlier design's "known published" mark). A room whose last
+ *  message was numbered but not known published (pub < in) continues from the message
+ *  before, so that message is numbered again with the same seq. */
+arq_room_order_t arq_room_order_resume(uint64_t seq, uint64_t in, bool has_pub, uint64_t pub);
+
+/** Numbers the room's message at ingress sequence in_seq: true with *seq its number (the
+ *  order moves on), or false when that message was numbered before (a replay: in_seq at or
+ *  below the last numbered one; the order stays). */
+bool arq_room_order_next(arq_room_order_t *o, uint64_t in_seq, uint64_t *seq);
+
+/** Whether a room event may be numbered, beyond the stamp: the envelope's room_id, when
+ *  set, is the subject's room, and its payload is an event. NULL, or the reason to drop. */
+const char *arq_brain_check_room_event(const char *subject_room, const char *env_room,
+                                       bool is_event);
+
 typedef struct {
   uint64_t since_seq;
   uint32_t limit; /* 1 .. ARQ_BRAIN_HISTORY_CAP */

@@ -70,7 +70,7 @@ typedef struct {
 } commit_buf_t;
 
 typedef struct room_state {
-  uint64_t seq, in;  /* the last numbered message: its seq and its ingress sequence */
+  arq_room_order_t order;
   bool loaded;
   uint64_t asked_batch;   /* the batch that asked Redis for it */
   uint64_t touched_batch; /* the batch that last numbered a message of it */
@@ -193,10 +193,9 @@ static void classify(arq_sequencer_t *s, size_t n) {
     it->e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(it->msg),
                                         (const uint8_t *)natsMsg_GetData(it->msg));
     const char *why = arq_brain_check_message(it->tenant, it->msg, it->e);
-    if (!why && it->e->room_id && *it->e->room_id && strcmp(it->e->room_id, it->room_id))
-      why = "envelope room_id differs from the subject's room";
-    if (!why && it->e->payload_case != ARQON__V1__ENVELOPE__PAYLOAD_EVENT)
-      why = "a room message must be an event";
+    if (!why)
+      why = arq_brain_check_room_event(it->room_id, it->e->room_id,
+                                       it->e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_EVENT);
     if (why) {
       it->kind = ITEM_DROP;
       it->why = why;
@@ -287,18 +286,10 @@ static int prepare(arq_sequencer_t *s, size_t n) {
       arq_store_close(&s->store); /* replies still unread: start on a fresh connection */
       return -1;
     }
-    r->seq = reply_u64(rep->element[0]);
-    r->in = reply_u64(rep->element[1]);
+    r->order = arq_room_order_resume(reply_u64(rep->element[0]), reply_u64(rep->element[1]),
+                                     rep->element[2]->type == REDIS_REPLY_STRING,
+                                     reply_u64(rep->element[2]));
     r->loaded = true;
-    /* A room last written by the earlier design may name a message that was numbered but
-     * not known to be published (pub < in): number it again, with the same seq. */
-    if (rep->element[2]->type == REDIS_REPLY_STRING) {
-      uint64_t pub = reply_u64(rep->element[2]);
-      if (pub < r->in && r->seq > 0) {
-        r->seq--;
-        r->in = pub;
-      }
-    }
     freeReplyObject(rep);
   }
   for (size_t i = 0; i < n; i++) /* messages of a partition found fenced */
@@ -387,18 +378,15 @@ static int number_and_publish(arq_sequencer_t *s, size_t n) {
     if (it->kind != ITEM_ROOM)
       continue;
     room_state_t *r = it->room;
-    if (it->meta.stream_seq <= r->in) {
+    if (!arq_room_order_next(&r->order, it->meta.stream_seq, &it->seq)) {
       arq_counter_inc(b->m.duplicates); /* numbered and committed before */
       continue;
     }
-    r->seq++;
-    r->in = it->meta.stream_seq;
     it->numbered = true;
     if (r->touched_batch != s->batch_no) { /* first one of the room in this batch */
       r->touched_batch = s->batch_no;
       s->touched[s->ntouched++] = r;
     }
-    it->seq = r->seq;
     if (held && publish(s, held, held->seq, false))
       return -1;
     held = it;
@@ -466,8 +454,8 @@ static int commit(arq_sequencer_t *s, uint64_t last_in) {
         kv[nk] = keys[nk];
         nk++;
       }
-      av[na++] = NUM(r->seq);
-      av[na++] = NUM(r->in);
+      av[na++] = NUM(r->order.seq);
+      av[na++] = NUM(r->order.in);
     }
   }
 #undef NUM

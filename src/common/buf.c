@@ -69,26 +69,3 @@ void arq_buf_printf(arq_buf_t *b, const char *fmt, ...) {
   arq_buf_vprintf(b, fmt, ap);
   va_end(ap);
 }
-
-void arq_buf_json_escape(arq_buf_t *b, const char *s, size_t len) {
-  static const char hex[] = "0123456789abcdef";
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    switch (c) {
-    case '"': arq_buf_puts(b, "\\\""); break;
-    case '\\': arq_buf_puts(b, "\\\\"); break;
-    case '\n': arq_buf_puts(b, "\\n"); break;
-    case '\r': arq_buf_puts(b, "\\r"); break;
-    case '\t': arq_buf_puts(b, "\\t"); break;
-    case '\b': arq_buf_puts(b, "\\b"); break;
-    case '\f': arq_buf_puts(b, "\\f"); break;
-    default:
-      if (c < 0x20 || c == 0x7f) {
-        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        arq_buf_append(b, esc, sizeof esc);
-      } else {
-        arq_buf_putc(b, (char)c);
-      }
-    }
-  }
-}

@@ -25,9 +25,6 @@ void arq_buf_putc(arq_buf_t *b, char c);
 __attribute__((format(printf, 2, 3))) void arq_buf_printf(arq_buf_t *b, const char *fmt, ...);
 __attribute__((format(printf, 2, 0))) void arq_buf_vprintf(arq_buf_t *b, const char *fmt, va_list ap);
 
-/** Appends `s` as the inside of a JSON string (quotes not included). */
-void arq_buf_json_escape(arq_buf_t *b, const char *s, size_t len);
-
 /** Aborts the process after printing `what` to stderr: out of memory. */
 __attribute__((noreturn)) void arq_oom(const char *what);
 

@@ -25,6 +25,15 @@ static void member_string(arq_json_writer_t *w, const char *key, const char *val
   arq_json_w_string(w, value, strlen(value));
 }
 
+void arq_payload_http_error(arq_buf_t *b, const char *error, const char *details) {
+  arq_json_writer_t w;
+  arq_json_writer_init(&w, b);
+  arq_json_w_object_begin(&w);
+  member_string(&w, "error", error);
+  member_string(&w, "details", details);
+  arq_json_w_object_end(&w);
+}
+
 void arq_payload_welcome(arq_buf_t *b, const arq_welcome_t *in) {
   arq_json_writer_t w;
   arq_json_writer_init(&w, b);

@@ -16,6 +16,10 @@
  *  never costs more than its cause. */
 void arq_payload_error(arq_buf_t *b, int code, const char *reason);
 
+/** {"error":"...","details":"..."}: the body of every HTTP error the Shield answers
+ *  (upgrade refusals, the admin API). `details` may quote client input: it is escaped. */
+void arq_payload_http_error(arq_buf_t *b, const char *error, const char *details);
+
 typedef struct {
   const char *conn_id, *node, *tenant, *user, *version;
   const char *limits_json; /* an object, built once per process */

@@ -8,9 +8,11 @@
 
 #include "common/buf.h"
 #include "common/ids.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/subject.h"
 #include "policy/abi.h"
+#include "protocol/payloads.h"
 #include "registry/schema.h"
 #include "shield/shield.h"
 #include "spine/kv.h"
@@ -61,11 +63,7 @@ static void answer(job_t *j, int status, const char *content_type, const void *b
 static void answer_error(job_t *j, int status, const char *error, const char *details) {
   arq_buf_t b;
   arq_buf_init(&b);
-  arq_buf_puts(&b, "{\"error\":\"");
-  arq_buf_json_escape(&b, error, strlen(error));
-  arq_buf_puts(&b, "\",\"details\":\"");
-  arq_buf_json_escape(&b, details, strlen(details));
-  arq_buf_puts(&b, "\"}");
+  arq_payload_http_error(&b, error, details);
   answer(j, status, "application/json", b.data, b.len);
   arq_buf_free(&b);
 }
@@ -122,31 +120,44 @@ static int prepare_schema(arq_admin_t *a, job_t *j, arq_buf_t *store) {
   return rc;
 }
 
-static void list_entry(arq_buf_t *b, kvStore *kv, const char *key) {
+/* {"key":...,"revision":N} and, when bytes >= 0, "bytes":N between them. */
+static void write_entry(arq_json_writer_t *w, const char *key, int bytes, uint64_t revision) {
+  arq_json_w_object_begin(w);
+  arq_json_w_key(w, "key", 3);
+  arq_json_w_string(w, key, strlen(key));
+  if (bytes >= 0) {
+    arq_json_w_key(w, "bytes", 5);
+    arq_json_w_int64(w, bytes);
+  }
+  arq_json_w_key(w, "revision", 8);
+  arq_json_w_uint64(w, revision);
+  arq_json_w_object_end(w);
+}
+
+static void list_entry(arq_json_writer_t *w, kvStore *kv, const char *key) {
   kvEntry *e = NULL;
   if (kvStore_Get(&e, kv, key) != NATS_OK)
     return;
-  arq_buf_puts(b, b->len > 1 ? ",{\"key\":\"" : "{\"key\":\"");
-  arq_buf_json_escape(b, key, strlen(key));
-  arq_buf_printf(b, "\",\"bytes\":%d,\"revision\":%llu}", kvEntry_ValueLen(e),
-                 (unsigned long long)kvEntry_Revision(e));
+  write_entry(w, key, kvEntry_ValueLen(e), kvEntry_Revision(e));
   kvEntry_Destroy(e);
 }
 
 static void list(job_t *j, kvStore *kv) {
   arq_buf_t b;
   arq_buf_init(&b);
-  arq_buf_putc(&b, '[');
+  arq_json_writer_t w;
+  arq_json_writer_init(&w, &b);
+  arq_json_w_array_begin(&w);
   if (j->only[0]) {
-    list_entry(&b, kv, j->only); /* a tenant admin sees its own key, if stored, and no other */
+    list_entry(&w, kv, j->only); /* a tenant admin sees its own key, if stored, and no other */
   } else {
     kvKeysList keys = {0};
     if (kvStore_Keys(&keys, kv, NULL) == NATS_OK)
       for (int i = 0; i < keys.Count; i++)
-        list_entry(&b, kv, keys.Keys[i]);
+        list_entry(&w, kv, keys.Keys[i]);
     kvKeysList_Destroy(&keys);
   }
-  arq_buf_putc(&b, ']');
+  arq_json_w_array_end(&w);
   answer(j, 200, "application/json", b.data, b.len);
   arq_buf_free(&b);
 }
@@ -209,9 +220,13 @@ static void serve(arq_admin_t *a, job_t *j) {
       answer_error(j, 503, "Service Unavailable", nats_GetLastError(NULL));
       break;
     }
-    char body[128];
-    int n = snprintf(body, sizeof body, "{\"key\":\"%s\",\"revision\":%llu}", j->key, (unsigned long long)rev);
-    answer(j, 200, "application/json", body, (size_t)n);
+    arq_buf_t body;
+    arq_buf_init(&body);
+    arq_json_writer_t w;
+    arq_json_writer_init(&w, &body);
+    write_entry(&w, j->key, -1, rev);
+    answer(j, 200, "application/json", body.data, body.len);
+    arq_buf_free(&body);
     ARQ_LOG(ARQ_LOG_INFO, "admin", j->kind == KIND_POLICIES ? "policy stored" : "schema stored",
             {"key", j->key});
     break;

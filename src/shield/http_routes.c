@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "protocol/headers.h"
+#include "protocol/payloads.h"
 #include "shield/admin.h"
 #include "shield/audit.h"
 #include "shield/demo_page.h"
@@ -31,11 +32,7 @@ void arq_http_reply(arq_conn_t *c, int status, const char *content_type, const c
 void arq_http_reply_error(arq_conn_t *c, int status, const char *error, const char *details) {
   arq_buf_t body;
   arq_buf_init(&body);
-  arq_buf_puts(&body, "{\"error\":\"");
-  arq_buf_json_escape(&body, error, strlen(error));
-  arq_buf_puts(&body, "\",\"details\":\"");
-  arq_buf_json_escape(&body, details, strlen(details));
-  arq_buf_puts(&body, "\"}");
+  arq_payload_http_error(&body, error, details);
   const char *extra = status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL;
   arq_http_reply(c, status, "application/json", body.data, body.len, false, extra);
   arq_buf_free(&body);
