@@ -45,6 +45,19 @@ static void error_reasons_are_escaped_and_bounded(void **state) {
   arq_json_doc_free(&doc);
 }
 
+static void http_errors_are_escaped(void **state) {
+  arq_json_doc_t doc;
+  arq_json_doc_init(&doc, NULL);
+  arq_buf_t b;
+  arq_buf_init(&b);
+  arq_payload_http_error(&b, "Bad Request", "key \"a\tb\" \x01");
+  assert_string_equal(member(&doc, &b, "details"), "key \"a\tb\" \x01");
+  assert_string_equal(member(&doc, &b, "error"), "Bad Request");
+  assert_string_equal(b.data, "{\"error\":\"Bad Request\",\"details\":\"key \\\"a\\tb\\\" \\u0001\"}");
+  arq_buf_free(&b);
+  arq_json_doc_free(&doc);
+}
+
 static void welcome_and_heartbeat(void **state) {
   arq_json_doc_t doc;
   arq_json_doc_init(&doc, NULL);
@@ -95,6 +108,7 @@ static void audit_records(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(error_reasons_are_escaped_and_bounded),
+      cmocka_unit_test(http_errors_are_escaped),
       cmocka_unit_test(welcome_and_heartbeat),
       cmocka_unit_test(audit_records),
   };
