@@ -60,6 +60,31 @@ static void serve_metrics(arq_conn_t *c, const arq_http_request_t *r) {
   arq_buf_free(&body);
 }
 
+/* The demo page, its assets or the SDK for this path; NULL when none. */
+static const arq_demo_asset_t *demo_asset(const arq_http_request_t *r) {
+  for (size_t i = 0; i < arq_demo_assets_count; i++)
+    if (path_is(r, arq_demo_assets[i].path))
+      return &arq_demo_assets[i];
+  return NULL;
+}
+
+/* Served with its ETag and no-cache: a browser revalidates every time (If-None-Match, answered
+ * 304), so a rebuilt binary is never shadowed by an old copy. Every script comes from this
+ * origin; the page speaks WebSocket only. */
+static void serve_asset(arq_conn_t *c, const arq_http_request_t *r, const arq_demo_asset_t *a) {
+  const arq_http_header_t *h = arq_http_header(r, "If-None-Match");
+  /* weak comparison (RFC 9110 13.1.2): W/"x" and lists of tags match too */
+  bool fresh = h && ((h->value_len == 1 && h->value[0] == '*') ||
+                     memmem(h->value, h->value_len, a->etag, strlen(a->etag)));
+  char headers[384];
+  snprintf(headers, sizeof headers,
+           "ETag: %s\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n"
+           "Content-Security-Policy: default-src 'self'; connect-src 'self' ws: wss:; "
+           "base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n", a->etag);
+  arq_http_reply(c, fresh ? 304 : 200, a->content_type, (const char *)a->data,
+                 fresh || method_is(r, "HEAD") ? 0 : a->len, r->keep_alive, headers);
+}
+
 static bool origin_allowed(const arq_config_t *cfg, const arq_http_header_t *origin) {
   if (!origin)
     return true; /* not a browser: Origin is a browser's statement, not an auth factor */
@@ -229,8 +254,8 @@ int arq_http_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t *b
   }
   if (!c->http.admin_port && path_is(r, cfg->shield.ws_path))
     return upgrade(c, r);
-  bool demo = !c->http.admin_port && path_is(r, "/");
-  bool known = demo || path_is(r, "/healthz") || path_is(r, "/readyz") ||
+  const arq_demo_asset_t *asset = c->http.admin_port ? NULL : demo_asset(r);
+  bool known = asset || path_is(r, "/healthz") || path_is(r, "/readyz") ||
                (path_is(r, "/metrics") && !admin_elsewhere);
   if (!known) {
     arq_http_reply_error(c, 404, "Not Found", "no such endpoint");
@@ -241,11 +266,8 @@ int arq_http_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t *b
     arq_http_reply(c, 405, "application/json", refusal, sizeof refusal - 1, false, "Allow: GET, HEAD\r\n");
     return -1;
   }
-  if (demo) {
-    arq_http_reply(c, 200, "text/html; charset=utf-8", arq_demo_page,
-                   method_is(r, "HEAD") ? 0 : arq_demo_page_len, r->keep_alive,
-                   "Content-Security-Policy: default-src 'self'; script-src 'unsafe-inline'; "
-                   "style-src 'unsafe-inline'; connect-src 'self' ws: wss:\r\n");
+  if (asset) {
+    serve_asset(c, r, asset);
   } else if (path_is(r, "/healthz")) {
     reply_json(c, r, 200, "{\"status\":\"ok\"}");
   } else if (path_is(r, "/readyz")) {
