@@ -202,7 +202,7 @@ export class FakeBus {
 
   /** What clients sent, as [socket, envelope], filtered by command or event type. */
   sent(type) {
-    return this.received.filter(([, e]) => (e.cmd ? e.cmd.type : e.event ? e.event.type : '') === type);
+    return this.received.filter(([, e]) => (e.cmd ? e.cmd.type : e.event ? 'event' : '') === type);
   }
 }
 
