@@ -29,8 +29,8 @@
 //   encoder and bounded decoder below), text frames its proto3 JSON mapping.
 // - Errors: every failure is an ArqonError { code, reason }: 400-599 from the server's
 //   `error` events, 1000-4999 WebSocket close codes (1006 lost or not opened, 4001 token
-//   expired, 4000 disconnected by the server), 408 for the SDK's own timeouts, 410 for a
-//   gap, 0 for an exception thrown by an application listener. Requests reject with them;
+//   expired, 4000 disconnected by the server), 408 for the SDK's own timeouts, 0 for an
+//   exception thrown by an application listener. Requests reject with them;
 //   what happens in the background is emitted as the client's 'error' event.
 
 export const VERSION = '0.1.0';
@@ -39,7 +39,6 @@ export const VERSION = '0.1.0';
 export const ErrorCode = Object.freeze({
   LISTENER: 0, // an application listener threw
   TIMEOUT: 408, // no answer in time (request, connect, ping)
-  GONE: 410, // a gap: messages the room's history no longer holds
   CLOSED: 1000, // the application closed the client
   PROTOCOL: 1002, // the server sent a frame that is not an Envelope
   CONNECTION_LOST: 1006, // the connection dropped or could not be opened
@@ -921,9 +920,13 @@ export class Room extends Emitter {
     const waiters = this._joinWaiters;
     this._joinWaiters = [];
     for (const w of waiters) w.resolve(this);
-    // What was sent while the room was away (or, at the first join, where it starts).
+    // What was sent while the room was away (or, at the first join, where it starts). In a
+    // later task: nothing is handed on before the code awaiting join() has run (and added
+    // its listeners).
     this._needCatchUp = true;
-    this._fill();
+    setTimeout(() => {
+      if (this._joinedEpoch === epoch && this._state === 'joined') this._fill();
+    }, 0);
   }
 
   _onDisconnect() {
@@ -968,6 +971,11 @@ export class Room extends Emitter {
     if (this._state === 'left') return;
     if (this._lastSeq !== null && m.seq <= this._lastSeq) {
       this._stats.duplicates++;
+      return;
+    }
+    if (this._joinedEpoch !== this._client._epoch) {
+      // Before the join's ack: kept for the fill that follows it.
+      if (!this._buffer.has(m.seq)) this._buffer.set(m.seq, m);
       return;
     }
     if (!this._filling && this._lastSeq !== null && m.seq === this._lastSeq + 1 && this._buffer.size === 0) {

@@ -159,6 +159,18 @@ test('join with sinceSeq delivers the history after it first, then live messages
   client.close();
 });
 
+test('nothing is handed on before join() resolves: a delivery ahead of the ack waits for the listeners', async () => {
+  const { bus, client } = setup();
+  await client.connect();
+  bus.beforeJoinAck = (ws) => bus.send(ws, bus.sequence('r')); // 1 arrives before the ack
+  const room = await client.join('r', { sinceSeq: 0 });
+  const c = collect(room);
+  bus.publish('r'); // 2
+  await until(() => c.got.length === 2);
+  assert.deepEqual(c.seqs(), [1, 2]);
+  client.close();
+});
+
 test('a jump in seq is filled from history before newer messages are handed on', async () => {
   const { bus, client } = setup();
   await client.connect();

@@ -39,6 +39,7 @@ export class FakeBus {
     this.errors = new Map(); // command type -> {code, reason} to answer with
     this.historyCalls = [];
     this.historyDelayMs = 0;
+    this.beforeJoinAck = null; // (socket, join envelope) => void, run before the ack goes
     this.limits = { max_message_bytes: 1 << 20 };
     const bus = this;
     this.WebSocket = class FakeWebSocket {
@@ -162,6 +163,7 @@ export class FakeBus {
     switch (type) {
       case 'join':
         ws.joined.add(env.roomId);
+        if (this.beforeJoinAck) this.beforeJoinAck(ws, env);
         this._reply(ws, env, 'ack', '');
         return;
       case 'leave':
