@@ -1101,8 +1101,10 @@ export class Room extends Emitter {
         this._needCatchUp = false;
         if (page.latestSeq > this._knownLatest) this._knownLatest = page.latestSeq;
         if (this._lastSeq === null) {
-          // The first join: the room starts after its latest seq now.
-          this._lastSeq = page.latestSeq;
+          // The first join: the room starts after its latest seq, as the Brain saw it after
+          // the join; messages received since the join (buffered) are newer whatever that
+          // says, so it starts before the first of them at the latest.
+          this._lastSeq = Math.min(page.latestSeq, this._minBuffered() - 1);
           for (const s of [...this._buffer.keys()]) if (s <= this._lastSeq) this._buffer.delete(s);
           lastProgress = Date.now();
           continue;

@@ -146,6 +146,23 @@ test('first join starts after the latest seq; duplicates dropped; order kept', a
   client.close();
 });
 
+test('first join: a message received while the start is being asked is delivered, even if the latest seq counts it', async () => {
+  const { bus, client } = setup();
+  bus.sequence('r'); // 1, before the join
+  await client.connect();
+  bus.historyDelayMs = 50;
+  const room = await client.join('r');
+  const c = collect(room);
+  bus.publish('r'); // 2: live, and counted in latest_seq by the time history answers
+  await until(() => room.lastSeq !== null && bus.historyCalls.length === 1);
+  await until(() => c.got.length === 1);
+  bus.historyDelayMs = 0;
+  bus.publish('r');
+  await until(() => c.got.length === 2);
+  assert.deepEqual(c.seqs(), [2, 3]);
+  client.close();
+});
+
 test('join with sinceSeq delivers the history after it first, then live messages', async () => {
   const { bus, client } = setup();
   for (let i = 0; i < 5; i++) bus.sequence('r');
