@@ -222,6 +222,8 @@ class Client:
         if conn is None:
             await (wait or self._wait_connected)(timeout)
             conn = self._conn
+            if self._closed:
+                raise ClosedError()
             if conn is None:
                 raise ConnectionLost(CONNECTION_LOST, "not connected")
         env.id = self._next_id()
@@ -366,11 +368,7 @@ class Client:
         finally:
             refresher.cancel()
             setup.cancel()
-            if self._conn is conn:
-                self._conn = None
-            self._connected.clear()
-            for room in self._rooms.values():
-                room._disconnected()
+            self._lost(conn)
             if not self._closed:
                 self._fail_pending(ConnectionLost(code, f"connection closed: {reason or code}"), conn)
                 self._set_state("disconnected")
@@ -397,14 +395,25 @@ class Client:
             self._connected.set()
             self._set_state("connected")
 
+    def _lost(self, conn):
+        """The connection is gone: from now on nothing is sent on it (synchronous, so that
+        no task sees a dead connection as current)."""
+        if self._conn is conn:
+            self._conn = None
+        self._connected.clear()
+        for room in self._rooms.values():
+            room._disconnected()
+
     async def _read(self, conn):
         while True:
             try:
                 frame = await conn.recv()
             except TransportClosed as exc:
+                self._lost(conn)
                 return exc.code, exc.reason
             except Exception as exc:   # a transport bug must not kill the client silently
                 log.exception("arqonbus: transport receive failed")
+                self._lost(conn)
                 await conn.close(1011, "receive failed")
                 return CONNECTION_LOST, str(exc)
             try:

@@ -170,10 +170,10 @@ class Room:
     # ---- requests ----
 
     async def _wait_joined(self, timeout):
-        if self._joined.is_set():
-            return
         if self._error is not None:
             raise self._error
+        if self._joined.is_set():
+            return
         try:
             await asyncio.wait_for(self._joined.wait(), timeout)
         except asyncio.TimeoutError:
@@ -366,7 +366,10 @@ class Room:
             try:
                 page = await self._history(since, limit)
             except (ConnectionLost, ClosedError):
-                continue     # the next connection re-joins and asks again
+                # The next connection re-joins and asks again; until the client has seen
+                # the connection go, do not spin on it.
+                await asyncio.sleep(0.05)
+                continue
             except Error as exc:
                 # The history is there but cannot be read now (no Brain answering, a Brain
                 # failing over): reported, retried, never taken for a gap.
