@@ -775,6 +775,7 @@ export class Room extends Emitter {
     this._fillGen = 0;
     this._needCatchUp = this._lastSeq !== null;
     this._knownLatest = 0;
+    this._startOpen = false; // the start came from latest_seq and nothing was handed on yet
     this._sleep = null;
     this._stats = { delivered: 0, duplicates: 0, gaps: 0, buffered: 0 };
   }
@@ -969,6 +970,13 @@ export class Room extends Emitter {
 
   _onSequenced(m) {
     if (this._state === 'left') return;
+    if (this._startOpen && this._lastSeq !== null && m.seq <= this._lastSeq && m.seq > 0) {
+      // Nothing handed on yet since a first join started the room at its latest seq: a
+      // message received now was sequenced around the join (perhaps published by this very
+      // client once join() resolved) and is delivered; the room starts just before it, and
+      // history fills up to where the start was.
+      this._lastSeq = m.seq - 1;
+    }
     if (this._lastSeq !== null && m.seq <= this._lastSeq) {
       this._stats.duplicates++;
       return;
@@ -980,15 +988,17 @@ export class Room extends Emitter {
     }
     if (!this._filling && this._lastSeq !== null && m.seq === this._lastSeq + 1 && this._buffer.size === 0) {
       this._deliver(m);
+      if (this._lastSeq < this._knownLatest) this._fill(); // the rest up to a lowered start
       return;
     }
     if (this._buffer.has(m.seq)) this._stats.duplicates++;
     else this._buffer.set(m.seq, m);
     this._drain();
-    if (this._buffer.size && !this._filling) this._fill();
+    if ((this._buffer.size || this._lastSeq < this._knownLatest) && !this._filling) this._fill();
   }
 
   _deliver(m) {
+    this._startOpen = false;
     this._lastSeq = m.seq;
     this._buffer.delete(m.seq);
     this._stats.delivered++;
@@ -1105,6 +1115,7 @@ export class Room extends Emitter {
           // the join; messages received since the join (buffered) are newer whatever that
           // says, so it starts before the first of them at the latest.
           this._lastSeq = Math.min(page.latestSeq, this._minBuffered() - 1);
+          this._startOpen = true;
           for (const s of [...this._buffer.keys()]) if (s <= this._lastSeq) this._buffer.delete(s);
           lastProgress = Date.now();
           continue;

@@ -163,6 +163,29 @@ test('first join: a message received while the start is being asked is delivered
   client.close();
 });
 
+test('first join: own publish counted by the start but delivered after it is handed on, then what follows', async () => {
+  const { bus, client } = setup();
+  for (let i = 0; i < 3; i++) bus.sequence('r'); // 1..3 before the join
+  await client.connect();
+  bus.historyDelayMs = 40;
+  const room = await client.join('r');
+  const c = collect(room);
+  // 4 and 5 are sequenced (and counted by the start) before their live copies arrive.
+  const m4 = bus.sequence('r');
+  const m5 = bus.sequence('r');
+  await until(() => room.lastSeq === 5, 1000, 'the start');
+  bus.historyDelayMs = 0;
+  bus.broadcast(m4);
+  await until(() => c.got.length === 2, 1000, '4 and 5 (5 from history)');
+  bus.broadcast(m5); // the live copy of 5: a duplicate now
+  bus.publish('r');
+  await until(() => c.got.length === 3);
+  await tick(20);
+  assert.deepEqual(c.seqs(), [4, 5, 6]);
+  assert.equal(c.gaps.length, 0);
+  client.close();
+});
+
 test('join with sinceSeq delivers the history after it first, then live messages', async () => {
   const { bus, client } = setup();
   for (let i = 0; i < 5; i++) bus.sequence('r');
