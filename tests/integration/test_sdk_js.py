@@ -152,6 +152,7 @@ async def send_all(senders, room, total, pace, at=None):
     Returns the payloads acknowledged."""
     at = at or {}
     acked = []
+    refused = []
 
     async def run(k, s):
         ids = []
@@ -165,8 +166,12 @@ async def send_all(senders, room, total, pace, at=None):
             r = await s.reply(f"x{n}")
             if r.event.type == "ack":
                 acked.append(f"p{k}-{n}")
+            else:
+                refused.append((n, r.event.type, r.event.data[:200]))
 
     await asyncio.gather(*(run(k, s) for k, s in enumerate(senders)))
+    if refused:
+        print(f"\n{len(refused)} refused, first ones: {refused[:5]}")
     return acked
 
 
@@ -197,7 +202,7 @@ class ShieldRestart(SdkCase):
         self.assertEqual(len(checks["own"]), own)
         self.assertEqual([m["user"] for m in checks["members"]], ["sdk"])
         self.assertEqual(checks["history"], [[1, "sdk-0", checks["own"][0]], [2, "sdk-1", checks["own"][1]]])
-        self.assertEqual(checks["latestSeq"], own)
+        self.assertIn(checks["latestSeq"], range(2, own + 1))  # the Brain commits after it publishes
         senders = [await Sender.open(self.shield_b, f"s{k}", room) for k in range(2)]
         timeline = {}
 
@@ -206,6 +211,7 @@ class ShieldRestart(SdkCase):
             timeline["killed"] = time.monotonic()
 
         async def restart():
+            os.makedirs(self.shield_a.dir, exist_ok=True)  # kept by kill(); recreated if /tmp was swept
             await asyncio.to_thread(self.shield_a.start)
             timeline["restarted"] = time.monotonic()
 
@@ -290,7 +296,7 @@ class TokenRefresh(SdkCase):
     async def test_the_connection_outlives_its_tokens(self):
         # [auth] leeway_s is 0: without refresh the Shield closes with 4001 after 3 s.
         sub = await Subscriber.start(self.shield, "refresh", ARQ_TOKEN_TTL_S=3,
-                                     ARQ_REFRESH_BEFORE_MS=1500, ARQ_RUN_MS=8000, ARQ_OWN=1)
+                                     ARQ_REFRESH_BEFORE_MS=1500, ARQ_EXPECT=2, ARQ_OWN=1)
         self.addCleanup(sub.kill)
         sender = await Sender.open(self.shield, "s0", "refresh")
         await asyncio.sleep(7)  # two token lifetimes later
