@@ -360,6 +360,7 @@ class Client:
         reader = loop.create_task(self._read(conn))
         refresher = loop.create_task(self._refresh_loop(conn, token, obtained))
         setup = loop.create_task(self._rejoin(conn))
+        code, reason = CONNECTION_LOST, "client stopped"
         try:
             code, reason = await asyncio.shield(reader)
         except asyncio.CancelledError:
