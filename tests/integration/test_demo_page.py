@@ -32,9 +32,10 @@ class DemoPage(unittest.TestCase):
         self.addCleanup(self.nats.stop)
         self.redis = RedisServer().start()
         self.addCleanup(self.redis.stop)
+        # A crashed Shield's members go 2 s after its last heartbeat: beat well within that.
         self.brain = Brain(self.nats.url, self.redis.url, expiry_s=2).start()
         self.addCleanup(self.brain.stop)
-        self.shield = Shield(self.nats.url).start()
+        self.shield = Shield(self.nats.url, extra_toml="[shield]\nheartbeat_interval_ms = 500\n").start()
         self.addCleanup(self.shield.stop)
         self.shield.wait_ready()
 
