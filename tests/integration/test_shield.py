@@ -62,7 +62,7 @@ class HttpEndpoints(ShieldTestCase):
         status, page = self.shield.http("/")
         self.assertEqual(status, 200)
         self.assertIn("<title>ArqonBus demo</title>", page)
-        self.assertIn("new WebSocket(", page)
+        self.assertIn('<script type="module" src="demo/app.js">', page)
         self.assertEqual(self.shield.http("/healthz", method="POST")[0], 405)
 
     async def test_malformed_request_says_why(self):
