@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
+
 /* ---- the arena ----
  *
  * Blocks are malloc'd with a small header and bumped through. When the newest block has no
@@ -258,93 +260,6 @@ static const field_t signal_fields[] = {
 
 static bool is_oneof(kind_t k) { return k == K_CMD || k == K_EVENT || k == K_SIGNAL; }
 
-/* ---- base64 ---- */
-
-static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* The value of a digit, or -1. `*alphabet` remembers whether the value has used the
- * standard (1) or the URL-safe (2) digits 62 and 63, so that a mixture is refused. */
-static int b64_digit(unsigned char c, int *alphabet) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  int std = c == '+' ? 62 : c == '/' ? 63 : -1;
-  int url = c == '-' ? 62 : c == '_' ? 63 : -1;
-  if (std >= 0 && *alphabet != 2) {
-    *alphabet = 1;
-    return std;
-  }
-  if (url >= 0 && *alphabet != 1) {
-    *alphabet = 2;
-    return url;
-  }
-  return -1;
-}
-
-/* Decodes standard or URL-safe base64 (one alphabet per value), padding optional but
- * correct when present. `out` needs room for len / 4 * 3 + 3 bytes. Returns the decoded
- * length, or -1. Like the reference implementations, bits below the last whole byte are
- * ignored rather than required to be zero. */
-static long b64_decode(const char *s, size_t len, uint8_t *out) {
-  size_t n = len;
-  size_t pad = 0;
-  while (n > 0 && s[n - 1] == '=' && pad < 2) {
-    n--;
-    pad++;
-  }
-  if (pad && len % 4 != 0)
-    return -1;
-  if (n % 4 == 1) /* six bits cannot end a byte */
-    return -1;
-  int alphabet = 0;
-  size_t o = 0;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; i++) {
-    int d = b64_digit((unsigned char)s[i], &alphabet);
-    if (d < 0)
-      return -1;
-    acc = (acc << 6 | (uint32_t)d) & 0xffffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (uint8_t)(acc >> bits);
-    }
-  }
-  return (long)o;
-}
-
-static void b64_append(arq_buf_t *b, const uint8_t *p, size_t len) {
-  arq_buf_reserve(b, (len + 2) / 3 * 4);
-  char q[4];
-  size_t i = 0;
-  for (; i + 3 <= len; i += 3) {
-    uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-    q[0] = b64_std[v >> 18];
-    q[1] = b64_std[v >> 12 & 63];
-    q[2] = b64_std[v >> 6 & 63];
-    q[3] = b64_std[v & 63];
-    arq_buf_append(b, q, 4);
-  }
-  if (len - i == 1) {
-    uint32_t v = (uint32_t)p[i] << 16;
-    q[0] = b64_std[v >> 18];
-    q[1] = b64_std[v >> 12 & 63];
-    q[2] = q[3] = '=';
-    arq_buf_append(b, q, 4);
-  } else if (len - i == 2) {
-    uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-    q[0] = b64_std[v >> 18];
-    q[1] = b64_std[v >> 12 & 63];
-    q[2] = b64_std[v >> 6 & 63];
-    q[3] = '=';
-    arq_buf_append(b, q, 4);
-  }
-}
-
 /* ---- decoding ---- */
 
 typedef struct {
@@ -403,8 +318,8 @@ static int get_bytes(decoder_t *d, const field_t *f, const arq_json_value_t *v,
   if (!s)
     return bad(d, v, "field \"%s\": expected a base64 string, got %s", f->name,
                arq_json_type_name(arq_json_type(v)));
-  uint8_t *buf = arq_envelope_arena_alloc(d->arena, n / 4 * 3 + 3);
-  long got = b64_decode(s, n, buf);
+  uint8_t *buf = arq_envelope_arena_alloc(d->arena, ARQ_BASE64_DECODED_CAP(n));
+  long got = arq_base64_decode(s, n, buf);
   if (got < 0)
     return bad(d, v, "field \"%s\": invalid base64", f->name);
   out->data = got ? buf : NULL;
@@ -613,7 +528,7 @@ static void put_bytes(arq_json_writer_t *w, const field_t *f, const ProtobufCBin
     return;
   put_key(w, f);
   arq_json_w_raw(w, "\"", 1);
-  b64_append(w->out, b->data, b->len);
+  arq_base64_append(w->out, b->data, b->len);
   arq_buf_putc(w->out, '"');
 }
 

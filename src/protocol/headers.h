@@ -18,6 +18,7 @@
 #define ARQ_HEADER_SHADOW "x-arqon-shadow"
 #define ARQ_HEADER_PEER "x-arqon-peer" /* handshake policies: the client's address */
 #define ARQ_HEADER_ROOM "x-arqon-room" /* message policies: the room a message names */
+#define ARQ_HEADER_ORIGIN "x-arqon-origin" /* "api": a request of the server API, not a client's */
 #define ARQ_HEADER_MSG_ID "Nats-Msg-Id" /* JetStream's deduplication id */
 
 /** Names the server stamps or NATS interprets (`x-arqon-*`, `traceparent`, `nats-*`, any

@@ -6,6 +6,14 @@
 
 #define ERROR_REASON_MAX 512
 
+bool arq_event_type_reserved(const char *type) {
+  static const char *const reserved[] = {"ack", "error", "welcome", "pong", "history"};
+  for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+    if (!strcmp(type, reserved[i]))
+      return true;
+  return !strncmp(type, "presence.", 9);
+}
+
 void arq_payload_error(arq_buf_t *b, int code, const char *reason) {
   size_t len = strlen(reason);
   if (len > ERROR_REASON_MAX) {

@@ -6,9 +6,15 @@
 #ifndef ARQ_PROTOCOL_PAYLOADS_H
 #define ARQ_PROTOCOL_PAYLOADS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/buf.h"
+
+/** SPEC section 10: the types of the events the server sends (`ack`, `error`, `welcome`,
+ *  `pong`, `history`, `presence.*`). A member must be able to trust that an "ack" or a
+ *  "presence.join" came from the server, so nobody else may send one. */
+bool arq_event_type_reserved(const char *type);
 
 /** {"code":N,"reason":"..."} (SPEC section 3), the data of every `error` event, from the
  *  Shield and the Brain alike. The reason may quote client input: it is escaped, ill-formed

@@ -23,6 +23,10 @@ int arq_subject_audit(char *out, size_t cap, const char *tenant) {
   return snprintf(out, cap, "sys.audit.%s", tenant);
 }
 
+int arq_subject_disconnect(char *out, size_t cap, const char *tenant, const char *user) {
+  return snprintf(out, cap, "sys.shield.disconnect.%s.%s", tenant, user);
+}
+
 int arq_subject_shadow(char *out, size_t cap, const char *subject) {
   return snprintf(out, cap, "shadow.%s", subject);
 }
@@ -71,6 +75,13 @@ bool arq_subject_parse_heartbeat(const char *subject, char *node) {
   if (!p || !(p = take_id(p, '.', node)))
     return false;
   return !strcmp(p, ".hb");
+}
+
+bool arq_subject_parse_disconnect(const char *subject, char *tenant, char *user) {
+  const char *p = after(subject, "sys.shield.disconnect.");
+  if (!p || !(p = take_id(p, '.', tenant)))
+    return false;
+  return take_id(p + 1, '\0', user) != NULL;
 }
 
 bool arq_subject_parse_egress(const char *subject, arq_egress_kind_t *kind, char *tenant,

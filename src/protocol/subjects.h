@@ -7,6 +7,7 @@
  *   out.t.<tenant>.c.<node>.<conn>   to one connection
  *   sys.brain.<tenant>.<command>     join/leave notices, presence/history requests
  *   sys.shield.<node>.hb             a Shield's heartbeat
+ *   sys.shield.disconnect.<tenant>.<user>   close every connection of a user (server API)
  *   sys.audit.<tenant>               the audit trail
  *   shadow.<subject>                 a mirrored copy
  *
@@ -35,6 +36,7 @@
 #define ARQ_SUBJECTS_HISTORY_REQUESTS "sys.brain.*.history"
 #define ARQ_SUBJECTS_HEARTBEATS "sys.shield.*.hb"
 #define ARQ_SUBJECTS_AUDIT "sys.audit.>"
+#define ARQ_SUBJECTS_DISCONNECTS "sys.shield.disconnect.*.*"
 
 /* Builders: like snprintf, they return the length the subject has (>= cap: cut). */
 int arq_subject_ingress(char *out, size_t cap, const char *tenant, const char *room);
@@ -42,6 +44,7 @@ int arq_subject_room(char *out, size_t cap, const char *tenant, const char *room
 int arq_subject_brain(char *out, size_t cap, const char *tenant, const char *command);
 int arq_subject_heartbeat(char *out, size_t cap, const char *node);
 int arq_subject_audit(char *out, size_t cap, const char *tenant);
+int arq_subject_disconnect(char *out, size_t cap, const char *tenant, const char *user);
 int arq_subject_shadow(char *out, size_t cap, const char *subject);
 /** out.t.*.c.<node>.*: every connection of one Shield node. */
 int arq_subject_node_conns(char *out, size_t cap, const char *node);
@@ -53,6 +56,7 @@ typedef enum { ARQ_EGRESS_ROOM, ARQ_EGRESS_USER, ARQ_EGRESS_CONN } arq_egress_ki
 bool arq_subject_parse_ingress(const char *subject, char *tenant, char *room);
 bool arq_subject_parse_brain(const char *subject, char *tenant, char *command);
 bool arq_subject_parse_heartbeat(const char *subject, char *node);
+bool arq_subject_parse_disconnect(const char *subject, char *tenant, char *user);
 /** out.t.<tenant>.r|u.<name> or out.t.<tenant>.c.<node>.<name>; `node` is filled for
  *  connections only (and may be NULL otherwise). */
 bool arq_subject_parse_egress(const char *subject, arq_egress_kind_t *kind, char *tenant,

@@ -237,20 +237,10 @@ static void too_large(const reply_ctx_t *r, const Arqon__V1__Envelope *e, const 
   refuse(r, e, 413, "too_large", "message too large for the spine (NATS max_payload)");
 }
 
-/* SPEC section 10: the types of the events the server sends. A member must be able to
- * trust that an "ack" or a "presence.join" came from the server. */
-static bool reserved_event_type(const char *type) {
-  static const char *const reserved[] = {"ack", "error", "welcome", "pong", "history"};
-  for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-    if (!strcmp(type, reserved[i]))
-      return true;
-  return !strncmp(type, "presence.", 9);
-}
-
 static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t received_ns) {
   arq_conn_t *c = r->c;
   const char *type = e->event->type ? e->event->type : "";
-  if (reserved_event_type(type)) {
+  if (arq_event_type_reserved(type)) {
     refuse(r, e, 400, "reserved_type", "this event type is reserved for the server");
     return;
   }

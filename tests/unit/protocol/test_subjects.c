@@ -24,6 +24,8 @@ static void subjects_are_built_as_the_spec_names_them(void **state) {
   assert_string_equal(s, "sys.shield.edge-1.hb");
   arq_subject_audit(s, sizeof s, "T1");
   assert_string_equal(s, "sys.audit.T1");
+  arq_subject_disconnect(s, sizeof s, "T1", "bob");
+  assert_string_equal(s, "sys.shield.disconnect.T1.bob");
   arq_subject_shadow(s, sizeof s, "in.t.T1.r.lobby");
   assert_string_equal(s, "shadow.in.t.T1.r.lobby");
   arq_subject_node_conns(s, sizeof s, "edge-1");
@@ -61,6 +63,14 @@ static void subjects_are_read_into_valid_ids(void **state) {
   assert_false(arq_subject_parse_heartbeat("sys.shield.edge-1.hb.x", n));
   assert_false(arq_subject_parse_heartbeat("sys.shield.e.dge.hb", n));
   assert_false(arq_subject_parse_heartbeat("sys.shield..hb", n));
+
+  assert_true(arq_subject_parse_disconnect("sys.shield.disconnect.T1.bob", t, r));
+  assert_string_equal(t, "T1");
+  assert_string_equal(r, "bob");
+  assert_false(arq_subject_parse_disconnect("sys.shield.disconnect.T1", t, r));
+  assert_false(arq_subject_parse_disconnect("sys.shield.disconnect.T1.bob.x", t, r));
+  assert_false(arq_subject_parse_disconnect("sys.shield.disconnect.T1.", t, r));
+  assert_false(arq_subject_parse_disconnect("sys.shield.disconnect.hb", t, r));
 
   arq_egress_kind_t kind;
   assert_true(arq_subject_parse_egress("out.t.a-b.r.c_d", &kind, t, NULL, r));
