@@ -360,6 +360,14 @@ static const key_spec_t nats_keys[] = {
     BOOL("send_asap", nats.send_asap),
     END};
 
+static const key_spec_t api_keys[] = {
+    STR("keys_file", api.keys_file, check_nonempty),
+    INT("max_body_bytes", api.max_body_bytes, 64, 64 << 20),
+    INT("max_queued", api.max_queued, 1, 1 << 20),
+    INT("publish_timeout_ms", api.publish_timeout_ms, 10, 60000),
+    INT("disconnect_wait_ms", api.disconnect_wait_ms, 10, 10000),
+    END};
+
 static const key_spec_t valkey_keys[] = {STR("url", valkey.url, check_redis_url), END};
 
 static const key_spec_t brain_keys[] = {
@@ -414,7 +422,7 @@ static const key_spec_t root_keys[] = {
     STR("log_format", log.format, check_log_format),
     SECTION("shield", shield_keys), SECTION("auth", auth_keys),   SECTION("nats", nats_keys),
     SECTION("valkey", valkey_keys), SECTION("brain", brain_keys), SECTION("log", log_keys),
-    SECTION("platform", platform_keys), END};
+    SECTION("platform", platform_keys), SECTION("api", api_keys), END};
 
 /* ---- the walk ---- */
 
@@ -618,6 +626,10 @@ void arq_config_defaults(arq_config_t *cfg) {
   static const char *const hs256[] = {"HS256"};
   strlist_set(&cfg->auth.algorithms, hs256, 1);
   cfg->auth.leeway_s = 0;
+  cfg->api.max_body_bytes = 1 << 20;
+  cfg->api.max_queued = 1024;
+  cfg->api.publish_timeout_ms = 2000;
+  cfg->api.disconnect_wait_ms = 250;
   cfg->nats.url = xstrdup("nats://127.0.0.1:4222");
   cfg->nats.send_asap = true;
   cfg->valkey.url = xstrdup("redis://127.0.0.1:6379");

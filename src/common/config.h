@@ -84,6 +84,13 @@ typedef struct {
     bool send_asap; /* write each publish at once (latency) instead of batching (CPU) */
   } nats;
   struct {
+    char *keys_file;          /* "<key> <tenant>" or "<key> *" per line; NULL: the API answers 401 */
+    int64_t max_body_bytes;   /* a request's JSON body */
+    int64_t max_queued;       /* requests accepted and not yet answered, on the node */
+    int64_t publish_timeout_ms; /* wait for the ingress stream's acknowledgement */
+    int64_t disconnect_wait_ms; /* how long /api/disconnect collects the Shields' counts */
+  } api;
+  struct {
     char *url;
   } valkey;
   struct {

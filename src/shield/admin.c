@@ -1,6 +1,5 @@
 #include "shield/admin.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "policy/abi.h"
 #include "protocol/payloads.h"
 #include "registry/schema.h"
+#include "shield/http_jobs.h"
 #include "shield/shield.h"
 #include "spine/kv.h"
 
@@ -24,9 +24,7 @@ typedef enum { KIND_POLICIES, KIND_SCHEMAS } kind_t;
 typedef enum { OP_LIST, OP_GET, OP_PUT, OP_DELETE } op_t;
 
 typedef struct job {
-  struct job *next;
-  arq_task_t task; /* posts the answer back to the worker */
-  arq_conn_t *conn;
+  arq_http_job_t base;
   kind_t kind;
   op_t op;
   char key[256];
@@ -34,50 +32,27 @@ typedef struct job {
   char message[256]; /* schemas: the type the set must contain, optional */
   uint8_t *body;
   size_t body_len;
-  bool keep_alive;
-  /* the answer */
-  int status;
-  const char *content_type;
-  arq_buf_t reply;
 } job_t;
+
+/* Admin requests in flight on the node; beyond, 503. */
+#define ADMIN_MAX_QUEUED 64
 
 struct arq_admin {
   arq_shield_t *shield;
-  pthread_t thread;
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  job_t *head, *tail;
-  bool stopping;
-  natsConnection *nc;
+  arq_http_jobs_t *jobs;
+  natsConnection *nc; /* the job thread's */
 };
 
-/* ---- answers ---- */
-
 static void answer(job_t *j, int status, const char *content_type, const void *body, size_t len) {
-  j->status = status;
-  j->content_type = content_type;
-  arq_buf_reset(&j->reply);
-  arq_buf_append(&j->reply, body, len);
+  arq_http_job_answer(&j->base, status, content_type, body, len);
 }
 
-static void answer_error(job_t *j, int status, const char *error, const char *details) {
-  arq_buf_t b;
-  arq_buf_init(&b);
-  arq_payload_http_error(&b, error, details);
-  answer(j, status, "application/json", b.data, b.len);
-  arq_buf_free(&b);
+static void answer_error(job_t *j, int status, const char *details) {
+  arq_http_job_error(&j->base, status, details);
 }
 
-static void deliver(arq_loop_t *loop, arq_task_t *task) {
-  job_t *j = task->data;
-  arq_conn_t *c = j->conn;
-  if (c->state == CONN_HTTP) {
-    arq_http_reply(c, j->status, j->content_type, j->reply.data, j->reply.len, j->keep_alive, NULL);
-    if (c->state == CONN_HTTP)
-      arq_conn_resume(c);
-  }
-  arq_conn_job_done(c);
-  arq_buf_free(&j->reply);
+static void release(arq_http_job_t *base) {
+  job_t *j = (job_t *)base;
   free(j->body);
   free(j);
 }
@@ -92,15 +67,15 @@ static int prepare_schema(arq_admin_t *a, job_t *j, arq_buf_t *store) {
   size_t plain_len = 0;
   bool gz = j->body_len >= 2 && j->body[0] == 0x1f && j->body[1] == 0x8b;
   if (gz && arq_schema_gunzip(j->body, j->body_len, limit, &plain, &plain_len, &err)) {
-    answer_error(j, 400, "Bad Request", err.message);
+    answer_error(j, 400, err.message);
     return -1;
   }
   arq_schema_t *s = NULL;
   int rc = arq_schema_load(gz ? plain : j->body, gz ? plain_len : j->body_len, limit, &s, &err);
   if (rc) {
-    answer_error(j, 400, "Bad Request", err.message);
+    answer_error(j, 400, err.message);
   } else if (j->message[0] && !arq_schema_find_message(s, j->message)) {
-    answer_error(j, 400, "Bad Request", "the set has no such message type");
+    answer_error(j, 400, "the set has no such message type");
     rc = -1;
   } else if (gz) {
     arq_buf_append(store, j->body, j->body_len);
@@ -108,7 +83,7 @@ static int prepare_schema(arq_admin_t *a, job_t *j, arq_buf_t *store) {
     uint8_t *packed = NULL;
     size_t packed_len = 0;
     if (arq_schema_gzip(j->body, j->body_len, &packed, &packed_len)) {
-      answer_error(j, 500, "Internal Server Error", "cannot compress");
+      answer_error(j, 500, "cannot compress");
       rc = -1;
     } else {
       arq_buf_append(store, packed, packed_len);
@@ -162,19 +137,19 @@ static void list(job_t *j, kvStore *kv) {
   arq_buf_free(&b);
 }
 
-static void serve(arq_admin_t *a, job_t *j) {
+static void serve_job(arq_admin_t *a, job_t *j) {
   const arq_config_t *cfg = a->shield->cfg;
   char err[256];
   if (!a->nc && arq_nats_connect(cfg, "arqon-shield admin", 2000, &a->nc, err, sizeof err) != NATS_OK) {
     a->nc = NULL;
-    answer_error(j, 503, "Service Unavailable", err);
+    answer_error(j, 503, err);
     return;
   }
   const char *bucket = j->kind == KIND_POLICIES ? cfg->platform.overseer.kv_bucket : cfg->platform.registry.kv_bucket;
   jsCtx *js = NULL;
   kvStore *kv = NULL;
   if (arq_kv_open(a->nc, bucket, true, &js, &kv, err, sizeof err) != NATS_OK) {
-    answer_error(j, 503, "Service Unavailable", err);
+    answer_error(j, 503, err);
     return;
   }
   kvEntry *e = NULL;
@@ -190,14 +165,14 @@ static void serve(arq_admin_t *a, job_t *j) {
       answer(j, 200, j->kind == KIND_POLICIES ? "application/wasm" : "application/gzip",
              kvEntry_Value(e), (size_t)kvEntry_ValueLen(e));
     else
-      answer_error(j, 404, "Not Found", "no such key");
+      answer_error(j, 404, "no such key");
     kvEntry_Destroy(e);
     break;
   case OP_DELETE:
     if (kvStore_Get(&e, kv, j->key) != NATS_OK) {
-      answer_error(j, 404, "Not Found", "no such key");
+      answer_error(j, 404, "no such key");
     } else if (kvStore_Delete(kv, j->key) != NATS_OK) {
-      answer_error(j, 503, "Service Unavailable", nats_GetLastError(NULL));
+      answer_error(j, 503, nats_GetLastError(NULL));
     } else {
       answer(j, 200, "application/json", "{\"deleted\":true}", 16);
     }
@@ -208,7 +183,7 @@ static void serve(arq_admin_t *a, job_t *j) {
     if (j->kind == KIND_POLICIES) {
       why = arq_policy_abi_check(j->body, j->body_len);
       if (why)
-        answer_error(j, 400, "Bad Request", why);
+        answer_error(j, 400, why);
       else
         arq_buf_append(&store, j->body, j->body_len);
     } else if (prepare_schema(a, j, &store)) {
@@ -217,7 +192,7 @@ static void serve(arq_admin_t *a, job_t *j) {
     if (why)
       break;
     if (kvStore_Put(&rev, kv, j->key, store.data, (int)store.len) != NATS_OK) {
-      answer_error(j, 503, "Service Unavailable", nats_GetLastError(NULL));
+      answer_error(j, 503, nats_GetLastError(NULL));
       break;
     }
     arq_buf_t body;
@@ -237,29 +212,18 @@ static void serve(arq_admin_t *a, job_t *j) {
   jsCtx_Destroy(js);
 }
 
-static void *admin_main(void *arg) {
-  arq_admin_t *a = arg;
-  pthread_mutex_lock(&a->lock);
-  for (;;) {
-    while (!a->head && !a->stopping)
-      pthread_cond_wait(&a->cond, &a->lock);
-    job_t *j = a->head;
-    if (!j)
-      break; /* stopping and nothing queued */
-    a->head = j->next;
-    if (!a->head)
-      a->tail = NULL;
-    pthread_mutex_unlock(&a->lock);
-    serve(a, j);
-    arq_loop_post(j->conn->w->loop, &j->task);
-    pthread_mutex_lock(&a->lock);
-  }
-  pthread_mutex_unlock(&a->lock);
+static bool serve(arq_http_job_t *base, void *ctx) {
+  serve_job(ctx, (job_t *)base);
+  return false; /* answered */
+}
+
+static void close_nats(void *ctx) {
+  arq_admin_t *a = ctx;
   if (a->nc) {
     natsConnection_Close(a->nc);
     natsConnection_Destroy(a->nc);
+    a->nc = NULL;
   }
-  return NULL;
 }
 
 arq_admin_t *arq_admin_start(arq_shield_t *s) {
@@ -267,9 +231,7 @@ arq_admin_t *arq_admin_start(arq_shield_t *s) {
   if (!a)
     arq_oom("admin");
   a->shield = s;
-  pthread_mutex_init(&a->lock, NULL);
-  pthread_cond_init(&a->cond, NULL);
-  if (pthread_create(&a->thread, NULL, admin_main, a)) {
+  if (!(a->jobs = arq_http_jobs_start("admin", ADMIN_MAX_QUEUED, a, close_nats))) {
     free(a);
     return NULL;
   }
@@ -279,13 +241,7 @@ arq_admin_t *arq_admin_start(arq_shield_t *s) {
 void arq_admin_stop(arq_admin_t *a) {
   if (!a)
     return;
-  pthread_mutex_lock(&a->lock);
-  a->stopping = true;
-  pthread_cond_signal(&a->cond);
-  pthread_mutex_unlock(&a->lock);
-  pthread_join(a->thread, NULL);
-  pthread_cond_destroy(&a->cond);
-  pthread_mutex_destroy(&a->lock);
+  arq_http_jobs_stop(a->jobs);
   free(a);
 }
 
@@ -473,20 +429,11 @@ void arq_admin_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t 
     memcpy(j->body, body, len);
     j->body_len = len;
   }
-  j->conn = c;
-  j->keep_alive = r->keep_alive;
-  j->task.cb = deliver;
-  j->task.data = j;
-  arq_buf_init(&j->reply);
-  c->admin.pending_jobs++;
-  c->admin.busy = true;
-  arq_admin_t *a = s->admin;
-  pthread_mutex_lock(&a->lock);
-  if (a->tail)
-    a->tail->next = j;
-  else
-    a->head = j;
-  a->tail = j;
-  pthread_cond_signal(&a->cond);
-  pthread_mutex_unlock(&a->lock);
+  j->base.run = serve;
+  j->base.release = release;
+  j->base.keep_alive = r->keep_alive;
+  if (!arq_http_jobs_submit(s->admin->jobs, c, &j->base)) {
+    release(&j->base);
+    refuse(c, 503, "too many admin requests in progress");
+  }
 }

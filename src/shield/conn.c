@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "shield/admin.h"
+#include "shield/api.h"
 #include "shield/shield.h"
 #include "shield/tls.h"
 
@@ -439,26 +440,30 @@ static void refuse_preauth(arq_conn_t *c, arq_preauth_t why, int status, const c
   arq_http_reply_error(c, status, arq_http_status_reason(status), details);
 }
 
-/* Only the admin API takes bodies, and only from a caller its token allows: the head is
- * authorized before a byte of the body is kept. Returns 1 to wait for more input, 0 when
- * the body may be handed over (or there is none), -1 when refused. */
-static int admin_body(arq_conn_t *c, const arq_http_request_t *req, size_t head_len,
-                      size_t *body_len) {
+/* Only the admin API and the server API take bodies, and only from a caller its token or
+ * key allows: the head is authorized before a byte of the body is kept. Returns 1 to wait
+ * for more input, 0 when the body may be handed over (or there is none), -1 when refused. */
+static int request_body(arq_conn_t *c, const arq_http_request_t *req, size_t head_len,
+                        size_t *body_len) {
   const arq_config_t *cfg = c->w->shield->cfg;
   *body_len = req->content_length > 0 ? (size_t)req->content_length : 0;
-  bool admin_here = (!cfg->shield.admin_listen || c->http.admin_port) && req->path_len >= 7 &&
-                    !memcmp(req->path, "/admin/", 7);
-  if (!*body_len || !admin_here) {
+  bool here = !cfg->shield.admin_listen || c->http.admin_port;
+  bool admin = here && req->path_len >= 7 && !memcmp(req->path, "/admin/", 7);
+  bool api = here && req->path_len >= 5 && !memcmp(req->path, "/api/", 5);
+  if (!*body_len || !(admin || api)) {
     *body_len = 0; /* refused by the router without reading it */
     return 0;
   }
-  if (*body_len > (size_t)cfg->shield.admin_max_body_bytes) {
-    arq_http_reply_error(c, 413, "Payload Too Large", "body larger than shield.admin_max_body_bytes");
+  size_t limit = (size_t)(admin ? cfg->shield.admin_max_body_bytes : cfg->api.max_body_bytes);
+  if (*body_len > limit) {
+    arq_http_reply_error(c, 413, "Payload Too Large",
+                         admin ? "body larger than shield.admin_max_body_bytes" : "body larger than api.max_body_bytes");
     return -1;
   }
   if (!c->http.body_authorized) {
     const char *why = "";
-    int status = arq_admin_authorize_head(c, req, &why);
+    int status = admin ? arq_admin_authorize_head(c, req, &why)
+                       : arq_api_authorize_head(c->w->shield->api, req, &why);
     if (status) {
       arq_http_reply_error(c, status, arq_http_status_reason(status), why);
       return -1;
@@ -490,7 +495,7 @@ static int process_http(arq_conn_t *c) {
       return -1;
     }
     size_t body_len;
-    int wait = admin_body(c, &req, (size_t)r, &body_len);
+    int wait = request_body(c, &req, (size_t)r, &body_len);
     if (wait)
       return wait > 0 ? 0 : -1;
     c->http.body_authorized = false;

@@ -55,6 +55,12 @@ static size_t pair_key(char *key, const char *a, const char *b) {
   return la + 1 + lb;
 }
 
+arq_members_t *arq_egress_user(arq_worker_t *w, const char *tenant, const char *user) {
+  char key[2 * ARQ_ID_MAX_LEN + 2];
+  size_t klen = pair_key(key, tenant, user);
+  return arq_strmap_get(&w->users, key, klen);
+}
+
 static void map_add(arq_strmap_t *map, const char *tenant, const char *name, arq_conn_t *c) {
   char key[2 * ARQ_ID_MAX_LEN + 2];
   size_t klen = pair_key(key, tenant, name);

@@ -18,6 +18,9 @@ void arq_egress_deliver(arq_shield_t *s, arq_target_kind_t kind, const char *ten
 /** Frees the NATS threads' frame pools: after NATS is closed and the workers are done. */
 void arq_egress_free_pools(void);
 
+/** The local connections of a user on worker w (NULL: none). On w's thread. */
+arq_members_t *arq_egress_user(arq_worker_t *w, const char *tenant, const char *user);
+
 void arq_members_add(arq_members_t *m, arq_conn_t *c);
 bool arq_members_remove(arq_members_t *m, arq_conn_t *c);
 

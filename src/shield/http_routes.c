@@ -12,6 +12,7 @@
 #include "protocol/headers.h"
 #include "protocol/payloads.h"
 #include "shield/admin.h"
+#include "shield/api.h"
 #include "shield/audit.h"
 #include "shield/demo_page.h"
 #include "shield/nats_link.h"
@@ -96,17 +97,22 @@ static bool origin_allowed(const arq_config_t *cfg, const arq_http_header_t *ori
   return false;
 }
 
-bool arq_http_bearer(const arq_http_request_t *r, char *out, size_t cap) {
+bool arq_http_credentials(const arq_http_request_t *r, const char *scheme, char *out, size_t cap) {
   out[0] = '\0';
   const arq_http_header_t *h = arq_http_header(r, "Authorization");
-  if (!h || h->value_len <= 7 || strncasecmp(h->value, "Bearer ", 7))
+  size_t sl = strlen(scheme);
+  if (!h || h->value_len <= sl + 1 || strncasecmp(h->value, scheme, sl) || h->value[sl] != ' ')
     return false;
-  size_t n = h->value_len - 7;
+  size_t n = h->value_len - sl - 1;
   if (n < cap) {
-    memcpy(out, h->value + 7, n);
+    memcpy(out, h->value + sl + 1, n);
     out[n] = '\0';
   }
   return true;
+}
+
+bool arq_http_bearer(const arq_http_request_t *r, char *out, size_t cap) {
+  return arq_http_credentials(r, "Bearer", out, cap);
 }
 
 /* The token from `Authorization: Bearer` or `?token=`; "" when neither. */
@@ -246,6 +252,10 @@ int arq_http_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t *b
   bool admin_elsewhere = cfg->shield.admin_listen && !c->http.admin_port;
   if (!admin_elsewhere && r->path_len >= 7 && !memcmp(r->path, "/admin/", 7)) {
     arq_admin_handle(c, r, body, body_len);
+    return c->state == CONN_CLOSED || c->out.close_after_flush ? -1 : 0;
+  }
+  if (!admin_elsewhere && r->path_len >= 5 && !memcmp(r->path, "/api/", 5)) {
+    arq_api_handle(c, r, body, body_len);
     return c->state == CONN_CLOSED || c->out.close_after_flush ? -1 : 0;
   }
   if (r->content_length > 0) {

@@ -13,6 +13,9 @@ int arq_http_handle(arq_conn_t *c, const arq_http_request_t *req, const uint8_t 
 void arq_http_reply(arq_conn_t *c, int status, const char *content_type, const char *body,
                     size_t len, bool keep_alive, const char *extra_headers);
 void arq_http_reply_error(arq_conn_t *c, int status, const char *error, const char *details);
+/** The credentials of an `Authorization: <scheme> <credentials>` header (scheme compared
+ *  case-insensitively) into out ("" when longer than cap). False without such a header. */
+bool arq_http_credentials(const arq_http_request_t *r, const char *scheme, char *out, size_t cap);
 /** The token of an `Authorization: Bearer` header into out ("" when longer than cap).
  *  False when the request has no such header. */
 bool arq_http_bearer(const arq_http_request_t *r, char *out, size_t cap);

@@ -12,6 +12,7 @@
 #include "common/strmap.h"
 #include "protocol/headers.h"
 #include "protocol/subjects.h"
+#include "shield/disconnect.h"
 #include "shield/shield.h"
 #include "spine/kv.h"
 
@@ -29,7 +30,7 @@ typedef struct {
 struct arq_link {
   arq_shield_t *shield;
   natsConnection *nc;
-  natsSubscription *user_sub, *conn_sub, *inbox_sub;
+  natsSubscription *user_sub, *conn_sub, *inbox_sub, *disconnect_sub;
   char inbox[64];
   atomic_bool connected;
   atomic_bool ever_connected;
@@ -94,6 +95,16 @@ static void on_direct_msg(natsConnection *nc, natsSubscription *sub, natsMsg *ms
   natsMsg_Destroy(msg);
 }
 
+/* sys.shield.disconnect.<tenant>.<user>: the server API's disconnect, for every Shield. */
+static void on_disconnect_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+  arq_link_t *sp = closure;
+  char tenant[ARQ_ID_MAX_LEN + 1], user[ARQ_ID_MAX_LEN + 1];
+  if (arq_subject_parse_disconnect(natsMsg_GetSubject(msg), tenant, user))
+    arq_disconnect_user(sp->shield, tenant, user, natsMsg_GetData(msg),
+                        (size_t)natsMsg_GetDataLength(msg), natsMsg_GetReply(msg));
+  natsMsg_Destroy(msg);
+}
+
 static void on_inbox_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
   arq_link_t *sp = closure;
   const char *subject = natsMsg_GetSubject(msg);
@@ -102,6 +113,13 @@ static void on_inbox_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg
     arq_requests_on_reply(sp->shield, subject + prefix, natsMsg_IsNoResponders(msg),
                           natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
   natsMsg_Destroy(msg);
+}
+
+int arq_link_reply(arq_link_t *sp, const char *reply, const void *data, size_t len) {
+  if (!atomic_load_explicit(&sp->connected, memory_order_relaxed))
+    return ARQ_LINK_UNAVAILABLE;
+  natsStatus st = natsConnection_Publish(sp->nc, reply, data, (int)len);
+  return st == NATS_OK ? ARQ_LINK_PUBLISHED : ARQ_LINK_UNAVAILABLE;
 }
 
 const char *arq_link_inbox(const arq_link_t *sp) { return sp->inbox; }
@@ -153,6 +171,8 @@ arq_link_t *arq_link_new(arq_shield_t *s, char *err, size_t errcap) {
   arq_subject_node_conns(subject, sizeof subject, s->node_id);
   if (st == NATS_OK) st = natsConnection_Subscribe(&sp->conn_sub, sp->nc, subject, on_direct_msg, sp);
   if (st == NATS_OK) st = natsConnection_Subscribe(&sp->user_sub, sp->nc, ARQ_SUBJECTS_USERS, on_direct_msg, sp);
+  if (st == NATS_OK)
+    st = natsConnection_Subscribe(&sp->disconnect_sub, sp->nc, ARQ_SUBJECTS_DISCONNECTS, on_disconnect_msg, sp);
   snprintf(sp->inbox, sizeof sp->inbox, "_INBOX.%s.", s->instance);
   snprintf(subject, sizeof subject, "%s*", sp->inbox);
   if (st == NATS_OK) st = natsConnection_Subscribe(&sp->inbox_sub, sp->nc, subject, on_inbox_msg, sp);
@@ -175,6 +195,7 @@ void arq_link_free(arq_link_t *sp, int timeout_ms) {
     natsConnection_FlushTimeout(sp->nc, timeout_ms);
   natsSubscription_Destroy(sp->user_sub);
   natsSubscription_Destroy(sp->conn_sub);
+  natsSubscription_Destroy(sp->disconnect_sub);
   natsSubscription_Destroy(sp->inbox_sub);
   for (size_t i = 0; i < sp->rooms.cap; i++) {
     room_sub_t *r = sp->rooms.slots[i].key ? sp->rooms.slots[i].value : NULL;

@@ -49,6 +49,9 @@ enum {
 int arq_link_publish(arq_link_t *sp, const char *subject, const char *reply, const void *data,
                       size_t len, const arq_link_headers_t *h);
 
+/** Publishes `data` as is to a reply subject (no headers). Safe from any thread. */
+int arq_link_reply(arq_link_t *sp, const char *reply, const void *data, size_t len);
+
 /** The prefix of this process's reply subjects ("_INBOX.<instance>."): replies published
  *  to it are passed to arq_requests_on_reply(). */
 const char *arq_link_inbox(const arq_link_t *sp);

@@ -115,6 +115,7 @@ struct arq_shield {
   arq_overseer_t *overseer; /* NULL when policies are disabled */
   arq_schemas_t *schemas;   /* NULL when the registry is disabled */
   struct arq_admin *admin;  /* the admin API's thread */
+  struct arq_api *api;      /* the server API: keys and its thread */
   pthread_mutex_t requests_lock;
   arq_strmap_t requests; /* request number -> pending request */
   uint64_t next_request;

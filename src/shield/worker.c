@@ -23,6 +23,7 @@
 #include "protocol/subjects.h"
 #include "shield/admin.h"
 #include "shield/nats_link.h"
+#include "shield/api.h"
 #include "shield/shield.h"
 
 #define ACCEPTS_PER_EVENT 64
@@ -288,13 +289,21 @@ int arq_shield_run(arq_shield_t *s) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
 
   char err[512] = "";
+  /* Before the workers: a request to /api/ may come with the first connection. */
+  if (!(s->api = arq_api_start(s, err, sizeof err))) {
+    ARQ_LOG(ARQ_LOG_ERROR, "shield", "cannot start the server API", {"error", err});
+    return 1;
+  }
   if (start_workers(s, err, sizeof err)) {
     ARQ_LOG(ARQ_LOG_ERROR, "shield", "cannot start", {"error", err});
     free_workers(s);
+    arq_api_stop(s->api);
+    s->api = NULL;
     return 1;
   }
   s->overseer = arq_overseer_start(s);
@@ -303,7 +312,8 @@ int arq_shield_run(arq_shield_t *s) {
   ARQ_LOG(ARQ_LOG_INFO, "shield", "listening", {"addr", s->cfg->shield.listen},
           {"node", s->node_id}, {"ws_path", s->cfg->shield.ws_path});
   int sig = 0;
-  sigwait(&set, &sig);
+  while (!sigwait(&set, &sig) && sig == SIGHUP)
+    arq_api_reload_keys(s->api); /* the one setting read again without a restart */
   ARQ_LOG(ARQ_LOG_INFO, "shield", "draining", {"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"});
   atomic_store(&s->draining, true);
   for (size_t i = 0; i < s->nworkers; i++) {
@@ -328,6 +338,8 @@ int arq_shield_run(arq_shield_t *s) {
   s->schemas = NULL;
   arq_admin_stop(s->admin); /* its last answers are run with the workers' pending tasks */
   s->admin = NULL;
+  arq_api_stop(s->api);
+  s->api = NULL;
   /* No more NATS callbacks after this; then run what they handed to the workers. */
   arq_link_free(s->link, 2000);
   s->link = NULL;

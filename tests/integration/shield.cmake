@@ -7,3 +7,8 @@ endif()
 if(TARGET arqon-shield AND TARGET arqon_policies)
   arq_python_test(integration_security test_security 600)
 endif()
+
+# The server API (/api/) against two Shields, a Brain and NATS with the strict users.
+if(TARGET arqon-shield AND TARGET arqon-brain)
+  arq_python_test(integration_server_api test_server_api 300)
+endif()
