@@ -8,7 +8,7 @@
 #include <sys/resource.h>
 
 #include "cli/commands.h"
-#include "cli/http_get.h"
+#include "cli/http_client.h"
 #include "cli/token.h"
 #include "common/buf.h"
 #include "common/ids.h"

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "cli/http_get.h"
+#include "cli/http_client.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "spine/kv.h"

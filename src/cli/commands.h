@@ -17,6 +17,7 @@ int arq_cmd_status(int argc, char **argv);
 int arq_cmd_dev(int argc, char **argv);
 int arq_cmd_pub(int argc, char **argv);
 int arq_cmd_sub(int argc, char **argv);
+int arq_cmd_api(int argc, char **argv);
 /** arq schema push|ls|rm (cmd_schema_kv.c), reached through arq_cmd_schema. */
 int arq_schema_kv(int argc, char **argv);
 

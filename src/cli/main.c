@@ -22,6 +22,7 @@ static const arq_command_t commands[] = {
     {"policy", arq_cmd_policy, "policy push|ls|rm: tenant Wasm policies in NATS KV"},
     {"pub", arq_cmd_pub, "pub --url ws://H:P/ws --tenant T --room R [--count N] DATA: publish events"},
     {"sub", arq_cmd_sub, "sub --url ws://H:P/ws --tenant T --room R [--count N]: print a room's events"},
+    {"api", arq_cmd_api, "api publish|broadcast|send_user|disconnect|presence|history: the server API"},
     {"bench", arq_cmd_bench, "bench --url ws://H:P/ws --mode ack|roundtrip|fanout|idle: load a Shield"},
 };
 

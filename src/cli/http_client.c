@@ -1,4 +1,4 @@
-#include "cli/http_get.h"
+#include "cli/http_client.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -72,6 +72,13 @@ static int status_of(const char *head) {
 
 int arq_cli_http_get(const char *host, uint16_t port, const char *path, int timeout_ms,
                      int *status, arq_buf_t *body, char *err, size_t errcap) {
+  const arq_cli_http_request_t r = {.method = "GET", .path = path};
+  return arq_cli_http(host, port, &r, timeout_ms, status, body, err, errcap);
+}
+
+int arq_cli_http(const char *host, uint16_t port, const arq_cli_http_request_t *r, int timeout_ms,
+                 int *status, arq_buf_t *body, char *err, size_t errcap) {
+  const char *path = r->path;
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   int fd = dial(host, port, &t0, timeout_ms, err, errcap);
@@ -81,8 +88,13 @@ int arq_cli_http_get(const char *host, uint16_t port, const char *path, int time
   arq_buf_init(&req);
   arq_buf_init(&resp);
   bool v6 = strchr(host, ':') != NULL;
-  arq_buf_printf(&req, "GET %s HTTP/1.1\r\nHost: %s%s%s:%u\r\nConnection: close\r\n\r\n", path,
-                 v6 ? "[" : "", host, v6 ? "]" : "", port);
+  arq_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: %s%s%s:%u\r\nConnection: close\r\n%s", r->method, path,
+                 v6 ? "[" : "", host, v6 ? "]" : "", port, r->headers ? r->headers : "");
+  if (r->body)
+    arq_buf_printf(&req, "Content-Length: %zu\r\n", r->body_len);
+  arq_buf_puts(&req, "\r\n");
+  if (r->body)
+    arq_buf_append(&req, r->body, r->body_len);
   size_t off = 0;
   const char *problem = NULL;
   while (off < req.len && !problem) {
@@ -118,7 +130,7 @@ int arq_cli_http_get(const char *host, uint16_t port, const char *path, int time
     }
   }
   if (problem)
-    snprintf(err, errcap, "GET http://%s:%u%s: %s", host, port, path, problem);
+    snprintf(err, errcap, "%s http://%s:%u%s: %s", r->method, host, port, path, problem);
   arq_buf_free(&resp);
   return problem ? -1 : 0;
 }
