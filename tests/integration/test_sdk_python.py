@@ -9,15 +9,19 @@ redis-server, arqon-brain and arqon-shield processes on free 127.0.0.1 ports.
 - Tokens: a short-lived token refreshed before it expires (no 4001, no reconnect); a client
   that does not refresh is closed with 4001 and comes back at once with a fresh token.
 - Errors: the server's codes reach the application.
+- Examples: sdk/python/examples/publish.py and subscribe.py run as documented.
 """
 import asyncio
+import os
+import subprocess
+import sys
 import time
 import unittest
 
 import arqonbus
 from arqon_harness import NatsServer, RedisServer
 from brain_support import Brain, partition_of
-from shield_support import Shield, make_token
+from shield_support import SECRET, Shield, make_token
 
 FAST_SHIELD = ("[shield]\nconn_rate = 100000.0\nconn_burst = 100000\ntenant_rate = 1000000.0\n"
                "tenant_burst = 1000000\nheartbeat_interval_ms = 500\nrequest_timeout_ms = 3000\n")
@@ -256,6 +260,23 @@ class Errors(Stack):
             await bad.connect()
         self.assertEqual(cm.exception.code, 401)
         await bad.close()
+
+
+class Examples(Stack):
+    def test_publish_and_subscribe_examples(self):
+        examples = os.path.join(os.path.dirname(arqonbus.__file__), "..", "examples")
+        env = dict(os.environ, ARQON_URL=ws_url(self.shield), ARQON_TENANT="T1",
+                   ARQON_JWT_SECRET=SECRET, ARQ=os.path.join(os.environ.get("ARQ_BIN_DIR", "build/bin"), "arq"))
+        pub = subprocess.run([sys.executable, os.path.join(examples, "publish.py"), "ex-room",
+                              "one", "two"], env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(pub.returncode, 0, pub.stderr)
+        self.assertEqual(pub.stdout.splitlines(), ["sent 'one' as seq 1", "sent 'two' as seq 2"])
+        sub = subprocess.run([sys.executable, os.path.join(examples, "subscribe.py"), "ex-room",
+                              "--since", "0", "--count", "2", "--encoding", "json"],
+                             env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(sub.returncode, 0, sub.stderr)
+        lines = [l for l in sub.stdout.splitlines() if not l.startswith("#")]
+        self.assertEqual(lines, ["1 publisher chat one", "2 publisher chat two"])
 
 
 if __name__ == "__main__":

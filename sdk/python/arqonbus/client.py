@@ -170,6 +170,7 @@ class Client:
         if self._closed:
             return
         self._closed = True
+        conn, self._conn = self._conn, None
         runner, self._runner = self._runner, None
         if runner is not None:
             runner.cancel()
@@ -177,8 +178,7 @@ class Client:
                 await runner
             except (asyncio.CancelledError, Exception):
                 pass
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
+        if conn is not None:
             await conn.close(1000, "client closed")
         self._fail_pending(ClosedError())
         for room in list(self._rooms.values()):

@@ -185,6 +185,12 @@ class Requests(unittest.IsolatedAsyncioTestCase):
         await until(lambda: errors)
         self.assertEqual((errors[0].code, errors[0].reason), (429, "slow down"))
 
+    async def test_close_closes_the_connection_with_1000(self):
+        conn = self.server.conn
+        await self.client.close()
+        self.assertEqual(conn.closed[0], 1000)
+        self.assertEqual(self.client.state, "disconnected")
+
     async def test_closed_client_refuses_requests(self):
         room = await self.client.join("r")
         await self.client.close()
