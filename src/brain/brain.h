@@ -107,6 +107,12 @@ typedef struct arq_store {
   arq_counter_t *errors;
 } arq_store_t;
 
+/* A Shield node as its heartbeats tell it (sys.shield.<node>.hb). */
+typedef struct {
+  int64_t last_ms;     /* the last heartbeat, on this Brain's clock */
+  int64_t connections; /* what that heartbeat said */
+} arq_node_t;
+
 typedef struct arq_sequencer arq_sequencer_t;
 
 typedef struct arq_brain {
@@ -118,7 +124,7 @@ typedef struct arq_brain {
   natsConnection *nc;
   jsCtx *js;
   kvStore *kv;
-  natsSubscription *request_sub, *request_sub2, *hb_sub, *probe_sub;
+  natsSubscription *request_sub, *request_sub2, *rooms_sub, *info_sub, *hb_sub, *probe_sub;
 
   arq_store_t store; /* the control worker's */
   _Atomic uint64_t reconnects; /* NATS reconnections: consumers restart from checkpoints */
@@ -135,7 +141,7 @@ typedef struct arq_brain {
   size_t deferred_len;       /* at most brain.max_pending_requests */
   int64_t deferred_retry_ms; /* the earliest next check of a kept request */
   arq_strmap_t instances; /* instance -> arq_instance_t* */
-  arq_strmap_t nodes;     /* node -> last heartbeat (ms) as intptr_t */
+  arq_strmap_t nodes;     /* node -> arq_node_t* */
   int64_t started_ms;
 
   arq_metrics_t *metrics;
@@ -216,6 +222,10 @@ int arq_presence_notice(arq_brain_t *b, natsMsg *msg, uint64_t in_seq,
 void arq_presence_state(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
                         const char *trace_id);
 void arq_presence_heartbeat(arq_brain_t *b, natsMsg *msg);
+
+/* directory.c: what exists, for the server API. */
+void arq_directory_rooms(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *trace);
+void arq_directory_info(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *trace);
 void arq_presence_probe_answer(arq_brain_t *b, natsMsg *msg);
 /** Probes instances, expires dead ones (called from the tick). */
 void arq_presence_tick(arq_brain_t *b, int64_t now_ms);

@@ -270,6 +270,10 @@ int arq_brain_nats_subscribe(arq_brain_t *b, char *err, size_t errcap) {
   if (st == NATS_OK)
     st = natsConnection_QueueSubscribe(&b->request_sub2, b->nc, ARQ_SUBJECTS_HISTORY_REQUESTS, "arqon-brain",
                                        on_request, b);
+  if (st == NATS_OK)
+    st = natsConnection_QueueSubscribe(&b->rooms_sub, b->nc, ARQ_SUBJECTS_ROOMS_REQUESTS, "arqon-brain", on_request, b);
+  /* Info describes this Brain: every Brain answers (no queue group). */
+  if (st == NATS_OK) st = natsConnection_Subscribe(&b->info_sub, b->nc, ARQ_SUBJECTS_INFO_REQUESTS, on_request, b);
   if (st == NATS_OK) st = natsConnection_Subscribe(&b->hb_sub, b->nc, ARQ_SUBJECTS_HEARTBEATS, on_heartbeat, b);
   if (st == NATS_OK) st = natsConnection_Subscribe(&b->probe_sub, b->nc, probe, on_probe, b);
   if (st == NATS_OK) st = natsConnection_Flush(b->nc);
@@ -281,7 +285,8 @@ int arq_brain_nats_subscribe(arq_brain_t *b, char *err, size_t errcap) {
 }
 
 void arq_brain_nats_close(arq_brain_t *b) {
-  natsSubscription **subs[] = {&b->request_sub, &b->request_sub2, &b->hb_sub, &b->probe_sub};
+  natsSubscription **subs[] = {&b->request_sub, &b->request_sub2, &b->rooms_sub, &b->info_sub, &b->hb_sub,
+                               &b->probe_sub};
   for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
     if (*subs[i]) {
       natsSubscription_Unsubscribe(*subs[i]);

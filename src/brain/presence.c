@@ -299,8 +299,21 @@ void arq_presence_heartbeat(arq_brain_t *b, natsMsg *msg) {
   char node[ARQ_ID_MAX_LEN + 1];
   if (!arq_subject_parse_heartbeat(natsMsg_GetSubject(msg), node))
     return;
-  int64_t now = arq_brain_now_ms();
-  arq_strmap_put(&b->nodes, node, strlen(node), (void *)(intptr_t)now);
+  arq_node_t *n = arq_strmap_get(&b->nodes, node, strlen(node));
+  if (!n) {
+    if (!(n = calloc(1, sizeof *n)))
+      arq_oom("node");
+    arq_strmap_put(&b->nodes, node, strlen(node), n);
+  }
+  n->last_ms = arq_brain_now_ms();
+  /* {"node","instance","connections","ts"} (protocol/payloads.h) */
+  arq_json_doc_t doc;
+  arq_json_doc_init(&doc, NULL);
+  const arq_json_value_t *v = arq_json_parse(&doc, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), NULL);
+  int64_t conns = 0;
+  if (v && !arq_json_int64(arq_json_object_get(v, "connections", 11), &conns))
+    n->connections = conns;
+  arq_json_doc_free(&doc);
 }
 
 void arq_presence_probe_answer(arq_brain_t *b, natsMsg *msg) {
@@ -415,8 +428,8 @@ void arq_presence_tick(arq_brain_t *b, int64_t now) {
     if (in->missing_since_ms && now - in->missing_since_ms >= expiry)
       reason = "no subscriber on the instance's inbox";
     if (!reason && in->node[0]) {
-      intptr_t last = (intptr_t)arq_strmap_get(&b->nodes, in->node, strlen(in->node));
-      int64_t since = last ? (int64_t)last : b->started_ms;
+      const arq_node_t *n = arq_strmap_get(&b->nodes, in->node, strlen(in->node));
+      int64_t since = n ? n->last_ms : b->started_ms;
       if (now - since >= expiry)
         reason = "node heartbeat silent";
     }
@@ -438,7 +451,7 @@ void arq_presence_tick(arq_brain_t *b, int64_t now) {
 
   int64_t live_nodes = 0;
   for (size_t i = 0; i < b->nodes.cap; i++)
-    if (b->nodes.slots[i].key && now - (int64_t)(intptr_t)b->nodes.slots[i].value < expiry)
+    if (b->nodes.slots[i].key && now - ((const arq_node_t *)b->nodes.slots[i].value)->last_ms < expiry)
       live_nodes++;
   arq_gauge_set(b->m.shield_nodes, live_nodes);
   redisReply *r = arq_store_command(&b->store, "GET arq:presence:count");
@@ -457,5 +470,8 @@ void arq_presence_free(arq_brain_t *b) {
     if (b->instances.slots[i].key)
       free(b->instances.slots[i].value);
   arq_strmap_free(&b->instances);
+  for (size_t i = 0; i < b->nodes.cap; i++)
+    if (b->nodes.slots[i].key)
+      free(b->nodes.slots[i].value);
   arq_strmap_free(&b->nodes);
 }

@@ -136,6 +136,14 @@ static bool answer(arq_brain_t *b, natsMsg *msg, bool last_try, bool fresh, defe
     arq_counter_inc(b->m.dropped);
     arq_brain_audit(b, tenant, "refuse", why, subject, msg);
     arq_brain_reply_error(b, msg, tenant, room, trace, 400, why);
+  } else if (!strcmp(command, "rooms") || !strcmp(command, "info")) {
+    const char *origin = arq_brain_header(msg, ARQ_HEADER_ORIGIN);
+    if (!origin || strcmp(origin, "api"))
+      arq_brain_reply_error(b, msg, tenant, room, trace, 403, "for the server API only");
+    else if (!strcmp(command, "rooms"))
+      arq_directory_rooms(b, msg, tenant, trace);
+    else
+      arq_directory_info(b, msg, tenant, trace);
   } else if (!arq_id_valid_str(room)) {
     arq_brain_reply_error(b, msg, tenant, room, trace, 400, "room_id is required");
   } else if (strcmp(command, "presence") && strcmp(command, "history")) {

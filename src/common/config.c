@@ -365,7 +365,7 @@ static const key_spec_t api_keys[] = {
     INT("max_body_bytes", api.max_body_bytes, 64, 64 << 20),
     INT("max_queued", api.max_queued, 1, 1 << 20),
     INT("publish_timeout_ms", api.publish_timeout_ms, 10, 60000),
-    INT("disconnect_wait_ms", api.disconnect_wait_ms, 10, 10000),
+    INT("collect_ms", api.collect_ms, 10, 10000),
     END};
 
 static const key_spec_t valkey_keys[] = {STR("url", valkey.url, check_redis_url), END};
@@ -629,7 +629,7 @@ void arq_config_defaults(arq_config_t *cfg) {
   cfg->api.max_body_bytes = 1 << 20;
   cfg->api.max_queued = 1024;
   cfg->api.publish_timeout_ms = 2000;
-  cfg->api.disconnect_wait_ms = 250;
+  cfg->api.collect_ms = 250;
   cfg->nats.url = xstrdup("nats://127.0.0.1:4222");
   cfg->nats.send_asap = true;
   cfg->valkey.url = xstrdup("redis://127.0.0.1:6379");

@@ -88,7 +88,7 @@ typedef struct {
     int64_t max_body_bytes;   /* a request's JSON body */
     int64_t max_queued;       /* requests accepted and not yet answered, on the node */
     int64_t publish_timeout_ms; /* wait for the ingress stream's acknowledgement */
-    int64_t disconnect_wait_ms; /* how long /api/disconnect collects the Shields' counts */
+    int64_t collect_ms; /* how long /api/disconnect and /api/info collect the nodes' answers */
   } api;
   struct {
     char *url;

@@ -34,6 +34,8 @@
 #define ARQ_SUBJECTS_LEAVES "sys.brain.*.leave"
 #define ARQ_SUBJECTS_PRESENCE_REQUESTS "sys.brain.*.presence"
 #define ARQ_SUBJECTS_HISTORY_REQUESTS "sys.brain.*.history"
+#define ARQ_SUBJECTS_ROOMS_REQUESTS "sys.brain.*.rooms" /* the server API's */
+#define ARQ_SUBJECTS_INFO_REQUESTS "sys.brain.*.info"   /* every Brain answers */
 #define ARQ_SUBJECTS_HEARTBEATS "sys.shield.*.hb"
 #define ARQ_SUBJECTS_AUDIT "sys.audit.>"
 #define ARQ_SUBJECTS_DISCONNECTS "sys.shield.disconnect.*.*"

@@ -194,10 +194,10 @@ static int connect_nats(arq_api_t *a, api_job_t *j) {
 }
 
 /* A message with the headers the Shield stamps on a client's, for the API. */
-static natsMsg *stamped(arq_api_t *a, const char *subject, const char *tenant, const char *trace,
-                        const void *data, size_t len) {
+static natsMsg *stamped(arq_api_t *a, const char *subject, const char *reply, const char *tenant,
+                        const char *trace, const void *data, size_t len) {
   natsMsg *m = NULL;
-  if (natsMsg_Create(&m, subject, NULL, data, (int)len) != NATS_OK)
+  if (natsMsg_Create(&m, subject, reply, data, (int)len) != NATS_OK)
     return NULL;
   char traceparent[ARQ_TRACEPARENT_LEN + 1];
   uint64_t span = (uint64_t)now_ms() << 8 | 1;
@@ -369,7 +369,7 @@ static void publish_room(arq_api_t *a, api_job_t *j, size_t room) {
   arq_buf_init(&packed);
   pack_event(j, j->rooms[room], f->trace, &packed);
   arq_subject_ingress(subject, sizeof subject, j->tenant, j->rooms[room]);
-  natsMsg *m = stamped(a, subject, j->tenant, f->trace, packed.data, packed.len);
+  natsMsg *m = stamped(a, subject, NULL, j->tenant, f->trace, packed.data, packed.len);
   arq_buf_free(&packed);
   int idlen = snprintf(id, sizeof id, "%s.api.%llu", a->s->instance, (unsigned long long)++a->next_msg_id);
   natsStatus st = m ? natsMsgHeader_Set(m, ARQ_HEADER_ROOM, j->rooms[room]) : NATS_NO_MEMORY;
@@ -418,7 +418,7 @@ static void run_send_user(arq_api_t *a, api_job_t *j) {
   arq_buf_init(&packed);
   pack_event(j, NULL, trace, &packed);
   snprintf(subject, sizeof subject, "out.t.%s.u.%s", j->tenant, j->user);
-  natsMsg *m = stamped(a, subject, j->tenant, trace, packed.data, packed.len);
+  natsMsg *m = stamped(a, subject, NULL, j->tenant, trace, packed.data, packed.len);
   arq_buf_free(&packed);
   natsStatus st = m ? natsConnection_PublishMsg(a->nc, m) : NATS_NO_MEMORY;
   natsMsg_Destroy(m);
@@ -455,9 +455,9 @@ static void run_disconnect(arq_api_t *a, api_job_t *j) {
     return;
   }
   /* Every Shield answers with what it closed; how many Shields there are is not known
-   * here, so the answers are collected for [api] disconnect_wait_ms. */
+   * here, so the answers are collected for [api] collect_ms. */
   uint64_t closed = 0, shields = 0;
-  int64_t deadline = now_ms() + a->s->cfg->api.disconnect_wait_ms;
+  int64_t deadline = now_ms() + a->s->cfg->api.collect_ms;
   arq_json_doc_t doc;
   arq_json_doc_init(&doc, NULL);
   for (int64_t left; (left = deadline - now_ms()) > 0;) {
@@ -494,9 +494,30 @@ static void run_disconnect(arq_api_t *a, api_job_t *j) {
   arq_buf_free(&body);
 }
 
-/* A presence or history request to the Brain; its answer's data is the reply body. */
+/* The packed request envelope of a Brain command for the job (`room` may be NULL). */
+static void pack_command(const char *tenant, const char *command, const char *room,
+                         const arq_buf_t *data, char trace[ARQ_TRACE_ID_LEN + 1], arq_buf_t *out) {
+  arq_trace_id_new(trace);
+  Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
+  Arqon__V1__Command cmd = ARQON__V1__COMMAND__INIT;
+  cmd.type = (char *)command;
+  cmd.data.data = (uint8_t *)data->data;
+  cmd.data.len = data->len;
+  e.trace_id = trace;
+  e.tenant_id = (char *)tenant;
+  e.room_id = room ? (char *)room : (char *)"";
+  e.timestamp = now_ms();
+  e.sender = (char *)API_SENDER;
+  e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_CMD;
+  e.cmd = &cmd;
+  arq_buf_reset(out);
+  arq_buf_reserve(out, arqon__v1__envelope__get_packed_size(&e));
+  out->len = arqon__v1__envelope__pack(&e, (uint8_t *)out->data);
+}
+
+/* A presence, history or rooms request to the Brain; its answer's data is the reply body. */
 static void run_brain_request(arq_api_t *a, api_job_t *j) {
-  const char *command = j->ep == EP_PRESENCE ? "presence" : "history";
+  const char *command = j->ep == EP_PRESENCE ? "presence" : j->ep == EP_HISTORY ? "history" : "rooms";
   arq_buf_t data;
   arq_buf_init(&data);
   if (j->ep == EP_HISTORY) {
@@ -514,26 +535,12 @@ static void run_brain_request(arq_api_t *a, api_job_t *j) {
     arq_json_w_object_end(&w);
   }
   char trace[ARQ_TRACE_ID_LEN + 1], subject[ARQ_SUBJECT_CAP];
-  arq_trace_id_new(trace);
-  Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
-  Arqon__V1__Command cmd = ARQON__V1__COMMAND__INIT;
-  cmd.type = (char *)command;
-  cmd.data.data = (uint8_t *)data.data;
-  cmd.data.len = data.len;
-  e.trace_id = trace;
-  e.tenant_id = j->tenant;
-  e.room_id = j->rooms[0];
-  e.timestamp = now_ms();
-  e.sender = (char *)API_SENDER;
-  e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_CMD;
-  e.cmd = &cmd;
   arq_buf_t packed;
   arq_buf_init(&packed);
-  arq_buf_reserve(&packed, arqon__v1__envelope__get_packed_size(&e));
-  packed.len = arqon__v1__envelope__pack(&e, (uint8_t *)packed.data);
+  pack_command(j->tenant, command, j->nrooms ? j->rooms[0] : NULL, &data, trace, &packed);
   arq_buf_free(&data);
   arq_subject_brain(subject, sizeof subject, j->tenant, command);
-  natsMsg *m = stamped(a, subject, j->tenant, trace, packed.data, packed.len);
+  natsMsg *m = stamped(a, subject, NULL, j->tenant, trace, packed.data, packed.len);
   arq_buf_free(&packed);
   natsMsg *reply = NULL;
   natsStatus st = m ? natsConnection_RequestMsg(&reply, a->nc, m, a->s->cfg->shield.request_timeout_ms)
@@ -583,6 +590,116 @@ static void run_brain_request(arq_api_t *a, api_job_t *j) {
     arqon__v1__envelope__free_unpacked(r, NULL);
 }
 
+/* Info: every Brain answers for itself and the Shields it hears; collected for collect_ms.
+ * The tenant of the request is "_" (info is about the nodes, not a tenant). */
+static void run_info(arq_api_t *a, api_job_t *j) {
+  static const char info_tenant[] = "_";
+  arq_buf_t empty = {0}, packed;
+  arq_buf_init(&packed);
+  char trace[ARQ_TRACE_ID_LEN + 1], subject[ARQ_SUBJECT_CAP], inbox[64];
+  pack_command(info_tenant, "info", NULL, &empty, trace, &packed);
+  arq_subject_brain(subject, sizeof subject, info_tenant, "info");
+  natsInbox *ib = NULL;
+  natsSubscription *sub = NULL;
+  natsMsg *m = NULL;
+  natsStatus st = natsInbox_Create(&ib);
+  if (st == NATS_OK) {
+    snprintf(inbox, sizeof inbox, "%s", (const char *)ib);
+    natsInbox_Destroy(ib);
+    st = natsConnection_SubscribeSync(&sub, a->nc, inbox);
+  }
+  if (st == NATS_OK)
+    st = (m = stamped(a, subject, inbox, info_tenant, trace, packed.data, packed.len)) ? NATS_OK : NATS_NO_MEMORY;
+  arq_buf_free(&packed);
+  if (st == NATS_OK)
+    st = natsConnection_PublishMsg(a->nc, m);
+  natsMsg_Destroy(m);
+  if (st != NATS_OK) {
+    natsSubscription_Destroy(sub);
+    answer_error(j, 503, "NATS did not take the request");
+    return;
+  }
+  arq_buf_t brains, shields;
+  arq_buf_init(&brains);
+  arq_buf_init(&shields);
+  arq_json_writer_t wb, ws;
+  arq_json_writer_init(&wb, &brains);
+  arq_json_writer_init(&ws, &shields);
+  arq_json_w_array_begin(&wb);
+  arq_json_w_array_begin(&ws);
+  arq_strmap_t seen; /* node -> 1: each Shield once (every Brain hears every Shield) */
+  arq_strmap_init(&seen);
+  arq_json_doc_t doc;
+  arq_json_doc_init(&doc, NULL);
+  int64_t deadline = now_ms() + a->s->cfg->api.collect_ms;
+  for (int64_t left; (left = deadline - now_ms()) > 0;) {
+    natsMsg *r = NULL;
+    if (natsSubscription_NextMsg(&r, sub, left) != NATS_OK)
+      break;
+    Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(r),
+                                                         (const uint8_t *)natsMsg_GetData(r));
+    natsMsg_Destroy(r);
+    const arq_json_value_t *v = NULL;
+    if (e && e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_EVENT && e->event->type &&
+        !strcmp(e->event->type, "info"))
+      v = arq_json_parse(&doc, (const char *)e->event->data.data, e->event->data.len, NULL);
+    const arq_json_value_t *list = v ? arq_json_object_get(v, "shields", 7) : NULL;
+    if (v) {
+      arq_json_w_object_begin(&wb);
+      const char *const keys[] = {"brain", "partitions", "partitions_total"};
+      for (size_t k = 0; k < 3; k++) {
+        const arq_json_value_t *x = arq_json_object_get(v, keys[k], strlen(keys[k]));
+        if (!x)
+          continue;
+        arq_buf_t one;
+        arq_buf_init(&one);
+        arq_json_write_value(&one, x);
+        arq_json_w_key(&wb, keys[k], strlen(keys[k]));
+        arq_json_w_raw(&wb, one.data, one.len);
+        arq_buf_free(&one);
+      }
+      arq_json_w_object_end(&wb);
+    }
+    for (size_t i = 0; list && i < arq_json_len(list); i++) {
+      const arq_json_value_t *sh = arq_json_array_get(list, i);
+      size_t nlen = 0;
+      const char *node = arq_json_string(arq_json_object_get(sh, "node", 4), &nlen);
+      if (!node || arq_strmap_get(&seen, node, nlen))
+        continue;
+      arq_strmap_put(&seen, node, nlen, (void *)1);
+      arq_buf_t one;
+      arq_buf_init(&one);
+      arq_json_write_value(&one, sh);
+      arq_json_w_raw(&ws, one.data, one.len);
+      arq_buf_free(&one);
+    }
+    if (e)
+      arqon__v1__envelope__free_unpacked(e, NULL);
+  }
+  arq_json_doc_free(&doc);
+  arq_strmap_free(&seen);
+  natsSubscription_Unsubscribe(sub);
+  natsSubscription_Destroy(sub);
+  arq_json_w_array_end(&wb);
+  arq_json_w_array_end(&ws);
+  arq_buf_t body;
+  arq_buf_init(&body);
+  arq_json_writer_t w;
+  arq_json_writer_init(&w, &body);
+  arq_json_w_object_begin(&w);
+  arq_json_w_key(&w, "node", 4);
+  arq_json_w_string(&w, a->s->node_id, strlen(a->s->node_id));
+  arq_json_w_key(&w, "brains", 6);
+  arq_json_w_raw(&w, brains.data, brains.len);
+  arq_json_w_key(&w, "shields", 7);
+  arq_json_w_raw(&w, shields.data, shields.len);
+  arq_json_w_object_end(&w);
+  answer_json(j, 200, &body);
+  arq_buf_free(&body);
+  arq_buf_free(&brains);
+  arq_buf_free(&shields);
+}
+
 static bool run(arq_http_job_t *base, void *ctx) {
   arq_api_t *a = ctx;
   api_job_t *j = (api_job_t *)base;
@@ -594,8 +711,10 @@ static bool run(arq_http_job_t *base, void *ctx) {
   case EP_SEND_USER: run_send_user(a, j); break;
   case EP_DISCONNECT: run_disconnect(a, j); break;
   case EP_PRESENCE:
-  case EP_HISTORY: run_brain_request(a, j); break;
-  default: answer_error(j, 501, "not implemented"); break;
+  case EP_HISTORY:
+  case EP_ROOMS: run_brain_request(a, j); break;
+  case EP_INFO: run_info(a, j); break;
+  default: break;
   }
   return false;
 }
@@ -849,10 +968,6 @@ void arq_api_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t *b
     refuse(c, label, 405, NULL);
     return;
   }
-  if (ep == EP_ROOMS || ep == EP_INFO) {
-    refuse(c, label, 501, "not implemented in this version (docs/server-api.md)");
-    return;
-  }
   arq_json_doc_t doc;
   arq_json_doc_init(&doc, NULL);
   arq_json_error_t jerr;
@@ -882,7 +997,8 @@ void arq_api_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t *b
   }
   if (strcmp(key_tenant, "*") && strcmp(key_tenant, j->tenant)) {
     release(&j->base);
-    refuse(c, label, 403, "this key is for another tenant");
+    refuse(c, label, 403, ep == EP_INFO ? "info is about every tenant's nodes: it needs a key of every tenant (*)"
+                                        : "this key is for another tenant");
     return;
   }
   j->base.run = run;

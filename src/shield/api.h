@@ -11,6 +11,8 @@
  *   /api/disconnect  {tenant, user, reason?}   closes them with 4000 on every Shield
  *   /api/presence    {tenant, room}            the Brain's member list
  *   /api/history     {tenant, room, since_seq?, limit?}    the Brain's history page
+ *   /api/rooms       {tenant}                  rooms with members (the Brain)
+ *   /api/info        {}                        Brains and Shields alive (every Brain answers)
  *
  * Every request is checked whole (ids by the clients' rules, types, sizes, the key's
  * tenant) before anything is sent, so a refused request has done nothing. What the API

@@ -58,7 +58,7 @@ class ServerApi(unittest.IsolatedAsyncioTestCase):
         cls.keys_file = os.path.join(cls.keys_dir, "keys")
         with open(cls.keys_file, "w") as f:
             f.write(f"# backends\n{KEY_ALL} *\n{KEY_T1} T1   # the T1 backend\n\n{KEY_T2} T2\n")
-        api = f'[api]\nkeys_file = "{cls.keys_file}"\ndisconnect_wait_ms = 300\n'
+        api = f'[api]\nkeys_file = "{cls.keys_file}"\ncollect_ms = 300\n'
         cls.shields = [Shield(cls.nats.url, node_id=f"n{i}", nats_user="shield",
                               nats_password=cls.pw["shield"], extra_toml=FAST_SHIELD + api).start()
                        for i in (1, 2)]
@@ -149,6 +149,49 @@ class ServerApi(unittest.IsolatedAsyncioTestCase):
         for c in (bystander, other_tenant):
             reply = await c.request(cmd_json("ping", id_="p"), "p")
             self.assertEqual(reply.event.type, "ack")
+            await c.close()
+
+    async def test_rooms_and_info(self):
+        a = await Client.open(self.shield, sub="fay")
+        b = await Client.open(self.shields[1], sub="gus")
+        other = await Client.open(self.shield, tenant="T2", sub="hal")
+        await a.join("RoomsA")
+        await b.join("RoomsA")
+        await b.join("RoomsB")
+        await other.join("RoomsT2")
+        await a.wait_for(lambda e: presence(e, "join", "gus"), what="gus in RoomsA")
+
+        def rooms(tenant, key):
+            status, body = post(self.shield, "rooms", {"tenant": tenant}, key=key)
+            self.assertEqual(status, 200, body)
+            self.assertFalse(body["truncated"])
+            return {r["room"]: r["members"] for r in body["rooms"] if r["room"].startswith("Rooms")}
+
+        # The joins are notices through a stream: the Brain applies them a moment later.
+        deadline = time.monotonic() + 5
+        while rooms("T1", KEY_T1) != {"RoomsA": 2, "RoomsB": 1} and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        self.assertEqual(await asyncio.to_thread(rooms, "T1", KEY_T1), {"RoomsA": 2, "RoomsB": 1})
+        self.assertEqual(await asyncio.to_thread(rooms, "T2", KEY_T2), {"RoomsT2": 1})
+
+        # Connections as the Shields' last heartbeats (every 500 ms here) counted them.
+        deadline = time.monotonic() + 5
+        while True:
+            status, body = await asyncio.to_thread(post, self.shield, "info", {}, KEY_ALL)
+            self.assertEqual(status, 200, body)
+            counts = {s["node"]: s["connections"] for s in body["shields"]}
+            if counts.get("n1", 0) >= 2 and counts.get("n2", 0) >= 1 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        self.assertEqual(body["node"], "n1")
+        self.assertEqual(len(body["brains"]), 1)
+        self.assertEqual(sorted(body["brains"][0]["partitions"]), list(range(body["brains"][0]["partitions_total"])))
+        nodes = {s["node"]: s["connections"] for s in body["shields"]}
+        self.assertEqual(set(nodes), {"n1", "n2"})
+        self.assertGreaterEqual(nodes["n1"], 2)
+        status, body = await asyncio.to_thread(post, self.shield, "info", {}, KEY_T1)
+        self.assertEqual(status, 403)
+        for c in (a, b, other):
             await c.close()
 
     async def test_arq_api_is_a_client_of_the_same_api(self):
@@ -274,9 +317,9 @@ class KeysFile(unittest.TestCase):
         path = os.path.join(self.dir, "queue-keys")
         with open(path, "w") as f:
             f.write(f"{KEY_ALL} *\n")
-        # Each disconnect holds the API thread for disconnect_wait_ms: two fill the bound.
+        # Each disconnect holds the API thread for collect_ms: two fill the bound.
         shield = Shield(self.nats.url, extra_toml=f'[api]\nkeys_file = "{path}"\nmax_queued = 2\n'
-                                                  'disconnect_wait_ms = 1500\n').start()
+                                                  'collect_ms = 1500\n').start()
         try:
             shield.wait_ready()
             results = [None] * 6
