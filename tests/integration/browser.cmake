@@ -6,7 +6,7 @@ if(TARGET arqon-shield)
   find_program(ARQ_NODE node)
   find_program(ARQ_NPM npm)
   if(ARQ_NODE AND ARQ_NPM)
-    add_test(NAME browser_npm_ci COMMAND ${CMAKE_SOURCE_DIR}/tests/browser/npm-ci.sh)
+    add_test(NAME browser_npm_ci COMMAND ${CMAKE_SOURCE_DIR}/scripts/npm-ci.sh ${CMAKE_SOURCE_DIR}/tests/browser)
     set_tests_properties(browser_npm_ci PROPERTIES TIMEOUT 300 LABELS integration
       FIXTURES_SETUP browser_node_modules)
     add_test(NAME integration_demo_page

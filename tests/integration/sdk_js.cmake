@@ -17,7 +17,7 @@ endif()
 
 if(TARGET arqon-shield AND TARGET arqon-brain)
   if(ARQ_NODE AND ARQ_NPM)
-    add_test(NAME sdk_js_npm_ci COMMAND ${CMAKE_SOURCE_DIR}/sdk/js/test/npm-ci.sh)
+    add_test(NAME sdk_js_npm_ci COMMAND ${CMAKE_SOURCE_DIR}/scripts/npm-ci.sh ${CMAKE_SOURCE_DIR}/sdk/js)
     set_tests_properties(sdk_js_npm_ci PROPERTIES TIMEOUT 300 LABELS integration
       FIXTURES_SETUP sdk_js_node_modules)
     add_test(NAME integration_sdk_js COMMAND ${ARQ_PYTHON} -m unittest -v test_sdk_js

@@ -1,10 +1,12 @@
 #!/bin/sh
-# Installs tests/browser/node_modules from package-lock.json, once: `make test` runs ctest in
-# build/ and build-asan/, maybe at the same time, and both share this one node_modules.
+# scripts/npm-ci.sh DIR: installs DIR/node_modules from DIR/package-lock.json, once. ctest
+# runs in build/ and build-asan/, maybe at the same time, and both share one node_modules
+# per folder (tests/browser: playwright-core; sdk/js: the ws package for Node 18/20).
 # The flock keeps two `npm ci` from deleting each other's tree; the stamp (the lock file's
 # hash, written only after a successful install) makes the second run, and later ones, free.
 set -eu
-cd "$(dirname "$0")"
+[ $# -eq 1 ] || { echo "usage: scripts/npm-ci.sh DIR" >&2; exit 2; }
+cd "$1"
 exec flock "$PWD" sh -euc '
   stamp=node_modules/.installed-from-lock
   want=$(sha256sum package-lock.json | cut -d" " -f1)
