@@ -8,31 +8,23 @@
 
 #include <openssl/evp.h>
 
+#include "common/base64.h"
+
 static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-static int b64val(char c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
-}
-
-/* 16 bytes encode to 22 characters and "==". The last character holds only 2 bits of data,
- * so its low 4 bits must be zero for the encoding to be the canonical one. */
+/* 16 bytes in standard base64: 22 characters and "==". Only the canonical encoding is a
+ * key (the low bits of the last character zero, no URL-safe digits): it must encode back
+ * to itself. */
 static bool key_valid(const char *key, size_t len) {
-  if (len != 24 || key[22] != '=' || key[23] != '=')
+  uint8_t raw[ARQ_BASE64_DECODED_CAP(24)];
+  if (len != 24 || arq_base64_decode(key, len, raw) != 16)
     return false;
-  for (size_t i = 0; i < 22; i++)
-    if (b64val(key[i]) < 0)
-      return false;
-  return (b64val(key[21]) & 0x0F) == 0;
+  arq_buf_t again;
+  arq_buf_init(&again);
+  arq_base64_append(&again, raw, 16);
+  bool same = again.len == 24 && !memcmp(again.data, key, 24);
+  arq_buf_free(&again);
+  return same;
 }
 
 int arq_ws_accept_key(const char *key, size_t key_len, char out[29]) {

@@ -434,17 +434,23 @@ static void run_send_user(arq_api_t *a, api_job_t *j) {
   }
 }
 
+/* A fresh inbox (64 bytes) and a synchronous subscription on it, for answers that come from
+ * several nodes. */
+static natsStatus subscribe_inbox(arq_api_t *a, char inbox[64], natsSubscription **sub) {
+  natsInbox *ib = NULL;
+  natsStatus st = natsInbox_Create(&ib);
+  if (st != NATS_OK)
+    return st;
+  snprintf(inbox, 64, "%s", (const char *)ib);
+  natsInbox_Destroy(ib);
+  return natsConnection_SubscribeSync(sub, a->nc, inbox);
+}
+
 static void run_disconnect(arq_api_t *a, api_job_t *j) {
   char subject[ARQ_SUBJECT_CAP], inbox[64];
   arq_subject_disconnect(subject, sizeof subject, j->tenant, j->user);
-  natsInbox *ib = NULL;
   natsSubscription *sub = NULL;
-  natsStatus st = natsInbox_Create(&ib);
-  if (st == NATS_OK) {
-    snprintf(inbox, sizeof inbox, "%s", (const char *)ib);
-    natsInbox_Destroy(ib);
-    st = natsConnection_SubscribeSync(&sub, a->nc, inbox);
-  }
+  natsStatus st = subscribe_inbox(a, inbox, &sub);
   if (st == NATS_OK)
     st = natsConnection_PublishRequest(a->nc, subject, inbox, j->reason, (int)strlen(j->reason));
   if (st == NATS_OK)
@@ -599,15 +605,9 @@ static void run_info(arq_api_t *a, api_job_t *j) {
   char trace[ARQ_TRACE_ID_LEN + 1], subject[ARQ_SUBJECT_CAP], inbox[64];
   pack_command(info_tenant, "info", NULL, &empty, trace, &packed);
   arq_subject_brain(subject, sizeof subject, info_tenant, "info");
-  natsInbox *ib = NULL;
   natsSubscription *sub = NULL;
   natsMsg *m = NULL;
-  natsStatus st = natsInbox_Create(&ib);
-  if (st == NATS_OK) {
-    snprintf(inbox, sizeof inbox, "%s", (const char *)ib);
-    natsInbox_Destroy(ib);
-    st = natsConnection_SubscribeSync(&sub, a->nc, inbox);
-  }
+  natsStatus st = subscribe_inbox(a, inbox, &sub);
   if (st == NATS_OK)
     st = (m = stamped(a, subject, inbox, info_tenant, trace, packed.data, packed.len)) ? NATS_OK : NATS_NO_MEMORY;
   arq_buf_free(&packed);
