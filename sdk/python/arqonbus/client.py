@@ -154,15 +154,26 @@ class Client:
             return self._rooms[name]
         room = Room(self, name, since_seq, gaps)
         self._rooms[name] = room
+        acked = False
         try:
             await self._request(codec.command("join", room=name), "join " + name)
+            acked = True
             await room._joined_first()
         except BaseException:
             if self._rooms.get(name) is room:
                 del self._rooms[name]
             room._close(ClosedError("join failed"))
+            if acked and self._conn is not None:
+                # Joined at the Shield but not usable here: do not stay a member.
+                asyncio.ensure_future(self._leave_quietly(name))
             raise
         return room
+
+    async def _leave_quietly(self, name):
+        try:
+            await self._request(codec.command("leave", room=name), "leave " + name)
+        except Error as exc:
+            self._emit("error", exc)
 
     async def close(self):
         """Closes the connection for good: waiting requests fail with `ClosedError`, rooms

@@ -153,6 +153,16 @@ class Requests(unittest.IsolatedAsyncioTestCase):
         self.assertEqual((cm.exception.code, cm.exception.reason), (403, "room not covered by the token"))
         self.assertNotIn("secret", self.client.rooms)
 
+    async def test_a_join_whose_starting_point_fails_leaves_again(self):
+        self.server.errors["history"] = (503, "no Brain")
+        with self.assertRaises(arqonbus.Error) as cm:
+            await self.client.join("r")
+        self.assertEqual(cm.exception.code, 503)
+        await until(lambda: not self.server.members.get("r"))
+        self.assertNotIn("r", self.client.rooms)
+        self.assertEqual([e.cmd.type for e in self.server.conn.sent if e.cmd.type != "history"],
+                         ["join", "leave"])
+
     async def test_a_request_in_flight_fails_when_the_connection_drops(self):
         room = await self.client.join("r")
         self.server.silent.add("chat")
@@ -226,11 +236,12 @@ class Tokens(unittest.IsolatedAsyncioTestCase):
         c.on("refresh", refreshed.append)
         await c.connect()
         self.assertEqual(server.conn.token, issued[0])
-        await until(lambda: len(server.refreshes) >= 2, timeout=5)
-        self.assertEqual(server.refreshes, issued[1:3])
+        await until(lambda: c.refreshes >= 2, timeout=5)
+        self.assertEqual(server.refreshes[:2], issued[1:3])
         self.assertEqual(server.opens, 1, "refreshed on the same connection")
         self.assertEqual(c.refreshes, len(refreshed))
-        self.assertEqual(c.token, issued[len(server.refreshes)])
+        self.assertEqual(c.token, server.refreshes[c.refreshes - 1])
+        self.assertEqual(refreshed[0], jwt_exp(issued[1]))
         await c.close()
 
     async def test_close_4001_reconnects_at_once_with_a_fresh_token(self):
