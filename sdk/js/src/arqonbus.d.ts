@@ -72,6 +72,8 @@ export interface ClientOptions {
   pingIntervalMs?: number;
   /** How long missing seqs are waited for (from history or live) before a 'gap' event. Default 10000. */
   gapTimeoutMs?: number;
+  /** Messages a room holds back while it fills a hole; past it the hole is reported as a gap. Default 10000. */
+  maxBufferedMessages?: number;
   /** History page size when filling holes (1..1000). Default 1000. */
   historyPageSize?: number;
 }

@@ -616,6 +616,7 @@ const DEFAULTS = Object.freeze({
   pingIntervalMs: 25000,
   gapTimeoutMs: 10000,
   historyPageSize: 1000,
+  maxBufferedMessages: 10000,
 });
 
 function normalizeOptions(options) {
@@ -635,6 +636,8 @@ function normalizeOptions(options) {
   if (!(o.refreshBeforeExpiryMs >= 0)) throw new TypeError('options.refreshBeforeExpiryMs must not be negative');
   if (!(o.pingIntervalMs >= 0)) throw new TypeError('options.pingIntervalMs must not be negative (0: no pings)');
   if (!(o.historyPageSize >= 1 && o.historyPageSize <= 1000)) throw new TypeError('options.historyPageSize must be within 1..1000');
+  if (!(Number.isInteger(o.maxBufferedMessages) && o.maxBufferedMessages >= 1))
+    throw new TypeError('options.maxBufferedMessages must be a positive integer');
   o.WebSocket = o.WebSocket || globalThis.WebSocket;
   if (typeof o.WebSocket !== 'function')
     throw new TypeError('no WebSocket implementation: pass options.WebSocket (e.g. the ws package) or use Node >= 22');
@@ -981,9 +984,11 @@ export class Room extends Emitter {
       this._stats.duplicates++;
       return;
     }
+    const max = this._client._options.maxBufferedMessages;
     if (this._joinedEpoch !== this._client._epoch) {
-      // Before the join's ack: kept for the fill that follows it.
-      if (!this._buffer.has(m.seq)) this._buffer.set(m.seq, m);
+      // Before the join's ack: kept for the fill that follows it. Past the bound a message is
+      // not kept: the fill reads it from history (it lies after the start the fill takes).
+      if (!this._buffer.has(m.seq) && this._buffer.size < max) this._buffer.set(m.seq, m);
       return;
     }
     if (!this._filling && this._lastSeq !== null && m.seq === this._lastSeq + 1 && this._buffer.size === 0) {
@@ -993,6 +998,9 @@ export class Room extends Emitter {
     }
     if (this._buffer.has(m.seq)) this._stats.duplicates++;
     else this._buffer.set(m.seq, m);
+    // Held messages are bounded (maxBufferedMessages): past the bound the holes before them
+    // are given up and reported as gaps, rather than memory growing while history is slow.
+    while (this._buffer.size > max && this._lastSeq !== null) this._giveUp();
     this._drain();
     if ((this._buffer.size || this._lastSeq < this._knownLatest) && !this._filling) this._fill();
   }

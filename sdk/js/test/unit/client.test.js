@@ -309,6 +309,30 @@ test('seqs that never come are reported as a gap after gapTimeoutMs', async () =
   client.close();
 });
 
+test('held messages are bounded: past maxBufferedMessages the hole is a gap at once', async () => {
+  const { bus, client } = setup({ gapTimeoutMs: 60000, maxBufferedMessages: 2 });
+  await client.connect();
+  const room = await client.join('r', { sinceSeq: 0 });
+  const c = collect(room);
+  bus.publish('r'); // 1
+  await until(() => c.got.length === 1);
+  const r = bus.room('r');
+  bus.sequence('r'); // 2: never delivered, not in history
+  const later = [bus.sequence('r'), bus.sequence('r'), bus.sequence('r')]; // 3, 4, 5
+  r.messages = r.messages.filter((m) => m.seq < 2);
+  r.latest = 1;
+  bus.broadcast(later[0]);
+  bus.broadcast(later[1]);
+  await tick(150);
+  assert.deepEqual(c.seqs(), [1], 'within the bound: 3 and 4 wait for 2');
+  // One more than the bound gives the hole up at once, long before gapTimeoutMs (60 s).
+  bus.broadcast(later[2]);
+  await until(() => c.got.length === 4, 2000);
+  assert.deepEqual(c.seqs(), [1, 3, 4, 5]);
+  assert.deepEqual(c.gaps, [{ room: 'r', fromSeq: 2, toSeq: 2 }]);
+  client.close();
+});
+
 test('reconnect: backoff, re-join, catch-up from history, exactly once in order', async () => {
   const { bus, client, states } = setup();
   await client.connect();
