@@ -8,8 +8,8 @@
 """
 from .backoff import Backoff
 from .client import STATES, Client
-from .errors import (CLOSED, CONNECTION_LOST, TIMEOUT, TOKEN_EXPIRED, ClosedError, ConnectionLost,
-                     Error, GapError, TimeoutError)
+from .errors import (CLOSED, CONNECTION_LOST, SERVER_DISCONNECT, TIMEOUT, TOKEN_EXPIRED,
+                     ClosedError, ConnectionLost, Error, GapError, TimeoutError)
 from .room import Room
 from .types import Gap, HistoryPage, Member, Message, Presence, Welcome
 
@@ -17,4 +17,5 @@ __version__ = "0.1.0"
 
 __all__ = ["Backoff", "Client", "Room", "STATES", "Error", "TimeoutError", "ConnectionLost",
            "ClosedError", "GapError", "Gap", "HistoryPage", "Member", "Message", "Presence",
-           "Welcome", "CLOSED", "CONNECTION_LOST", "TIMEOUT", "TOKEN_EXPIRED", "__version__"]
+           "Welcome", "CLOSED", "CONNECTION_LOST", "SERVER_DISCONNECT", "TIMEOUT",
+           "TOKEN_EXPIRED", "__version__"]

@@ -29,7 +29,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from . import codec
 from .backoff import Backoff
-from .errors import CLOSED, CONNECTION_LOST, TOKEN_EXPIRED, ClosedError, ConnectionLost, Error
+from .errors import (CLOSED, CONNECTION_LOST, SERVER_DISCONNECT, TOKEN_EXPIRED, ClosedError,
+                     ConnectionLost, Error)
 from .errors import TimeoutError as RequestTimeout
 from .room import Room
 from .token import fetch_token, jwt_exp, refresh_delay
@@ -80,7 +81,7 @@ class Client:
         self.token = None            # the token the connection currently runs with
         self.reconnects = 0          # connections opened after the first one
         self.refreshes = 0           # successful `refresh` commands
-        self._listeners = {"state": [], "error": [], "message": [], "refresh": []}
+        self._listeners = {"state": [], "error": [], "message": [], "refresh": [], "welcome": []}
         self._rooms = {}
         self._pending = {}
         self._ids = itertools.count(1)
@@ -103,7 +104,8 @@ class Client:
         """Calls `callback` on `event`: "state" (the new state), "error" (an `Error` not tied
         to a request: a refused reconnection, a lost connection, an `error` event without
         id), "message" (a `Message` delivered to the user or the connection, not a room),
-        "refresh" (the new token's `exp`). Returns `callback`."""
+        "refresh" (the new token's `exp`), "welcome" (`Welcome`, on every connection).
+        Returns `callback`."""
         if event not in self._listeners:
             raise ValueError(f"unknown event {event!r}; one of {sorted(self._listeners)}")
         self._listeners[event].append(callback)
@@ -121,21 +123,22 @@ class Client:
         return dict(self._rooms)
 
     async def connect(self):
-        """Opens the connection (one attempt; raises `Error` when it fails) and keeps it
-        open from then on, reconnecting as configured."""
+        """Opens the connection and keeps it open until `close()`. Returns at the first
+        `welcome`; failed attempts are retried with the backoff. Raises `Error` when the
+        client gives up: a refusal that cannot change (see _permanent), `max_attempts`
+        failed attempts in a row, or a disconnect by the server (4000). After that,
+        `connect()` again starts over."""
         if self._closed:
             raise ClosedError()
-        if self._runner is not None:
-            await self._wait_connected(self.connect_timeout)
-            return
-        self._set_state("connecting")
-        try:
-            opened = await self._open()
-        except Error:
-            self._set_state("disconnected")
-            raise
-        self._runner = asyncio.get_running_loop().create_task(self._run(opened))
-        await self._wait_connected(self.connect_timeout)
+        if self._runner is None or self._runner.done():
+            self._fatal = None
+            self._connected.clear()
+            self._runner = asyncio.get_running_loop().create_task(self._run(None))
+        await self._connected.wait()
+        if self._closed:
+            raise ClosedError()
+        if self._fatal is not None:
+            raise self._fatal
 
     async def join(self, name, *, since_seq=None, gaps="raise"):
         """Joins room `name` and returns its `Room`.
@@ -238,11 +241,16 @@ class Client:
             if conn is None:
                 raise ConnectionLost(CONNECTION_LOST, "not connected")
         env.id = self._next_id()
+        frame = codec.encode(env, self.encoding)
+        limit = (self.welcome.limits.get("max_message_bytes") if self.welcome else None)
+        if isinstance(limit, int) and limit > 0 and len(frame) > limit:
+            # The Shield would close the connection (1009); refused here instead.
+            raise Error(413, f"{what}: {len(frame)} bytes, over the Shield's max_message_bytes ({limit})")
         fut = loop.create_future()
         self._pending[env.id] = (fut, conn)
         try:
             try:
-                await conn.send(codec.encode(env, self.encoding))
+                await conn.send(frame)
             except TransportClosed as exc:
                 raise ConnectionLost(exc.code, f"{what}: connection closed ({exc.reason or exc.code})") from None
             left = deadline - loop.time()
@@ -339,14 +347,15 @@ class Client:
                         return
                     delay_first = True
                     continue
-                self.reconnects += 1
+                if self.welcome is not None:
+                    self.reconnects += 1
             failed = 0
             code, reason = await self._session(*opened)
             opened = None
             if self._closed:
                 return
             self._emit("error", ConnectionLost(code, f"connection closed: {reason or code}"))
-            if not self.reconnect:
+            if not self.reconnect or code == SERVER_DISCONNECT:
                 self._give_up(ConnectionLost(code, f"connection closed: {reason or code}"))
                 return
             # 4001: the token expired; a fresh one is fetched at once, no reason to wait.
@@ -367,6 +376,7 @@ class Client:
         self._conn = conn
         self.welcome = welcome
         self.token = token
+        self._emit("welcome", welcome)
         loop = asyncio.get_running_loop()
         reader = loop.create_task(self._read(conn))
         refresher = loop.create_task(self._refresh_loop(conn, token, obtained))

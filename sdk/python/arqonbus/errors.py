@@ -14,6 +14,7 @@ TIMEOUT = 408            # a request got no answer in time
 CONNECTION_LOST = 1006   # the connection dropped, or could not be opened
 CLOSED = 1000            # the client was closed by the application
 TOKEN_EXPIRED = 4001     # the Shield closed the connection at the token's exp
+SERVER_DISCONNECT = 4000  # a backend disconnected the user (server API): no reconnection
 
 
 class Error(Exception):

@@ -90,13 +90,14 @@ class Room:
     def off(self, event, callback):
         self._listeners[event].remove(callback)
 
-    async def publish(self, type, data=b"", *, headers=None, timeout=None):
+    async def publish(self, type, data=b"", *, headers=None, trace_id=None, timeout=None):
         """Publishes an event of `type` (any type but the server's own: ack, error, welcome,
         pong, history, presence.*) with `data` (bytes, or str sent as UTF-8). Returns after
-        the Shield's ack with the message's trace id, which its delivery carries too."""
+        the Shield's ack with the message's trace id (`trace_id` if given: 32 lowercase hex
+        digits, else a fresh one), which its delivery carries too."""
         if isinstance(data, str):
             data = data.encode()
-        trace_id = secrets.token_hex(16)
+        trace_id = trace_id or secrets.token_hex(16)
         env = codec.event(type, self.name, bytes(data), trace_id=trace_id, headers=headers)
         await self._client._request(env, f"publish to {self.name}", timeout=timeout,
                                     wait=self._wait_joined)

@@ -105,6 +105,48 @@ class Reconnect(unittest.IsolatedAsyncioTestCase):
             await c.connect()
         self.assertEqual(cm.exception.code, 401)
         self.assertEqual(c.state, "disconnected")
+        self.assertEqual(server.opens, 1)
+        await c.close()
+
+    async def test_connect_retries_until_the_shield_accepts(self):
+        server = FakeServer()
+        server.refuse = 503
+        welcomes = []
+        c = client(server)
+        c.on("welcome", welcomes.append)
+        task = asyncio.ensure_future(c.connect())
+        await until(lambda: server.opens >= 3)
+        self.assertFalse(task.done())
+        server.refuse = None
+        await asyncio.wait_for(task, 2)
+        self.assertEqual(c.state, "connected")
+        self.assertEqual([w.conn_id for w in welcomes], [server.conn.conn_id])
+        self.assertEqual(c.reconnects, 0)
+        await c.close()
+
+    async def test_connect_gives_up_after_max_attempts_and_can_start_over(self):
+        server = FakeServer()
+        server.refuse = OSError("refused")
+        c = client(server, backoff=arqonbus.Backoff(initial=0.01, jitter=0.0, max_attempts=2))
+        with self.assertRaises(arqonbus.ConnectionLost) as cm:
+            await c.connect()
+        self.assertEqual((cm.exception.code, server.opens), (1006, 2))
+        server.refuse = None
+        await c.connect()
+        self.assertEqual(c.state, "connected")
+        await c.close()
+
+    async def test_a_server_disconnect_4000_is_final(self):
+        server = FakeServer()
+        c = client(server)
+        await c.connect()
+        room = await c.join("r")
+        server.conn.drop(4000, "banned by the backend")
+        with self.assertRaises(arqonbus.ConnectionLost) as cm:
+            await room.next(timeout=2)
+        self.assertEqual(cm.exception.code, 4000)
+        await asyncio.sleep(0.1)
+        self.assertEqual((server.opens, c.state), (1, "disconnected"))
         await c.close()
 
     async def test_no_reconnect_when_disabled(self):
@@ -145,6 +187,15 @@ class Requests(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(cm.exception.code, 408)
         self.assertIn("publish to r", cm.exception.reason)
         self.assertEqual(self.client._pending, {})
+
+    async def test_a_message_over_max_message_bytes_is_refused_locally(self):
+        self.client.welcome.limits["max_message_bytes"] = 1000
+        room = await self.client.join("r")
+        with self.assertRaises(arqonbus.Error) as cm:
+            await room.publish("chat", b"x" * 2000)
+        self.assertEqual(cm.exception.code, 413)
+        self.assertFalse([e for e in self.server.conn.sent if e.WhichOneof("payload") == "event"])
+        await room.publish("chat", b"x" * 500)
 
     async def test_error_replies_carry_code_and_reason(self):
         self.server.errors["join"] = (403, "room not covered by the token")
