@@ -9,6 +9,8 @@ redis-server, arqon-brain and arqon-shield processes on free 127.0.0.1 ports.
 - Tokens: a short-lived token refreshed before it expires (no 4001, no reconnect); a client
   that does not refresh is closed with 4001 and comes back at once with a fresh token.
 - Errors: the server's codes reach the application.
+- Rooms: presence events between SDK clients; a newcomer replaying 1 200 messages from
+  seq 0 across history pages, then live ones.
 - Examples: sdk/python/examples/publish.py and subscribe.py run as documented.
 """
 import asyncio
@@ -137,7 +139,7 @@ class ShieldRestart(Stack):
             for k in range(3):   # each publisher's messages in its sending order
                 mine = [n for n in payloads if n % 3 == k]
                 self.assertEqual(mine, sorted(mine))
-            self.assertEqual(room.gaps, [])
+            self.assertEqual(list(room.gaps), [])
             self.assertGreaterEqual(subs[i].reconnects, 1, "the subscriber did reconnect")
             self.assertEqual(states[i][:2], ["connecting", "connected"])
             self.assertIn("disconnected", states[i][2:])
@@ -181,7 +183,7 @@ class BrainFailover(Stack):
         got = await collect(room, total, 60)
         self.assertEqual([m.seq for m in got], list(range(1, total + 1)))
         self.assertEqual(sorted(int(m.data) for m in got), list(range(total)))
-        self.assertEqual(room.gaps, [])
+        self.assertEqual(list(room.gaps), [])
         survivor = next(b for b in self.brain_procs if b is not owner)
         self.assertGreater(survivor.metric("brain_messages_sequenced_total"), 0)
         page = await room.history(since_seq=0, limit=1000)
@@ -260,6 +262,41 @@ class Errors(Stack):
             await bad.connect()
         self.assertEqual(cm.exception.code, 401)
         await bad.close()
+
+
+class Rooms(Stack):
+    async def test_presence_events_and_a_replay_across_history_pages(self):
+        a = sdk_client(self.shield, "ann")
+        b = sdk_client(self.shield, "ben", encoding="json")
+        await a.connect()
+        await b.connect()
+        room_a = await a.join("sdk-rooms")
+        seen = []
+        room_a.on("presence", seen.append)
+        room_b = await b.join("sdk-rooms")
+        deadline = time.monotonic() + 5
+        while not any(p.kind == "join" and p.user == "ben" for p in seen) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        joined = [p for p in seen if p.kind == "join" and p.user == "ben"]
+        self.assertEqual([p.conn_id for p in joined], [b.conn_id])
+        self.assertEqual({m.user for m in await room_a.presence()}, {"ann", "ben"})
+        total = 1200
+        await publish_all([room_b] * 4, total, pause=0)
+        await room_b.leave()
+        while not any(p.kind == "leave" and p.user == "ben" for p in seen) and time.monotonic() < deadline + 10:
+            await asyncio.sleep(0.02)
+        self.assertTrue(any(p.kind == "leave" and p.conn_id == b.conn_id for p in seen))
+        # A newcomer replays the room from the start, 500 per history page, then live ones.
+        c = sdk_client(self.shield, "cid", history_page=500)
+        await c.connect()
+        room_c = await c.join("sdk-rooms", since_seq=0)
+        await room_a.publish("chat", b"live")
+        got = await collect(room_c, total + 1, 30)
+        self.assertEqual([m.seq for m in got], list(range(1, total + 2)))
+        self.assertEqual(got[-1].data, b"live")
+        self.assertGreaterEqual(room_c.filled, total)
+        for cl in (a, b, c):
+            await cl.close()
 
 
 class Examples(Stack):

@@ -70,7 +70,7 @@ class Room:
         self.duplicates = 0
         self.discarded = 0
         self.filled = 0
-        self.gaps = []
+        self.gaps = collections.deque(maxlen=1000)   # the latest gaps reported
 
     def __repr__(self):
         return f"<arqonbus.Room {self.name!r} last_seq={self.last_seq}>"
