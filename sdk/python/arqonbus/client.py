@@ -20,7 +20,6 @@ of the JWT minus `refresh_before_expiry`), then sent with the `refresh` command;
 Shield closes with 4001 (token expired) the client reconnects at once with a fresh token.
 """
 import asyncio
-import inspect
 import itertools
 import json
 import logging
@@ -28,8 +27,9 @@ import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from . import codec
+from ._listeners import call
 from .backoff import Backoff
-from .errors import (CLOSED, CONNECTION_LOST, SERVER_DISCONNECT, TOKEN_EXPIRED, ClosedError,
+from .errors import (CONNECTION_LOST, SERVER_DISCONNECT, TOKEN_EXPIRED, ClosedError,
                      ConnectionLost, Error)
 from .errors import TimeoutError as RequestTimeout
 from .room import Room
@@ -527,24 +527,7 @@ class Client:
         if event == "error" and not self._listeners["error"]:
             log.warning("arqonbus: %s", value)
         for cb in list(self._listeners[event]):
-            _call(cb, value)
+            call(cb, value)
 
 
-def _call(cb, value):
-    """Calls a listener; a coroutine listener is scheduled; an exception is logged, never
-    let into the SDK."""
-    try:
-        result = cb(value)
-        if inspect.isawaitable(result):
-            task = asyncio.ensure_future(result)
-            task.add_done_callback(_log_failed_task)
-    except Exception:
-        log.exception("arqonbus: listener %r failed", cb)
-
-
-def _log_failed_task(task):
-    if not task.cancelled() and task.exception() is not None:
-        log.error("arqonbus: listener failed", exc_info=task.exception())
-
-
-__all__ = ["Client", "STATES", "CLOSED"]
+__all__ = ["Client", "STATES"]

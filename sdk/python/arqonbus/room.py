@@ -37,6 +37,7 @@ import logging
 import secrets
 
 from . import codec
+from ._listeners import call
 from .errors import ClosedError, ConnectionLost, Error, GapError
 from .errors import TimeoutError as RequestTimeout
 from .types import Gap, HistoryPage, Message, member_of
@@ -417,6 +418,5 @@ class Room:
             retry = min(retry * 2, 1.0)
 
     def _emit(self, event, value):
-        from .client import _call
         for cb in list(self._listeners[event]):
-            _call(cb, value)
+            call(cb, value)

@@ -5,8 +5,6 @@ The client only needs `open(url, headers, timeout, max_size)` returning an objec
 once the connection is gone, and `open` raises `HandshakeRefused` for an HTTP answer other
 than 101. The default is Debian's python3-websockets (10.4, asyncio API); unit tests pass a
 fake."""
-import asyncio
-
 import websockets
 import websockets.exceptions
 
