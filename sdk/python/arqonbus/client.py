@@ -42,6 +42,8 @@ log = logging.getLogger("arqonbus")
 STATES = ("connecting", "connected", "disconnected")
 # Upgrade refusals that another attempt with the same inputs cannot fix.
 _PERMANENT_STATUS = (400, 403, 404, 405, 426)
+# Answers to a re-join that another try may change: timeout, rate limited, spine unavailable.
+_TRANSIENT_CODES = (408, 429, 503)
 # A refresh is not attempted more often than this, whatever the token's lifetime.
 MIN_REFRESH_INTERVAL = 1.0
 
@@ -400,17 +402,26 @@ class Client:
         rooms = [r for r in self._rooms.values() if r._was_joined]
 
         async def one(room):
-            try:
-                await self._request(codec.command("join", room=room.name), "re-join " + room.name,
-                                    conn=conn)
-            except ConnectionLost:
+            pause = 0.1
+            while self._conn is conn:
+                try:
+                    await self._request(codec.command("join", room=room.name),
+                                        "re-join " + room.name, conn=conn)
+                except ConnectionLost:
+                    return
+                except Error as exc:
+                    self._emit("error", exc)
+                    if exc.code in _TRANSIENT_CODES:   # the spine or the Shield is busy: again
+                        room._emit("error", exc)
+                        await asyncio.sleep(pause)
+                        pause = min(pause * 2, 2.0)
+                        continue
+                    # Refused for good (e.g. a narrower rooms claim): the room ends.
+                    self._rooms.pop(room.name, None)
+                    room._close(exc)
+                    return
+                room._rejoined()
                 return
-            except Error as exc:   # refused now (e.g. a narrower rooms claim): the room ends
-                self._rooms.pop(room.name, None)
-                room._close(exc)
-                self._emit("error", exc)
-                return
-            room._rejoined()
 
         await asyncio.gather(*(one(r) for r in rooms))
         if self._conn is conn:

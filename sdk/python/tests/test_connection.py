@@ -81,6 +81,37 @@ class Reconnect(unittest.IsolatedAsyncioTestCase):
         self.assertEqual((await room.next(timeout=2)).data, b"x")
         await c.close()
 
+    async def test_a_busy_rejoin_is_retried_a_refused_one_ends_the_room(self):
+        server = FakeServer()
+        c = client(server)
+        await c.connect()
+        busy = await c.join("busy")
+        gone = await c.join("gone")
+        room_errors = []
+        busy.on("error", room_errors.append)
+        server.conn.drop(1006)
+        server.errors["join"] = (503, "spine unavailable")
+        await until(lambda: len(server.conns) == 2 and len(room_errors) >= 2)
+        self.assertEqual(c.state, "connecting")
+        del server.errors["join"]
+        orig = server._handle
+
+        def refuse_gone(conn, env):
+            if env.cmd.type == "join" and env.room_id == "gone":
+                server._reply(conn, env, "error", b'{"code":403,"reason":"not covered"}', "gone")
+                return
+            orig(conn, env)
+        server._handle = refuse_gone
+        await until(lambda: c.state == "connected")
+        self.assertIn("busy", server.conn.rooms)
+        self.assertEqual(set(c.rooms), {"busy"})
+        with self.assertRaises(arqonbus.Error) as cm:
+            await gone.next(timeout=1)
+        self.assertEqual(cm.exception.code, 403)
+        server.publish("busy", b"x")
+        self.assertEqual((await busy.next(timeout=2)).data, b"x")
+        await c.close()
+
     async def test_gives_up_after_max_attempts(self):
         server = FakeServer()
         c = client(server, backoff=arqonbus.Backoff(initial=0.01, jitter=0.0, max_attempts=3))
