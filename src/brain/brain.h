@@ -104,6 +104,7 @@ typedef struct arq_store {
   const arq_config_t *cfg;
   redisContext *c; /* NULL while disconnected */
   int64_t retry_ms;
+  bool auth_refused; /* the last attempt was refused for its credentials */
   arq_counter_t *errors;
 } arq_store_t;
 
@@ -204,6 +205,9 @@ struct timespec arq_brain_deadline(int timeout_ms);
  * answered an error, logged and counted); the connection is made again on the next call,
  * at most every half second. */
 void arq_store_init(arq_store_t *s, const arq_config_t *cfg, arq_counter_t *errors);
+/** At start: 0 when Redis answers or is merely unreachable (the Brain waits for it); -1
+ *  with the reason when Redis refuses the credentials of valkey.url (a configuration error). */
+int arq_store_check(arq_store_t *s, char *err, size_t errcap);
 redisReply *arq_store_command(arq_store_t *s, const char *fmt, ...);
 redisReply *arq_store_argv(arq_store_t *s, int argc, const char **argv, const size_t *lens);
 /** Pipelining: queue commands, then read one reply per command in order. A failed

@@ -9,6 +9,8 @@
 
 #include "brain/brain.h"
 #include "common/log.h"
+#include "common/redis_url.h"
+#include "spine/kv.h"
 #include "common/program.h"
 
 #define SHUTDOWN_DEADLINE_S 4 /* SIGTERM ends the process within 5 s, whatever it waits on */
@@ -157,6 +159,8 @@ int main(int argc, char **argv) {
   char err[512] = "";
   arq_metrics_http_t *http = NULL;
   rc = 1;
+  if (arq_store_check(&b->store, err, sizeof err))
+    goto out;
   if (arq_brain_nats_open(b, err, sizeof err))
     goto out;
   if (!(http = arq_metrics_http_start(b, err, sizeof err)))
@@ -168,8 +172,10 @@ int main(int argc, char **argv) {
   if (arq_brain_nats_subscribe(b, err, sizeof err))
     goto out;
   atomic_store(&b->ready, true);
+  char where[512], valkey[256];
   ARQ_LOG(ARQ_LOG_INFO, "brain", "running", {"brain", b->id}, {"metrics", cfg.brain.metrics_listen},
-          {"nats", cfg.nats.url}, {"valkey", cfg.valkey.url});
+          {"nats", arq_nats_where(&cfg, where, sizeof where)},
+          {"valkey", arq_redis_url_redacted(cfg.valkey.url, valkey, sizeof valkey)});
   work(b);
   rc = 0;
   ARQ_LOG(ARQ_LOG_INFO, "brain", "stopping: leases handed back", {"brain", b->id});

@@ -120,9 +120,21 @@ static void on_probe(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
 static int ensure_stream(arq_brain_t *b, jsStreamConfig *sc) {
   jsStreamInfo *si = NULL;
   jsErrCode jerr = 0;
+  sc->Replicas = (int64_t)b->cfg->nats.stream_replicas;
   natsStatus st = js_GetStreamInfo(&si, b->js, sc->Name, NULL, &jerr);
   if (st == NATS_OK) {
+    int64_t have = si->Config ? si->Config->Replicas : 0;
     jsStreamInfo_Destroy(si);
+    if (have && have != sc->Replicas) {
+      char h[24], want[24];
+      snprintf(h, sizeof h, "%lld", (long long)have);
+      snprintf(want, sizeof want, "%lld", (long long)sc->Replicas);
+      ARQ_LOG(ARQ_LOG_ERROR, "brain",
+              "stream exists with another number of replicas than [nats] stream_replicas: change one "
+              "(nats stream edit <stream> --replicas N)",
+              {"stream", sc->Name}, {"replicas", h}, {"stream_replicas", want});
+      return -1;
+    }
     si = NULL;
     st = js_UpdateStream(&si, b->js, sc, NULL, &jerr);
     if (st != NATS_OK) /* e.g. another Brain with other retention settings: keep theirs */
@@ -199,15 +211,33 @@ static int ensure_streams(arq_brain_t *b) {
   return ensure_stream(b, &sc);
 }
 
+/* An existing lease bucket must have the configured replicas (as the streams). */
+static int bucket_replicas_agree(arq_brain_t *b) {
+  kvStatus *sts = NULL;
+  if (kvStore_Status(&sts, b->kv) != NATS_OK)
+    return 0; /* not known: the lease calls report what goes wrong */
+  int64_t have = kvStatus_Replicas(sts);
+  kvStatus_Destroy(sts);
+  if (have == b->cfg->nats.stream_replicas)
+    return 0;
+  char h[24], want[24];
+  snprintf(h, sizeof h, "%lld", (long long)have);
+  snprintf(want, sizeof want, "%lld", (long long)b->cfg->nats.stream_replicas);
+  ARQ_LOG(ARQ_LOG_ERROR, "brain", "the lease bucket has another number of replicas than [nats] stream_replicas",
+          {"bucket", ARQ_BRAIN_BUCKET}, {"replicas", h}, {"stream_replicas", want});
+  return -1;
+}
+
 static int ensure_bucket(arq_brain_t *b) {
   if (js_KeyValue(&b->kv, b->js, ARQ_BRAIN_BUCKET) == NATS_OK)
-    return 0;
+    return bucket_replicas_agree(b);
   kvConfig kc;
   kvConfig_Init(&kc);
   kc.Bucket = ARQ_BRAIN_BUCKET;
   kc.History = 1;
   kc.TTL = b->cfg->brain.lease_ttl_s * 1000000000LL; /* nanoseconds */
   kc.StorageType = js_FileStorage;
+  kc.Replicas = (int)b->cfg->nats.stream_replicas;
   natsStatus st = js_CreateKeyValue(&b->kv, b->js, &kc);
   if (st != NATS_OK) /* another Brain may have created it meanwhile */
     st = js_KeyValue(&b->kv, b->js, ARQ_BRAIN_BUCKET);
@@ -216,7 +246,7 @@ static int ensure_bucket(arq_brain_t *b) {
             {"error", natsStatus_GetText(st)});
     return -1;
   }
-  return 0;
+  return bucket_replicas_agree(b);
 }
 
 int arq_brain_nats_open(arq_brain_t *b, char *err, size_t errcap) {
@@ -245,7 +275,8 @@ int arq_brain_nats_open(arq_brain_t *b, char *err, size_t errcap) {
   }
   natsOptions_Destroy(opts);
   if (st != NATS_OK || !b->nc) {
-    snprintf(err, errcap, "nats: cannot connect to %s: %s", cfg->nats.url,
+    char where[512];
+    snprintf(err, errcap, "nats: cannot connect to %s: %s", arq_nats_where(cfg, where, sizeof where),
              natsStatus_GetText(st == NATS_OK ? NATS_NO_SERVER : st));
     return -1;
   }

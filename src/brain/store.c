@@ -17,31 +17,15 @@
 
 #include "brain/brain.h"
 #include "common/log.h"
+#include "common/redis_url.h"
 
 #define REDIS_RETRY_MS 500
 
-/* redis://host:port[/db] -> host, port, db. */
-static int parse_url(const char *url, char *host, size_t hostcap, int *port, int *db) {
-  *port = 6379;
-  *db = 0;
-  if (strncmp(url, "redis://", 8))
-    return -1;
-  const char *h = url + 8, *at = strchr(h, '@');
-  if (at)
-    h = at + 1; /* credentials are not supported by this client: ignored */
-  size_t n = strcspn(h, ":/");
-  if (n == 0 || n >= hostcap)
-    return -1;
-  memcpy(host, h, n);
-  host[n] = '\0';
-  const char *p = h + n;
-  if (*p == ':') {
-    *port = atoi(p + 1);
-    p += 1 + strspn(p + 1, "0123456789");
-  }
-  if (*p == '/' && p[1])
-    *db = atoi(p + 1);
-  return *port > 0 && *port < 65536 ? 0 : -1;
+/* A reply that says the credentials are wrong (not a passing failure). */
+static bool auth_refused(const redisReply *r) {
+  return r && r->type == REDIS_REPLY_ERROR &&
+         (!strncmp(r->str, "WRONGPASS", 9) || !strncmp(r->str, "NOAUTH", 6) || strstr(r->str, "invalid password") ||
+          strstr(r->str, "invalid username-password") || strstr(r->str, "without any password configured"));
 }
 
 static bool connect_redis(arq_store_t *s) {
@@ -49,37 +33,67 @@ static bool connect_redis(arq_store_t *s) {
   if (now < s->retry_ms)
     return false;
   s->retry_ms = now + REDIS_RETRY_MS;
-  char host[256];
-  int port, db;
-  if (parse_url(s->cfg->valkey.url, host, sizeof host, &port, &db)) {
-    ARQ_LOG(ARQ_LOG_ERROR, "brain", "valkey.url is not redis://host:port[/db]",
-            {"url", s->cfg->valkey.url});
+  arq_redis_url_t u;
+  const char *why = NULL;
+  char shown[512];
+  arq_redis_url_redacted(s->cfg->valkey.url, shown, sizeof shown);
+  if (arq_redis_url_parse(s->cfg->valkey.url, &u, &why)) { /* the config loader checked it */
+    ARQ_LOG(ARQ_LOG_ERROR, "brain", "valkey.url is not usable", {"url", shown}, {"error", why});
     return false;
   }
   struct timeval tv = {1, 0};
-  redisContext *c = redisConnectWithTimeout(host, port, tv);
+  redisContext *c = redisConnectWithTimeout(u.host, u.port, tv);
   if (!c || c->err) {
-    ARQ_LOG(ARQ_LOG_WARN, "brain", "Redis unreachable; retrying",
-            {"url", s->cfg->valkey.url}, {"error", c ? c->errstr : "out of memory"});
+    ARQ_LOG(ARQ_LOG_WARN, "brain", "Redis unreachable; retrying", {"url", shown},
+            {"error", c ? c->errstr : "out of memory"});
     if (c)
       redisFree(c);
     return false;
   }
   struct timeval op = {2, 0};
   redisSetTimeout(c, op);
-  if (db) {
-    redisReply *r = redisCommand(c, "SELECT %d", db);
-    bool ok = r && r->type != REDIS_REPLY_ERROR;
+  const char *step = "AUTH";
+  redisReply *r = NULL;
+  bool ok = true;
+  if (u.password[0]) {
+    r = u.user[0] ? redisCommand(c, "AUTH %s %s", u.user, u.password) : redisCommand(c, "AUTH %s", u.password);
+    ok = r && r->type != REDIS_REPLY_ERROR;
+    s->auth_refused = auth_refused(r);
+  }
+  if (ok) { /* PING, or SELECT the database: either says NOAUTH when a password is needed */
     if (r)
       freeReplyObject(r);
-    if (!ok) {
-      redisFree(c);
-      return false;
-    }
+    step = u.db ? "SELECT" : "PING";
+    r = u.db ? redisCommand(c, "SELECT %d", u.db) : redisCommand(c, "PING");
+    ok = r && r->type != REDIS_REPLY_ERROR;
+    s->auth_refused = auth_refused(r);
   }
+  if (!ok) {
+    ARQ_LOG(ARQ_LOG_ERROR, "brain", s->auth_refused ? "Redis refused the credentials of valkey.url" : "Redis refused the connection's set-up",
+            {"url", shown}, {"command", step}, {"error", r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr});
+    if (r)
+      freeReplyObject(r);
+    redisFree(c);
+    return false;
+  }
+  if (r)
+    freeReplyObject(r);
+  s->auth_refused = false;
   s->c = c;
-  ARQ_LOG(ARQ_LOG_INFO, "brain", "Redis connected", {"url", s->cfg->valkey.url});
+  ARQ_LOG(ARQ_LOG_INFO, "brain", "Redis connected", {"url", shown});
   return true;
+}
+
+int arq_store_check(arq_store_t *s, char *err, size_t errcap) {
+  s->retry_ms = 0;
+  if (s->c || connect_redis(s))
+    return 0;
+  if (!s->auth_refused)
+    return 0; /* unreachable for now: the Brain waits for it as always */
+  char shown[512];
+  snprintf(err, errcap, "valkey: Redis refused the credentials of %s",
+           arq_redis_url_redacted(s->cfg->valkey.url, shown, sizeof shown));
+  return -1;
 }
 
 static redisReply *checked(arq_store_t *s, redisReply *r) {

@@ -19,6 +19,7 @@
 #include "cli/http_client.h"
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/redis_url.h"
 #include "spine/kv.h"
 
 #define TIMEOUT_MS 2000
@@ -111,19 +112,46 @@ static bool check_nats(const arq_config_t *cfg) {
   char err[256] = "";
   bool ok = arq_nats_connect(cfg, "arq status", TIMEOUT_MS, &nc, err, sizeof err) == NATS_OK &&
             natsConnection_FlushTimeout(nc, TIMEOUT_MS) == NATS_OK;
-  printf("nats    %-5s %s  %s\n", ok ? "ok" : "down", cfg->nats.url, ok ? "" : err);
+  char where[512];
+  printf("nats    %-5s %s  %s\n", ok ? "ok" : "down", arq_nats_where(cfg, where, sizeof where), ok ? "" : err);
   natsConnection_Destroy(nc);
   return ok;
 }
 
+/* A RESP command of its arguments (binary-safe: a password may hold anything). */
+static void resp(arq_buf_t *out, int argc, const char *const *argv) {
+  arq_buf_printf(out, "*%d\r\n", argc);
+  for (int i = 0; i < argc; i++)
+    arq_buf_printf(out, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+}
+
 static bool check_valkey(const arq_config_t *cfg) {
-  const char *url = cfg->valkey.url + strlen("redis://");
-  char hostport[256];
-  snprintf(hostport, sizeof hostport, "%.*s", (int)strcspn(url, "/"), url);
-  arq_buf_t reply;
+  arq_redis_url_t u;
+  const char *why = NULL;
+  char shown[512], hostport[300];
+  arq_redis_url_redacted(cfg->valkey.url, shown, sizeof shown);
+  if (arq_redis_url_parse(cfg->valkey.url, &u, &why)) {
+    printf("valkey  %-5s %s  %s\n", "down", shown, why);
+    return false;
+  }
+  snprintf(hostport, sizeof hostport, strchr(u.host, ':') ? "[%s]:%d" : "%s:%d", u.host, u.port);
+  arq_buf_t req, reply;
+  arq_buf_init(&req);
   arq_buf_init(&reply);
-  bool ok = !exchange(hostport, "PING\r\nQUIT\r\n", &reply) && !strncmp(reply.data, "+PONG", 5);
-  printf("valkey  %-5s %s\n", ok ? "ok" : "down", cfg->valkey.url);
+  if (u.password[0]) {
+    const char *auth[] = {"AUTH", u.user, u.password};
+    if (u.user[0])
+      resp(&req, 3, auth);
+    else
+      resp(&req, 2, (const char *const[]){"AUTH", u.password});
+  }
+  static const char *const ping[] = {"PING"}, *const quit[] = {"QUIT"};
+  resp(&req, 1, ping);
+  resp(&req, 1, quit);
+  bool ok = !exchange(hostport, req.data, &reply) && strstr(reply.data ? reply.data : "", "+PONG");
+  const char *problem = !ok && reply.data && reply.data[0] == '-' ? reply.data + 1 : "";
+  printf("valkey  %-5s %s  %.*s\n", ok ? "ok" : "down", shown, (int)strcspn(problem, "\r"), problem);
+  arq_buf_free(&req);
   arq_buf_free(&reply);
   return ok;
 }

@@ -15,15 +15,21 @@ int arq_cli_kv_open(arq_cli_kv_t *k, const char *prog, const char *config, const
     fprintf(stderr, "%s: %s\n", prog, err);
     return -1;
   }
-  if (nats_url) {
+  if (nats_url) { /* --nats: this one server, whatever the config lists */
     free(k->cfg.nats.url);
     k->cfg.nats.url = strdup(nats_url);
+    for (size_t i = 0; i < k->cfg.nats.servers.len; i++)
+      free(k->cfg.nats.servers.items[i]);
+    free(k->cfg.nats.servers.items);
+    k->cfg.nats.servers.items = NULL;
+    k->cfg.nats.servers.len = 0;
   }
   if (arq_nats_connect(&k->cfg, prog, 5000, &k->nc, err, sizeof err) != NATS_OK) {
     fprintf(stderr, "%s: %s\n", prog, err);
     return -1;
   }
-  if (arq_kv_open(k->nc, bucket_of(&k->cfg), true, &k->js, &k->kv, err, sizeof err) != NATS_OK) {
+  if (arq_kv_open(k->nc, bucket_of(&k->cfg), true, k->cfg.nats.stream_replicas, &k->js, &k->kv, err,
+                  sizeof err) != NATS_OK) {
     fprintf(stderr, "%s: %s\n", prog, err);
     return -1;
   }

@@ -4,6 +4,7 @@
  * against these tables is the whole validation, so adding a key is one line here (and a
  * line in docs/operations.md).
  */
+#include "common/redis_url.h"
 #include "common/config.h"
 
 #include <arpa/inet.h>
@@ -113,7 +114,9 @@ static const char *check_nats_url(const char *v) {
 }
 
 static const char *check_redis_url(const char *v) {
-  return !strncmp(v, "redis://", 8) && v[8] ? NULL : "expected a redis:// URL";
+  arq_redis_url_t u;
+  const char *why = NULL;
+  return arq_redis_url_parse(v, &u, &why) ? why : NULL;
 }
 
 static const char *check_log_level(const char *v) {
@@ -354,6 +357,8 @@ static const key_spec_t auth_keys[] = {
 
 static const key_spec_t nats_keys[] = {
     STR("url", nats.url, check_nats_url),
+    LIST("servers", nats.servers, check_nats_url),
+    INT("stream_replicas", nats.stream_replicas, 1, 5),
     STR("user", nats.user, check_nonempty),
     STR("password", nats.password, check_nonempty),
     STR("password_file", nats.password_file, check_nonempty),
@@ -539,7 +544,16 @@ static int line_of(const arq_toml_value_t *root, const char *section, const char
 }
 
 /* Rules that involve more than one key. */
+/* Whether the file sets section.key (not a default). */
+static bool is_set(const arq_toml_value_t *root, const char *section, const char *key) {
+  const arq_toml_value_t *s = arq_toml_table_get(root, section);
+  return s && arq_toml_type(s) == ARQ_TOML_TABLE && arq_toml_table_get(s, key);
+}
+
 static int check_combinations(const arq_config_t *cfg, const arq_toml_value_t *root, ctx_t *ctx) {
+  if (is_set(root, "nats", "url") && is_set(root, "nats", "servers"))
+    return fail(ctx, line_of(root, "nats", "servers"), "nats.servers",
+                "set either url (one server) or servers (a cluster), not both");
   if (!cfg->shield.tls_cert != !cfg->shield.tls_key)
     return fail(ctx, line_of(root, "shield", cfg->shield.tls_cert ? "tls_cert" : "tls_key"),
                 cfg->shield.tls_cert ? "shield.tls_cert" : "shield.tls_key",
@@ -632,6 +646,7 @@ void arq_config_defaults(arq_config_t *cfg) {
   cfg->api.collect_ms = 250;
   cfg->nats.url = xstrdup("nats://127.0.0.1:4222");
   cfg->nats.send_asap = true;
+  cfg->nats.stream_replicas = 1;
   cfg->valkey.url = xstrdup("redis://127.0.0.1:6379");
   cfg->brain.metrics_listen = xstrdup("127.0.0.1:9091");
   cfg->brain.presence_expiry_s = 15;

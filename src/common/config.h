@@ -77,7 +77,9 @@ typedef struct {
     char *platform_admin_role; /* a token with this role administers every tenant; NULL: none */
   } auth;
   struct {
-    char *url;
+    char *url;             /* one server; `servers` (when not empty) lists a cluster instead */
+    arq_strlist_t servers;
+    int64_t stream_replicas; /* replicas of every stream and KV bucket the product creates */
     char *user;
     char *password;
     char *password_file;

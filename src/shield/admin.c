@@ -148,7 +148,7 @@ static void serve_job(arq_admin_t *a, job_t *j) {
   const char *bucket = j->kind == KIND_POLICIES ? cfg->platform.overseer.kv_bucket : cfg->platform.registry.kv_bucket;
   jsCtx *js = NULL;
   kvStore *kv = NULL;
-  if (arq_kv_open(a->nc, bucket, true, &js, &kv, err, sizeof err) != NATS_OK) {
+  if (arq_kv_open(a->nc, bucket, true, cfg->nats.stream_replicas, &js, &kv, err, sizeof err) != NATS_OK) {
     answer_error(j, 503, err);
     return;
   }

@@ -181,10 +181,11 @@ arq_link_t *arq_link_new(arq_shield_t *s, char *err, size_t errcap) {
     arq_link_free(sp, 0);
     return NULL;
   }
+  char where[512];
   if (atomic_load(&sp->connected))
-    ARQ_LOG(ARQ_LOG_INFO, "spine", "NATS connected", {"url", cfg->nats.url});
+    ARQ_LOG(ARQ_LOG_INFO, "spine", "NATS connected", {"url", arq_nats_where(cfg, where, sizeof where)});
   else
-    ARQ_LOG(ARQ_LOG_WARN, "spine", "NATS not reachable yet; retrying", {"url", cfg->nats.url});
+    ARQ_LOG(ARQ_LOG_WARN, "spine", "NATS not reachable yet; retrying", {"url", arq_nats_where(cfg, where, sizeof where)});
   return sp;
 }
 

@@ -70,7 +70,8 @@ arq_overseer_t *arq_overseer_start(arq_shield_t *s) {
   if (!o)
     arq_oom("overseer");
   o->shield = s;
-  arq_kv_watch_spec_t spec = {s->cfg->platform.overseer.kv_bucket, "overseer", on_entry, on_ready, o, 0};
+  arq_kv_watch_spec_t spec = {s->cfg->platform.overseer.kv_bucket, "overseer", on_entry, on_ready, o, 0,
+                              s->cfg->nats.stream_replicas};
   o->watch = arq_kv_watch_start(s->cfg, &spec);
   if (!o->watch) {
     free(o);

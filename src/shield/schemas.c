@@ -196,7 +196,7 @@ arq_schemas_t *arq_schemas_start(arq_shield_t *s) {
     arq_oom("schemas");
   r->shield = s;
   arq_kv_watch_spec_t spec = {s->cfg->platform.registry.kv_bucket, "registry", on_entry, on_ready, r,
-                              (int)s->cfg->platform.registry.cache_ttl_seconds};
+                              (int)s->cfg->platform.registry.cache_ttl_seconds, s->cfg->nats.stream_replicas};
   r->watch = arq_kv_watch_start(s->cfg, &spec);
   if (!r->watch) {
     free(r);

@@ -19,12 +19,17 @@ natsStatus arq_nats_options(const arq_config_t *cfg, const char *name, natsOptio
 
 /** Connects with arq_nats_options() and a timeout. Returns NATS_OK, or a status with a
  *  message in err. */
+/** Where the config says NATS is, for messages: the url, or the servers joined by ",". */
+const char *arq_nats_where(const arq_config_t *cfg, char *buf, size_t cap);
+
 natsStatus arq_nats_connect(const arq_config_t *cfg, const char *name, int timeout_ms,
                             natsConnection **nc, char *err, size_t errcap);
 
-/** Binds to bucket `name`, creating it (history 1, file storage) when absent and `create`
- *  is set. On success *js and *kv are the caller's to destroy (kvStore_Destroy first). */
-natsStatus arq_kv_open(natsConnection *nc, const char *name, bool create, jsCtx **js,
+/** Binds to bucket `name`, creating it (history 1, file storage, `replicas` replicas) when
+ *  absent and `create` is set. An existing bucket with another number of replicas is an
+ *  error that says so ([nats] stream_replicas and the bucket disagree). On success *js and
+ *  *kv are the caller's to destroy (kvStore_Destroy first). */
+natsStatus arq_kv_open(natsConnection *nc, const char *name, bool create, int64_t replicas, jsCtx **js,
                        kvStore **kv, char *err, size_t errcap);
 
 #endif

@@ -28,7 +28,7 @@ static void watch_once(arq_kv_watch_t *w, natsConnection *nc) {
   jsCtx *js = NULL;
   kvStore *kv = NULL;
   kvWatcher *watcher = NULL;
-  if (arq_kv_open(nc, w->spec.bucket, true, &js, &kv, err, sizeof err) != NATS_OK) {
+  if (arq_kv_open(nc, w->spec.bucket, true, w->spec.replicas, &js, &kv, err, sizeof err) != NATS_OK) {
     ARQ_LOG(ARQ_LOG_WARN, w->spec.component, "bucket unavailable; retrying", {"error", err});
     return;
   }

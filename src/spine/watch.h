@@ -24,6 +24,7 @@ typedef struct {
   /** When > 0, the whole bucket is read again this often, besides following changes:
    *  nothing cached can be older than this even if a change notification was lost. */
   int refresh_s;
+  int64_t replicas; /* of the bucket when it is created ([nats] stream_replicas) */
 } arq_kv_watch_spec_t;
 
 /** Starts the thread; NULL when it cannot be created. `cfg` must outlive the watch. */

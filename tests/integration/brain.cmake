@@ -11,3 +11,8 @@ endif()
 if(TARGET arqon-brain AND TARGET arqon-shield)
   arq_python_test(integration_brain_hardening test_brain_hardening 180)
 endif()
+
+# Deployment settings: Redis credentials, a NATS server list, stream replicas.
+if(TARGET arqon-brain AND TARGET arqon-shield)
+  arq_python_test(integration_deploy test_deploy 300)
+endif()

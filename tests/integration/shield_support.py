@@ -52,7 +52,7 @@ class Shield(Daemon):
     binary = "arqon-shield"
 
     def __init__(self, nats_url, node_id="n1", workers=2, extra_toml="", log_level="info",
-                 tls_context=None, nats_user=None, nats_password=None):
+                 tls_context=None, nats_user=None, nats_password=None, nats_servers=None):
         super().__init__()
         self.node_id = node_id
         self.nats_url = nats_url
@@ -61,6 +61,7 @@ class Shield(Daemon):
         self.log_level = log_level
         self.tls_context = tls_context  # client side: set when the Shield serves wss://
         self.nats_user, self.nats_password = nats_user, nats_password
+        self.nats_servers = nats_servers  # [nats] servers instead of url
 
     def write_config(self):
         shield_extra, rest = "", self.extra_toml
@@ -68,10 +69,12 @@ class Shield(Daemon):
             shield_extra, _, rest = self.extra_toml[len("[shield]"):].partition("\n[")
             rest = ("[" + rest) if rest else ""
         with open(self.config, "w") as f:
+            where = (f"servers = {json.dumps(self.nats_servers)}\n" if self.nats_servers
+                     else f'url = "{self.nats_url}"\n')
             f.write(f'[shield]\nlisten = "127.0.0.1:{self.port}"\nnode_id = "{self.node_id}"\n'
                     f"workers = {self.workers}\nclose_timeout_ms = 1000\n{shield_extra}\n"
                     f'[auth]\njwt_secret = "{SECRET}"\n'
-                    f'[nats]\nurl = "{self.nats_url}"\n'
+                    f"[nats]\n{where}"
                     + (f'user = "{self.nats_user}"\npassword = "{self.nats_password}"\n'
                        if self.nats_user else "") +
                     f'[log]\nlevel = "{self.log_level}"\n{rest}\n')
