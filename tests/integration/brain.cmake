@@ -16,3 +16,9 @@ endif()
 if(TARGET arqon-brain AND TARGET arqon-shield)
   arq_python_test(integration_deploy test_deploy 300)
 endif()
+
+# `cmake --install` into a temporary prefix; the installed programs run with the installed
+# configuration.
+if(TARGET arqon-brain AND TARGET arqon-shield AND TARGET arq)
+  arq_python_test(integration_install test_install 300)
+endif()
