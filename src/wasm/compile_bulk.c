@@ -66,7 +66,7 @@ static arq_wasm_result_t table_op(comp_t *c, uint32_t sub) {
     TRY(arq__read_u32(&c->r, &t1));
     if (sub == 14)
       TRY(arq__read_u32(&c->r, &t2));
-    if (!m->has_table || t1 != 0 || t2 != 0)
+    if (t1 >= m->ntables || t2 >= m->ntables)
       return arq_wasm_err_unknown_table;
   }
   if (sub != 14 && seg >= m->nelems)
@@ -77,6 +77,10 @@ static arq_wasm_result_t table_op(comp_t *c, uint32_t sub) {
                            : sub == 13 ? ARQ__OP_ELEM_DROP : ARQ__OP_TABLE_COPY));
   if (sub != 14)
     TRY(emit_u64(c, seg));
+  if (sub != 13)
+    TRY(emit_u64(c, t1));
+  if (sub == 14)
+    TRY(emit_u64(c, t2));
   return NULL;
 }
 

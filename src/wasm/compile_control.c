@@ -394,7 +394,7 @@ arq_wasm_result_t arq__compile_call_indirect(comp_t *c) {
   uint32_t ti, table;
   TRY(arq__read_u32(&c->r, &ti));
   TRY(arq__read_u32(&c->r, &table));
-  if (table != 0 || !m->has_table)
+  if (table >= m->ntables)
     return arq_wasm_err_unknown_table;
   if (ti >= m->ntypes)
     return arq_wasm_err_unknown_type;
@@ -402,6 +402,11 @@ arq_wasm_result_t arq__compile_call_indirect(comp_t *c) {
   TRY(arq__v_pop(&c->v, ARQ_WASM_I32, NULL));
   TRY(arq__v_pop_n(&c->v, t->params, t->nparams));
   TRY(arq__v_push_n(&c->v, t->results, t->nresults));
-  TRY(emit_op(c, ARQ__OP_CALL_INDIRECT));
-  return emit_u64(c, ti);
+  if (table == 0) {
+    TRY(emit_op(c, ARQ__OP_CALL_INDIRECT));
+    return emit_u64(c, ti);
+  }
+  TRY(emit_op(c, ARQ__OP_CALL_INDIRECT_T));
+  TRY(emit_u64(c, ti));
+  return emit_u64(c, table);
 }

@@ -202,81 +202,95 @@ static arq_wasm_result_t read_mut(arq__reader_t *r, uint8_t *mut) {
   return NULL;
 }
 
-/* Constant expressions of WebAssembly 1.0: one constant, or global.get of an imported
- * immutable global, followed by end. */
+/* Constant expressions: WebAssembly 2.0 plus extended constant expressions. Constants,
+ * global.get of an immutable global (in a global's initialiser only a preceding one:
+ * `m->nglobals` counts the globals decoded so far) and i32/i64 add, sub and mul, ending
+ * with one value of `type`. A lone constant or global.get is kept decoded (kind 0, 1);
+ * a longer expression is validated here and re-read when evaluated (kind 2). */
 static arq_wasm_result_t read_const_expr(arq_wasm_module_t *m, arq__reader_t *r, uint8_t type,
                                          arq__const_expr_t *e) {
-  uint8_t op;
-  TRY(arq__read_byte(r, &op));
-  e->kind = 0;
-  switch (op) {
-  case 0x41: {
-    int32_t v;
-    TRY(arq__read_i32(r, &v));
-    e->type = ARQ_WASM_I32;
-    e->value = (uint32_t)v;
-    break;
-  }
-  case 0x42: {
-    int64_t v;
-    TRY(arq__read_i64(r, &v));
-    e->type = ARQ_WASM_I64;
-    e->value = (uint64_t)v;
-    break;
-  }
-  case 0x43: {
-    if (r->end - r->p < 4)
-      return arq_wasm_err_unexpected_end;
-    uint32_t v;
-    memcpy(&v, r->p, 4);
-    r->p += 4;
-    e->type = ARQ_WASM_F32;
-    e->value = v;
-    break;
-  }
-  case 0x44: {
-    if (r->end - r->p < 8)
-      return arq_wasm_err_unexpected_end;
-    memcpy(&e->value, r->p, 8);
-    r->p += 8;
-    e->type = ARQ_WASM_F64;
-    break;
-  }
-  case 0x23: {
-    uint32_t g;
-    TRY(arq__read_u32(r, &g));
-    if (g >= m->nglobal_imports)
-      return arq_wasm_err_unknown_global;
-    if (m->globals[g].mut)
-      return arq_wasm_err_const_expr_required;
-    e->kind = 1;
-    e->global = g;
-    e->type = m->globals[g].type;
-    break;
-  }
-  case 0x0b:
-    return arq_wasm_err_type_mismatch;
-  case 0xd0:
-  case 0xd2:
-    return arq_wasm_err_unsupported_reftypes;
-  default:
-    return arq_wasm_err_const_expr_required;
-  }
-  TRY(arq__read_byte(r, &op));
-  if (op != 0x0b) {
+  uint8_t stack[ARQ__CONST_EXPR_DEPTH];
+  uint32_t depth = 0, ninstr = 0;
+  const uint8_t *start = r->p;
+  memset(e, 0, sizeof *e);
+  for (;;) {
+    uint8_t op;
+    TRY(arq__read_byte(r, &op));
+    if (op == 0x0b)
+      break;
+    uint8_t push = 0;
     switch (op) {
-    case 0x41:
-    case 0x42:
-    case 0x43:
-    case 0x44:
-    case 0x23:
-      return arq_wasm_err_type_mismatch;
+    case 0x41: {
+      int32_t v;
+      TRY(arq__read_i32(r, &v));
+      e->value = (uint32_t)v;
+      push = ARQ_WASM_I32;
+      break;
+    }
+    case 0x42: {
+      int64_t v;
+      TRY(arq__read_i64(r, &v));
+      e->value = (uint64_t)v;
+      push = ARQ_WASM_I64;
+      break;
+    }
+    case 0x43: {
+      if (r->end - r->p < 4)
+        return arq_wasm_err_unexpected_end;
+      uint32_t v;
+      memcpy(&v, r->p, 4);
+      r->p += 4;
+      e->value = v;
+      push = ARQ_WASM_F32;
+      break;
+    }
+    case 0x44: {
+      if (r->end - r->p < 8)
+        return arq_wasm_err_unexpected_end;
+      memcpy(&e->value, r->p, 8);
+      r->p += 8;
+      push = ARQ_WASM_F64;
+      break;
+    }
+    case 0x23: {
+      uint32_t g;
+      TRY(arq__read_u32(r, &g));
+      if (g >= m->nglobals)
+        return arq_wasm_err_unknown_global;
+      if (m->globals[g].mut)
+        return arq_wasm_err_const_expr_required;
+      e->kind = 1;
+      e->global = g;
+      push = m->globals[g].type;
+      break;
+    }
+    case 0x6a: case 0x6b: case 0x6c:   /* i32.add, i32.sub, i32.mul */
+    case 0x7c: case 0x7d: case 0x7e: { /* i64.add, i64.sub, i64.mul */
+      uint8_t t = op < 0x70 ? ARQ_WASM_I32 : ARQ_WASM_I64;
+      if (depth < 2 || stack[depth - 1] != t || stack[depth - 2] != t)
+        return arq_wasm_err_type_mismatch;
+      depth--;
+      ninstr = 2; /* never a single instruction */
+      continue;
+    }
+    case 0xd0:
+    case 0xd2:
+      return arq_wasm_err_unsupported_reftypes;
     default:
       return arq_wasm_err_const_expr_required;
     }
+    if (depth == ARQ__CONST_EXPR_DEPTH)
+      return arq_wasm_err_limit_nesting;
+    stack[depth++] = push;
+    ninstr++;
   }
-  if (e->type != type)
+  if (depth != 1 || stack[0] != type)
     return arq_wasm_err_type_mismatch;
+  e->type = type;
+  if (ninstr > 1) {
+    e->kind = 2;
+    e->code = start;
+  }
   return NULL;
 }
 
@@ -320,6 +334,17 @@ static arq_wasm_result_t sec_type(arq_wasm_module_t *m, arq__reader_t *r) {
   return NULL;
 }
 
+static arq_wasm_result_t add_table(arq_wasm_module_t *m, const arq__limits_t *l) {
+  if (m->ntables >= ARQ_WASM_MAX_TABLES)
+    return arq_wasm_err_limit_count;
+  arq__limits_t *t = realloc(m->tables, (m->ntables + 1) * sizeof *t);
+  if (!t)
+    return arq_wasm_err_out_of_memory;
+  m->tables = t;
+  t[m->ntables++] = *l;
+  return NULL;
+}
+
 static arq_wasm_result_t sec_import(arq_wasm_module_t *m, arq__reader_t *r) {
   uint32_t n;
   TRY(read_count(r, ARQ_WASM_MAX_FUNCTIONS, &n));
@@ -350,10 +375,8 @@ static arq_wasm_result_t sec_import(arq_wasm_module_t *m, arq__reader_t *r) {
       break;
     case ARQ_WASM_EXTERN_TABLE:
       TRY(read_tabletype(r, &im->limits));
-      if (m->has_table)
-        return arq_wasm_err_multiple_tables;
-      m->has_table = m->table_imported = true;
-      m->table = im->limits;
+      TRY(add_table(m, &im->limits));
+      m->ntable_imports++;
       break;
     case ARQ_WASM_EXTERN_MEMORY:
       TRY(read_limits(r, &im->limits, true));
@@ -402,14 +425,11 @@ static arq_wasm_result_t sec_function(arq_wasm_module_t *m, arq__reader_t *r) {
 
 static arq_wasm_result_t sec_table(arq_wasm_module_t *m, arq__reader_t *r) {
   uint32_t n;
-  TRY(read_count(r, 16, &n));
+  TRY(read_count(r, ARQ_WASM_MAX_TABLES, &n));
   for (uint32_t i = 0; i < n; i++) {
     arq__limits_t l;
     TRY(read_tabletype(r, &l));
-    if (m->has_table)
-      return arq_wasm_err_multiple_tables;
-    m->has_table = true;
-    m->table = l;
+    TRY(add_table(m, &l));
   }
   return NULL;
 }
@@ -477,7 +497,7 @@ static arq_wasm_result_t sec_export(arq_wasm_module_t *m, arq__reader_t *r) {
         return arq_wasm_err_unknown_func;
       break;
     case ARQ_WASM_EXTERN_TABLE:
-      if (e->index != 0 || !m->has_table)
+      if (e->index >= m->ntables)
         return arq_wasm_err_unknown_table;
       break;
     case ARQ_WASM_EXTERN_MEMORY:
@@ -560,8 +580,9 @@ static arq_wasm_result_t sec_elem(arq_wasm_module_t *m, arq__reader_t *r) {
       uint32_t table = 0;
       if (explicit_table)
         TRY(arq__read_u32(r, &table));
-      if (table != 0 || !m->has_table)
+      if (table >= m->ntables)
         return arq_wasm_err_unknown_table;
+      e->table = table;
       TRY(read_const_expr(m, r, ARQ_WASM_I32, &e->offset));
     }
     if (passive_or_decl || explicit_table) {

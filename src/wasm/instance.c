@@ -70,6 +70,7 @@ void arq_wasm_module_free(arq_wasm_module_t *m) {
   for (uint32_t i = 0; i < m->nelems; i++)
     free(m->elems[i].funcs);
   free(m->imports);
+  free(m->tables);
   free(m->exports);
   free(m->funcs);
   free(m->elems);
@@ -122,7 +123,7 @@ void arq_wasm_module_export(const arq_wasm_module_t *m, size_t i, arq_wasm_exter
     out->global_mutable = m->globals[e->index].mut;
     break;
   case ARQ_WASM_EXTERN_TABLE:
-    describe_limits(&m->table, out);
+    describe_limits(&m->tables[e->index], out);
     break;
   default:
     describe_limits(&m->memory, out);
@@ -213,7 +214,7 @@ static bool limits_match(uint32_t size, uint32_t max, const arq__limits_t *want)
 static arq_wasm_result_t link_imports(arq_wasm_instance_t *inst, const arq_wasm_extern_t *ext,
                                       size_t n) {
   const arq_wasm_module_t *m = inst->module;
-  uint32_t fi = 0, gi = 0;
+  uint32_t fi = 0, gi = 0, ti = 0;
   for (uint32_t i = 0; i < m->nimports; i++) {
     const arq__import_t *im = &m->imports[i];
     const arq_wasm_extern_t *e = find_import(im, ext, n);
@@ -230,7 +231,7 @@ static arq_wasm_result_t link_imports(arq_wasm_instance_t *inst, const arq_wasm_
     case ARQ_WASM_EXTERN_TABLE:
       if (!e->of.table || !limits_match(e->of.table->size, e->of.table->max, &im->limits))
         return arq_wasm_err_incompatible_import;
-      inst->table = e->of.table;
+      inst->tables[ti++] = e->of.table;
       break;
     case ARQ_WASM_EXTERN_MEMORY: {
       const arq_wasm_memory_t *mem = e->of.memory;
@@ -251,7 +252,60 @@ static arq_wasm_result_t link_imports(arq_wasm_instance_t *inst, const arq_wasm_
   return NULL;
 }
 
+/* An extended constant expression, validated by decode.c (so every read succeeds and
+ * the stack stays within its depth limit): i32/i64 add, sub and mul wrap. */
+static uint64_t eval_const_code(const arq_wasm_instance_t *inst, const uint8_t *code) {
+  uint64_t st[ARQ__CONST_EXPR_DEPTH];
+  uint32_t n = 0;
+  arq__reader_t r = {code, inst->module->bytes + inst->module->len};
+  for (;;) {
+    uint8_t op = 0x0b;
+    (void)arq__read_byte(&r, &op);
+    switch (op) {
+    case 0x41: {
+      int32_t v = 0;
+      (void)arq__read_i32(&r, &v);
+      st[n++] = (uint32_t)v;
+      break;
+    }
+    case 0x42: {
+      int64_t v = 0;
+      (void)arq__read_i64(&r, &v);
+      st[n++] = (uint64_t)v;
+      break;
+    }
+    case 0x43: {
+      uint32_t v;
+      memcpy(&v, r.p, 4);
+      r.p += 4;
+      st[n++] = v;
+      break;
+    }
+    case 0x44:
+      memcpy(&st[n++], r.p, 8);
+      r.p += 8;
+      break;
+    case 0x23: {
+      uint32_t g = 0;
+      (void)arq__read_u32(&r, &g);
+      st[n++] = inst->globals[g]->val;
+      break;
+    }
+    case 0x6a: n--; st[n - 1] = (uint32_t)(st[n - 1] + st[n]); break;
+    case 0x6b: n--; st[n - 1] = (uint32_t)(st[n - 1] - st[n]); break;
+    case 0x6c: n--; st[n - 1] = (uint32_t)((uint32_t)st[n - 1] * (uint32_t)st[n]); break;
+    case 0x7c: n--; st[n - 1] = st[n - 1] + st[n]; break;
+    case 0x7d: n--; st[n - 1] = st[n - 1] - st[n]; break;
+    case 0x7e: n--; st[n - 1] = st[n - 1] * st[n]; break;
+    default: /* 0x0b: end */
+      return n ? st[n - 1] : 0;
+    }
+  }
+}
+
 static uint64_t eval_const(const arq_wasm_instance_t *inst, const arq__const_expr_t *e) {
+  if (e->kind == 2)
+    return eval_const_code(inst, e->code);
   return e->kind == 1 ? inst->globals[e->global]->val : e->value;
 }
 
@@ -262,7 +316,7 @@ static arq_wasm_result_t apply_segments(arq_wasm_instance_t *inst) {
     if (e->mode != 0)
       continue;
     uint64_t off = (uint32_t)eval_const(inst, &e->offset);
-    if (off + e->n > inst->table->size)
+    if (off + e->n > inst->tables[e->table]->size)
       return arq_wasm_err_segment_oob_table;
   }
   for (uint32_t i = 0; i < m->ndatas; i++) {
@@ -278,8 +332,9 @@ static arq_wasm_result_t apply_segments(arq_wasm_instance_t *inst) {
     if (e->mode != 0)
       continue;
     uint32_t off = (uint32_t)eval_const(inst, &e->offset);
+    arq_wasm_table_t *t = inst->tables[e->table];
     for (uint32_t k = 0; k < e->n; k++)
-      inst->table->elems[off + k] = e->funcs[k] == UINT32_MAX ? NULL : inst->funcs[e->funcs[k]];
+      t->elems[off + k] = e->funcs[k] == UINT32_MAX ? NULL : inst->funcs[e->funcs[k]];
   }
   /* active segments are dropped once applied, declarative ones at once (spec 4.5.4) */
   for (uint32_t i = 0; i < m->nelems; i++)
@@ -320,10 +375,14 @@ arq_wasm_result_t arq_wasm_instantiate(const arq_wasm_module_t *m, const arq_was
   inst->own_globals = calloc(m->nglobals + 1, sizeof *inst->own_globals);
   inst->data_dropped = calloc(m->ndatas + 1, sizeof *inst->data_dropped);
   inst->elem_dropped = calloc(m->nelems + 1, sizeof *inst->elem_dropped);
+  inst->tables = calloc(m->ntables + 1, sizeof *inst->tables);
+  inst->own_tables = calloc(m->ntables + 1, sizeof *inst->own_tables);
+  inst->table_images = calloc(m->ntables + 1, sizeof *inst->table_images);
   inst->stack = malloc(inst->limits.stack_slots * sizeof *inst->stack);
   inst->frames = malloc(inst->limits.max_call_depth * sizeof *inst->frames);
   if (!inst->funcs || !inst->own_funcs || !inst->globals || !inst->own_globals ||
-      !inst->data_dropped || !inst->elem_dropped || !inst->stack || !inst->frames)
+      !inst->data_dropped || !inst->elem_dropped || !inst->stack || !inst->frames ||
+      !inst->tables || !inst->own_tables || !inst->table_images)
     goto fail;
   inst->stack_top = inst->stack;
   inst->stack_end = inst->stack + inst->limits.stack_slots;
@@ -344,11 +403,19 @@ arq_wasm_result_t arq_wasm_instantiate(const arq_wasm_module_t *m, const arq_was
                                            .decl = d};
     inst->funcs[fi] = &inst->own_funcs[i];
   }
-  if (m->has_table && !m->table_imported) {
-    if ((r = arq_wasm_table_new(m->table.min, m->table.max, &inst->own_table)))
+  /* the own tables together hold at most ARQ_WASM_MAX_TABLE elements */
+  uint64_t elems = 0;
+  for (uint32_t i = m->ntable_imports; i < m->ntables; i++) {
+    elems += m->tables[i].min;
+    r = arq_wasm_err_limit_table;
+    if (elems > ARQ_WASM_MAX_TABLE)
       goto fail;
-    inst->table = inst->own_table;
+    const arq__limits_t *l = &m->tables[i];
+    if ((r = arq_wasm_table_new(l->min, l->max, &inst->own_tables[i - m->ntable_imports])))
+      goto fail;
+    inst->tables[i] = inst->own_tables[i - m->ntable_imports];
   }
+  inst->table = m->ntables ? inst->tables[0] : NULL;
   if (m->has_memory && !m->memory_imported) {
     r = arq_wasm_err_out_of_memory;
     inst->own_memory = malloc(sizeof *inst->own_memory);
@@ -394,7 +461,15 @@ void arq_wasm_instance_free(arq_wasm_instance_t *inst) {
     arq__memory_release(inst->own_memory);
     free(inst->own_memory);
   }
-  arq_wasm_table_free(inst->own_table);
+  const arq_wasm_module_t *m = inst->module;
+  for (uint32_t i = 0; inst->own_tables && i < m->ntables - m->ntable_imports; i++) {
+    arq_wasm_table_free(inst->own_tables[i]);
+    if (inst->table_images)
+      free(inst->table_images[i].elems);
+  }
+  free(inst->own_tables);
+  free(inst->tables);
+  free(inst->table_images);
   free(inst->funcs);
   free(inst->own_funcs);
   free(inst->globals);
@@ -405,7 +480,6 @@ void arq_wasm_instance_free(arq_wasm_instance_t *inst) {
   free(inst->frames);
   free(inst->mem_image);
   free(inst->global_image);
-  free(inst->table_image);
   free(inst);
 }
 
@@ -435,7 +509,7 @@ bool arq_wasm_export_lookup(arq_wasm_instance_t *inst, const char *name, size_t 
   out->kind = (arq_wasm_extern_kind_t)e->kind;
   switch (e->kind) {
   case ARQ_WASM_EXTERN_FUNC: out->of.func = inst->funcs[e->index]; break;
-  case ARQ_WASM_EXTERN_TABLE: out->of.table = inst->table; break;
+  case ARQ_WASM_EXTERN_TABLE: out->of.table = inst->tables[e->index]; break;
   case ARQ_WASM_EXTERN_MEMORY: out->of.memory = inst->memory; break;
   default: out->of.global = inst->globals[e->index]; break;
   }
@@ -452,7 +526,8 @@ arq_wasm_memory_t *arq_wasm_export_memory(arq_wasm_instance_t *inst, const char 
 }
 
 arq_wasm_table_t *arq_wasm_export_table(arq_wasm_instance_t *inst, const char *name) {
-  return find_export(inst, name, ARQ_WASM_EXTERN_TABLE) ? inst->table : NULL;
+  const arq__export_t *e = find_export(inst, name, ARQ_WASM_EXTERN_TABLE);
+  return e ? inst->tables[e->index] : NULL;
 }
 
 arq_wasm_global_t *arq_wasm_export_global(arq_wasm_instance_t *inst, const char *name) {
@@ -564,14 +639,15 @@ arq_wasm_result_t arq_wasm_snapshot(arq_wasm_instance_t *inst) {
     gi[m->nglobals + i] = inst->data_dropped[i];
   for (uint32_t i = 0; i < m->nelems; i++)
     gi[m->nglobals + m->ndatas + i] = inst->elem_dropped[i];
-  if (inst->own_table) {
-    arq_wasm_table_t *t = inst->own_table;
-    arq_wasm_func_t **ti = realloc(inst->table_image, (t->size + 1) * sizeof *ti);
+  for (uint32_t i = 0; i < m->ntables - m->ntable_imports; i++) {
+    arq_wasm_table_t *t = inst->own_tables[i];
+    struct arq__table_image *img = &inst->table_images[i];
+    arq_wasm_func_t **ti = realloc(img->elems, (t->size + 1) * sizeof *ti);
     if (!ti)
       return arq_wasm_err_out_of_memory;
     memcpy(ti, t->elems, t->size * sizeof *ti);
-    inst->table_image = ti;
-    inst->table_image_size = t->size;
+    img->elems = ti;
+    img->size = t->size;
   }
   inst->has_snapshot = true;
   return NULL;
@@ -617,8 +693,12 @@ arq_wasm_result_t arq_wasm_reset(arq_wasm_instance_t *inst) {
     inst->data_dropped[i] = inst->global_image[m->nglobals + i] != 0;
   for (uint32_t i = 0; i < m->nelems; i++)
     inst->elem_dropped[i] = inst->global_image[m->nglobals + m->ndatas + i] != 0;
-  if (inst->own_table)
-    memcpy(inst->own_table->elems, inst->table_image,
-           inst->table_image_size * sizeof *inst->table_image);
+  for (uint32_t i = 0; i < m->ntables - m->ntable_imports; i++) {
+    const struct arq__table_image *img = &inst->table_images[i];
+    arq_wasm_table_t *t = inst->own_tables[i];
+    /* a table that grew since keeps its storage: only its size goes back */
+    t->size = img->size;
+    memcpy(t->elems, img->elems, img->size * sizeof *img->elems);
+  }
   return NULL;
 }

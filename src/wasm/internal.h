@@ -34,6 +34,7 @@
 #define ARQ__MAX_PAGES 65536u
 #define ARQ__CHUNK_SHIFT 12 /* dirty tracking granularity for reset: 4 KiB */
 #define ARQ__ZEROED 4 /* locals a CALL_OWN zeroes without a loop (interp.c) */
+#define ARQ__CONST_EXPR_DEPTH 64 /* values on the stack of a constant expression */
 
 /* Engine-specific internal opcodes (see DESIGN). */
 enum {
@@ -58,9 +59,10 @@ enum {
   ARQ__OP_RETURN = 0x0f,        /* number of results */
   ARQ__OP_CALL = 0x10,          /* function index, of an imported function */
   ARQ__OP_CALL_INDIRECT = 0x11, /* type index */
-  ARQ__OP_TABLE_INIT = 0x12,    /* element segment */
+  ARQ__OP_TABLE_INIT = 0x12,    /* element segment, table */
   ARQ__OP_ELEM_DROP = 0x13,     /* element segment */
-  ARQ__OP_TABLE_COPY = 0x14,
+  ARQ__OP_TABLE_COPY = 0x14,   /* destination table, source table */
+  ARQ__OP_CALL_INDIRECT_T = 0x15, /* type index, table index (other than 0) */
   ARQ__OP_DROP = 0x1a,
   ARQ__OP_SELECT = 0x1b,
   ARQ__OP_LOCAL_GET = 0x20, /* slot */
@@ -162,10 +164,11 @@ typedef union arq__cell {
 } arq__cell_t;
 
 typedef struct {
-  uint8_t kind; /* 0: constant, 1: global.get */
+  uint8_t kind; /* 0: constant, 1: global.get, 2: an extended expression at `code` */
   uint8_t type;
   uint32_t global;
   uint64_t value;
+  const uint8_t *code; /* kind 2: its first instruction, inside the module's copy */
 } arq__const_expr_t;
 
 typedef struct {
@@ -207,6 +210,7 @@ typedef struct {
 
 typedef struct {
   uint8_t mode; /* 0 active, 1 passive, 2 declarative */
+  uint32_t table; /* active: the table it initialises */
   arq__const_expr_t offset;
   uint32_t n;
   uint32_t *funcs;
@@ -229,8 +233,8 @@ struct arq_wasm_module {
   arq__import_t *imports;
   uint32_t nfuncs, nfunc_imports; /* nfuncs counts imports too */
   arq__func_t *funcs;             /* nfuncs entries; imported ones have no body */
-  bool has_table, table_imported;
-  arq__limits_t table;
+  uint32_t ntables, ntable_imports; /* ntables counts imports too */
+  arq__limits_t *tables;
   bool has_memory, memory_imported;
   arq__limits_t memory;
   uint32_t nglobals, nglobal_imports;
@@ -293,8 +297,9 @@ struct arq_wasm_instance {
   arq_wasm_func_t *own_funcs;
   arq_wasm_memory_t *memory;
   arq_wasm_memory_t *own_memory;
-  arq_wasm_table_t *table;
-  arq_wasm_table_t *own_table;
+  arq_wasm_table_t *table;   /* tables[0], or NULL: call_indirect's common case */
+  arq_wasm_table_t **tables; /* ntables, imported first */
+  arq_wasm_table_t **own_tables; /* the module's own, ntables - ntable_imports */
   arq_wasm_global_t **globals;
   arq_wasm_global_t *own_globals;
   bool *data_dropped;
@@ -310,8 +315,10 @@ struct arq_wasm_instance {
   uint8_t *mem_image;
   uint64_t mem_image_size;
   uint64_t *global_image;
-  arq_wasm_func_t **table_image;
-  uint32_t table_image_size;
+  struct arq__table_image {
+    arq_wasm_func_t **elems;
+    uint32_t size;
+  } *table_images; /* one per own table */
 };
 
 struct arq_wasm_call {

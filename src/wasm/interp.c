@@ -214,6 +214,7 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
       [ARQ__OP_CALL] = &&op_call,
       [ARQ__OP_CALL_OWN] = &&op_call_own,
       [ARQ__OP_CALL_INDIRECT] = &&op_call_indirect,
+      [ARQ__OP_CALL_INDIRECT_T] = &&op_call_indirect_t,
       [ARQ__OP_TABLE_INIT] = &&op_table_init,
       [ARQ__OP_ELEM_DROP] = &&op_elem_drop,
       [ARQ__OP_TABLE_COPY] = &&op_table_copy,
@@ -576,6 +577,20 @@ op_call_indirect: {
   goto do_call;
 }
 
+op_call_indirect_t: { /* the same on a table other than the first */
+  uint32_t i = I32(*--sp);
+  arq_wasm_table_t *t = in->tables[ip[2].u64];
+  if (i >= t->size)
+    TRAP(arq_wasm_err_trap_undefined_element);
+  callee = t->elems[i];
+  if (!callee)
+    TRAP(arq_wasm_err_trap_uninitialized_element);
+  if (!arq__functype_equal(callee->type, &in->module->types[ip[1].u64]))
+    TRAP(arq_wasm_err_trap_indirect_type);
+  ip += 3;
+  goto do_call;
+}
+
 do_call: {
   uint64_t *args = sp - callee->nparams;
   if (!callee->code) { /* a host function */
@@ -914,14 +929,14 @@ op_table_init: {
   CHARGE_BULK(n * sizeof(void *));
   const arq__elem_t *seg = &in->module->elems[ip[1].u64];
   uint64_t len = in->elem_dropped[ip[1].u64] ? 0 : seg->n;
-  arq_wasm_table_t *t = in->table;
+  arq_wasm_table_t *t = in->tables[ip[2].u64];
   if (s + n > len || d + n > t->size)
     TRAP(arq_wasm_err_trap_oob_table);
   for (uint64_t k = 0; k < n; k++) {
     uint32_t f = seg->funcs[s + k];
     t->elems[d + k] = f == UINT32_MAX ? NULL : in->funcs[f];
   }
-  NEXT(2);
+  NEXT(3);
 }
 
 op_elem_drop:
@@ -932,12 +947,12 @@ op_table_copy: {
   uint64_t n = I32(sp[-1]), s = I32(sp[-2]), d = I32(sp[-3]);
   sp -= 3;
   CHARGE_BULK(n * sizeof(void *));
-  arq_wasm_table_t *t = in->table;
-  if (s + n > t->size || d + n > t->size)
+  arq_wasm_table_t *td = in->tables[ip[1].u64], *ts = in->tables[ip[2].u64];
+  if (s + n > ts->size || d + n > td->size)
     TRAP(arq_wasm_err_trap_oob_table);
   if (n)
-    memmove(t->elems + d, t->elems + s, n * sizeof *t->elems);
-  NEXT(1);
+    memmove(td->elems + d, ts->elems + s, n * sizeof *td->elems);
+  NEXT(3);
 }
 
 op_memory_copy: {

@@ -7,11 +7,13 @@
  *   translation into a threaded internal form with resolved branch targets and
  *   pre-decoded immediates) -> instance.c (linking, globals, segments, start) ->
  *   interp.c (the dispatch loop). Supported: WebAssembly 1.0 plus sign-extension,
- *   non-trapping float-to-int, multi-value, mutable-global import/export and bulk
- *   memory (memory.copy/fill/init, data.drop, and on the one funcref table table.init,
- *   elem.drop, table.copy). Other proposals are rejected at load (table.grow/size/fill
- *   and multiple tables belong to reference types).
- *
+ *   non-trapping float-to-int, multi-value, mutable-global import/export, bulk memory
+ *   (memory.copy/fill/init, data.drop, table.init, elem.drop, table.copy), multiple
+ *   tables (call_indirect, table.init and table.copy on any table, with the table index
+ *   in any LEB128 form) and extended constant expressions (i32/i64 add, sub, mul and
+ *   global.get of any immutable global that precedes). Other proposals are rejected at
+ *   load.
+
  *   Errors are `arq_wasm_result_t`: NULL on success, otherwise one of the named
  *   constant strings declared below (compare by identity). Traps are results too.
  *
@@ -195,7 +197,10 @@ typedef struct arq_wasm_call arq_wasm_call_t;
 /** Parameters, and results, of one function type (the JS API's implementation limit). */
 #define ARQ_WASM_MAX_ARITY 1000u
 #define ARQ_WASM_MAX_NESTING 1024u
+/** Elements of one table, and of all the tables an instance creates together. */
 #define ARQ_WASM_MAX_TABLE 1000000u
+/** Tables of a module, imported and defined. */
+#define ARQ_WASM_MAX_TABLES 100u
 
 /**
  * Decodes and fully validates a binary module, then compiles every function body.

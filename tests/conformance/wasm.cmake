@@ -4,9 +4,8 @@
 if(NOT ARQ_FUZZ)
   set(ARQ_WASM_SPEC ${ARQ_CONFORMANCE_DIR}/wasm-spec)
   # file name -> lines whose commands are excluded
-  set(ARQ_WASM_SKIP_json_data "89,90,178,183,188,195")
-  set(ARQ_WASM_SKIP_json_call_indirect "623,650,651,652,654,655,656,657,659,660,661,662,663")
   set(ARQ_WASM_SKIP_mvp_func "493,497")
+  set(ARQ_WASM_SKIP_mvp_imports "310,314,318")
   if(NOT IS_DIRECTORY ${ARQ_WASM_SPEC})
     arq_conformance_absent(NAME conformance_wasm SUITE wasm-spec)
     set(ARQ_WASM_SUBS "")
