@@ -115,6 +115,11 @@ static void on_inbox_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg
   natsMsg_Destroy(msg);
 }
 
+const char *arq_link_last_error(void) {
+  const char *e = nats_GetLastError(NULL);
+  return e ? e : "";
+}
+
 int arq_link_reply(arq_link_t *sp, const char *reply, const void *data, size_t len) {
   if (!atomic_load_explicit(&sp->connected, memory_order_relaxed))
     return ARQ_LINK_UNAVAILABLE;

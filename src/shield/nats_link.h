@@ -49,6 +49,9 @@ enum {
 int arq_link_publish(arq_link_t *sp, const char *subject, const char *reply, const void *data,
                       size_t len, const arq_link_headers_t *h);
 
+/** What nats.c last said went wrong on the calling thread ("" when nothing). */
+const char *arq_link_last_error(void);
+
 /** Publishes `data` as is to a reply subject (no headers). Safe from any thread. */
 int arq_link_reply(arq_link_t *sp, const char *reply, const void *data, size_t len);
 

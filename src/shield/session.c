@@ -214,8 +214,25 @@ static bool may_use_room(const reply_ctx_t *r, const Arqon__V1__Envelope *e) {
   return true;
 }
 
-static void spine_down(const reply_ctx_t *r, const char *room) {
+/* 503: NATS did not take what `step` needed. Logged with the reason at most once a second
+ * per worker (an outage would otherwise log every message), with how many went unlogged. */
+static void spine_down(const reply_ctx_t *r, const char *room, const char *step) {
+  static _Thread_local uint64_t logged_ms, unlogged;
   arq_counter_inc(r->c->w->shield->m.spine_unavailable);
+  uint64_t now = arq_loop_now_ms(r->c->w->loop);
+  if (logged_ms && now - logged_ms < 1000) {
+    unlogged++;
+  } else {
+    char more[24];
+    snprintf(more, sizeof more, "%llu", (unsigned long long)unlogged);
+    const char *why = arq_link_last_error();
+    ARQ_LOG(ARQ_LOG_WARN, "shield", "answered 503: NATS did not take it", {"step", step},
+            {"nats_connected", arq_link_connected(r->c->w->shield->link) ? "true" : "false"},
+            {"error", why && *why ? why : "not connected"}, {"conn", r->c->conn_id},
+            {"unlogged_since", more});
+    logged_ms = now;
+    unlogged = 0;
+  }
   reply_error(r, 503, "spine unavailable", room);
 }
 
@@ -263,7 +280,7 @@ static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t 
     return;
   }
   if (published != ARQ_LINK_PUBLISHED) {
-    spine_down(r, e->room_id);
+    spine_down(r, e->room_id, "publish");
     return;
   }
   arq_histogram_observe(c->w->shield->m.route_duration, (double)(arq_now_ns() - received_ns) / 1e9);
@@ -315,17 +332,17 @@ static void handle_join(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
     return;
   }
   if (!arq_link_connected(c->w->shield->link)) {
-    spine_down(r, e->room_id);
+    spine_down(r, e->room_id, "join: not connected");
     return;
   }
   if (arq_egress_join(c, e->room_id)) {
-    spine_down(r, e->room_id);
+    spine_down(r, e->room_id, "join: room subscription");
     return;
   }
   /* Acknowledged only once the Brain's notice is out: otherwise not a member after all. */
   if (notify_brain(c, "join", e, r->verdict) != ARQ_LINK_PUBLISHED) {
     arq_egress_leave(c, e->room_id);
-    spine_down(r, e->room_id);
+    spine_down(r, e->room_id, "join: notice");
     return;
   }
   ack(r, e->room_id);
@@ -341,7 +358,7 @@ static void handle_leave(const reply_ctx_t *r, Arqon__V1__Envelope *e) {
   }
   /* The notice first: if it cannot go out, the connection stays a member and is told so. */
   if (notify_brain(c, "leave", e, r->verdict) != ARQ_LINK_PUBLISHED) {
-    spine_down(r, e->room_id);
+    spine_down(r, e->room_id, "leave: notice");
     return;
   }
   arq_egress_leave(c, e->room_id);
