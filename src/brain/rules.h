@@ -12,8 +12,9 @@
 #include <stdint.h>
 
 #include "common/ids.h"
+#include "protocol/payloads.h"
 
-#define ARQ_BRAIN_HISTORY_CAP 1000 /* most messages one history reply carries */
+#define ARQ_BRAIN_HISTORY_CAP ARQ_HISTORY_PAGE_MAX
 
 /** The partition of a room: FNV-1a 32 over "tenant/room", modulo `partitions`. Every
  *  Brain must compute the same value, so the function is fixed forever (tests pin it). */

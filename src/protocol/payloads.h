@@ -11,6 +11,9 @@
 
 #include "common/buf.h"
 
+/** The most messages one history answer carries (a request's `limit`: 1 to this). */
+#define ARQ_HISTORY_PAGE_MAX 1000
+
 /** SPEC section 10: the types of the events the server sends (`ack`, `error`, `welcome`,
  *  `pong`, `history`, `presence.*`). A member must be able to trust that an "ack" or a
  *  "presence.join" came from the server, so nobody else may send one. */

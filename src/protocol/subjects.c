@@ -23,6 +23,10 @@ int arq_subject_audit(char *out, size_t cap, const char *tenant) {
   return snprintf(out, cap, "sys.audit.%s", tenant);
 }
 
+int arq_subject_user(char *out, size_t cap, const char *tenant, const char *user) {
+  return snprintf(out, cap, "out.t.%s.u.%s", tenant, user);
+}
+
 int arq_subject_disconnect(char *out, size_t cap, const char *tenant, const char *user) {
   return snprintf(out, cap, "sys.shield.disconnect.%s.%s", tenant, user);
 }

@@ -43,6 +43,7 @@
 /* Builders: like snprintf, they return the length the subject has (>= cap: cut). */
 int arq_subject_ingress(char *out, size_t cap, const char *tenant, const char *room);
 int arq_subject_room(char *out, size_t cap, const char *tenant, const char *room);
+int arq_subject_user(char *out, size_t cap, const char *tenant, const char *user);
 int arq_subject_brain(char *out, size_t cap, const char *tenant, const char *command);
 int arq_subject_heartbeat(char *out, size_t cap, const char *node);
 int arq_subject_audit(char *out, size_t cap, const char *tenant);

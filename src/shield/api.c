@@ -28,7 +28,6 @@
 #define API_MAX_HEADERS 64  /* as a client's envelope */
 #define API_TYPE_MAX 128    /* bytes of an event type */
 #define API_REASON_MAX 123  /* what a close frame carries */
-#define API_HISTORY_CAP 1000
 
 typedef enum {
   EP_PUBLISH,
@@ -417,7 +416,7 @@ static void run_send_user(arq_api_t *a, api_job_t *j) {
   arq_buf_t packed;
   arq_buf_init(&packed);
   pack_event(j, NULL, trace, &packed);
-  snprintf(subject, sizeof subject, "out.t.%s.u.%s", j->tenant, j->user);
+  arq_subject_user(subject, sizeof subject, j->tenant, j->user);
   natsMsg *m = stamped(a, subject, NULL, j->tenant, trace, packed.data, packed.len);
   arq_buf_free(&packed);
   natsStatus st = m ? natsConnection_PublishMsg(a->nc, m) : NATS_NO_MEMORY;
@@ -882,7 +881,7 @@ static bool read_history(body_t *b, api_job_t *j) {
     return bad(b, "since_seq", "must be an integer >= 0");
   j->has_since = v != NULL;
   v = arq_json_object_get(b->obj, "limit", 5);
-  if (v && (arq_json_uint64(v, &j->limit) || j->limit < 1 || j->limit > API_HISTORY_CAP))
+  if (v && (arq_json_uint64(v, &j->limit) || j->limit < 1 || j->limit > ARQ_HISTORY_PAGE_MAX))
     return bad(b, "limit", "must be an integer from 1 to 1000");
   return true;
 }

@@ -24,6 +24,8 @@ static void subjects_are_built_as_the_spec_names_them(void **state) {
   assert_string_equal(s, "sys.shield.edge-1.hb");
   arq_subject_audit(s, sizeof s, "T1");
   assert_string_equal(s, "sys.audit.T1");
+  arq_subject_user(s, sizeof s, "T1", "bob");
+  assert_string_equal(s, "out.t.T1.u.bob");
   arq_subject_disconnect(s, sizeof s, "T1", "bob");
   assert_string_equal(s, "sys.shield.disconnect.T1.bob");
   arq_subject_shadow(s, sizeof s, "in.t.T1.r.lobby");
