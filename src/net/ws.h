@@ -58,6 +58,7 @@ enum {
 /* X(name, close code to send, reason text) */
 #define ARQ_WS_ERRORS(X)                                                                        \
   X(rsv, 1002, "reserved bits set without a negotiated extension")                              \
+  X(rsv_compressed, 1002, "compressed bit on a control or continuation frame")                 \
   X(opcode, 1002, "unknown opcode")                                                             \
   X(unmasked, 1002, "client frame is not masked")                                               \
   X(masked, 1002, "server frame is masked")                                                     \
@@ -70,7 +71,9 @@ enum {
   X(close_code, 1002, "invalid close code")                                                     \
   X(close_utf8, 1007, "close reason is not valid UTF-8")                                        \
   X(text_utf8, 1007, "text message is not valid UTF-8")                                         \
-  X(too_big, 1009, "message larger than the configured maximum")
+  X(too_big, 1009, "message larger than the configured maximum")                               \
+  X(inflate_corrupt, 1007, "compressed message is not valid deflate data")                     \
+  X(inflate_too_big, 1009, "message inflates past the configured maximum")
 
 #define ARQ__WS_ERR_DECL(name, code, text) extern const char arq_ws_err_##name[];
 ARQ_WS_ERRORS(ARQ__WS_ERR_DECL)
@@ -93,7 +96,10 @@ typedef struct {
   uint16_t close_code; /* CLOSE: code sent by peer (1005 when none); ERROR: the close code we
                           must send: 1002, 1007 or 1009 */
   const char *error;   /* ERROR: one of arq_ws_err_* */
+  size_t wire_len;     /* MESSAGE: compressed bytes when it came compressed (RSV1), else 0 */
 } arq_ws_event_t;
+
+typedef struct arq_ws_inflater arq_ws_inflater_t;
 
 typedef struct {
   size_t _max_message;
@@ -113,6 +119,8 @@ typedef struct {
   size_t _msg_len, _msg_cap;
   uint8_t _ctl[ARQ_WS_MAX_CONTROL];
   uint8_t _ctl_len;
+  bool _compressed;                /* the message in progress came with RSV1 */
+  arq_ws_inflater_t *_inflater;    /* not owned; NULL: permessage-deflate not negotiated */
 } arq_ws_reader_t;
 
 /** require_mask: true on the server (client frames must be masked), false on a client
@@ -123,6 +131,11 @@ void arq_ws_reader_free(arq_ws_reader_t *r);
  *  connections); the next message allocates again. Like a feed, it ends the validity of the
  *  last event's data. */
 void arq_ws_reader_trim(arq_ws_reader_t *r);
+
+/** permessage-deflate was negotiated: RSV1 on the first frame of a data message means the
+ *  message is compressed, and `inf` (not owned, typically shared by every connection of a
+ *  thread) inflates it once complete. */
+void arq_ws_reader_set_inflater(arq_ws_reader_t *r, arq_ws_inflater_t *inf);
 
 /**
  * Consumes bytes until an event completes or input ends; returns how many bytes were
@@ -144,5 +157,54 @@ size_t arq_ws_close_payload(uint8_t out[125], uint16_t code, const char *reason)
 void arq_ws_mask(uint8_t *data, size_t len, const uint8_t mask[4], size_t offset);
 /** True for a close code a peer may send (1000-1003, 1007-1014, 3000-4999). */
 bool arq_ws_close_code_valid(uint16_t code);
+
+/* ---- permessage-deflate (RFC 7692), ws_deflate.c ----
+ *
+ * DESIGN
+ *   The server always negotiates server_no_context_takeover and client_no_context_takeover:
+ *   every message is a deflate stream of its own in both directions. So no zlib state lives
+ *   in a connection: one inflater and one deflater per thread serve all of its connections,
+ *   reset per message, and a message compressed once is a valid frame for every recipient
+ *   that negotiated the extension. A compressed inbound message is stored whole (its
+ *   compressed size bounded by max_message like any message) and inflated when its last
+ *   frame arrives, into the inflater's buffer, which never grows past the bound: the byte
+ *   that would cross it is inflated into a one-byte probe and fails the message with 1009.
+ */
+
+#define ARQ_WS_RSV1 0x40 /* first header byte: the message is compressed */
+
+typedef struct {
+  bool accepted;               /* the offer was accepted: send `response` */
+  uint8_t server_window_bits;  /* 8..15: the client's inflate window (server_max_window_bits) */
+  char response[160];          /* "Sec-WebSocket-Extensions: ...\r\n" */
+} arq_ws_pmd_t;
+
+/** Reads every Sec-WebSocket-Extensions offer of a request and accepts the first
+ *  permessage-deflate offer whose parameters we can honour; offers we cannot (unknown or
+ *  repeated parameters, bad values) are declined, never failing the handshake. */
+void arq_ws_pmd_negotiate(const arq_http_request_t *r, arq_ws_pmd_t *out);
+/** Whether a message of `len` bytes, compressed once for everyone, may be sent compressed to a
+ *  peer whose window is 2^bits: with no context takeover no distance exceeds the message. */
+static inline bool arq_ws_pmd_fits(uint8_t bits, size_t len) {
+  return len <= ((size_t)1 << bits);
+}
+
+arq_ws_inflater_t *arq_ws_inflater_new(void);
+void arq_ws_inflater_free(arq_ws_inflater_t *z);
+/** Gives the output buffer back when it grew past `keep` bytes. */
+void arq_ws_inflater_trim(arq_ws_inflater_t *z, size_t keep);
+/** Inflates one message (the payload without the 00 00 FF FF tail) into the inflater's
+ *  buffer, never holding more than max bytes. NULL with *out and *out_len set, or
+ *  arq_ws_err_inflate_too_big or arq_ws_err_inflate_corrupt. *out stays valid until the next
+ *  call on z. */
+const char *arq_ws_inflate(arq_ws_inflater_t *z, const uint8_t *in, size_t len, size_t max,
+                           const uint8_t **out, size_t *out_len);
+
+typedef struct arq_ws_deflater arq_ws_deflater_t;
+arq_ws_deflater_t *arq_ws_deflater_new(void);
+void arq_ws_deflater_free(arq_ws_deflater_t *d);
+/** Compresses one message as a deflate stream of its own, without the 00 00 FF FF tail
+ *  (RFC 7692 7.2.1), replacing out's contents. */
+void arq_ws_deflate(arq_ws_deflater_t *d, const uint8_t *in, size_t len, arq_buf_t *out);
 
 #endif

@@ -40,6 +40,10 @@ void arq_ws_reader_init(arq_ws_reader_t *r, size_t max_message, bool require_mas
   r->_hdr_need = 2;
 }
 
+void arq_ws_reader_set_inflater(arq_ws_reader_t *r, arq_ws_inflater_t *inf) {
+  r->_inflater = inf;
+}
+
 void arq_ws_reader_free(arq_ws_reader_t *r) {
   free(r->_msg);
   r->_msg = NULL;
@@ -65,8 +69,11 @@ static const char *header_start(arq_ws_reader_t *r, int *code) {
   r->_fin = (b0 & 0x80) != 0;
   r->_opcode = op;
 #define ERR(name) return (*code = CODE_##name, arq_ws_err_##name)
-  if (b0 & 0x70)
+  /* RSV1 marks a compressed message (permessage-deflate), on its first frame only. */
+  if (b0 & 0x30 || (b0 & ARQ_WS_RSV1 && !r->_inflater))
     ERR(rsv);
+  if (b0 & ARQ_WS_RSV1 && op != ARQ_WS_OP_TEXT && op != ARQ_WS_OP_BINARY)
+    ERR(rsv_compressed);
   if (op != ARQ_WS_OP_CONT && op != ARQ_WS_OP_TEXT && op != ARQ_WS_OP_BINARY &&
       op != ARQ_WS_OP_CLOSE && op != ARQ_WS_OP_PING && op != ARQ_WS_OP_PONG)
     ERR(opcode);
@@ -119,6 +126,7 @@ static const char *header_done(arq_ws_reader_t *r, int *code) {
     if (r->_opcode != ARQ_WS_OP_CONT) {
       r->_in_message = true;
       r->_binary = r->_opcode == ARQ_WS_OP_BINARY;
+      r->_compressed = (r->_hdr[0] & ARQ_WS_RSV1) != 0;
       r->_msg_len = 0;
       arq_utf8_init(&r->_utf8);
     }
@@ -163,7 +171,7 @@ static const char *take_payload(arq_ws_reader_t *r, const uint8_t *p, size_t n, 
   r->_remaining -= n;
   if (r->_opcode < ARQ_WS_OP_CLOSE) {
     r->_msg_len += n;
-    if (!r->_binary && !arq_utf8_feed(&r->_utf8, dst, n)) {
+    if (!r->_binary && !r->_compressed && !arq_utf8_feed(&r->_utf8, dst, n)) {
       *code = CODE_text_utf8;
       return arq_ws_err_text_utf8;
     }
@@ -215,15 +223,28 @@ static const char *frame_done(arq_ws_reader_t *r, arq_ws_event_t *ev, int *code)
   }
   if (!r->_fin)
     return NULL;
-  if (!r->_binary && !arq_utf8_complete(&r->_utf8)) {
+  const uint8_t *data = r->_msg ? r->_msg : (const uint8_t *)"";
+  size_t len = r->_msg_len;
+  if (r->_compressed) {
+    const char *err = arq_ws_inflate(r->_inflater, data, len, r->_max_message, &data, &len);
+    if (err) {
+      *code = err == arq_ws_err_inflate_too_big ? CODE_inflate_too_big : CODE_inflate_corrupt;
+      return err;
+    }
+    if (!r->_binary && !arq_utf8_valid(data, len)) {
+      *code = CODE_text_utf8;
+      return arq_ws_err_text_utf8;
+    }
+    ev->wire_len = r->_msg_len;
+  } else if (!r->_binary && !arq_utf8_complete(&r->_utf8)) {
     *code = CODE_text_utf8;
     return arq_ws_err_text_utf8;
   }
   r->_in_message = false;
   ev->type = ARQ_WS_EV_MESSAGE;
   ev->binary = r->_binary;
-  ev->data = r->_msg ? r->_msg : (const uint8_t *)"";
-  ev->len = r->_msg_len;
+  ev->data = data;
+  ev->len = len;
   return NULL;
 }
 
