@@ -319,6 +319,8 @@ static const key_spec_t shield_keys[] = {
     STR("tls_cert", shield.tls_cert, check_nonempty),
     STR("tls_key", shield.tls_key, check_nonempty),
     BOOL("allow_insecure", shield.allow_insecure),
+    BOOL("permessage_deflate", shield.permessage_deflate),
+    INT("compression_min_bytes", shield.compression_min_bytes, 0, 64 << 20),
     STR("ws_path", shield.ws_path, check_path),
     INT("max_message_bytes", shield.max_message_bytes, 126, 64 << 20),
     INT("send_queue_bytes", shield.send_queue_bytes, 4096, 1 << 30),
@@ -635,6 +637,8 @@ void arq_config_defaults(arq_config_t *cfg) {
   cfg->shield.http_max_queued_bytes = 256 << 10;
   cfg->shield.admin_max_body_bytes = 8 << 20;
   cfg->shield.max_rooms_per_connection = 256;
+  cfg->shield.permessage_deflate = true;
+  cfg->shield.compression_min_bytes = 256;
   static const char *const any_origin[] = {"*"};
   strlist_set(&cfg->shield.allowed_origins, any_origin, 1);
   static const char *const hs256[] = {"HS256"};

@@ -65,6 +65,8 @@ typedef struct {
     int64_t http_max_queued_bytes;  /* answers queued to a client that does not read */
     int64_t admin_max_body_bytes;   /* a policy module or a schema set; read after auth */
     int64_t max_rooms_per_connection;
+    bool permessage_deflate;       /* negotiate RFC 7692 compression (docs/shield.md) */
+    int64_t compression_min_bytes; /* deliveries shorter than this go uncompressed */
   } shield;
   struct {
     char *jwt_secret;

@@ -535,6 +535,10 @@ static void process_ws(arq_conn_t *c) {
         off = c->in.len; /* the reader refuses more input after close or error */
       break;
     case ARQ_WS_EV_MESSAGE:
+      if (ev.wire_len) {
+        arq_counter_add(c->w->shield->m.inflate_in_bytes, ev.wire_len);
+        arq_counter_add(c->w->shield->m.inflate_out_bytes, ev.len);
+      }
       if (c->state == CONN_WS)
         arq_session_message(c, ev.binary, ev.data, ev.len, arq_now_ns());
       break;
@@ -718,6 +722,8 @@ void arq_conn_start_ws(arq_conn_t *c) {
   const arq_config_t *cfg = c->w->shield->cfg;
   stop_counting_pending(c);
   arq_ws_reader_init(&c->in.reader, (size_t)cfg->shield.max_message_bytes, true);
+  if (c->deflate)
+    arq_ws_reader_set_inflater(&c->in.reader, c->w->inflater);
   c->in.reader_ready = true;
   c->state = CONN_WS;
   arq_timer_start(c->w->loop, &c->timer, (uint64_t)cfg->shield.ping_interval_s * 1000u);

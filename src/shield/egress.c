@@ -6,6 +6,12 @@
  *   builds one binary frame and posts one task to each worker with members; the frame is
  *   shared by every binary recipient. A worker converts the envelope to JSON at most once
  *   per delivery for its text recipients. Membership maps are the worker's own: no lock.
+ *
+ *   permessage-deflate is negotiated without server context takeover, so a compressed frame
+ *   does not depend on its recipient: a worker compresses each encoding of a delivery at most
+ *   once, the first time a recipient that negotiated the extension needs it, and shares that
+ *   frame like the plain one. Messages under compression_min_bytes, messages a client's
+ *   window is too small for, and messages deflate does not shrink go plain (RSV1 clear).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -151,32 +157,73 @@ static arq_frame_t *json_frame(arq_worker_t *w, arq_frame_t *binary) {
   return f;
 }
 
-static void send_to(arq_conn_t *c, arq_frame_t *binary, arq_frame_t **text, bool *text_failed) {
+/* One encoding of a delivery on this worker: the plain frame, and its compressed twin once a
+ * recipient asked for it (built at most once; `incompressible` when deflate did not shrink
+ * it). */
+typedef struct {
+  arq_frame_t *plain, *deflated;
+  bool failed, incompressible;
+} encoding_t;
+
+static size_t payload_len(arq_frame_t *f) {
+  return f->len - (size_t)(arq_frame_payload(f) - f->data);
+}
+
+/* The compressed frame of e->plain, or NULL when it should go plain to everyone. */
+static arq_frame_t *deflated_frame(arq_worker_t *w, encoding_t *e) {
+  if (e->deflated || e->incompressible)
+    return e->deflated;
+  const uint8_t *payload = arq_frame_payload(e->plain);
+  size_t len = payload_len(e->plain);
+  arq_ws_deflate(w->deflater, payload, len, &w->deflated);
+  arq_shield_metrics_t *m = &w->shield->m;
+  arq_counter_add(m->deflate_in_bytes, len);
+  arq_counter_add(m->deflate_out_bytes, w->deflated.len);
+  if (w->deflated.len >= len) {
+    e->incompressible = true;
+    return NULL;
+  }
+  uint8_t opcode = e->plain->data[0] & 0x0F;
+  e->deflated = arq_frame_new(w->frames, opcode, w->deflated.data, w->deflated.len);
+  e->deflated->data[0] |= ARQ_WS_RSV1;
+  return e->deflated;
+}
+
+static void send_to(arq_conn_t *c, encoding_t *binary, encoding_t *text) {
   if (c->state != CONN_WS)
     return;
+  encoding_t *e = binary;
   if (c->prefers_text) {
-    if (!*text && !*text_failed) {
-      *text = json_frame(c->w, binary);
-      *text_failed = !*text;
+    e = text;
+    if (!e->plain && !e->failed) {
+      e->plain = json_frame(c->w, binary->plain);
+      e->failed = !e->plain;
     }
-    if (!*text)
+    if (!e->plain)
       return;
-    arq_conn_send(c, *text);
-  } else {
-    arq_conn_send(c, binary);
   }
+  arq_frame_t *f = e->plain;
+  size_t len = payload_len(f);
+  if (c->deflate && c->w->deflater && len >= (size_t)c->w->shield->cfg->shield.compression_min_bytes &&
+      arq_ws_pmd_fits(c->deflate_window_bits, len)) {
+    arq_frame_t *z = deflated_frame(c->w, e);
+    if (z) {
+      arq_counter_add(c->w->shield->m.deflate_saved_bytes, f->len - z->len);
+      f = z;
+    }
+  }
+  arq_conn_send(c, f);
   arq_counter_inc(c->w->shield->m.messages_out);
 }
 
 static void run_delivery(arq_loop_t *loop, arq_task_t *task) {
   delivery_t *d = task->data;
   arq_worker_t *w = d->worker;
-  arq_frame_t *text = NULL;
-  bool text_failed = false;
+  encoding_t binary = {.plain = d->binary}, text = {0};
   if (d->kind == ARQ_TARGET_CONN) {
     arq_conn_t *c = arq_strmap_get(&w->conns, d->name, strlen(d->name));
     if (c && !strcmp(c->id.tenant, d->tenant))
-      send_to(c, d->binary, &text, &text_failed);
+      send_to(c, &binary, &text);
   } else {
     char key[2 * ARQ_ID_MAX_LEN + 2];
     size_t klen = pair_key(key, d->tenant, d->name);
@@ -184,13 +231,17 @@ static void run_delivery(arq_loop_t *loop, arq_task_t *task) {
     /* Closing a slow consumer here leaves the list alone: members are removed only when
      * the connection is freed, after this batch. */
     for (size_t i = 0; m && i < m->len; i++)
-      send_to(m->conns[i], d->binary, &text, &text_failed);
+      send_to(m->conns[i], &binary, &text);
   }
-  if (text_failed)
+  if (text.failed)
     ARQ_LOG(ARQ_LOG_WARN, "egress", "delivery is not an Envelope; not sent to JSON clients",
             {"tenant_id", d->tenant}, {"target", d->name});
-  if (text)
-    arq_frame_unref(text);
+  if (text.plain)
+    arq_frame_unref(text.plain);
+  if (text.deflated)
+    arq_frame_unref(text.deflated);
+  if (binary.deflated)
+    arq_frame_unref(binary.deflated);
   arq_frame_unref(d->binary); /* d lives inside that block: last use of d */
 }
 

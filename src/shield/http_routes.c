@@ -236,11 +236,17 @@ static int upgrade(arq_conn_t *c, const arq_http_request_t *r) {
   const arq_http_header_t *key = arq_http_header(r, "Sec-WebSocket-Key");
   char accept[29];
   arq_ws_accept_key(key->value, key->value_len, accept);
-  char head[256];
+  arq_ws_pmd_t pmd = {0};
+  if (s->cfg->shield.permessage_deflate)
+    arq_ws_pmd_negotiate(r, &pmd);
+  char head[384];
   int n = snprintf(head, sizeof head,
                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
+                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n", accept,
+                   pmd.accepted ? pmd.response : "");
   arq_conn_send_bytes(c, head, (size_t)n);
+  c->deflate = pmd.accepted;
+  c->deflate_window_bits = pmd.server_window_bits;
   arq_conn_start_ws(c);
   arq_session_open(c);
   return 0;

@@ -47,6 +47,16 @@ static void register_metrics(arq_shield_t *s) {
     s->m.preauth_refusals[i] = arq_metrics_counter(m, "shield_preauth_refusals_total",
                                                    "Connections cut before their WebSocket upgrade, by budget.",
                                                    (const char *[]){"reason", preauth[i], NULL});
+  s->m.deflate_in_bytes = arq_metrics_counter(m, "shield_deflate_in_bytes_total",
+                                              "Delivery bytes compressed (permessage-deflate), once per delivery per worker.", NULL);
+  s->m.deflate_out_bytes = arq_metrics_counter(m, "shield_deflate_out_bytes_total",
+                                               "Compressed bytes those deliveries became.", NULL);
+  s->m.deflate_saved_bytes = arq_metrics_counter(m, "shield_deflate_saved_bytes_total",
+                                                 "Payload bytes not sent thanks to compression, summed over recipients.", NULL);
+  s->m.inflate_in_bytes = arq_metrics_counter(m, "shield_inflate_in_bytes_total",
+                                              "Compressed bytes of client messages received.", NULL);
+  s->m.inflate_out_bytes = arq_metrics_counter(m, "shield_inflate_out_bytes_total",
+                                               "Bytes those client messages inflated to.", NULL);
   s->m.pending_handshakes = arq_metrics_gauge(m, "shield_pending_handshakes", "Connections accepted and not upgraded yet.", NULL);
   s->m.accept_pauses = arq_metrics_counter(m, "shield_accept_pauses_total",
                                            "Times a listener paused because the process ran out of descriptors or memory.", NULL);

@@ -95,6 +95,13 @@ typedef struct {
   arq_counter_t *reserved_headers;
   arq_counter_t *tokens_expired;
   arq_counter_t *policy_log_dropped; /* host_log lines over the policy log budget */
+  /* permessage-deflate: bytes given to deflate and what came out (once per delivery per
+   * worker), bytes the recipients did not receive thanks to it, and the inbound side */
+  arq_counter_t *deflate_in_bytes;
+  arq_counter_t *deflate_out_bytes;
+  arq_counter_t *deflate_saved_bytes;
+  arq_counter_t *inflate_in_bytes;
+  arq_counter_t *inflate_out_bytes;
 } arq_shield_metrics_t;
 
 struct arq_shield {
@@ -154,6 +161,11 @@ struct arq_worker {
   arq_task_t flush_task;
   bool flush_queued;
   arq_buf_t reply; /* the data of an error reply being built */
+  /* permessage-deflate, shared by every connection of the worker (no context takeover):
+   * NULL when shield.permessage_deflate is off */
+  arq_ws_inflater_t *inflater;
+  arq_ws_deflater_t *deflater;
+  arq_buf_t deflated; /* the last delivery compressed */
   /* Out of descriptors or memory, accept() fails at once and a level-triggered listener
    * fires again: the listeners pause instead of spinning. */
   arq_timer_t accept_timer;
@@ -223,6 +235,8 @@ struct arq_conn {
   arq_tenant_t *tenant;
   char conn_id[32];
   bool prefers_text; /* deliveries use JSON text frames */
+  bool deflate;      /* permessage-deflate negotiated: deliveries may come compressed */
+  uint8_t deflate_window_bits; /* the client's window (server_max_window_bits), 8..15 */
   char **rooms;
   size_t nrooms;
   double tokens;

@@ -228,6 +228,11 @@ static int start_workers(arq_shield_t *s, char *err, size_t errcap) {
     w->pb = arq_envelope_arena_allocator(&w->arena);
     arq_buf_init(&w->scratch);
     w->frames = arq_frame_pool_new();
+    arq_buf_init(&w->deflated);
+    if (s->cfg->shield.permessage_deflate) {
+      w->inflater = arq_ws_inflater_new();
+      w->deflater = arq_ws_deflater_new();
+    }
     w->read_buf_cap = 64 * 1024;
     w->read_buf = malloc(w->read_buf_cap);
     if (!w->read_buf)
@@ -274,6 +279,9 @@ static void free_workers(arq_shield_t *s) {
     arq_envelope_arena_free(&w->arena);
     arq_buf_free(&w->scratch);
     arq_frame_pool_free(w->frames);
+    arq_ws_inflater_free(w->inflater);
+    arq_ws_deflater_free(w->deflater);
+    arq_buf_free(&w->deflated);
     free(w->read_buf);
     arq_worker_policies_free(w->policies);
     arq_worker_schemas_free(w->schemas);

@@ -12,3 +12,8 @@ endif()
 if(TARGET arqon-shield AND TARGET arqon-brain)
   arq_python_test(integration_server_api test_server_api 300)
 endif()
+
+# permessage-deflate (RFC 7692): negotiation, shared compressed frames, bombs and corrupt data.
+if(TARGET arqon-shield)
+  arq_python_test(integration_compression test_compression 300)
+endif()
