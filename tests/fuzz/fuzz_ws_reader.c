@@ -2,8 +2,11 @@
  * where to cut the input; the rest is the byte stream. The stream is read three ways —
  * whole, cut in two at the chosen point, and in small chunks — and the three event
  * sequences must be identical (abort() otherwise): the reader must not depend on how the
- * network splits its input. The same bytes, taken as a message payload, are also framed
- * with the writer (masked, in two fragments) and must read back unchanged. */
+ * network splits its input. On the server side the stream is read again the same three
+ * ways with permessage-deflate negotiated, so RSV1 frames reach the inflater (corrupt
+ * streams, bombs against the bound, compressed fragments). The same bytes, taken as a
+ * message payload, are also framed with the writer (masked, in two fragments) and must read
+ * back unchanged, plain and compressed. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,10 @@
 #include "net/ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* One inflater and deflater for the process, as a worker has one for its connections. */
+static arq_ws_inflater_t *inflater;
+static arq_ws_deflater_t *deflater;
 
 #define MAX_EVENTS 256
 
@@ -57,6 +64,8 @@ static void feed(arq_ws_reader_t *r, const uint8_t *p, size_t n, trace_t *t) {
       abort();
     if (ev.len > 0 && !ev.data)
       abort();
+    if (ev.type == ARQ_WS_EV_MESSAGE && ev.len > r->_max_message)
+      abort(); /* inflated or not, no message is larger than the bound */
     if (t->n == MAX_EVENTS) {
       t->overflow = true;
       continue;
@@ -68,9 +77,10 @@ static void feed(arq_ws_reader_t *r, const uint8_t *p, size_t n, trace_t *t) {
 }
 
 static void run(const uint8_t *p, size_t n, const size_t *cuts, size_t ncuts, size_t max,
-                bool server, trace_t *t) {
+                bool server, arq_ws_inflater_t *inf, trace_t *t) {
   arq_ws_reader_t r;
   arq_ws_reader_init(&r, max, server);
+  arq_ws_reader_set_inflater(&r, inf);
   t->n = 0;
   t->overflow = false;
   size_t at = 0;
@@ -125,6 +135,38 @@ static void roundtrip(const uint8_t *p, size_t n, size_t cut) {
   free(f);
 }
 
+/* The payload compressed (no context takeover) and sent as a text-or-binary message in two
+ * masked fragments, RSV1 on the first: it reads back as the payload. */
+static void roundtrip_compressed(const uint8_t *p, size_t n, size_t cut) {
+  static const uint8_t key[4] = {0x3c, 0x99, 0x00, 0x42};
+  arq_buf_t z;
+  arq_buf_init(&z);
+  arq_ws_deflate(deflater, p, n, &z);
+  size_t zcut = cut <= z.len ? cut : z.len;
+  uint8_t *f = malloc(z.len + 2 * 14);
+  size_t len = arq_ws_frame_header(f, ARQ_WS_OP_BINARY, false, zcut, key);
+  f[0] |= ARQ_WS_RSV1;
+  memcpy(f + len, z.data, zcut);
+  arq_ws_mask(f + len, zcut, key, 0);
+  len += zcut;
+  len += arq_ws_frame_header(f + len, ARQ_WS_OP_CONT, true, z.len - zcut, key);
+  memcpy(f + len, z.data + zcut, z.len - zcut);
+  arq_ws_mask(f + len, z.len - zcut, key, 0);
+  len += z.len - zcut;
+
+  arq_ws_reader_t r;
+  arq_ws_reader_init(&r, n > z.len ? n : z.len, true);
+  arq_ws_reader_set_inflater(&r, inflater);
+  arq_ws_event_t ev;
+  size_t off = arq_ws_reader_feed(&r, f, len, &ev);
+  if (off != len || ev.type != ARQ_WS_EV_MESSAGE || !ev.binary || ev.len != n ||
+      ev.wire_len != z.len || (n && memcmp(ev.data, p, n) != 0))
+    abort();
+  arq_ws_reader_free(&r);
+  arq_buf_free(&z);
+  free(f);
+}
+
 static trace_t whole, split, chunked;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -138,19 +180,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t n = size - 3;
   size_t cut = n ? ((size_t)data[1] << 8 | data[2]) % (n + 1) : 0;
 
+  if (!inflater) {
+    inflater = arq_ws_inflater_new();
+    deflater = arq_ws_deflater_new();
+  }
   roundtrip(p, n, cut);
-  run(p, n, NULL, 0, max, server, &whole);
-  run(p, n, &cut, 1, max, server, &split);
-  same(&whole, &split);
-
+  roundtrip_compressed(p, n, cut);
   size_t ncuts = n / chunk;
   if (ncuts > 4096)
-    return 0; /* byte-sized reads of long inputs cost more than they find */
+    ncuts = 0; /* byte-sized reads of long inputs cost more than they find */
   size_t *cuts = malloc((ncuts ? ncuts : 1) * sizeof *cuts);
   for (size_t i = 0; i < ncuts; i++)
     cuts[i] = (i + 1) * chunk;
-  run(p, n, cuts, ncuts, max, server, &chunked);
+  /* without the extension, then (server side) with it */
+  for (int deflate = 0; deflate < (server ? 2 : 1); deflate++) {
+    arq_ws_inflater_t *inf = deflate ? inflater : NULL;
+    run(p, n, NULL, 0, max, server, inf, &whole);
+    run(p, n, &cut, 1, max, server, inf, &split);
+    same(&whole, &split);
+    if (ncuts) {
+      run(p, n, cuts, ncuts, max, server, inf, &chunked);
+      same(&whole, &chunked);
+    }
+  }
   free(cuts);
-  same(&whole, &chunked);
   return 0;
 }
