@@ -105,6 +105,7 @@ typedef struct arq_store {
   redisContext *c; /* NULL while disconnected */
   int64_t retry_ms;
   bool auth_refused; /* the last attempt was refused for its credentials */
+  size_t sentinel;   /* the sentinel to ask first: the one that answered last */
   arq_counter_t *errors;
 } arq_store_t;
 

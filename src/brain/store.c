@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "brain/brain.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/redis_url.h"
 
@@ -26,6 +27,37 @@ static bool auth_refused(const redisReply *r) {
   return r && r->type == REDIS_REPLY_ERROR &&
          (!strncmp(r->str, "WRONGPASS", 9) || !strncmp(r->str, "NOAUTH", 6) || strstr(r->str, "invalid password") ||
           strstr(r->str, "invalid username-password") || strstr(r->str, "without any password configured"));
+}
+
+/* The primary's address from the first sentinel that knows it (starting with the one that
+ * answered last). -1 when none does. */
+static int ask_sentinels(arq_store_t *s, char *host, size_t hostcap, int *port) {
+  const arq_strlist_t *list = &s->cfg->valkey.sentinels;
+  for (size_t k = 0; k < list->len; k++) {
+    size_t i = (s->sentinel + k) % list->len;
+    char shost[256];
+    uint16_t sport;
+    if (arq_config_split_hostport(list->items[i], shost, sizeof shost, &sport))
+      continue;
+    struct timeval tv = {0, 500000};
+    redisContext *c = redisConnectWithTimeout(shost, sport, tv);
+    redisReply *r = c && !c->err ? redisCommand(c, "SENTINEL get-master-addr-by-name %s", s->cfg->valkey.master_name) : NULL;
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+              r->element[1]->type == REDIS_REPLY_STRING && strlen(r->element[0]->str) < hostcap;
+    if (ok) {
+      snprintf(host, hostcap, "%s", r->element[0]->str);
+      *port = atoi(r->element[1]->str);
+      s->sentinel = i;
+    }
+    if (r)
+      freeReplyObject(r);
+    if (c)
+      redisFree(c);
+    if (ok)
+      return 0;
+  }
+  ARQ_LOG(ARQ_LOG_WARN, "brain", "no sentinel names the primary; retrying", {"master_name", s->cfg->valkey.master_name});
+  return -1;
 }
 
 static bool connect_redis(arq_store_t *s) {
@@ -41,6 +73,8 @@ static bool connect_redis(arq_store_t *s) {
     ARQ_LOG(ARQ_LOG_ERROR, "brain", "valkey.url is not usable", {"url", shown}, {"error", why});
     return false;
   }
+  if (s->cfg->valkey.sentinels.len && ask_sentinels(s, u.host, sizeof u.host, &u.port))
+    return false;
   struct timeval tv = {1, 0};
   redisContext *c = redisConnectWithTimeout(u.host, u.port, tv);
   if (!c || c->err) {
@@ -76,6 +110,23 @@ static bool connect_redis(arq_store_t *s) {
     redisFree(c);
     return false;
   }
+  if (ok && s->cfg->valkey.sentinels.len) {
+    /* A primary the sentinels have just demoted may still be named for a moment: write
+     * only to one that says it is the primary. */
+    freeReplyObject(r);
+    step = "ROLE";
+    r = redisCommand(c, "ROLE");
+    ok = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING &&
+         !strcmp(r->element[0]->str, "master");
+    if (!ok) {
+      ARQ_LOG(ARQ_LOG_WARN, "brain", "the Redis the sentinels named is not the primary (yet); asking again",
+              {"host", u.host});
+      if (r)
+        freeReplyObject(r);
+      redisFree(c);
+      return false;
+    }
+  }
   if (r)
     freeReplyObject(r);
   s->auth_refused = false;
@@ -107,7 +158,11 @@ static redisReply *checked(arq_store_t *s, redisReply *r) {
   if (r->type == REDIS_REPLY_ERROR) {
     ARQ_LOG(ARQ_LOG_ERROR, "brain", "Redis error", {"error", r->str});
     arq_counter_inc(s->errors);
+    /* A primary demoted under us (a failover): find the new one before the next command. */
+    bool demoted = !strncmp(r->str, "READONLY", 8);
     freeReplyObject(r);
+    if (demoted)
+      arq_store_close(s);
     return NULL;
   }
   return r;

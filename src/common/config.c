@@ -375,7 +375,11 @@ static const key_spec_t api_keys[] = {
     INT("collect_ms", api.collect_ms, 10, 10000),
     END};
 
-static const key_spec_t valkey_keys[] = {STR("url", valkey.url, check_redis_url), END};
+static const key_spec_t valkey_keys[] = {
+    STR("url", valkey.url, check_redis_url),
+    LIST("sentinels", valkey.sentinels, check_hostport),
+    STR("master_name", valkey.master_name, check_nonempty),
+    END};
 
 static const key_spec_t brain_keys[] = {
     STR("metrics_listen", brain.metrics_listen, check_hostport),
@@ -652,6 +656,7 @@ void arq_config_defaults(arq_config_t *cfg) {
   cfg->nats.send_asap = true;
   cfg->nats.stream_replicas = 1;
   cfg->valkey.url = xstrdup("redis://127.0.0.1:6379");
+  cfg->valkey.master_name = xstrdup("arqon");
   cfg->brain.metrics_listen = xstrdup("127.0.0.1:9091");
   cfg->brain.presence_expiry_s = 15;
   cfg->brain.history_max_per_room = 1000;

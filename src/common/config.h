@@ -95,7 +95,9 @@ typedef struct {
     int64_t collect_ms; /* how long /api/disconnect and /api/info collect the nodes' answers */
   } api;
   struct {
-    char *url;
+    char *url;             /* credentials and database; the host when there are no sentinels */
+    arq_strlist_t sentinels; /* host:port of Redis Sentinels: they name the primary */
+    char *master_name;     /* the primary's name at the sentinels */
   } valkey;
   struct {
     char *metrics_listen;

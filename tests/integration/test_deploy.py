@@ -1,8 +1,10 @@
 """Deployment settings against real nats-server, redis-server, arqon-brain and arqon-shield:
 Redis credentials (the default user's password, an ACL user, a wrong password), a NATS
 server list whose first server is down, and [nats] stream_replicas against existing streams."""
+import asyncio
 import json
 import os
+import time
 import unittest
 
 from arqon_harness import NatsServer, RedisServer, free_port
@@ -75,6 +77,111 @@ class RedisCredentials(unittest.TestCase):
         b = Brain(self.nats.url, f"rediss://127.0.0.1:{self.redis.port}")
         with self.assertRaisesRegex(RuntimeError, "rediss:// \\(TLS\\) is not supported"):
             b.start()
+
+
+class ReplicaRedis(RedisServer):
+    """redis-server replicating `primary`."""
+    kind = "redis-replica"
+
+    def __init__(self, primary):
+        super().__init__()
+        self.primary = primary
+
+    def _argv(self):
+        return super()._argv() + ["--replicaof", "127.0.0.1", str(self.primary.port)]
+
+
+class Sentinel(RedisServer):
+    """redis-server --sentinel watching `primary` as "arqon" (quorum 2), quick to decide."""
+    kind = "sentinel"
+
+    def __init__(self, primary):
+        super().__init__()
+        self.primary = primary
+
+    def _prepare(self):
+        with open(os.path.join(self.dir, "sentinel.conf"), "w") as f:
+            f.write(f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
+                    f"sentinel monitor arqon 127.0.0.1 {self.primary.port} 2\n"
+                    "sentinel down-after-milliseconds arqon 1000\n"
+                    "sentinel failover-timeout arqon 4000\n")
+
+    def _argv(self):
+        return ["redis-server", os.path.join(self.dir, "sentinel.conf"), "--sentinel"]
+
+
+def redis_call(port, *args):
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall(("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a), a) for a in args)).encode())
+        return s.recv(65536).decode(errors="replace")
+
+
+class RedisSentinel(unittest.IsolatedAsyncioTestCase):
+    async def test_the_brain_follows_a_failover_and_never_reuses_a_seq(self):
+        nats = NatsServer().start()
+        primary = RedisServer().start()
+        replica = ReplicaRedis(primary).start()
+        sentinels = [Sentinel(primary).start() for _ in range(3)]
+        brain = shield = None
+        try:
+            deadline = time.monotonic() + 15  # the sentinels find the replica and each other
+            while time.monotonic() < deadline and not all(
+                    "num-slaves\r\n$1\r\n1" in redis_call(x.port, "SENTINEL", "master", "arqon") and
+                    "num-other-sentinels\r\n$1\r\n2" in redis_call(x.port, "SENTINEL", "master", "arqon")
+                    for x in sentinels):
+                await asyncio.sleep(0.1)
+            hosts = [f"127.0.0.1:{x.port}" for x in sentinels]
+            # The url's host is not used: the sentinels name the primary.
+            brain = Brain(nats.url, "redis://127.0.0.1:1")
+            brain.text = brain.text.replace('[valkey]\nurl = "redis://127.0.0.1:1"\n',
+                                            '[valkey]\nurl = "redis://127.0.0.1:1"\nsentinels = '
+                                            + json.dumps(hosts) + '\nmaster_name = "arqon"\n')
+            brain.start()
+            shield = Shield(nats.url, extra_toml=FAST_SHIELD).start()
+            shield.wait_ready()
+            sub = await Client.open(shield, sub="watcher")
+            pub = await Client.open(shield, sub="writer")
+            await sub.join("F")
+            await pub.join("F")
+            acked = []
+            killed = False
+            for i in range(300):  # about 6 s at 50 msg/s; the primary dies after 2 s
+                if i == 100:
+                    primary.kill()
+                    killed = True
+                reply = await pub.request(event_json("F", data=f"m{i}".encode(), id_=f"e{i}"), f"e{i}")
+                if reply.event.type == "ack":
+                    acked.append(f"m{i}".encode())
+                await asyncio.sleep(0.02)
+            self.assertTrue(killed)
+            self.assertGreater(len(acked), 250)
+            # Every acked message arrives; no seq ever names two different messages.
+            deadline = time.monotonic() + 40
+            by_seq = {}
+            while time.monotonic() < deadline:
+                for e in sub.events("chat.message"):
+                    seen = by_seq.setdefault(e.seq, e.event.data)
+                    self.assertEqual(seen, e.event.data, f"seq {e.seq} named two messages")
+                if set(acked) <= set(by_seq.values()):
+                    break
+                await asyncio.sleep(0.2)
+            missing = set(acked) - set(by_seq.values())
+            self.assertFalse(missing, f"{len(missing)} acked messages never delivered")
+            self.assertEqual(sorted(by_seq), list(range(1, len(by_seq) + 1)), "seqs consecutive from 1")
+            # The sentinels promoted the replica, and the Brain found it.
+            self.assertIn("$6\r\nmaster", redis_call(replica.port, "ROLE"))
+            self.assertGreaterEqual(brain.log().count("Redis connected"), 2, "connected again after the failover")
+            await sub.close()
+            await pub.close()
+        finally:
+            if shield:
+                shield.stop()
+            if brain:
+                self.assertEqual(brain.stop(), 0)
+            for x in sentinels + [replica, primary]:
+                x.stop()
+            nats.stop()
 
 
 class NatsServers(unittest.IsolatedAsyncioTestCase):
