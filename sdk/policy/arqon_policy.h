@@ -1,15 +1,18 @@
 /*
  * arqon_policy.h — writing ArqonBus policies in C (ABI arqon_host_v1, SPEC section 5).
  *
- * Build a policy with Debian's clang and lld:
+ * Build a policy with clang and lld (14 or later; current versions' default target features,
+ * reference types and multi-value included, are accepted):
  *   clang --target=wasm32 -O2 -nostdlib -Wl,--no-entry -I sdk/policy -o my.wasm my.c
- * and upload it with `arq policy push --tenant T my.wasm`.
+ * and upload it with `arq policy push --tenant T my.wasm`. Do not enable SIMD, threads,
+ * exceptions or tail calls (-msimd128, -matomics, -mexception-handling, -mtail-call): the
+ * engine refuses them. Rust (wasm32-unknown-unknown): docs/policies.md.
  *
  * Export one or both hooks; 0 allows, anything else denies (a value in 400..599 is the
  * code the client sees, otherwise 403):
  *   ARQ_POLICY_EXPORT("arqon_on_connect") int on_connect(void) { ... }
  *   ARQ_POLICY_EXPORT("arqon_on_message") int on_message(void) { ... }
- * Every evaluation starts from the module's initial state (globals and memory are reset),
+ * Every evaluation starts from the module's initial state (globals, memory and tables are reset),
  * runs under a fuel budget (one unit per instruction) and a memory limit; running out, or
  * any trap, denies. The functions below read the evaluation's inputs into your memory:
  * each returns the full length of the value (copying at most `cap` bytes), or -1 when absent.

@@ -65,9 +65,8 @@ static arq_wasm_result_t unsupported(uint8_t op) {
     return arq_wasm_err_unsupported_exceptions;
   case 0x12: case 0x13: case 0x15:
     return arq_wasm_err_unsupported_tail_calls;
-  case 0x14: case 0x25: case 0x26: case 0xd0: case 0xd1: case 0xd2: case 0xd3: case 0xd4:
-  case 0xd5: case 0xd6:
-    return arq_wasm_err_unsupported_reftypes;
+  case 0x14: case 0xd3: case 0xd4: case 0xd5: case 0xd6: /* typed function references */
+    return arq_wasm_err_unsupported_gc;
   case 0xfb:
     return arq_wasm_err_unsupported_gc;
   case 0xfd:
@@ -125,6 +124,12 @@ static arq_wasm_result_t compile_instr(comp_t *c, uint8_t op) {
     return arq__compile_memory_size_grow(c, op);
   case 0x41: case 0x42: case 0x43: case 0x44:
     return arq__compile_const(c, op);
+  case 0x25: /* table.get */
+  case 0x26: /* table.set */
+  case 0xd0: /* ref.null */
+  case 0xd1: /* ref.is_null */
+  case 0xd2: /* ref.func */
+    return arq__compile_ref(c, op);
   case 0xfc:
     return compile_prefix_fc(c);
   default:
@@ -193,9 +198,10 @@ static arq_wasm_result_t read_locals(comp_t *c) {
     TRY(arq__read_byte(&c->r, &t));
     if (t == 0x7b)
       return arq_wasm_err_unsupported_simd;
-    if (t == 0x70 || t == 0x6f)
-      return arq_wasm_err_unsupported_reftypes;
-    if (t < ARQ_WASM_F64 || t > ARQ_WASM_I32)
+    if (t == 0x63 || t == 0x64)
+      return arq_wasm_err_unsupported_gc;
+    if ((t < ARQ_WASM_F64 || t > ARQ_WASM_I32) && t != ARQ_WASM_FUNCREF &&
+        t != ARQ_WASM_EXTERNREF)
       return arq_wasm_err_bad_valtype;
     memset(c->local_types + at, t, n);
     at += n;

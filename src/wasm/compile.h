@@ -174,6 +174,8 @@ arq_wasm_result_t arq__compile_numeric(comp_t *c, uint8_t op); /* 0x45..0xc4 */
 arq_wasm_result_t arq__compile_trunc_sat(comp_t *c, uint32_t sub); /* 0xfc 0..7 */
 
 /* compile_bulk.c: 0xfc 8 and above */
+/* compile_bulk.c: ref.null, ref.is_null, ref.func, table.get, table.set */
+arq_wasm_result_t arq__compile_ref(comp_t *c, uint8_t op);
 arq_wasm_result_t arq__compile_bulk(comp_t *c, uint32_t sub);
 
 #endif

@@ -71,6 +71,10 @@ static arq_wasm_result_t table_op(comp_t *c, uint32_t sub) {
   }
   if (sub != 14 && seg >= m->nelems)
     return arq_wasm_err_unknown_elem;
+  if (sub == 12 && m->elems[seg].type != m->tables[t1].type)
+    return arq_wasm_err_type_mismatch;
+  if (sub == 14 && m->tables[t1].type != m->tables[t2].type)
+    return arq_wasm_err_type_mismatch;
   if (sub != 13)
     TRY(pop_3_i32(c));
   TRY(emit_op(c, sub == 12 ? ARQ__OP_TABLE_INIT
@@ -82,6 +86,88 @@ static arq_wasm_result_t table_op(comp_t *c, uint32_t sub) {
   if (sub == 14)
     TRY(emit_u64(c, t2));
   return NULL;
+}
+
+static arq_wasm_result_t read_table(comp_t *c, uint8_t *type, uint32_t *x) {
+  TRY(arq__read_u32(&c->r, x));
+  if (*x >= c->m->ntables)
+    return arq_wasm_err_unknown_table;
+  *type = c->m->tables[*x].type;
+  return NULL;
+}
+
+/* table.grow (15): [t i32] -> [i32]; table.size (16): [] -> [i32]; table.fill (17):
+ * [i32 t i32] -> [] */
+static arq_wasm_result_t table_grow_size_fill(comp_t *c, uint32_t sub) {
+  arq__vstate_t *v = &c->v;
+  uint8_t t;
+  uint32_t x;
+  TRY(read_table(c, &t, &x));
+  if (sub == 15) {
+    TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+    TRY(arq__v_pop(v, t, NULL));
+    TRY(arq__v_push(v, ARQ_WASM_I32));
+  } else if (sub == 16) {
+    TRY(arq__v_push(v, ARQ_WASM_I32));
+  } else {
+    TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+    TRY(arq__v_pop(v, t, NULL));
+    TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+  }
+  TRY(emit_op(c, sub == 15 ? ARQ__OP_TABLE_GROW
+                           : sub == 16 ? ARQ__OP_TABLE_SIZE : ARQ__OP_TABLE_FILL));
+  return emit_u64(c, x);
+}
+
+arq_wasm_result_t arq__compile_ref(comp_t *c, uint8_t op) {
+  arq__vstate_t *v = &c->v;
+  const arq_wasm_module_t *m = c->m;
+  switch (op) {
+  case 0xd0: { /* ref.null t: a zero slot */
+    uint8_t t;
+    TRY(arq__read_byte(&c->r, &t));
+    if (t == 0x63 || t == 0x64)
+      return arq_wasm_err_unsupported_gc;
+    if (t != ARQ_WASM_FUNCREF && t != ARQ_WASM_EXTERNREF)
+      return arq_wasm_err_bad_valtype;
+    TRY(arq__v_push(v, t));
+    TRY(emit_op(c, ARQ__OP_CONST));
+    return emit_u64(c, 0);
+  }
+  case 0xd1: { /* ref.is_null: the slot is zero, i64.eqz's test */
+    uint8_t t;
+    TRY(arq__v_pop(v, ARQ__UNKNOWN, &t));
+    if (t != ARQ__UNKNOWN && t != ARQ_WASM_FUNCREF && t != ARQ_WASM_EXTERNREF)
+      return arq_wasm_err_type_mismatch;
+    TRY(arq__v_push(v, ARQ_WASM_I32));
+    return emit_op(c, 0x50);
+  }
+  case 0xd2: { /* ref.func f */
+    uint32_t f;
+    TRY(arq__read_u32(&c->r, &f));
+    if (f >= m->nfuncs)
+      return arq_wasm_err_unknown_func;
+    if (!m->func_declared || !m->func_declared[f])
+      return arq_wasm_err_undeclared_func_ref;
+    TRY(arq__v_push(v, ARQ_WASM_FUNCREF));
+    TRY(emit_op(c, ARQ__OP_REF_FUNC));
+    return emit_u64(c, f);
+  }
+  default: { /* table.get x: [i32] -> [t]; table.set x: [i32 t] -> [] */
+    uint8_t t;
+    uint32_t x;
+    TRY(read_table(c, &t, &x));
+    if (op == 0x25) {
+      TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+      TRY(arq__v_push(v, t));
+    } else {
+      TRY(arq__v_pop(v, t, NULL));
+      TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
+    }
+    TRY(emit_op(c, op == 0x25 ? ARQ__OP_TABLE_GET : ARQ__OP_TABLE_SET));
+    return emit_u64(c, x);
+  }
+  }
 }
 
 arq_wasm_result_t arq__compile_bulk(comp_t *c, uint32_t sub) {
@@ -98,7 +184,7 @@ arq_wasm_result_t arq__compile_bulk(comp_t *c, uint32_t sub) {
   case 14: /* table.copy */
     return table_op(c, sub);
   case 15: case 16: case 17: /* table.grow, table.size, table.fill */
-    return arq_wasm_err_unsupported_reftypes;
+    return table_grow_size_fill(c, sub);
   default:
     return arq_wasm_err_illegal_opcode;
   }

@@ -196,8 +196,13 @@ static arq_wasm_result_t read_blocktype(comp_t *c, uint32_t *np, const uint8_t *
   }
   if (b == 0x7b)
     return arq_wasm_err_unsupported_simd;
-  if (b == 0x70 || b == 0x6f)
-    return arq_wasm_err_unsupported_reftypes;
+  if (b == ARQ_WASM_FUNCREF || b == ARQ_WASM_EXTERNREF) {
+    static const uint8_t funcref[1] = {ARQ_WASM_FUNCREF}, externref[1] = {ARQ_WASM_EXTERNREF};
+    c->r.p++;
+    *nr = 1;
+    *r = b == ARQ_WASM_FUNCREF ? funcref : externref;
+    return NULL;
+  }
   if (b == 0x63 || b == 0x64)
     return arq_wasm_err_unsupported_gc;
   int64_t idx;
@@ -396,6 +401,8 @@ arq_wasm_result_t arq__compile_call_indirect(comp_t *c) {
   TRY(arq__read_u32(&c->r, &table));
   if (table >= m->ntables)
     return arq_wasm_err_unknown_table;
+  if (m->tables[table].type != ARQ_WASM_FUNCREF)
+    return arq_wasm_err_type_mismatch;
   if (ti >= m->ntypes)
     return arq_wasm_err_unknown_type;
   const arq_wasm_functype_t *t = &m->types[ti];

@@ -32,11 +32,10 @@ arq_wasm_result_t arq__compile_select(comp_t *c, uint8_t op) {
       return arq_wasm_err_invalid_result_arity;
     uint8_t b;
     TRY(arq__read_byte(&c->r, &b));
-    if (b == 0x70 || b == 0x6f)
-      return arq_wasm_err_unsupported_reftypes;
     if (b == 0x7b)
       return arq_wasm_err_unsupported_simd;
-    if (b < ARQ_WASM_F64 || b > ARQ_WASM_I32)
+    if ((b < ARQ_WASM_F64 || b > ARQ_WASM_I32) && b != ARQ_WASM_FUNCREF &&
+        b != ARQ_WASM_EXTERNREF)
       return arq_wasm_err_bad_valtype;
     want = b;
   }
@@ -44,6 +43,10 @@ arq_wasm_result_t arq__compile_select(comp_t *c, uint8_t op) {
   TRY(arq__v_pop(v, ARQ_WASM_I32, NULL));
   TRY(arq__v_pop(v, want, &t1));
   TRY(arq__v_pop(v, want == ARQ__UNKNOWN ? t1 : want, &t2));
+  /* select without a type takes numbers only (spec 3.3.4) */
+  if (op == 0x1b && (t1 == ARQ_WASM_FUNCREF || t1 == ARQ_WASM_EXTERNREF ||
+                     t2 == ARQ_WASM_FUNCREF || t2 == ARQ_WASM_EXTERNREF))
+    return arq_wasm_err_type_mismatch;
   TRY(arq__v_push(v, t1 == ARQ__UNKNOWN ? t2 : t1));
   return emit_op(c, ARQ__OP_SELECT);
 }

@@ -149,12 +149,11 @@ static arq_wasm_result_t read_valtype(arq__reader_t *r, uint8_t *out) {
   case ARQ_WASM_I64:
   case ARQ_WASM_F32:
   case ARQ_WASM_F64:
+  case ARQ_WASM_FUNCREF:
+  case ARQ_WASM_EXTERNREF:
     return NULL;
   case 0x7b:
     return arq_wasm_err_unsupported_simd;
-  case 0x70:
-  case 0x6f:
-    return arq_wasm_err_unsupported_reftypes;
   case 0x63:
   case 0x64:
     return arq_wasm_err_unsupported_gc;
@@ -188,11 +187,33 @@ static arq_wasm_result_t read_limits(arq__reader_t *r, arq__limits_t *l, bool me
 static arq_wasm_result_t read_tabletype(arq__reader_t *r, arq__limits_t *l) {
   uint8_t et;
   TRY(arq__read_byte(r, &et));
-  if (et == 0x6f)
-    return arq_wasm_err_unsupported_reftypes;
-  if (et != 0x70)
+  if (et == 0x63 || et == 0x64)
+    return arq_wasm_err_unsupported_gc;
+  if (et != ARQ_WASM_FUNCREF && et != ARQ_WASM_EXTERNREF)
     return arq_wasm_err_bad_elemkind;
-  return read_limits(r, l, false);
+  TRY(read_limits(r, l, false));
+  l->type = et;
+  return NULL;
+}
+
+/* Function `f` may be named by ref.func in code (spec: the module's declared references). */
+static arq_wasm_result_t declare_func(arq_wasm_module_t *m, uint32_t f) {
+  if (!m->func_declared) {
+    m->func_declared = calloc(m->nfuncs ? m->nfuncs : 1, 1);
+    if (!m->func_declared)
+      return arq_wasm_err_out_of_memory;
+  }
+  m->func_declared[f] = 1;
+  return NULL;
+}
+
+static arq_wasm_result_t read_reftype(arq__reader_t *r, uint8_t *t) {
+  TRY(arq__read_byte(r, t));
+  if (*t == ARQ_WASM_FUNCREF || *t == ARQ_WASM_EXTERNREF)
+    return NULL;
+  if (*t == 0x63 || *t == 0x64)
+    return arq_wasm_err_unsupported_gc;
+  return arq_wasm_err_bad_valtype;
 }
 
 static arq_wasm_result_t read_mut(arq__reader_t *r, uint8_t *mut) {
@@ -273,9 +294,21 @@ static arq_wasm_result_t read_const_expr(arq_wasm_module_t *m, arq__reader_t *r,
       ninstr = 2; /* never a single instruction */
       continue;
     }
-    case 0xd0:
-    case 0xd2:
-      return arq_wasm_err_unsupported_reftypes;
+    case 0xd0: /* ref.null */
+      TRY(read_reftype(r, &push));
+      e->value = 0;
+      break;
+    case 0xd2: { /* ref.func */
+      uint32_t f;
+      TRY(arq__read_u32(r, &f));
+      if (f >= m->nfuncs)
+        return arq_wasm_err_unknown_func;
+      TRY(declare_func(m, f));
+      e->kind = 3;
+      e->value = f;
+      push = ARQ_WASM_FUNCREF;
+      break;
+    }
     default:
       return arq_wasm_err_const_expr_required;
     }
@@ -495,6 +528,7 @@ static arq_wasm_result_t sec_export(arq_wasm_module_t *m, arq__reader_t *r) {
     case ARQ_WASM_EXTERN_FUNC:
       if (e->index >= m->nfuncs)
         return arq_wasm_err_unknown_func;
+      TRY(declare_func(m, e->index));
       break;
     case ARQ_WASM_EXTERN_TABLE:
       if (e->index >= m->ntables)
@@ -539,26 +573,18 @@ static arq_wasm_result_t sec_start(arq_wasm_module_t *m, arq__reader_t *r) {
   return NULL;
 }
 
-static arq_wasm_result_t read_elem_expr(arq_wasm_module_t *m, arq__reader_t *r, uint32_t *out) {
-  uint8_t op, end;
-  TRY(arq__read_byte(r, &op));
-  if (op == 0xd2) {
-    TRY(arq__read_u32(r, out));
-    if (*out >= m->nfuncs)
-      return arq_wasm_err_unknown_func;
-  } else if (op == 0xd0) {
-    uint8_t t;
-    TRY(arq__read_byte(r, &t));
-    if (t != 0x70)
-      return arq_wasm_err_unsupported_reftypes;
-    *out = UINT32_MAX;
-  } else {
-    return arq_wasm_err_const_expr_required;
+/* One element expression of type `type`: ref.null, ref.func or global.get of an immutable
+ * global of that type (encoded as in arq__elem_t). */
+static arq_wasm_result_t read_elem_expr(arq_wasm_module_t *m, arq__reader_t *r, uint8_t type,
+                                        uint32_t *out) {
+  arq__const_expr_t e;
+  TRY(read_const_expr(m, r, type, &e));
+  switch (e.kind) {
+  case 0: *out = ARQ__ELEM_NULL; return NULL;
+  case 1: *out = ARQ__ELEM_GLOBAL | e.global; return NULL;
+  case 3: *out = (uint32_t)e.value; return NULL;
+  default: return arq_wasm_err_const_expr_required; /* arithmetic has no reference type */
   }
-  TRY(arq__read_byte(r, &end));
-  if (end != 0x0b)
-    return arq_wasm_err_const_expr_required;
-  return NULL;
 }
 
 static arq_wasm_result_t sec_elem(arq_wasm_module_t *m, arq__reader_t *r) {
@@ -576,6 +602,7 @@ static arq_wasm_result_t sec_elem(arq_wasm_module_t *m, arq__reader_t *r) {
       return arq_wasm_err_bad_segment_flags;
     bool passive_or_decl = flags & 1, explicit_table = flags & 2, exprs = flags & 4;
     e->mode = passive_or_decl ? (explicit_table ? 2 : 1) : 0;
+    e->type = ARQ_WASM_FUNCREF;
     if (e->mode == 0) {
       uint32_t table = 0;
       if (explicit_table)
@@ -586,23 +613,29 @@ static arq_wasm_result_t sec_elem(arq_wasm_module_t *m, arq__reader_t *r) {
       TRY(read_const_expr(m, r, ARQ_WASM_I32, &e->offset));
     }
     if (passive_or_decl || explicit_table) {
-      uint8_t kind;
-      TRY(arq__read_byte(r, &kind));
-      if (exprs ? kind != 0x70 : kind != 0x00)
-        return exprs && kind == 0x6f ? arq_wasm_err_unsupported_reftypes
-                                     : arq_wasm_err_bad_elemkind;
+      if (exprs) {
+        TRY(read_reftype(r, &e->type));
+      } else {
+        uint8_t kind;
+        TRY(arq__read_byte(r, &kind));
+        if (kind != 0x00)
+          return arq_wasm_err_bad_elemkind;
+      }
     }
+    if (e->mode == 0 && m->tables[e->table].type != e->type)
+      return arq_wasm_err_type_mismatch;
     TRY(read_count(r, ARQ_WASM_MAX_TABLE, &e->n));
     e->funcs = malloc((e->n ? e->n : 1) * sizeof *e->funcs);
     if (!e->funcs)
       return arq_wasm_err_out_of_memory;
     for (uint32_t j = 0; j < e->n; j++) {
       if (exprs) {
-        TRY(read_elem_expr(m, r, &e->funcs[j]));
+        TRY(read_elem_expr(m, r, e->type, &e->funcs[j]));
       } else {
         TRY(arq__read_u32(r, &e->funcs[j]));
         if (e->funcs[j] >= m->nfuncs)
           return arq_wasm_err_unknown_func;
+        TRY(declare_func(m, e->funcs[j]));
       }
     }
   }

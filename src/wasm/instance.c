@@ -10,7 +10,7 @@
  *   bounds are checked before any segment is written (so a module that does not fit
  *   leaves imported memories and tables untouched); then the start function runs.
  *   Finally the state is captured for arq_wasm_reset(): a copy of the own memory,
- *   the own globals, the own table and the dropped-segment flags.
+ *   the own globals, the own tables (entries and size) and the dropped-segment flags.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +71,7 @@ void arq_wasm_module_free(arq_wasm_module_t *m) {
     free(m->elems[i].funcs);
   free(m->imports);
   free(m->tables);
+  free(m->func_declared);
   free(m->exports);
   free(m->funcs);
   free(m->elems);
@@ -85,6 +86,7 @@ void arq_wasm_module_free(arq_wasm_module_t *m) {
 static void describe_limits(const arq__limits_t *l, arq_wasm_extern_desc_t *out) {
   out->min = l->min;
   out->max = l->max;
+  out->table_type = (arq_wasm_valtype_t)l->type;
 }
 
 size_t arq_wasm_module_import_count(const arq_wasm_module_t *m) { return m->nimports; }
@@ -229,7 +231,8 @@ static arq_wasm_result_t link_imports(arq_wasm_instance_t *inst, const arq_wasm_
       inst->funcs[fi++] = e->of.func;
       break;
     case ARQ_WASM_EXTERN_TABLE:
-      if (!e->of.table || !limits_match(e->of.table->size, e->of.table->max, &im->limits))
+      if (!e->of.table || e->of.table->type != im->limits.type ||
+          !limits_match(e->of.table->size, e->of.table->max, &im->limits))
         return arq_wasm_err_incompatible_import;
       inst->tables[ti++] = e->of.table;
       break;
@@ -304,9 +307,19 @@ static uint64_t eval_const_code(const arq_wasm_instance_t *inst, const uint8_t *
 }
 
 static uint64_t eval_const(const arq_wasm_instance_t *inst, const arq__const_expr_t *e) {
+  if (e->kind == 3)
+    return (uint64_t)(uintptr_t)inst->funcs[e->value];
   if (e->kind == 2)
     return eval_const_code(inst, e->code);
   return e->kind == 1 ? inst->globals[e->global]->val : e->value;
+}
+
+arq_wasm_func_t *arq__elem_value(const arq_wasm_instance_t *inst, uint32_t elem) {
+  if (elem == ARQ__ELEM_NULL)
+    return NULL;
+  if (elem & ARQ__ELEM_GLOBAL)
+    return (arq_wasm_func_t *)(uintptr_t)inst->globals[elem & ~ARQ__ELEM_GLOBAL]->val;
+  return inst->funcs[elem];
 }
 
 static arq_wasm_result_t apply_segments(arq_wasm_instance_t *inst) {
@@ -334,7 +347,7 @@ static arq_wasm_result_t apply_segments(arq_wasm_instance_t *inst) {
     uint32_t off = (uint32_t)eval_const(inst, &e->offset);
     arq_wasm_table_t *t = inst->tables[e->table];
     for (uint32_t k = 0; k < e->n; k++)
-      t->elems[off + k] = e->funcs[k] == UINT32_MAX ? NULL : inst->funcs[e->funcs[k]];
+      t->elems[off + k] = arq__elem_value(inst, e->funcs[k]);
   }
   /* active segments are dropped once applied, declarative ones at once (spec 4.5.4) */
   for (uint32_t i = 0; i < m->nelems; i++)
@@ -364,6 +377,8 @@ arq_wasm_result_t arq_wasm_instantiate(const arq_wasm_module_t *m, const arq_was
     inst->limits.max_pages = DEFAULT_PAGES;
   if (!inst->limits.max_call_depth)
     inst->limits.max_call_depth = ARQ_WASM_DEFAULT_CALL_DEPTH;
+  if (!inst->limits.max_table_elements || inst->limits.max_table_elements > ARQ_WASM_MAX_TABLE)
+    inst->limits.max_table_elements = ARQ_WASM_MAX_TABLE;
   if (!inst->limits.stack_slots)
     inst->limits.stack_slots = ARQ_WASM_DEFAULT_STACK_SLOTS;
   inst->fuel = inst->limits.fuel ? inst->limits.fuel : UINT64_MAX;
@@ -411,7 +426,8 @@ arq_wasm_result_t arq_wasm_instantiate(const arq_wasm_module_t *m, const arq_was
     if (elems > ARQ_WASM_MAX_TABLE)
       goto fail;
     const arq__limits_t *l = &m->tables[i];
-    if ((r = arq_wasm_table_new(l->min, l->max, &inst->own_tables[i - m->ntable_imports])))
+    if ((r = arq_wasm_table_new_typed((arq_wasm_valtype_t)l->type, l->min, l->max,
+                                      &inst->own_tables[i - m->ntable_imports])))
       goto fail;
     inst->tables[i] = inst->own_tables[i - m->ntable_imports];
   }
@@ -540,7 +556,8 @@ static uint64_t val_to_slot(const arq_wasm_val_t *v) {
   case ARQ_WASM_I32: return (uint32_t)v->of.i32;
   case ARQ_WASM_I64: return (uint64_t)v->of.i64;
   case ARQ_WASM_F32: return v->of.f32_bits;
-  default: return v->of.f64_bits;
+  case ARQ_WASM_F64: return v->of.f64_bits;
+  default: return (uint64_t)(uintptr_t)v->of.ref;
   }
 }
 
@@ -550,7 +567,8 @@ static arq_wasm_val_t slot_to_val(uint8_t type, uint64_t s) {
   case ARQ_WASM_I32: v.of.i32 = (int32_t)(uint32_t)s; break;
   case ARQ_WASM_I64: v.of.i64 = (int64_t)s; break;
   case ARQ_WASM_F32: v.of.f32_bits = (uint32_t)s; break;
-  default: v.of.f64_bits = s; break;
+  case ARQ_WASM_F64: v.of.f64_bits = s; break;
+  default: v.of.ref = (void *)(uintptr_t)s; break;
   }
   return v;
 }

@@ -63,6 +63,12 @@ enum {
   ARQ__OP_ELEM_DROP = 0x13,     /* element segment */
   ARQ__OP_TABLE_COPY = 0x14,   /* destination table, source table */
   ARQ__OP_CALL_INDIRECT_T = 0x15, /* type index, table index (other than 0) */
+  ARQ__OP_TABLE_GROW = 0x16,      /* table */
+  ARQ__OP_TABLE_SIZE = 0x17,      /* table */
+  ARQ__OP_TABLE_FILL = 0x18,      /* table */
+  ARQ__OP_REF_FUNC = 0x19,        /* function index */
+  ARQ__OP_TABLE_GET = 0x25,       /* table */
+  ARQ__OP_TABLE_SET = 0x26,       /* table */
   ARQ__OP_DROP = 0x1a,
   ARQ__OP_SELECT = 0x1b,
   ARQ__OP_LOCAL_GET = 0x20, /* slot */
@@ -164,7 +170,8 @@ typedef union arq__cell {
 } arq__cell_t;
 
 typedef struct {
-  uint8_t kind; /* 0: constant, 1: global.get, 2: an extended expression at `code` */
+  uint8_t kind; /* 0: constant, 1: global.get, 2: an extended expression at `code`,
+                 * 3: ref.func of function `value` */
   uint8_t type;
   uint32_t global;
   uint64_t value;
@@ -173,6 +180,7 @@ typedef struct {
 
 typedef struct {
   uint32_t min, max; /* max == UINT32_MAX when absent */
+  uint8_t type;      /* tables: ARQ_WASM_FUNCREF or ARQ_WASM_EXTERNREF */
 } arq__limits_t;
 
 typedef struct {
@@ -208,8 +216,14 @@ typedef struct {
   uint32_t ncall_sites;
 } arq__func_t;
 
+/* An element of a segment: a function index, ARQ__ELEM_NULL, or ARQ__ELEM_GLOBAL | g for
+ * global.get g (function and global indices stay below 2^31, ARQ_WASM_MAX_FUNCTIONS). */
+#define ARQ__ELEM_NULL UINT32_MAX
+#define ARQ__ELEM_GLOBAL 0x80000000u
+
 typedef struct {
   uint8_t mode; /* 0 active, 1 passive, 2 declarative */
+  uint8_t type; /* ARQ_WASM_FUNCREF or ARQ_WASM_EXTERNREF */
   uint32_t table; /* active: the table it initialises */
   arq__const_expr_t offset;
   uint32_t n;
@@ -250,6 +264,7 @@ struct arq_wasm_module {
   bool has_data_count;
   uint32_t data_count;
   size_t code_cells; /* compiled so far, against ARQ_WASM_MAX_CODE_CELLS */
+  uint8_t *func_declared; /* nfuncs flags: may be named by ref.func in code (or NULL: none) */
 };
 
 struct arq_wasm_func {
@@ -276,8 +291,9 @@ struct arq_wasm_memory {
 };
 
 struct arq_wasm_table {
-  arq_wasm_func_t **elems;
+  arq_wasm_func_t **elems; /* externref tables hold the host's pointers, never read */
   uint32_t size, max;
+  uint8_t type; /* ARQ_WASM_FUNCREF or ARQ_WASM_EXTERNREF */
 };
 
 struct arq_wasm_global {
@@ -360,6 +376,9 @@ static inline void arq__memory_mark(arq_wasm_memory_t *mem, uint64_t addr, uint6
   for (uint64_t c = first; c <= last && c < mem->dirty_cap; c++)
     mem->dirty[c] = 1;
 }
+
+/* instance.c: the reference an element of segment `e` stands for in `inst` */
+arq_wasm_func_t *arq__elem_value(const arq_wasm_instance_t *inst, uint32_t elem);
 
 /* numeric.c */
 float arq__f32_min(float a, float b);

@@ -215,6 +215,12 @@ static arq_wasm_result_t run(arq_wasm_instance_t *top, arq_wasm_func_t *entry, u
       [ARQ__OP_CALL_OWN] = &&op_call_own,
       [ARQ__OP_CALL_INDIRECT] = &&op_call_indirect,
       [ARQ__OP_CALL_INDIRECT_T] = &&op_call_indirect_t,
+      [ARQ__OP_TABLE_GET] = &&op_table_get,
+      [ARQ__OP_TABLE_SET] = &&op_table_set,
+      [ARQ__OP_TABLE_GROW] = &&op_table_grow,
+      [ARQ__OP_TABLE_SIZE] = &&op_table_size,
+      [ARQ__OP_TABLE_FILL] = &&op_table_fill,
+      [ARQ__OP_REF_FUNC] = &&op_ref_func,
       [ARQ__OP_TABLE_INIT] = &&op_table_init,
       [ARQ__OP_ELEM_DROP] = &&op_elem_drop,
       [ARQ__OP_TABLE_COPY] = &&op_table_copy,
@@ -932,11 +938,77 @@ op_table_init: {
   arq_wasm_table_t *t = in->tables[ip[2].u64];
   if (s + n > len || d + n > t->size)
     TRAP(arq_wasm_err_trap_oob_table);
-  for (uint64_t k = 0; k < n; k++) {
-    uint32_t f = seg->funcs[s + k];
-    t->elems[d + k] = f == UINT32_MAX ? NULL : in->funcs[f];
-  }
+  for (uint64_t k = 0; k < n; k++)
+    t->elems[d + k] = arq__elem_value(in, seg->funcs[s + k]);
   NEXT(3);
+}
+
+  /* Reference types: a reference is a pointer in a slot (a function, or the host's
+   * opaque externref), NULL the null reference. */
+op_ref_func:
+  *sp++ = (uint64_t)(uintptr_t)in->funcs[ip[1].u64];
+  NEXT(2);
+
+op_table_get: {
+  const arq_wasm_table_t *t = in->tables[ip[1].u64];
+  uint32_t i = I32(sp[-1]);
+  if (i >= t->size)
+    TRAP(arq_wasm_err_trap_oob_table);
+  sp[-1] = (uint64_t)(uintptr_t)t->elems[i];
+  NEXT(2);
+}
+
+op_table_set: {
+  arq_wasm_table_t *t = in->tables[ip[1].u64];
+  uint32_t i = I32(sp[-2]);
+  if (i >= t->size)
+    TRAP(arq_wasm_err_trap_oob_table);
+  t->elems[i] = (arq_wasm_func_t *)(uintptr_t)sp[-1];
+  sp -= 2;
+  NEXT(2);
+}
+
+op_table_size:
+  *sp++ = in->tables[ip[1].u64]->size;
+  NEXT(2);
+
+op_table_grow: { /* -1 past the table's maximum or the instance's element limit */
+  arq_wasm_table_t *t = in->tables[ip[1].u64];
+  uint64_t n = I32(sp[-1]), want = (uint64_t)t->size + n, total = n;
+  arq_wasm_func_t *init = (arq_wasm_func_t *)(uintptr_t)sp[-2];
+  uint32_t old = t->size;
+  sp--;
+  sp[-1] = UINT32_MAX;
+  /* the limit is on all the instance's tables together (at most ARQ_WASM_MAX_TABLES) */
+  for (uint32_t k = 0; k < in->module->ntables; k++)
+    total += in->tables[k]->size;
+  if (want > t->max || total > in->limits.max_table_elements)
+    NEXT(2);
+  CHARGE_BULK(n * sizeof(void *)); /* only a growth that happens moves memory */
+  if (n) {
+    arq_wasm_func_t **e = realloc(t->elems, want * sizeof *e);
+    if (!e)
+      NEXT(2);
+    t->elems = e;
+    for (uint64_t k = old; k < want; k++)
+      e[k] = init;
+    t->size = (uint32_t)want;
+  }
+  sp[-1] = old;
+  NEXT(2);
+}
+
+op_table_fill: {
+  arq_wasm_table_t *t = in->tables[ip[1].u64];
+  uint64_t n = I32(sp[-1]), d = I32(sp[-3]);
+  arq_wasm_func_t *val = (arq_wasm_func_t *)(uintptr_t)sp[-2];
+  sp -= 3;
+  CHARGE_BULK(n * sizeof(void *));
+  if (d + n > t->size)
+    TRAP(arq_wasm_err_trap_oob_table);
+  for (uint64_t k = 0; k < n; k++)
+    t->elems[d + k] = val;
+  NEXT(2);
 }
 
 op_elem_drop:

@@ -123,6 +123,13 @@ arq_wasm_result_t arq_wasm_memory_write(arq_wasm_memory_t *mem, uint64_t addr, c
 }
 
 arq_wasm_result_t arq_wasm_table_new(uint32_t min, uint32_t max, arq_wasm_table_t **out) {
+  return arq_wasm_table_new_typed(ARQ_WASM_FUNCREF, min, max, out);
+}
+
+arq_wasm_result_t arq_wasm_table_new_typed(arq_wasm_valtype_t type, uint32_t min, uint32_t max,
+                                           arq_wasm_table_t **out) {
+  if (type != ARQ_WASM_FUNCREF && type != ARQ_WASM_EXTERNREF)
+    return arq_wasm_err_bad_argument;
   if (min > max)
     return arq_wasm_err_limits_min_max;
   if (min > ARQ_WASM_MAX_TABLE)
@@ -137,6 +144,7 @@ arq_wasm_result_t arq_wasm_table_new(uint32_t min, uint32_t max, arq_wasm_table_
   }
   t->size = min;
   t->max = max;
+  t->type = (uint8_t)type;
   *out = t;
   return NULL;
 }
@@ -159,6 +167,8 @@ arq_wasm_result_t arq_wasm_global_new(arq_wasm_val_t init, bool mutable_, arq_wa
   case ARQ_WASM_I64: g->val = (uint64_t)init.of.i64; break;
   case ARQ_WASM_F32: g->val = init.of.f32_bits; break;
   case ARQ_WASM_F64: g->val = init.of.f64_bits; break;
+  case ARQ_WASM_FUNCREF:
+  case ARQ_WASM_EXTERNREF: g->val = (uint64_t)(uintptr_t)init.of.ref; break;
   default:
     free(g);
     return arq_wasm_err_bad_argument;
@@ -175,7 +185,8 @@ arq_wasm_val_t arq_wasm_global_get(const arq_wasm_global_t *g) {
   case ARQ_WASM_I32: v.of.i32 = (int32_t)(uint32_t)g->val; break;
   case ARQ_WASM_I64: v.of.i64 = (int64_t)g->val; break;
   case ARQ_WASM_F32: v.of.f32_bits = (uint32_t)g->val; break;
-  default: v.of.f64_bits = g->val; break;
+  case ARQ_WASM_F64: v.of.f64_bits = g->val; break;
+  default: v.of.ref = (void *)(uintptr_t)g->val; break;
   }
   return v;
 }
@@ -189,7 +200,8 @@ arq_wasm_result_t arq_wasm_global_set(arq_wasm_global_t *g, arq_wasm_val_t v) {
   case ARQ_WASM_I32: g->val = (uint32_t)v.of.i32; break;
   case ARQ_WASM_I64: g->val = (uint64_t)v.of.i64; break;
   case ARQ_WASM_F32: g->val = v.of.f32_bits; break;
-  default: g->val = v.of.f64_bits; break;
+  case ARQ_WASM_F64: g->val = v.of.f64_bits; break;
+  default: g->val = (uint64_t)(uintptr_t)v.of.ref; break;
   }
   return NULL;
 }

@@ -6,13 +6,14 @@
  *   validate.c + compile.c (one pass per function body: full type checking, and
  *   translation into a threaded internal form with resolved branch targets and
  *   pre-decoded immediates) -> instance.c (linking, globals, segments, start) ->
- *   interp.c (the dispatch loop). Supported: WebAssembly 1.0 plus sign-extension,
- *   non-trapping float-to-int, multi-value, mutable-global import/export, bulk memory
- *   (memory.copy/fill/init, data.drop, table.init, elem.drop, table.copy), multiple
- *   tables (call_indirect, table.init and table.copy on any table, with the table index
- *   in any LEB128 form) and extended constant expressions (i32/i64 add, sub, mul and
- *   global.get of any immutable global that precedes). Other proposals are rejected at
- *   load.
+ *   interp.c (the dispatch loop). Supported: WebAssembly 2.0 without SIMD (1.0 plus
+ *   sign-extension, non-trapping float-to-int, multi-value, mutable-global
+ *   import/export, bulk memory, and reference types: funcref and externref values,
+ *   ref.null/is_null/func, typed select, multiple tables, table.get/set/size/grow/fill,
+ *   call_indirect, table.init and table.copy on any table with the table index in any
+ *   LEB128 form, element segments with expressions) plus extended constant
+ *   expressions (i32/i64 add, sub, mul and global.get of any immutable global that
+ *   precedes). Other proposals are rejected at load.
 
  *   Errors are `arq_wasm_result_t`: NULL on success, otherwise one of the named
  *   constant strings declared below (compare by identity). Traps are results too.
@@ -102,6 +103,7 @@ typedef const char *arq_wasm_result_t;
   X(multiple_tables, "multiple tables")                                                  \
   X(limits_min_max, "size minimum must not be greater than maximum")                     \
   X(memory_too_big, "memory size must be at most 65536 pages (4GiB)")                    \
+  X(undeclared_func_ref, "undeclared function reference")                               \
   X(start_function, "start function")                                                   \
   X(invalid_result_arity, "invalid result arity")                                        \
   /* linking and instantiation */                                                        \
@@ -146,9 +148,12 @@ typedef enum {
   ARQ_WASM_I64 = 0x7e,
   ARQ_WASM_F32 = 0x7d,
   ARQ_WASM_F64 = 0x7c,
+  ARQ_WASM_FUNCREF = 0x70,   /**< a function (arq_wasm_func_t *), or NULL */
+  ARQ_WASM_EXTERNREF = 0x6f, /**< an opaque host pointer, or NULL; the engine never reads it */
 } arq_wasm_valtype_t;
 
-/** A typed value. Floats are also reachable as raw bits so NaN payloads survive. */
+/** A typed value. Floats are also reachable as raw bits so NaN payloads survive.
+ *  References use `ref` (NULL is the null reference). */
 typedef struct {
   arq_wasm_valtype_t type;
   union {
@@ -158,6 +163,7 @@ typedef struct {
     double f64;
     uint32_t f32_bits;
     uint64_t f64_bits;
+    void *ref;
   } of;
 } arq_wasm_val_t;
 
@@ -228,6 +234,7 @@ typedef struct {
   arq_wasm_valtype_t global_type;      /**< for globals */
   bool global_mutable;
   uint32_t min, max; /**< for tables and memories; max is UINT32_MAX when absent */
+  arq_wasm_valtype_t table_type; /**< for tables: ARQ_WASM_FUNCREF or ARQ_WASM_EXTERNREF */
 } arq_wasm_extern_desc_t;
 
 /** Number of imports, in declaration order (the order arq_wasm_instantiate() links). */
@@ -270,6 +277,9 @@ arq_wasm_result_t arq_wasm_memory_new(uint32_t min_pages, uint32_t max_pages,
 void arq_wasm_memory_free(arq_wasm_memory_t *mem);
 /** Creates a standalone funcref table of `min` empty elements (max: UINT32_MAX if none). */
 arq_wasm_result_t arq_wasm_table_new(uint32_t min, uint32_t max, arq_wasm_table_t **out);
+/** The same for a table of `type` (ARQ_WASM_FUNCREF or ARQ_WASM_EXTERNREF). */
+arq_wasm_result_t arq_wasm_table_new_typed(arq_wasm_valtype_t type, uint32_t min, uint32_t max,
+                                           arq_wasm_table_t **out);
 void arq_wasm_table_free(arq_wasm_table_t *t);
 /** Creates a standalone global holding `init`. */
 arq_wasm_result_t arq_wasm_global_new(arq_wasm_val_t init, bool mutable_, arq_wasm_global_t **out);
@@ -313,6 +323,10 @@ typedef struct {
   /** If non-zero, memory.fill/copy/init also cost one unit per this many bytes, so
    *  that a single instruction cannot move megabytes for one unit. 0: one unit each. */
   uint32_t bulk_bytes_per_fuel;
+  /** Elements that table.grow may bring all the instance's tables (own and imported)
+   *  to together; default and ceiling ARQ_WASM_MAX_TABLE. Beyond it table.grow returns -1
+   *  (tables declared larger still instantiate, as far as ARQ_WASM_MAX_TABLE). */
+  uint32_t max_table_elements;
 } arq_wasm_limits_t;
 
 #define ARQ_WASM_DEFAULT_CALL_DEPTH 1000u
@@ -354,7 +368,12 @@ arq_wasm_result_t arq_wasm_call(arq_wasm_instance_t *inst, arq_wasm_func_t *f,
                                 arq_wasm_val_t *results, size_t nresults);
 
 /**
- * Fuel: one unit per executed instruction (`end` and `else` are markers and free).
+ * Fuel: one unit per executed instruction (`end` and `else` are markers and free),
+ * the reference-types ones included (ref.null, ref.is_null, ref.func, table.get,
+ * table.set, table.size, table.grow, table.fill, typed select: one unit each). With
+ * arq_wasm_limits_t.bulk_bytes_per_fuel set, table.init, table.copy, table.fill and a
+ * table.grow that grows also cost one unit per that many bytes of elements moved (8
+ * bytes an element), as memory.fill/copy/init do per byte.
  * It is charged per straight-line run of instructions before the run starts, so an
  * evaluation that completes is charged exactly its instruction count, and one that
  * would exceed the budget traps with arq_wasm_err_trap_out_of_fuel at the start of
@@ -386,7 +405,8 @@ uint64_t arq_wasm_memory_size(const arq_wasm_memory_t *mem);
 /**
  * Restores the instance to the state captured at instantiation (or by the last
  * arq_wasm_snapshot()): its own memory (only the 4 KiB chunks written since),
- * size, globals and table. Imported objects are not touched. Fuel is left as is.
+ * size, globals and tables (entries and size). Imported objects are not touched. Fuel
+ * is left as is.
  * Refused (arq_wasm_err_busy) while a call on the instance is in progress.
  */
 arq_wasm_result_t arq_wasm_reset(arq_wasm_instance_t *inst);

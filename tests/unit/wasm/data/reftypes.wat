@@ -1,0 +1,38 @@
+;; Reference types: funcref and externref values, ref.null, ref.is_null, ref.func (also in
+;; a global's initialiser and in element expressions), table.get/set/size/grow/fill on a
+;; funcref and an externref table, typed select, and call_indirect through a grown table.
+(module
+  (type $ret (func (result i32)))
+  (func $f7 (result i32) (i32.const 7))
+  (func $f8 (result i32) (i32.const 8))
+  (global $g7 funcref (ref.func $f7))
+  (global $slot (mut externref) (ref.null extern))
+  (table $funcs 2 10 funcref)
+  (table $ext 1 externref)
+  ;; element expressions: ref.func, ref.null and global.get of a funcref global
+  (elem (table $funcs) (i32.const 0) funcref (ref.func $f8) (ref.null func))
+  (elem $passive funcref (global.get $g7) (ref.func $f8) (ref.null func))
+  (func (export "call") (param i32) (result i32)
+    (call_indirect $funcs (type $ret) (local.get 0)))
+  (func (export "size") (result i32) (table.size $funcs))
+  (func (export "grow") (param i32) (result i32)
+    (table.grow $funcs (global.get $g7) (local.get 0)))
+  (func (export "fill") (param i32 i32)
+    (table.fill $funcs (local.get 0) (ref.func $f8) (local.get 1)))
+  (func (export "clear") (param i32)
+    (table.set $funcs (local.get 0) (ref.null func)))
+  (func (export "is_null") (param i32) (result i32)
+    (ref.is_null (table.get $funcs (local.get 0))))
+  (func (export "init") (param i32 i32 i32)
+    (table.init $funcs $passive (local.get 0) (local.get 1) (local.get 2)))
+  ;; externref: kept and given back, never looked into
+  (func (export "keep") (param externref)
+    (global.set $slot (local.get 0))
+    (table.set $ext (i32.const 0) (local.get 0)))
+  (func (export "kept") (result externref) (global.get $slot))
+  (func (export "ext_at") (param i32) (result externref) (table.get $ext (local.get 0)))
+  (func (export "ext_grow") (param externref i32) (result i32)
+    (table.grow $ext (local.get 0) (local.get 1)))
+  (func (export "pick") (param externref externref i32) (result externref)
+    (select (result externref) (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "ext_is_null") (param externref) (result i32) (ref.is_null (local.get 0))))
