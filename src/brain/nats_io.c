@@ -117,6 +117,12 @@ static void on_probe(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
 }
 
 /* Creates the stream, or brings an existing one to this configuration. */
+/* What setting up the streams and the lease bucket may end in: done, not possible yet (a
+ * cluster still electing its JetStream leader answers nothing for a few seconds), or wrong
+ * for good (a configuration to change). */
+enum { SETUP_DONE = 0, SETUP_NOT_YET = -1, SETUP_WRONG = -2 };
+#define SETUP_WAIT_MS 30000
+
 static int ensure_stream(arq_brain_t *b, jsStreamConfig *sc) {
   jsStreamInfo *si = NULL;
   jsErrCode jerr = 0;
@@ -133,7 +139,7 @@ static int ensure_stream(arq_brain_t *b, jsStreamConfig *sc) {
               "stream exists with another number of replicas than [nats] stream_replicas: change one "
               "(nats stream edit <stream> --replicas N)",
               {"stream", sc->Name}, {"replicas", h}, {"stream_replicas", want});
-      return -1;
+      return SETUP_WRONG;
     }
     si = NULL;
     st = js_UpdateStream(&si, b->js, sc, NULL, &jerr);
@@ -157,6 +163,7 @@ static int ensure_stream(arq_brain_t *b, jsStreamConfig *sc) {
 
 static int ensure_streams(arq_brain_t *b) {
   const arq_config_t *cfg = b->cfg;
+  int rc;
   const int64_t sec = 1000000000LL;
   jsStreamConfig sc;
 
@@ -174,8 +181,8 @@ static int ensure_streams(arq_brain_t *b) {
   sc.SubjectsLen = 1;
   sc.Storage = js_FileStorage;
   sc.MaxAge = cfg->brain.ingress_max_age_s * sec;
-  if (ensure_stream(b, &sc))
-    return -1;
+  if ((rc = ensure_stream(b, &sc)))
+    return rc;
 
   const char *notices[] = {ARQ_SUBJECTS_JOINS, ARQ_SUBJECTS_LEAVES};
   jsStreamConfig_Init(&sc);
@@ -184,8 +191,8 @@ static int ensure_streams(arq_brain_t *b) {
   sc.SubjectsLen = 2;
   sc.Storage = js_FileStorage;
   sc.MaxAge = cfg->brain.ingress_max_age_s * sec;
-  if (ensure_stream(b, &sc))
-    return -1;
+  if ((rc = ensure_stream(b, &sc)))
+    return rc;
 
   /* Sequenced room broadcasts: the history. */
   const char *rooms[] = {ARQ_SUBJECTS_ROOMS};
@@ -198,8 +205,8 @@ static int ensure_streams(arq_brain_t *b) {
   sc.MaxAge = cfg->brain.history_max_age_s * sec;
   sc.Duplicates = 120 * sec;
   sc.AllowDirect = true; /* history finds where a page starts with direct gets */
-  if (ensure_stream(b, &sc))
-    return -1;
+  if ((rc = ensure_stream(b, &sc)))
+    return rc;
 
   const char *audit[] = {ARQ_SUBJECTS_AUDIT};
   jsStreamConfig_Init(&sc);
@@ -225,7 +232,7 @@ static int bucket_replicas_agree(arq_brain_t *b) {
   snprintf(want, sizeof want, "%lld", (long long)b->cfg->nats.stream_replicas);
   ARQ_LOG(ARQ_LOG_ERROR, "brain", "the lease bucket has another number of replicas than [nats] stream_replicas",
           {"bucket", ARQ_BRAIN_BUCKET}, {"replicas", h}, {"stream_replicas", want});
-  return -1;
+  return SETUP_WRONG;
 }
 
 static int ensure_bucket(arq_brain_t *b) {
@@ -284,8 +291,20 @@ int arq_brain_nats_open(arq_brain_t *b, char *err, size_t errcap) {
   jsOptions_Init(&jo);
   jo.Wait = 3000;
   st = natsConnection_JetStream(&b->js, b->nc, &jo);
-  if (st != NATS_OK || ensure_streams(b) || ensure_bucket(b)) {
-    snprintf(err, errcap, "nats: JetStream set-up failed (is JetStream enabled for this user?)");
+  int setup = st == NATS_OK ? SETUP_NOT_YET : SETUP_WRONG;
+  for (int64_t until = arq_brain_now_ms() + SETUP_WAIT_MS; setup == SETUP_NOT_YET && !atomic_load(&b->stop);) {
+    if ((setup = ensure_streams(b)) == SETUP_DONE)
+      setup = ensure_bucket(b);
+    if (setup != SETUP_NOT_YET || arq_brain_now_ms() >= until)
+      break;
+    ARQ_LOG(ARQ_LOG_INFO, "brain", "JetStream not ready yet (a cluster electing its leader?); retrying");
+    kvStore_Destroy(b->kv);
+    b->kv = NULL;
+    usleep(500 * 1000);
+  }
+  if (setup != SETUP_DONE) {
+    snprintf(err, errcap, setup == SETUP_WRONG ? "nats: the streams or the lease bucket disagree with the configuration (see the log)"
+                                               : "nats: JetStream set-up failed (is JetStream enabled for this user?)");
     return -1;
   }
   return 0;

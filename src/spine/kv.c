@@ -13,8 +13,12 @@ natsStatus arq_nats_options(const arq_config_t *cfg, const char *name, natsOptio
     return NATS_ERR;
   }
   natsStatus st = natsOptions_Create(opts);
-  if (st == NATS_OK && cfg->nats.servers.len) /* a cluster: nats.c fails over between them */
+  /* A cluster: the first server that answers, in the order listed (list them in another
+   * order on each host to spread the load); nats.c fails over to the others. */
+  if (st == NATS_OK && cfg->nats.servers.len)
     st = natsOptions_SetServers(*opts, (const char **)cfg->nats.servers.items, (int)cfg->nats.servers.len);
+  if (st == NATS_OK && cfg->nats.servers.len)
+    st = natsOptions_SetNoRandomize(*opts, true);
   else if (st == NATS_OK)
     st = natsOptions_SetURL(*opts, cfg->nats.url);
   if (st == NATS_OK) st = natsOptions_SetName(*opts, name);
