@@ -147,7 +147,7 @@ arq_wasm_result_t arq__compile_ref(comp_t *c, uint8_t op) {
     TRY(arq__read_u32(&c->r, &f));
     if (f >= m->nfuncs)
       return arq_wasm_err_unknown_func;
-    if (!m->func_declared || !m->func_declared[f])
+    if (!m->funcs[f].declared)
       return arq_wasm_err_undeclared_func_ref;
     TRY(arq__v_push(v, ARQ_WASM_FUNCREF));
     TRY(emit_op(c, ARQ__OP_REF_FUNC));

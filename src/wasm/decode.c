@@ -198,12 +198,7 @@ static arq_wasm_result_t read_tabletype(arq__reader_t *r, arq__limits_t *l) {
 
 /* Function `f` may be named by ref.func in code (spec: the module's declared references). */
 static arq_wasm_result_t declare_func(arq_wasm_module_t *m, uint32_t f) {
-  if (!m->func_declared) {
-    m->func_declared = calloc(m->nfuncs ? m->nfuncs : 1, 1);
-    if (!m->func_declared)
-      return arq_wasm_err_out_of_memory;
-  }
-  m->func_declared[f] = 1;
+  m->funcs[f].declared = true;
   return NULL;
 }
 

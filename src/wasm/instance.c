@@ -71,7 +71,6 @@ void arq_wasm_module_free(arq_wasm_module_t *m) {
     free(m->elems[i].funcs);
   free(m->imports);
   free(m->tables);
-  free(m->func_declared);
   free(m->exports);
   free(m->funcs);
   free(m->elems);
@@ -390,14 +389,19 @@ arq_wasm_result_t arq_wasm_instantiate(const arq_wasm_module_t *m, const arq_was
   inst->own_globals = calloc(m->nglobals + 1, sizeof *inst->own_globals);
   inst->data_dropped = calloc(m->ndatas + 1, sizeof *inst->data_dropped);
   inst->elem_dropped = calloc(m->nelems + 1, sizeof *inst->elem_dropped);
-  inst->tables = calloc(m->ntables + 1, sizeof *inst->tables);
-  inst->own_tables = calloc(m->ntables + 1, sizeof *inst->own_tables);
-  inst->table_images = calloc(m->ntables + 1, sizeof *inst->table_images);
+  if (m->ntables) { /* one block: tables, own tables, their reset images */
+    size_t nt = m->ntables;
+    inst->tables = calloc(1, nt * (2 * sizeof(void *) + sizeof *inst->table_images));
+    if (inst->tables) {
+      inst->own_tables = inst->tables + nt;
+      inst->table_images = (struct arq__table_image *)(void *)(inst->own_tables + nt);
+    }
+  }
   inst->stack = malloc(inst->limits.stack_slots * sizeof *inst->stack);
   inst->frames = malloc(inst->limits.max_call_depth * sizeof *inst->frames);
   if (!inst->funcs || !inst->own_funcs || !inst->globals || !inst->own_globals ||
       !inst->data_dropped || !inst->elem_dropped || !inst->stack || !inst->frames ||
-      !inst->tables || !inst->own_tables || !inst->table_images)
+      (m->ntables && !inst->tables))
     goto fail;
   inst->stack_top = inst->stack;
   inst->stack_end = inst->stack + inst->limits.stack_slots;
@@ -478,14 +482,11 @@ void arq_wasm_instance_free(arq_wasm_instance_t *inst) {
     free(inst->own_memory);
   }
   const arq_wasm_module_t *m = inst->module;
-  for (uint32_t i = 0; inst->own_tables && i < m->ntables - m->ntable_imports; i++) {
+  for (uint32_t i = 0; inst->tables && i < m->ntables - m->ntable_imports; i++) {
     arq_wasm_table_free(inst->own_tables[i]);
-    if (inst->table_images)
-      free(inst->table_images[i].elems);
+    free(inst->table_images[i].elems);
   }
-  free(inst->own_tables);
-  free(inst->tables);
-  free(inst->table_images);
+  free(inst->tables); /* with own_tables and table_images */
   free(inst->funcs);
   free(inst->own_funcs);
   free(inst->globals);

@@ -214,6 +214,7 @@ typedef struct {
   uint32_t ncode;
   uint32_t *call_sites; /* the CALL_OWN cells of code, until arq__link_calls */
   uint32_t ncall_sites;
+  bool declared; /* may be named by ref.func in code (exported, in a segment or initialiser) */
 } arq__func_t;
 
 /* An element of a segment: a function index, ARQ__ELEM_NULL, or ARQ__ELEM_GLOBAL | g for
@@ -264,7 +265,6 @@ struct arq_wasm_module {
   bool has_data_count;
   uint32_t data_count;
   size_t code_cells; /* compiled so far, against ARQ_WASM_MAX_CODE_CELLS */
-  uint8_t *func_declared; /* nfuncs flags: may be named by ref.func in code (or NULL: none) */
 };
 
 struct arq_wasm_func {
