@@ -64,7 +64,9 @@ class Cluster(unittest.IsolatedAsyncioTestCase):
         redis = RedisServer().start()
         urls = [nodes[n].url for n in ("n1", "n2", "n3")]
         brain_nats = 'stream_replicas = 3\nuser = "brain"'
-        brains = [Brain(None, redis.url, nats_servers=order, extra_toml=brain_nats,
+        # Presence expires after 10 s of silence (15 s by default), not the 2 s of the other
+        # tests: a failover takes a few seconds.
+        brains = [Brain(None, redis.url, nats_servers=order, extra_toml=brain_nats, expiry_s=10,
                         env={"ARQON_NATS_PASSWORD": pw["brain"]})
                   for order in (urls, urls[::-1])]
         shields = []
