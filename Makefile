@@ -1,14 +1,18 @@
 # The two commands: `make run` and `make test`. Both install what is missing first.
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test run clean
+.PHONY: all deps deps-run build test run clean
 
 all: build
 
-deps:
-	@scripts/bootstrap.sh
+# What building and running need (make build, make run); make test adds the test tools.
+deps-run:
+	@scripts/bootstrap.sh run
 
-build: deps
+deps:
+	@scripts/bootstrap.sh test
+
+build: deps-run
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build -j$(JOBS)
 

@@ -4,19 +4,28 @@
 # what dpkg does not already report as installed.
 set -euo pipefail
 
+# scripts/bootstrap.sh [run|test]: `run` (make build, make run) installs what building and
+# running the stack needs; `test` (make test, the default) adds the test tools: the
+# independent clients, the fuzzers' clang, promtool, the browser and Node.
+MODE=${1:-test}
+case $MODE in run|test) ;; *) echo "usage: scripts/bootstrap.sh [run|test]" >&2; exit 2 ;; esac
+
 PACKAGES=(
   build-essential cmake pkg-config
   nats-server libnats-dev redis-server libhiredis-dev
   libjwt-dev libxxhash-dev protobuf-compiler protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev
   zlib1g-dev libssl-dev openssl libcmocka-dev
-  python3 python3-websockets python3-protobuf python3-xxhash
-  wabt clang lld libclang-rt-14-dev prometheus
-  chromium
+  python3
 )
-# The browser test runs node and npm; a machine that already has them (a newer Node on PATH,
-# say) keeps its own, since Debian's npm would not replace it but would add a second one.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  PACKAGES+=(nodejs npm)
+if [[ $MODE == test ]]; then
+  PACKAGES+=(python3-websockets python3-protobuf python3-xxhash wabt clang lld libclang-rt-14-dev prometheus
+             chromium)
+  # The browser and SDK tests run node and npm; a machine that already has them (a newer Node
+  # on PATH, say) keeps its own, since Debian's npm would not replace it but would add a
+  # second one.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    PACKAGES+=(nodejs npm)
+  fi
 fi
 
 missing=()
