@@ -14,8 +14,11 @@ NATS subject. The clients are plain sockets in this process: they count the byte
 they receive (compressed frames are counted as they arrive, not inflated, except a sample
 checked against the plain payload). Shield CPU is utime+stime from /proc over the publishing
 phase and the drain; RSS per connection is VmRSS after the members joined minus before, over
-MEMBERS. Everything listens on free loopback ports and stops when the script ends. Not part
-of `make test`: figures depend on the machine's load.
+MEMBERS. The same load then runs against nats-server's own WebSocket listener with
+`compression: true` (members subscribe to one subject; the document is published to it as
+is, without an envelope; a fresh nats-server, whose CPU and RSS are measured the same way).
+Set NATS_WS=0 to skip it. Everything listens on free loopback ports and stops when the script
+ends. Not part of `make test`: figures depend on the machine's load.
 """
 import base64
 import hashlib
@@ -91,6 +94,15 @@ def proc_cpu_s(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def write_calls(pid):
+    """write/writev/sendmsg system calls the process has made (syscw of /proc/<pid>/io)."""
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            if line.startswith("syscw:"):
+                return int(line.split()[1])
+    return 0
 
 
 def rss_kb(pid):
@@ -197,6 +209,132 @@ class Member:
         return True
 
 
+class NatsWsMember(Member):
+    """A NATS client over WebSocket (nats-server's listener), offering permessage-deflate; it
+    counts MSG operations in what it receives, inflating as it goes."""
+
+    def __init__(self, port, offer):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        key = base64.b64encode(os.urandom(16)).decode()
+        head = (f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n")
+        if offer:
+            head += f"Sec-WebSocket-Extensions: {offer}\r\n"
+        self.sock.sendall((head + "\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self.sock.recv(4096)
+        response, _, rest = self.buf.partition(b"\r\n\r\n")
+        assert response.startswith(b"HTTP/1.1 101"), response
+        self.buf, self.pos = bytearray(rest), 0
+        self.negotiated = b"permessage-deflate" in response
+        self.reset_context = b"server_no_context_takeover" in response
+        self.z = zlib.decompressobj(-15)
+        self.frames = self.compressed = self.wire = 0
+        self.sample = None
+        self.tail = b""  # protocol text not yet scanned (a MSG line may span frames)
+
+    def text(self, rsv1, payload):
+        if not rsv1:
+            return payload
+        if self.reset_context:
+            return zlib.decompressobj(-15).decompress(payload + b"\x00\x00\xff\xff")
+        return self.z.decompress(payload + b"\x00\x00\xff\xff")
+
+    def subscribe(self, subject):
+        self.send(f'CONNECT {{"verbose":false,"pedantic":false,"protocol":1}}\r\nSUB {subject} 1\r\nPING\r\n'.encode(), 1)
+        seen = b""
+        while b"PONG" not in seen:
+            rsv1, op, payload = self.next_frame()
+            seen += self.text(rsv1, payload)
+
+    def readable(self):
+        try:
+            chunk = self.sock.recv(1 << 20)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        self.wire += len(chunk)
+        self.buf += chunk
+        while True:
+            f = self._parse()
+            if not f:
+                break
+            rsv1, op, payload = self._frame(f)
+            if op in (1, 2):
+                self.compressed += rsv1
+                data = self.tail + self.text(rsv1, payload)
+                self.frames += data.count(b"MSG ")
+                self.tail = data[-8:]  # "MSG " split across frames is found in the next one
+                self.frames -= self.tail.count(b"MSG ")
+        del self.buf[:self.pos]
+        self.pos = 0
+        return True
+
+
+def run_nats_ws(mode, workdir):
+    """The same fan-out on nats-server's WebSocket listener (compression on)."""
+    port, ws_port = free_port(), free_port()
+    conf = os.path.join(workdir, f"nats-ws-{mode}.conf")
+    with open(conf, "w") as f:
+        f.write(f"host: 127.0.0.1\nport: {port}\nmax_payload: 1048576\n"
+                f"websocket {{ host: 127.0.0.1, port: {ws_port}, no_tls: true, compression: true }}\n")
+    nats = subprocess.Popen(["nats-server", "-c", conf], stdout=open(os.path.join(workdir, "nats-ws.log"), "a"),
+                            stderr=subprocess.STDOUT)
+    try:
+        wait_port(port, nats, "nats-server")
+        wait_port(ws_port, nats, "nats-server websocket")
+        time.sleep(0.3)
+        rss0 = rss_kb(nats.pid)
+        members = [NatsWsMember(ws_port, OFFER if mode == "deflate" else None) for _ in range(MEMBERS)]
+        for m in members:
+            m.subscribe("bench")
+        time.sleep(0.5)
+        rss1 = rss_kb(nats.pid)
+        docs = [document(i) for i in range(MESSAGES)]
+        r = fan_out(nats.pid, port, members, docs, b"bench")
+        r.update({"run": f"natsws-{mode}", "negotiated": sum(m.negotiated for m in members),
+                  "rss_per_conn": (rss1 - rss0) * 1024 / MEMBERS, "rss_before_kb": rss0, "rss_after_kb": rss1})
+        for m in members:
+            m.sock.close()
+        return r
+    finally:
+        nats.terminate()
+        nats.wait(15)
+
+
+def fan_out(pid, nats_port, members, payloads, subject):
+    """Publishes the payloads at RATE and reads until every member has them (or 30 s more)."""
+    sel = selectors.DefaultSelector()
+    for m in members:
+        m.sock.setblocking(False)
+        sel.register(m.sock, selectors.EVENT_READ, m)
+    pub = publisher(nats_port)
+    cpu0, writes0 = proc_cpu_s(pid), write_calls(pid)
+    t0 = time.monotonic()
+    sent, want, deadline = 0, len(members) * len(payloads), None
+    while True:
+        now = time.monotonic()
+        due = min(len(payloads), int((now - t0) * RATE) + 1)
+        while sent < due:
+            pub.sendall(b"PUB %s %d\r\n%s\r\n" % (subject, len(payloads[sent]), payloads[sent]))
+            sent += 1
+        if sent == len(payloads) and deadline is None:
+            deadline = now + 30
+        for key, _ in sel.select(0.005):
+            if not key.data.readable():
+                sel.unregister(key.fileobj)
+        if sum(m.frames for m in members) >= want or (deadline and now > deadline):
+            break
+    result = {"members": len(members), "messages": len(payloads),
+              "deliveries": sum(m.frames for m in members), "compressed": sum(m.compressed for m in members),
+              "wire_bytes": sum(m.wire for m in members), "elapsed_s": time.monotonic() - t0,
+              "shield_cpu_s": proc_cpu_s(pid) - cpu0, "write_calls": write_calls(pid) - writes0}
+    pub.close()
+    return result
+
+
 def publisher(nats_port):
     s = socket.create_connection(("127.0.0.1", nats_port))
     s.recv(4096)  # INFO
@@ -236,11 +374,6 @@ def run(mode, encoding, nats_port, workdir):
         time.sleep(0.5)
         rss1 = rss_kb(shield.pid)
         negotiated = sum(m.negotiated for m in members)
-        sel = selectors.DefaultSelector()
-        for m in members:
-            m.sock.setblocking(False)
-            sel.register(m.sock, selectors.EVENT_READ, m)
-        pub = publisher(nats_port)
         docs = [document(i) for i in range(MESSAGES)]
         envelopes = []
         for i, d in enumerate(docs):
@@ -248,28 +381,7 @@ def run(mode, encoding, nats_port, workdir):
             e.event.type = "state.update"
             e.event.data = d
             envelopes.append(e.SerializeToString())
-        cpu0 = proc_cpu_s(shield.pid)
-        t0 = time.monotonic()
-        sent = 0
-        want = MEMBERS * MESSAGES
-        deadline = None
-        while True:
-            now = time.monotonic()
-            due = min(MESSAGES, int((now - t0) * RATE) + 1)
-            while sent < due:
-                payload = envelopes[sent]
-                pub.sendall(b"PUB out.t.T1.r.bench %d\r\n%s\r\n" % (len(payload), payload))
-                sent += 1
-            if sent == MESSAGES and deadline is None:
-                deadline = now + 30
-            for key, _ in sel.select(0.005):
-                if not key.data.readable():
-                    sel.unregister(key.fileobj)
-            got = sum(m.frames for m in members)
-            if got >= want or (deadline and now > deadline):
-                break
-        elapsed = time.monotonic() - t0
-        cpu = proc_cpu_s(shield.pid) - cpu0
+        r = fan_out(shield.pid, nats_port, members, envelopes, b"out.t.T1.r.bench")
         _, metrics = http_get(port, "/metrics")
         counters = {}
         for line in metrics.splitlines():
@@ -285,18 +397,12 @@ def run(mode, encoding, nats_port, workdir):
             assert envelope_pb2.Envelope.FromString(payload).event.data == docs[0]
         else:
             assert base64.b64decode(json.loads(payload)["event"]["data"]) == docs[0]
-        result = {
-            "run": f"{mode}-{encoding}", "members": MEMBERS, "negotiated": negotiated,
-            "messages": MESSAGES, "deliveries": sum(m.frames for m in members),
-            "compressed": sum(m.compressed for m in members), "wire_bytes": sum(m.wire for m in members),
-            "elapsed_s": elapsed, "shield_cpu_s": cpu,
-            "rss_per_conn": (rss1 - rss0) * 1024 / MEMBERS, "rss_before_kb": rss0, "rss_after_kb": rss1,
-            **counters,
-        }
+        r.update({"run": f"{mode}-{encoding}", "negotiated": negotiated,
+                  "rss_per_conn": (rss1 - rss0) * 1024 / MEMBERS, "rss_before_kb": rss0, "rss_after_kb": rss1,
+                  **counters})
         for m in members:
             m.sock.close()
-        pub.close()
-        return result
+        return r
     finally:
         shield.terminate()
         shield.wait(15)
@@ -331,6 +437,11 @@ def main():
                 log(f"{mode}-{encoding}: {MEMBERS} members, {MESSAGES} messages of {SIZE} bytes at {RATE}/s")
                 results.append(run(mode, encoding, nats_port, workdir))
                 log(json.dumps(results[-1]))
+        if os.environ.get("NATS_WS", "1") != "0":
+            for mode in ("plain", "deflate"):
+                log(f"natsws-{mode}: {MEMBERS} members on nats-server's WebSocket listener")
+                results.append(run_nats_ws(mode, workdir))
+                log(json.dumps(results[-1]))
     finally:
         nats.terminate()
         nats.wait(15)
@@ -338,16 +449,16 @@ def main():
         json.dump(results, f, indent=1)
     print(f"Fan-out of a {SIZE}-byte JSON document to {MEMBERS} members, {MESSAGES} messages at {RATE}/s; "
           f"raw results in {workdir}/results.json\n")
-    print("| run | negotiated | deliveries | compressed | wire bytes per delivery | wire MB | "
-          "Shield CPU s | CPU µs per delivery | deflate in → out bytes (once per delivery per worker) | "
-          "RSS per idle member, bytes |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| run | negotiated | deliveries | compressed frames | wire bytes per delivery | wire MB | "
+          "server CPU s | CPU µs per delivery | server write calls | deflate in → out bytes (once per delivery per worker) | "
+          "server RSS per idle member, bytes |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         d = max(r["deliveries"], 1)
         zin, zout = r.get("shield_deflate_in_bytes_total", 0), r.get("shield_deflate_out_bytes_total", 0)
         print(f"| {r['run']} | {r['negotiated']} | {r['deliveries']} | {r['compressed']} | "
               f"{r['wire_bytes'] / d:.0f} | {r['wire_bytes'] / 1e6:.1f} | {r['shield_cpu_s']:.2f} | "
-              f"{r['shield_cpu_s'] * 1e6 / d:.1f} | {zin:.0f} → {zout:.0f} | {r['rss_per_conn']:.0f} |")
+              f"{r['shield_cpu_s'] * 1e6 / d:.1f} | {r['write_calls']} | {zin:.0f} → {zout:.0f} | {r['rss_per_conn']:.0f} |")
 
 
 if __name__ == "__main__":
