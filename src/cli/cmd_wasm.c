@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/input.h"
+#include "common/percent.h"
 #include "wasm/spectest/spectest.h"
 #include "wasm/wasm.h"
 
@@ -83,16 +84,6 @@ static arq_wasm_memory_t *exported_memory(arq_wasm_module_t *m, arq_wasm_instanc
       return arq_wasm_export_memory(inst, d.name);
   }
   return NULL;
-}
-
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 static int parse_u64(const char *s, uint64_t *out) {
@@ -226,7 +217,7 @@ static int run_action(arq_wasm_module_t *m, arq_wasm_instance_t *inst, int argc,
       if (!buf)
         return 2;
       for (size_t k = 0; k < hl / 2; k++) {
-        int hi = hexval(rest[2 * k]), lo = hexval(rest[2 * k + 1]);
+        int hi = arq_hex_value(rest[2 * k]), lo = arq_hex_value(rest[2 * k + 1]);
         if (hi < 0 || lo < 0) {
           fprintf(stderr, "arq wasm run: bad hex '%s'\n", rest);
           free(buf);

@@ -4,36 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hex(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
+#include "common/percent.h"
 
-/* Percent-decodes s[0..n) into out (cap bytes, NUL-terminated); -1 when it does not fit or
- * an escape is bad or decodes to NUL. */
+/* Percent-decodes a credential; -1 when it is not well-formed or does not fit. */
 static int decode(const char *s, size_t n, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (c == '%') {
-      if (i + 2 >= n || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0)
-        return -1;
-      c = (char)(hex(s[i + 1]) << 4 | hex(s[i + 2]));
-      if (!c)
-        return -1;
-      i += 2;
-    }
-    if (o + 1 >= cap)
-      return -1;
-    out[o++] = c;
-  }
-  out[o] = '\0';
-  return 0;
+  return arq_percent_decode(s, n, false, out, cap) < 0 ? -1 : 0;
 }
 
 int arq_redis_url_parse(const char *url, arq_redis_url_t *out, const char **why) {

@@ -8,6 +8,7 @@
  *   CRLF inside a multi-line string is stored as LF, so the decoded value does not depend
  *   on the line endings of the file it came from.
  */
+#include "common/percent.h"
 #include "common/toml_internal.h"
 
 static bool is_control(unsigned char ch) { return (ch < 0x20 && ch != '\t') || ch == 0x7F; }
@@ -18,23 +19,13 @@ static bool at_newline(const char *p, const char *end) {
 
 static const char *skip_newline(const char *p) { return *p == '\r' ? p + 2 : p + 1; }
 
-static int hex_value(char ch) {
-  if (ch >= '0' && ch <= '9')
-    return ch - '0';
-  if (ch >= 'a' && ch <= 'f')
-    return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F')
-    return ch - 'A' + 10;
-  return -1;
-}
-
 static bool scan_unicode_escape(arq__toml_cursor_t *c, size_t digits, arq__toml_buf_t *out) {
   const char *at = c->p - 2;
   if ((size_t)(c->end - c->p) < digits)
     return arq__toml_fail(c, at, "truncated unicode escape");
   uint32_t cp = 0;
   for (size_t i = 0; i < digits; i++) {
-    int h = hex_value(c->p[i]);
+    int h = arq_hex_value((unsigned char)c->p[i]);
     if (h < 0)
       return arq__toml_fail(c, at, "bad hex digit in unicode escape");
     cp = cp << 4 | (uint32_t)h;

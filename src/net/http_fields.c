@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "common/percent.h"
+
 static unsigned char lower(unsigned char c) {
   return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
 }
@@ -49,39 +51,10 @@ bool arq_http_header_has_token(const char *value, size_t len, const char *token)
   return false;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  c = (char)(c | 0x20);
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
-/* Decodes s[0..n) into out[0..cap) (NUL-terminated); the decoded length, or -2. */
-static int decode(const char *s, size_t n, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (c == '+') {
-      c = ' ';
-    } else if (c == '%') {
-      if (n - i < 3)
-        return -2;
-      int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-      if (hi < 0 || lo < 0 || (hi | lo) == 0)
-        return -2;
-      c = (char)(hi << 4 | lo);
-      i += 2;
-    }
-    if (o + 1 >= cap)
-      return -2;
-    out[o++] = c;
-  }
-  if (cap == 0)
-    return -2;
-  out[o] = '\0';
-  return (int)o;
+/* Form-decodes a query parameter; the length, or -2 (the caller's "malformed"). */
+static int decode_param(const char *s, size_t n, char *out, size_t cap) {
+  long got = arq_percent_decode(s, n, true, out, cap);
+  return got < 0 ? -2 : (int)got;
 }
 
 int arq_http_query_param(const char *query, size_t len, const char *name, char *out, size_t cap) {
@@ -99,12 +72,12 @@ int arq_http_query_param(const char *query, size_t len, const char *name, char *
     i++;
     const char *eq = memchr(pair, '=', pair_len);
     size_t key_len = eq ? (size_t)(eq - pair) : pair_len;
-    int k = decode(pair, key_len, key, sizeof key);
+    int k = decode_param(pair, key_len, key, sizeof key);
     if (k < 0 || (size_t)k != want || memcmp(key, name, want) != 0)
       continue;
     if (!eq)
-      return decode("", 0, out, cap);
-    return decode(eq + 1, pair_len - key_len - 1, out, cap);
+      return decode_param("", 0, out, cap);
+    return decode_param(eq + 1, pair_len - key_len - 1, out, cap);
   }
   return -1;
 }
