@@ -16,4 +16,5 @@ endif()
 # permessage-deflate (RFC 7692): negotiation, shared compressed frames, bombs and corrupt data.
 if(TARGET arqon-shield)
   arq_python_test(integration_compression test_compression 300)
+  set_tests_properties(integration_compression PROPERTIES FIXTURES_REQUIRED browser_node_modules)
 endif()

@@ -7,8 +7,12 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
 import struct
+import subprocess
+import tempfile
+import threading
 import time
 import unittest
 import zlib
@@ -346,6 +350,95 @@ class Hostile(CompressionTestCase):
         e = parse(ack.decode())
         self.assertEqual((e.id, e.event.type), ("frag", "ack"))
         c.close()
+
+
+BROWSER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser")
+PLAYWRIGHT = os.path.join(BROWSER_DIR, "node_modules", "playwright-core")
+
+# Driven by node through playwright-core: a page opens a WebSocket (Chromium offers
+# permessage-deflate on its own), joins a room, sends a large compressible message, says
+# "joined" on the console and waits for the delivery the test then publishes.
+CHROMIUM_SCRIPT = r"""
+const { chromium } = require(process.env.PLAYWRIGHT);
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
+    chromiumSandbox: false, timeout: 30000,
+    args: ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => console.log('page: ' + m.text()));
+    const result = await page.evaluate(({ url, big }) => new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      const out = {};
+      setTimeout(() => reject(new Error('timed out: ' + JSON.stringify(out))), 20000);
+      ws.onerror = () => reject(new Error('websocket error'));
+      ws.onmessage = (m) => {
+        const e = JSON.parse(m.data);
+        if (e.event && e.event.type === 'welcome') {
+          out.extensions = ws.extensions;
+          ws.send(JSON.stringify({ id: 'j', roomId: 'RB', cmd: { type: 'join' } }));
+        } else if (e.id === 'j') {
+          ws.send(JSON.stringify({ id: 'big', roomId: 'RB', event: { type: 'chat.message', data: btoa(big) } }));
+        } else if (e.id === 'big') {
+          out.big = e.event.type;
+          console.log('joined');
+        } else if (e.seq === '42' || e.seq === 42) {
+          out.delivered = atob(e.event.data) === big;
+          out.length = m.data.length;
+          ws.close();
+          resolve(out);
+        }
+      };
+    }), { url: process.env.URL, big: process.env.BIG });
+    console.log('RESULT ' + JSON.stringify(result));
+  } finally {
+    await browser.close();
+  }
+})().catch((e) => { console.log('ERROR ' + e.message); process.exit(1); });
+"""
+
+
+class Chromium(CompressionTestCase):
+    def test_chromium_both_directions(self):
+        node = os.environ.get("ARQ_NODE") or shutil.which("node")
+        if not node or not os.path.isdir(PLAYWRIGHT) or not os.path.exists("/usr/bin/chromium"):
+            self.skipTest("node, tests/browser/node_modules or chromium missing (scripts/bootstrap.sh)")
+        big = compressible(4096).decode()
+        saved, inflated = self.metric("shield_deflate_saved_bytes_total"), self.metric("shield_inflate_out_bytes_total")
+        with tempfile.TemporaryDirectory() as d:
+            script = os.path.join(d, "chromium_deflate.cjs")
+            with open(script, "w") as f:
+                f.write(CHROMIUM_SCRIPT)
+            env = dict(os.environ, PLAYWRIGHT=os.path.abspath(PLAYWRIGHT), BIG=big,
+                       URL=self.shield.url(make_token({"rooms": ["*"], "sub": "chromium"}, ttl=600)))
+            for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+                env.pop(k, None)
+            proc = subprocess.Popen([node, script], env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+            timer = threading.Timer(90, proc.kill)
+            timer.start()
+            try:
+                output, result = [], None
+                for line in proc.stdout:
+                    output.append(line.rstrip())
+                    if line.startswith("page: joined"):
+                        self.publish("RB", big.encode(), seq=42)
+                    elif line.startswith("RESULT "):
+                        result = json.loads(line[len("RESULT "):])
+                proc.wait()
+            finally:
+                timer.cancel()
+                proc.stdout.close()
+        self.assertIsNotNone(result, "\n".join(output))
+        self.assertIn("permessage-deflate", result["extensions"])
+        self.assertIn("server_no_context_takeover", result["extensions"])
+        self.assertEqual(result["big"], "ack")  # Chromium's compressed message was inflated and routed
+        self.assertTrue(result["delivered"])
+        self.assertGreater(self.metric("shield_inflate_out_bytes_total") - inflated, 4096)
+        self.assertGreater(self.metric("shield_deflate_saved_bytes_total") - saved, 3000)
 
 
 class Disabled(CompressionTestCase):
