@@ -294,6 +294,79 @@ static void test_validation(void **state) {
   assert_ptr_equal(load_body(size_bad, sizeof size_bad, false), arq_wasm_err_leb_too_long);
 }
 
+/* A module with one function (type [] -> []), a funcref table and an externref table of three
+ * entries, an i32 global and a funcref global, and the element section `elem`. */
+static arq_wasm_result_t load_elem(const uint8_t *elem, uint8_t len) {
+  uint8_t mod[128];
+  static const uint8_t head[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+                                 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, /* type [] -> [] */
+                                 0x03, 0x02, 0x01, 0x00,             /* one function */
+                                 0x04, 0x07, 0x02, 0x70, 0x00, 0x03, 0x6f, 0x00, 0x03,
+                                 /* globals: i32 0, funcref null */
+                                 0x06, 0x0b, 0x02, 0x7f, 0x00, 0x41, 0x00, 0x0b,
+                                 0x70, 0x00, 0xd0, 0x70, 0x0b};
+  size_t n = sizeof head;
+  memcpy(mod, head, n);
+  mod[n++] = 0x09;
+  mod[n++] = len;
+  memcpy(mod + n, elem, len);
+  n += len;
+  static const uint8_t code[] = {0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b};
+  memcpy(mod + n, code, sizeof code);
+  n += sizeof code;
+  arq_wasm_module_t *m = NULL;
+  arq_wasm_result_t r = arq_wasm_module_load(mod, n, &m);
+  if (!r) { /* and it instantiates: the segments are applied */
+    arq_wasm_instance_t *inst = NULL;
+    r = arq_wasm_instantiate(m, NULL, 0, NULL, &inst);
+    arq_wasm_instance_free(inst);
+  }
+  arq_wasm_module_free(m);
+  return r;
+}
+
+static void test_hostile_element_segments(void **state) {
+  (void)state;
+  /* flags 4: active on table 0, expressions: ref.func 0, ref.null func, global.get 1 */
+  static const uint8_t exprs_ok[] = {0x01, 0x04, 0x41, 0x00, 0x0b, 0x03,
+                                     0xd2, 0x00, 0x0b, 0xd0, 0x70, 0x0b, 0x23, 0x01, 0x0b};
+  /* flags 6: explicit table 1 (externref), type externref, one ref.null extern */
+  static const uint8_t ext_ok[] = {0x01, 0x06, 0x01, 0x41, 0x00, 0x0b, 0x6f, 0x01, 0xd0, 0x6f, 0x0b};
+  /* the same segment typed funcref, for the externref table */
+  static const uint8_t ext_mismatch[] = {0x01, 0x06, 0x01, 0x41, 0x00, 0x0b, 0x70, 0x01, 0xd0, 0x70, 0x0b};
+  /* flags 2 (function indices) for the externref table */
+  static const uint8_t index_into_ext[] = {0x01, 0x02, 0x01, 0x41, 0x00, 0x0b, 0x00, 0x01, 0x00};
+  /* an externref element in a funcref segment */
+  static const uint8_t null_mismatch[] = {0x01, 0x05, 0x70, 0x01, 0xd0, 0x6f, 0x0b};
+  /* global.get of the i32 global as an element */
+  static const uint8_t global_i32[] = {0x01, 0x05, 0x70, 0x01, 0x23, 0x00, 0x0b};
+  /* arithmetic as an element */
+  static const uint8_t arith[] = {0x01, 0x05, 0x70, 0x01, 0x41, 0x01, 0x41, 0x01, 0x6a, 0x0b};
+  /* a bad reference type, a bad element kind, a missing end, unknown function and table */
+  static const uint8_t bad_reftype[] = {0x01, 0x05, 0x7f, 0x00};
+  static const uint8_t bad_kind[] = {0x01, 0x01, 0x01, 0x00};
+  static const uint8_t no_end[] = {0x01, 0x05, 0x70, 0x01, 0xd2, 0x00, 0xd2, 0x00};
+  static const uint8_t unknown_func[] = {0x01, 0x05, 0x70, 0x01, 0xd2, 0x05, 0x0b};
+  static const uint8_t unknown_table[] = {0x01, 0x06, 0x02, 0x41, 0x00, 0x0b, 0x70, 0x00};
+  static const uint8_t too_long[] = {0x01, 0x04, 0x41, 0x00, 0x0b, 0x03, 0xd2, 0x00, 0x0b};
+  /* past the table: out of bounds at instantiation */
+  static const uint8_t past[] = {0x01, 0x04, 0x41, 0x03, 0x0b, 0x01, 0xd0, 0x70, 0x0b};
+  assert_null(load_elem(exprs_ok, sizeof exprs_ok));
+  assert_null(load_elem(ext_ok, sizeof ext_ok));
+  assert_ptr_equal(load_elem(ext_mismatch, sizeof ext_mismatch), arq_wasm_err_type_mismatch);
+  assert_ptr_equal(load_elem(index_into_ext, sizeof index_into_ext), arq_wasm_err_type_mismatch);
+  assert_ptr_equal(load_elem(null_mismatch, sizeof null_mismatch), arq_wasm_err_type_mismatch);
+  assert_ptr_equal(load_elem(global_i32, sizeof global_i32), arq_wasm_err_type_mismatch);
+  assert_ptr_equal(load_elem(arith, sizeof arith), arq_wasm_err_type_mismatch);
+  assert_ptr_equal(load_elem(bad_reftype, sizeof bad_reftype), arq_wasm_err_bad_valtype);
+  assert_ptr_equal(load_elem(bad_kind, sizeof bad_kind), arq_wasm_err_bad_elemkind);
+  assert_non_null(load_elem(no_end, sizeof no_end));
+  assert_ptr_equal(load_elem(unknown_func, sizeof unknown_func), arq_wasm_err_unknown_func);
+  assert_ptr_equal(load_elem(unknown_table, sizeof unknown_table), arq_wasm_err_unknown_table);
+  assert_non_null(load_elem(too_long, sizeof too_long)); /* announces 3, holds 1 */
+  assert_ptr_equal(load_elem(past, sizeof past), arq_wasm_err_segment_oob_table);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_segments_and_table_ops, setup, teardown),
@@ -302,6 +375,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_fuel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bulk_fuel, setup_bulk, teardown),
       cmocka_unit_test(test_validation),
+      cmocka_unit_test(test_hostile_element_segments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
