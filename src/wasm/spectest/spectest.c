@@ -220,9 +220,21 @@ static int keep(spec_t *s, arq_wasm_module_t *m, arq_wasm_instance_t *inst) {
   return 0;
 }
 
+/* Values as wast2json writes them. References: "null", or for externref the number N of
+ * (ref.extern N), which becomes the host pointer N + 1; an expected non-null funcref
+ * (ref.func, written with a number or none) matches any non-null function (*nan_kind 3). */
 static int parse_json_val(const arq_json_value_t *j, arq_wasm_val_t *v, int *nan_kind) {
   const char *type = jstr(j, "type"), *value = jstr(j, "value");
   *nan_kind = 0;
+  if (type && (!strcmp(type, "funcref") || !strcmp(type, "externref"))) {
+    v->type = type[0] == 'f' ? ARQ_WASM_FUNCREF : ARQ_WASM_EXTERNREF;
+    v->of.ref = NULL;
+    if (v->type == ARQ_WASM_FUNCREF && (!value || strcmp(value, "null")))
+      *nan_kind = 3;
+    else if (value && strcmp(value, "null"))
+      v->of.ref = (void *)(uintptr_t)(strtoull(value, NULL, 10) + 1);
+    return !value && v->type == ARQ_WASM_EXTERNREF ? -1 : 0;
+  }
   if (!type || !value)
     return -1;
   if (!strcmp(value, "nan:canonical"))
@@ -304,6 +316,8 @@ static bool val_matches(const arq_wasm_val_t *got, const arq_json_value_t *want)
   int nan_kind;
   if (parse_json_val(want, &w, &nan_kind) || got->type != w.type)
     return false;
+  if (nan_kind == 3)
+    return got->of.ref != NULL;
   if (nan_kind) {
     uint64_t b = got->type == ARQ_WASM_F32 ? got->of.f32_bits : got->of.f64_bits;
     if (got->type == ARQ_WASM_F32)
