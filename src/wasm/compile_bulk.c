@@ -1,13 +1,17 @@
 /*
  * compile_bulk.c — the bulk memory and table operations of the 0xfc prefix (sub-opcodes
- * 8..14: memory.init, data.drop, memory.copy, memory.fill, table.init, elem.drop,
- * table.copy). Sub-opcodes 0..7, the saturating truncations, are numeric
- * (compile_numeric.c); 15..17 need reference types, which the engine does not support.
+ * 8..17: memory.init, data.drop, memory.copy, memory.fill, table.init, elem.drop,
+ * table.copy, table.grow, table.size, table.fill) and the other reference-types
+ * instructions (ref.null, ref.is_null, ref.func, table.get, table.set). Sub-opcodes 0..7,
+ * the saturating truncations, are numeric (compile_numeric.c).
  *
  * DESIGN
- *   Each becomes one cell with its segment index if it has one; the interpreter does
- *   the bounds checks. Table instructions accept table 0 only (one table, as in
- *   WebAssembly 1.0 plus bulk memory).
+ *   Each becomes one cell with its segment or table index if it has one; the interpreter
+ *   does the bounds checks. ref.null compiles to a zero constant and ref.is_null to
+ *   i64.eqz: a reference is a pointer in a slot, NULL the null reference. Element
+ *   segments and tables must agree on their reference type (type mismatch otherwise),
+ *   and ref.func only names functions the module declares (exported, in an element
+ *   segment or in a global's initialiser).
  */
 #include "wasm/compile.h"
 

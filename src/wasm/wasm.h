@@ -70,7 +70,7 @@ typedef const char *arq_wasm_result_t;
   X(length_out_of_bounds, "length out of bounds")                                        \
   /* unsupported proposals */                                                            \
   X(unsupported_simd, "unsupported feature: SIMD")                                       \
-  X(unsupported_reftypes, "unsupported feature: reference types")                        \
+  X(unsupported_reftypes, "unsupported feature: reference types") /* no longer returned */ \
   X(unsupported_threads, "unsupported feature: threads")                                 \
   X(unsupported_exceptions, "unsupported feature: exception handling")                   \
   X(unsupported_tail_calls, "unsupported feature: tail calls")                           \
@@ -100,7 +100,7 @@ typedef const char *arq_wasm_result_t;
   X(const_expr_required, "constant expression required")                                 \
   X(duplicate_export, "duplicate export name")                                           \
   X(multiple_memories, "multiple memories")                                              \
-  X(multiple_tables, "multiple tables")                                                  \
+  X(multiple_tables, "multiple tables") /* no longer returned (reference types) */         \
   X(limits_min_max, "size minimum must not be greater than maximum")                     \
   X(memory_too_big, "memory size must be at most 65536 pages (4GiB)")                    \
   X(undeclared_func_ref, "undeclared function reference")                               \
