@@ -403,6 +403,7 @@ static const key_spec_t overseer_keys[] = {
     BOOL("enabled", platform.overseer.enabled),
     INT("fuel_limit", platform.overseer.fuel_limit, 1, 1000000000000),
     INT("memory_limit_mb", platform.overseer.memory_limit_mb, 1, 4096),
+    INT("max_table_elements", platform.overseer.max_table_elements, 1, 1000000),
     STR("kv_bucket", platform.overseer.kv_bucket, check_bucket),
     INT("log_max_bytes_per_eval", platform.overseer.log_max_bytes_per_eval, 0, 1 << 20),
     FLT("log_lines_per_second", platform.overseer.log_lines_per_second, 0.001, 1e6),
@@ -672,6 +673,7 @@ void arq_config_defaults(arq_config_t *cfg) {
   cfg->platform.overseer.enabled = true;
   cfg->platform.overseer.fuel_limit = 10000;
   cfg->platform.overseer.memory_limit_mb = 4;
+  cfg->platform.overseer.max_table_elements = 10000;
   cfg->platform.overseer.kv_bucket = xstrdup("ARQON_POLICIES");
   cfg->platform.overseer.log_max_bytes_per_eval = 1024;
   cfg->platform.overseer.log_lines_per_second = 20.0;

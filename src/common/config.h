@@ -120,6 +120,7 @@ typedef struct {
       bool enabled;
       int64_t fuel_limit;
       int64_t memory_limit_mb;
+      int64_t max_table_elements; /* what table.grow may bring an instance's tables to */
       char *kv_bucket;
       int64_t log_max_bytes_per_eval; /* host_log bytes one evaluation may write */
       double log_lines_per_second;    /* host_log lines per tenant and worker, token bucket */

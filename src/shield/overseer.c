@@ -100,6 +100,7 @@ static slot_t *instantiate(arq_worker_policies_t *wp, arq_policy_t *p, const arq
       .stack_slots = STACK_SLOTS,
       .fuel = (uint64_t)cfg->platform.overseer.fuel_limit,
       .bulk_bytes_per_fuel = 64,
+      .max_table_elements = (uint32_t)cfg->platform.overseer.max_table_elements,
   };
   /* The start function sees no message: give it an empty context. */
   memset(&wp->eval.headers, 0, sizeof wp->eval.headers);

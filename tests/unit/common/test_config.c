@@ -35,6 +35,7 @@ static void defaults_are_safe(void **state) {
   assert_int_equal(cfg.shield.max_message_bytes, 1 << 20);
   assert_int_equal(cfg.platform.overseer.fuel_limit, 10000);
   assert_int_equal(cfg.platform.overseer.memory_limit_mb, 4);
+  assert_int_equal(cfg.platform.overseer.max_table_elements, 10000);
   assert_string_equal(cfg.platform.overseer.kv_bucket, "ARQON_POLICIES");
   assert_string_equal(cfg.platform.registry.kv_bucket, "ARQON_SCHEMAS");
   assert_int_equal(cfg.brain.presence_expiry_s, 15);
