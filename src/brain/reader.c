@@ -73,6 +73,18 @@ int arq_reader_sync(arq_reader_t *r, const bool *owned, arq_store_t *store) {
   if (!ping)
     return -1;
   freeReplyObject(ping);
+  /* Redis is the truth, not memory: a Redis that failed over may have lost the last
+   * commits, and the rooms' counters went back with the checkpoints (one script commits
+   * both). Reading again from Redis's checkpoint numbers those messages again, each with
+   * the seq it had; reading on from memory would give the next ones reused seqs. */
+  for (uint32_t p = 0; p < r->partitions; p++) {
+    uint64_t c;
+    if (!r->active[p])
+      continue;
+    if (load(r, store, p, &c))
+      return -1;
+    r->ckpt[p] = r->saved[p] = c;
+  }
   uint64_t start = UINT64_MAX;
   for (uint32_t p = 0; p < r->partitions; p++)
     if (r->active[p] && r->ckpt[p] < start)
