@@ -39,6 +39,7 @@
 #include "common/log.h"
 #include "common/trace.h"
 #include "protocol/conn_id.h"
+#include "protocol/envelope_json.h"
 #include "protocol/headers.h"
 #include "protocol/subjects.h"
 
@@ -71,17 +72,15 @@ static void emit(arq_brain_t *b, const char *type, const char *tenant, const cha
   e.conn_id = (char *)conn;
   e.trace_id = trace;
   e.timestamp = (uint64_t)wall_ms();
-  size_t n = arqon__v1__envelope__get_packed_size(&e);
-  uint8_t *buf = malloc(n ? n : 1);
-  if (!buf)
-    arq_oom("presence event");
-  arqon__v1__envelope__pack(&e, buf);
+  arq_buf_t packed;
+  arq_buf_init(&packed);
+  arq_envelope_pack(&e, &packed);
   char subject[ARQ_SUBJECT_CAP];
   arq_subject_room(subject, sizeof subject, tenant, room);
   const arq_brain_headers_t own = {.trace_id = trace, .tenant = tenant, .sender = user,
                                    .conn = conn};
-  arq_brain_publish(b, subject, buf, n, from, &own);
-  free(buf);
+  arq_brain_publish(b, subject, packed.data, packed.len, from, &own);
+  arq_buf_free(&packed);
 }
 
 static arq_instance_t *instance_get(arq_brain_t *b, const char *instance) {

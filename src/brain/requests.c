@@ -35,6 +35,7 @@
 #include "brain/brain.h"
 #include "brain/rules.h"
 #include "common/buf.h"
+#include "protocol/envelope_json.h"
 #include "protocol/headers.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -65,14 +66,12 @@ void arq_brain_reply(arq_brain_t *b, natsMsg *msg, const char *tenant, const cha
   e.room_id = (char *)room;
   e.trace_id = trace;
   e.timestamp = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-  size_t n = arqon__v1__envelope__get_packed_size(&e);
-  uint8_t *buf = malloc(n ? n : 1);
-  if (!buf)
-    arq_oom("reply");
-  arqon__v1__envelope__pack(&e, buf);
+  arq_buf_t packed;
+  arq_buf_init(&packed);
+  arq_envelope_pack(&e, &packed);
   const arq_brain_headers_t own = {.trace_id = trace, .tenant = tenant};
-  arq_brain_publish(b, reply, buf, n, msg, &own);
-  free(buf);
+  arq_brain_publish(b, reply, packed.data, packed.len, msg, &own);
+  arq_buf_free(&packed);
 }
 
 void arq_brain_reply_error(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,

@@ -46,6 +46,7 @@
 #include "brain/scripts.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "protocol/envelope_json.h"
 #include "protocol/headers.h"
 #include "protocol/subjects.h"
 
@@ -109,8 +110,7 @@ struct arq_sequencer {
   item_t items[BATCH_MAX];
   room_state_t **touched; /* [BATCH_MAX] rooms numbered in this batch */
   size_t ntouched;
-  uint8_t *pack;
-  size_t pack_cap;
+  arq_buf_t pack; /* the message being published, reused */
   char *fence_keys; /* [partitions + 1][FENCE_KEY_MAX]: the MGET of prepare() */
   const char **fence_argv;
   size_t *fence_lens;
@@ -330,19 +330,12 @@ static int publish(arq_sequencer_t *s, item_t *it, uint64_t seq, bool last) {
   /* The client's id correlates the Shield's ack; in a broadcast it would look like a reply
    * to whichever member used the same id. The sender matches its copy by trace_id. */
   e->id = NULL;
-  size_t n = arqon__v1__envelope__get_packed_size(e);
-  if (n > s->pack_cap) {
-    free(s->pack);
-    s->pack_cap = n * 2;
-    if (!(s->pack = malloc(s->pack_cap)))
-      arq_oom("sequenced message");
-  }
-  arqon__v1__envelope__pack(e, s->pack);
+  size_t n = arq_envelope_pack(e, &s->pack);
   char subject[ARQ_SUBJECT_CAP], msg_id[160];
   arq_subject_room(subject, sizeof subject, it->tenant, it->room_id);
   snprintf(msg_id, sizeof msg_id, "%s.%s.%llu", it->tenant, it->room_id, (unsigned long long)seq);
   natsMsg *out = NULL;
-  natsStatus st = natsMsg_Create(&out, subject, NULL, (const char *)s->pack, (int)n);
+  natsStatus st = natsMsg_Create(&out, subject, NULL, s->pack.data, (int)n);
   const arq_brain_headers_t own = {.trace_id = e->trace_id, .tenant = it->tenant,
                                    .sender = e->sender, .conn = e->conn_id};
   if (st == NATS_OK)
@@ -637,7 +630,7 @@ void arq_sequencer_free(arq_brain_t *b) {
   jsCtx_Destroy(s->js);
   free(s->owned);
   free(s->touched);
-  free(s->pack);
+  arq_buf_free(&s->pack);
   free(s->fence_keys);
   free(s->fence_argv);
   free(s->fence_lens);

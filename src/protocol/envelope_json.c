@@ -706,6 +706,13 @@ static void encode_message(arq_json_writer_t *w, const void *msg, const field_t 
   arq_json_w_object_end(w);
 }
 
+size_t arq_envelope_pack(const Arqon__V1__Envelope *e, arq_buf_t *out) {
+  arq_buf_reset(out);
+  arq_buf_reserve(out, arqon__v1__envelope__get_packed_size(e));
+  out->len = arqon__v1__envelope__pack(e, (uint8_t *)out->data);
+  return out->len;
+}
+
 void arq_envelope_to_json(const Arqon__V1__Envelope *e, arq_buf_t *out) {
   arq_json_writer_t w;
   arq_json_writer_init(&w, out);

@@ -130,6 +130,10 @@ int arq_envelope_from_json(const char *json, size_t len, Arqon__V1__Envelope *ou
 Arqon__V1__Envelope *arq_envelope_unpack(const uint8_t *data, size_t len,
                                          arq_envelope_arena_t *arena, char *err, size_t errcap);
 
+/** Replaces `out`'s content with the protobuf encoding of `e`; returns its length. (The
+ *  buffer is reused: nothing is allocated once it has grown to the largest envelope.) */
+size_t arq_envelope_pack(const Arqon__V1__Envelope *e, arq_buf_t *out);
+
 /** Appends the canonical JSON of `e` (one line, no newline) to `out`. */
 void arq_envelope_to_json(const Arqon__V1__Envelope *e, arq_buf_t *out);
 

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/strmap.h"
 #include "common/trace.h"
+#include "protocol/envelope_json.h"
 #include "protocol/headers.h"
 #include "protocol/payloads.h"
 #include "protocol/subjects.h"
@@ -227,9 +228,19 @@ static void audit(arq_api_t *a, api_job_t *j, const char *target, const char *tr
   arq_buf_free(&out);
 }
 
+/* What the Shield stamps on a client's envelope, for the API: a fresh trace id (written to
+ * `trace`), the tenant, the room (or none), the time and the sender "api". */
+static void stamp(Arqon__V1__Envelope *e, const char *tenant, const char *room, char trace[ARQ_TRACE_ID_LEN + 1]) {
+  arq_trace_id_new(trace);
+  e->trace_id = trace;
+  e->tenant_id = (char *)tenant;
+  e->room_id = room ? (char *)room : (char *)"";
+  e->timestamp = now_ms();
+  e->sender = (char *)API_SENDER;
+}
+
 /* The packed Envelope of an event of the job in `room` (or none), with a fresh trace id. */
 static void pack_event(api_job_t *j, const char *room, char trace[ARQ_TRACE_ID_LEN + 1], arq_buf_t *out) {
-  arq_trace_id_new(trace);
   Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
   Arqon__V1__Event ev = ARQON__V1__EVENT__INIT;
   Arqon__V1__Envelope__HeadersEntry *entries[API_MAX_HEADERS];
@@ -238,19 +249,12 @@ static void pack_event(api_job_t *j, const char *room, char trace[ARQ_TRACE_ID_L
   ev.type = j->type;
   ev.data.data = j->data;
   ev.data.len = j->data_len;
-  e.trace_id = trace;
-  e.tenant_id = j->tenant;
-  e.room_id = room ? (char *)room : (char *)"";
-  e.timestamp = now_ms();
-  e.sender = (char *)API_SENDER;
+  stamp(&e, j->tenant, room, trace);
   e.n_headers = j->nheaders;
   e.headers = entries;
   e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_EVENT;
   e.event = &ev;
-  arq_buf_reset(out);
-  size_t n = arqon__v1__envelope__get_packed_size(&e);
-  arq_buf_reserve(out, n);
-  out->len = arqon__v1__envelope__pack(&e, (uint8_t *)out->data);
+  arq_envelope_pack(&e, out);
 }
 
 /* ---- publish and broadcast: asynchronous JetStream publishes ----
@@ -502,22 +506,15 @@ static void run_disconnect(arq_api_t *a, api_job_t *j) {
 /* The packed request envelope of a Brain command for the job (`room` may be NULL). */
 static void pack_command(const char *tenant, const char *command, const char *room,
                          const arq_buf_t *data, char trace[ARQ_TRACE_ID_LEN + 1], arq_buf_t *out) {
-  arq_trace_id_new(trace);
   Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
   Arqon__V1__Command cmd = ARQON__V1__COMMAND__INIT;
   cmd.type = (char *)command;
   cmd.data.data = (uint8_t *)data->data;
   cmd.data.len = data->len;
-  e.trace_id = trace;
-  e.tenant_id = (char *)tenant;
-  e.room_id = room ? (char *)room : (char *)"";
-  e.timestamp = now_ms();
-  e.sender = (char *)API_SENDER;
+  stamp(&e, tenant, room, trace);
   e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_CMD;
   e.cmd = &cmd;
-  arq_buf_reset(out);
-  arq_buf_reserve(out, arqon__v1__envelope__get_packed_size(&e));
-  out->len = arqon__v1__envelope__pack(&e, (uint8_t *)out->data);
+  arq_envelope_pack(&e, out);
 }
 
 /* A presence, history or rooms request to the Brain; its answer's data is the reply body. */

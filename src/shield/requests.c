@@ -15,6 +15,7 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "protocol/envelope_json.h"
 #include "protocol/payloads.h"
 #include "protocol/subjects.h"
 #include "shield/nats_link.h"
@@ -166,10 +167,7 @@ void arq_session_request(arq_conn_t *c, Arqon__V1__Envelope *e, bool text) {
   arq_subject_brain(subject, sizeof subject, c->id.tenant, e->cmd->type);
   snprintf(reply, sizeof reply, "%s%s", arq_link_inbox(s->link), p->key);
   arq_buf_t *out = &w->scratch;
-  arq_buf_reset(out);
-  size_t n = arqon__v1__envelope__get_packed_size(e);
-  arq_buf_reserve(out, n);
-  arqon__v1__envelope__pack(e, (uint8_t *)out->data);
+  size_t n = arq_envelope_pack(e, out);
   arq_link_headers_t h = {e->trace_id, c->id.tenant, c->id.sub, c->conn_id, false, NULL, 0};
   arq_timer_start(w->loop, &p->timer, (uint64_t)s->cfg->shield.request_timeout_ms);
   if (arq_link_publish(s->link, subject, reply, out->data, n, &h) && take(s, p)) {

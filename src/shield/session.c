@@ -148,14 +148,7 @@ static bool take_token(arq_conn_t *c) {
 /* ---- commands and events ---- */
 
 /* Packs the envelope into the worker's scratch buffer; returns its length. */
-static size_t pack(arq_conn_t *c, const Arqon__V1__Envelope *e) {
-  arq_buf_t *out = &c->w->scratch;
-  arq_buf_reset(out);
-  size_t n = arqon__v1__envelope__get_packed_size(e);
-  arq_buf_reserve(out, n);
-  arqon__v1__envelope__pack(e, (uint8_t *)out->data);
-  return n;
-}
+static size_t pack(arq_conn_t *c, const Arqon__V1__Envelope *e) { return arq_envelope_pack(e, &c->w->scratch); }
 
 static int publish_packed(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope *e,
                           size_t n, bool shadow, const arq_verdict_t *v) {
