@@ -447,10 +447,9 @@ static int request_body(arq_conn_t *c, const arq_http_request_t *req, size_t hea
                         size_t *body_len) {
   const arq_config_t *cfg = c->w->shield->cfg;
   *body_len = req->content_length > 0 ? (size_t)req->content_length : 0;
-  bool here = !cfg->shield.admin_listen || c->http.admin_port;
-  bool admin = here && req->path_len >= 7 && !memcmp(req->path, "/admin/", 7);
-  bool api = here && req->path_len >= 5 && !memcmp(req->path, "/api/", 5);
-  if (!*body_len || !(admin || api)) {
+  arq_http_api_t which = arq_http_api_of(c, req);
+  bool admin = which == ARQ_HTTP_API_ADMIN;
+  if (!*body_len || which == ARQ_HTTP_API_NONE) {
     *body_len = 0; /* refused by the router without reading it */
     return 0;
   }

@@ -11,8 +11,10 @@
 #include "shield/nats_link.h"
 #include "shield/shield.h"
 
-/* A close frame carries 123 bytes of reason. */
-#define REASON_MAX 123
+/* A close frame carries 123 bytes of reason; one byte more is kept so that the close
+ * frame's writer (arq_ws_close_payload) sees the cut and backs it up to a character
+ * boundary. */
+#define REASON_KEPT 124
 #define CLOSE_SERVER_DISCONNECT 4000
 
 typedef struct disconnect disconnect_t;
@@ -28,7 +30,7 @@ struct disconnect {
   atomic_size_t workers_left;
   atomic_size_t closed;
   char tenant[ARQ_ID_MAX_LEN + 1], user[ARQ_ID_MAX_LEN + 1];
-  char reason[REASON_MAX + 1];
+  char reason[REASON_KEPT + 1];
   char *reply;
   per_worker_t tasks[];
 };
@@ -84,9 +86,7 @@ void arq_disconnect_user(arq_shield_t *s, const char *tenant, const char *user, 
   atomic_init(&d->closed, 0);
   memcpy(d->tenant, tenant, strlen(tenant) + 1);
   memcpy(d->user, user, strlen(user) + 1);
-  size_t n = reason_len > REASON_MAX ? REASON_MAX : reason_len;
-  while (n < reason_len && n && (((const unsigned char *)reason)[n] & 0xc0) == 0x80)
-    n--; /* not in the middle of a character */
+  size_t n = reason_len > REASON_KEPT ? REASON_KEPT : reason_len;
   memcpy(d->reason, reason, n);
   d->reason[n] = '\0';
   if (reply && *reply && !(d->reply = strdup(reply)))

@@ -252,16 +252,26 @@ static int upgrade(arq_conn_t *c, const arq_http_request_t *r) {
   return 0;
 }
 
+arq_http_api_t arq_http_api_of(const arq_conn_t *c, const arq_http_request_t *r) {
+  if (c->w->shield->cfg->shield.admin_listen && !c->http.admin_port)
+    return ARQ_HTTP_API_NONE; /* the APIs are on the admin listener */
+  if (r->path_len >= 7 && !memcmp(r->path, "/admin/", 7))
+    return ARQ_HTTP_API_ADMIN;
+  if (r->path_len >= 5 && !memcmp(r->path, "/api/", 5))
+    return ARQ_HTTP_API_SERVER;
+  return ARQ_HTTP_API_NONE;
+}
+
 int arq_http_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t *body,
                     size_t body_len) {
   const arq_config_t *cfg = c->w->shield->cfg;
   bool admin_elsewhere = cfg->shield.admin_listen && !c->http.admin_port;
-  if (!admin_elsewhere && r->path_len >= 7 && !memcmp(r->path, "/admin/", 7)) {
-    arq_admin_handle(c, r, body, body_len);
-    return c->state == CONN_CLOSED || c->out.close_after_flush ? -1 : 0;
-  }
-  if (!admin_elsewhere && r->path_len >= 5 && !memcmp(r->path, "/api/", 5)) {
-    arq_api_handle(c, r, body, body_len);
+  arq_http_api_t api = arq_http_api_of(c, r);
+  if (api != ARQ_HTTP_API_NONE) {
+    if (api == ARQ_HTTP_API_ADMIN)
+      arq_admin_handle(c, r, body, body_len);
+    else
+      arq_api_handle(c, r, body, body_len);
     return c->state == CONN_CLOSED || c->out.close_after_flush ? -1 : 0;
   }
   if (r->content_length > 0) {

@@ -7,6 +7,11 @@
 
 #include "shield/shield.h"
 
+/** The API a request is for: /admin/ (the admin API) and /api/ (the server API) on the
+ *  admin listener, or on the client port when there is none; NONE for anything else. */
+typedef enum { ARQ_HTTP_API_NONE, ARQ_HTTP_API_ADMIN, ARQ_HTTP_API_SERVER } arq_http_api_t;
+arq_http_api_t arq_http_api_of(const arq_conn_t *c, const arq_http_request_t *r);
+
 /** Handles one complete request head; returns 0, or -1 when the connection was closed. */
 int arq_http_handle(arq_conn_t *c, const arq_http_request_t *req, const uint8_t *body,
                     size_t body_len);
