@@ -1,10 +1,41 @@
 """Starting a real arqon-brain for integration tests (next to shield_support.Shield)."""
 import json
+import os
 import re
+import shutil
 import socket
 
 from arqon_daemon import Daemon
-from arqon_harness import RedisServer
+from arqon_harness import NatsServer, RedisServer
+
+ACCOUNTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "nats", "accounts.conf")
+
+
+def strict_passwords():
+    """A password for each user of deploy/nats/accounts.conf, and the environment variables
+    nats-server reads them from. (A leading letter: nats-server reads environment values
+    like config values.)"""
+    pw = {u: "arq" + os.urandom(12).hex() for u in ("shield", "brain", "backend")}
+    return pw, {f"ARQON_NATS_{u.upper()}_PASSWORD": p for u, p in pw.items()}
+
+
+class StrictNats(NatsServer):
+    """nats-server with the users of deploy/nats/accounts.conf; their passwords in .pw, and
+    in this process's environment while the server runs (nats-server reads them there)."""
+
+    def __init__(self):
+        super().__init__(extra_conf='include "accounts.conf"')
+        self.pw, self.env = strict_passwords()
+
+    def _prepare(self):
+        super()._prepare()
+        shutil.copy(ACCOUNTS, self.dir)  # nats-server resolves includes next to its config
+        os.environ.update(self.env)
+
+    def stop(self):
+        super().stop()
+        for k in self.env:
+            os.environ.pop(k, None)
 
 
 def partition_of(tenant, room, partitions):

@@ -13,7 +13,7 @@ import unittest
 import websockets
 
 from arqon_harness import NatsClient, NatsServer, RedisServer
-from brain_support import Brain, PersistentRedis, js_request, partition_of
+from brain_support import Brain, PersistentRedis, StrictNats, js_request, partition_of
 from shield_support import Shield, cmd_json, event_json, make_token, parse, recv_until, envelope_pb2
 
 FAST_SHIELD = ("[shield]\nconn_rate = 100000.0\nconn_burst = 100000\ntenant_rate = 1000000.0\n"
@@ -565,14 +565,8 @@ class StrictSpine(unittest.IsolatedAsyncioTestCase):
 
     @classmethod
     def setUpClass(cls):
-        # A leading letter: nats-server reads environment values like config values.
-        cls.pw = {u: "arq" + os.urandom(12).hex() for u in ("shield", "brain", "backend")}
-        for u, p in cls.pw.items():
-            os.environ[f"ARQON_NATS_{u.upper()}_PASSWORD"] = p
-        conf = os.path.join(ROOT, "deploy", "nats", "accounts.conf")
-        cls.nats = NatsServer(extra_conf='include "accounts.conf"')
-        shutil.copy(conf, cls.nats.dir)  # nats-server resolves includes next to its config
-        cls.nats.start()
+        cls.nats = StrictNats().start()
+        cls.pw = cls.nats.pw
         cls.redis = RedisServer().start()
         cls.brain = Brain(cls.nats.url, cls.redis.url, extra_toml='user = "brain"',
                           env={"ARQON_NATS_PASSWORD": cls.pw["brain"]}).start()
@@ -586,8 +580,6 @@ class StrictSpine(unittest.IsolatedAsyncioTestCase):
         rc = cls.brain.stop()
         cls.redis.stop()
         cls.nats.stop()
-        for u in cls.pw:
-            os.environ.pop(f"ARQON_NATS_{u.upper()}_PASSWORD", None)
         assert rc == 0, f"arqon-brain exited {rc}"
 
     def test_publish_outside_the_allow_list_is_refused(self):

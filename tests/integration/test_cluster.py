@@ -16,7 +16,7 @@ import time
 import unittest
 
 from arqon_harness import RedisServer, free_port
-from brain_support import Brain
+from brain_support import Brain, strict_passwords
 from shield_support import Shield, cmd_json, event_json
 from test_brain import FAST_SHIELD, ROOT, Client, presence
 
@@ -57,8 +57,8 @@ class ClusterNode:
 
 class Cluster(unittest.IsolatedAsyncioTestCase):
     async def test_shared_rooms_and_a_node_killed_under_traffic(self):
-        pw = {u: "arq" + os.urandom(12).hex() for u in ("shield", "brain", "backend")}
-        env = dict(os.environ, **{f"ARQON_NATS_{u.upper()}_PASSWORD": p for u, p in pw.items()})
+        pw, passwords = strict_passwords()
+        env = dict(os.environ, **passwords)
         routes = {n: free_port() for n in ("n1", "n2", "n3")}
         nodes = {n: ClusterNode(n, routes, env).start() for n in routes}
         redis = RedisServer().start()

@@ -14,9 +14,9 @@ import time
 import unittest
 
 from arqon_harness import NatsClient, NatsServer, RedisServer
-from brain_support import Brain, js_request
-from shield_support import Shield, cmd_json, make_token
-from test_brain import FAST_SHIELD, ROOT, Client, presence
+from brain_support import Brain, StrictNats, js_request
+from shield_support import Shield, cmd_json, event_json, make_token
+from test_brain import FAST_SHIELD, Client, presence
 
 KEY_ALL = "k-all-" + os.urandom(12).hex()
 KEY_T1 = "k-t1-" + os.urandom(12).hex()
@@ -45,12 +45,8 @@ def b64(data):
 class ServerApi(unittest.IsolatedAsyncioTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.pw = {u: "arq" + os.urandom(12).hex() for u in ("shield", "brain", "backend")}
-        for u, p in cls.pw.items():
-            os.environ[f"ARQON_NATS_{u.upper()}_PASSWORD"] = p
-        cls.nats = NatsServer(extra_conf='include "accounts.conf"')
-        shutil.copy(os.path.join(ROOT, "deploy", "nats", "accounts.conf"), cls.nats.dir)
-        cls.nats.start()
+        cls.nats = StrictNats().start()
+        cls.pw = cls.nats.pw
         cls.redis = RedisServer().start()
         cls.brain = Brain(cls.nats.url, cls.redis.url, extra_toml='user = "brain"',
                           env={"ARQON_NATS_PASSWORD": cls.pw["brain"]}).start()
@@ -74,15 +70,12 @@ class ServerApi(unittest.IsolatedAsyncioTestCase):
         cls.redis.stop()
         cls.nats.stop()
         shutil.rmtree(cls.keys_dir, ignore_errors=True)
-        for u in cls.pw:
-            os.environ.pop(f"ARQON_NATS_{u.upper()}_PASSWORD", None)
         assert rc == 0, f"arqon-brain exited {rc}"
 
     async def test_publish_is_sequenced_delivered_and_in_history(self):
         a = await Client.open(self.shield, sub="alice")
         await a.join("Pub")
         await a.wait_for(lambda e: presence(e, "join", "alice"), what="own join")
-        from shield_support import event_json
         first = await a.request(event_json("Pub", data=b"from a client", id_="c1"), "c1")
         self.assertEqual(first.event.type, "ack")
         await a.wait_for(lambda e: e.event.type == "chat.message" and e.seq == 1, what="seq 1")
