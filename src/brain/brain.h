@@ -42,15 +42,12 @@
 #include "common/metrics.h"
 #include "common/strmap.h"
 #include "common/trace.h"
+#include "spine/streams.h"
 
 #define ARQ_BRAIN_TICK_MS 250
 #define ARQ_BRAIN_QUEUE_MAX 65536 /* control jobs waiting for the worker (see queue.c); requests
                                      stop at brain.max_pending_requests */
 
-#define ARQ_BRAIN_STREAM_INGRESS "ARQON_INGRESS"
-#define ARQ_BRAIN_STREAM_NOTICES "ARQON_NOTICES"
-#define ARQ_BRAIN_STREAM_ROOMS "ARQON_ROOMS"
-#define ARQ_BRAIN_STREAM_AUDIT "ARQON_AUDIT"
 #define ARQ_BRAIN_BUCKET "ARQON_BRAIN"
 
 typedef enum {

@@ -94,7 +94,7 @@ static int direct_get(arq_brain_t *b, const char *subject, uint64_t from, found_
     o.LastBySubject = subject;
   }
   natsMsg *m = NULL;
-  natsStatus st = js_DirectGetMsg(&m, b->js, ARQ_BRAIN_STREAM_ROOMS, NULL, &o);
+  natsStatus st = js_DirectGetMsg(&m, b->js, ARQ_STREAM_ROOMS, NULL, &o);
   if (st == NATS_NOT_FOUND)
     return 0;
   if (st != NATS_OK)
@@ -214,12 +214,12 @@ void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const
     start = 0;
     empty = false;
     ARQ_LOG(ARQ_LOG_WARN, "brain", "history: no direct get on the stream; reading the room from its start",
-            {"stream", ARQ_BRAIN_STREAM_ROOMS}, {"tenant_id", tenant}, {"room", room}, {"trace_id", trace});
+            {"stream", ARQ_STREAM_ROOMS}, {"tenant_id", tenant}, {"room", room}, {"trace_id", trace});
   }
   if (!empty) {
     jsSubOptions so;
     jsSubOptions_Init(&so);
-    so.Stream = ARQ_BRAIN_STREAM_ROOMS;
+    so.Stream = ARQ_STREAM_ROOMS;
     so.Config.DeliverPolicy = start ? js_DeliverByStartSequence : js_DeliverAll;
     so.Config.OptStartSeq = start;
     so.Config.AckPolicy = js_AckNone;

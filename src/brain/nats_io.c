@@ -126,7 +126,6 @@ enum { SETUP_DONE = 0, SETUP_NOT_YET = -1, SETUP_WRONG = -2 };
 static int ensure_stream(arq_brain_t *b, jsStreamConfig *sc) {
   jsStreamInfo *si = NULL;
   jsErrCode jerr = 0;
-  sc->Replicas = (int64_t)b->cfg->nats.stream_replicas;
   natsStatus st = js_GetStreamInfo(&si, b->js, sc->Name, NULL, &jerr);
   if (st == NATS_OK) {
     int64_t have = si->Config ? si->Config->Replicas : 0;
@@ -162,60 +161,14 @@ static int ensure_stream(arq_brain_t *b, jsStreamConfig *sc) {
 }
 
 static int ensure_streams(arq_brain_t *b) {
-  const arq_config_t *cfg = b->cfg;
-  int rc;
-  const int64_t sec = 1000000000LL;
-  jsStreamConfig sc;
-
-  /* Room events as the Shields published them: kept long enough to replay a partition
-   * whose Brain died (see docs/brain.md), or to work through a backlog (an hour by
-   * default, far beyond any lease). Join/leave notices have a stream of their own (a
-   * consumer filtered on part of a stream's subjects reads stored messages very slowly on
-   * nats-server 2.9: each consumer reads a whole stream, without a filter). The ingress stream lists only
-   * in.t.*.r.* first, since streams may not share subjects. Presence and history
-   * requests are not kept: they are answered live. */
-  const char *ingress[] = {ARQ_SUBJECTS_INGRESS};
-  jsStreamConfig_Init(&sc);
-  sc.Name = ARQ_BRAIN_STREAM_INGRESS;
-  sc.Subjects = ingress;
-  sc.SubjectsLen = 1;
-  sc.Storage = js_FileStorage;
-  sc.MaxAge = cfg->brain.ingress_max_age_s * sec;
-  if ((rc = ensure_stream(b, &sc)))
-    return rc;
-
-  const char *notices[] = {ARQ_SUBJECTS_JOINS, ARQ_SUBJECTS_LEAVES};
-  jsStreamConfig_Init(&sc);
-  sc.Name = ARQ_BRAIN_STREAM_NOTICES;
-  sc.Subjects = notices;
-  sc.SubjectsLen = 2;
-  sc.Storage = js_FileStorage;
-  sc.MaxAge = cfg->brain.ingress_max_age_s * sec;
-  if ((rc = ensure_stream(b, &sc)))
-    return rc;
-
-  /* Sequenced room broadcasts: the history. */
-  const char *rooms[] = {ARQ_SUBJECTS_ROOMS};
-  jsStreamConfig_Init(&sc);
-  sc.Name = ARQ_BRAIN_STREAM_ROOMS;
-  sc.Subjects = rooms;
-  sc.SubjectsLen = 1;
-  sc.Storage = js_FileStorage;
-  sc.MaxMsgsPerSubject = cfg->brain.history_max_per_room > 0 ? cfg->brain.history_max_per_room : -1;
-  sc.MaxAge = cfg->brain.history_max_age_s * sec;
-  sc.Duplicates = 120 * sec;
-  sc.AllowDirect = true; /* history finds where a page starts with direct gets */
-  if ((rc = ensure_stream(b, &sc)))
-    return rc;
-
-  const char *audit[] = {ARQ_SUBJECTS_AUDIT};
-  jsStreamConfig_Init(&sc);
-  sc.Name = ARQ_BRAIN_STREAM_AUDIT;
-  sc.Subjects = audit;
-  sc.SubjectsLen = 1;
-  sc.Storage = js_FileStorage;
-  sc.MaxAge = 30LL * 86400 * sec;
-  return ensure_stream(b, &sc);
+  for (int id = 0; id < ARQ_STREAM_IDS; id++) {
+    jsStreamConfig sc;
+    arq_stream_config(b->cfg, (arq_stream_id_t)id, &sc);
+    int rc = ensure_stream(b, &sc);
+    if (rc)
+      return rc;
+  }
+  return 0;
 }
 
 /* An existing lease bucket must have the configured replicas (as the streams). */

@@ -45,7 +45,7 @@ void arq_notices_init(arq_brain_t *b) {
     arq_oom("notices");
   char inbox[96];
   snprintf(inbox, sizeof inbox, "_INBOX.%s.notices", b->id);
-  n->pull = arq_pull_new(b->nc, b->js, ARQ_BRAIN_STREAM_NOTICES, inbox, NOTICE_RING,
+  n->pull = arq_pull_new(b->nc, b->js, ARQ_STREAM_NOTICES, inbox, NOTICE_RING,
                          NOTICE_RING_BYTES, wake, b);
   arq_reader_init(&n->rd, n->pull, b->partitions, "nckpt");
   n->epoch = b->own_epoch - 1;

@@ -595,7 +595,7 @@ int arq_sequencer_start(arq_brain_t *b, char *err, size_t errcap) {
   }
   char inbox[96];
   snprintf(inbox, sizeof inbox, "_INBOX.%s.ingress", b->id);
-  s->pull = arq_pull_new(b->nc, s->js, ARQ_BRAIN_STREAM_INGRESS, inbox, RING_MSGS, RING_BYTES,
+  s->pull = arq_pull_new(b->nc, s->js, ARQ_STREAM_INGRESS, inbox, RING_MSGS, RING_BYTES,
                          NULL, NULL);
   arq_reader_init(&s->rd, s->pull, b->partitions, "ckpt");
   s->rd.restart = true;

@@ -329,6 +329,8 @@ static const key_spec_t shield_keys[] = {
     INT("idle_timeout_s", shield.idle_timeout_s, 2, 86400),
     INT("close_timeout_ms", shield.close_timeout_ms, 10, 60000),
     INT("request_timeout_ms", shield.request_timeout_ms, 10, 60000),
+    INT("publish_timeout_ms", shield.publish_timeout_ms, 10, 60000),
+    INT("max_unconfirmed_publishes", shield.max_unconfirmed_publishes, 64, 1 << 22),
     FLT("conn_rate", shield.conn_rate, 0.001, 1e9),
     INT("conn_burst", shield.conn_burst, 1, 1000000000),
     FLT("tenant_rate", shield.tenant_rate, 0.001, 1e9),
@@ -629,6 +631,8 @@ void arq_config_defaults(arq_config_t *cfg) {
   cfg->shield.idle_timeout_s = 60;
   cfg->shield.close_timeout_ms = 2000;
   cfg->shield.request_timeout_ms = 2000;
+  cfg->shield.publish_timeout_ms = 5000;
+  cfg->shield.max_unconfirmed_publishes = 16384;
   cfg->shield.conn_rate = 100.0;
   cfg->shield.conn_burst = 200;
   cfg->shield.tenant_rate = 10000.0;

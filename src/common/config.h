@@ -49,6 +49,8 @@ typedef struct {
     int64_t idle_timeout_s;
     int64_t close_timeout_ms;
     int64_t request_timeout_ms; /* Brain requests (presence, history) */
+    int64_t publish_timeout_ms; /* a room event's confirmation by the ingress stream */
+    int64_t max_unconfirmed_publishes; /* room events waiting for it, per node */
     double conn_rate;           /* messages per second, token bucket */
     int64_t conn_burst;
     double tenant_rate;

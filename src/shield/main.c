@@ -57,6 +57,13 @@ static void register_metrics(arq_shield_t *s) {
                                               "Compressed bytes of client messages received.", NULL);
   s->m.inflate_out_bytes = arq_metrics_counter(m, "shield_inflate_out_bytes_total",
                                                "Bytes those client messages inflated to.", NULL);
+  s->m.unconfirmed = arq_metrics_gauge(m, "shield_unconfirmed_publishes",
+                                       "Room events published and not yet confirmed by the ingress stream.", NULL);
+  static const char *const unconfirmed[ARQ_CONFIRM_REASONS] = {"full", "timeout", "refused", "no_stream"};
+  for (int i = 0; i < ARQ_CONFIRM_REASONS; i++)
+    s->m.confirm_failures[i] = arq_metrics_counter(m, "shield_publish_confirm_failures_total",
+                                                   "Room events answered 503 instead of ack: the ingress stream did not confirm them, by reason.",
+                                                   (const char *[]){"reason", unconfirmed[i], NULL});
   s->m.pending_handshakes = arq_metrics_gauge(m, "shield_pending_handshakes", "Connections accepted and not upgraded yet.", NULL);
   s->m.accept_pauses = arq_metrics_counter(m, "shield_accept_pauses_total",
                                            "Times a listener paused because the process ran out of descriptors or memory.", NULL);

@@ -109,9 +109,14 @@ static void on_inbox_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg
   arq_link_t *sp = closure;
   const char *subject = natsMsg_GetSubject(msg);
   size_t prefix = strlen(sp->inbox);
-  if (!strncmp(subject, sp->inbox, prefix))
-    arq_requests_on_reply(sp->shield, subject + prefix, natsMsg_IsNoResponders(msg),
-                          natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+  if (!strncmp(subject, sp->inbox, prefix)) {
+    const char *token = subject + prefix;
+    bool no_responders = natsMsg_IsNoResponders(msg);
+    const void *data = natsMsg_GetData(msg);
+    size_t len = (size_t)natsMsg_GetDataLength(msg);
+    if (!arq_confirms_on_reply(sp->shield, token, no_responders, data, len))
+      arq_requests_on_reply(sp->shield, token, no_responders, data, len);
+  }
   natsMsg_Destroy(msg);
 }
 
@@ -232,6 +237,8 @@ void arq_link_free(arq_link_t *sp, int timeout_ms) {
 }
 
 bool arq_link_connected(const arq_link_t *sp) { return atomic_load(&sp->connected); }
+
+natsConnection *arq_link_connection(const arq_link_t *sp) { return sp->nc; }
 
 int arq_link_publish(arq_link_t *sp, const char *subject, const char *reply, const void *data,
                       size_t len, const arq_link_headers_t *h) {

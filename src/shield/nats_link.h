@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <nats/nats.h>
+
 typedef struct arq_shield arq_shield_t;
 typedef struct arq_link arq_link_t;
 
@@ -36,6 +38,8 @@ arq_link_t *arq_link_new(arq_shield_t *s, char *err, size_t errcap);
 /** Flushes what is buffered (bounded by timeout_ms) and closes. */
 void arq_link_free(arq_link_t *sp, int timeout_ms);
 bool arq_link_connected(const arq_link_t *sp);
+/** The connection itself (nats.c's calls are thread-safe), for JetStream requests. */
+natsConnection *arq_link_connection(const arq_link_t *sp);
 
 /** What arq_link_publish returns. */
 enum {

@@ -13,10 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/json.h"
 #include "common/log.h"
 #include "protocol/envelope_json.h"
-#include "protocol/payloads.h"
 #include "protocol/subjects.h"
 #include "shield/nats_link.h"
 #include "shield/shield.h"
@@ -68,22 +66,8 @@ static void release(pending_t *p) {
 
 static void answer_error(pending_t *p, int code, const char *reason) {
   arq_conn_t *c = arq_strmap_get(&p->w->conns, p->conn_id, strlen(p->conn_id));
-  if (!c || c->state != CONN_WS)
-    return;
-  arq_buf_t *data = &c->w->reply;
-  arq_buf_reset(data);
-  arq_payload_error(data, code, reason);
-  Arqon__V1__Envelope e = ARQON__V1__ENVELOPE__INIT;
-  Arqon__V1__Event ev = ARQON__V1__EVENT__INIT;
-  ev.type = "error";
-  ev.data.data = (uint8_t *)data->data;
-  ev.data.len = data->len;
-  e.id = p->client_id;
-  e.timestamp = arq_wall_ms();
-  e.payload_case = ARQON__V1__ENVELOPE__PAYLOAD_EVENT;
-  e.event = &ev;
-  arq_session_send_envelope(c, &e, p->text);
-  arq_counter_inc(c->w->shield->m.errors_sent);
+  if (c && c->state == CONN_WS)
+    arq_session_answer(c, p->client_id, NULL, NULL, p->text, code, reason);
 }
 
 static void on_timeout(arq_loop_t *loop, arq_timer_t *t) {

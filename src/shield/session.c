@@ -76,20 +76,30 @@ static void send_event(const reply_ctx_t *r, const char *type, const char *data,
   arq_session_send_envelope(r->c, &e, r->text);
 }
 
-static void ack(const reply_ctx_t *r, const char *room) {
-  if (*r->id)
-    send_event(r, "ack", NULL, room);
-}
-
-/* Errors are sent even without an id: nothing is dropped silently. Built in the worker's
- * reply buffer: an abusive client gets its 429s without costing an allocation each. */
-static void reply_error(const reply_ctx_t *r, int code, const char *reason, const char *room) {
-  arq_buf_t *data = &r->c->w->reply;
+void arq_session_answer(arq_conn_t *c, const char *id, const char *trace_id, const char *room,
+                        bool text, int code, const char *reason) {
+  reply_ctx_t r = {c, text, id ? id : "", trace_id ? trace_id : "", NULL};
+  if (!code) {
+    if (*r.id)
+      send_event(&r, "ack", NULL, room);
+    return;
+  }
+  /* Errors are sent even without an id: nothing is dropped silently. Built in the worker's
+   * reply buffer: an abusive client gets its 429s without costing an allocation each. */
+  arq_buf_t *data = &c->w->reply;
   arq_buf_reset(data);
   arq_payload_error(data, code, reason);
   arq_buf_putc(data, '\0');
-  send_event(r, "error", data->data, room);
-  arq_counter_inc(r->c->w->shield->m.errors_sent);
+  send_event(&r, "error", data->data, room);
+  arq_counter_inc(c->w->shield->m.errors_sent);
+}
+
+static void ack(const reply_ctx_t *r, const char *room) {
+  arq_session_answer(r->c, r->id, r->trace_id, room, r->text, 0, NULL);
+}
+
+static void reply_error(const reply_ctx_t *r, int code, const char *reason, const char *room) {
+  arq_session_answer(r->c, r->id, r->trace_id, room, r->text, code, reason);
 }
 
 /* Where a message would go: in.t.<tenant>.r.<room> for events, sys.brain.<tenant>.<type>
@@ -150,11 +160,11 @@ static bool take_token(arq_conn_t *c) {
 /* Packs the envelope into the worker's scratch buffer; returns its length. */
 static size_t pack(arq_conn_t *c, const Arqon__V1__Envelope *e) { return arq_envelope_pack(e, &c->w->scratch); }
 
-static int publish_packed(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope *e,
-                          size_t n, bool shadow, const arq_verdict_t *v) {
+static int publish_packed(arq_conn_t *c, const char *subject, const char *reply,
+                          const Arqon__V1__Envelope *e, size_t n, bool shadow, const arq_verdict_t *v) {
   arq_link_headers_t h = {e->trace_id, c->id.tenant, c->id.sub, c->conn_id, shadow,
                            v ? v->added : NULL, v ? v->added_len : 0};
-  return arq_link_publish(c->w->shield->link, subject, NULL, c->w->scratch.data, n, &h);
+  return arq_link_publish(c->w->shield->link, subject, reply, c->w->scratch.data, n, &h);
 }
 
 /* After the primary: a copy on shadow.<subject> when the rules say so. A failed copy is
@@ -167,7 +177,7 @@ static void mirror(arq_conn_t *c, const char *subject, const Arqon__V1__Envelope
     return;
   char shadow[ARQ_SUBJECT_CAP];
   arq_subject_shadow(shadow, sizeof shadow, subject);
-  if (publish_packed(c, shadow, e, n, true, v)) {
+  if (publish_packed(c, shadow, NULL, e, n, true, v)) {
     arq_counter_inc(s->m.mirror_failures);
     ARQ_LOG(ARQ_LOG_WARN, "mirror", "mirror publish failed", {"subject", shadow},
             {"trace_id", e->trace_id}, {"tenant_id", c->id.tenant});
@@ -266,8 +276,19 @@ static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t 
     refuse(r, e, 400, "schema_violation", why);
     return;
   }
+  /* Acknowledged by the stream's confirmation (confirm.h), not here. */
+  char reply[ARQ_CONFIRM_REPLY_CAP];
+  uint64_t slot = arq_confirms_reserve(c->w->confirms, c, r->id, r->trace_id, e->room_id, r->text, reply);
+  if (!slot) {
+    arq_counter_inc(c->w->shield->m.confirm_failures[ARQ_CONFIRM_FULL]);
+    reply_error(r, 503, "too many messages wait for the ingress stream to store them; retry later "
+                        "(shield.max_unconfirmed_publishes)", e->room_id);
+    return;
+  }
   size_t n = pack(c, e);
-  int published = publish_packed(c, subject, e, n, false, r->verdict);
+  int published = publish_packed(c, subject, reply, e, n, false, r->verdict);
+  if (published != ARQ_LINK_PUBLISHED)
+    arq_confirms_cancel(c->w->confirms, slot);
   if (published == ARQ_LINK_TOO_LARGE) {
     too_large(r, e, subject, n);
     return;
@@ -278,7 +299,6 @@ static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t 
   }
   arq_histogram_observe(c->w->shield->m.route_duration, (double)(arq_now_ns() - received_ns) / 1e9);
   mirror(c, subject, e, n, r->verdict);
-  ack(r, e->room_id);
 }
 
 /* A join or leave notice for the Brain (ADR 0004); mirrored like an event when a rule
@@ -288,7 +308,7 @@ static int notify_brain(arq_conn_t *c, const char *what, Arqon__V1__Envelope *e,
   char subject[ARQ_SUBJECT_CAP];
   arq_subject_brain(subject, sizeof subject, c->id.tenant, what);
   size_t n = pack(c, e);
-  int rc = publish_packed(c, subject, e, n, false, v);
+  int rc = publish_packed(c, subject, NULL, e, n, false, v);
   if (rc == ARQ_LINK_PUBLISHED)
     mirror(c, subject, e, n, v);
   return rc;

@@ -15,6 +15,10 @@ void arq_session_closed(arq_conn_t *c);
 /** After NATS came back: every worker announces its connections' rooms to the Brain again
  *  (it may have expired them). Safe from any thread. */
 void arq_session_rejoin_all(arq_shield_t *s);
+/** The one answer a client envelope gets: `ack` when code is 0 (only to an envelope with
+ *  an id), else `error` {code, reason} (always). */
+void arq_session_answer(arq_conn_t *c, const char *id, const char *trace_id, const char *room,
+                        bool text, int code, const char *reason);
 /** Sends an envelope to the connection in its preferred encoding. */
 void arq_session_send_envelope(arq_conn_t *c, const Arqon__V1__Envelope *e, bool text);
 

@@ -35,6 +35,7 @@
 #include "net/loop.h"
 #include "net/ws.h"
 #include "shield/auth.h"
+#include "shield/confirm.h"
 #include "protocol/envelope_json.h"
 #include "shield/frame.h"
 #include "shield/overseer.h"
@@ -69,6 +70,16 @@ typedef enum {
   ARQ_PREAUTH_REASONS
 } arq_preauth_t;
 
+/* Why a room event got no `ack`: the `reason` label of
+ * shield_publish_confirm_failures_total (confirm.h). */
+typedef enum {
+  ARQ_CONFIRM_FULL,      /* shield.max_unconfirmed_publishes events already waiting */
+  ARQ_CONFIRM_TIMEOUT,   /* no answer within shield.publish_timeout_ms */
+  ARQ_CONFIRM_REFUSED,   /* the stream answered with an error */
+  ARQ_CONFIRM_NO_STREAM, /* no stream takes the subject */
+  ARQ_CONFIRM_REASONS
+} arq_confirm_failure_t;
+
 typedef struct {
   arq_gauge_t *connections;
   arq_counter_t *messages_in;
@@ -102,6 +113,8 @@ typedef struct {
   arq_counter_t *deflate_saved_bytes;
   arq_counter_t *inflate_in_bytes;
   arq_counter_t *inflate_out_bytes;
+  arq_gauge_t *unconfirmed; /* room events published and not yet confirmed by the stream */
+  arq_counter_t *confirm_failures[ARQ_CONFIRM_REASONS]; /* by arq_confirm_failure_t */
 } arq_shield_metrics_t;
 
 struct arq_shield {
@@ -119,6 +132,7 @@ struct arq_shield {
   arq_strmap_t tenants; /* tenant id -> arq_tenant_t */
   char *welcome_limits; /* JSON object, built once */
   arq_tls_ctx_t *tls;   /* wss:// on the main listener when configured */
+  struct arq_ingress *ingress; /* creates ARQON_INGRESS when missing (ingress.h) */
   arq_overseer_t *overseer; /* NULL when policies are disabled */
   arq_schemas_t *schemas;   /* NULL when the registry is disabled */
   struct arq_admin *admin;  /* the admin API's thread */
@@ -161,6 +175,7 @@ struct arq_worker {
   arq_task_t flush_task;
   bool flush_queued;
   arq_buf_t reply; /* the data of an error reply being built */
+  arq_confirms_t *confirms; /* room events waiting for the ingress stream (confirm.h) */
   /* permessage-deflate, shared by every connection of the worker (no context takeover):
    * NULL when shield.permessage_deflate is off */
   arq_ws_inflater_t *inflater;

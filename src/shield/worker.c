@@ -24,6 +24,7 @@
 #include "shield/admin.h"
 #include "shield/nats_link.h"
 #include "shield/api.h"
+#include "shield/ingress.h"
 #include "shield/shield.h"
 
 #define ACCEPTS_PER_EVENT 64
@@ -240,6 +241,7 @@ static int start_workers(arq_shield_t *s, char *err, size_t errcap) {
     arq_buf_init(&w->policy_headers);
     arq_buf_init(&w->audit);
     arq_buf_init(&w->reply);
+    w->confirms = arq_confirms_new(w);
     if (s->cfg->platform.overseer.enabled)
       w->policies = arq_worker_policies_new(w);
     if (s->cfg->platform.registry.enabled)
@@ -272,6 +274,7 @@ static void free_workers(arq_shield_t *s) {
       close(w->listen_fd);
     if (w->admin_fd > 0)
       close(w->admin_fd);
+    arq_confirms_free(w->confirms);
     arq_loop_free(w->loop);
     arq_strmap_free(&w->rooms);
     arq_strmap_free(&w->users);
@@ -314,6 +317,7 @@ int arq_shield_run(arq_shield_t *s) {
     s->api = NULL;
     return 1;
   }
+  s->ingress = arq_ingress_start(s);
   s->overseer = arq_overseer_start(s);
   s->schemas = arq_schemas_start(s);
   s->admin = arq_admin_start(s);
@@ -340,6 +344,8 @@ int arq_shield_run(arq_shield_t *s) {
       pthread_join(s->workers[i].thread, NULL);
     }
   }
+  arq_ingress_stop(s->ingress);
+  s->ingress = NULL;
   arq_overseer_stop(s->overseer);
   s->overseer = NULL;
   arq_schemas_stop(s->schemas);

@@ -15,7 +15,7 @@ ALLOWED = {
     "common": set(),
     "protocol": {"common", "arqon"},
     "net": {"common"},
-    "spine": {"common"},
+    "spine": {"common", "protocol"},
     "wasm": {"common"},
     "registry": {"common", "google"},
     "policy": {"common", "wasm"},

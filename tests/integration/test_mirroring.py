@@ -1,6 +1,7 @@
 """Deterministic mirroring through real Shields and NATS, checked against Python's xxhash."""
 import asyncio
 import hashlib
+import json
 import os
 import unittest
 
@@ -9,6 +10,7 @@ import websockets.exceptions
 import xxhash
 
 from arqon_harness import NatsClient, NatsServer
+from brain_support import js_request
 from shield_support import Shield, cmd_json, envelope_pb2, event_json, make_token, parse
 
 RULES = """[platform.mirroring]
@@ -134,6 +136,12 @@ class RefusedMirror(unittest.IsolatedAsyncioTestCase):
              Shield(nats.url, nats_user="shield", nats_password="shield-pw",
                     extra_toml=RULES + "[platform.overseer]\nenabled = false\n") as shield:
             shield.wait_ready()
+            # The stream whose acknowledgement confirms the event: this Shield user may not
+            # create it, a Brain would.
+            admin = NatsClient(nats.port, user="spy", password="spy-pw")
+            js_request(admin, "$JS.API.STREAM.CREATE.ARQON_INGRESS",
+                       json.dumps({"name": "ARQON_INGRESS", "subjects": ["in.t.*.r.*"]}).encode())
+            admin.close()
             spy = NatsClient(nats.port, user="spy", password="spy-pw")
             spy.subscribe(">")
             ws = await websockets.connect(shield.url(make_token({"tenant_id": "ALL", "rooms": ["*"]})))

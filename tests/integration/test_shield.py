@@ -2,6 +2,7 @@
 import asyncio
 import base64
 import json
+import re
 import socket
 import struct
 import time
@@ -11,6 +12,7 @@ import websockets
 import websockets.exceptions
 
 from arqon_harness import NatsClient, NatsServer
+from brain_support import js_request
 from shield_support import (Shield, cmd_json, self_signed_cert, envelope_pb2, error_of, event_json, make_token,
                             parse, recv_until)
 
@@ -296,6 +298,128 @@ class Routing(ShieldTestCase):
         e = parse(await asyncio.wait_for(ws.recv(), 5))
         self.assertEqual((e.id, e.event.type, e.event.data), ("q2", "presence.state", b'[{"user":"carol"}]'))
         responder.close()
+        await ws.close()
+
+
+class IngressConfirmation(unittest.IsolatedAsyncioTestCase):
+    """A room event's ack means ARQON_INGRESS stored it: the Shield creates the stream when it
+    is missing, answers 503 when the stream refuses, is missing or does not answer in time,
+    and refuses at once past max_unconfirmed_publishes."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nats = NatsServer().start()
+        cls.shield = Shield(cls.nats.url, workers=1, extra_toml=(
+            "[shield]\nconn_rate = 100000.0\nconn_burst = 100000\n"
+            "max_unconfirmed_publishes = 64\npublish_timeout_ms = 1500\n")).start()
+        cls.shield.wait_ready()
+        cls.js = NatsClient(cls.nats.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.js.close()
+        cls.shield.stop()
+        cls.nats.stop()
+
+    def metric(self, name):
+        body = self.shield.http("/metrics")[1]
+        m = re.search("^" + re.escape(name) + r" (\S+)$", body, re.M)
+        return float(m.group(1)) if m else 0.0
+
+    def failures(self, reason):
+        return self.metric('shield_publish_confirm_failures_total{reason="%s"}' % reason)
+
+    def stream(self):
+        return js_request(self.js, "$JS.API.STREAM.INFO.ARQON_INGRESS")
+
+    def wait_stream(self):
+        deadline = time.monotonic() + 20
+        while "error" in self.stream():
+            self.assertLess(time.monotonic(), deadline, "the Shield did not create ARQON_INGRESS")
+            time.sleep(0.1)
+
+    def recreate_stream(self, **settings):
+        """ARQON_INGRESS again, with the Shield's subjects and `settings` on top."""
+        js_request(self.js, "$JS.API.STREAM.DELETE.ARQON_INGRESS")
+        config = {"name": "ARQON_INGRESS", "subjects": ["in.t.*.r.*"], "storage": "file", **settings}
+        self.assertNotIn("error", js_request(self.js, "$JS.API.STREAM.CREATE.ARQON_INGRESS",
+                                             json.dumps(config).encode()))
+
+    async def connect(self):
+        ws = await websockets.connect(self.shield.url(make_token({"tenant_id": "C1", "rooms": ["*"]})))
+        self.assertEqual(parse(await ws.recv()).event.type, "welcome")
+        return ws
+
+    async def answers(self, ws, n):
+        """The next n answers, by client id."""
+        got = {}
+        while len(got) < n:
+            e = parse(await asyncio.wait_for(ws.recv(), 10))
+            got[e.id] = (e.event.type, json.loads(e.event.data)["code"] if e.event.type == "error" else 0)
+        return got
+
+    async def test_1_acked_means_stored(self):
+        self.wait_stream()
+        before = self.stream()["state"]["messages"]
+        ws = await self.connect()
+        for i in range(50):
+            await ws.send(event_json("R1", id_=f"s{i}", data=b"stored"))
+        got = await self.answers(ws, 50)
+        self.assertEqual(set(got.values()), {("ack", 0)})
+        self.assertEqual(self.stream()["state"]["messages"] - before, 50)
+        await ws.close()
+
+    async def test_2_refused_by_the_stream(self):
+        self.recreate_stream(max_msgs=3, discard="new")
+        before = self.failures("refused")
+        ws = await self.connect()
+        for i in range(5):
+            await ws.send(event_json("R1", id_=f"r{i}"))
+        got = await self.answers(ws, 5)
+        self.assertEqual(sorted(got.values()), [("ack", 0)] * 3 + [("error", 503)] * 2)
+        self.assertEqual(self.stream()["state"]["messages"], 3)  # what was acked is what is stored
+        self.assertEqual(self.failures("refused") - before, 2)
+        await ws.close()
+
+    async def test_3_no_stream_then_created_again(self):
+        js_request(self.js, "$JS.API.STREAM.DELETE.ARQON_INGRESS")
+        before = self.failures("no_stream")
+        ws = await self.connect()
+        await ws.send(event_json("R1", id_="n1"))
+        e = parse(await asyncio.wait_for(ws.recv(), 5))
+        self.assertEqual((e.id, e.event.type), ("n1", "error"))
+        self.assertEqual(json.loads(e.event.data)["code"], 503)
+        self.assertIn("ARQON_INGRESS", json.loads(e.event.data)["reason"])
+        self.assertEqual(self.failures("no_stream") - before, 1)
+        self.recreate_stream()
+        await ws.send(event_json("R1", id_="n2"))
+        self.assertEqual(await self.answers(ws, 1), {"n2": ("ack", 0)})
+        await ws.close()
+
+    async def test_4_bound_then_timeout_then_recovery(self):
+        # No stream, but a subscriber that never answers: nothing confirms, nothing says "no
+        # responders"; 64 events wait, the rest are refused at once, the 64 time out.
+        js_request(self.js, "$JS.API.STREAM.DELETE.ARQON_INGRESS")
+        silent = NatsClient(self.nats.port)
+        silent.subscribe("in.t.C1.r.>")
+        full, timeout = self.failures("full"), self.failures("timeout")
+        ws = await self.connect()
+        for i in range(100):
+            await ws.send(event_json("R1", id_=f"b{i}"))
+        first = await self.answers(ws, 36)  # the refusals come first, at once
+        self.assertEqual(set(first), {f"b{i}" for i in range(64, 100)})
+        self.assertEqual(set(first.values()), {("error", 503)})
+        self.assertEqual(self.failures("full") - full, 36)
+        self.assertEqual(self.metric("shield_unconfirmed_publishes"), 64)
+        rest = await self.answers(ws, 64)
+        self.assertEqual(set(rest), {f"b{i}" for i in range(64)})
+        self.assertEqual(set(rest.values()), {("error", 503)})
+        self.assertEqual(self.failures("timeout") - timeout, 64)
+        self.assertEqual(self.metric("shield_unconfirmed_publishes"), 0)
+        silent.close()
+        self.recreate_stream()
+        await ws.send(event_json("R1", id_="after"))
+        self.assertEqual(await self.answers(ws, 1), {"after": ("ack", 0)})
         await ws.close()
 
 
