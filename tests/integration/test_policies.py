@@ -26,6 +26,38 @@ def module_bytes(name):
         return f.read()
 
 
+def leb128(buf, pos):
+    """An unsigned LEB128 at buf[pos]: (value, position after it)."""
+    value = shift = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return value, pos
+
+
+def sections(module):
+    """A module's sections as {id: payload}, custom sections (id 0) as {name: payload}."""
+    out, pos = {}, 8
+    while pos < len(module):
+        size, start = leb128(module, pos + 1)
+        body = module[start:start + size]
+        if module[pos] == 0:
+            n, p = leb128(body, 0)
+            out[body[p:p + n].decode()] = body[p + n:]
+        else:
+            out[module[pos]] = body
+        pos = start + size
+    return out
+
+
+# call_indirect (0x11), its type index (one byte, or five as wasm-ld writes relocatable
+# indices), then table index 0 padded to five bytes.
+CALL_INDIRECT_PADDED_TABLE = re.compile(rb"\x11(?:[\x80-\xff]{4}[\x00-\x0f]|[\x00-\x7f])\x80\x80\x80\x80\x00")
+
+
 class PolicyClient:
     """Pushing modules and talking to self.shield; the test classes start NATS and the Shield."""
     @classmethod
@@ -298,6 +330,36 @@ class Policies(PolicyClient, unittest.IsolatedAsyncioTestCase):
         await ws.send(cmd_json("join", "R1", id_="j"))
         e = parse(await asyncio.wait_for(ws.recv(), 5))
         self.assertEqual((e.id, e.event.type), ("j", "ack"))
+        await ws.close()
+
+    async def test_rule_table_built_with_reference_types(self):
+        # rule_table.c through clang -mreference-types: its call through a table of function
+        # pointers is a call_indirect with a padded 5-byte table index, the shape current
+        # toolchains emit; if clang stopped writing it, this test would no longer cover it.
+        module = sections(module_bytes("rule_table.wasm"))
+        self.assertRegex(module[10], CALL_INDIRECT_PADDED_TABLE)
+        self.assertIn(b"+\x0freference-types", module["target_features"])
+        self.push("RT", "rule_table.wasm")
+        spy = NatsClient(self.nats.port)
+        spy.subscribe("in.t.RT.>")
+        ws = await self.connect("RT")
+        cases = [("lobby", b"anything goes!", None),
+                 ("announcements", b"hi", {"code": 403, "reason": "room is read-only"}),
+                 ("library", b"a quiet remark", None),
+                 ("library", b"hello!", {"code": 422, "reason": "no exclamation marks in this room"}),
+                 ("sms", b"short", None),
+                 ("sms", b"more than sixteen bytes", {"code": 413, "reason": "at most 16 bytes in this room"}),
+                 ("elsewhere", b"no rule here!", None)]
+        for i, (room, data, error) in enumerate(cases):
+            e = await self.send(ws, room=room, data=data, id_=f"r{i}")
+            self.assertEqual((e.id, error_of(e)), (f"r{i}", error), room)
+            if error is None:
+                self.assertEqual(e.event.type, "ack")
+        # exactly the allowed messages were published, in order
+        routed = [spy.next_msg()[0] for _ in range(4)]
+        self.assertEqual(routed, [f"in.t.RT.r.{room}" for room, _, error in cases if error is None])
+        self.assertIsNone(spy.next_msg(0.3))
+        spy.close()
         await ws.close()
 
     def fuel_used(self):
