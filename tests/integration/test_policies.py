@@ -362,6 +362,44 @@ class Policies(PolicyClient, unittest.IsolatedAsyncioTestCase):
         spy.close()
         await ws.close()
 
+    async def test_two_tables_call_indirect_on_the_second(self):
+        module = sections(module_bytes("two_tables.wasm"))
+        self.assertEqual(leb128(module[4], 0)[0], 2)  # the table section declares two tables
+        self.assertIn(b"\x11\x00\x01", module[10])  # call_indirect type 0, table 1
+        self.push("TT", "two_tables.wasm")
+        ws = await self.connect("TT")
+        self.assertEqual((await self.send(ws, data=b"0 allowed", id_="t0")).event.type, "ack")
+        self.assertEqual(error_of(await self.send(ws, data=b"1 denied", id_="t1")),
+                         {"code": 451, "reason": "rule 1 of the second table"})
+        self.assertEqual(error_of(await self.send(ws, data=b"2 no such rule", id_="t2")),
+                         {"code": 400, "reason": "denied by policy TT"})
+        self.assertEqual((await self.send(ws, data=b"0 again", id_="t3")).event.type, "ack")
+        await ws.close()
+
+    async def test_externref_parameters(self):
+        types = sections(module_bytes("externref_params.wasm"))[1]
+        self.assertIn(b"\x60\x02\x6f\x7f\x01\x7f", types)  # (externref, i32) -> i32
+        self.push("XR", "externref_params.wasm")
+        ws = await self.connect("XR")
+        self.assertEqual((await self.send(ws, data=b"ham and eggs", id_="x0")).event.type, "ack")
+        self.assertEqual(error_of(await self.send(ws, data=b"spam and eggs", id_="x1")),
+                         {"code": 403, "reason": "no spam here"})
+        self.assertEqual((await self.send(ws, data=b"spa", id_="x2")).event.type, "ack")
+        await ws.close()
+
+    async def test_ref_func_in_global_initialisers(self):
+        globals_ = sections(module_bytes("ref_func_global.wasm"))[6]
+        self.assertIn(b"\x70\x01\xd2", globals_)  # a mutable funcref global set by ref.func
+        self.push("RF", "ref_func_global.wasm")
+        ws = await self.connect("RF")
+        # every evaluation starts from the initial global and table: the module overwrites
+        # both each time, and would answer 500 if it found them changed
+        for i in range(3):
+            self.assertEqual((await self.send(ws, data=b"sixteen bytes ok", id_=f"f{i}")).event.type, "ack")
+            self.assertEqual(error_of(await self.send(ws, data=b"seventeen bytes!!", id_=f"g{i}")),
+                             {"code": 413, "reason": "more than 16 bytes"})
+        await ws.close()
+
     def fuel_used(self):
         return int(re.search(r"shield_wasm_fuel_consumed_total (\d+)", self.metrics()).group(1))
 
