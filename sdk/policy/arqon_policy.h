@@ -2,7 +2,8 @@
  * arqon_policy.h — writing ArqonBus policies in C (ABI arqon_host_v1, SPEC section 5).
  *
  * Build a policy with clang and lld (14 or later; current versions' default target features,
- * reference types and multi-value included, are accepted):
+ * reference types and multi-value included, are accepted; examples/rule_table.c is built
+ * with -mreference-types to show it):
  *   clang --target=wasm32 -O2 -nostdlib -Wl,--no-entry -I sdk/policy -o my.wasm my.c
  * and upload it with `arq policy push --tenant T my.wasm`. Do not enable SIMD, threads,
  * exceptions or tail calls (-msimd128, -matomics, -mexception-handling, -mtail-call): the
@@ -25,7 +26,8 @@
 
 /* A header: at the handshake the HTTP request's plus x-arqon-peer (the client's address),
  * per message the envelope's `headers` map
- * plus x-arqon-tenant, x-arqon-sender, x-arqon-conn and x-arqon-trace-id. Case-insensitive. */
+ * plus x-arqon-tenant, x-arqon-sender, x-arqon-conn, x-arqon-trace-id and, when the message
+ * names a room, x-arqon-room. Case-insensitive. */
 ARQ_POLICY_IMPORT("host_get_header")
 int host_get_header(const char *name, int name_len, char *out, int cap);
 

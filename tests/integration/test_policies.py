@@ -26,6 +26,38 @@ def module_bytes(name):
         return f.read()
 
 
+def leb128(buf, pos):
+    """An unsigned LEB128 at buf[pos]: (value, position after it)."""
+    value = shift = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return value, pos
+
+
+def sections(module):
+    """A module's sections as {id: payload}, custom sections (id 0) as {name: payload}."""
+    out, pos = {}, 8
+    while pos < len(module):
+        size, start = leb128(module, pos + 1)
+        body = module[start:start + size]
+        if module[pos] == 0:
+            n, p = leb128(body, 0)
+            out[body[p:p + n].decode()] = body[p + n:]
+        else:
+            out[module[pos]] = body
+        pos = start + size
+    return out
+
+
+# call_indirect (0x11), its type index (one byte, or five as wasm-ld writes relocatable
+# indices), then table index 0 padded to five bytes.
+CALL_INDIRECT_PADDED_TABLE = re.compile(rb"\x11(?:[\x80-\xff]{4}[\x00-\x0f]|[\x00-\x7f])\x80\x80\x80\x80\x00")
+
+
 class PolicyClient:
     """Pushing modules and talking to self.shield; the test classes start NATS and the Shield."""
     @classmethod
@@ -298,6 +330,74 @@ class Policies(PolicyClient, unittest.IsolatedAsyncioTestCase):
         await ws.send(cmd_json("join", "R1", id_="j"))
         e = parse(await asyncio.wait_for(ws.recv(), 5))
         self.assertEqual((e.id, e.event.type), ("j", "ack"))
+        await ws.close()
+
+    async def test_rule_table_built_with_reference_types(self):
+        # rule_table.c through clang -mreference-types: its call through a table of function
+        # pointers is a call_indirect with a padded 5-byte table index, the shape current
+        # toolchains emit; if clang stopped writing it, this test would no longer cover it.
+        module = sections(module_bytes("rule_table.wasm"))
+        self.assertRegex(module[10], CALL_INDIRECT_PADDED_TABLE)
+        self.assertIn(b"+\x0freference-types", module["target_features"])
+        self.push("RT", "rule_table.wasm")
+        spy = NatsClient(self.nats.port)
+        spy.subscribe("in.t.RT.>")
+        ws = await self.connect("RT")
+        cases = [("lobby", b"anything goes!", None),
+                 ("announcements", b"hi", {"code": 403, "reason": "room is read-only"}),
+                 ("library", b"a quiet remark", None),
+                 ("library", b"hello!", {"code": 422, "reason": "no exclamation marks in this room"}),
+                 ("sms", b"short", None),
+                 ("sms", b"more than sixteen bytes", {"code": 413, "reason": "at most 16 bytes in this room"}),
+                 ("elsewhere", b"no rule here!", None)]
+        for i, (room, data, error) in enumerate(cases):
+            e = await self.send(ws, room=room, data=data, id_=f"r{i}")
+            self.assertEqual((e.id, error_of(e)), (f"r{i}", error), room)
+            if error is None:
+                self.assertEqual(e.event.type, "ack")
+        # exactly the allowed messages were published, in order
+        routed = [spy.next_msg()[0] for _ in range(4)]
+        self.assertEqual(routed, [f"in.t.RT.r.{room}" for room, _, error in cases if error is None])
+        self.assertIsNone(spy.next_msg(0.3))
+        spy.close()
+        await ws.close()
+
+    async def test_two_tables_call_indirect_on_the_second(self):
+        module = sections(module_bytes("two_tables.wasm"))
+        self.assertEqual(leb128(module[4], 0)[0], 2)  # the table section declares two tables
+        self.assertIn(b"\x11\x00\x01", module[10])  # call_indirect type 0, table 1
+        self.push("TT", "two_tables.wasm")
+        ws = await self.connect("TT")
+        self.assertEqual((await self.send(ws, data=b"0 allowed", id_="t0")).event.type, "ack")
+        self.assertEqual(error_of(await self.send(ws, data=b"1 denied", id_="t1")),
+                         {"code": 451, "reason": "rule 1 of the second table"})
+        self.assertEqual(error_of(await self.send(ws, data=b"2 no such rule", id_="t2")),
+                         {"code": 400, "reason": "denied by policy TT"})
+        self.assertEqual((await self.send(ws, data=b"0 again", id_="t3")).event.type, "ack")
+        await ws.close()
+
+    async def test_externref_parameters(self):
+        types = sections(module_bytes("externref_params.wasm"))[1]
+        self.assertIn(b"\x60\x02\x6f\x7f\x01\x7f", types)  # (externref, i32) -> i32
+        self.push("XR", "externref_params.wasm")
+        ws = await self.connect("XR")
+        self.assertEqual((await self.send(ws, data=b"ham and eggs", id_="x0")).event.type, "ack")
+        self.assertEqual(error_of(await self.send(ws, data=b"spam and eggs", id_="x1")),
+                         {"code": 403, "reason": "no spam here"})
+        self.assertEqual((await self.send(ws, data=b"spa", id_="x2")).event.type, "ack")
+        await ws.close()
+
+    async def test_ref_func_in_global_initialisers(self):
+        globals_ = sections(module_bytes("ref_func_global.wasm"))[6]
+        self.assertIn(b"\x70\x01\xd2", globals_)  # a mutable funcref global set by ref.func
+        self.push("RF", "ref_func_global.wasm")
+        ws = await self.connect("RF")
+        # every evaluation starts from the initial global and table: the module overwrites
+        # both each time, and would answer 500 if it found them changed
+        for i in range(3):
+            self.assertEqual((await self.send(ws, data=b"sixteen bytes ok", id_=f"f{i}")).event.type, "ack")
+            self.assertEqual(error_of(await self.send(ws, data=b"seventeen bytes!!", id_=f"g{i}")),
+                             {"code": 413, "reason": "more than 16 bytes"})
         await ws.close()
 
     def fuel_used(self):

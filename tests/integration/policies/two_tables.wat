@@ -1,0 +1,30 @@
+;; Two tables, and call_indirect on the second: the payload's first byte picks a rule from
+;; $rules (table 1): "0" allows, "1" denies with 451 and a reason. Table 0 holds decoys that
+;; deny with 403 "called through the first table", so a call through the wrong table shows.
+;; Any other first byte, or no payload: 400.
+(module
+  (import "arqon_host_v1" "host_get_payload" (func $payload (param i32 i32) (result i32)))
+  (import "arqon_host_v1" "host_reject" (func $reject (param i32 i32 i32)))
+  (type $rule (func (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "called through the first table")
+  (data (i32.const 32) "rule 1 of the second table")
+  (table $decoys 2 funcref)
+  (table $rules 2 funcref)
+  (elem (table $decoys) (i32.const 0) func $decoy $decoy)
+  (elem (table $rules) (i32.const 0) func $allow $deny)
+  (func $decoy (type $rule)
+    (call $reject (i32.const 403) (i32.const 0) (i32.const 30))
+    (i32.const 403))
+  (func $allow (type $rule) (i32.const 0))
+  (func $deny (type $rule)
+    (call $reject (i32.const 451) (i32.const 32) (i32.const 26))
+    (i32.const 451))
+  (func (export "arqon_on_message") (result i32)
+    (local $i i32)
+    (if (i32.lt_s (call $payload (i32.const 1024) (i32.const 1)) (i32.const 1))
+      (then (return (i32.const 400))))
+    (local.set $i (i32.sub (i32.load8_u (i32.const 1024)) (i32.const 48)))
+    (if (i32.ge_u (local.get $i) (table.size $rules))
+      (then (return (i32.const 400))))
+    (call_indirect $rules (type $rule) (local.get $i))))
