@@ -7,7 +7,7 @@
 #
 # Per build and round: 2000 idle connections on a fresh process (bytes per connection),
 # then round trips at 1000 msg/s (10 clients) and 10000 msg/s (100 clients) through the
-# responder. ROUNDS (default 3) and T (seconds per publishing run, default 5) adjust it.
+# responder (ack: the time to the Shield's ack). ROUNDS (default 3) and T (seconds per publishing run, default 5) adjust it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,8 +69,8 @@ EOF
   URL=ws://127.0.0.1:$port/ws
 }
 
-echo "| build | round | idle bytes/conn | rt p50 µs @1k | rt p99 µs @1k | route p99 µs @1k | rt p50 µs @10k | rt p99 µs @10k | route p99 µs @10k | Shield CPU s @10k |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| build | round | idle bytes/conn | rt p50 µs @1k | rt p99 µs @1k | ack p50 µs @1k | route p99 µs @1k | rt p50 µs @10k | rt p99 µs @10k | ack p50 µs @10k | route p99 µs @10k | Shield CPU s @10k |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for round in $(seq 1 "$ROUNDS"); do
   for bin in "$@"; do
     start_shield "$bin"
@@ -91,8 +91,9 @@ def j(n):
 i, a, c = j("idle"), j("rt1"), j("rt10")
 g = lambda r, k, q: f"{r[k][q]:.0f}" if k in r and q in r[k] else "–"
 print(f"| {b} | {rnd} | {i.get('bytes_per_conn', '–')} | {g(a,'rt_latency_us','p50')} | {g(a,'rt_latency_us','p99')} | "
-      f"{g(a,'shield_route_us','p99')} | {g(c,'rt_latency_us','p50')} | {g(c,'rt_latency_us','p99')} | "
-      f"{g(c,'shield_route_us','p99')} | {c.get('server_cpu_s', '–')} |")
+      f"{g(a,'ack_latency_us','p50')} | {g(a,'shield_route_us','p99')} | {g(c,'rt_latency_us','p50')} | "
+      f"{g(c,'rt_latency_us','p99')} | {g(c,'ack_latency_us','p50')} | {g(c,'shield_route_us','p99')} | "
+      f"{c.get('server_cpu_s', '–')} |")
 EOF
     kill "$SHIELD_PID"; wait "$SHIELD_PID" 2>/dev/null || true; SHIELD_PID=
   done
