@@ -101,7 +101,10 @@ typedef struct arq_store {
   const arq_config_t *cfg;
   redisContext *c; /* NULL while disconnected */
   int64_t retry_ms;
+  struct arq_redis_tls *tls; /* under c, for rediss:// */
   bool auth_refused; /* the last attempt was refused for its credentials */
+  bool tls_refused;  /* ... or its TLS set-up (why: in refusal) */
+  char refusal[320];
   size_t sentinel;   /* the sentinel to ask first: the one that answered last */
   arq_counter_t *errors;
 } arq_store_t;

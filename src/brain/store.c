@@ -19,6 +19,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/redis_url.h"
+#include "brain/redis_tls.h"
 
 #define REDIS_RETRY_MS 500
 
@@ -29,9 +30,27 @@ static bool auth_refused(const redisReply *r) {
           strstr(r->str, "invalid username-password") || strstr(r->str, "without any password configured"));
 }
 
+/* A connection to host:port, over TLS for rediss:// (then *t is its relay). NULL with err;
+ * *settings when the TLS set-up was refused (retrying cannot help). */
+static redisContext *open_context(arq_store_t *s, bool tls, const char *host, int port, int timeout_ms,
+                                  arq_redis_tls_t **t, bool *settings, char *err, size_t errcap) {
+  *t = NULL;
+  *settings = false;
+  if (tls)
+    return arq_redis_tls_connect(s->cfg, host, port, timeout_ms, t, settings, err, errcap);
+  struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  redisContext *c = redisConnectWithTimeout(host, port, tv);
+  if (c && !c->err)
+    return c;
+  snprintf(err, errcap, "%s", c ? c->errstr : "out of memory");
+  if (c)
+    redisFree(c);
+  return NULL;
+}
+
 /* The primary's address from the first sentinel that knows it (starting with the one that
- * answered last). -1 when none does. */
-static int ask_sentinels(arq_store_t *s, char *host, size_t hostcap, int *port) {
+ * answered last), asked over TLS too for rediss://. -1 when none does. */
+static int ask_sentinels(arq_store_t *s, bool tls, char *host, size_t hostcap, int *port) {
   const arq_strlist_t *list = &s->cfg->valkey.sentinels;
   for (size_t k = 0; k < list->len; k++) {
     size_t i = (s->sentinel + k) % list->len;
@@ -39,9 +58,11 @@ static int ask_sentinels(arq_store_t *s, char *host, size_t hostcap, int *port) 
     uint16_t sport;
     if (arq_config_split_hostport(list->items[i], shost, sizeof shost, &sport))
       continue;
-    struct timeval tv = {0, 500000};
-    redisContext *c = redisConnectWithTimeout(shost, sport, tv);
-    redisReply *r = c && !c->err ? redisCommand(c, "SENTINEL get-master-addr-by-name %s", s->cfg->valkey.master_name) : NULL;
+    arq_redis_tls_t *t;
+    bool settings;
+    char err[320];
+    redisContext *c = open_context(s, tls, shost, sport, 500, &t, &settings, err, sizeof err);
+    redisReply *r = c ? redisCommand(c, "SENTINEL get-master-addr-by-name %s", s->cfg->valkey.master_name) : NULL;
     bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
               r->element[1]->type == REDIS_REPLY_STRING && strlen(r->element[0]->str) < hostcap;
     if (ok) {
@@ -51,8 +72,7 @@ static int ask_sentinels(arq_store_t *s, char *host, size_t hostcap, int *port) 
     }
     if (r)
       freeReplyObject(r);
-    if (c)
-      redisFree(c);
+    arq_redis_tls_close(c, t);
     if (ok)
       return 0;
   }
@@ -73,15 +93,18 @@ static bool connect_redis(arq_store_t *s) {
     ARQ_LOG(ARQ_LOG_ERROR, "brain", "valkey.url is not usable", {"url", shown}, {"error", why});
     return false;
   }
-  if (s->cfg->valkey.sentinels.len && ask_sentinels(s, u.host, sizeof u.host, &u.port))
+  if (s->cfg->valkey.sentinels.len && ask_sentinels(s, u.tls, u.host, sizeof u.host, &u.port))
     return false;
-  struct timeval tv = {1, 0};
-  redisContext *c = redisConnectWithTimeout(u.host, u.port, tv);
-  if (!c || c->err) {
-    ARQ_LOG(ARQ_LOG_WARN, "brain", "Redis unreachable; retrying", {"url", shown},
-            {"error", c ? c->errstr : "out of memory"});
-    if (c)
-      redisFree(c);
+  arq_redis_tls_t *t;
+  char err[320];
+  redisContext *c = open_context(s, u.tls, u.host, u.port, 1000, &t, &s->tls_refused, err, sizeof err);
+  if (!c) {
+    if (s->tls_refused) {
+      snprintf(s->refusal, sizeof s->refusal, "%s", err);
+      ARQ_LOG(ARQ_LOG_ERROR, "brain", "TLS to Redis refused; retrying", {"url", shown}, {"error", err});
+    } else {
+      ARQ_LOG(ARQ_LOG_WARN, "brain", "Redis unreachable; retrying", {"url", shown}, {"error", err});
+    }
     return false;
   }
   struct timeval op = {2, 0};
@@ -102,12 +125,18 @@ static bool connect_redis(arq_store_t *s) {
     ok = r && r->type != REDIS_REPLY_ERROR;
     s->auth_refused = auth_refused(r);
   }
-  if (!ok) {
+  if (!ok && t && !r) { /* a TLS server that ends the session at once: refused, e.g. no client certificate */
+    const char *alert = arq_redis_tls_error(t);
+    snprintf(s->refusal, sizeof s->refusal, "the server closed the TLS connection at %s%s%s (does it require a "
+             "client certificate? valkey.tls_cert_file)", step, *alert ? ": " : "", alert);
+    s->tls_refused = true;
+    ARQ_LOG(ARQ_LOG_ERROR, "brain", "TLS to Redis refused; retrying", {"url", shown}, {"error", s->refusal});
+  } else if (!ok) {
     ARQ_LOG(ARQ_LOG_ERROR, "brain", s->auth_refused ? "Redis refused the credentials of valkey.url" : "Redis refused the connection's set-up",
             {"url", shown}, {"command", step}, {"error", r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr});
     if (r)
       freeReplyObject(r);
-    redisFree(c);
+    arq_redis_tls_close(c, t);
     return false;
   }
   if (ok && s->cfg->valkey.sentinels.len) {
@@ -123,7 +152,7 @@ static bool connect_redis(arq_store_t *s) {
               {"host", u.host});
       if (r)
         freeReplyObject(r);
-      redisFree(c);
+      arq_redis_tls_close(c, t);
       return false;
     }
   }
@@ -131,6 +160,7 @@ static bool connect_redis(arq_store_t *s) {
     freeReplyObject(r);
   s->auth_refused = false;
   s->c = c;
+  s->tls = t;
   ARQ_LOG(ARQ_LOG_INFO, "brain", "Redis connected", {"url", shown});
   return true;
 }
@@ -139,9 +169,14 @@ int arq_store_check(arq_store_t *s, char *err, size_t errcap) {
   s->retry_ms = 0;
   if (s->c || connect_redis(s))
     return 0;
+  char shown[512];
+  if (s->tls_refused) {
+    snprintf(err, errcap, "valkey: TLS to Redis refused (%s): %s",
+             arq_redis_url_redacted(s->cfg->valkey.url, shown, sizeof shown), s->refusal);
+    return -1;
+  }
   if (!s->auth_refused)
     return 0; /* unreachable for now: the Brain waits for it as always */
-  char shown[512];
   snprintf(err, errcap, "valkey: Redis refused the credentials of %s",
            arq_redis_url_redacted(s->cfg->valkey.url, shown, sizeof shown));
   return -1;
@@ -151,8 +186,7 @@ static redisReply *checked(arq_store_t *s, redisReply *r) {
   if (!r) {
     ARQ_LOG(ARQ_LOG_WARN, "brain", "Redis connection lost", {"error", s->c->errstr});
     arq_counter_inc(s->errors);
-    redisFree(s->c);
-    s->c = NULL;
+    arq_store_close(s);
     return NULL;
   }
   if (r->type == REDIS_REPLY_ERROR) {
@@ -220,7 +254,7 @@ redisReply *arq_store_reply(arq_store_t *s) {
 }
 
 void arq_store_close(arq_store_t *s) {
-  if (s->c)
-    redisFree(s->c);
+  arq_redis_tls_close(s->c, s->tls);
   s->c = NULL;
+  s->tls = NULL;
 }

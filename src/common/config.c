@@ -381,6 +381,9 @@ static const key_spec_t valkey_keys[] = {
     STR("url", valkey.url, check_redis_url),
     LIST("sentinels", valkey.sentinels, check_hostport),
     STR("master_name", valkey.master_name, check_nonempty),
+    STR("tls_ca_file", valkey.tls_ca_file, check_nonempty),
+    STR("tls_cert_file", valkey.tls_cert_file, check_nonempty),
+    STR("tls_key_file", valkey.tls_key_file, check_nonempty),
     END};
 
 static const key_spec_t brain_keys[] = {
@@ -567,6 +570,10 @@ static int check_combinations(const arq_config_t *cfg, const arq_toml_value_t *r
     return fail(ctx, line_of(root, "shield", cfg->shield.tls_cert ? "tls_cert" : "tls_key"),
                 cfg->shield.tls_cert ? "shield.tls_cert" : "shield.tls_key",
                 "tls_cert and tls_key must be set together");
+  if (!cfg->valkey.tls_cert_file != !cfg->valkey.tls_key_file)
+    return fail(ctx, line_of(root, "valkey", cfg->valkey.tls_cert_file ? "tls_cert_file" : "tls_key_file"),
+                cfg->valkey.tls_cert_file ? "valkey.tls_cert_file" : "valkey.tls_key_file",
+                "tls_cert_file and tls_key_file must be set together");
   if (cfg->auth.jwt_secret && cfg->auth.jwt_secret_file)
     return fail(ctx, line_of(root, "auth", "jwt_secret_file"), "auth.jwt_secret_file",
                 "set either jwt_secret or jwt_secret_file, not both");

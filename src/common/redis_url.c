@@ -14,13 +14,10 @@ static int decode(const char *s, size_t n, char *out, size_t cap) {
 int arq_redis_url_parse(const char *url, arq_redis_url_t *out, const char **why) {
   memset(out, 0, sizeof *out);
   out->port = 6379;
-  if (!strncmp(url, "rediss://", 9))
-    return *why = "rediss:// (TLS) is not supported: Debian 12's hiredis 0.14 has no TLS; "
-                  "reach Redis over a private network or a local TLS tunnel",
-           -1;
-  if (strncmp(url, "redis://", 8))
-    return *why = "expected redis://[[user]:password@]host[:port][/db]", -1;
-  const char *p = url + 8;
+  out->tls = !strncmp(url, "rediss://", 9);
+  if (!out->tls && strncmp(url, "redis://", 8))
+    return *why = "expected redis://[[user]:password@]host[:port][/db] (rediss:// for TLS)", -1;
+  const char *p = url + (out->tls ? 9 : 8);
   const char *end = p + strcspn(p, "/");
   const char *at = NULL;
   for (const char *q = p; q < end; q++)
@@ -40,7 +37,7 @@ int arq_redis_url_parse(const char *url, arq_redis_url_t *out, const char **why)
   }
   size_t n = strcspn(p, ":/");
   if (n == 0 || n >= sizeof out->host)
-    return *why = "expected a host after redis://", -1;
+    return *why = "expected a host after redis:// or rediss://", -1;
   memcpy(out->host, p, n);
   out->host[n] = '\0';
   p += n;

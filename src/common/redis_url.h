@@ -1,8 +1,8 @@
 /*
- * redis_url.h — [valkey] url: redis://[[user]:password@]host[:port][/db].
+ * redis_url.h — [valkey] url: redis[s]://[[user]:password@]host[:port][/db].
  *
  * User and password may be percent-encoded (a password with '@', ':' or '/' must be).
- * rediss:// (TLS) is refused with a reason: Debian 12's hiredis (0.14) has no TLS.
+ * rediss:// is Redis over TLS (the Brain's redis_tls.h).
  */
 #ifndef ARQ_COMMON_REDIS_URL_H
 #define ARQ_COMMON_REDIS_URL_H
@@ -16,6 +16,7 @@ typedef struct {
   int db;   /* 0 when not given */
   char user[128];     /* "" : the default user (AUTH with the password alone) */
   char password[256]; /* "" : no AUTH */
+  bool tls;           /* rediss:// */
 } arq_redis_url_t;
 
 /** 0, or -1 with a constant reason in *why. */

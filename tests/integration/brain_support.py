@@ -52,11 +52,11 @@ class Brain(Daemon):
 
     def __init__(self, nats_url, redis_url, expiry_s=2, lease_ttl_s=2, partitions=4,
                  extra_toml="", env=None, log_level="info", history_max_per_room=2000,
-                 brain_toml="", nats_servers=None):
+                 brain_toml="", nats_servers=None, valkey_toml=""):
         super().__init__(env)
         where = f"servers = {json.dumps(nats_servers)}" if nats_servers else f'url = "{nats_url}"'
         self.text = (f'[nats]\n{where}\n{extra_toml}\n'
-                     f'[valkey]\nurl = "{redis_url}"\n'
+                     f'[valkey]\nurl = "{redis_url}"\n{valkey_toml}\n'
                      f'[brain]\nmetrics_listen = "127.0.0.1:{self.port}"\n'
                      f"presence_expiry_s = {expiry_s}\nlease_ttl_s = {lease_ttl_s}\n"
                      f"partitions = {partitions}\nhistory_max_per_room = {history_max_per_room}\n"

@@ -1,15 +1,17 @@
 """Deployment settings against real nats-server, redis-server, arqon-brain and arqon-shield:
-Redis credentials (the default user's password, an ACL user, a wrong password), a NATS
+Redis credentials (the default user's password, an ACL user, a wrong password), Redis over
+TLS (rediss://, with client certificates), a NATS
 server list whose first server is down, and [nats] stream_replicas against existing streams."""
 import asyncio
 import json
 import os
+import socket
 import time
 import unittest
 
 from arqon_harness import NatsServer, RedisServer, free_port
 from brain_support import Brain
-from shield_support import Shield, event_json
+from shield_support import Shield, event_json, self_signed_cert
 from test_brain import FAST_SHIELD, Client
 
 PASSWORD = "s3cret/with@odd:chars"  # percent-encoded in the URL
@@ -73,9 +75,106 @@ class RedisCredentials(unittest.TestCase):
                 b.start()
             self.assertNotIn("wrong", b.log().replace("wrong@", ""), "the password is not logged")
 
-    def test_tls_url_is_refused_at_load(self):
-        b = Brain(self.nats.url, f"rediss://127.0.0.1:{self.redis.port}")
-        with self.assertRaisesRegex(RuntimeError, "rediss:// \\(TLS\\) is not supported"):
+
+class TlsRedis(RedisServer):
+    """redis-server on TLS only, with a certificate for 127.0.0.1 that also signs the client
+    certificates it requires (Redis's default, tls-auth-clients yes)."""
+    kind = "redis-tls"
+
+    def __init__(self):
+        super().__init__()
+        self.cert, self.key, self.ctx = self_signed_cert(self.dir)
+        self.ctx.load_cert_chain(self.cert, self.key)
+
+    def _argv(self):
+        return ["redis-server", "--port", "0", "--tls-port", str(self.port), "--bind", "127.0.0.1",
+                "--tls-cert-file", self.cert, "--tls-key-file", self.key, "--tls-ca-cert-file", self.cert,
+                "--save", "", "--appendonly", "no", "--dir", self.dir]
+
+    def _ready(self):
+        return b"+PONG" in self.call(b"PING\r\n")
+
+    def call(self, command):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as raw, \
+                 self.ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                s.sendall(command)
+                return s.recv(1000)
+        except OSError:
+            return b""
+
+
+class RedisTls(unittest.IsolatedAsyncioTestCase):
+    """rediss://: the Brain verifies the server's certificate and presents its own."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nats = NatsServer().start()
+        cls.redis = TlsRedis().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.redis.stop()
+        cls.nats.stop()
+
+    def brain(self, **files):
+        toml = "".join(f'{k} = "{v}"\n' for k, v in files.items())
+        return Brain(self.nats.url, f"rediss://127.0.0.1:{self.redis.port}", valkey_toml=toml)
+
+    async def test_rooms_sequenced_through_tls(self):
+        b = self.brain(tls_ca_file=self.redis.cert, tls_cert_file=self.redis.cert,
+                       tls_key_file=self.redis.key).start()
+        shield = Shield(self.nats.url, extra_toml=FAST_SHIELD).start()
+        try:
+            shield.wait_ready()
+            self.assertIn("Redis connected", b.log())
+            c = await Client.open(shield, sub="tls-user")
+            await c.join("T")
+            for i in range(3):
+                reply = await c.request(event_json("T", data=b"m%d" % i, id_=f"t{i}"), f"t{i}")
+                self.assertEqual(reply.event.type, "ack")
+            got = await c.wait_for(lambda e: e.event.type == "chat.message" and e.seq == 3, timeout=10,
+                                   what="the third message, sequenced")
+            self.assertEqual(got.event.data, b"m2")
+            await c.close()
+            # The counters are in the Redis behind TLS.
+            self.assertIn(b"arq:", self.redis.call(b"KEYS *\r\n"))
+        finally:
+            shield.stop()
+            self.assertEqual(b.stop(), 0)
+
+    def test_refusals_are_clear_startup_errors(self):
+        cases = [({}, "certificate is not trusted"),  # the system's CAs do not know this one
+                 ({"tls_ca_file": "/nonexistent.pem"}, "valkey.tls_ca_file cannot be read")]
+        for files, why in cases:
+            b = self.brain(**files)
+            try:
+                with self.assertRaisesRegex(RuntimeError, "exited 1: (?s:.*)TLS to Redis refused(?s:.*)" + why):
+                    b.start()
+            finally:
+                b.stop()  # (a Brain that did start would hold the partitions of the next test)
+
+    def test_missing_client_certificate_is_named(self):
+        # With TLS 1.3 the server refuses a missing client certificate after the handshake,
+        # sometimes only after the first command: a start-up error, or the same reason in
+        # the log of a Brain that never gets a working connection.
+        b = self.brain(tls_ca_file=self.redis.cert)
+        try:
+            b.start()
+            deadline = time.monotonic() + 10
+            while "TLS to Redis refused" not in b.log():
+                self.assertLess(time.monotonic(), deadline, "no refusal in the log")
+                time.sleep(0.1)
+            log = b.log()
+        except RuntimeError as e:
+            log = str(e)
+        finally:
+            b.stop()
+        self.assertRegex(log, "TLS to Redis refused(?s:.*)client certificate")
+
+    def test_cert_without_key_is_refused_at_load(self):
+        b = self.brain(tls_ca_file=self.redis.cert, tls_cert_file=self.redis.cert)
+        with self.assertRaisesRegex(RuntimeError, "tls_cert_file and tls_key_file must be set together"):
             b.start()
 
 

@@ -22,12 +22,14 @@ static void parses_every_part(void **state) {
   assert_string_equal(u.host, "redis.internal");
   assert_true(u.port == 6380 && u.db == 3);
   assert_int_equal(arq_redis_url_parse("redis://:only-password@h/", &u, &why), 0);
-  assert_true(!u.user[0] && !strcmp(u.password, "only-password") && u.db == 0);
+  assert_true(!u.user[0] && !strcmp(u.password, "only-password") && u.db == 0 && !u.tls);
+  assert_int_equal(arq_redis_url_parse("rediss://arq:pw@redis.internal:6380/2", &u, &why), 0);
+  assert_true(u.tls && u.port == 6380 && u.db == 2 && !strcmp(u.host, "redis.internal") && !strcmp(u.password, "pw"));
 }
 
 static void refuses_with_a_reason(void **state) {
   static const char *const bad[] = {
-      "rediss://h:6379",        "http://h",          "redis://",           "redis://h:0",
+      "rediss://",              "http://h",          "redis://",           "redis://h:0",
       "redis://h:70000",        "redis://h:12x",     "redis://h/db",       "redis://user@h",
       "redis://u:@h",           "redis://u:p%4@h",   "redis://u:p%00@h",   "redis://u:a@b@h",
       "redis://h:6379?x=1",
@@ -40,8 +42,8 @@ static void refuses_with_a_reason(void **state) {
   }
   arq_redis_url_t u;
   const char *why = NULL;
-  arq_redis_url_parse("rediss://h", &u, &why);
-  assert_non_null(strstr(why, "TLS"));
+  arq_redis_url_parse("redis:/h", &u, &why);
+  assert_non_null(strstr(why, "rediss:// for TLS"));
 }
 
 static void redaction_hides_the_password(void **state) {
@@ -49,6 +51,7 @@ static void redaction_hides_the_password(void **state) {
   assert_string_equal(arq_redis_url_redacted("redis://arq:s3cret@h:1/2", buf, sizeof buf), "redis://arq:***@h:1/2");
   assert_string_equal(arq_redis_url_redacted("redis://:s3cret@h", buf, sizeof buf), "redis://:***@h");
   assert_string_equal(arq_redis_url_redacted("redis://h:6379/0", buf, sizeof buf), "redis://h:6379/0");
+  assert_string_equal(arq_redis_url_redacted("rediss://u:s3cret@h", buf, sizeof buf), "rediss://u:***@h");
   assert_null(strstr(arq_redis_url_redacted("redis://u:a:b@h", buf, sizeof buf), "a:b"));
 }
 
