@@ -62,10 +62,27 @@ static int ask_sentinels(arq_store_t *s, bool tls, char *host, size_t hostcap, i
     bool settings;
     char err[320];
     redisContext *c = open_context(s, tls, shost, sport, 500, &t, &settings, err, sizeof err);
-    redisReply *r = c ? redisCommand(c, "SENTINEL get-master-addr-by-name %s", s->cfg->valkey.master_name) : NULL;
+    redisReply *r = NULL;
+    const char *password = s->cfg->valkey.sentinel_password;
+    bool refused = false;
+    if (c && password) {
+      r = redisCommand(c, "AUTH %s", password);
+      refused = auth_refused(r);
+      if (r)
+        freeReplyObject(r);
+      r = NULL;
+    }
+    if (c && !refused)
+      r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", s->cfg->valkey.master_name);
+    if (refused || auth_refused(r)) {
+      s->auth_refused = true; /* unless another sentinel answers */
+      snprintf(s->refusal, sizeof s->refusal, "the sentinel %s refused %s", list->items[i],
+               password ? "valkey.sentinel_password" : "to answer without a password (valkey.sentinel_password)");
+    }
     bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
               r->element[1]->type == REDIS_REPLY_STRING && strlen(r->element[0]->str) < hostcap;
     if (ok) {
+      s->auth_refused = false;
       snprintf(host, hostcap, "%s", r->element[0]->str);
       *port = atoi(r->element[1]->str);
       s->sentinel = i;
@@ -76,7 +93,10 @@ static int ask_sentinels(arq_store_t *s, bool tls, char *host, size_t hostcap, i
     if (ok)
       return 0;
   }
-  ARQ_LOG(ARQ_LOG_WARN, "brain", "no sentinel names the primary; retrying", {"master_name", s->cfg->valkey.master_name});
+  if (s->auth_refused)
+    ARQ_LOG(ARQ_LOG_ERROR, "brain", "a sentinel refused the credentials; retrying", {"error", s->refusal});
+  else
+    ARQ_LOG(ARQ_LOG_WARN, "brain", "no sentinel names the primary; retrying", {"master_name", s->cfg->valkey.master_name});
   return -1;
 }
 
@@ -85,6 +105,8 @@ static bool connect_redis(arq_store_t *s) {
   if (now < s->retry_ms)
     return false;
   s->retry_ms = now + REDIS_RETRY_MS;
+  s->refusal[0] = '\0';
+  s->auth_refused = false;
   arq_redis_url_t u;
   const char *why = NULL;
   char shown[512];
@@ -177,6 +199,10 @@ int arq_store_check(arq_store_t *s, char *err, size_t errcap) {
   }
   if (!s->auth_refused)
     return 0; /* unreachable for now: the Brain waits for it as always */
+  if (*s->refusal) {
+    snprintf(err, errcap, "valkey: %s", s->refusal);
+    return -1;
+  }
   snprintf(err, errcap, "valkey: Redis refused the credentials of %s",
            arq_redis_url_redacted(s->cfg->valkey.url, shown, sizeof shown));
   return -1;

@@ -381,6 +381,7 @@ static const key_spec_t valkey_keys[] = {
     STR("url", valkey.url, check_redis_url),
     LIST("sentinels", valkey.sentinels, check_hostport),
     STR("master_name", valkey.master_name, check_nonempty),
+    STR("sentinel_password", valkey.sentinel_password, check_nonempty),
     STR("tls_ca_file", valkey.tls_ca_file, check_nonempty),
     STR("tls_cert_file", valkey.tls_cert_file, check_nonempty),
     STR("tls_key_file", valkey.tls_key_file, check_nonempty),

@@ -100,6 +100,7 @@ typedef struct {
     char *url;             /* credentials and database; the host when there are no sentinels */
     arq_strlist_t sentinels; /* host:port of Redis Sentinels: they name the primary */
     char *master_name;     /* the primary's name at the sentinels */
+    char *sentinel_password; /* the sentinels' requirepass; NULL: none */
     char *tls_ca_file;     /* rediss://: the CAs that sign the server's certificate; NULL: the system's */
     char *tls_cert_file;   /* rediss://: a client certificate, with its key */
     char *tls_key_file;

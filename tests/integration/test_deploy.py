@@ -209,11 +209,69 @@ class Sentinel(RedisServer):
         return ["redis-server", os.path.join(self.dir, "sentinel.conf"), "--sentinel"]
 
 
+class PasswordSentinel(Sentinel):
+    """A sentinel with requirepass, watching `primary` alone (quorum 1)."""
+    kind = "sentinel-pw"
+
+    def _prepare(self):
+        super()._prepare()
+        with open(os.path.join(self.dir, "sentinel.conf"), "a") as f:
+            f.write('requirepass "sentinel-secret"\n')
+
+    def _ready(self):
+        try:
+            return "NOAUTH" in redis_call(self.port, "PING")
+        except OSError:
+            return False
+
+
 def redis_call(port, *args):
     import socket
     with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
         s.sendall(("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a), a) for a in args)).encode())
         return s.recv(65536).decode(errors="replace")
+
+
+class SentinelPassword(unittest.TestCase):
+    """[valkey] sentinel_password: sentinels that require one are asked with it; without it,
+    or with a wrong one, the Brain stops at start and says which."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nats = NatsServer().start()
+        cls.primary = RedisServer().start()
+        cls.sentinel = PasswordSentinel(cls.primary).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sentinel.stop()
+        cls.primary.stop()
+        cls.nats.stop()
+
+    def brain(self, password=None):
+        toml = f'sentinels = ["127.0.0.1:{self.sentinel.port}"]\n'
+        if password:
+            toml += f'sentinel_password = "{password}"\n'
+        return Brain(self.nats.url, "redis://127.0.0.1:1", valkey_toml=toml)
+
+    def test_with_the_password(self):
+        b = self.brain("sentinel-secret").start()
+        try:
+            self.assertEqual(b.http("/readyz")[0], 200)
+            self.assertIn(f'msg="Redis connected"', b.log())
+            self.assertNotIn("sentinel-secret", b.log())
+        finally:
+            self.assertEqual(b.stop(), 0)
+
+    def test_without_or_wrong_password_stops_at_start(self):
+        for password, why in ((None, "refused to answer without a password"),
+                              ("wrong", "refused valkey.sentinel_password")):
+            b = self.brain(password)
+            try:
+                with self.assertRaisesRegex(RuntimeError, "exited 1: (?s:.*)valkey: the sentinel 127.0.0.1:\\d+ " + why):
+                    b.start()
+            finally:
+                b.stop()
 
 
 class RedisSentinel(unittest.IsolatedAsyncioTestCase):
