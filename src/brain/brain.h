@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "common/config.h"
+#include "common/deadline.h" /* every timed wait of the Brain is on the monotonic clock */
 #include "common/ids.h"
 #include "common/metrics.h"
 #include "common/strmap.h"
@@ -196,11 +197,6 @@ const char *arq_brain_check_message(const char *tenant, natsMsg *msg,
 void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, const char *reason,
                      const char *subject, natsMsg *msg);
 int64_t arq_brain_now_ms(void);
-/** A condition variable timed on CLOCK_MONOTONIC, as every wait of the Brain is. */
-void arq_brain_cond_init(pthread_cond_t *cond);
-/** CLOCK_MONOTONIC now + timeout_ms, for pthread_cond_timedwait on the Brain's conditions
- *  (made by arq_brain_cond_init). */
-struct timespec arq_brain_deadline(int timeout_ms);
 
 /* store.c: one Redis connection per thread. NULL replies mean Redis is unavailable (or
  * answered an error, logged and counted); the connection is made again on the next call,

@@ -163,7 +163,7 @@ arq_pull_t *arq_pull_new(natsConnection *nc, jsCtx *js, const char *stream,
   if (!p->ring || !p->metas)
     arq_oom("pull consumer");
   pthread_mutex_init(&p->lock, NULL);
-  arq_brain_cond_init(&p->cond);
+  arq_cond_init_monotonic(&p->cond);
   return p;
 }
 
@@ -285,7 +285,7 @@ static void maybe_request(arq_pull_t *p) {
 }
 
 natsMsg *arq_pull_next(arq_pull_t *p, int timeout_ms, arq_pull_meta_t *meta) {
-  struct timespec until = arq_brain_deadline(timeout_ms);
+  struct timespec until = arq_deadline_ms(timeout_ms);
   pthread_mutex_lock(&p->lock);
   maybe_request(p);
   while (!p->len && p->running && !p->broken && timeout_ms > 0) {

@@ -17,7 +17,7 @@
 
 void arq_queue_init(arq_queue_t *q) {
   pthread_mutex_init(&q->lock, NULL);
-  arq_brain_cond_init(&q->cond);
+  arq_cond_init_monotonic(&q->cond);
   q->head = q->tail = NULL;
   q->len = 0;
   q->woken = false;
@@ -67,7 +67,7 @@ bool arq_queue_push(arq_queue_t *q, arq_job_t *job, size_t max) {
 }
 
 arq_job_t *arq_queue_pop(arq_queue_t *q, int timeout_ms) {
-  struct timespec until = arq_brain_deadline(timeout_ms);
+  struct timespec until = arq_deadline_ms(timeout_ms);
   pthread_mutex_lock(&q->lock);
   while (!q->head && !q->woken) {
     if (pthread_cond_timedwait(&q->cond, &q->lock, &until) == ETIMEDOUT)

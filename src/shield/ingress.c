@@ -6,8 +6,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "common/deadline.h"
 #include "common/log.h"
 #include "shield/nats_link.h"
 #include "shield/shield.h"
@@ -27,14 +27,7 @@ struct arq_ingress {
 
 /* Sleeps up to ms, or until stopped; true when stopped. */
 static bool wait_or_stop(arq_ingress_t *g, int ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += ms / 1000;
-  until.tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
+  struct timespec until = arq_deadline_ms(ms);
   pthread_mutex_lock(&g->lock);
   while (!g->stop && pthread_cond_timedwait(&g->cond, &g->lock, &until) == 0) {
   }
@@ -84,7 +77,7 @@ arq_ingress_t *arq_ingress_start(arq_shield_t *s) {
     arq_oom("ingress");
   g->s = s;
   pthread_mutex_init(&g->lock, NULL);
-  pthread_cond_init(&g->cond, NULL);
+  arq_cond_init_monotonic(&g->cond);
   if (pthread_create(&g->thread, NULL, run, g)) {
     pthread_cond_destroy(&g->cond);
     pthread_mutex_destroy(&g->lock);
