@@ -183,10 +183,14 @@ typedef struct {
  *  permessage-deflate offer whose parameters we can honour; offers we cannot (unknown or
  *  repeated parameters, bad values) are declined, never failing the handshake. */
 void arq_ws_pmd_negotiate(const arq_http_request_t *r, arq_ws_pmd_t *out);
+/** The window our deflater compresses with (and our inflater takes): the largest. */
+#define ARQ_WS_PMD_WINDOW_BITS 15
 /** Whether a message of `len` bytes, compressed once for everyone, may be sent compressed to a
- *  peer whose window is 2^bits: with no context takeover no distance exceeds the message. */
+ *  peer whose window is 2^bits: always with the full window (no distance exceeds ours);
+ *  with a smaller one, when the message fits it, since with no context takeover no distance
+ *  reaches further back than the message's start. */
 static inline bool arq_ws_pmd_fits(uint8_t bits, size_t len) {
-  return len <= ((size_t)1 << bits);
+  return bits >= ARQ_WS_PMD_WINDOW_BITS || len <= ((size_t)1 << bits);
 }
 
 arq_ws_inflater_t *arq_ws_inflater_new(void);

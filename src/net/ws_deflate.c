@@ -15,7 +15,7 @@
 
 #include <zlib.h>
 
-#define WINDOW_BITS 15
+#define WINDOW_BITS ARQ_WS_PMD_WINDOW_BITS
 #define DEFLATE_LEVEL 6
 #define DEFLATE_MEM_LEVEL 8
 #define INFLATE_FIRST_CAP (16 * 1024)

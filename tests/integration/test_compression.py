@@ -257,6 +257,24 @@ class Deliveries(CompressionTestCase):
         self.assertFalse(rsv1)  # larger than the client's window: plain
         c.close()
 
+    def test_larger_than_a_window(self):
+        """Longer than 32 KiB: compressed for a client with the full window, which no
+        back-reference exceeds; plain for one that asked for a smaller window."""
+        full = self.raw("R5")
+        small = self.raw("R5", extensions="permessage-deflate; server_max_window_bits=14")
+        data = compressible(200_000)
+        self.publish("R5", data, seq=1)
+        rsv1, _, payload = full.recv()
+        self.assertTrue(rsv1)
+        self.assertLess(len(payload) * 3, len(data))
+        d = zlib.decompressobj(-15)
+        self.assertEqual(parse(d.decompress(payload + TAIL).decode()).event.data, data)
+        rsv1, _, payload = small.recv()
+        self.assertFalse(rsv1)
+        self.assertEqual(parse(payload.decode()).event.data, data)
+        full.close()
+        small.close()
+
     async def test_websockets_round_trips(self):
         """Both directions with a client that compresses everything it sends."""
         url = self.shield.url(make_token({"rooms": ["*"], "sub": "w"}))

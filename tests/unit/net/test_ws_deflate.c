@@ -83,6 +83,10 @@ static void negotiate(void **state) {
   }
   assert_true(arq_ws_pmd_fits(10, 1024));
   assert_false(arq_ws_pmd_fits(10, 1025));
+  assert_false(arq_ws_pmd_fits(14, 16385));
+  /* the full window (no server_max_window_bits offered): any length */
+  assert_true(arq_ws_pmd_fits(15, 32769));
+  assert_true(arq_ws_pmd_fits(15, (size_t)64 << 20));
 }
 
 /* ---------------------------------------------------------------- deflate, inflate */
