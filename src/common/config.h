@@ -68,7 +68,7 @@ typedef struct {
     int64_t admin_max_body_bytes;   /* a policy module or a schema set; read after auth */
     int64_t max_rooms_per_connection;
     bool permessage_deflate;       /* negotiate RFC 7692 compression (docs/shield.md) */
-    int64_t compression_min_bytes; /* deliveries shorter than this go uncompressed */
+    int64_t compression_min_bytes; /* messages shorter than this go uncompressed */
   } shield;
   struct {
     char *jwt_secret;

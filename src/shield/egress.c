@@ -12,6 +12,8 @@
  *   once, the first time a recipient that negotiated the extension needs it, and shares that
  *   frame like the plain one. Messages under compression_min_bytes, messages a client's
  *   window is too small for, and messages deflate does not shrink go plain (RSV1 clear).
+ *   Replies to one client (session.c) follow the same rule with the same deflater
+ *   (arq_egress_compresses, arq_egress_deflate): compressed once, for that client.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -169,23 +171,32 @@ static size_t payload_len(arq_frame_t *f) {
   return f->len - (size_t)(arq_frame_payload(f) - f->data);
 }
 
-/* The compressed frame of e->plain, or NULL when it should go plain to everyone. */
-static arq_frame_t *deflated_frame(arq_worker_t *w, encoding_t *e) {
-  if (e->deflated || e->incompressible)
-    return e->deflated;
-  const uint8_t *payload = arq_frame_payload(e->plain);
-  size_t len = payload_len(e->plain);
+bool arq_egress_compresses(const arq_conn_t *c, size_t len) {
+  return c->deflate && c->w->deflater &&
+         len >= (size_t)c->w->shield->cfg->shield.compression_min_bytes &&
+         arq_ws_pmd_fits(c->deflate_window_bits, len);
+}
+
+arq_frame_t *arq_egress_deflate(arq_worker_t *w, uint8_t opcode, const uint8_t *payload,
+                                size_t len) {
   arq_ws_deflate(w->deflater, payload, len, &w->deflated);
   arq_shield_metrics_t *m = &w->shield->m;
   arq_counter_add(m->deflate_in_bytes, len);
   arq_counter_add(m->deflate_out_bytes, w->deflated.len);
-  if (w->deflated.len >= len) {
-    e->incompressible = true;
+  if (w->deflated.len >= len)
     return NULL;
-  }
-  uint8_t opcode = e->plain->data[0] & 0x0F;
-  e->deflated = arq_frame_new(w->frames, opcode, w->deflated.data, w->deflated.len);
-  e->deflated->data[0] |= ARQ_WS_RSV1;
+  arq_frame_t *f = arq_frame_new(w->frames, opcode, w->deflated.data, w->deflated.len);
+  f->data[0] |= ARQ_WS_RSV1;
+  return f;
+}
+
+/* The compressed frame of e->plain, or NULL when it should go plain to everyone. */
+static arq_frame_t *deflated_frame(arq_worker_t *w, encoding_t *e) {
+  if (e->deflated || e->incompressible)
+    return e->deflated;
+  e->deflated = arq_egress_deflate(w, e->plain->data[0] & 0x0F, arq_frame_payload(e->plain),
+                                   payload_len(e->plain));
+  e->incompressible = !e->deflated;
   return e->deflated;
 }
 
@@ -204,8 +215,7 @@ static void send_to(arq_conn_t *c, encoding_t *binary, encoding_t *text) {
   }
   arq_frame_t *f = e->plain;
   size_t len = payload_len(f);
-  if (c->deflate && c->w->deflater && len >= (size_t)c->w->shield->cfg->shield.compression_min_bytes &&
-      arq_ws_pmd_fits(c->deflate_window_bits, len)) {
+  if (arq_egress_compresses(c, len)) {
     arq_frame_t *z = deflated_frame(c->w, e);
     if (z) {
       arq_counter_add(c->w->shield->m.deflate_saved_bytes, f->len - z->len);

@@ -48,9 +48,9 @@ static void register_metrics(arq_shield_t *s) {
                                                    "Connections cut before their WebSocket upgrade, by budget.",
                                                    (const char *[]){"reason", preauth[i], NULL});
   s->m.deflate_in_bytes = arq_metrics_counter(m, "shield_deflate_in_bytes_total",
-                                              "Delivery bytes compressed (permessage-deflate), once per delivery per worker.", NULL);
+                                              "Bytes compressed (permessage-deflate): deliveries once per delivery per worker, replies once each.", NULL);
   s->m.deflate_out_bytes = arq_metrics_counter(m, "shield_deflate_out_bytes_total",
-                                               "Compressed bytes those deliveries became.", NULL);
+                                               "Compressed bytes those messages became.", NULL);
   s->m.deflate_saved_bytes = arq_metrics_counter(m, "shield_deflate_saved_bytes_total",
                                                  "Payload bytes not sent thanks to compression, summed over recipients.", NULL);
   s->m.inflate_in_bytes = arq_metrics_counter(m, "shield_inflate_in_bytes_total",

@@ -46,17 +46,34 @@ typedef struct {
 /* ---- replies ---- */
 
 void arq_session_send_envelope(arq_conn_t *c, const Arqon__V1__Envelope *e, bool text) {
-  arq_buf_t *out = &c->w->scratch;
+  arq_worker_t *w = c->w;
+  arq_buf_t *out = &w->scratch;
   arq_buf_reset(out);
-  arq_frame_t *f;
+  uint8_t opcode = text ? ARQ_WS_OP_TEXT : ARQ_WS_OP_BINARY;
+  arq_frame_t *f = NULL;
   if (text) {
     arq_envelope_to_json(e, out);
-    f = arq_frame_new(c->w->frames, ARQ_WS_OP_TEXT, out->data, out->len);
   } else {
     size_t n = arqon__v1__envelope__get_packed_size(e);
-    f = arq_frame_alloc(c->w->frames, ARQ_WS_OP_BINARY, n);
-    arqon__v1__envelope__pack(e, arq_frame_payload(f));
+    if (!arq_egress_compresses(c, n)) { /* packed straight into its frame */
+      f = arq_frame_alloc(w->frames, opcode, n);
+      arqon__v1__envelope__pack(e, arq_frame_payload(f));
+    } else {
+      arq_envelope_pack(e, out);
+    }
   }
+  /* Compressed like a delivery (egress.c), by the worker's deflater: a history page of a
+   * thousand messages shrinks as much as any message. */
+  if (!f && arq_egress_compresses(c, out->len)) {
+    f = arq_egress_deflate(w, opcode, (const uint8_t *)out->data, out->len);
+    if (f) {
+      uint8_t header[14];
+      size_t plain = arq_ws_frame_header(header, opcode, true, out->len, NULL) + out->len;
+      arq_counter_add(w->shield->m.deflate_saved_bytes, plain - f->len);
+    }
+  }
+  if (!f)
+    f = arq_frame_new(w->frames, opcode, out->data, out->len);
   arq_conn_send(c, f);
   arq_frame_unref(f);
 }

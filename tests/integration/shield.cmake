@@ -13,8 +13,9 @@ if(TARGET arqon-shield AND TARGET arqon-brain)
   arq_python_test(integration_server_api test_server_api 300)
 endif()
 
-# permessage-deflate (RFC 7692): negotiation, shared compressed frames, bombs and corrupt data.
-if(TARGET arqon-shield)
+# permessage-deflate (RFC 7692): negotiation, shared compressed frames, compressed replies
+# (history pages from a real Brain), bombs and corrupt data.
+if(TARGET arqon-shield AND TARGET arqon-brain)
   arq_python_test(integration_compression test_compression 300)
   set_tests_properties(integration_compression PROPERTIES FIXTURES_REQUIRED browser_node_modules)
 endif()

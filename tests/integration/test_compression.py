@@ -1,6 +1,7 @@
-"""permessage-deflate (RFC 7692) end to end: real nats-server, real arqon-shield, independent
-clients: Debian's python3-websockets (which offers the extension by default) and a raw socket
-client here that frames and inflates with Python's zlib."""
+"""permessage-deflate (RFC 7692) end to end: real nats-server, real arqon-shield (and for
+Replies, redis-server and arqon-brain answering history), independent clients: Debian's
+python3-websockets (which offers the extension by default) and a raw socket client here that
+frames and inflates with Python's zlib."""
 import asyncio
 import base64
 import json
@@ -19,7 +20,8 @@ import zlib
 
 import websockets
 
-from arqon_harness import NatsClient, NatsServer
+from arqon_harness import NatsClient, NatsServer, RedisServer
+from brain_support import Brain
 from shield_support import Shield, cmd_json, envelope_pb2, event_json, make_token, parse, recv_until
 
 TAIL = b"\x00\x00\xff\xff"
@@ -71,8 +73,15 @@ class RawClient:
         assert self.response.startswith("HTTP/1.1 101"), self.response
         m = re.search(r"(?im)^Sec-WebSocket-Extensions: *(.*)$", self.response)
         self.extension = m.group(1).strip() if m else None
-        welcome = self.recv()
-        assert welcome[1] == (2 if encoding == "binary" else 1) and not welcome[0], welcome  # small: plain
+        # (rsv1, opcode, data inflated): compressed when the extension was negotiated (the
+        # welcome is over compression_min_bytes) and fits the window (Replies checks which)
+        self.welcome = self.recv_message()
+        self.binary = encoding == "binary"
+        assert self.welcome[1] == (2 if self.binary else 1), self.welcome
+        assert self.envelope(self.welcome[2]).event.type == "welcome", self.welcome
+
+    def envelope(self, data):
+        return parse(bytes(data) if self.binary else data.decode())
 
     def _read(self, n):
         while len(self.buf) < n:
@@ -156,12 +165,13 @@ class CompressionTestCase(unittest.IsolatedAsyncioTestCase):
         if room:
             if encoding == "binary":
                 c.send_frame(2, envelope_pb2.Envelope(id="j", room_id=room, cmd=envelope_pb2.Command(type="join")).SerializeToString())
-                _, _, ack = c.recv_message()
+                rsv1, _, ack = c.recv_message()
                 assert parse(ack).event.type == "ack", ack
             else:
                 c.send_frame(1, cmd_json("join", room, "j").encode())
-                _, _, ack = c.recv_message()
+                rsv1, _, ack = c.recv_message()
                 assert parse(ack.decode()).event.type == "ack", ack
+            assert not rsv1, "an ack is under compression_min_bytes: plain"
         return c
 
     def publish(self, room, data, seq=1):
@@ -307,6 +317,107 @@ class Deliveries(CompressionTestCase):
             self.assertEqual(e.event.data, data)
         await text_ws.close()
         await bin_ws.close()
+
+
+class Replies(CompressionTestCase):
+    """Replies to one client (the welcome, acks, errors, presence and history answers) follow
+    the rule of deliveries: compressed by the worker's deflater when the client negotiated the
+    extension, the reply is at least compression_min_bytes and fits the client's window."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nats = NatsServer().start()
+        cls.redis = RedisServer().start()
+        cls.brain = Brain(cls.nats.url, cls.redis.url)
+        cls.brain.start()
+        cls.shield = Shield(cls.nats.url, workers=1).start()
+        cls.shield.wait_ready()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.shield.stop()
+        cls.brain.stop()
+        cls.redis.stop()
+        cls.nats.stop()
+
+    @staticmethod
+    def until(c, pred, sizes=None):
+        """(rsv1, envelope) of the first message matching pred (presence events and
+        deliveries arrive in between); sizes gets its length on the wire and inflated."""
+        while True:
+            rsv1, op, payload = c.recv()
+            if op not in (1, 2):
+                continue
+            data = inflate(payload) if rsv1 else payload
+            e = c.envelope(data)
+            if pred(e):
+                if sizes is not None:
+                    sizes[:] = [len(payload), len(data)]
+                return rsv1, e
+
+    def test_welcome(self):
+        z, zbin, plain = self.raw(), self.raw(encoding="binary"), self.raw(extensions=None)
+        small = self.raw(extensions="permessage-deflate; server_max_window_bits=8")  # 256 bytes
+        self.assertGreaterEqual(len(z.welcome[2]), 256)
+        self.assertTrue(z.welcome[0])
+        self.assertGreaterEqual(len(zbin.welcome[2]), 256)
+        self.assertTrue(zbin.welcome[0])
+        self.assertFalse(plain.welcome[0])
+        self.assertGreater(len(small.welcome[2]), 256)
+        self.assertFalse(small.welcome[0])  # larger than the client's window: plain
+        data = json.loads(z.envelope(z.welcome[2]).event.data)
+        self.assertEqual((data["tenant_id"], data["user"]), ("T1", "r"))
+        for c in (z, zbin, plain, small):
+            c.close()
+
+    def test_history_and_acks(self):
+        z, zbin, plain = self.raw("RH"), self.raw("RH", encoding="binary"), self.raw("RH", extensions=None)
+        rows = [compressible(300 + i) for i in range(40)]
+        for i, data in enumerate(rows):
+            z.send_frame(1, event_json("RH", data=data, id_=f"e{i}").encode())
+            rsv1, ack = self.until(z, lambda e: e.id == f"e{i}")
+            self.assertEqual(ack.event.type, "ack")
+            self.assertFalse(rsv1)  # a small ack stays plain
+        for c in (z, zbin, plain):
+            self.until(c, lambda e: e.seq == len(rows))
+
+        # an ack at or above the threshold is compressed like any reply (a long id makes one)
+        long_id = "x" * 300
+        for c, compressed in ((z, True), (plain, False)):
+            c.send_frame(1, cmd_json("ping", id_=long_id).encode())
+            rsv1, ack = self.until(c, lambda e: e.id == long_id)
+            self.assertEqual((rsv1, ack.event.type), (compressed, "ack"))
+
+        before = {m: self.metric(f"shield_deflate_{m}_bytes_total") for m in ("in", "out", "saved")}
+        args = json.dumps({"since_seq": 0, "limit": 1000}).encode()
+        pages = {}
+        for name, c in (("z", z), ("zbin", zbin), ("plain", plain)):
+            if c.binary:
+                cmd = envelope_pb2.Envelope(id="h", room_id="RH", cmd=envelope_pb2.Command(type="history", data=args))
+                c.send_frame(2, cmd.SerializeToString())
+            else:
+                c.send_frame(1, cmd_json("history", "RH", "h", data=args).encode())
+            sizes = []
+            rsv1, e = self.until(c, lambda e: e.id == "h", sizes)
+            self.assertEqual(e.event.type, "history", e)
+            pages[name] = (rsv1, sizes[0], sizes[1], json.loads(e.event.data))
+        for name in ("z", "zbin"):
+            self.assertTrue(pages[name][0], f"{name}: a history page goes compressed")
+        self.assertFalse(pages["plain"][0], "no extension: plain")
+        for name in ("z", "zbin", "plain"):
+            body = pages[name][3]
+            self.assertEqual([int(m["seq"]) for m in body["messages"]], list(range(1, len(rows) + 1)))
+            self.assertEqual([base64.b64decode(m["event"]["data"]) for m in body["messages"]], rows)
+        # the JSON page on the wire: a fraction of the plain client's
+        self.assertLess(pages["z"][1] * 4, pages["plain"][1])
+        # counted like deliveries: bytes given to deflate, bytes out, bytes not sent
+        grown = {m: self.metric(f"shield_deflate_{m}_bytes_total") - before[m] for m in before}
+        self.assertGreaterEqual(grown["in"], pages["z"][2] + pages["zbin"][2])
+        self.assertGreaterEqual(grown["out"], pages["z"][1] + pages["zbin"][1])
+        self.assertLess(grown["out"] * 3, grown["in"])
+        self.assertGreaterEqual(grown["saved"], pages["z"][2] - pages["z"][1] + pages["zbin"][2] - pages["zbin"][1])
+        for c in (z, zbin, plain):
+            c.close()
 
 
 class Hostile(CompressionTestCase):
