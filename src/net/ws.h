@@ -195,8 +195,14 @@ static inline bool arq_ws_pmd_fits(uint8_t bits, size_t len) {
 
 arq_ws_inflater_t *arq_ws_inflater_new(void);
 void arq_ws_inflater_free(arq_ws_inflater_t *z);
-/** Gives the output buffer back when it grew past `keep` bytes. */
-void arq_ws_inflater_trim(arq_ws_inflater_t *z, size_t keep);
+/** Gives the output buffer back when it grew past `keep` bytes and no message since the
+ *  previous call produced more than `keep`: called now and then (a timer), a buffer a large
+ *  message grew is freed by the second call after the last such message, while a steady
+ *  stream of large messages keeps it instead of reallocating it for each. Returns true when
+ *  the buffer holds at most `keep` bytes afterwards (nothing left to trim). */
+bool arq_ws_inflater_trim(arq_ws_inflater_t *z, size_t keep);
+/** Bytes the output buffer holds now. */
+size_t arq_ws_inflater_capacity(const arq_ws_inflater_t *z);
 /** Inflates one message (the payload without the 00 00 FF FF tail) into the inflater's
  *  buffer, never holding more than max bytes. NULL with *out and *out_len set, or
  *  arq_ws_err_inflate_too_big or arq_ws_err_inflate_corrupt. *out stays valid until the next

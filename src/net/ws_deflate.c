@@ -171,6 +171,7 @@ struct arq_ws_inflater {
   z_stream zs;
   uint8_t *buf;
   size_t cap;
+  size_t peak; /* the most output of one message (failed ones too) since the last trim */
 };
 
 arq_ws_inflater_t *arq_ws_inflater_new(void) {
@@ -190,13 +191,20 @@ void arq_ws_inflater_free(arq_ws_inflater_t *z) {
   free(z);
 }
 
-void arq_ws_inflater_trim(arq_ws_inflater_t *z, size_t keep) {
-  if (z->cap > keep) {
-    free(z->buf);
-    z->buf = NULL;
-    z->cap = 0;
-  }
+bool arq_ws_inflater_trim(arq_ws_inflater_t *z, size_t keep) {
+  bool recent = z->peak > keep;
+  z->peak = 0;
+  if (z->cap <= keep)
+    return true;
+  if (recent)
+    return false; /* still in use: a stream of large messages does not reallocate each time */
+  free(z->buf);
+  z->buf = NULL;
+  z->cap = 0;
+  return true;
 }
+
+size_t arq_ws_inflater_capacity(const arq_ws_inflater_t *z) { return z->cap; }
 
 /* Grows the output buffer toward max (never past it). */
 static void grow(arq_ws_inflater_t *z, size_t max) {
@@ -245,6 +253,8 @@ const char *arq_ws_inflate(arq_ws_inflater_t *z, const uint8_t *in, size_t len, 
         return arq_ws_err_inflate_too_big;
       if (!probing)
         have += out_before - zs->avail_out;
+      if (have > z->peak)
+        z->peak = have;
       if (rc == Z_STREAM_END)
         goto done; /* a final block: whatever follows (the tail) is not data */
       if (rc != Z_OK && rc != Z_BUF_ERROR)

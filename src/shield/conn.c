@@ -523,6 +523,7 @@ void arq_conn_resume(arq_conn_t *c) {
 }
 
 static void process_ws(arq_conn_t *c) {
+  arq_worker_t *w = c->w;
   size_t off = 0;
   while (off < c->in.len && c->state != CONN_CLOSED) {
     arq_ws_event_t ev;
@@ -571,6 +572,7 @@ static void process_ws(arq_conn_t *c) {
   }
   if (c->state != CONN_CLOSED)
     consume_input(c, off > c->in.len ? c->in.len : off);
+  arq_worker_watch_inflater(w); /* a compressed message may have grown the worker's buffer */
 }
 
 static void process_input(arq_conn_t *c) {

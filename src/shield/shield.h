@@ -181,6 +181,9 @@ struct arq_worker {
   arq_ws_inflater_t *inflater;
   arq_ws_deflater_t *deflater;
   arq_buf_t deflated; /* the last delivery compressed */
+  /* Armed while the inflater's buffer is larger than ARQ_INFLATE_KEEP_BYTES: gives it back
+   * once large compressed messages stop (arq_worker_watch_inflater) */
+  arq_timer_t inflate_timer;
   /* Out of descriptors or memory, accept() fails at once and a level-triggered listener
    * fires again: the listeners pause instead of spinning. */
   arq_timer_t accept_timer;

@@ -30,6 +30,7 @@
 #define ACCEPTS_PER_EVENT 64
 #define DRAIN_POLL_MS 20
 #define ACCEPT_PAUSE_MS 100
+#define INFLATE_TRIM_MS 1000
 
 uint64_t arq_now_ns(void) {
   struct timespec ts;
@@ -167,6 +168,18 @@ static void publish_heartbeat(arq_loop_t *loop, arq_timer_t *t) {
   arq_timer_start(loop, t, (uint64_t)s->cfg->shield.heartbeat_interval_ms);
 }
 
+static void trim_inflater(arq_loop_t *loop, arq_timer_t *t) {
+  arq_worker_t *w = t->data;
+  if (!arq_ws_inflater_trim(w->inflater, ARQ_INFLATE_KEEP_BYTES))
+    arq_timer_start(loop, t, INFLATE_TRIM_MS);
+}
+
+void arq_worker_watch_inflater(arq_worker_t *w) {
+  if (w->inflater && !arq_timer_active(&w->inflate_timer) &&
+      arq_ws_inflater_capacity(w->inflater) > ARQ_INFLATE_KEEP_BYTES)
+    arq_timer_start(w->loop, &w->inflate_timer, INFLATE_TRIM_MS);
+}
+
 static void close_listener(arq_worker_t *w, arq_io_t *io, int *fd) {
   if (*fd < 0)
     return;
@@ -190,6 +203,7 @@ static void start_drain(arq_loop_t *loop, arq_task_t *task) {
   close_listener(w, &w->admin_io, &w->admin_fd);
   arq_timer_stop(loop, &w->heartbeat_timer);
   arq_timer_stop(loop, &w->accept_timer);
+  arq_timer_stop(loop, &w->inflate_timer);
   for (arq_conn_t *c = w->all, *next; c; c = next) {
     next = c->next;
     if (c->state == CONN_WS)
@@ -220,6 +234,7 @@ static int start_workers(arq_shield_t *s, char *err, size_t errcap) {
     arq_timer_init(&w->heartbeat_timer, publish_heartbeat, w);
     arq_timer_init(&w->drain_timer, drain_check, w);
     arq_timer_init(&w->accept_timer, resume_accepting, w);
+    arq_timer_init(&w->inflate_timer, trim_inflater, w);
     w->loop = arq_loop_new();
     arq_strmap_init(&w->rooms);
     arq_strmap_init(&w->users);

@@ -196,6 +196,79 @@ static void bomb_and_corrupt(void **state) {
   arq_ws_inflater_free(z);
 }
 
+/* Inflates `msg` (compressed in `zmsg`) and checks what comes out. */
+static void inflate_ok(arq_ws_inflater_t *z, const arq_buf_t *zmsg, const uint8_t *msg, size_t n) {
+  const uint8_t *back;
+  size_t blen;
+  assert_null(arq_ws_inflate(z, (const uint8_t *)zmsg->data, zmsg->len, 1 << 20, &back, &blen));
+  assert_int_equal(blen, n);
+  assert_memory_equal(back, msg, n);
+}
+
+/* The buffer a large message grew goes back by the second trim after the last large
+ * message; small messages never give theirs back; a bomb's buffer goes back too. */
+static void trim(void **state) {
+  const size_t keep = 64 * 1024;
+  arq_ws_deflater_t *d = arq_ws_deflater_new();
+  arq_ws_inflater_t *z = arq_ws_inflater_new();
+  arq_buf_t big, small, bomb;
+  arq_buf_init(&big);
+  arq_buf_init(&small);
+  arq_buf_init(&bomb);
+  uint8_t *bmsg = json_like(700 * 1024), *smsg = json_like(1000);
+  arq_ws_deflate(d, bmsg, 700 * 1024, &big);
+  arq_ws_deflate(d, smsg, 1000, &small);
+  uint8_t *zeros = calloc(1, 4u << 20);
+  arq_ws_deflate(d, zeros, 4u << 20, &bomb);
+  free(zeros);
+
+  assert_int_equal(arq_ws_inflater_capacity(z), 0);
+  inflate_ok(z, &small, smsg, 1000);
+  size_t small_cap = arq_ws_inflater_capacity(z);
+  assert_true(small_cap > 0 && small_cap <= keep);
+  assert_true(arq_ws_inflater_trim(z, keep)); /* nothing to give back */
+  assert_int_equal(arq_ws_inflater_capacity(z), small_cap);
+
+  inflate_ok(z, &big, bmsg, 700 * 1024);
+  assert_true(arq_ws_inflater_capacity(z) >= 700 * 1024);
+  assert_false(arq_ws_inflater_trim(z, keep)); /* just used: kept */
+  assert_true(arq_ws_inflater_capacity(z) >= 700 * 1024);
+  inflate_ok(z, &small, smsg, 1000); /* a small one does not count as a use of the size */
+  assert_true(arq_ws_inflater_trim(z, keep));
+  assert_int_equal(arq_ws_inflater_capacity(z), 0);
+
+  /* a steady stream of large messages keeps one buffer: no reallocation between them */
+  inflate_ok(z, &big, bmsg, 700 * 1024);
+  size_t cap = arq_ws_inflater_capacity(z);
+  for (int i = 0; i < 3; i++) {
+    assert_false(arq_ws_inflater_trim(z, keep));
+    inflate_ok(z, &big, bmsg, 700 * 1024);
+    assert_int_equal(arq_ws_inflater_capacity(z), cap);
+  }
+  assert_false(arq_ws_inflater_trim(z, keep));
+  assert_true(arq_ws_inflater_trim(z, keep));
+  assert_int_equal(arq_ws_inflater_capacity(z), 0);
+
+  /* a refused message (past its bound) grew the buffer to the bound: given back as well */
+  const uint8_t *back;
+  size_t blen;
+  assert_ptr_equal(arq_ws_inflate(z, (const uint8_t *)bomb.data, bomb.len, 1 << 20, &back, &blen),
+                   arq_ws_err_inflate_too_big);
+  assert_int_equal(arq_ws_inflater_capacity(z), 1 << 20);
+  assert_false(arq_ws_inflater_trim(z, keep));
+  assert_true(arq_ws_inflater_trim(z, keep));
+  assert_int_equal(arq_ws_inflater_capacity(z), 0);
+  inflate_ok(z, &small, smsg, 1000); /* and works afterwards */
+
+  free(bmsg);
+  free(smsg);
+  arq_buf_free(&big);
+  arq_buf_free(&small);
+  arq_buf_free(&bomb);
+  arq_ws_deflater_free(d);
+  arq_ws_inflater_free(z);
+}
+
 /* ---------------------------------------------------------------- the reader */
 
 static const uint8_t key[4] = {0x11, 0x22, 0x33, 0x44};
@@ -346,6 +419,7 @@ int main(void) {
       cmocka_unit_test(rfc_vector),
       cmocka_unit_test(roundtrip),
       cmocka_unit_test(bomb_and_corrupt),
+      cmocka_unit_test(trim),
       cmocka_unit_test(reader),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
