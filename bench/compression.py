@@ -4,7 +4,7 @@ without permessage-deflate: bytes on the wire, the Shield's CPU, and its memory 
 connection. Prints a Markdown report on stdout (progress on stderr).
 
     BUILD_DIR=build /usr/bin/python3 bench/compression.py
-    MEMBERS=1000 MESSAGES=200 RATE=50 SIZE=4096 /usr/bin/python3 bench/compression.py
+    MEMBERS=1000 MESSAGES=200 RATE=50 SIZE=4096 REPEAT=1 /usr/bin/python3 bench/compression.py
 
 For each client encoding (JSON text, the default, and binary protobuf) and each mode (members
 that offer permessage-deflate, members that do not), a fresh arqon-shield (one worker per
@@ -13,8 +13,13 @@ MESSAGES deliveries of a SIZE-byte JSON document at RATE per second straight to 
 NATS subject. The clients are plain sockets in this process: they count the bytes and frames
 they receive (compressed frames are counted as they arrive, not inflated, except a sample
 checked against the plain payload). Shield CPU is utime+stime from /proc over the publishing
-phase and the drain; RSS per connection is VmRSS after the members joined minus before, over
-MEMBERS. The same load then runs against nats-server's own WebSocket listener with
+phase and the drain, write calls syscw of /proc/<pid>/io over the same phase, the deflate
+counters the growth of the Shield's metrics over it (the welcomes and acks before it are
+compressed too); RSS per connection is VmRSS after the members joined minus before, over
+MEMBERS. REPEAT=N runs every Shield case N times, alternating plain and deflate, to show
+run-to-run spread side by side. A RATE above what the members take (e.g. 100000: every
+message published at once) makes deliveries reach a worker several per loop turn, written
+to each member with one writev per turn. The same load then runs against nats-server's own WebSocket listener with
 `compression: true` (members subscribe to one subject; the document is published to it as
 is, without an envelope; a fresh nats-server, whose CPU and RSS are measured the same way).
 Set NATS_WS=0 to skip it. Everything listens on free loopback ports and stops when the script
@@ -41,6 +46,7 @@ from arqon.v1 import envelope_pb2  # noqa: E402  (generated in the build tree)
 
 MEMBERS = int(os.environ.get("MEMBERS", 1000))
 MESSAGES = int(os.environ.get("MESSAGES", 200))
+REPEAT = int(os.environ.get("REPEAT", 1))
 RATE = float(os.environ.get("RATE", 50))
 SIZE = int(os.environ.get("SIZE", 4096))
 SECRET = "bench-secret-not-for-production"
@@ -381,14 +387,9 @@ def run(mode, encoding, nats_port, workdir):
             e.event.type = "state.update"
             e.event.data = d
             envelopes.append(e.SerializeToString())
+        before = deflate_counters(port)
         r = fan_out(shield.pid, nats_port, members, envelopes, b"out.t.T1.r.bench")
-        _, metrics = http_get(port, "/metrics")
-        counters = {}
-        for line in metrics.splitlines():
-            for name in ("shield_deflate_in_bytes_total", "shield_deflate_out_bytes_total",
-                         "shield_deflate_saved_bytes_total"):
-                if line.startswith(name + " "):
-                    counters[name] = float(line.split()[1])
+        counters = {k: v - before.get(k, 0) for k, v in deflate_counters(port).items()}
         # a sample checked: what a member received inflates to what the plain path sends
         rsv1, payload = members[0].sample
         if rsv1:
@@ -406,6 +407,17 @@ def run(mode, encoding, nats_port, workdir):
     finally:
         shield.terminate()
         shield.wait(15)
+
+
+def deflate_counters(port):
+    _, metrics = http_get(port, "/metrics")
+    counters = {}
+    for line in metrics.splitlines():
+        for name in ("shield_deflate_in_bytes_total", "shield_deflate_out_bytes_total",
+                     "shield_deflate_saved_bytes_total"):
+            if line.startswith(name + " "):
+                counters[name] = float(line.split()[1])
+    return counters
 
 
 def http_get(port, path):
@@ -433,10 +445,11 @@ def main():
     try:
         wait_port(nats_port, nats, "nats-server")
         for encoding in ("json", "binary"):
-            for mode in ("plain", "deflate"):
-                log(f"{mode}-{encoding}: {MEMBERS} members, {MESSAGES} messages of {SIZE} bytes at {RATE}/s")
-                results.append(run(mode, encoding, nats_port, workdir))
-                log(json.dumps(results[-1]))
+            for _ in range(REPEAT):
+                for mode in ("plain", "deflate"):
+                    log(f"{mode}-{encoding}: {MEMBERS} members, {MESSAGES} messages of {SIZE} bytes at {RATE}/s")
+                    results.append(run(mode, encoding, nats_port, workdir))
+                    log(json.dumps(results[-1]))
         if os.environ.get("NATS_WS", "1") != "0":
             for mode in ("plain", "deflate"):
                 log(f"natsws-{mode}: {MEMBERS} members on nats-server's WebSocket listener")
@@ -450,15 +463,16 @@ def main():
     print(f"Fan-out of a {SIZE}-byte JSON document to {MEMBERS} members, {MESSAGES} messages at {RATE}/s; "
           f"raw results in {workdir}/results.json\n")
     print("| run | negotiated | deliveries | compressed frames | wire bytes per delivery | wire MB | "
-          "server CPU s | CPU µs per delivery | server write calls | deflate in → out bytes (once per delivery per worker) | "
-          "server RSS per idle member, bytes |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "server CPU s | CPU µs per delivery | server write calls | deliveries per write | CPU µs per write | "
+          "deflate in → out bytes (once per delivery per worker) | server RSS per idle member, bytes |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         d = max(r["deliveries"], 1)
         zin, zout = r.get("shield_deflate_in_bytes_total", 0), r.get("shield_deflate_out_bytes_total", 0)
         print(f"| {r['run']} | {r['negotiated']} | {r['deliveries']} | {r['compressed']} | "
               f"{r['wire_bytes'] / d:.0f} | {r['wire_bytes'] / 1e6:.1f} | {r['shield_cpu_s']:.2f} | "
-              f"{r['shield_cpu_s'] * 1e6 / d:.1f} | {r['write_calls']} | {zin:.0f} → {zout:.0f} | {r['rss_per_conn']:.0f} |")
+              f"{r['shield_cpu_s'] * 1e6 / d:.1f} | {r['write_calls']} | {d / max(r['write_calls'], 1):.1f} | "
+              f"{r['shield_cpu_s'] * 1e6 / max(r['write_calls'], 1):.1f} | {zin:.0f} → {zout:.0f} | {r['rss_per_conn']:.0f} |")
 
 
 if __name__ == "__main__":
