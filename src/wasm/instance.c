@@ -179,12 +179,23 @@ arq_wasm_result_t arq_wasm_call_consume_fuel(arq_wasm_call_t *call, uint64_t uni
   /* the fuel being spent is the running call's, which may have started in another
    * instance than the one that imported the host function */
   arq_wasm_instance_t *inst = call->runner;
-  if (inst->fuel < units) {
+  if (inst->fuel < units && (inst->fuel = arq__refuel(inst, inst->fuel, units)) < units) {
     inst->fuel = 0;
     return arq_wasm_err_trap_out_of_fuel;
   }
   inst->fuel -= units;
   return NULL;
+}
+
+__attribute__((noinline, cold)) uint64_t arq__refuel(arq_wasm_instance_t *runner, uint64_t fuel,
+                                                     uint64_t n) {
+  while (fuel < n && runner->refuel) {
+    uint64_t more = runner->refuel(runner->refuel_arg, n - fuel);
+    if (!more)
+      break;
+    fuel = more > UINT64_MAX - fuel ? UINT64_MAX : fuel + more;
+  }
+  return fuel;
 }
 
 arq_wasm_instance_t *arq_wasm_call_instance(arq_wasm_call_t *call) { return call->inst; }
@@ -602,6 +613,11 @@ arq_wasm_result_t arq_wasm_call(arq_wasm_instance_t *inst, arq_wasm_func_t *f,
 }
 
 void arq_wasm_set_fuel(arq_wasm_instance_t *inst, uint64_t fuel) { inst->fuel = fuel; }
+
+void arq_wasm_set_refuel(arq_wasm_instance_t *inst, arq_wasm_refuel_fn fn, void *arg) {
+  inst->refuel = fn;
+  inst->refuel_arg = arg;
+}
 
 uint64_t arq_wasm_fuel_left(const arq_wasm_instance_t *inst) { return inst->fuel; }
 

@@ -322,6 +322,8 @@ struct arq_wasm_instance {
   bool *elem_dropped;
   arq_wasm_limits_t limits;
   uint64_t fuel;
+  arq_wasm_refuel_fn refuel; /* asked for more when a charge finds too little; NULL: none */
+  void *refuel_arg;
   /* execution state: the value stack and the frame stack */
   uint64_t *stack, *stack_end, *stack_top;
   arq__frame_t *frames;
@@ -341,6 +343,11 @@ struct arq_wasm_call {
   arq_wasm_instance_t *inst;   /* the importing instance: its memory is the one exposed */
   arq_wasm_instance_t *runner; /* the instance whose stack and fuel run the call */
 };
+
+/* instance.c: a charge of `n` units found only `fuel` left: the fuel after asking the
+ * runner's refuel hook (unchanged without one, or when it adds nothing). Out of line and
+ * cold: only a charge that would trap gets here. */
+uint64_t arq__refuel(arq_wasm_instance_t *runner, uint64_t fuel, uint64_t n);
 
 /* decode.c */
 arq_wasm_result_t arq__decode(arq_wasm_module_t *m, size_t *err_offset);

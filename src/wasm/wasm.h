@@ -385,6 +385,20 @@ void arq_wasm_set_fuel(arq_wasm_instance_t *inst, uint64_t fuel);
 /** Fuel not yet spent by calls started on this instance. */
 uint64_t arq_wasm_fuel_left(const arq_wasm_instance_t *inst);
 
+/**
+ * A refuel hook: called when a charge (an instruction run, a bulk charge, a host
+ * function's arq_wasm_call_consume_fuel) finds less fuel left than it needs, `short_by`
+ * units less. It returns how much fuel to add: the charge proceeds once the fuel
+ * suffices (the hook is asked again while it does not), and with 0 the charge traps with
+ * arq_wasm_err_trap_out_of_fuel as it would without a hook. It must not call into, reset
+ * or free the instance. With it an embedder hands fuel out in slices and decides between
+ * two slices on anything else it counts, such as a wall-clock deadline; the hook costs
+ * nothing while fuel lasts.
+ */
+typedef uint64_t (*arq_wasm_refuel_fn)(void *arg, uint64_t short_by);
+/** Sets (or with NULL removes) the refuel hook of calls started on this instance. */
+void arq_wasm_set_refuel(arq_wasm_instance_t *inst, arq_wasm_refuel_fn fn, void *arg);
+
 /** Changes the page limit of the instance's own memory (never below its current size;
  *  a lower value only stops further growth). Returns arq_wasm_err_no_memory if it
  *  has no memory of its own. */
