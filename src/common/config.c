@@ -413,6 +413,10 @@ static const key_spec_t overseer_keys[] = {
     STR("kv_bucket", platform.overseer.kv_bucket, check_bucket),
     INT("log_max_bytes_per_eval", platform.overseer.log_max_bytes_per_eval, 0, 1 << 20),
     FLT("log_lines_per_second", platform.overseer.log_lines_per_second, 0.001, 1e6),
+    FLT("canary_percent", platform.overseer.canary_percent, 0.0, 1.0),
+    INT("canary_fuel_limit", platform.overseer.canary_fuel_limit, 1, 1000000000000),
+    INT("canary_time_budget_us", platform.overseer.canary_time_budget_us, 1, 1000000),
+    INT("canary_audit_per_second", platform.overseer.canary_audit_per_second, 0, 1000000),
     END};
 
 static const key_spec_t mirroring_keys[] = {
@@ -689,6 +693,10 @@ void arq_config_defaults(arq_config_t *cfg) {
   cfg->platform.overseer.kv_bucket = xstrdup("ARQON_POLICIES");
   cfg->platform.overseer.log_max_bytes_per_eval = 1024;
   cfg->platform.overseer.log_lines_per_second = 20.0;
+  cfg->platform.overseer.canary_percent = 1.0;
+  cfg->platform.overseer.canary_fuel_limit = 10000;
+  cfg->platform.overseer.canary_time_budget_us = 200;
+  cfg->platform.overseer.canary_audit_per_second = 10;
   cfg->platform.mirroring.enabled = false;
   cfg->platform.registry.enabled = false;
   cfg->platform.registry.kv_bucket = xstrdup("ARQON_SCHEMAS");

@@ -130,6 +130,12 @@ typedef struct {
       char *kv_bucket;
       int64_t log_max_bytes_per_eval; /* host_log bytes one evaluation may write */
       double log_lines_per_second;    /* host_log lines per tenant and worker, token bucket */
+      /* the policy canary (docs/policies.md): a candidate module evaluated beside the
+       * active one on this share of connections and messages, never enforced */
+      double canary_percent;          /* 0.0 .. 1.0, the mirroring rule's fraction */
+      int64_t canary_fuel_limit;      /* fuel of one evaluation of a candidate */
+      int64_t canary_time_budget_us;  /* wall-clock budget of one evaluation of a candidate */
+      int64_t canary_audit_per_second; /* disagreement records per candidate and Shield */
     } overseer;
     struct {
       bool enabled;

@@ -37,6 +37,11 @@ static void defaults_are_safe(void **state) {
   assert_int_equal(cfg.platform.overseer.memory_limit_mb, 4);
   assert_int_equal(cfg.platform.overseer.max_table_elements, 10000);
   assert_string_equal(cfg.platform.overseer.kv_bucket, "ARQON_POLICIES");
+  /* a candidate, once pushed, sees all traffic, within budgets like the active policy's */
+  assert_true(cfg.platform.overseer.canary_percent == 1.0);
+  assert_int_equal(cfg.platform.overseer.canary_fuel_limit, 10000);
+  assert_int_equal(cfg.platform.overseer.canary_time_budget_us, 200);
+  assert_int_equal(cfg.platform.overseer.canary_audit_per_second, 10);
   assert_string_equal(cfg.platform.registry.kv_bucket, "ARQON_SCHEMAS");
   assert_int_equal(cfg.brain.presence_expiry_s, 15);
   assert_string_equal(cfg.nats.url, "nats://127.0.0.1:4222");
@@ -66,6 +71,8 @@ static void values_are_read(void **state) {
                  "trusted_proxies = [\"10.0.0.1\", \"::1\"]\nconn_rate = 5\n"
                  "[auth]\njwt_secret = \"s\"\nalgorithms = [\"HS256\", \"ES256\"]\n"
                  "[log]\nformat = \"json\"\n"
+                 "[platform.overseer]\ncanary_percent = 0\ncanary_fuel_limit = 50000\n"
+                 "canary_time_budget_us = 1000\ncanary_audit_per_second = 0\n"
                  "[platform.mirroring]\nenabled = true\n"
                  "rules = [{ prefix = \"in.t.*.r.>\", percent = 1 }, { prefix = \"a\", percent = 0.0 }]\n"
                  "[[platform.registry.mappings]]\nsubject = \"in.t.*.r.orders\"\n"
@@ -83,6 +90,10 @@ static void values_are_read(void **state) {
   assert_string_equal(cfg.auth.jwt_secret, "s");
   assert_int_equal(cfg.auth.algorithms.len, 2);
   assert_string_equal(cfg.log.format, "json");
+  assert_true(cfg.platform.overseer.canary_percent == 0.0);
+  assert_int_equal(cfg.platform.overseer.canary_fuel_limit, 50000);
+  assert_int_equal(cfg.platform.overseer.canary_time_budget_us, 1000);
+  assert_int_equal(cfg.platform.overseer.canary_audit_per_second, 0);
   assert_true(cfg.platform.mirroring.enabled);
   assert_int_equal(cfg.platform.mirroring.nrules, 2);
   assert_true(cfg.platform.mirroring.rules[0].percent == 1.0);
@@ -155,6 +166,10 @@ static void errors_name_file_line_key(void **state) {
                "t.toml:2: nats.url: expected a nats:// or tls:// URL, got \"http://x\"");
   expect_error("[platform.overseer]\nfuel_limit = 0\n",
                "t.toml:2: platform.overseer.fuel_limit: must be between 1 and 1000000000000, got 0");
+  expect_error("[platform.overseer]\ncanary_percent = 10\n",
+               "t.toml:2: platform.overseer.canary_percent: must be between 0 and 1, got 10");
+  expect_error("[platform.overseer]\ncanary_time_budget_us = 0\n",
+               "t.toml:2: platform.overseer.canary_time_budget_us: must be between 1 and 1000000, got 0");
   expect_error("[platform]\noverseer = 3\n", "t.toml:2: platform.overseer: expected table, got integer");
   expect_error("[shield]\ntls_cert = \"c.pem\"\n",
                "t.toml:2: shield.tls_cert: tls_cert and tls_key must be set together");
