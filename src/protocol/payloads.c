@@ -58,6 +58,12 @@ void arq_payload_welcome(arq_buf_t *b, const arq_welcome_t *in) {
 
 void arq_payload_audit(arq_buf_t *b, int64_t ts_ms, const char *component, int code,
                        const char *const pairs[][2], size_t npairs) {
+  arq_payload_audit_headers(b, ts_ms, component, code, pairs, npairs, NULL, 0);
+}
+
+void arq_payload_audit_headers(arq_buf_t *b, int64_t ts_ms, const char *component, int code,
+                               const char *const pairs[][2], size_t npairs,
+                               const char *const headers[][2], size_t nheaders) {
   arq_json_writer_t w;
   arq_json_writer_init(&w, b);
   arq_json_w_object_begin(&w);
@@ -71,6 +77,13 @@ void arq_payload_audit(arq_buf_t *b, int64_t ts_ms, const char *component, int c
   for (size_t i = 0; i < npairs; i++)
     if (pairs[i][1])
       member_string(&w, pairs[i][0], pairs[i][1]);
+  if (headers) {
+    arq_json_w_key(&w, "headers", 7);
+    arq_json_w_object_begin(&w);
+    for (size_t i = 0; i < nheaders; i++)
+      member_string(&w, headers[i][0], headers[i][1]);
+    arq_json_w_object_end(&w);
+  }
   arq_json_w_object_end(&w);
 }
 

@@ -41,6 +41,11 @@ void arq_payload_welcome(arq_buf_t *b, const arq_welcome_t *w);
  *  escaped (reasons and subjects may quote client input). */
 void arq_payload_audit(arq_buf_t *b, int64_t ts_ms, const char *component, int code,
                        const char *const pairs[][2], size_t npairs);
+/** The same, ending with "headers": an object of the (name, value) pairs given (`headers`
+ *  not NULL; a repeated name is written as often as it is given). */
+void arq_payload_audit_headers(arq_buf_t *b, int64_t ts_ms, const char *component, int code,
+                               const char *const pairs[][2], size_t npairs,
+                               const char *const headers[][2], size_t nheaders);
 /** {"node","instance","connections","ts"} */
 void arq_payload_heartbeat(arq_buf_t *b, const char *node, const char *instance,
                            int64_t connections, int64_t ts_ms);

@@ -31,6 +31,10 @@ int arq_subject_disconnect(char *out, size_t cap, const char *tenant, const char
   return snprintf(out, cap, "sys.shield.disconnect.%s.%s", tenant, user);
 }
 
+int arq_subject_canary_report(char *out, size_t cap, const char *key) {
+  return snprintf(out, cap, "sys.shield.canary.report.%s", key);
+}
+
 int arq_subject_shadow(char *out, size_t cap, const char *subject) {
   return snprintf(out, cap, "shadow.%s", subject);
 }
@@ -86,6 +90,11 @@ bool arq_subject_parse_disconnect(const char *subject, char *tenant, char *user)
   if (!p || !(p = take_id(p, '.', tenant)))
     return false;
   return take_id(p + 1, '\0', user) != NULL;
+}
+
+bool arq_subject_parse_canary_report(const char *subject, char *key) {
+  const char *p = after(subject, "sys.shield.canary.report.");
+  return p && take_id(p, '\0', key) != NULL;
 }
 
 bool arq_subject_parse_egress(const char *subject, arq_egress_kind_t *kind, char *tenant,

@@ -8,6 +8,8 @@
  *   sys.brain.<tenant>.<command>     join/leave notices, presence/history requests
  *   sys.shield.<node>.hb             a Shield's heartbeat
  *   sys.shield.disconnect.<tenant>.<user>   close every connection of a user (server API)
+ *   sys.shield.canary.report.<key>   every Shield's counts of a candidate policy (<key>:
+ *                                    a tenant id or _global; docs/policies.md)
  *   sys.audit.<tenant>               the audit trail
  *   shadow.<subject>                 a mirrored copy
  *
@@ -39,6 +41,7 @@
 #define ARQ_SUBJECTS_HEARTBEATS "sys.shield.*.hb"
 #define ARQ_SUBJECTS_AUDIT "sys.audit.>"
 #define ARQ_SUBJECTS_DISCONNECTS "sys.shield.disconnect.*.*"
+#define ARQ_SUBJECTS_CANARY_REPORTS "sys.shield.canary.report.*"
 
 /* Builders: like snprintf, they return the length the subject has (>= cap: cut). */
 int arq_subject_ingress(char *out, size_t cap, const char *tenant, const char *room);
@@ -49,6 +52,7 @@ int arq_subject_heartbeat(char *out, size_t cap, const char *node);
 int arq_subject_audit(char *out, size_t cap, const char *tenant);
 int arq_subject_disconnect(char *out, size_t cap, const char *tenant, const char *user);
 int arq_subject_shadow(char *out, size_t cap, const char *subject);
+int arq_subject_canary_report(char *out, size_t cap, const char *key);
 /** out.t.*.c.<node>.*: every connection of one Shield node. */
 int arq_subject_node_conns(char *out, size_t cap, const char *node);
 
@@ -60,6 +64,8 @@ bool arq_subject_parse_ingress(const char *subject, char *tenant, char *room);
 bool arq_subject_parse_brain(const char *subject, char *tenant, char *command);
 bool arq_subject_parse_heartbeat(const char *subject, char *node);
 bool arq_subject_parse_disconnect(const char *subject, char *tenant, char *user);
+/** sys.shield.canary.report.<key>, the key an id (a tenant's, or _global). */
+bool arq_subject_parse_canary_report(const char *subject, char *key);
 /** out.t.<tenant>.r|u.<name> or out.t.<tenant>.c.<node>.<name>; `node` is filled for
  *  connections only (and may be NULL otherwise). */
 bool arq_subject_parse_egress(const char *subject, arq_egress_kind_t *kind, char *tenant,

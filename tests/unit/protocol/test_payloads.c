@@ -101,6 +101,20 @@ static void audit_records(void **state) {
   int64_t code = 0;
   assert_int_equal(arq_json_int64(arq_json_object_get(root, "code", 4), &code), 0);
   assert_int_equal(code, 403);
+  /* with the headers a policy read, as an object after the other members */
+  arq_buf_reset(&b);
+  const char *const headers[][2] = {{"x-arqon-tenant", "T1"}, {"x-mode", "a\"b"}};
+  arq_payload_audit_headers(&b, 5, "shield", -1, fields, 1, headers, 2);
+  root = arq_json_parse(&doc, b.data, b.len, NULL);
+  assert_non_null(root);
+  const arq_json_value_t *h = arq_json_object_get(root, "headers", 7);
+  assert_non_null(h);
+  assert_int_equal(arq_json_len(h), 2);
+  assert_string_equal(arq_json_string(arq_json_object_get(h, "x-mode", 6), NULL), "a\"b");
+  arq_buf_reset(&b);
+  arq_payload_audit_headers(&b, 5, "shield", -1, fields, 1, headers, 0);
+  arq_buf_putc(&b, '\0');
+  assert_non_null(strstr(b.data, "\"headers\":{}"));
   arq_buf_free(&b);
   arq_json_doc_free(&doc);
 }

@@ -30,6 +30,8 @@ static void subjects_are_built_as_the_spec_names_them(void **state) {
   assert_string_equal(s, "sys.shield.disconnect.T1.bob");
   arq_subject_shadow(s, sizeof s, "in.t.T1.r.lobby");
   assert_string_equal(s, "shadow.in.t.T1.r.lobby");
+  arq_subject_canary_report(s, sizeof s, "_global");
+  assert_string_equal(s, "sys.shield.canary.report._global");
   arq_subject_node_conns(s, sizeof s, "edge-1");
   assert_string_equal(s, "out.t.*.c.edge-1.*");
   /* The longest ids fit, even in a shadow copy. */
@@ -73,6 +75,14 @@ static void subjects_are_read_into_valid_ids(void **state) {
   assert_false(arq_subject_parse_disconnect("sys.shield.disconnect.T1.bob.x", t, r));
   assert_false(arq_subject_parse_disconnect("sys.shield.disconnect.T1.", t, r));
   assert_false(arq_subject_parse_disconnect("sys.shield.disconnect.hb", t, r));
+
+  assert_true(arq_subject_parse_canary_report("sys.shield.canary.report.T1", t));
+  assert_string_equal(t, "T1");
+  assert_false(arq_subject_parse_canary_report("sys.shield.canary.report.T1.canary", t));
+  assert_false(arq_subject_parse_canary_report("sys.shield.canary.report.", t));
+  assert_false(arq_subject_parse_canary_report("sys.shield.canary.T1", t));
+  /* never a heartbeat (sys.shield.<node>.hb), whatever the tenant is called */
+  assert_false(arq_subject_parse_heartbeat("sys.shield.canary.report.hb", n));
 
   arq_egress_kind_t kind;
   assert_true(arq_subject_parse_egress("out.t.a-b.r.c_d", &kind, t, NULL, r));
