@@ -59,10 +59,11 @@ static void measure(const char *label, arq_worker_t *w, size_t iterations, uint6
   payload[sizeof payload - 1] = '}';
   arq_policy_headers_t h = {headers, sizeof headers - 1};
   arq_verdict_t v;
+  arq_canary_ctx_t canary = {"4bf92f3577b34da6a3ce929d0e0e4736", NULL};
   for (size_t i = 0; i < iterations; i++) {
     uint64_t t0 = now_ns();
     arq_overseer_check_message(w, "T1", "{\"sub\":\"alice\",\"tenant_id\":\"T1\"}", h, "in.t.T1.r.R1",
-                               payload, sizeof payload, &v);
+                               payload, sizeof payload, &canary, &v);
     samples[i] = now_ns() - t0;
     if (v.denied) {
       fprintf(stderr, "policy_eval: %s denied: %s\n", label, v.reason);
@@ -108,13 +109,13 @@ int main(int argc, char **argv) {
   printf("| policy (1 KiB payload, 3 headers) | median ns | p99 ns | fuel per evaluation |\n"
          "|---|---|---|---|\n");
   measure("none (the hook is skipped)", &w, iterations, samples);
-  arq_overseer_install(&s, "T1", load(argv[1], "logger_quiet.wasm"));
+  arq_overseer_install(&s, "T1", false, load(argv[1], "logger_quiet.wasm"));
   arq_loop_run_pending(w.loop);
   measure("empty on_message (reset + call)", &w, iterations, samples);
-  arq_overseer_install(&s, "T1", load(argv[1], "typical.wasm"));
+  arq_overseer_install(&s, "T1", false, load(argv[1], "typical.wasm"));
   arq_loop_run_pending(w.loop);
   measure("typical: reads a header and the 1 KiB payload", &w, iterations, samples);
-  arq_overseer_install(&s, "T1", load(argv[1], "block_word.wasm"));
+  arq_overseer_install(&s, "T1", false, load(argv[1], "block_word.wasm"));
   arq_loop_run_pending(w.loop);
   measure("block_word: also scans every byte for a word", &w, iterations, samples);
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/trace.h"
 #include "protocol/headers.h"
 #include "protocol/payloads.h"
 #include "shield/admin.h"
@@ -174,14 +175,27 @@ static bool policy_allows(arq_conn_t *c, const arq_http_request_t *r) {
   }
   c->http.policy_headers = blob.data;
   c->http.policy_headers_len = blob.len;
+  /* The handshake's trace: the client's traceparent when it sends one, else a new one. It
+   * decides whether a candidate policy sees this handshake (the canary's sampling key) and
+   * ties the handshake's audit records together. */
+  char trace[ARQ_TRACE_ID_LEN + 1];
+  const arq_http_header_t *tp = arq_http_header(r, ARQ_HEADER_TRACEPARENT);
+  char tp_value[64] = "";
+  if (tp && tp->value_len < sizeof tp_value) {
+    memcpy(tp_value, tp->value, tp->value_len);
+    tp_value[tp->value_len] = '\0';
+  }
+  if (!arq_traceparent_trace_id(tp_value, trace))
+    arq_trace_id_new(trace);
   arq_verdict_t v;
   arq_policy_headers_t h = {c->http.policy_headers, c->http.policy_headers_len};
-  arq_overseer_check_connect(c->w, c->id.tenant, c->id.claims_json, h, &v);
+  arq_canary_ctx_t canary = {trace, c};
+  arq_overseer_check_connect(c->w, c->id.tenant, c->id.claims_json, h, &canary, &v);
   if (!v.denied)
     return true;
   ARQ_LOG(ARQ_LOG_INFO, "overseer", "handshake denied by policy", {"tenant_id", c->id.tenant},
-          {"reason", v.reason}, {"peer", c->peer});
-  arq_audit(c, "policy_denied_connect", 403, v.reason, NULL, NULL);
+          {"reason", v.reason}, {"peer", c->peer}, {"trace_id", trace});
+  arq_audit(c, "policy_denied_connect", 403, v.reason, NULL, trace);
   arq_http_reply_error(c, 403, "Forbidden", v.reason);
   return false;
 }

@@ -274,6 +274,75 @@ int arq_link_publish(arq_link_t *sp, const char *subject, const char *reply, con
 
 static void room_sub_done(void *closure) { free(closure); }
 
+struct arq_link_sub {
+  natsSubscription *sub;
+  arq_link_msg_fn fn;
+  void *arg;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool done; /* nats.c's last callback has returned */
+};
+
+static void on_sub_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+  arq_link_sub_t *s = closure;
+  s->fn(s->arg, natsMsg_GetSubject(msg), natsMsg_GetReply(msg), natsMsg_GetData(msg),
+        (size_t)natsMsg_GetDataLength(msg));
+  natsMsg_Destroy(msg);
+}
+
+static void on_sub_done(void *closure) {
+  arq_link_sub_t *s = closure;
+  pthread_mutex_lock(&s->lock);
+  s->done = true;
+  pthread_cond_signal(&s->cond);
+  pthread_mutex_unlock(&s->lock);
+}
+
+arq_link_sub_t *arq_link_subscribe(arq_link_t *sp, const char *subject, arq_link_msg_fn fn, void *arg) {
+  arq_link_sub_t *s = calloc(1, sizeof *s);
+  if (!s)
+    arq_oom("subscription");
+  s->fn = fn;
+  s->arg = arg;
+  pthread_mutex_init(&s->lock, NULL);
+  pthread_cond_init(&s->cond, NULL);
+  natsStatus st = natsConnection_Subscribe(&s->sub, sp->nc, subject, on_sub_msg, s);
+  if (st == NATS_OK)
+    st = natsSubscription_SetOnCompleteCB(s->sub, on_sub_done, s);
+  if (st != NATS_OK) {
+    ARQ_LOG(ARQ_LOG_ERROR, "spine", "cannot subscribe", {"subject", subject}, {"error", natsStatus_GetText(st)});
+    natsSubscription_Destroy(s->sub);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+bool arq_link_unsubscribe(arq_link_sub_t *s) {
+  if (!s)
+    return true;
+  natsSubscription_Unsubscribe(s->sub);
+  struct timespec limit;
+  clock_gettime(CLOCK_REALTIME, &limit);
+  limit.tv_sec += 2;
+  pthread_mutex_lock(&s->lock);
+  while (!s->done && pthread_cond_timedwait(&s->cond, &s->lock, &limit) == 0) {
+  }
+  bool done = s->done;
+  pthread_mutex_unlock(&s->lock);
+  if (!done) {
+    ARQ_LOG(ARQ_LOG_WARN, "spine", "a subscription did not end in time; its memory is kept");
+    return false;
+  }
+  natsSubscription_Destroy(s->sub);
+  pthread_cond_destroy(&s->cond);
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+  return true;
+}
+
 static size_t room_key(char *key, const char *tenant, const char *room) {
   size_t t = strlen(tenant), r = strlen(room);
   memcpy(key, tenant, t + 1);

@@ -59,6 +59,21 @@ const char *arq_link_last_error(void);
 /** Publishes `data` as is to a reply subject (no headers). Safe from any thread. */
 int arq_link_reply(arq_link_t *sp, const char *reply, const void *data, size_t len);
 
+/** A message for a part of the Shield that subscribed through the link: its subject, its
+ *  reply subject (NULL when none) and data. Runs on a nats.c thread. */
+typedef void (*arq_link_msg_fn)(void *arg, const char *subject, const char *reply, const void *data,
+                                size_t len);
+typedef struct arq_link_sub arq_link_sub_t;
+
+/** Subscribes `subject` on the node's connection for another part (the overseer answers
+ *  canary reports this way). NULL when nats.c refuses; the reason is logged. */
+arq_link_sub_t *arq_link_subscribe(arq_link_t *sp, const char *subject, arq_link_msg_fn fn, void *arg);
+/** Ends a subscription (NULL-safe). Returns true once `fn` is not running and will not run
+ *  again (nats.c says so); false when that did not come within 2 s: the subscription's
+ *  memory is kept then, and the caller must keep `arg` too, rather than free either under
+ *  a call that may still be running. */
+bool arq_link_unsubscribe(arq_link_sub_t *sub);
+
 /** The prefix of this process's reply subjects ("_INBOX.<instance>."): replies published
  *  to it are passed to arq_requests_on_reply(). */
 const char *arq_link_inbox(const arq_link_t *sp);

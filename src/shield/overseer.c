@@ -1,6 +1,7 @@
 /*
  * overseer.c — policies on the workers: installing a module (one instance per worker),
- * and evaluating the hooks. The watcher (overseer_watch.c) feeds arq_overseer_install().
+ * and evaluating the hooks. The watcher (overseer_watch.c) feeds arq_overseer_install();
+ * a key's candidate runs after its active module through overseer_canary.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,32 +16,20 @@
 
 typedef enum { CAUSE_TRAP = 1, CAUSE_FUEL = 2, CAUSE_BROKEN = 4, CAUSE_ERROR = 8 } cause_t;
 
-typedef struct {
-  arq_policy_t *policy;
-  arq_wasm_instance_t *inst;
-  arq_wasm_func_t *on_connect, *on_message;
-  const char *broken; /* why no instance could be made: every evaluation denies */
-  unsigned logged;    /* causes already logged for this module */
-  arq_log_bucket_t log; /* host_log lines; carried over when the module is replaced */
-} slot_t;
-
-struct arq_worker_policies {
-  arq_worker_t *w;
-  arq_policy_eval_t eval;
-  arq_host_import_t host[ARQ_HOST_FUNCS];
-  arq_strmap_t slots; /* key -> slot_t */
-};
+typedef arq_policy_slot_t slot_t;
 
 typedef struct {
   arq_task_t task;
   arq_worker_t *w;
-  char key[65];
+  char base[ARQ_ID_MAX_LEN + 1];
+  bool canary;
   arq_policy_t *policy; /* NULL: the key was deleted */
 } install_t;
 
 void arq_policy_unref(arq_policy_t *p) {
   if (p && atomic_fetch_sub(&p->refs, 1) == 1) {
     arq_wasm_module_free(p->module);
+    arq_canary_tally_free(p->tally);
     free(p);
   }
 }
@@ -58,6 +47,7 @@ arq_worker_policies_t *arq_worker_policies_new(arq_worker_t *w) {
   wp->eval.log.dropped = w->shield->m.policy_log_dropped;
   arq_host_imports_new(&wp->eval, wp->host);
   arq_strmap_init(&wp->slots);
+  arq_strmap_init(&wp->canaries);
   return wp;
 }
 
@@ -69,13 +59,18 @@ static void slot_free(slot_t *slot) {
   free(slot);
 }
 
+static void slots_free(arq_strmap_t *m) {
+  for (size_t i = 0; i < m->cap; i++)
+    if (m->slots[i].key)
+      slot_free(m->slots[i].value);
+  arq_strmap_free(m);
+}
+
 void arq_worker_policies_free(arq_worker_policies_t *wp) {
   if (!wp)
     return;
-  for (size_t i = 0; i < wp->slots.cap; i++)
-    if (wp->slots.slots[i].key)
-      slot_free(wp->slots.slots[i].value);
-  arq_strmap_free(&wp->slots);
+  slots_free(&wp->slots);
+  slots_free(&wp->canaries);
   arq_host_imports_free(wp->host);
   arq_json_doc_free(&wp->eval.claims);
   free(wp);
@@ -98,7 +93,7 @@ static slot_t *instantiate(arq_worker_policies_t *wp, arq_policy_t *p, const arq
   arq_wasm_limits_t limits = {
       .max_pages = (uint32_t)(cfg->platform.overseer.memory_limit_mb * 16),
       .stack_slots = STACK_SLOTS,
-      .fuel = (uint64_t)cfg->platform.overseer.fuel_limit,
+      .fuel = (uint64_t)(p->canary ? cfg->platform.overseer.canary_fuel_limit : cfg->platform.overseer.fuel_limit),
       .bulk_bytes_per_fuel = 64,
       .max_table_elements = (uint32_t)cfg->platform.overseer.max_table_elements,
   };
@@ -110,18 +105,23 @@ static slot_t *instantiate(arq_worker_policies_t *wp, arq_policy_t *p, const arq
   wp->eval.tenant = "";
   wp->eval.log_bucket = &slot->log;
   wp->eval.log_bytes = 0;
+  wp->eval.track_reads = false;
   arq_wasm_result_t r = arq_wasm_instantiate(p->module, imports, ARQ_HOST_FUNCS, &limits, &slot->inst);
   if (r) {
     arq_wasm_instance_free(slot->inst);
     slot->inst = NULL;
     slot->broken = r;
-    ARQ_LOG(ARQ_LOG_ERROR, "overseer", "policy cannot be instantiated: every evaluation is denied",
+    ARQ_LOG(ARQ_LOG_ERROR, "overseer",
+            p->canary ? "candidate policy cannot be instantiated: its evaluations count as errors"
+                      : "policy cannot be instantiated: every evaluation is denied",
             {"module", p->key}, {"error", r});
     slot->logged |= CAUSE_BROKEN;
     return slot;
   }
   slot->on_connect = p->has_connect ? arq_wasm_export_func(slot->inst, "arqon_on_connect") : NULL;
   slot->on_message = p->has_message ? arq_wasm_export_func(slot->inst, "arqon_on_message") : NULL;
+  if (p->canary)
+    arq_canary_slot_ready(wp, slot);
   return slot;
 }
 
@@ -146,37 +146,52 @@ static void log_once(slot_t *slot, unsigned cause, const char *what, const char 
           {"tenant_id", tenant}, {"note", "logged once per cause and module"});
 }
 
-static void evaluate(arq_worker_policies_t *wp, slot_t *slot, bool connect) {
+arq_wasm_result_t arq_policy_call(arq_worker_policies_t *wp, slot_t *slot, bool connect, uint64_t fuel,
+                                  arq_canary_budget_t *budget, int32_t *ret, uint64_t *ns) {
   arq_policy_eval_t *e = &wp->eval;
-  arq_shield_t *s = wp->w->shield;
-  arq_verdict_t *v = e->v;
   arq_wasm_func_t *fn = connect ? slot->on_connect : slot->on_message;
-  if (slot->broken) {
-    deny(v, 403, "policy unavailable");
-    count_denial(s, ARQ_DENIAL_UNAVAILABLE);
-    return;
-  }
-  if (!fn)
-    return; /* the module does not hook this */
   e->key = slot->policy->key;
   e->log_bucket = &slot->log;
   e->log_bytes = 0;
   e->rejected = false;
   e->claims_parsed = false;
-  uint64_t fuel = (uint64_t)s->cfg->platform.overseer.fuel_limit;
-  arq_wasm_result_t r = arq_wasm_reset(slot->inst);
   arq_wasm_val_t result = {0};
+  arq_wasm_result_t r = arq_wasm_reset(slot->inst);
   uint64_t start = arq_now_ns();
+  if (budget)
+    budget->deadline_ns = start + budget->time_ns;
   if (!r) {
     arq_wasm_set_fuel(slot->inst, fuel);
     r = arq_wasm_call(slot->inst, fn, NULL, 0, &result, 1);
   }
-  arq_histogram_observe(s->m.wasm_duration, (double)(arq_now_ns() - start) / 1e9);
+  *ns = arq_now_ns() - start;
+  *ret = result.of.i32;
+  return r;
+}
+
+/* The active module of a key: its verdict goes into the client's (e->v). */
+static arq_canary_outcome_t evaluate(arq_worker_policies_t *wp, slot_t *slot, bool connect) {
+  arq_policy_eval_t *e = &wp->eval;
+  arq_shield_t *s = wp->w->shield;
+  arq_verdict_t *v = e->v;
+  if (slot->broken) {
+    deny(v, 403, "policy unavailable");
+    count_denial(s, ARQ_DENIAL_UNAVAILABLE);
+    return ARQ_CANARY_ERROR;
+  }
+  if (!(connect ? slot->on_connect : slot->on_message))
+    return ARQ_CANARY_ALLOW; /* the module does not hook this */
+  uint64_t fuel = (uint64_t)s->cfg->platform.overseer.fuel_limit, ns;
+  int32_t ret;
+  arq_wasm_result_t r = arq_policy_call(wp, slot, connect, fuel, NULL, &ret, &ns);
+  arq_histogram_observe(s->m.wasm_duration, (double)ns / 1e9);
   uint64_t left = arq_wasm_fuel_left(slot->inst);
   arq_counter_add(s->m.wasm_fuel_consumed, left <= fuel ? fuel - left : 0);
   if (r == arq_policy_rejected) {
     count_denial(s, ARQ_DENIAL_REJECTED);
-  } else if (r == arq_wasm_err_trap_out_of_fuel) {
+    return ARQ_CANARY_DENY;
+  }
+  if (r == arq_wasm_err_trap_out_of_fuel) {
     deny(v, 403, "policy ran out of fuel");
     count_denial(s, ARQ_DENIAL_FUEL);
     log_once(slot, CAUSE_FUEL, "policy ran out of fuel: denied", r, e->tenant);
@@ -188,22 +203,39 @@ static void evaluate(arq_worker_policies_t *wp, slot_t *slot, bool connect) {
     deny(v, 403, "policy failed");
     count_denial(s, ARQ_DENIAL_ERROR);
     log_once(slot, CAUSE_ERROR, "policy evaluation failed: denied", r, e->tenant);
-  } else if (result.of.i32 != 0) {
+  } else if (ret != 0) {
     char reason[96];
     snprintf(reason, sizeof reason, "denied by policy %s", slot->policy->key);
-    deny(v, result.of.i32 >= 400 && result.of.i32 <= 599 ? result.of.i32 : 403, reason);
+    deny(v, ret >= 400 && ret <= 599 ? ret : 403, reason);
     count_denial(s, ARQ_DENIAL_DENIED);
+    return ARQ_CANARY_DENY;
+  } else {
+    return ARQ_CANARY_ALLOW;
   }
+  return ARQ_CANARY_ERROR;
 }
 
-/* `_global` first, then the tenant's own; the first denial ends it. */
-static void run_hooks(arq_worker_t *w, const char *tenant, bool connect) {
+/* `_global` first, then the tenant's own; the first denial ends it. A key's candidate, in
+ * the canary's share of the traffic, runs right after the key's active module. */
+static void run_hooks(arq_worker_t *w, const char *tenant, bool connect, const arq_canary_ctx_t *ctx) {
   arq_worker_policies_t *wp = w->policies;
+  arq_policy_eval_t *e = &wp->eval;
   const char *keys[2] = {ARQ_POLICY_GLOBAL, tenant};
-  for (int i = 0; i < 2 && !wp->eval.v->denied; i++) {
-    slot_t *slot = arq_strmap_get(&wp->slots, keys[i], strlen(keys[i]));
-    if (slot)
-      evaluate(wp, slot, connect);
+  int sampled = -1; /* decided once, when a candidate is found */
+  for (int i = 0; i < 2 && !e->v->denied; i++) {
+    size_t klen = strlen(keys[i]);
+    slot_t *slot = arq_strmap_get(&wp->slots, keys[i], klen);
+    slot_t *candidate = ctx && wp->canaries.len ? arq_strmap_get(&wp->canaries, keys[i], klen) : NULL;
+    if (candidate && sampled < 0)
+      sampled = arq_canary_sampled(w->shield->cfg, ctx);
+    if (candidate && !sampled)
+      candidate = NULL;
+    e->track_reads = candidate != NULL;
+    e->nreads = 0;
+    arq_canary_outcome_t active = slot ? evaluate(wp, slot, connect) : ARQ_CANARY_ALLOW;
+    if (candidate)
+      arq_canary_compare(wp, candidate, connect, active, ctx);
+    e->track_reads = false;
   }
 }
 
@@ -221,16 +253,18 @@ static void begin(arq_worker_t *w, const char *tenant, const char *claims_json,
 }
 
 void arq_overseer_check_connect(arq_worker_t *w, const char *tenant, const char *claims_json,
-                                arq_policy_headers_t headers, arq_verdict_t *v) {
+                                arq_policy_headers_t headers, const arq_canary_ctx_t *canary,
+                                arq_verdict_t *v) {
   if (!w->policies)
     return;
   begin(w, tenant, claims_json, headers, v);
-  run_hooks(w, tenant, true);
+  run_hooks(w, tenant, true, canary);
 }
 
 void arq_overseer_check_message(arq_worker_t *w, const char *tenant, const char *claims_json,
                                 arq_policy_headers_t headers, const char *subject,
-                                const uint8_t *payload, size_t payload_len, arq_verdict_t *v) {
+                                const uint8_t *payload, size_t payload_len,
+                                const arq_canary_ctx_t *canary, arq_verdict_t *v) {
   if (!w->policies)
     return;
   begin(w, tenant, claims_json, headers, v);
@@ -238,10 +272,12 @@ void arq_overseer_check_message(arq_worker_t *w, const char *tenant, const char 
   e->subject = subject;
   e->payload = payload;
   e->payload_len = payload_len;
-  run_hooks(w, tenant, false);
+  run_hooks(w, tenant, false, canary);
 }
 
-/* A new connect policy applies to the connections already open: upstream's "ban all". */
+/* A new connect policy applies to the connections already open: upstream's "ban all". No
+ * candidate runs here: a candidate closes nothing, and re-counting old handshakes would
+ * only repeat their first verdicts. */
 static void recheck_connections(arq_worker_t *w, const char *key) {
   bool global = !strcmp(key, ARQ_POLICY_GLOBAL);
   for (arq_conn_t *c = w->all; c; c = c->next) {
@@ -249,7 +285,7 @@ static void recheck_connections(arq_worker_t *w, const char *key) {
       continue;
     arq_verdict_t v;
     arq_policy_headers_t h = {c->http.policy_headers, c->http.policy_headers_len};
-    arq_overseer_check_connect(w, c->id.tenant, c->id.claims_json, h, &v);
+    arq_overseer_check_connect(w, c->id.tenant, c->id.claims_json, h, NULL, &v);
     if (v.denied) {
       ARQ_LOG(ARQ_LOG_INFO, "overseer", "connection closed by a new policy", {"conn", c->conn_id},
               {"tenant_id", c->id.tenant}, {"reason", v.reason});
@@ -262,18 +298,18 @@ static void recheck_connections(arq_worker_t *w, const char *key) {
 static void run_install(arq_loop_t *loop, arq_task_t *task) {
   install_t *in = task->data;
   arq_worker_policies_t *wp = in->w->policies;
-  size_t klen = strlen(in->key);
-  slot_t *prev = arq_strmap_get(&wp->slots, in->key, klen);
+  arq_strmap_t *map = in->canary ? &wp->canaries : &wp->slots;
+  size_t klen = strlen(in->base);
+  slot_t *prev = arq_strmap_get(map, in->base, klen);
   slot_t *fresh = in->policy ? instantiate(wp, in->policy, prev ? &prev->log : NULL) : NULL;
-  slot_t *old = fresh ? arq_strmap_put(&wp->slots, in->key, klen, fresh)
-                      : arq_strmap_remove(&wp->slots, in->key, klen);
+  slot_t *old = fresh ? arq_strmap_put(map, in->base, klen, fresh) : arq_strmap_remove(map, in->base, klen);
   slot_free(old);
-  if (fresh && (fresh->on_connect || fresh->broken))
-    recheck_connections(in->w, in->key);
+  if (!in->canary && fresh && (fresh->on_connect || fresh->broken))
+    recheck_connections(in->w, in->base);
   free(in);
 }
 
-void arq_overseer_install(arq_shield_t *s, const char *key, arq_policy_t *p) {
+void arq_overseer_install(arq_shield_t *s, const char *base, bool canary, arq_policy_t *p) {
   for (size_t i = 0; i < s->nworkers; i++) {
     install_t *in = calloc(1, sizeof *in);
     if (!in)
@@ -281,7 +317,8 @@ void arq_overseer_install(arq_shield_t *s, const char *key, arq_policy_t *p) {
     in->task.cb = run_install;
     in->task.data = in;
     in->w = &s->workers[i];
-    snprintf(in->key, sizeof in->key, "%s", key);
+    snprintf(in->base, sizeof in->base, "%s", base);
+    in->canary = canary;
     if (p) {
       atomic_fetch_add(&p->refs, 1); /* one per worker */
       in->policy = p;

@@ -18,6 +18,14 @@
  *   (x-arqon-tenant, x-arqon-sender, x-arqon-conn, x-arqon-trace-id), the claims, the
  *   subject the message would be published to, and as payload the `data` of its event or
  *   command.
+ *
+ *   The canary (docs/policies.md, docs/adr/0007). A key's candidate (`<tenant>.canary`,
+ *   `_global.canary`) runs right after the active module of that key, on the same inputs,
+ *   for the share `canary_percent` of trace ids, with its own fuel and time budget and a
+ *   verdict of its own that the client never sees. Both verdicts are counted per key and
+ *   hook; a disagreement goes on the tenant's audit trail (rate-bounded). Nothing the
+ *   candidate does (deny, trap, run out of fuel or time, add headers) changes what
+ *   happens to the connection or the message.
  */
 #ifndef ARQ_SHIELD_OVERSEER_H
 #define ARQ_SHIELD_OVERSEER_H
@@ -58,12 +66,21 @@ bool arq_overseer_ready(const arq_overseer_t *o);
 arq_worker_policies_t *arq_worker_policies_new(arq_worker_t *w);
 void arq_worker_policies_free(arq_worker_policies_t *p);
 
-/** arqon_on_connect of `_global`, then of the tenant's module. */
+/** What the canary needs besides the policies' inputs. */
+typedef struct {
+  const char *trace_id; /* the sampling key, and the trace of a disagreement's audit record */
+  arq_conn_t *conn;     /* named in that record; NULL: disagreements are counted, not audited */
+} arq_canary_ctx_t;
+
+/** arqon_on_connect of `_global`, then of the tenant's module; `canary` NULL: no candidate
+ *  runs (the re-check of open connections by a new policy). */
 void arq_overseer_check_connect(arq_worker_t *w, const char *tenant, const char *claims_json,
-                                arq_policy_headers_t headers, arq_verdict_t *v);
+                                arq_policy_headers_t headers, const arq_canary_ctx_t *canary,
+                                arq_verdict_t *v);
 /** arqon_on_message of `_global`, then of the tenant's module. */
 void arq_overseer_check_message(arq_worker_t *w, const char *tenant, const char *claims_json,
                                 arq_policy_headers_t headers, const char *subject,
-                                const uint8_t *payload, size_t payload_len, arq_verdict_t *v);
+                                const uint8_t *payload, size_t payload_len,
+                                const arq_canary_ctx_t *canary, arq_verdict_t *v);
 
 #endif

@@ -80,6 +80,16 @@ static arq_wasm_result_t absent(arq_wasm_call_t *call, uint64_t *results) {
   return charge(call, 0);
 }
 
+/* Remembers that a header was read, once, while a candidate is being compared: its name in
+ * the headers list (the value follows it there), for a disagreement's audit record. */
+static void note_read(arq_policy_eval_t *e, const char *name) {
+  for (size_t i = 0; i < e->nreads; i++)
+    if (e->reads[i] == name)
+      return;
+  if (e->nreads < ARQ_POLICY_MAX_READS)
+    e->reads[e->nreads++] = name;
+}
+
 static arq_wasm_result_t get_header(arq_wasm_call_t *call, void *env, const uint64_t *args,
                                     uint64_t *results) {
   arq_policy_eval_t *e = env;
@@ -95,8 +105,11 @@ static arq_wasm_result_t get_header(arq_wasm_call_t *call, void *env, const uint
   const char *p = e->headers.blob, *end = p + e->headers.len;
   while (p < end) {
     const char *value = p + strlen(p) + 1;
-    if (!strcasecmp(p, name))
+    if (!strcasecmp(p, name)) {
+      if (e->track_reads)
+        note_read(e, p);
       return give(call, value, strlen(value), arg(args, 2), arg(args, 3), results);
+    }
     p = value + strlen(value) + 1;
   }
   return absent(call, results);

@@ -535,8 +535,9 @@ static bool policy_allows(arq_conn_t *c, const Arqon__V1__Envelope *e, arq_verdi
   else if (e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_CMD)
     data = &e->cmd->data;
   arq_policy_headers_t headers = {h->data, h->len};
+  arq_canary_ctx_t canary = {e->trace_id, c};
   arq_overseer_check_message(c->w, c->id.tenant, c->id.claims_json, headers, subject,
-                             data ? data->data : NULL, data ? data->len : 0, v);
+                             data ? data->data : NULL, data ? data->len : 0, &canary, v);
   if (!v->denied)
     return true;
   refuse(r, e, v->code, "policy_denied", v->reason);
