@@ -11,25 +11,29 @@
 #include "common/log.h"
 #include "common/subject.h"
 #include "policy/abi.h"
+#include "policy/canary_report.h"
+#include "policy/keys.h"
+#include "policy/store.h"
 #include "protocol/payloads.h"
 #include "registry/schema.h"
 #include "shield/http_jobs.h"
 #include "shield/shield.h"
 #include "spine/kv.h"
 
-/* The policy every tenant's traffic goes through (the Overseer's ARQ_POLICY_GLOBAL). */
-#define POLICY_KEY_GLOBAL "_global"
-
 typedef enum { KIND_POLICIES, KIND_SCHEMAS } kind_t;
-typedef enum { OP_LIST, OP_GET, OP_PUT, OP_DELETE } op_t;
+typedef enum { OP_LIST, OP_GET, OP_PUT, OP_DELETE, OP_REPORT, OP_PROMOTE } op_t;
+/* What a policy path names after its key: the key itself, its candidate, or the promotion
+ * of its candidate (/admin/policies/<key>[/canary|/promote]). */
+typedef enum { SUB_NONE, SUB_CANARY, SUB_PROMOTE } sub_t;
 
 typedef struct job {
   arq_http_job_t base;
   kind_t kind;
   op_t op;
-  char key[256];
+  char key[256];   /* in the bucket: "acme", "acme.canary"; OP_REPORT, OP_PROMOTE: "acme" */
   char only[ARQ_ID_MAX_LEN + 1]; /* OP_LIST of a tenant admin: the one key it may see */
   char message[256]; /* schemas: the type the set must contain, optional */
+  uint64_t revision; /* OP_PROMOTE: the candidate revision meant (?revision=), 0: any */
   uint8_t *body;
   size_t body_len;
 } job_t;
@@ -124,7 +128,11 @@ static void list(job_t *j, kvStore *kv) {
   arq_json_writer_init(&w, &b);
   arq_json_w_array_begin(&w);
   if (j->only[0]) {
-    list_entry(&w, kv, j->only); /* a tenant admin sees its own key, if stored, and no other */
+    /* a tenant admin sees its own key and its candidate's, if stored, and no other */
+    char canary[ARQ_POLICY_KEY_CAP];
+    arq_policy_canary_key(canary, j->only);
+    list_entry(&w, kv, j->only);
+    list_entry(&w, kv, canary);
   } else {
     kvKeysList keys = {0};
     if (kvStore_Keys(&keys, kv, NULL) == NATS_OK)
@@ -135,6 +143,70 @@ static void list(job_t *j, kvStore *kv) {
   arq_json_w_array_end(&w);
   answer(j, 200, "application/json", b.data, b.len);
   arq_buf_free(&b);
+}
+
+static uint64_t revision_of(kvStore *kv, const char *key) {
+  kvEntry *e = NULL;
+  uint64_t rev = kvStore_Get(&e, kv, key) == NATS_OK ? kvEntry_Revision(e) : 0;
+  kvEntry_Destroy(e);
+  return rev;
+}
+
+/* GET /admin/policies/<key>/canary: what every Shield says about the candidate, as
+ * `arq policy canary --json` prints it. */
+static void report(arq_admin_t *a, job_t *j, kvStore *kv) {
+  arq_canary_report_t r;
+  memset(&r, 0, sizeof r);
+  memcpy(r.key, j->key, strnlen(j->key, ARQ_ID_MAX_LEN)); /* a valid base: at most 64 bytes */
+  char canary[ARQ_POLICY_KEY_CAP], err[256];
+  arq_policy_canary_key(canary, j->key);
+  if (!(r.candidate_revision = revision_of(kv, canary))) {
+    answer_error(j, 404, "no candidate policy");
+    return;
+  }
+  r.active_revision = revision_of(kv, j->key);
+  if (arq_canary_report_collect(a->nc, &r, a->shield->cfg->api.collect_ms, err, sizeof err)) {
+    answer_error(j, 503, err);
+    return;
+  }
+  arq_buf_t b;
+  arq_buf_init(&b);
+  arq_canary_report_write(&b, &r);
+  answer(j, 200, "application/json", b.data, b.len);
+  arq_buf_free(&b);
+}
+
+/* POST /admin/policies/<key>/promote[?revision=R] (policy/store.h). */
+static void promote(job_t *j, jsCtx *js, kvStore *kv) {
+  char err[512];
+  arq_promotion_t p;
+  arq_promote_status_t st = arq_policy_promote(js, kv, j->key, j->revision, &p, err, sizeof err);
+  if (st != ARQ_PROMOTED) {
+    answer_error(j, (int)st, err);
+    return;
+  }
+  arq_buf_t b;
+  arq_buf_init(&b);
+  arq_json_writer_t w;
+  arq_json_writer_init(&w, &b);
+  arq_json_w_object_begin(&w);
+  arq_json_w_key(&w, "key", 3);
+  arq_json_w_string(&w, j->key, strlen(j->key));
+  arq_json_w_key(&w, "revision", 8);
+  arq_json_w_uint64(&w, p.revision);
+  arq_json_w_key(&w, "candidate_revision", 18);
+  arq_json_w_uint64(&w, p.candidate_revision);
+  arq_json_w_key(&w, "previous_revision", 17);
+  if (p.previous_revision)
+    arq_json_w_uint64(&w, p.previous_revision);
+  else
+    arq_json_w_null(&w);
+  arq_json_w_key(&w, "candidate_removed", 17);
+  arq_json_w_bool(&w, p.candidate_removed);
+  arq_json_w_object_end(&w);
+  answer(j, 200, "application/json", b.data, b.len);
+  arq_buf_free(&b);
+  ARQ_LOG(ARQ_LOG_INFO, "admin", "candidate policy promoted", {"key", j->key});
 }
 
 static void serve_job(arq_admin_t *a, job_t *j) {
@@ -159,6 +231,12 @@ static void serve_job(arq_admin_t *a, job_t *j) {
   switch (j->op) {
   case OP_LIST:
     list(j, kv);
+    break;
+  case OP_REPORT:
+    report(a, j, kv);
+    break;
+  case OP_PROMOTE:
+    promote(j, js, kv);
     break;
   case OP_GET:
     if (kvStore_Get(&e, kv, j->key) == NATS_OK && kvEntry_Operation(e) == kvOp_Put)
@@ -255,9 +333,10 @@ static bool is_method(const arq_http_request_t *r, const char *m) {
 typedef struct {
   kind_t kind;
   op_t op;
-  bool known_method; /* GET, PUT or DELETE (a GET without a key is OP_LIST) */
+  sub_t sub;
+  bool known_method; /* one the resource takes (a GET without a key is OP_LIST) */
   bool key_too_long;
-  char key[256];
+  char key[256]; /* a policy's: the tenant id or _global, whatever `sub` names */
 } target_t;
 
 /* Returns false for a path outside /admin/policies and /admin/schemas. */
@@ -280,6 +359,19 @@ static bool parse_target(const arq_http_request_t *r, target_t *t) {
   if (key_len && *key == '/') {
     key++;
     key_len--;
+  } else if (key_len) {
+    return false; /* "/admin/policiesX" */
+  }
+  const char *slash = t->kind == KIND_POLICIES ? memchr(key, '/', key_len) : NULL;
+  if (slash) {
+    size_t sub_len = key_len - (size_t)(slash + 1 - key);
+    if (sub_len == 6 && !memcmp(slash + 1, "canary", 6))
+      t->sub = SUB_CANARY;
+    else if (sub_len == 7 && !memcmp(slash + 1, "promote", 7))
+      t->sub = SUB_PROMOTE;
+    else
+      return false;
+    key_len = (size_t)(slash - key);
   }
   t->key_too_long = key_len >= sizeof t->key;
   if (!t->key_too_long) {
@@ -287,8 +379,12 @@ static bool parse_target(const arq_http_request_t *r, target_t *t) {
     t->key[key_len] = '\0';
   }
   t->known_method = true;
-  if (is_method(r, "GET"))
-    t->op = key_len ? OP_GET : OP_LIST;
+  if (t->sub == SUB_PROMOTE)
+    t->known_method = is_method(r, "POST");
+  if (t->sub == SUB_PROMOTE)
+    t->op = OP_PROMOTE;
+  else if (is_method(r, "GET"))
+    t->op = t->sub == SUB_CANARY ? OP_REPORT : key_len ? OP_GET : OP_LIST;
   else if (is_method(r, "PUT"))
     t->op = OP_PUT;
   else if (is_method(r, "DELETE"))
@@ -340,7 +436,7 @@ static int permit(const admin_t *who, const target_t *t, const char **why) {
   }
   if (t->known_method && t->op == OP_LIST)
     return 0;
-  if (!t->key_too_long && !strcmp(t->key, POLICY_KEY_GLOBAL))
+  if (!t->key_too_long && !strcmp(t->key, ARQ_POLICY_GLOBAL))
     return *why = "only a platform admin may administer _global", 403;
   if (t->key_too_long || strcmp(t->key, who->tenant)) {
     snprintf(reason, sizeof reason, "an admin of tenant %s may only administer %s", who->tenant,
@@ -389,8 +485,12 @@ void arq_admin_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t 
     refuse(c, 400, "key too long");
     return;
   }
-  bool valid_key = t.kind == KIND_POLICIES ? (!strcmp(t.key, POLICY_KEY_GLOBAL) || arq_id_valid_str(t.key))
-                                          : arq_subject_valid(t.key);
+  bool valid_key = t.kind == KIND_POLICIES ? arq_policy_base_valid(t.key) : arq_subject_valid(t.key);
+  if (!t.known_method && t.sub == SUB_PROMOTE) {
+    static const char refusal[] = "{\"error\":\"Method Not Allowed\",\"details\":\"use POST\"}";
+    arq_http_reply(c, 405, "application/json", refusal, sizeof refusal - 1, false, "Allow: POST\r\n");
+    return;
+  }
   if (!t.known_method) {
     static const char refusal[] = "{\"error\":\"Method Not Allowed\",\"details\":\"use GET, PUT or DELETE\"}";
     arq_http_reply(c, 405, "application/json", refusal, sizeof refusal - 1, false,
@@ -417,6 +517,19 @@ void arq_admin_handle(arq_conn_t *c, const arq_http_request_t *r, const uint8_t 
   j->kind = t.kind;
   j->op = t.op;
   memcpy(j->key, t.key, sizeof j->key);
+  if (t.sub == SUB_CANARY && (t.op == OP_PUT || t.op == OP_DELETE))
+    arq_policy_canary_key(j->key, t.key); /* a valid base: the candidate's key fits */
+  char revision[24];
+  if (t.op == OP_PROMOTE && arq_http_query_param(r->query, r->query_len, "revision", revision, sizeof revision) > 0) {
+    char *end = NULL;
+    unsigned long long v = strtoull(revision, &end, 10);
+    if (*end || !v || revision[0] == '-') {
+      free(j);
+      refuse(c, 400, "revision: a revision number (1 or more)");
+      return;
+    }
+    j->revision = v;
+  }
   if (t.op == OP_LIST && t.kind == KIND_POLICIES && !who.platform)
     snprintf(j->only, sizeof j->only, "%s", who.tenant);
   if (j->kind == KIND_SCHEMAS && arq_http_query_param(r->query, r->query_len, "message", j->message,

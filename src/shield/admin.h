@@ -5,6 +5,13 @@
  *   GET    /admin/policies/<key>      the module (application/wasm)
  *   PUT    /admin/policies/<key>      body: the module; validated as the Shields will
  *   DELETE /admin/policies/<key>
+ *   PUT    /admin/policies/<key>/canary      body: a candidate module (key <key>.canary)
+ *   GET    /admin/policies/<key>/canary      every Shield's comparison of the candidate
+ *                                            with the active policy, added up (JSON)
+ *   DELETE /admin/policies/<key>/canary
+ *   POST   /admin/policies/<key>/promote[?revision=R]   the candidate becomes the active
+ *                                            policy (policy/store.h); 404 no candidate,
+ *                                            409 it or the active policy changed
  *   GET    /admin/schemas             list
  *   GET    /admin/schemas/<id>        the gzip-compressed FileDescriptorSet
  *   PUT    /admin/schemas/<id>[?message=pkg.Name]   body: the set, plain or gzip
@@ -13,8 +20,8 @@
  * AUTHORITY
  *   A platform admin (role = [auth] platform_admin_role; unset: there is none) may do all
  *   of the above. A tenant admin (role "admin") administers its own tenant only:
- *   /admin/policies/<its tenant_id> (GET, PUT, DELETE), the list (which shows that key
- *   only), and reads of schemas. `_global` (it sees every tenant's traffic) and schema
+ *   /admin/policies/<its tenant_id>[/canary|/promote], the list (which shows that key and
+ *   its candidate's only), and reads of schemas. `_global` (it sees every tenant's traffic) and schema
  *   writes (a subject's schema binds every tenant) are the platform admin's. Anything else
  *   is refused with 403; no valid token, 401.
  *

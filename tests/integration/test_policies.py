@@ -531,6 +531,78 @@ class AdminApi(unittest.IsolatedAsyncioTestCase):
         self.assertEqual((status, json_of(body)), (200, []))
         self.assertEqual(self.request("DELETE", "/admin/policies/TB")[0], 200)
 
+    def wait_logs(self, needle):
+        for shield in (self.shield, self.bare):
+            deadline = time.monotonic() + 10
+            while needle not in shield.log():
+                self.assertLess(time.monotonic(), deadline, f"not in the log: {needle}")
+                time.sleep(0.05)
+        time.sleep(0.1)  # every worker swaps between two messages
+
+    async def test_canary_over_http(self):
+        active, cand = module_bytes("allow_reading_mood.wasm"), module_bytes("block_word.wasm")
+        ta = self.tenant_admin
+        status, _, body = self.request("PUT", "/admin/policies/TA", active, ta)
+        self.assertEqual(status, 200, body)
+        active_rev = json_of(body)["revision"]
+        status, _, body = self.request("PUT", "/admin/policies/TA/canary", cand, ta)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json_of(body)["key"], "TA.canary")
+        rev = json_of(body)["revision"]
+        self.assertEqual(self.request("PUT", "/admin/policies/TA/canary", b"\0asm garbage", ta)[0], 400)
+        status, _, body = self.request("GET", "/admin/policies", headers=ta)
+        self.assertEqual(sorted(p["key"] for p in json_of(body)), ["TA", "TA.canary"])
+        self.wait_logs(f'msg="candidate policy installed" module=TA.canary revision={rev}')
+        ws = await websockets.connect(self.shield.url(make_token({"tenant_id": "TA", "rooms": ["*"]})))
+        self.assertEqual(parse(await ws.recv()).event.type, "welcome")
+        await ws.send(event_json("R1", data=b"forbidden", id_="c1"))
+        self.assertEqual(parse(await asyncio.wait_for(ws.recv(), 5)).event.type, "ack")
+        # What both Shields say, added up: one disagreement, on the Shield the client used.
+        status, ctype, body = self.request("GET", "/admin/policies/TA/canary", headers=ta)
+        self.assertEqual((status, ctype), (200, "application/json"), body)
+        rep = json_of(body)
+        self.assertEqual((rep["candidate_revision"], rep["active_revision"]), (rev, active_rev))
+        self.assertEqual((rep["shields_answered"], rep["shields_counted"], rep["disagreements"]), (2, 2, 1))
+        self.assertEqual(sorted(s["node"] for s in rep["shields"]), ["n1", "n2"])
+        # Another tenant's candidate, and _global's, are not a tenant admin's.
+        mine = "an admin of tenant TA may only administer TA"
+        for method, path in (("PUT", "/admin/policies/TB/canary"), ("GET", "/admin/policies/TB/canary"),
+                             ("DELETE", "/admin/policies/TB/canary"), ("POST", "/admin/policies/TB/promote")):
+            self.refused(method, path, mine, cand if method == "PUT" else None)
+        for method, path in (("PUT", "/admin/policies/_global/canary"), ("POST", "/admin/policies/_global/promote")):
+            self.refused(method, path, "only a platform admin may administer _global",
+                         cand if method == "PUT" else None)
+        status, _, body = self.request("GET", "/admin/policies/TA/promote", headers=ta)
+        self.assertEqual(status, 405, body)
+        self.assertEqual(self.request("GET", "/admin/policies/TA/other", headers=ta)[0], 404)
+        self.assertEqual(self.request("POST", "/admin/policies/TA/promote?revision=x", headers=ta)[0], 400)
+        # Promotion: only the revision reviewed; then the candidate is the policy.
+        status, _, body = self.request("POST", f"/admin/policies/TA/promote?revision={rev + 1000}", headers=ta)
+        self.assertEqual(status, 409, body)
+        self.assertIn(f"is revision {rev} now, not {rev + 1000}", json_of(body)["details"])
+        status, _, body = self.request("POST", f"/admin/policies/TA/promote?revision={rev}", headers=ta)
+        self.assertEqual(status, 200, body)
+        done = json_of(body)
+        self.assertEqual({k: done[k] for k in ("key", "candidate_revision", "previous_revision", "candidate_removed")},
+                         {"key": "TA", "candidate_revision": rev, "previous_revision": active_rev,
+                          "candidate_removed": True})
+        self.assertEqual(self.request("GET", "/admin/policies/TA", headers=ta)[:3:2], (200, cand))
+        self.wait_logs(f'msg="policy installed" module=TA revision={done["revision"]}')
+        await ws.send(event_json("R1", data=b"forbidden", id_="c2"))
+        self.assertEqual(error_of(parse(await asyncio.wait_for(ws.recv(), 5)))["code"], 403)
+        await ws.close()
+        for method in ("GET", "DELETE", "POST"):
+            path = "/admin/policies/TA/" + ("promote" if method == "POST" else "canary")
+            status, _, body = self.request(method, path, headers=ta)
+            self.assertEqual(status, 404, (method, body))
+        # A candidate removed without promotion; _global's by the platform admin.
+        self.assertEqual(self.request("PUT", "/admin/policies/TA/canary", cand, ta)[0], 200)
+        self.assertEqual(self.request("DELETE", "/admin/policies/TA/canary", headers=ta)[0], 200)
+        self.assertEqual(self.request("GET", "/admin/policies/TA/canary", headers=ta)[0], 404)
+        self.assertEqual(self.request("PUT", "/admin/policies/_global/canary", cand)[0], 200)
+        self.assertEqual(self.request("DELETE", "/admin/policies/_global/canary")[0], 200)
+        self.assertEqual(self.request("DELETE", "/admin/policies/TA", headers=ta)[0], 200)
+
     async def test_platform_admin_writes_global(self):
         module = module_bytes("logger_quiet.wasm")
         status, _, body = self.request("PUT", "/admin/policies/_global", module)
