@@ -50,10 +50,14 @@ static natsStatus write_if(jsCtx *js, kvStore *kv, const char *key, const void *
   return st;
 }
 
-natsStatus arq_kv_delete_if(jsCtx *js, kvStore *kv, const char *key, uint64_t revision, char *err,
-                            size_t errcap) {
-  bool conflict;
-  return write_if(js, kv, key, NULL, 0, true, revision, NULL, &conflict, err, errcap);
+natsStatus arq_kv_put_if(jsCtx *js, kvStore *kv, const char *key, const void *data, int len, uint64_t expect,
+                         uint64_t *revision, bool *conflict, char *err, size_t errcap) {
+  return write_if(js, kv, key, data, len, false, expect, revision, conflict, err, errcap);
+}
+
+natsStatus arq_kv_delete_if(jsCtx *js, kvStore *kv, const char *key, uint64_t revision, bool *conflict,
+                            char *err, size_t errcap) {
+  return write_if(js, kv, key, NULL, 0, true, revision, NULL, conflict, err, errcap);
 }
 
 /* The last revision of `key`, a delete marker included (0: none), and whether it holds a
@@ -111,15 +115,15 @@ arq_promote_status_t arq_policy_promote(jsCtx *js, kvStore *kv, const char *base
   } else if (last_revision(js, kv, base, &active, &live) != NATS_OK) {
     snprintf(err, errcap, "read %s: %s", base, nats_GetLastError(NULL));
     rc = ARQ_PROMOTE_UNAVAILABLE;
-  } else if (write_if(js, kv, base, bytes, len, false, active, &out->revision, &conflict, err, errcap) != NATS_OK) {
+  } else if (arq_kv_put_if(js, kv, base, bytes, len, active, &out->revision, &conflict, err, errcap) != NATS_OK) {
     if (conflict)
       snprintf(err, errcap, "the active policy of %s changed while it was being promoted; nothing was changed",
                base);
     rc = conflict ? ARQ_PROMOTE_CHANGED : ARQ_PROMOTE_UNAVAILABLE;
   } else {
     out->previous_revision = live ? active : 0;
-    out->candidate_removed = arq_kv_delete_if(js, kv, canary, out->candidate_revision, out->candidate_kept,
-                                              sizeof out->candidate_kept) == NATS_OK;
+    out->candidate_removed = arq_kv_delete_if(js, kv, canary, out->candidate_revision, &conflict,
+                                              out->candidate_kept, sizeof out->candidate_kept) == NATS_OK;
   }
   kvEntry_Destroy(e);
   return rc;

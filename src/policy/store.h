@@ -48,10 +48,15 @@ typedef struct {
 arq_promote_status_t arq_policy_promote(jsCtx *js, kvStore *kv, const char *base, uint64_t expect_candidate,
                                         arq_promotion_t *out, char *err, size_t errcap);
 
-/** Deletes `key` only while its revision is `revision` (a delete marker, as kvStore_Delete
- *  writes, with the stream's per-subject revision check). NATS_OK, or the failure (a newer
- *  revision: the status of the wrong-last-sequence error). */
-natsStatus arq_kv_delete_if(jsCtx *js, kvStore *kv, const char *key, uint64_t revision, char *err,
-                            size_t errcap);
+/** Puts `len` bytes as `key` only while the key's last revision, a delete marker included,
+ *  is `expect` (0: the key has none). NATS_OK and the new *revision; otherwise the reason
+ *  in err, and *conflict set when the reason is that check (the key has moved on). */
+natsStatus arq_kv_put_if(jsCtx *js, kvStore *kv, const char *key, const void *data, int len, uint64_t expect,
+                         uint64_t *revision, bool *conflict, char *err, size_t errcap);
+
+/** Deletes `key` only while its last revision is `revision`: a delete marker, as
+ *  kvStore_Delete writes, under the same check as arq_kv_put_if. */
+natsStatus arq_kv_delete_if(jsCtx *js, kvStore *kv, const char *key, uint64_t revision, bool *conflict,
+                            char *err, size_t errcap);
 
 #endif
