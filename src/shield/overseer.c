@@ -146,8 +146,9 @@ static void log_once(slot_t *slot, unsigned cause, const char *what, const char 
           {"tenant_id", tenant}, {"note", "logged once per cause and module"});
 }
 
-arq_wasm_result_t arq_policy_call(arq_worker_policies_t *wp, slot_t *slot, bool connect, uint64_t fuel,
-                                  arq_canary_budget_t *budget, int32_t *ret, uint64_t *ns) {
+/* Inlined into the active path (evaluate); the candidate's goes through arq_policy_call. */
+static inline arq_wasm_result_t call_hook(arq_worker_policies_t *wp, slot_t *slot, bool connect, uint64_t fuel,
+                                          arq_canary_budget_t *budget, int32_t *ret, uint64_t *ns) {
   arq_policy_eval_t *e = &wp->eval;
   arq_wasm_func_t *fn = connect ? slot->on_connect : slot->on_message;
   e->key = slot->policy->key;
@@ -169,6 +170,11 @@ arq_wasm_result_t arq_policy_call(arq_worker_policies_t *wp, slot_t *slot, bool 
   return r;
 }
 
+arq_wasm_result_t arq_policy_call(arq_worker_policies_t *wp, slot_t *slot, bool connect, uint64_t fuel,
+                                  arq_canary_budget_t *budget, int32_t *ret, uint64_t *ns) {
+  return call_hook(wp, slot, connect, fuel, budget, ret, ns);
+}
+
 /* The active module of a key: its verdict goes into the client's (e->v). */
 static arq_canary_outcome_t evaluate(arq_worker_policies_t *wp, slot_t *slot, bool connect) {
   arq_policy_eval_t *e = &wp->eval;
@@ -183,7 +189,7 @@ static arq_canary_outcome_t evaluate(arq_worker_policies_t *wp, slot_t *slot, bo
     return ARQ_CANARY_ALLOW; /* the module does not hook this */
   uint64_t fuel = (uint64_t)s->cfg->platform.overseer.fuel_limit, ns;
   int32_t ret;
-  arq_wasm_result_t r = arq_policy_call(wp, slot, connect, fuel, NULL, &ret, &ns);
+  arq_wasm_result_t r = call_hook(wp, slot, connect, fuel, NULL, &ret, &ns);
   arq_histogram_observe(s->m.wasm_duration, (double)ns / 1e9);
   uint64_t left = arq_wasm_fuel_left(slot->inst);
   arq_counter_add(s->m.wasm_fuel_consumed, left <= fuel ? fuel - left : 0);
@@ -221,21 +227,26 @@ static void run_hooks(arq_worker_t *w, const char *tenant, bool connect, const a
   arq_worker_policies_t *wp = w->policies;
   arq_policy_eval_t *e = &wp->eval;
   const char *keys[2] = {ARQ_POLICY_GLOBAL, tenant};
-  int sampled = -1; /* decided once, when a candidate is found */
+  bool canaries = ctx && wp->canaries.len; /* none anywhere: the path costs what it did */
+  int sampled = -1;                        /* decided once, when a candidate is found */
   for (int i = 0; i < 2 && !e->v->denied; i++) {
     size_t klen = strlen(keys[i]);
     slot_t *slot = arq_strmap_get(&wp->slots, keys[i], klen);
-    slot_t *candidate = ctx && wp->canaries.len ? arq_strmap_get(&wp->canaries, keys[i], klen) : NULL;
-    if (candidate && sampled < 0)
-      sampled = arq_canary_sampled(w->shield->cfg, ctx);
-    if (candidate && !sampled)
-      candidate = NULL;
-    e->track_reads = candidate != NULL;
-    e->nreads = 0;
+    slot_t *candidate = canaries ? arq_strmap_get(&wp->canaries, keys[i], klen) : NULL;
+    if (candidate) {
+      if (sampled < 0)
+        sampled = arq_canary_sampled(w->shield->cfg, ctx);
+      candidate = sampled ? candidate : NULL;
+    }
+    if (candidate) {
+      e->track_reads = true;
+      e->nreads = 0;
+    }
     arq_canary_outcome_t active = slot ? evaluate(wp, slot, connect) : ARQ_CANARY_ALLOW;
-    if (candidate)
+    if (candidate) {
       arq_canary_compare(wp, candidate, connect, active, ctx);
-    e->track_reads = false;
+      e->track_reads = false;
+    }
   }
 }
 
