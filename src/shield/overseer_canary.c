@@ -26,7 +26,8 @@
  *   tally shared by the workers (the answer to sys.shield.canary.report.<key>) and in
  *   shield_policy_canary_verdicts_total; the candidate's time. Each disagreement is an
  *   audit record on sys.audit.<tenant> with the trace id, the hook, both outcomes and
- *   reasons and the headers the two policies read (never the payload, never claims), at
+ *   reasons and the headers the two policies read (never the payload, never claims, and
+ *   credentials by name only: Authorization, Proxy-Authorization, Cookie), at
  *   most platform.overseer.canary_audit_per_second per candidate and Shield: the window is
  *   one atomic word (second, count) updated by compare-and-swap, so the bound is exact
  *   across workers; what is over it counts in shield_policy_canary_audit_dropped_total.
@@ -34,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/log.h"
 #include "shield/audit.h"
@@ -183,6 +185,17 @@ static bool audit_take(arq_canary_tally_t *t, uint64_t per_second) {
   }
 }
 
+/* Headers whose values are credentials: a handshake's Authorization carries the client's
+ * token. A policy may read them; the audit stream, which is kept for days, gets their names
+ * only. */
+static bool secret_header(const char *name) {
+  static const char *const secrets[] = {"authorization", "proxy-authorization", "cookie", NULL};
+  for (size_t i = 0; secrets[i]; i++)
+    if (!strcasecmp(name, secrets[i]))
+      return true;
+  return false;
+}
+
 static const char *outcome_reason(arq_canary_outcome_t o, const arq_verdict_t *v) {
   return o == ARQ_CANARY_ALLOW ? "" : v->reason;
 }
@@ -204,7 +217,7 @@ static void audit(arq_worker_policies_t *wp, arq_policy_slot_t *slot, bool conne
   const char *headers[ARQ_POLICY_MAX_READS][2];
   for (size_t i = 0; i < e->nreads; i++) {
     headers[i][0] = e->reads[i];
-    headers[i][1] = e->reads[i] + strlen(e->reads[i]) + 1;
+    headers[i][1] = secret_header(e->reads[i]) ? "(redacted)" : e->reads[i] + strlen(e->reads[i]) + 1;
   }
   char reason[160], revision[24];
   snprintf(reason, sizeof reason, "the active policy says %s, the candidate %s",

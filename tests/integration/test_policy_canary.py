@@ -226,6 +226,22 @@ class Canary(CanaryClient, unittest.IsolatedAsyncioTestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.wait_log('msg="policy removed" module=_global.canary')
 
+    async def test_credentials_a_policy_reads_are_named_not_audited(self):
+        self.push_canary("CA", "deny_bearer.wasm")
+        audit = NatsClient(self.nats.port)
+        audit.subscribe("sys.audit.CA")
+        token = make_token({"tenant_id": "CA"})
+        ws = await websockets.connect(self.shield.url(), extra_headers={"Authorization": f"Bearer {token}"})
+        self.assertEqual(parse(await ws.recv()).event.type, "welcome")  # the candidate refuses nothing
+        await ws.close()
+        _, _, raw = audit.next_msg()
+        rec = json.loads(raw)
+        self.assertEqual((rec["hook"], rec["active"], rec["candidate"]), ("connect", "allow", "deny"))
+        self.assertEqual(rec["headers"], {"Authorization": "(redacted)"})
+        self.assertNotIn(token.encode(), raw)
+        self.assertNotIn(token.split(".")[2].encode(), raw)
+        audit.close()
+
     async def test_audit_records_are_rate_bounded_and_counted_when_dropped(self):
         self.push_canary("CR", "ban_all.wasm")
         audit = NatsClient(self.nats.port)
