@@ -18,7 +18,7 @@ ALLOWED = {
     "spine": {"common", "protocol"},
     "wasm": {"common"},
     "registry": {"common", "google"},
-    "policy": {"common", "wasm"},
+    "policy": {"common", "wasm", "protocol"},
     "loadgen": {"common", "net", "protocol", "arqon"},
     "shield": {"common", "protocol", "net", "spine", "wasm", "registry", "policy", "arqon"},
     "brain": {"common", "protocol", "net", "spine", "arqon"},
