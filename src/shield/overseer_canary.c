@@ -47,8 +47,9 @@
  * a clock read (~20 ns) per slice costs the candidate about 1%. */
 #define CANARY_FUEL_SLICE 4096u
 
-/* Failures logged once per candidate module and cause (bits of arq_policy_slot_t.logged). */
-#define LOGGED(cause) (1u << (cause))
+/* Failures logged once per candidate module and cause: bits of arq_policy_slot_t.logged
+ * above the ones overseer.c uses. */
+#define LOGGED(cause) (1u << (8 + (cause)))
 
 arq_canary_tally_t *arq_canary_tally_new(arq_shield_t *s, const char *base) {
   arq_canary_tally_t *t = calloc(1, sizeof *t);
