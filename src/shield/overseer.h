@@ -19,7 +19,7 @@
  *   subject the message would be published to, and as payload the `data` of its event or
  *   command.
  *
- *   The canary (docs/policies.md, docs/adr/0007). A key's candidate (`<tenant>.canary`,
+ *   The canary (docs/policies.md, docs/adr/0008). A key's candidate (`<tenant>.canary`,
  *   `_global.canary`) runs right after the active module of that key, on the same inputs,
  *   for the share `canary_percent` of trace ids, with its own fuel and time budget and a
  *   verdict of its own that the client never sees. Both verdicts are counted per key and

@@ -1,6 +1,6 @@
 /*
  * overseer_canary.c — a key's candidate policy beside its active one (overseer.h, "The
- * canary"; docs/policies.md; docs/adr/0007-policy-canary.md).
+ * canary"; docs/policies.md; docs/adr/0008-policy-canary.md).
  *
  * DESIGN
  *   Where it runs. In the worker's evaluation of a hook, right after the active module of

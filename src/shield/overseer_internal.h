@@ -108,7 +108,7 @@ typedef struct {
 } arq_policy_slot_t;
 
 /* What a candidate's evaluation may spend: fuel handed out in slices by the engine's
- * refuel hook, which checks the clock between two slices (docs/adr/0007). */
+ * refuel hook, which checks the clock between two slices (docs/adr/0008). */
 typedef struct {
   uint64_t fuel_left;   /* of platform.overseer.canary_fuel_limit, not handed out yet */
   uint64_t time_ns;     /* platform.overseer.canary_time_budget_us */
