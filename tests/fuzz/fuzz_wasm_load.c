@@ -2,13 +2,27 @@
  * fuzz_wasm_load.c — the Overseer engine on arbitrary bytes: decode, validate and
  * compile; when that succeeds, satisfy every import with a stub of the declared
  * type, instantiate under tight limits (pages, call depth, stack, fuel) and call
- * each exported function with zero arguments, then reset and call again.
+ * each exported function with zero arguments, then reset and call again, the second
+ * time with the fuel handed out in slices through the refuel hook.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "wasm/wasm.h"
+
+#define FUEL 100000u
+#define SLICE 1000u
+static uint64_t slices_left;
+
+static uint64_t refuel(void *arg, uint64_t short_by) {
+  (void)arg;
+  (void)short_by;
+  if (!slices_left)
+    return 0;
+  slices_left--;
+  return SLICE;
+}
 
 static arq_wasm_result_t stub(arq_wasm_call_t *call, void *env, const uint64_t *args,
                               uint64_t *results) {
@@ -66,6 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     arq_wasm_instantiate(m, ext, n, &lim, &inst);
   if (inst) {
     for (int round = 0; round < 2; round++) {
+      /* the second round gets the same fuel in slices through the refuel hook, so that
+       * every charge also takes its slow path */
+      if (round == 1)
+        arq_wasm_set_refuel(inst, refuel, NULL);
       for (size_t i = 0; i < arq_wasm_module_export_count(m); i++) {
         arq_wasm_extern_desc_t d;
         arq_wasm_module_export(m, i, &d);
@@ -73,7 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           continue;
         arq_wasm_func_t *f = arq_wasm_export_func(inst, d.name);
         arq_wasm_val_t res[16];
-        arq_wasm_set_fuel(inst, 100000);
+        slices_left = FUEL / SLICE - 1;
+        arq_wasm_set_fuel(inst, round ? SLICE : FUEL);
         if (f)
           arq_wasm_call(inst, f, NULL, 0, res, d.functype->nresults);
       }
