@@ -25,6 +25,7 @@ typedef struct {
   char room[ARQ_ID_MAX_LEN + 1];
   uint32_t per_worker[MAX_WORKERS];
   _Atomic uint64_t worker_mask;
+  atomic_bool confirmed; /* NATS answered a flush sent after the subscription */
 } room_sub_t;
 
 struct arq_link {
@@ -356,7 +357,7 @@ int arq_link_room_ref(arq_link_t *sp, const char *tenant, const char *room, size
   char key[2 * ARQ_ID_MAX_LEN + 2];
   size_t klen = room_key(key, tenant, room);
   int rc = 0;
-  bool created = false;
+  bool unconfirmed = false;
   pthread_mutex_lock(&sp->lock);
   room_sub_t *r = arq_strmap_get(&sp->rooms, key, klen);
   if (!r) {
@@ -376,20 +377,25 @@ int arq_link_room_ref(arq_link_t *sp, const char *tenant, const char *room, size
       goto out;
     }
     arq_strmap_put(&sp->rooms, key, klen, r);
-    created = true;
   }
   if (r->per_worker[worker]++ == 0)
     atomic_fetch_or_explicit(&r->worker_mask, 1ull << worker, memory_order_release);
+  unconfirmed = !atomic_load(&r->confirmed);
 out:
   pthread_mutex_unlock(&sp->lock);
   /* The join is acknowledged only once NATS has the subscription: a broadcast published
-   * right after the ack must reach the new member. One round trip, on the first join of a
-   * room on this node only, and outside the node-wide lock so that other workers' joins
-   * and leaves do not wait for it. (A client's cost is bounded by its message rate and
-   * shield.max_rooms_per_connection.) */
-  if (created && natsConnection_FlushTimeout(sp->nc, ROOM_FLUSH_TIMEOUT_MS) != NATS_OK)
-    ARQ_LOG(ARQ_LOG_WARN, "spine", "room subscription not confirmed by NATS",
-            {"tenant_id", tenant}, {"room", room});
+   * right after the ack must reach the new member. One round trip, until the first one
+   * succeeds: a second join arriving while the first one's flush is under way flushes too,
+   * instead of being acknowledged before NATS has the subscription. Outside the node-wide
+   * lock so that other workers' joins and leaves do not wait for it. (A client's cost is
+   * bounded by its message rate and shield.max_rooms_per_connection.) */
+  if (unconfirmed) {
+    if (natsConnection_FlushTimeout(sp->nc, ROOM_FLUSH_TIMEOUT_MS) == NATS_OK)
+      atomic_store(&r->confirmed, true); /* r lives while this worker's reference does */
+    else
+      ARQ_LOG(ARQ_LOG_WARN, "spine", "room subscription not confirmed by NATS",
+              {"tenant_id", tenant}, {"room", room});
+  }
   return rc;
 }
 
