@@ -7,7 +7,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "net/dial.h"
 
 struct arq_redis_tls {
   SSL_CTX *ctx;
@@ -40,39 +40,14 @@ static void ssl_error(char *err, size_t errcap, const char *what) {
   ERR_clear_error();
 }
 
-/* A TCP connection to host:port within timeout_ms, left blocking. -1 with err. */
+/* A TCP connection to host:port within timeout_ms, made blocking, with timeouts for the
+ * handshake. -1 with err. */
 static int tcp_connect(const char *host, int port, int timeout_ms, char *err, size_t errcap) {
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-  char service[8];
-  snprintf(service, sizeof service, "%d", port);
-  int rc = getaddrinfo(host, service, &hints, &res);
-  if (rc) {
-    snprintf(err, errcap, "cannot resolve %s: %s", host, gai_strerror(rc));
-    return -1;
-  }
-  int fd = -1;
-  for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-    if (fd < 0)
-      continue;
-    int soerr = connect(fd, a->ai_addr, a->ai_addrlen) ? errno : 0;
-    if (soerr == EINPROGRESS) {
-      struct pollfd p = {fd, POLLOUT, 0};
-      socklen_t len = sizeof soerr;
-      soerr = poll(&p, 1, timeout_ms) != 1 ? ETIMEDOUT
-              : getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) ? errno : soerr;
-    }
-    if (soerr) {
-      snprintf(err, errcap, "cannot connect to %s:%d: %s", host, port, strerror(soerr));
-      close(fd);
-      fd = -1;
-    }
-  }
-  freeaddrinfo(res);
+  int fd = arq_net_dial(host, (uint16_t)port, timeout_ms, err, errcap);
   if (fd >= 0) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv); /* for the handshake */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   }
   return fd;

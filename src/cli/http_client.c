@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "net/dial.h"
 
 static long ms_since(const struct timespec *t0) {
   struct timespec t;
@@ -24,37 +25,6 @@ static int wait_fd(int fd, short events, const struct timespec *t0, int timeout_
   struct pollfd p = {fd, events, 0};
   int r = poll(&p, 1, (int)left);
   return r == 1 ? 0 : -1;
-}
-
-/* A non-blocking connection to host:port within the time left; -1 with a message. */
-static int dial(const char *host, uint16_t port, const struct timespec *t0, int timeout_ms,
-                char *err, size_t errcap) {
-  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-  char portstr[8];
-  snprintf(portstr, sizeof portstr, "%u", port);
-  int rc = getaddrinfo(host, portstr, &hints, &ai);
-  if (rc) {
-    snprintf(err, errcap, "%s: %s", host, gai_strerror(rc));
-    return -1;
-  }
-  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0 || (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS)) {
-    snprintf(err, errcap, "connect %s:%u: %s", host, port, strerror(errno));
-    freeaddrinfo(ai);
-    if (fd >= 0)
-      close(fd);
-    return -1;
-  }
-  freeaddrinfo(ai);
-  int soerr = 0;
-  socklen_t sl = sizeof soerr;
-  if (wait_fd(fd, POLLOUT, t0, timeout_ms) || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) ||
-      soerr) {
-    snprintf(err, errcap, "connect %s:%u: %s", host, port, soerr ? strerror(soerr) : "timed out");
-    close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 /* "HTTP/1.x NNN ...": the status code, or -1. */
@@ -81,7 +51,7 @@ int arq_cli_http(const char *host, uint16_t port, const arq_cli_http_request_t *
   const char *path = r->path;
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  int fd = dial(host, port, &t0, timeout_ms, err, errcap);
+  int fd = arq_net_dial(host, port, timeout_ms, err, errcap);
   if (fd < 0)
     return -1;
   arq_buf_t req, resp;
