@@ -131,6 +131,12 @@ static void deny(arq_verdict_t *v, int code, const char *reason) {
   snprintf(v->reason, sizeof v->reason, "%s", reason);
 }
 
+void arq_policy_deny_returned(arq_verdict_t *v, int32_t ret, const char *key) {
+  v->denied = true;
+  v->code = ret >= 400 && ret <= 599 ? ret : 403;
+  snprintf(v->reason, sizeof v->reason, "denied by policy %s", key);
+}
+
 static void count_denial(arq_shield_t *s, arq_denial_t reason) {
   if (s->m.policy_denials[reason])
     arq_counter_inc(s->m.policy_denials[reason]);
@@ -210,9 +216,7 @@ static arq_canary_outcome_t evaluate(arq_worker_policies_t *wp, slot_t *slot, bo
     count_denial(s, ARQ_DENIAL_ERROR);
     log_once(slot, CAUSE_ERROR, "policy evaluation failed: denied", r, e->tenant);
   } else if (ret != 0) {
-    char reason[96];
-    snprintf(reason, sizeof reason, "denied by policy %s", slot->policy->key);
-    deny(v, ret >= 400 && ret <= 599 ? ret : 403, reason);
+    arq_policy_deny_returned(v, ret, slot->policy->key);
     count_denial(s, ARQ_DENIAL_DENIED);
     return ARQ_CANARY_DENY;
   } else {

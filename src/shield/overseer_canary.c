@@ -157,10 +157,7 @@ static arq_canary_outcome_t run_candidate(arq_worker_policies_t *wp, arq_policy_
   if (!r && !ret)
     return ARQ_CANARY_ALLOW;
   if (!r) { /* as the active path words it, for the disagreement's record */
-    arq_verdict_t *v = &wp->canary_verdict;
-    v->denied = true;
-    v->code = ret >= 400 && ret <= 599 ? ret : 403;
-    snprintf(v->reason, sizeof v->reason, "denied by policy %s", slot->policy->key);
+    arq_policy_deny_returned(&wp->canary_verdict, ret, slot->policy->key);
     return ARQ_CANARY_DENY;
   }
   if (r == arq_wasm_err_trap_out_of_fuel)

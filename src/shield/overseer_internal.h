@@ -132,6 +132,10 @@ struct arq_worker_policies {
 arq_wasm_result_t arq_policy_call(arq_worker_policies_t *wp, arq_policy_slot_t *slot, bool connect,
                                   uint64_t fuel, arq_canary_budget_t *budget, int32_t *ret, uint64_t *ns);
 
+/** A hook's non-zero return as a verdict: its code when 400..599 (else 403), "denied by
+ *  policy <key>": the active path's denial, and the wording of a candidate's. */
+void arq_policy_deny_returned(arq_verdict_t *v, int32_t ret, const char *key);
+
 /* overseer.c: what the watcher hands to the workers (`canary`: the candidate of `base`). */
 void arq_overseer_install(arq_shield_t *s, const char *base, bool canary, arq_policy_t *p);
 
