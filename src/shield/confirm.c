@@ -113,8 +113,10 @@ static void release(arq_confirms_t *q, slot_t *sl) {
 uint64_t arq_confirms_reserve(arq_confirms_t *q, const arq_conn_t *c, const char *id,
                               const char *trace_id, const char *room, bool text,
                               char reply[ARQ_CONFIRM_REPLY_CAP]) {
-  if (q->next - q->oldest == q->cap)
+  if (q->next - q->oldest == q->cap) {
+    arq_counter_inc(q->w->shield->m.confirm_failures[ARQ_CONFIRM_FULL]);
     return 0;
+  }
   uint64_t n = q->next++;
   slot_t *sl = slot_of(q, n);
   sl->n = n;
@@ -153,10 +155,6 @@ static void settle(arq_confirms_t *q, slot_t *sl, int code, const char *why) {
   release(q, sl);
 }
 
-static void count_failure(arq_confirms_t *q, arq_confirm_failure_t reason) {
-  arq_counter_inc(q->w->shield->m.confirm_failures[reason]);
-}
-
 static void on_timer(arq_loop_t *loop, arq_timer_t *t) {
   arq_confirms_t *q = t->data;
   uint64_t now = arq_loop_now_ms(loop);
@@ -166,7 +164,7 @@ static void on_timer(arq_loop_t *loop, arq_timer_t *t) {
       continue;
     if (sl->deadline_ms > now)
       break;
-    count_failure(q, ARQ_CONFIRM_TIMEOUT);
+    arq_counter_inc(q->w->shield->m.confirm_failures[ARQ_CONFIRM_TIMEOUT]);
     settle(q, sl, 503, "the ingress stream did not confirm in time; it may still have stored the message");
   }
   advance(q);

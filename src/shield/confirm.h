@@ -40,7 +40,7 @@ void arq_confirms_free(arq_confirms_t *q);
 
 /** Takes a slot for an event of `c` about to be published and writes its reply subject.
  *  `client_id` is the envelope's id ("" when none: only a failure is answered then).
- *  Returns the slot's number, or 0 when the ring is full. */
+ *  Returns the slot's number, or 0 when the ring is full (counted as reason "full"). */
 uint64_t arq_confirms_reserve(arq_confirms_t *q, const arq_conn_t *c, const char *client_id,
                               const char *trace_id, const char *room, bool text,
                               char reply[ARQ_CONFIRM_REPLY_CAP]);

@@ -297,7 +297,6 @@ static void handle_event(const reply_ctx_t *r, Arqon__V1__Envelope *e, uint64_t 
   char reply[ARQ_CONFIRM_REPLY_CAP];
   uint64_t slot = arq_confirms_reserve(c->w->confirms, c, r->id, r->trace_id, e->room_id, r->text, reply);
   if (!slot) {
-    arq_counter_inc(c->w->shield->m.confirm_failures[ARQ_CONFIRM_FULL]);
     reply_error(r, 503, "too many messages wait for the ingress stream to store them; retry later "
                         "(shield.max_unconfirmed_publishes)", e->room_id);
     return;
