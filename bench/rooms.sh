@@ -7,6 +7,8 @@
 #
 #   BUILD_DIR=build bench/rooms.sh        (needs arq, arqon-shield and arqon-brain built there)
 #   QUICK=1 bench/rooms.sh                (shorter runs and a smaller backlog, for a try-out)
+#   BRAINS="/tmp/brain-base build/bin/arqon-brain" ROUNDS=3 RATES="2000 10000" T=5 bench/rooms.sh
+#                                         (A/B: two Brain builds on one stack; see below)
 #
 # Scenarios (environment variables in brackets, defaults / with QUICK=1):
 #   1. steady: each of RATES msg/s (2000 5000 10000 20000) over ROOMS × MEMBERS (10 × 10)
@@ -22,6 +24,14 @@
 # SIZE (64) payload bytes after the 48-byte header; DRAIN_MS (10000 / 5000) bounds each run's
 # wait for late deliveries; BRAIN_IDLE_S (120 / 30) bounds the wait for the Brain to catch up
 # between runs; BACKLOG_TIMEOUT_S (900 / 180) bounds the catch-up.
+#
+# A/B of Brain builds: BRAINS, a space-separated list of arqon-brain binaries (paths relative
+# to the repository root, like BUILD_DIR; empty by default, which runs the scenarios above),
+# replaces scenarios 1 to 3 with ROUNDS (3) rounds on the same nats-server, Redis and Shield:
+# in each round, for each of RATES, each Brain in turn is started (after the previous one is
+# stopped with SIGTERM) and measured with the steady load of scenario 1 in a room of its own,
+# then nats-ws with the same load. The report lists every run and, per rate, the median p50
+# over the rounds of each Brain and of nats-ws, and their ratios.
 #
 # Everything listens on free loopback ports and stops when the script ends. Not part of
 # `make test`: it takes several minutes and its figures depend on the machine's load.
@@ -50,8 +60,11 @@ BACKLOG_RATE=${BACKLOG_RATE:-$(q 50000 25000)}
 BACKLOG_TIMEOUT_S=${BACKLOG_TIMEOUT_S:-$(q 900 180)}
 BRAIN_IDLE_S=${BRAIN_IDLE_S:-$(q 120 30)}
 LIVE_RATE=${LIVE_RATE:-2000}
+BRAINS=${BRAINS:-}
+ROUNDS=${ROUNDS:-3}
+read -ra BRAIN_BINS <<< "$BRAINS"
 
-for b in "$BIN/arq" "$BIN/arqon-shield" "$BIN/arqon-brain"; do
+for b in "$BIN/arq" "$BIN/arqon-shield" "${BRAIN_BINS[@]:-$BIN/arqon-brain}"; do
   [[ -x $b ]] || { echo "missing $b: build it first (cmake --build $BUILD_DIR)" >&2; exit 1; }
 done
 for c in nats-server redis-server curl python3; do
@@ -118,10 +131,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_brain LOG: the first Brain logs to brain.log, the one started after the backlog to
-# brain-restarted.log, so that the report can tell their warnings apart.
+# start_brain LOG [BINARY]: the first Brain logs to brain.log, the one started after the
+# backlog to brain-restarted.log, so that the report can tell their warnings apart; BINARY
+# ($BIN/arqon-brain by default) is the build to start (each of BRAINS in the A/B mode).
 start_brain() {
-  "$BIN/arqon-brain" --config "$OUT/brain.toml" >> "$OUT/$1" 2>&1 &
+  "${2:-$BIN/arqon-brain}" --config "$OUT/brain.toml" >> "$OUT/$1" 2>&1 &
   BRAIN_PID=$!
 }
 stop_brain() {
@@ -175,6 +189,92 @@ EOF
   ((rc == 0)) || log "   exit status $rc (the report marks what went wrong)"
 }
 
+# The report's Python helpers, shared by the report of scenarios 1 to 3 and the A/B report:
+# $OUT/report.py, imported by each (the results directory is their first argument).
+cat > "$OUT/report.py" <<'EOF'
+import json, os, sys
+out = sys.argv[1]
+
+def load(name):
+    try:
+        with open(os.path.join(out, name + ".json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+def us(v):
+    if v is None: return "–"
+    return f"{v/1000:.1f} ms" if v >= 10000 else (f"{v:.0f} µs" if v >= 100 else f"{v:.1f} µs")
+
+def lat(h, q):
+    return us(h[q]) if h and h.get("count") else "–"
+
+def codes(r):
+    return ", ".join(f"{k}: {v}" for k, v in r.get("error_codes", {}).items()) or "0"
+
+def status(r):
+    if not r: return "no result"
+    m, bad = r["rooms"], []
+    if r["connect_failed"]: bad.append(f"{r['connect_failed']} failed to connect")
+    if r["closed_during_run"]: bad.append(f"{r['closed_during_run']} closed")
+    if r["errors"]: bad.append(f"errors {codes(r)}")
+    if r["lost_acks"]: bad.append(f"{r['lost_acks']} unacked")
+    if m["seq_repeats"]: bad.append(f"{m['seq_repeats']} seq repeats")
+    if m["seq_mismatches"]: bad.append(f"{m['seq_mismatches']} seq mismatches")
+    if m["seq_missing"]: bad.append(f"{m['seq_missing']} without seq")
+    if m["foreign"]: bad.append(f"{m['foreign']} foreign")
+    if r["sent"] < 0.95 * m["offered"]: bad.append("sent less than offered")
+    if r["delivered"] < r["delivered_expected"]: bad.append("not all delivered within the drain")
+    if r["send_rate"] < 0.95 * m["offered_rate"] and r["sent"] >= 0.95 * m["offered"]:
+        bad.append("pacing late (client busy)")
+    return ", ".join(bad) or "ok"
+
+def cpu(name):
+    c, r = load(name + ".cpu"), load(name)
+    if not c: return "–"
+    return "/".join(f"{c[k]:.1f}" for k in ["shield", "nats", "brain", "redis"]) + (f"/{r['client_cpu_s']:.1f}" if r else "/–")
+
+def seqgaps(r):
+    return str(r["rooms"]["seq_gaps"]) if r["rooms"]["seq_checked"] else "n/a"
+
+LEGEND = ("\nlost: (receiver, message) pairs never received by the end of the drain (messages refused with an error excluded);"
+          " seq gaps: a member's seq jumping by more than 1 (Shield+Brain only); latency: send → delivery over all deliveries;"
+          " drain: from the last send to the last delivery; CPU s: what each process used during the run"
+          f" (client: the arq bench process, one thread; the machine has {os.cpu_count()} cores);"
+          " pacing late: the client's own loop fell behind the schedule, so the achieved rate is the client's limit.")
+
+# brain_log_warnings([(LOG, WHAT), ...]): the warnings and errors of each Brain log in $OUT,
+# counted by message.
+def brain_log_warnings(logs):
+    for log, what in logs:
+        warn = {}
+        try:
+            for line in open(os.path.join(out, log)):
+                if "level=warn" in line or "level=error" in line:
+                    msg = line.split("msg=", 1)[-1].strip()
+                    warn[msg] = warn.get(msg, 0) + 1
+        except OSError:
+            continue
+        print(f"Warnings and errors of {what} (`{log}`): " + ("none." if not warn else "count × message\n"))
+        for msg, n in sorted(warn.items(), key=lambda kv: -kv[1]):
+            print(f"- {n} × `{msg[:240]}`")
+        print()
+EOF
+
+# report_header TITLE: the report's title and what it ran on.
+report_header() {
+  echo "## $1, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'),"\
+       "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) memory, Linux $(uname -r)"
+  echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- $(nats-server --version), $(redis-server --version | cut -d' ' -f1-3)," \
+       "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet HEAD -- src && echo ' (the work tree has uncommitted changes in src/)')"
+  echo "- $ROOMS rooms × ($MEMBERS members + 1 publisher, also a member): each message is delivered to $((MEMBERS + 1)) connections;" \
+       "payload $SIZE B + 48 B header; one Brain, 8 partitions; Shield workers: one per core"
+  echo "- ${T} s per steady run; drain at most ${DRAIN_MS} ms (ends early once every delivery arrived)"
+}
+
 SH=(--url "$SHIELD_URL" --secret "$SECRET" --tenant bench --no-metrics)
 NW=(--url "$NATS_WS_URL" --target nats-ws)
 
@@ -187,7 +287,7 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --d
   >> "$OUT/redis.log" 2>&1 &
 REDIS_PID=$!
 wait_port "$REDIS_PORT" redis
-start_brain brain.log
+start_brain brain.log "${BRAIN_BINS[0]:-}"
 wait_ready "http://127.0.0.1:$BRAIN_PORT/readyz" brain
 "$BIN/arqon-shield" --config "$OUT/shield.toml" >> "$OUT/shield.log" 2>&1 &
 SHIELD_PID=$!
@@ -198,6 +298,74 @@ sleep 0.5
 # A short unreported run first, so that the first measured one does not pay for the first
 # subscriptions, consumers and Redis scripts.
 run warmup "${SH[@]}" --room warmup --members "$MEMBERS" --rate 1000 --duration 2 --drain-ms "$DRAIN_MS"
+
+# ---- A/B of Brain builds (BRAINS): instead of scenarios 1 to 3 ----
+if ((${#BRAIN_BINS[@]})); then
+  for round in $(seq 1 "$ROUNDS"); do
+    for rate in $RATES; do
+      for i in "${!BRAIN_BINS[@]}"; do
+        n=$((i + 1))
+        log "== round $round, $rate msg/s: brain $n (${BRAIN_BINS[$i]})"
+        stop_brain
+        start_brain "brain-b$n.log" "${BRAIN_BINS[$i]}"
+        wait_ready "http://127.0.0.1:$BRAIN_PORT/readyz" "brain-b$n"
+        brain_idle
+        run "ab-r${round}-b${n}-${rate}" "${SH[@]}" --room "ab${round}b${n}s${rate}" --members "$MEMBERS" --rate "$rate" --duration "$T" --drain-ms "$DRAIN_MS"
+      done
+      run "ab-r${round}-natsws-${rate}" "${NW[@]}" --room "ab${round}s${rate}" --members "$MEMBERS" --rate "$rate" --duration "$T" --drain-ms "$DRAIN_MS"
+    done
+  done
+
+  report_header "Room path benchmark, A/B of Brain builds"
+  echo "- $ROUNDS round(s); in each, per rate, every Brain started afresh on the same nats-server, Redis and Shield, then nats-ws"
+  for i in "${!BRAIN_BINS[@]}"; do
+    echo "- brain $((i + 1)): \`${BRAIN_BINS[$i]}\`, sha256 $(sha256sum "${BRAIN_BINS[$i]}" | cut -c1-12)"
+  done
+  echo
+  python3 - "$OUT" "$RATES" "$ROUNDS" "${BRAIN_BINS[@]}" <<'EOF'
+import statistics, sys; sys.dont_write_bytecode = True; sys.path.insert(0, sys.argv[1])
+from report import *
+rates, rounds, brains = sys.argv[2].split(), int(sys.argv[3]), sys.argv[4:]
+targets = [(f"brain {i} (`{b}`)", f"b{i}") for i, b in enumerate(brains, 1)] + [("nats-ws", "natsws")]
+
+print("### Steady load: each Brain build (Shield → NATS → Brain → NATS → Shield) and nats-ws, alternating\n")
+print("| offered msg/s | round | target | delivered / expected | lost | dup | out of order | seq gaps | p50 | p99 | CPU s shield/nats/brain/redis/client | status |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+p50 = {}
+for rate in rates:
+    for rnd in range(1, rounds + 1):
+        for tgt, key in targets:
+            name = f"ab-r{rnd}-{key}-{rate}"
+            r = load(name)
+            if not r:
+                print(f"| {rate} | {rnd} | {tgt} | | | | | | | | | no result |"); continue
+            m, h = r["rooms"], r["rt_latency_us"]
+            if h and h.get("count"):
+                p50.setdefault((rate, key), []).append(h["p50"])
+            print(f"| {rate} | {rnd} | {tgt} | {r['delivered']} / {r['delivered_expected']} | {m['lost']} | {m['duplicates']} | "
+                  f"{m['out_of_order']} | {seqgaps(r)} | {lat(h,'p50')} | {lat(h,'p99')} | {cpu(name)} | {status(r)} |")
+
+med = lambda rate, key: statistics.median(p50[(rate, key)]) if p50.get((rate, key)) else None
+ratio = lambda a, b: f"{a / b:.2f}×" if a is not None and b else "–"
+print(f"\n### Median p50 over {rounds} round(s)\n")
+print("| offered msg/s | " + " | ".join(f"brain {i}" for i in range(1, len(brains) + 1)) + " | nats-ws | "
+      + " | ".join(f"brain {i} / nats-ws" for i in range(1, len(brains) + 1))
+      + "".join(f" | brain {i} / brain 1" for i in range(2, len(brains) + 1)) + " |")
+print("|---" * (2 * len(brains) + 2 + max(len(brains) - 1, 0)) + "|")
+for rate in rates:
+    b = [med(rate, f"b{i}") for i in range(1, len(brains) + 1)]
+    nw = med(rate, "natsws")
+    print(f"| {rate} | " + " | ".join(us(x) for x in b) + f" | {us(nw)} | " + " | ".join(ratio(x, nw) for x in b)
+          + "".join(f" | {ratio(x, b[0])}" for x in b[1:]) + " |")
+print(LEGEND)
+print("\n### The Brains' logs\n")
+brain_log_warnings([("brain.log", "brain 1 during the warm-up")]
+                   + [(f"brain-b{i}.log", f"brain {i} (`{b}`)") for i, b in enumerate(brains, 1)])
+EOF
+  echo
+  echo "Raw results and logs: $OUT (commands in $OUT/commands.txt)"
+  exit 0
+fi
 
 # ---- 1. steady rates, alternating the targets so that a load spike hits both ----
 for rate in $RATES; do
@@ -312,62 +480,12 @@ brain_idle
 run backlog-live "${SH[@]}" --room live --members "$MEMBERS" --rate "$LIVE_RATE" --duration "$T" --drain-ms "$DRAIN_MS"
 
 # ---- the report ----
-echo "## Room path benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo
-echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'),"\
-     "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) memory, Linux $(uname -r)"
-echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "- $(nats-server --version), $(redis-server --version | cut -d' ' -f1-3)," \
-     "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet HEAD -- src && echo ' (the work tree has uncommitted changes in src/)')"
-echo "- $ROOMS rooms × ($MEMBERS members + 1 publisher, also a member): each message is delivered to $((MEMBERS + 1)) connections;" \
-     "payload $SIZE B + 48 B header; one Brain, 8 partitions; Shield workers: one per core"
-echo "- ${T} s per steady run; drain at most ${DRAIN_MS} ms (ends early once every delivery arrived)"
+report_header "Room path benchmark"
 echo
 python3 - "$OUT" "$RATES" <<'EOF'
-import json, os, sys
-out, rates = sys.argv[1], sys.argv[2].split()
-
-def load(name):
-    try:
-        with open(os.path.join(out, name + ".json")) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-def us(v):
-    if v is None: return "–"
-    return f"{v/1000:.1f} ms" if v >= 10000 else (f"{v:.0f} µs" if v >= 100 else f"{v:.1f} µs")
-
-def lat(h, q):
-    return us(h[q]) if h and h.get("count") else "–"
-
-def codes(r):
-    return ", ".join(f"{k}: {v}" for k, v in r.get("error_codes", {}).items()) or "0"
-
-def status(r):
-    if not r: return "no result"
-    m, bad = r["rooms"], []
-    if r["connect_failed"]: bad.append(f"{r['connect_failed']} failed to connect")
-    if r["closed_during_run"]: bad.append(f"{r['closed_during_run']} closed")
-    if r["errors"]: bad.append(f"errors {codes(r)}")
-    if r["lost_acks"]: bad.append(f"{r['lost_acks']} unacked")
-    if m["seq_repeats"]: bad.append(f"{m['seq_repeats']} seq repeats")
-    if m["seq_mismatches"]: bad.append(f"{m['seq_mismatches']} seq mismatches")
-    if m["seq_missing"]: bad.append(f"{m['seq_missing']} without seq")
-    if m["foreign"]: bad.append(f"{m['foreign']} foreign")
-    if r["sent"] < 0.95 * m["offered"]: bad.append("sent less than offered")
-    if r["delivered"] < r["delivered_expected"]: bad.append("not all delivered within the drain")
-    if r["send_rate"] < 0.95 * m["offered_rate"] and r["sent"] >= 0.95 * m["offered"]:
-        bad.append("pacing late (client busy)")
-    return ", ".join(bad) or "ok"
-
-def cpu(name):
-    c, r = load(name + ".cpu"), load(name)
-    if not c: return "–"
-    return "/".join(f"{c[k]:.1f}" for k in ["shield", "nats", "brain", "redis"]) + (f"/{r['client_cpu_s']:.1f}" if r else "/–")
-
-def seqgaps(r):
-    return str(r["rooms"]["seq_gaps"]) if r["rooms"]["seq_checked"] else "n/a"
+import sys; sys.dont_write_bytecode = True; sys.path.insert(0, sys.argv[1])
+from report import *
+rates = sys.argv[2].split()
 
 print("### 1. Steady load: ordered rooms (Shield → NATS → Brain → NATS → Shield) vs nats-ws (client → NATS → client)\n")
 print("| target | offered msg/s | achieved msg/s | deliveries/s | delivered / expected | lost | dup | out of order | seq gaps | p50 | p99 | max | drain s | CPU s shield/nats/brain/redis/client | status |")
@@ -433,26 +551,10 @@ if live:
           f"{live['delivered']} / {live['delivered_expected']}, lost {m['lost']}, dup {m['duplicates']}, "
           f"out of order {m['out_of_order']}, seq gaps {m['seq_gaps']}, p50 {lat(h,'p50')}, p99 {lat(h,'p99')}, "
           f"max {lat(h,'max')}, drain {m['drain_s']:.2f} s — {status(live)}")
-print("\nlost: (receiver, message) pairs never received by the end of the drain (messages refused with an error excluded);"
-      " seq gaps: a member's seq jumping by more than 1 (Shield+Brain only); latency: send → delivery over all deliveries;"
-      " drain: from the last send to the last delivery; CPU s: what each process used during the run"
-      f" (client: the arq bench process, one thread; the machine has {os.cpu_count()} cores);"
-      " pacing late: the client's own loop fell behind the schedule, so the achieved rate is the client's limit.")
+print(LEGEND)
 print("\n### The Brain's log\n")
-for log, what in [("brain.log", "the first Brain (scenarios 1 and 2, stopped with SIGTERM for scenario 3)"),
-                  ("brain-restarted.log", "the Brain started again in scenario 3")]:
-    warn = {}
-    try:
-        for line in open(os.path.join(out, log)):
-            if "level=warn" in line or "level=error" in line:
-                msg = line.split("msg=", 1)[-1].strip()
-                warn[msg] = warn.get(msg, 0) + 1
-    except OSError:
-        continue
-    print(f"Warnings and errors of {what} (`{log}`): " + ("none." if not warn else "count × message\n"))
-    for msg, n in sorted(warn.items(), key=lambda kv: -kv[1]):
-        print(f"- {n} × `{msg[:240]}`")
-    print()
+brain_log_warnings([("brain.log", "the first Brain (scenarios 1 and 2, stopped with SIGTERM for scenario 3)"),
+                    ("brain-restarted.log", "the Brain started again in scenario 3")])
 EOF
 echo
 echo "Raw results and logs: $OUT (commands in $OUT/commands.txt)"
