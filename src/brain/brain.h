@@ -18,7 +18,8 @@
  *   works on the rooms of the partitions it holds a lease for (leases.c, NATS KV bucket
  *   ARQON_BRAIN), so each room has one sequencer at a time; Brains share the partitions
  *   evenly and take over those of a Brain whose lease expired. The control worker changes
- *   ownership under own_lock, which the sequencer holds for a whole batch.
+ *   ownership under own_lock, which the sequencer holds while it handles a batch, and
+ *   waits for the sequencer to commit what it has in flight before a lease goes back.
  *
  *   Order and no loss. The Shield's room events and join/leave notices are stored by the
  *   stream ARQON_INGRESS before the Shield acknowledges them, so they survive the death of
@@ -133,7 +134,7 @@ typedef struct arq_brain {
   _Atomic uint64_t reconnects; /* NATS reconnections: consumers restart from checkpoints */
 
   arq_queue_t queue;
-  pthread_mutex_t own_lock; /* ownership changes; held by the sequencer for a batch */
+  pthread_mutex_t own_lock; /* ownership changes; held by the sequencer while it handles a batch */
   uint64_t own_epoch;       /* bumped under own_lock on every ownership change */
   arq_partition_t *part;    /* [partitions] */
   arq_sequencer_t *seq;
@@ -259,6 +260,10 @@ void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const
 int arq_sequencer_start(arq_brain_t *b, char *err, size_t errcap);
 /** Waits for the thread (after b->stop is set) and deletes its consumer. */
 void arq_sequencer_stop(arq_brain_t *b);
+/** Waits (a few seconds at most) until the sequencer has applied the latest ownership
+ *  change, its batches in flight committed first; at once when it does not run. Called by
+ *  the control thread after it dropped a partition, before the lease goes back. */
+void arq_sequencer_follow(arq_brain_t *b);
 void arq_sequencer_free(arq_brain_t *b);
 
 /* notices.c: join/leave notices, on the control worker. */

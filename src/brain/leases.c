@@ -8,8 +8,8 @@
  *   with compare-and-set on the revision it last wrote (kvStore_Update: a failure means
  *   someone else holds the key now, and the partition is dropped at once), counts the live
  *   Brains and aims at ceil(P / live) partitions: above it, it hands partitions back
- *   (taken from the sequencer between two batches under own_lock, so its last commit is
- *   the checkpoint; notice checkpoint saved; the key emptied by compare-and-set — the next
+ *   (taken from the sequencer between two batches under own_lock, once it committed what
+ *   it had in flight, so its last commit is the checkpoint; notice checkpoint saved; the key emptied by compare-and-set — the next
  *   owner continues exactly there); below it, it takes free `part.` keys: absent ones with
  *   kvStore_Create (fails when the key exists), emptied ones with kvStore_Update on the
  *   revision it read, so two Brains never both win. The revision of the creating write is the
@@ -32,12 +32,14 @@ static void log_partition(const char *msg, uint32_t p, const char *brain) {
 
 static void drop(arq_brain_t *b, uint32_t p, const char *msg) {
   arq_notices_save(b);
-  /* Waits for the sequencer's batch in progress: after this, it leaves p alone. */
+  /* Waits for the sequencer's batch in progress, then for its batches in flight to be
+   * committed: after this, it leaves p alone and p's checkpoint is its last commit. */
   pthread_mutex_lock(&b->own_lock);
   b->part[p].owned = false;
   atomic_store(&b->part[p].fenced, false);
   b->own_epoch++;
   pthread_mutex_unlock(&b->own_lock);
+  arq_sequencer_follow(b);
   arq_gauge_set(b->m.partition_owned[p], 0);
   arq_counter_inc(b->m.ownership_changes);
   log_partition(msg, p, b->id);

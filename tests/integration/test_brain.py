@@ -499,22 +499,27 @@ class StoreOutage(BrainTestCase):
             await a.request(event_json("O", data=b"%d" % i, id_=f"o{i}"), f"o{i}")
         await a.wait_for(lambda e: e.seq == 3, what="seq 3", keep=True)
         self.redis.kill()
-        for i in range(3, 6):  # accepted by the Shield and kept by the ingress stream
+        for i in range(3, 9):  # accepted by the Shield and kept by the ingress stream
             r = await a.request(event_json("O", data=b"%d" % i, id_=f"o{i}"), f"o{i}")
             self.assertEqual(r.event.type, "ack")
+            await asyncio.sleep(0.05)
         await asyncio.sleep(1)
-        self.assertFalse([e for e in a.inbox if e.seq > 3], "nothing is sequenced without Redis")
+        # The sequencer publishes a batch before its commit: the first batch after Redis went
+        # away goes out, its commit fails, and the Brain publishes nothing more until Redis is
+        # back (docs/brain.md, Sequencing).
+        during = sorted({e.seq for e in a.inbox if e.seq > 3})
+        self.assertLessEqual(len(during), 1, f"published while Redis was away: seqs {during}")
         self.redis.restart()
-        await a.wait_for(lambda e: e.seq == 6, timeout=15, what="seq 6 after Redis is back", keep=True)
-        # A batch published just before Redis went away (seq 3 may be one: the client sees a
-        # message when it is published, before its commit) is published again afterwards:
-        # same seq, same content (docs/brain.md, Guarantees); the client drops seq <= last.
+        await a.wait_for(lambda e: e.seq == 9, timeout=15, what="seq 9 after Redis is back", keep=True)
+        # What was published but not committed (seq 3 or 4 may be) is published again
+        # afterwards: same seq, same content (docs/brain.md, Guarantees); the client drops
+        # seq <= last.
         by_seq = {}
         for e in a.inbox:
             if e.event.type == "chat.message":
                 self.assertEqual(by_seq.setdefault(e.seq, int(e.event.data)), int(e.event.data),
                                  f"two messages under seq {e.seq}")
-        self.assertEqual(sorted(by_seq.items()), [(n + 1, n) for n in range(6)])
+        self.assertEqual(sorted(by_seq.items()), [(n + 1, n) for n in range(9)])
         await a.close()
 
 
