@@ -49,6 +49,7 @@
 #include "arqon/v1/envelope.pb-c.h"
 #include "brain/brain.h"
 #include "brain/flights.h"
+#include "brain/flusher.h"
 #include "brain/reader.h"
 #include "brain/rules.h"
 #include "brain/scripts.h"
@@ -121,6 +122,7 @@ struct arq_sequencer {
   bool *owned;    /* [partitions] snapshot, under b->own_lock */
   arq_strmap_t rooms; /* "tenant room" -> room_state_t* */
   arq_flights_t fl;
+  arq_flusher_t *flusher; /* writes each batch at once (flusher.h) */
   uint64_t batch_no, commit_no;
   item_t items[BATCH_MAX];
   room_state_t **commit_rooms; /* [COMMIT_ROOMS_MAX] the rooms of one commit */
@@ -588,6 +590,7 @@ static void step(arq_sequencer_t *s, size_t n) {
       return;
     }
     arq_flights_launch(&s->fl, fl);
+    arq_flusher_kick(s->flusher);
   }
   if (settle(s, false) == 0 && !arq_flights_len(&s->fl) && s->rooms.len > ROOM_CACHE_MAX)
     forget_rooms(s); /* all committed: Redis has it all */
@@ -692,6 +695,7 @@ int arq_sequencer_start(arq_brain_t *b, char *err, size_t errcap) {
   char inbox[96];
   snprintf(inbox, sizeof inbox, "_INBOX.%s.ingress", b->id);
   s->pull = arq_pull_new(b->nc, s->js, ARQ_STREAM_INGRESS, inbox, RING_MSGS, RING_BYTES, wake, s);
+  s->flusher = arq_flusher_start(b->nc);
   arq_reader_init(&s->rd, s->pull, b->partitions, "ckpt");
   s->rd.restart = true;
   atomic_store(&s->running, true);
@@ -711,6 +715,8 @@ void arq_sequencer_stop(arq_brain_t *b) {
   if (s->started)
     pthread_join(s->thread, NULL);
   s->started = false;
+  arq_flusher_stop(s->flusher);
+  s->flusher = NULL;
   arq_pull_stop(s->pull);
 }
 
