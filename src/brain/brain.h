@@ -208,6 +208,11 @@ void arq_store_init(arq_store_t *s, const arq_config_t *cfg, arq_counter_t *erro
 int arq_store_check(arq_store_t *s, char *err, size_t errcap);
 redisReply *arq_store_command(arq_store_t *s, const char *fmt, ...);
 redisReply *arq_store_argv(arq_store_t *s, int argc, const char **argv, const size_t *lens);
+/** Runs `script` by its digest `sha` (EVALSHA), sending its text only when Redis answers
+ *  NOSCRIPT. argv[0] and argv[1] (and their lens) are filled in here; argv[2] on are
+ *  numkeys, the keys and the arguments. */
+redisReply *arq_store_script(arq_store_t *s, const char *script, const char *sha, int argc,
+                             const char **argv, size_t *lens);
 /** Pipelining: queue commands, then read one reply per command in order. A failed
  *  arq_store_reply leaves replies unread: close the connection then. */
 bool arq_store_append(arq_store_t *s, const char *fmt, ...);

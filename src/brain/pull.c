@@ -44,6 +44,7 @@ struct arq_pull {
 
   uint64_t generation;
   natsSubscription *sub;
+  natsSubscription *retired; /* unsubscribed by the last stop, destroyed at the next one */
   char consumer[64];
   char inbox[128];     /* <prefix>.<generation>: the subscription is on <inbox>.* */
   char req_reply[160]; /* <inbox>.<n>: the reply subject of the request outstanding */
@@ -186,8 +187,13 @@ void arq_pull_stop(arq_pull_t *p) {
   memcpy(consumer, p->consumer, sizeof consumer);
   pthread_mutex_unlock(&p->lock);
   if (sub) {
+    /* nats.c 3.4's reader thread takes a subscription from its table and only then locks
+     * it: destroyed right after Unsubscribe, a message arriving meanwhile would lock freed
+     * memory. Our reference keeps it alive until the next stop (or arq_pull_free, after
+     * the connection closed). */
     natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
+    natsSubscription_Destroy(p->retired);
+    p->retired = sub;
   }
   /* The server would delete it after INACTIVE_THRESHOLD_S anyway; deleting at once frees
    * it now, unless NATS is away (the call would only wait for its timeout). */
@@ -320,6 +326,7 @@ void arq_pull_free(arq_pull_t *p) {
   if (!p)
     return;
   arq_pull_stop(p);
+  natsSubscription_Destroy(p->retired);
   pthread_cond_destroy(&p->cond);
   pthread_mutex_destroy(&p->lock);
   free(p->ring);

@@ -1,5 +1,9 @@
 #include "brain/scripts.h"
 
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+
 /* Numbers are Lua doubles: exact up to 2^53, far beyond any stream sequence or seq. Values
  * are written from ARGV as given (strings), never from Lua numbers. */
 const char arq_brain_commit_script[] =
@@ -32,3 +36,14 @@ const char arq_brain_ckpt_script[] =
     "local c = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
     "if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1]) end\n"
     "return 0\n";
+
+void arq_brain_script_sha1(const char *script, char hex[41]) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (!EVP_Digest(script, strlen(script), md, &n, EVP_sha1(), NULL) || n != 20) {
+    hex[0] = '\0'; /* EVALSHA answers NOSCRIPT, and the commit sends the script instead */
+    return;
+  }
+  for (unsigned int i = 0; i < n; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}

@@ -22,4 +22,7 @@ extern const char arq_brain_commit_script[];
 /** Raises a checkpoint (KEYS[1]) to ARGV[1]; never lowers it. */
 extern const char arq_brain_ckpt_script[];
 
+/** The SHA-1 of a script in lower-case hex, as Redis names it for EVALSHA. */
+void arq_brain_script_sha1(const char *script, char hex[41]);
+
 #endif

@@ -127,6 +127,7 @@ struct arq_sequencer {
   item_t items[BATCH_MAX];
   room_state_t **commit_rooms; /* [COMMIT_ROOMS_MAX] the rooms of one commit */
   arq_buf_t pack; /* the message being published, reused */
+  char commit_sha[41]; /* the commit script's SHA-1, for EVALSHA */
   char *fence_keys; /* [partitions + 1][FENCE_KEY_MAX]: the MGET of prepare() */
   const char **fence_argv;
   size_t *fence_lens;
@@ -275,14 +276,12 @@ static int commit(arq_sequencer_t *s, size_t k) {
 #undef NUM
   char nkeys[24];
   snprintf(nkeys, sizeof nkeys, "%zu", nk);
-  argv[0] = "EVAL";
-  argv[1] = arq_brain_commit_script;
   argv[2] = nkeys;
   memcpy(argv + 3 + nk, av, na * sizeof *av);
   size_t argc = 3 + nk + na;
-  for (size_t i = 0; i < argc; i++)
+  for (size_t i = 2; i < argc; i++)
     lens[i] = strlen(argv[i]);
-  redisReply *r = arq_store_argv(&s->store, (int)argc, argv, lens);
+  redisReply *r = arq_store_script(&s->store, arq_brain_commit_script, s->commit_sha, (int)argc, argv, lens);
   int rc = -1;
   if (r && r->type == REDIS_REPLY_ARRAY) {
     rc = 0;
@@ -664,6 +663,7 @@ int arq_sequencer_start(arq_brain_t *b, char *err, size_t errcap) {
   arq_store_init(&s->store, b->cfg, b->m.redis_errors);
   arq_strmap_init(&s->rooms);
   arq_flights_init(&s->fl, BATCH_MAX);
+  arq_brain_script_sha1(arq_brain_commit_script, s->commit_sha);
   s->owned = calloc(b->partitions, sizeof *s->owned);
   s->commit_rooms = calloc(COMMIT_ROOMS_MAX, sizeof *s->commit_rooms);
   s->fence_keys = calloc(b->partitions + 1, FENCE_KEY_MAX);

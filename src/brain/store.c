@@ -250,6 +250,26 @@ redisReply *arq_store_argv(arq_store_t *s, int argc, const char **argv, const si
   return checked(s, redisCommandArgv(s->c, argc, argv, lens));
 }
 
+redisReply *arq_store_script(arq_store_t *s, const char *script, const char *sha, int argc,
+                             const char **argv, size_t *lens) {
+  if (!s->c && !connect_redis(s))
+    return NULL;
+  argv[0] = "EVALSHA";
+  argv[1] = sha;
+  lens[0] = 7;
+  lens[1] = strlen(sha);
+  redisReply *r = redisCommandArgv(s->c, argc, argv, lens);
+  if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
+    freeReplyObject(r); /* not cached yet (a new or restarted Redis): EVAL caches it */
+    argv[0] = "EVAL";
+    argv[1] = script;
+    lens[0] = 4;
+    lens[1] = strlen(script);
+    r = redisCommandArgv(s->c, argc, argv, lens);
+  }
+  return checked(s, r);
+}
+
 bool arq_store_append(arq_store_t *s, const char *fmt, ...) {
   if (!s->c && !connect_redis(s))
     return false;

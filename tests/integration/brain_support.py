@@ -123,8 +123,9 @@ def redis_get(port, key):
     return _redis_command(port, "GET", key)
 
 
-def redis_calls(port, command):
-    """How many times `command` ran on the server (INFO commandstats)."""
+def redis_calls(port, command, field="calls"):
+    """How many times `command` ran on the server (INFO commandstats); `field` may also be
+    failed_calls (those answered with an error)."""
     info = _redis_command(port, "INFO", "commandstats").decode()
-    m = re.search(rf"^cmdstat_{re.escape(command.lower())}:calls=(\d+)", info, re.M)
+    m = re.search(rf"^cmdstat_{re.escape(command.lower())}:.*\b{field}=(\d+)", info, re.M)
     return int(m.group(1)) if m else 0

@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from brain_support import Brain
+from brain_support import Brain, redis_calls
 from shield_support import cmd_json, envelope_pb2, event_json
 from test_brain import BrainTestCase, Client, presence
 
@@ -201,6 +201,10 @@ class Overload(BrainTestCase):
             got = await collector.wait_count(BURST, timeout=120)
             self.assertEqual(got, BURST, f"burst of {BURST} at {offered:.0f}/s: {got} sequenced")
             check_rooms(self, collector.got, range(BURST))
+            # Batches are committed by the script's digest (EVALSHA); its text went at most
+            # once, answering the first NOSCRIPT.
+            self.assertGreater(redis_calls(self.redis.port, "evalsha"), 0)
+            self.assertLessEqual(redis_calls(self.redis.port, "evalsha", "failed_calls"), 1)
             # The idle member was never expired (the Shield stayed alive throughout).
             self.assertEqual(self.brain.metric("brain_presence_expired_total"), 0)
             self.assertFalse([e for e in idle.inbox if presence(e, "leave", "idle")])

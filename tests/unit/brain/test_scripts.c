@@ -137,11 +137,29 @@ static void checkpoints_only_rise(void **state) {
   freeReplyObject(r);
 }
 
+/* The sequencer commits with EVALSHA and the digest it computed itself: it must be the one
+ * Redis gives the script (a wrong one would send the whole script with every commit). */
+static void the_commit_script_is_known_by_its_digest(void **state) {
+  (void)state;
+  char sha[41];
+  arq_brain_script_sha1(arq_brain_commit_script, sha);
+  redisReply *r = redisCommand(rc, "SCRIPT LOAD %s", arq_brain_commit_script);
+  assert_non_null(r);
+  assert_int_equal(r->type, REDIS_REPLY_STRING);
+  assert_string_equal(r->str, sha);
+  freeReplyObject(r);
+  r = redisCommand(rc, "SCRIPT EXISTS %s", sha);
+  assert_non_null(r);
+  assert_int_equal(r->element[0]->integer, 1);
+  freeReplyObject(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(commits_move_rooms_forward_only),
       cmocka_unit_test(an_older_lease_is_fenced),
       cmocka_unit_test(checkpoints_only_rise),
+      cmocka_unit_test(the_commit_script_is_known_by_its_digest),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
