@@ -58,6 +58,7 @@ void arq_flights_launch(arq_flights_t *f, arq_flight_t *fl) {
   pthread_mutex_lock(&f->mu);
   if (!fl->ack_msg)
     fl->state = ARQ_FLIGHT_STORED; /* nothing published (all passed over or dropped) */
+  fl->launched_ms = arq_brain_now_ms();
   f->len++;
   pthread_mutex_unlock(&f->mu);
 }

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ARQ_FLIGHTS_MAX 4
+#define ARQ_FLIGHTS_MAX 16
 
 typedef enum { ARQ_FLIGHT_PENDING, ARQ_FLIGHT_STORED, ARQ_FLIGHT_FAILED } arq_flight_state_t;
 
@@ -50,6 +50,7 @@ typedef struct {
   natsMsg *ack_msg; /* the publish whose acknowledgement covers the batch; NULL: none */
   arq_flight_state_t state;
   int64_t deadline_ms; /* monotonic: taken as failed if not acknowledged by then */
+  int64_t launched_ms; /* monotonic: when it joined the queue */
 } arq_flight_t;
 
 typedef struct {

@@ -23,9 +23,9 @@
  *        order, so that one acknowledgement covers the batch);
  *     3. goes on with the next batch at once, up to ARQ_FLIGHTS_MAX batches in flight
  *        (flights.c); past that bound it waits, and batches grow while it waits;
- *     4. commits, whenever batches at the head of the flight are stored, all of them in one
- *        Lua script (scripts.h): per partition the fencing check, the new checkpoint, and
- *        each touched room's last (seq, ingress) pair.
+ *     4. commits stored batches at the head together, when they are due (commit_due), in
+ *        one Lua script run by its digest (scripts.h): per partition the fencing check, the
+ *        new checkpoint, and each touched room's last (seq, ingress) pair.
  *   A message is published before its commit, so a crash between the two makes the next
  *   owner publish it again (same seq, same content): delivery to live subscribers is
  *   at-least-once across a crash, exactly once otherwise. A batch not stored (refused,
@@ -69,7 +69,12 @@
 #define FOLLOW_WAIT_MS (PUBLISH_WAIT_MS + 1500) /* a handover waits at most this for the flight */
 #define FENCE_KEY_MAX 40
 #define COMMIT_KEY_MAX (2 * ARQ_ID_MAX_LEN + 32)
-#define COMMIT_ROOMS_MAX (ARQ_FLIGHTS_MAX * BATCH_MAX)
+#define COMMIT_ROOMS_MAX (4 * BATCH_MAX) /* room updates in one commit, at most */
+/* Stored batches wait a little for company before their commit: one script for several
+ * batches costs Redis and this thread less than one each, and nothing waits for it (the
+ * messages are out already). A handover, a restart or a full pipeline commits at once. */
+#define COMMIT_DELAY_MS 5
+#define COMMIT_BATCHES 8
 
 /* The arguments of the commit EVAL, allocated once for the largest commit: per partition
  * 2 keys and 3 numbers, per room 3 keys and 2 numbers, and 4 more. */
@@ -300,21 +305,44 @@ static int commit(arq_sequencer_t *s, size_t k) {
   return rc;
 }
 
-/* Commits the batches at the head of the flight that are stored; with `all`, first waits
- * (bounded) until every batch in flight is stored or one failed. A batch that failed, or a
- * commit that failed, sends everything in flight back to be read again. Called with
- * own_lock held. -1 after such a failure. */
+/* How many stored batches at the head to commit now: all of them (within
+ * COMMIT_ROOMS_MAX room updates) once COMMIT_BATCHES are stored, the oldest has waited
+ * COMMIT_DELAY_MS, the pipeline is full, or `all`; else 0, and *wait_ms says when to look
+ * again. *failed as arq_flights_stored. */
+static size_t commit_due(arq_sequencer_t *s, bool all, bool *failed, int *wait_ms) {
+  size_t stored = arq_flights_stored(&s->fl, failed), k = 0, updates = 0;
+  for (; k < stored; k++) {
+    updates += arq_flights_at(&s->fl, k)->nupd;
+    if (updates > COMMIT_ROOMS_MAX)
+      break;
+  }
+  *wait_ms = 50;
+  if (!k || all || *failed || k < stored || k >= COMMIT_BATCHES ||
+      arq_flights_len(&s->fl) == ARQ_FLIGHTS_MAX)
+    return k;
+  int64_t age = arq_brain_now_ms() - arq_flights_at(&s->fl, 0)->launched_ms;
+  if (age >= COMMIT_DELAY_MS)
+    return k;
+  *wait_ms = (int)(COMMIT_DELAY_MS - age);
+  return 0;
+}
+
+/* Commits the stored batches at the head that are due (commit_due); with `all`, first
+ * waits (bounded) until every batch in flight is stored or one failed, and commits them
+ * all. A batch that failed, or a commit that failed, sends everything in flight back to be
+ * read again. Called with own_lock held. -1 after such a failure. */
 static int settle(arq_sequencer_t *s, bool all) {
   bool failed = false;
   size_t k;
+  int wait_ms;
   for (;;) {
     uint64_t mark = arq_flights_mark(&s->fl);
-    k = arq_flights_stored(&s->fl, &failed);
-    if (!all || failed || k == arq_flights_len(&s->fl))
+    if (!all || arq_flights_stored(&s->fl, &failed) == arq_flights_len(&s->fl) || failed)
       break;
     arq_flights_wait(&s->fl, mark, 100);
   }
-  if (k) {
+  k = commit_due(s, all, &failed, &wait_ms);
+  while (k) {
     if (commit(s, k)) {
       reset(s);
       return -1;
@@ -322,6 +350,7 @@ static int settle(arq_sequencer_t *s, bool all) {
     for (size_t i = 0; i < k; i++)
       observe(s, arq_flights_at(&s->fl, i));
     arq_flights_pop(&s->fl, k);
+    k = all ? commit_due(s, true, &failed, &wait_ms) : 0; /* past COMMIT_ROOMS_MAX */
   }
   if (failed) {
     reset(s);
@@ -622,9 +651,11 @@ static void *sequencer_main(void *arg) {
     uint64_t mark = arq_flights_mark(&s->fl);
     size_t n = arq_flights_len(&s->fl) < ARQ_FLIGHTS_MAX ? collect(s) : 0;
     bool failed;
-    if (!n && arq_flights_stored(&s->fl, &failed) == 0 && !failed) {
-      /* Nothing to do until a message, an acknowledgement or an ownership change. */
-      arq_flights_wait(&s->fl, mark, arq_flights_len(&s->fl) ? 50 : IDLE_WAIT_MS);
+    int wait_ms;
+    if (!n && commit_due(s, false, &failed, &wait_ms) == 0 && !failed) {
+      /* Nothing to do until a message, an acknowledgement, a commit falls due or an
+       * ownership change. */
+      arq_flights_wait(&s->fl, mark, arq_flights_len(&s->fl) ? wait_ms : IDLE_WAIT_MS);
       continue;
     }
     pthread_mutex_lock(&b->own_lock);
@@ -685,7 +716,7 @@ int arq_sequencer_start(arq_brain_t *b, char *err, size_t errcap) {
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.Wait = 3000;
-  jo.PublishAsync.MaxPending = 64; /* ARQ_FLIGHTS_MAX, and those of discarded batches */
+  jo.PublishAsync.MaxPending = 4 * ARQ_FLIGHTS_MAX; /* and those of discarded batches */
   jo.PublishAsync.AckHandler = on_publish_ack;
   jo.PublishAsync.AckHandlerClosure = s;
   if (natsConnection_JetStream(&s->js, b->nc, &jo) != NATS_OK) {
