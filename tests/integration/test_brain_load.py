@@ -45,15 +45,18 @@ def hpub(room, i):
             + hdr + body + b"\r\n")
 
 
-def blast(port, first, count):
-    """Publishes `count` events round-robin over ROOMS as fast as one socket takes them;
-    returns the offered rate (messages/s). Event i carries its number i as data."""
+def blast(port, first, count, rate=None):
+    """Publishes `count` events round-robin over ROOMS as fast as one socket takes them (or
+    at about `rate` per second); returns the offered rate (messages/s). Event i carries its
+    number i as data."""
     frames = [hpub(ROOMS[i % len(ROOMS)], i) for i in range(first, first + count)]
     s = socket.create_connection(("127.0.0.1", port))
     s.recv(4096)  # INFO
     s.sendall(b'CONNECT {"verbose":false,"headers":true}\r\n')
     started = time.monotonic()
     for k in range(0, len(frames), 500):
+        if rate:
+            time.sleep(max(0.0, started + k / rate - time.monotonic()))
         s.sendall(b"".join(frames[k:k + 500]))
     s.sendall(b"PING\r\n")
     buf = b""
@@ -249,6 +252,44 @@ class Overload(BrainTestCase):
         finally:
             collector.close()
             await idle.close()
+
+
+class HandoverUnderLoad(BrainTestCase):
+    """Partitions move while the Brain is busy: a second Brain joins in the middle of a
+    steady load (the first hands half of its partitions over), then the first is stopped
+    with SIGTERM (the second takes the rest). A graceful handover waits for the batches in
+    flight to be committed, so every message is delivered exactly once, in order, under
+    consecutive seqs (docs/brain.md, Guarantees)."""
+    brain_options = {"history_max_per_room": 100000}
+
+    async def test_partitions_move_during_a_load(self):
+        port = int(self.nats.url.rsplit(":", 1)[1])
+        total, rate = 40000, 8000  # five seconds of load
+        collector = Collector(port)
+        sender = threading.Thread(target=blast, args=(port, 0, total, rate), daemon=True)
+        try:
+            sender.start()
+            await collector.wait_count(total // 8, timeout=30)
+            second = Brain(self.nats.url, self.redis.url, partitions=self.partitions,
+                           **self.brain_options).start()
+            self.brain_procs.append(second)
+            deadline = time.monotonic() + 10
+            while second.metric("brain_partitions_owned") < 1 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            moved_at = collector.count()
+            self.assertLess(moved_at, total, "the partitions moved after the load was over")
+            rc = await asyncio.to_thread(self.brain_procs[0].stop)
+            self.assertEqual(rc, 0)
+            stopped_at = collector.count()
+            got = await collector.wait_count(total, timeout=120)
+            self.assertEqual(got, total, f"{got} of {total} delivered")
+            check_rooms(self, collector.got, range(total))
+            self.assertEqual(second.metric("brain_partitions_owned"), self.partitions)
+            self.assertGreater(second.metric("brain_messages_sequenced_total"), 0)
+            print(f"\nhandover under load: partitions moved at {moved_at}, first Brain "
+                  f"stopped at {stopped_at} of {total} messages", flush=True)
+        finally:
+            collector.close()
 
 
 class RequestFlood(BrainTestCase):
