@@ -20,9 +20,11 @@
  *   direct gets (a stream whose configuration another Brain keeps) the page is read from
  *   the room's first message, still no further than the page.
  *
- *   The room's counter in Redis says where the room stands, so a client that is up to
- *   date is answered without touching the stream, and reading stops at the last assigned
- *   seq or when the consumer reports nothing pending.
+ *   Where the room stands: the counter in Redis (the last committed seq) or, when newer,
+ *   the seq of the room's last message in the stream (published, its commit a few
+ *   milliseconds away: ADR 0009), one direct get. A client that is up to date is answered
+ *   without reading further, and reading stops at that seq or when the consumer reports
+ *   nothing pending.
  *
  *   Reply: event `history`, data {"messages":[<envelope in proto3 JSON>...],
  *   "next_seq":N,"latest_seq":L} where next_seq is the since_seq that continues after this
@@ -208,6 +210,12 @@ void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const
   size_t room_left = max_payload > 8192 ? (size_t)max_payload - 4096 : 4096;
   char subject[ARQ_SUBJECT_CAP];
   arq_subject_room(subject, sizeof subject, tenant, room);
+  /* The counter in Redis is the last committed seq; the sequencer commits a few
+   * milliseconds after it published (ADR 0009), and a member may have the message already
+   * and ask at once. The room's last message in the stream says so (one direct get). */
+  found_t tail;
+  if (direct_get(b, subject, 0, &tail) == 1 && tail.seq > latest)
+    latest = tail.seq;
   uint64_t start = 0;
   bool empty = latest <= a.since_seq;
   if (!empty && find_start(b, subject, a.since_seq, &start, &empty) < 0) {
