@@ -132,6 +132,8 @@ struct arq_sequencer {
   item_t items[BATCH_MAX];
   room_state_t **commit_rooms; /* [COMMIT_ROOMS_MAX] the rooms of one commit */
   arq_buf_t pack; /* the message being published, reused */
+  natsMsg *spent[BATCH_MAX]; /* published this step, destroyed together by free_items */
+  size_t nspent;
   char commit_sha[41]; /* the commit script's SHA-1, for EVALSHA */
   char *fence_keys; /* [partitions + 1][FENCE_KEY_MAX]: the MGET of prepare() */
   const char **fence_argv;
@@ -172,7 +174,12 @@ static void reset(arq_sequencer_t *s) {
   s->rd.restart = true;
 }
 
+/* nats.c hands every destroyed message to its collector thread, and wakes that thread when
+ * it was idle: destroying a batch's messages together wakes it once, not once a message. */
 static void free_items(arq_sequencer_t *s, size_t n) {
+  for (size_t i = 0; i < s->nspent; i++)
+    natsMsg_Destroy(s->spent[i]);
+  s->nspent = 0;
   for (size_t i = 0; i < n; i++) {
     natsMsg_Destroy(s->items[i].msg);
     if (s->items[i].e)
@@ -554,7 +561,8 @@ static int publish(arq_sequencer_t *s, item_t *it, arq_flight_t *fl, bool last) 
     if (st == NATS_OK)
       st = natsConnection_PublishMsg(s->b->nc, out);
   }
-  natsMsg_Destroy(out); /* NULL when the JetStream library took it */
+  if (out) /* NULL when the JetStream library took it */
+    s->spent[s->nspent++] = out; /* destroyed with the batch (free_items) */
   e->trace_id = orig_trace;
   e->room_id = orig_room;
   e->id = orig_id;
