@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/redis_url.h"
 #include "spine/kv.h"
+#include "spine/spent.h"
 #include "common/program.h"
 
 #define SHUTDOWN_DEADLINE_S 4 /* SIGTERM ends the process within 5 s, whatever it waits on */
@@ -212,6 +213,7 @@ out:
   g_brain = NULL;
   free(b);
   arq_config_free(&cfg);
+  arq_spent_flush(); /* the connection is closed: no message is in use */
   nats_CloseAndWait(2000);
   return rc;
 }

@@ -59,6 +59,7 @@
 #include "protocol/envelope_json.h"
 #include "protocol/headers.h"
 #include "protocol/subjects.h"
+#include "spine/spent.h"
 
 #define BATCH_MAX 512
 #define RING_MSGS 4096
@@ -132,8 +133,6 @@ struct arq_sequencer {
   item_t items[BATCH_MAX];
   room_state_t **commit_rooms; /* [COMMIT_ROOMS_MAX] the rooms of one commit */
   arq_buf_t pack; /* the message being published, reused */
-  natsMsg *spent[BATCH_MAX]; /* published this step, destroyed together by free_items */
-  size_t nspent;
   char commit_sha[41]; /* the commit script's SHA-1, for EVALSHA */
   char *fence_keys; /* [partitions + 1][FENCE_KEY_MAX]: the MGET of prepare() */
   const char **fence_argv;
@@ -150,7 +149,7 @@ static void on_publish_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *p
     ARQ_LOG(ARQ_LOG_WARN, "brain", "sequenced batch not stored; it is read again", {"error", why});
   }
   arq_flights_on_ack(&s->fl, msg, pa != NULL);
-  natsMsg_Destroy(msg);
+  arq_spent_msg(msg);
 }
 
 static void wake(void *arg) {
@@ -174,14 +173,9 @@ static void reset(arq_sequencer_t *s) {
   s->rd.restart = true;
 }
 
-/* nats.c hands every destroyed message to its collector thread, and wakes that thread when
- * it was idle: destroying a batch's messages together wakes it once, not once a message. */
 static void free_items(arq_sequencer_t *s, size_t n) {
-  for (size_t i = 0; i < s->nspent; i++)
-    natsMsg_Destroy(s->spent[i]);
-  s->nspent = 0;
   for (size_t i = 0; i < n; i++) {
-    natsMsg_Destroy(s->items[i].msg);
+    arq_spent_msg(s->items[i].msg); /* destroyed in groups (spent.h) */
     if (s->items[i].e)
       arqon__v1__envelope__free_unpacked(s->items[i].e, NULL);
     memset(&s->items[i], 0, sizeof s->items[i]);
@@ -561,8 +555,7 @@ static int publish(arq_sequencer_t *s, item_t *it, arq_flight_t *fl, bool last) 
     if (st == NATS_OK)
       st = natsConnection_PublishMsg(s->b->nc, out);
   }
-  if (out) /* NULL when the JetStream library took it */
-    s->spent[s->nspent++] = out; /* destroyed with the batch (free_items) */
+  arq_spent_msg(out); /* NULL when the JetStream library took it */
   e->trace_id = orig_trace;
   e->room_id = orig_room;
   e->id = orig_id;

@@ -15,6 +15,7 @@
 #include "shield/disconnect.h"
 #include "shield/shield.h"
 #include "spine/kv.h"
+#include "spine/spent.h"
 
 #define MAX_WORKERS 64
 
@@ -116,7 +117,7 @@ static void on_room_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
   if (mask)
     arq_egress_deliver(r->link->shield, ARQ_TARGET_ROOM, r->tenant, r->room, natsMsg_GetData(msg),
                        (size_t)natsMsg_GetDataLength(msg), mask);
-  natsMsg_Destroy(msg);
+  arq_spent_msg(msg);
 }
 
 static void on_direct_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
@@ -155,7 +156,7 @@ static void on_inbox_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg
     if (!arq_confirms_on_reply(sp->shield, token, no_responders, data, len))
       arq_requests_on_reply(sp->shield, token, no_responders, data, len);
   }
-  natsMsg_Destroy(msg);
+  arq_spent_msg(msg);
 }
 
 const char *arq_link_last_error(void) {
@@ -274,6 +275,7 @@ void arq_link_free(arq_link_t *sp, int timeout_ms) {
   for (size_t i = 0; i < sp->nretired; i++) /* the connection is closed: nothing arrives */
     natsSubscription_Destroy(sp->retired[i].sub);
   free(sp->retired);
+  arq_spent_flush();
   pthread_cond_destroy(&sp->closed_cond);
   pthread_mutex_destroy(&sp->lock);
   free(sp);
@@ -309,7 +311,7 @@ int arq_link_publish(arq_link_t *sp, const char *subject, const char *reply, con
     off = (size_t)(value + strlen(value) + 1 - h->extra);
   }
   if (st == NATS_OK) st = natsConnection_PublishMsg(sp->nc, msg);
-  natsMsg_Destroy(msg);
+  arq_spent_msg(msg);
   if (st == NATS_MAX_PAYLOAD)
     return ARQ_LINK_TOO_LARGE;
   return st == NATS_OK ? ARQ_LINK_PUBLISHED : ARQ_LINK_UNAVAILABLE;
