@@ -45,6 +45,7 @@
 #include "protocol/envelope_json.h"
 #include "protocol/headers.h"
 #include "protocol/subjects.h"
+#include "spine/retired.h"
 
 #define FETCH_WAIT_MS 500
 #define FETCH_MAX 256           /* messages asked for in one fetch */
@@ -305,8 +306,7 @@ void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const
       }
       natsMsgList_Destroy(&list);
     }
-    natsSubscription_Unsubscribe(sub); /* deletes the consumer */
-    natsSubscription_Destroy(sub);
+    arq_sub_retire(sub); /* unsubscribing deletes the consumer; spine/retired.h */
   }
   arq_buf_printf(&out, "],\"next_seq\":%llu,\"latest_seq\":%llu", (unsigned long long)last,
                  (unsigned long long)latest);

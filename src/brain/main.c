@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/redis_url.h"
 #include "spine/kv.h"
+#include "spine/retired.h"
 #include "spine/spent.h"
 #include "common/program.h"
 
@@ -213,7 +214,9 @@ out:
   g_brain = NULL;
   free(b);
   arq_config_free(&cfg);
-  arq_spent_flush(); /* the connection is closed: no message is in use */
+  /* The connection is closed: no message is in use, no subscription is read. */
+  arq_sub_retired_flush();
+  arq_spent_flush();
   nats_CloseAndWait(2000);
   return rc;
 }

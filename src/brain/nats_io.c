@@ -20,6 +20,7 @@
 #include "protocol/payloads.h"
 #include "protocol/subjects.h"
 #include "spine/kv.h"
+#include "spine/retired.h"
 
 int64_t arq_brain_now_ms(void) {
   struct timespec ts;
@@ -271,11 +272,8 @@ void arq_brain_nats_close(arq_brain_t *b) {
   natsSubscription **subs[] = {&b->request_sub, &b->request_sub2, &b->rooms_sub, &b->info_sub, &b->hb_sub,
                                &b->probe_sub};
   for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-    if (*subs[i]) {
-      natsSubscription_Unsubscribe(*subs[i]);
-      natsSubscription_Destroy(*subs[i]);
-      *subs[i] = NULL;
-    }
+    arq_sub_retire(*subs[i]); /* destroyed after the connection closed (spine/retired.h) */
+    *subs[i] = NULL;
   }
   kvStore_Destroy(b->kv);
   b->kv = NULL;

@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "spine/retired.h"
 
 /* A request stays open while its batch is not full: messages are delivered as they come. */
 #define REQUEST_EXPIRES_MS 5000
@@ -44,7 +45,6 @@ struct arq_pull {
 
   uint64_t generation;
   natsSubscription *sub;
-  natsSubscription *retired; /* unsubscribed by the last stop, destroyed at the next one */
   char consumer[64];
   char inbox[128];     /* <prefix>.<generation>: the subscription is on <inbox>.* */
   char req_reply[160]; /* <inbox>.<n>: the reply subject of the request outstanding */
@@ -186,15 +186,7 @@ void arq_pull_stop(arq_pull_t *p) {
   char consumer[sizeof p->consumer];
   memcpy(consumer, p->consumer, sizeof consumer);
   pthread_mutex_unlock(&p->lock);
-  if (sub) {
-    /* nats.c 3.4's reader thread takes a subscription from its table and only then locks
-     * it: destroyed right after Unsubscribe, a message arriving meanwhile would lock freed
-     * memory. Our reference keeps it alive until the next stop (or arq_pull_free, after
-     * the connection closed). */
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(p->retired);
-    p->retired = sub;
-  }
+  arq_sub_retire(sub); /* destroyed a second later: spine/retired.h says why */
   /* The server would delete it after INACTIVE_THRESHOLD_S anyway; deleting at once frees
    * it now, unless NATS is away (the call would only wait for its timeout). */
   if (was && *consumer && natsConnection_Status(p->nc) == NATS_CONN_STATUS_CONNECTED)
@@ -237,10 +229,7 @@ int arq_pull_start(arq_pull_t *p, uint64_t start_seq) {
     pthread_mutex_lock(&p->lock);
     p->sub = NULL;
     pthread_mutex_unlock(&p->lock);
-    if (sub) {
-      natsSubscription_Unsubscribe(sub);
-      natsSubscription_Destroy(sub);
-    }
+    arq_sub_retire(sub);
     jsConsumerInfo_Destroy(ci);
     return -1;
   }
@@ -326,7 +315,6 @@ void arq_pull_free(arq_pull_t *p) {
   if (!p)
     return;
   arq_pull_stop(p);
-  natsSubscription_Destroy(p->retired);
   pthread_cond_destroy(&p->cond);
   pthread_mutex_destroy(&p->lock);
   free(p->ring);

@@ -23,6 +23,7 @@
 #include "shield/http_routes.h"
 #include "shield/shield.h"
 #include "spine/kv.h"
+#include "spine/retired.h"
 
 #define API_SENDER "api"
 #define API_MAX_ROOMS 1000  /* rooms of one broadcast */
@@ -482,8 +483,7 @@ static void run_disconnect(arq_api_t *a, api_job_t *j) {
     natsMsg_Destroy(m);
   }
   arq_json_doc_free(&doc);
-  natsSubscription_Unsubscribe(sub);
-  natsSubscription_Destroy(sub);
+  arq_sub_retire(sub); /* a late answer may still be read: spine/retired.h */
   char trace[ARQ_TRACE_ID_LEN + 1];
   arq_trace_id_new(trace);
   audit(a, j, subject, trace);
@@ -674,8 +674,7 @@ static void run_info(arq_api_t *a, api_job_t *j) {
   }
   arq_json_doc_free(&doc);
   arq_strmap_free(&seen);
-  natsSubscription_Unsubscribe(sub);
-  natsSubscription_Destroy(sub);
+  arq_sub_retire(sub); /* a late answer may still be read: spine/retired.h */
   arq_json_w_array_end(&wb);
   arq_json_w_array_end(&ws);
   arq_buf_t body;

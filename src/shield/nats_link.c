@@ -15,6 +15,7 @@
 #include "shield/disconnect.h"
 #include "shield/shield.h"
 #include "spine/kv.h"
+#include "spine/retired.h"
 #include "spine/spent.h"
 
 #define MAX_WORKERS 64
@@ -40,45 +41,8 @@ struct arq_link {
   pthread_cond_t closed_cond; /* nats.c calls back after Close: wait for the last one */
   bool closed;
   arq_strmap_t rooms; /* "tenant\0room" -> room_sub_t */
-  /* Room subscriptions unsubscribed but not yet destroyed (see retire_room_sub), under lock. */
-  struct retired_sub { natsSubscription *sub; int64_t at_ms; } *retired;
-  size_t nretired, retired_cap;
   _Atomic uint64_t span_counter;
 };
-
-#define RETIRED_KEEP_MS 1000
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* nats.c 3.4's reader thread takes a subscription from its table and only then locks it:
- * destroyed right after Unsubscribe, a broadcast arriving meanwhile would touch freed
- * memory. Our reference keeps an unsubscribed room's subscription alive for a second (far
- * longer than that window); it is destroyed by a later unsubscribe or when the link is
- * freed. Called with sp->lock held. */
-static void retire_room_sub(arq_link_t *sp, natsSubscription *sub) {
-  int64_t now = mono_ms();
-  size_t kept = 0;
-  for (size_t i = 0; i < sp->nretired; i++) {
-    if (now - sp->retired[i].at_ms >= RETIRED_KEEP_MS)
-      natsSubscription_Destroy(sp->retired[i].sub);
-    else
-      sp->retired[kept++] = sp->retired[i];
-  }
-  sp->nretired = kept;
-  if (sp->nretired == sp->retired_cap) {
-    size_t cap = sp->retired_cap ? 2 * sp->retired_cap : 16;
-    struct retired_sub *grown = realloc(sp->retired, cap * sizeof *grown);
-    if (!grown)
-      arq_oom("retired subscriptions");
-    sp->retired = grown;
-    sp->retired_cap = cap;
-  }
-  sp->retired[sp->nretired++] = (struct retired_sub){sub, now};
-}
 
 static void on_connected(natsConnection *nc, void *closure) {
   arq_link_t *sp = closure;
@@ -243,18 +207,15 @@ void arq_link_free(arq_link_t *sp, int timeout_ms) {
     return;
   if (sp->nc && timeout_ms > 0 && atomic_load(&sp->connected))
     natsConnection_FlushTimeout(sp->nc, timeout_ms);
-  natsSubscription_Destroy(sp->user_sub);
-  natsSubscription_Destroy(sp->conn_sub);
-  natsSubscription_Destroy(sp->disconnect_sub);
-  natsSubscription_Destroy(sp->inbox_sub);
+  /* Unsubscribed now, destroyed once the connection is closed (spine/retired.h). */
+  arq_sub_retire(sp->user_sub);
+  arq_sub_retire(sp->conn_sub);
+  arq_sub_retire(sp->disconnect_sub);
+  arq_sub_retire(sp->inbox_sub);
   for (size_t i = 0; i < sp->rooms.cap; i++) {
     room_sub_t *r = sp->rooms.slots[i].key ? sp->rooms.slots[i].value : NULL;
     if (r) {
-      natsSubscription *sub = r->sub; /* r may be freed once unsubscribed */
-      natsSubscription_Unsubscribe(sub);
-      pthread_mutex_lock(&sp->lock);
-      retire_room_sub(sp, sub); /* destroyed once the connection is closed, below */
-      pthread_mutex_unlock(&sp->lock);
+      arq_sub_retire(r->sub); /* r may be freed once unsubscribed; the sub is destroyed below */
     }
   }
   if (sp->nc) {
@@ -272,9 +233,8 @@ void arq_link_free(arq_link_t *sp, int timeout_ms) {
   }
   /* Room entries are freed by their subscriptions' completion callbacks. */
   arq_strmap_free(&sp->rooms);
-  for (size_t i = 0; i < sp->nretired; i++) /* the connection is closed: nothing arrives */
-    natsSubscription_Destroy(sp->retired[i].sub);
-  free(sp->retired);
+  /* Every connection is closed (the server API's before this): nothing arrives any more. */
+  arq_sub_retired_flush();
   arq_spent_flush();
   pthread_cond_destroy(&sp->closed_cond);
   pthread_mutex_destroy(&sp->lock);
@@ -455,8 +415,7 @@ void arq_link_room_unref(arq_link_t *sp, const char *tenant, const char *room, s
       /* r may be freed by room_sub_done as soon as the unsubscribe completes. */
       natsSubscription *sub = r->sub;
       arq_strmap_remove(&sp->rooms, key, klen);
-      natsSubscription_Unsubscribe(sub);
-      retire_room_sub(sp, sub);
+      arq_sub_retire(sub); /* destroyed a second later: spine/retired.h says why */
     }
   }
   pthread_mutex_unlock(&sp->lock);
