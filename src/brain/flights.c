@@ -12,7 +12,6 @@
 void arq_flights_init(arq_flights_t *f, size_t messages_per_flight) {
   pthread_mutex_init(&f->mu, NULL);
   arq_cond_init_monotonic(&f->cv);
-  f->cap_per_flight = messages_per_flight;
   for (size_t i = 0; i < ARQ_FLIGHTS_MAX; i++) {
     f->slot[i].upd = calloc(messages_per_flight, sizeof *f->slot[i].upd);
     f->slot[i].timing = calloc(messages_per_flight, sizeof *f->slot[i].timing);
@@ -69,7 +68,7 @@ void arq_flights_on_ack(arq_flights_t *f, natsMsg *msg, bool stored) {
     arq_flight_t *fl = &f->slot[i];
     if (fl->ack_msg == msg && fl->state == ARQ_FLIGHT_PENDING) {
       fl->state = stored ? ARQ_FLIGHT_STORED : ARQ_FLIGHT_FAILED;
-      fl->ack_msg = NULL; /* nats.c frees it after the handler */
+      fl->ack_msg = NULL; /* the handler hands it on to be destroyed (spine/spent.h) */
       break;
     }
   }

@@ -59,7 +59,6 @@ typedef struct {
   uint64_t wakes; /* bumped by every wake-up */
   arq_flight_t slot[ARQ_FLIGHTS_MAX];
   size_t head, len;
-  size_t cap_per_flight;
 } arq_flights_t;
 
 void arq_flights_init(arq_flights_t *f, size_t messages_per_flight);
