@@ -14,6 +14,7 @@
 #include "brain/brain.h"
 #include "brain/rules.h"
 #include "common/buf.h"
+#include "common/deadline.h"
 #include "common/log.h"
 #include "common/trace.h"
 #include "protocol/headers.h"
@@ -22,11 +23,7 @@
 #include "spine/kv.h"
 #include "spine/retired.h"
 
-int64_t arq_brain_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t arq_brain_now_ms(void) { return arq_monotonic_ms(); }
 
 static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure) {
   arq_brain_t *b = closure;

@@ -22,3 +22,9 @@ struct timespec arq_deadline_ms(int timeout_ms) {
   }
   return until;
 }
+
+int64_t arq_monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -6,8 +6,8 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/deadline.h"
 #include "protocol/subjects.h"
 
 const char *const arq_canary_hook_names[ARQ_CANARY_HOOKS] = {"connect", "message"};
@@ -135,12 +135,6 @@ int arq_canary_answer_read(const arq_json_value_t *v, char node[ARQ_ID_MAX_LEN +
   return rc ? -1 : 0;
 }
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void arq_canary_report_add_answer(arq_canary_report_t *r, const arq_json_value_t *v) {
   char node[ARQ_ID_MAX_LEN + 1];
   uint64_t revision;
@@ -181,8 +175,8 @@ int arq_canary_report_collect(natsConnection *nc, arq_canary_report_t *r, int64_
   }
   arq_json_doc_t doc;
   arq_json_doc_init(&doc, NULL);
-  int64_t deadline = mono_ms() + collect_ms;
-  for (int64_t left; (left = deadline - mono_ms()) > 0;) {
+  int64_t deadline = arq_monotonic_ms() + collect_ms;
+  for (int64_t left; (left = deadline - arq_monotonic_ms()) > 0;) {
     natsMsg *m = NULL;
     if (natsSubscription_NextMsg(&m, sub, left) != NATS_OK)
       break;

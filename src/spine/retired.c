@@ -6,9 +6,9 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "common/buf.h"
+#include "common/deadline.h"
 
 #define RETIRED_KEEP_MS 1000
 
@@ -21,17 +21,11 @@ static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
 static retired_t *retired;
 static size_t nretired, retired_cap;
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void arq_sub_retire(natsSubscription *sub) {
   if (!sub)
     return;
   natsSubscription_Unsubscribe(sub);
-  int64_t now = mono_ms();
+  int64_t now = arq_monotonic_ms();
   pthread_mutex_lock(&retired_lock);
   size_t kept = 0;
   for (size_t i = 0; i < nretired; i++) {
