@@ -10,7 +10,8 @@
 #define ARQ_TRACE_ID_LEN 32
 
 bool arq_trace_id_valid(const char *t);
-/** A fresh random trace id, NUL-terminated. */
+/** A fresh trace id, NUL-terminated: random (per-thread generator seeded from
+ *  getrandom), unique in practice, not meant to be secret. */
 void arq_trace_id_new(char out[ARQ_TRACE_ID_LEN + 1]);
 
 #endif
