@@ -12,6 +12,8 @@ wait_port() {
 }
 
 # bench_shield_toml PORT NATS_URL SECRET [EXTRA_SHIELD_LINES]: a Shield configuration on stdout.
+# BENCH_NATS_EXTRA, when set, adds lines to its [nats] section (e.g. "send_asap = false" to
+# compare settings side by side).
 bench_shield_toml() {
   cat <<EOT
 [shield]
@@ -29,6 +31,7 @@ ${4:-}
 jwt_secret = "$3"
 [nats]
 url = "$2"
+${BENCH_NATS_EXTRA:-}
 [log]
 level = "warn"
 EOT

@@ -460,7 +460,7 @@ static void run_disconnect(arq_api_t *a, api_job_t *j) {
   if (st == NATS_OK)
     st = natsConnection_Flush(a->nc);
   if (st != NATS_OK) {
-    natsSubscription_Destroy(sub);
+    arq_sub_retire(sub); /* the request may have gone out: an answer may still come */
     answer_error(j, 503, "NATS did not take the request");
     return;
   }
@@ -611,7 +611,7 @@ static void run_info(arq_api_t *a, api_job_t *j) {
     st = natsConnection_PublishMsg(a->nc, m);
   natsMsg_Destroy(m);
   if (st != NATS_OK) {
-    natsSubscription_Destroy(sub);
+    arq_sub_retire(sub); /* the request may have gone out: an answer may still come */
     answer_error(j, 503, "NATS did not take the request");
     return;
   }
