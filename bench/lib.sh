@@ -13,13 +13,13 @@ wait_port() {
 
 # bench_shield_toml PORT NATS_URL SECRET [EXTRA_SHIELD_LINES]: a Shield configuration on stdout.
 # BENCH_NATS_EXTRA, when set, adds lines to its [nats] section (e.g. "send_asap = false" to
-# compare settings side by side).
+# compare settings side by side); BENCH_SHIELD_WORKERS sets [shield] workers (0: one per core).
 bench_shield_toml() {
   cat <<EOT
 [shield]
 listen = "127.0.0.1:$1"
 node_id = "bench"
-workers = 0
+workers = ${BENCH_SHIELD_WORKERS:-0}
 conn_rate = 1000000.0
 conn_burst = 1000000
 tenant_rate = 10000000.0
