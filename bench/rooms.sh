@@ -177,13 +177,13 @@ run() {
   echo "${cmd[*]}" | sed "s|$OUT|\$OUT|g" >> "$OUT/commands.txt"
   log "== $name: ${cmd[*]}"
   local rc=0 before after
-  before=$(cpu_all)
+  before="$(cpu_all) $(date +%s.%N)"
   "${cmd[@]}" > "$OUT/$name.json" 2> "$OUT/$name.err" || rc=$?
-  after=$(cpu_all)
+  after="$(cpu_all) $(date +%s.%N)"
   python3 - "$before" "$after" > "$OUT/$name.cpu.json" <<'EOF'
 import json, sys
 b = [float(x) for x in sys.argv[1].split()]; a = [float(x) for x in sys.argv[2].split()]
-print(json.dumps(dict(zip(["shield", "nats", "brain", "redis"], [round(y - x, 2) for x, y in zip(b, a)]))))
+print(json.dumps(dict(zip(["shield", "nats", "brain", "redis", "wall"], [round(y - x, 2) for x, y in zip(b, a)]))))
 EOF
   tail -1 "$OUT/$name.err" >&2 || true
   ((rc == 0)) || log "   exit status $rc (the report marks what went wrong)"
@@ -230,9 +230,15 @@ def status(r):
     return ", ".join(bad) or "ok"
 
 def cpu(name):
+    """The CPU seconds of each process, then their sum as a share of the machine during the
+    run (wall time × cores): near 100 % the latencies are mostly waiting for a CPU."""
     c, r = load(name + ".cpu"), load(name)
     if not c: return "–"
-    return "/".join(f"{c[k]:.1f}" for k in ["shield", "nats", "brain", "redis"]) + (f"/{r['client_cpu_s']:.1f}" if r else "/–")
+    parts = [c[k] for k in ["shield", "nats", "brain", "redis"]] + ([r["client_cpu_s"]] if r else [])
+    text = "/".join(f"{x:.1f}" for x in parts) + ("" if r else "/–")
+    if c.get("wall"):
+        text += f" ({100 * sum(parts) / (c['wall'] * os.cpu_count()):.0f} %)"
+    return text
 
 def seqgaps(r):
     return str(r["rooms"]["seq_gaps"]) if r["rooms"]["seq_checked"] else "n/a"
@@ -240,7 +246,8 @@ def seqgaps(r):
 LEGEND = ("\nlost: (receiver, message) pairs never received by the end of the drain (messages refused with an error excluded);"
           " seq gaps: a member's seq jumping by more than 1 (Shield+Brain only); latency: send → delivery over all deliveries;"
           " drain: from the last send to the last delivery; CPU s: what each process used during the run"
-          f" (client: the arq bench process, one thread; the machine has {os.cpu_count()} cores);"
+          f" (client: the arq bench process, one thread; the machine has {os.cpu_count()} cores), and in"
+          " brackets their sum as a share of the machine over the run (start, send, drain);"
           " pacing late: the client's own loop fell behind the schedule, so the achieved rate is the client's limit.")
 
 # brain_log_warnings([(LOG, WHAT), ...]): the warnings and errors of each Brain log in $OUT,
