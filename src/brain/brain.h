@@ -197,7 +197,6 @@ const char *arq_brain_check_message(const char *tenant, natsMsg *msg,
                                     const struct Arqon__V1__Envelope *e);
 void arq_brain_audit(arq_brain_t *b, const char *tenant, const char *action, const char *reason,
                      const char *subject, natsMsg *msg);
-int64_t arq_brain_now_ms(void);
 
 /* store.c: one Redis connection per thread. NULL replies mean Redis is unavailable (or
  * answered an error, logged and counted); the connection is made again on the next call,

@@ -96,7 +96,7 @@ void arq_directory_rooms(arq_brain_t *b, natsMsg *msg, const char *tenant, const
 }
 
 void arq_directory_info(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *trace) {
-  int64_t now = arq_brain_now_ms();
+  int64_t now = arq_monotonic_ms();
   int64_t expiry = (int64_t)b->cfg->brain.presence_expiry_s * 1000;
   arq_buf_t out;
   arq_buf_init(&out);

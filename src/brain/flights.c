@@ -43,7 +43,7 @@ arq_flight_t *arq_flights_next(arq_flights_t *f) {
 void arq_flights_expect(arq_flights_t *f, arq_flight_t *fl, natsMsg *msg, int wait_ms) {
   pthread_mutex_lock(&f->mu);
   fl->ack_msg = msg;
-  fl->deadline_ms = arq_brain_now_ms() + wait_ms;
+  fl->deadline_ms = arq_monotonic_ms() + wait_ms;
   pthread_mutex_unlock(&f->mu);
 }
 
@@ -57,7 +57,7 @@ void arq_flights_launch(arq_flights_t *f, arq_flight_t *fl) {
   pthread_mutex_lock(&f->mu);
   if (!fl->ack_msg)
     fl->state = ARQ_FLIGHT_STORED; /* nothing published (all passed over or dropped) */
-  fl->launched_ms = arq_brain_now_ms();
+  fl->launched_ms = arq_monotonic_ms();
   f->len++;
   pthread_mutex_unlock(&f->mu);
 }
@@ -78,7 +78,7 @@ void arq_flights_on_ack(arq_flights_t *f, natsMsg *msg, bool stored) {
 }
 
 size_t arq_flights_stored(arq_flights_t *f, bool *failed) {
-  int64_t now = arq_brain_now_ms();
+  int64_t now = arq_monotonic_ms();
   size_t k = 0;
   *failed = false;
   pthread_mutex_lock(&f->mu);

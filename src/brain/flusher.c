@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "brain/brain.h"
+#include "common/buf.h" /* arq_oom */
 
 #define FLUSH_WAIT_MS 500 /* for the PONG; the write itself happened before */
 

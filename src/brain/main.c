@@ -91,7 +91,7 @@ static void run_job(arq_brain_t *b, arq_job_t *j) {
 }
 
 static void tick(arq_brain_t *b) {
-  int64_t now = arq_brain_now_ms();
+  int64_t now = arq_monotonic_ms();
   arq_leases_check_fenced(b);
   arq_leases_tick(b, now);
   arq_notices_save(b);
@@ -104,7 +104,7 @@ static void tick(arq_brain_t *b) {
 static void work(arq_brain_t *b) {
   int64_t next_tick = 0;
   while (!atomic_load(&b->stop)) {
-    int64_t now = arq_brain_now_ms();
+    int64_t now = arq_monotonic_ms();
     if (now >= next_tick) {
       tick(b);
       next_tick = now + ARQ_BRAIN_TICK_MS;
@@ -140,7 +140,7 @@ int main(int argc, char **argv) {
     memset(rnd, 0x42, sizeof rnd);
   for (int i = 0; i < 8; i++)
     snprintf(b->id + 2 * i, 3, "%02x", rnd[i]);
-  b->started_ms = arq_brain_now_ms();
+  b->started_ms = arq_monotonic_ms();
   arq_queue_init(&b->queue);
   pthread_mutex_init(&b->own_lock, NULL);
   arq_store_init(&b->store, &cfg, NULL);
@@ -170,7 +170,7 @@ int main(int argc, char **argv) {
   arq_notices_init(b);
   if (arq_sequencer_start(b, err, sizeof err))
     goto out;
-  arq_leases_tick(b, arq_brain_now_ms());
+  arq_leases_tick(b, arq_monotonic_ms());
   if (arq_brain_nats_subscribe(b, err, sizeof err))
     goto out;
   atomic_store(&b->ready, true);

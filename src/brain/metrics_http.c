@@ -89,7 +89,7 @@ static void respond(arq_metrics_http_t *h, client_t *c, int rc, const arq_http_r
   free(c->head);
   c->head = NULL;
   c->writing = true;
-  c->deadline_ms = arq_brain_now_ms() + h->timeout_ms; /* the answer gets as long again */
+  c->deadline_ms = arq_monotonic_ms() + h->timeout_ms; /* the answer gets as long again */
 }
 
 /* Reads what arrived; answers once the head is complete (or wrong). False: close it. */
@@ -164,7 +164,7 @@ static void *serve(void *arg) {
   arq_metrics_http_t *h = arg;
   int64_t accept_paused_until = 0;
   while (!atomic_load(&h->b->stop)) {
-    int64_t now = arq_brain_now_ms();
+    int64_t now = arq_monotonic_ms();
     int64_t wait = STOP_POLL_MS;
     nfds_t n = 0;
     for (size_t k = 0; k < h->max_clients; k++) {
@@ -187,7 +187,7 @@ static void *serve(void *arg) {
     int ready = poll(h->pfds, n, (int)wait);
     if (ready <= 0)
       continue;
-    now = arq_brain_now_ms();
+    now = arq_monotonic_ms();
     /* Clients in the order they were polled: the k-th open slot is pfds[i]. */
     size_t i = 0;
     for (size_t k = 0; k < h->max_clients && i < n - (listening ? 1 : 0); k++) {

@@ -23,8 +23,6 @@
 #include "spine/kv.h"
 #include "spine/retired.h"
 
-int64_t arq_brain_now_ms(void) { return arq_monotonic_ms(); }
-
 static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure) {
   arq_brain_t *b = closure;
   const char *last = NULL;
@@ -223,10 +221,10 @@ int arq_brain_nats_open(arq_brain_t *b, char *err, size_t errcap) {
   jo.Wait = 3000;
   st = natsConnection_JetStream(&b->js, b->nc, &jo);
   int setup = st == NATS_OK ? SETUP_NOT_YET : SETUP_WRONG;
-  for (int64_t until = arq_brain_now_ms() + SETUP_WAIT_MS; setup == SETUP_NOT_YET && !atomic_load(&b->stop);) {
+  for (int64_t until = arq_monotonic_ms() + SETUP_WAIT_MS; setup == SETUP_NOT_YET && !atomic_load(&b->stop);) {
     if ((setup = ensure_streams(b)) == SETUP_DONE)
       setup = ensure_bucket(b);
-    if (setup != SETUP_NOT_YET || arq_brain_now_ms() >= until)
+    if (setup != SETUP_NOT_YET || arq_monotonic_ms() >= until)
       break;
     ARQ_LOG(ARQ_LOG_INFO, "brain", "JetStream not ready yet (a cluster electing its leader?); retrying");
     kvStore_Destroy(b->kv);

@@ -304,7 +304,7 @@ void arq_presence_heartbeat(arq_brain_t *b, natsMsg *msg) {
       arq_oom("node");
     arq_strmap_put(&b->nodes, node, strlen(node), n);
   }
-  n->last_ms = arq_brain_now_ms();
+  n->last_ms = arq_monotonic_ms();
   /* {"node","instance","connections","ts"} (protocol/payloads.h) */
   arq_json_doc_t doc;
   arq_json_doc_init(&doc, NULL);

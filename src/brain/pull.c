@@ -248,7 +248,7 @@ int arq_pull_start(arq_pull_t *p, uint64_t start_seq) {
 static void maybe_request(arq_pull_t *p) {
   if (!p->running || p->broken)
     return;
-  int64_t now = arq_brain_now_ms();
+  int64_t now = arq_monotonic_ms();
   if (p->req_active && now <= p->req_deadline_ms)
     return;
   p->req_active = false;

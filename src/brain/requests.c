@@ -195,7 +195,7 @@ void arq_brain_request(arq_brain_t *b, natsMsg **msgp) {
   *d = keep;
   d->msg = *msgp;
   *msgp = NULL; /* ownership moves to the deferred list */
-  int64_t now = arq_brain_now_ms();
+  int64_t now = arq_monotonic_ms();
   d->deadline_ms = now + d->wait_ms;
   d->delay_ms = d->wait_ms == UNKNOWN_ROOM_WAIT_MS ? d->wait_ms : MEMBERSHIP_FIRST_RETRY_MS;
   d->next_ms = now + d->delay_ms;
@@ -217,12 +217,12 @@ void arq_brain_requests_joined(arq_brain_t *b, const char *tenant, const char *r
 int arq_brain_requests_wait_ms(const arq_brain_t *b, int max_ms) {
   if (!b->deferred)
     return max_ms;
-  int64_t left = b->deferred_retry_ms - arq_brain_now_ms();
+  int64_t left = b->deferred_retry_ms - arq_monotonic_ms();
   return left <= 0 ? 0 : left < max_ms ? (int)left : max_ms;
 }
 
 void arq_brain_requests_retry(arq_brain_t *b, bool flush) {
-  int64_t now = arq_brain_now_ms();
+  int64_t now = arq_monotonic_ms();
   if (!b->deferred || (!flush && now < b->deferred_retry_ms))
     return;
   int64_t due = INT64_MAX;

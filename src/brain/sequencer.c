@@ -321,7 +321,7 @@ static size_t commit_due(arq_sequencer_t *s, bool all, bool *failed, int *wait_m
   if (!k || all || *failed || k < stored || k >= COMMIT_BATCHES ||
       arq_flights_len(&s->fl) == ARQ_FLIGHTS_MAX)
     return k;
-  int64_t age = arq_brain_now_ms() - arq_flights_at(&s->fl, 0)->launched_ms;
+  int64_t age = arq_monotonic_ms() - arq_flights_at(&s->fl, 0)->launched_ms;
   if (age >= COMMIT_DELAY_MS)
     return k;
   *wait_ms = (int)(COMMIT_DELAY_MS - age);

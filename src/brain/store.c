@@ -101,7 +101,7 @@ static int ask_sentinels(arq_store_t *s, bool tls, char *host, size_t hostcap, i
 }
 
 static bool connect_redis(arq_store_t *s) {
-  int64_t now = arq_brain_now_ms();
+  int64_t now = arq_monotonic_ms();
   if (now < s->retry_ms)
     return false;
   s->retry_ms = now + REDIS_RETRY_MS;
