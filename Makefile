@@ -13,7 +13,7 @@ deps:
 	@scripts/bootstrap.sh test
 
 build: deps-run
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DARQ_TESTS=OFF >/dev/null
 	@cmake --build build -j$(JOBS)
 
 test: deps

@@ -18,7 +18,7 @@ run_build() { # dir, cmake args...
 
 mkdir -p build build-asan
 stage "Release build (build/)"
-if run_build build -DCMAKE_BUILD_TYPE=Release; then
+if run_build build -DCMAKE_BUILD_TYPE=Release -DARQ_TESTS=ON; then
   stage "tests (build/)"
   ctest --test-dir build --output-on-failure -j"$JOBS" || failed+=("tests in build/")
 else
@@ -26,7 +26,7 @@ else
 fi
 
 stage "ASan+UBSan build (build-asan/)"
-if run_build build-asan -DCMAKE_BUILD_TYPE=Debug -DARQ_SANITIZE=ON; then
+if run_build build-asan -DCMAKE_BUILD_TYPE=Debug -DARQ_SANITIZE=ON -DARQ_TESTS=ON; then
   stage "tests (build-asan/)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$JOBS" || failed+=("tests in build-asan/")
