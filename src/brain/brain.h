@@ -61,7 +61,8 @@ typedef enum {
 typedef struct arq_job {
   struct arq_job *next;
   arq_job_kind_t kind;
-  natsMsg *msg; /* owned by the job */
+  natsMsg *msg;     /* owned by the job */
+  int64_t queued_ms; /* arq_monotonic_ms() when it arrived */
 } arq_job_t;
 
 typedef struct {
@@ -238,9 +239,14 @@ void arq_presence_tick(arq_brain_t *b, int64_t now_ms);
 void arq_presence_free(arq_brain_t *b);
 
 /* requests.c */
-/** Answers a request; may keep it (taking *msgp, set to NULL) until the requesting
- *  connection's join has been applied. */
-void arq_brain_request(arq_brain_t *b, natsMsg **msgp);
+/** Answers a request that arrived at `received_ms`; may keep it (taking *msgp, set to
+ *  NULL) until the requesting connection's join has been applied. A request its Shield
+ *  no longer waits for (older than arq_brain_request_deadline_ms) is answered 503 without
+ *  reading anything. */
+void arq_brain_request(arq_brain_t *b, natsMsg **msgp, int64_t received_ms);
+/** When a request that arrived at `received_ms` stops being worth answering: a Shield
+ *  waits [shield] request_timeout_ms for it. */
+int64_t arq_brain_request_deadline_ms(const arq_brain_t *b, int64_t received_ms);
 /** Checks again the kept requests that are due; `flush` answers all of them now. */
 void arq_brain_requests_retry(arq_brain_t *b, bool flush);
 /** How long the worker may wait before a kept request is due (at most `max_ms`). */
@@ -257,8 +263,11 @@ void arq_brain_reply(arq_brain_t *b, natsMsg *msg, const char *tenant, const cha
                      const char *trace_id, const char *event_type, const char *data, size_t len);
 
 /* history.c */
+/** Reads the page within `deadline_ms` (arq_monotonic_ms): every NATS call waits at most
+ *  until then, and a page cut short by it ends early (next_seq says where to go on). */
 void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
-                         const char *trace_id, const uint8_t *args, size_t args_len);
+                         const char *trace_id, const uint8_t *args, size_t args_len,
+                         int64_t deadline_ms);
 
 /* sequencer.c: the sequencing thread. */
 int arq_sequencer_start(arq_brain_t *b, char *err, size_t errcap);

@@ -85,9 +85,18 @@ static uint64_t stored_seq(natsMsg *m) {
   return seq;
 }
 
-/* The room's first message at position >= from (or its last one when from is 0).
- * 1 found, 0 none, -1 direct gets failed. */
-static int direct_get(arq_brain_t *b, const char *subject, uint64_t from, found_t *out) {
+/* Every NATS call of a request waits at most until its deadline (never less than a
+ * millisecond: nats.c takes 0 as its default). */
+static void wait_until(jsOptions *o, int64_t deadline_ms) {
+  jsOptions_Init(o);
+  int64_t left = deadline_ms - arq_monotonic_ms();
+  o->Wait = left > 1 ? left : 1;
+}
+
+/* The room's first message at position >= from (or its last one when from is 0); the
+ * message itself goes to *keep when asked for. 1 found, 0 none, -1 direct gets failed. */
+static int direct_get(arq_brain_t *b, const char *subject, uint64_t from, int64_t deadline_ms,
+                      found_t *out, natsMsg **keep) {
   jsDirectGetMsgOptions o;
   jsDirectGetMsgOptions_Init(&o);
   if (from) {
@@ -96,8 +105,10 @@ static int direct_get(arq_brain_t *b, const char *subject, uint64_t from, found_
   } else {
     o.LastBySubject = subject;
   }
+  jsOptions wait;
+  wait_until(&wait, deadline_ms);
   natsMsg *m = NULL;
-  natsStatus st = js_DirectGetMsg(&m, b->js, ARQ_STREAM_ROOMS, NULL, &o);
+  natsStatus st = js_DirectGetMsg(&m, b->js, ARQ_STREAM_ROOMS, &wait, &o);
   if (st == NATS_NOT_FOUND)
     return 0;
   if (st != NATS_OK)
@@ -109,16 +120,19 @@ static int direct_get(arq_brain_t *b, const char *subject, uint64_t from, found_
   }
   out->pos = strtoull(pos, NULL, 10);
   out->seq = stored_seq(m);
-  natsMsg_Destroy(m);
+  if (keep && out->pos)
+    *keep = m;
+  else
+    natsMsg_Destroy(m);
   return out->pos ? 1 : -1;
 }
 
 /* The first message with a seq at position >= from and < end, passing over a few presence
  * events. 1 found, 0 none (or only presence events within the few), -1 failure. */
 static int next_sequenced(arq_brain_t *b, const char *subject, uint64_t from, uint64_t end,
-                          found_t *out) {
+                          int64_t deadline_ms, found_t *out) {
   for (int i = 0; i <= PRESENCE_SKIP_MAX; i++) {
-    int rc = direct_get(b, subject, from, out);
+    int rc = direct_get(b, subject, from, deadline_ms, out, NULL);
     if (rc <= 0 || out->pos >= end)
       return rc < 0 ? -1 : 0;
     if (out->seq)
@@ -131,11 +145,11 @@ static int next_sequenced(arq_brain_t *b, const char *subject, uint64_t from, ui
 /* The stream position to read the page from: at or before the room's first stored message
  * with seq > since. Sets *empty when the stream holds nothing newer. -1 when direct gets
  * fail (the caller reads from the room's first message). */
-static int find_start(arq_brain_t *b, const char *subject, uint64_t since, uint64_t *start,
-                      bool *empty) {
+static int find_start(arq_brain_t *b, const char *subject, uint64_t since, int64_t deadline_ms,
+                      uint64_t *start, bool *empty) {
   found_t first, last;
   *empty = false;
-  int rc = direct_get(b, subject, 1, &first);
+  int rc = direct_get(b, subject, 1, deadline_ms, &first, NULL);
   if (rc <= 0) {
     *empty = rc == 0;
     return rc;
@@ -143,7 +157,7 @@ static int find_start(arq_brain_t *b, const char *subject, uint64_t since, uint6
   *start = first.pos;
   if (first.seq > since || since == 0)
     return 0;
-  if ((rc = direct_get(b, subject, 0, &last)) <= 0) {
+  if ((rc = direct_get(b, subject, 0, deadline_ms, &last, NULL)) <= 0) {
     *empty = rc == 0;
     return rc;
   }
@@ -165,7 +179,7 @@ static int find_start(arq_brain_t *b, const char *subject, uint64_t since, uint6
       mid = at <= (double)lo ? lo : at >= (double)(hi - 1) ? hi - 1 : (uint64_t)at;
     }
     found_t m;
-    rc = next_sequenced(b, subject, mid, hi, &m);
+    rc = next_sequenced(b, subject, mid, hi, deadline_ms, &m);
     if (rc < 0)
       return -1;
     if (rc == 1 && m.seq == since) {
@@ -186,8 +200,134 @@ static int find_start(arq_brain_t *b, const char *subject, uint64_t since, uint6
   return 0;
 }
 
+/* The page being built: the JSON of its messages and where it stands. */
+typedef struct {
+  arq_buf_t out;
+  uint64_t last, latest;    /* the last seq taken (since_seq at first), the room's last seq */
+  uint32_t count, omitted, limit;
+  size_t room_left;         /* bytes the messages may take in one NATS reply */
+  size_t read_bytes, read_msgs;
+} page_t;
+
+/* Adds one stored message of the room (presence events and duplicates a takeover left
+ * are passed over); true when the page is complete. */
+static bool page_add(page_t *pg, natsMsg *m) {
+  pg->read_msgs++;
+  pg->read_bytes += (size_t)natsMsg_GetDataLength(m);
+  Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(m),
+                                                       (const uint8_t *)natsMsg_GetData(m));
+  if (!e)
+    return false;
+  bool done = false;
+  if (e->seq > pg->last) {
+    size_t mark = pg->out.len;
+    if (pg->count)
+      arq_buf_putc(&pg->out, ',');
+    arq_envelope_to_json(e, &pg->out);
+    if (pg->out.len > pg->room_left) {
+      /* The reply must fit in one NATS message: stop here, next_seq says where to go on.
+       * A single message too large for any page is passed over (counted). */
+      pg->out.len = mark;
+      pg->out.data[mark] = '\0';
+      if (pg->count) {
+        arqon__v1__envelope__free_unpacked(e, NULL);
+        return true;
+      }
+      pg->omitted++;
+    } else {
+      pg->count++;
+    }
+    pg->last = e->seq;
+  }
+  done = e->seq >= pg->latest || pg->count >= pg->limit;
+  arqon__v1__envelope__free_unpacked(e, NULL);
+  return done;
+}
+
+/* The usual read: a short-lived pull consumer filtered on the room, from `start`, in
+ * fetches sized by what the page still has room for. false when the consumer could not
+ * be created (in a cluster that is a request to the meta leader, which a failover can
+ * keep from answering for seconds): it waits at most half of what is left of the
+ * request's time, so the other half remains for reading with direct gets. */
+static bool read_by_consumer(arq_brain_t *b, const char *subject, uint64_t start, page_t *pg,
+                             int64_t deadline_ms) {
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = ARQ_STREAM_ROOMS;
+  so.Config.DeliverPolicy = start ? js_DeliverByStartSequence : js_DeliverAll;
+  so.Config.OptStartSeq = start;
+  so.Config.AckPolicy = js_AckNone;
+  so.Config.InactiveThreshold = CONSUMER_INACTIVE_S * 1000000000LL;
+  int64_t now = arq_monotonic_ms();
+  jsOptions wait;
+  wait_until(&wait, now + (deadline_ms - now) / 2);
+  natsSubscription *sub = NULL;
+  jsErrCode jerr = 0;
+  natsStatus st = js_PullSubscribe(&sub, b->js, subject, NULL, &wait, &so, &jerr);
+  if (st != NATS_OK)
+    return false;
+  bool done = false;
+  while (!done && pg->count < pg->limit) {
+    /* Ask for what the page still has room for: by count, and by bytes at the size of
+     * the messages read so far (one at a time until one was read). */
+    size_t want = pg->limit - pg->count;
+    if (pg->read_msgs) {
+      size_t avg = pg->read_bytes / pg->read_msgs + 1,
+             fit = pg->out.len < pg->room_left ? (pg->room_left - pg->out.len) / avg : 0;
+      want = fit + 1 < want ? fit + 1 : want;
+    } else {
+      want = 1;
+    }
+    int64_t left = deadline_ms - arq_monotonic_ms();
+    if (left <= 0)
+      break;
+    jsFetchRequest fr;
+    jsFetchRequest_Init(&fr);
+    fr.Batch = (int)(want < FETCH_MAX ? want : FETCH_MAX);
+    fr.NoWait = true;
+    fr.Expires = (left < FETCH_WAIT_MS ? left : FETCH_WAIT_MS) * 1000000LL;
+    natsMsgList list = {0};
+    if (natsSubscription_FetchRequest(&list, sub, &fr) != NATS_OK || list.Count == 0) {
+      natsMsgList_Destroy(&list);
+      break;
+    }
+    for (int i = 0; i < list.Count && !done; i++) {
+      uint64_t pending = 0;
+      jsMsgMetaData *meta = NULL;
+      if (natsMsg_GetMetaData(&meta, list.Msgs[i]) == NATS_OK) {
+        pending = meta->NumPending;
+        jsMsgMetaData_Destroy(meta);
+      }
+      done = page_add(pg, list.Msgs[i]) || pending == 0;
+    }
+    natsMsgList_Destroy(&list);
+  }
+  arq_sub_retire(sub); /* unsubscribing deletes the consumer; spine/retired.h */
+  return true;
+}
+
+/* The page read one direct get at a time (the room's next message after the last one
+ * read), when no consumer could be created: any replica answers direct gets, without the
+ * meta leader. Until the page is complete, the room has nothing more, or the deadline. */
+static void read_by_direct_gets(arq_brain_t *b, const char *subject, uint64_t start, page_t *pg,
+                                int64_t deadline_ms) {
+  uint64_t from = start ? start : 1;
+  while (arq_monotonic_ms() < deadline_ms) {
+    found_t f;
+    natsMsg *m = NULL;
+    if (direct_get(b, subject, from, deadline_ms, &f, &m) != 1)
+      return;
+    bool done = page_add(pg, m);
+    natsMsg_Destroy(m);
+    if (done)
+      return;
+    from = f.pos + 1;
+  }
+}
+
 void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
-                         const char *trace, const uint8_t *args, size_t args_len) {
+                         const char *trace, const uint8_t *args, size_t args_len,
+                         int64_t deadline_ms) {
   arq_brain_history_args_t a;
   char err[160];
   if (arq_brain_history_args(args, args_len, &a, err, sizeof err)) {
@@ -195,126 +335,54 @@ void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const
     return;
   }
   bool ok;
-  uint64_t latest = latest_seq(b, tenant, room, &ok);
+  page_t pg = {.last = a.since_seq, .limit = a.limit};
+  pg.latest = latest_seq(b, tenant, room, &ok);
   if (!ok) {
     arq_brain_reply_error(b, msg, tenant, room, trace, 503, "room store unavailable");
     return;
   }
-  arq_buf_t out;
-  arq_buf_init(&out);
-  arq_buf_puts(&out, "{\"messages\":[");
-  uint64_t last = a.since_seq;
-  uint32_t count = 0, omitted = 0;
   /* Room for the messages in the reply: the server's payload limit minus the envelope and
    * the JSON around the array. */
   int64_t max_payload = natsConnection_GetMaxPayload(b->nc);
-  size_t room_left = max_payload > 8192 ? (size_t)max_payload - 4096 : 4096;
+  pg.room_left = max_payload > 8192 ? (size_t)max_payload - 4096 : 4096;
   char subject[ARQ_SUBJECT_CAP];
   arq_subject_room(subject, sizeof subject, tenant, room);
   /* The counter in Redis is the last committed seq; the sequencer commits a few
    * milliseconds after it published (ADR 0009), and a member may have the message already
    * and ask at once. The room's last message in the stream says so (one direct get). */
   found_t tail;
-  if (direct_get(b, subject, 0, &tail) == 1 && tail.seq > latest)
-    latest = tail.seq;
+  if (direct_get(b, subject, 0, deadline_ms, &tail, NULL) == 1 && tail.seq > pg.latest)
+    pg.latest = tail.seq;
   uint64_t start = 0;
-  bool empty = latest <= a.since_seq;
-  if (!empty && find_start(b, subject, a.since_seq, &start, &empty) < 0) {
+  bool empty = pg.latest <= a.since_seq, direct = true;
+  if (!empty && find_start(b, subject, a.since_seq, deadline_ms, &start, &empty) < 0) {
     start = 0;
     empty = false;
+    direct = false;
     ARQ_LOG(ARQ_LOG_WARN, "brain", "history: no direct get on the stream; reading the room from its start",
             {"stream", ARQ_STREAM_ROOMS}, {"tenant_id", tenant}, {"room", room}, {"trace_id", trace});
   }
-  if (!empty) {
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = ARQ_STREAM_ROOMS;
-    so.Config.DeliverPolicy = start ? js_DeliverByStartSequence : js_DeliverAll;
-    so.Config.OptStartSeq = start;
-    so.Config.AckPolicy = js_AckNone;
-    so.Config.InactiveThreshold = CONSUMER_INACTIVE_S * 1000000000LL;
-    natsSubscription *sub = NULL;
-    jsErrCode jerr = 0;
-    natsStatus st = js_PullSubscribe(&sub, b->js, subject, NULL, NULL, &so, &jerr);
-    if (st != NATS_OK) {
-      arq_buf_free(&out);
-      ARQ_LOG(ARQ_LOG_WARN, "brain", "history: cannot read the stream", {"error", natsStatus_GetText(st)},
+  arq_buf_init(&pg.out);
+  arq_buf_puts(&pg.out, "{\"messages\":[");
+  if (!empty && !read_by_consumer(b, subject, start, &pg, deadline_ms)) {
+    if (direct)
+      read_by_direct_gets(b, subject, start, &pg, deadline_ms);
+    if (!pg.count && !pg.omitted) {
+      /* Nothing could be read in time, though the room has newer messages. */
+      arq_buf_free(&pg.out);
+      ARQ_LOG(ARQ_LOG_WARN, "brain", "history: cannot read the stream in time", {"stream", ARQ_STREAM_ROOMS},
               {"tenant_id", tenant}, {"room", room}, {"trace_id", trace});
       arq_brain_reply_error(b, msg, tenant, room, trace, 503, "history unavailable");
       return;
     }
-    size_t read_bytes = 0, read_msgs = 0;
-    bool done = false;
-    while (!done && count < a.limit) {
-      /* Ask for what the page still has room for: by count, and by bytes at the size of
-       * the messages read so far (one at a time until one was read). */
-      size_t want = a.limit - count;
-      if (read_msgs) {
-        size_t avg = read_bytes / read_msgs + 1, fit = out.len < room_left ? (room_left - out.len) / avg : 0;
-        want = fit + 1 < want ? fit + 1 : want;
-      } else {
-        want = 1;
-      }
-      jsFetchRequest fr;
-      jsFetchRequest_Init(&fr);
-      fr.Batch = (int)(want < FETCH_MAX ? want : FETCH_MAX);
-      fr.NoWait = true;
-      fr.Expires = FETCH_WAIT_MS * 1000000LL;
-      natsMsgList list = {0};
-      if (natsSubscription_FetchRequest(&list, sub, &fr) != NATS_OK || list.Count == 0) {
-        natsMsgList_Destroy(&list);
-        break;
-      }
-      for (int i = 0; i < list.Count && !done; i++) {
-        natsMsg *m = list.Msgs[i];
-        uint64_t pending = 0;
-        jsMsgMetaData *meta = NULL;
-        if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
-          pending = meta->NumPending;
-          jsMsgMetaData_Destroy(meta);
-        }
-        read_msgs++;
-        read_bytes += (size_t)natsMsg_GetDataLength(m);
-        Arqon__V1__Envelope *e = arqon__v1__envelope__unpack(NULL, (size_t)natsMsg_GetDataLength(m),
-                                                             (const uint8_t *)natsMsg_GetData(m));
-        done = pending == 0;
-        if (e) {
-          if (e->seq > last) { /* also skips a duplicate left by a takeover */
-            size_t mark = out.len;
-            if (count)
-              arq_buf_putc(&out, ',');
-            arq_envelope_to_json(e, &out);
-            if (out.len > room_left) {
-              /* The reply must fit in one NATS message: stop here, next_seq says where to
-               * go on. A single message too large for any page is passed over (counted). */
-              out.len = mark;
-              out.data[mark] = '\0';
-              if (count) {
-                arqon__v1__envelope__free_unpacked(e, NULL);
-                done = true;
-                break;
-              }
-              omitted++;
-            } else {
-              count++;
-            }
-            last = e->seq;
-          }
-          done = done || e->seq >= latest || count >= a.limit;
-          arqon__v1__envelope__free_unpacked(e, NULL);
-        }
-      }
-      natsMsgList_Destroy(&list);
-    }
-    arq_sub_retire(sub); /* unsubscribing deletes the consumer; spine/retired.h */
   }
-  arq_buf_printf(&out, "],\"next_seq\":%llu,\"latest_seq\":%llu", (unsigned long long)last,
-                 (unsigned long long)latest);
-  if (omitted)
-    arq_buf_printf(&out, ",\"omitted\":%u", omitted);
-  arq_buf_putc(&out, '}');
-  arq_brain_reply(b, msg, tenant, room, trace, "history", out.data, out.len);
+  arq_buf_printf(&pg.out, "],\"next_seq\":%llu,\"latest_seq\":%llu", (unsigned long long)pg.last,
+                 (unsigned long long)pg.latest);
+  if (pg.omitted)
+    arq_buf_printf(&pg.out, ",\"omitted\":%u", pg.omitted);
+  arq_buf_putc(&pg.out, '}');
+  arq_brain_reply(b, msg, tenant, room, trace, "history", pg.out.data, pg.out.len);
   ARQ_LOG(ARQ_LOG_DEBUG, "brain", "history served", {"tenant_id", tenant}, {"room", room},
           {"trace_id", trace});
-  arq_buf_free(&out);
+  arq_buf_free(&pg.out);
 }

@@ -79,7 +79,7 @@ static void register_metrics(arq_brain_t *b) {
 static void run_job(arq_brain_t *b, arq_job_t *j) {
   switch (j->kind) {
   case JOB_REQUEST:
-    arq_brain_request(b, &j->msg);
+    arq_brain_request(b, &j->msg, j->queued_ms);
     break;
   case JOB_HEARTBEAT:
     arq_presence_heartbeat(b, j->msg);

@@ -49,6 +49,7 @@ static bool queue_msg(arq_brain_t *b, arq_job_kind_t kind, natsMsg *msg, size_t 
     arq_oom("job");
   j->kind = kind;
   j->msg = msg;
+  j->queued_ms = arq_monotonic_ms();
   if (arq_queue_push(&b->queue, j, max))
     return true;
   arq_counter_inc(b->m.queue_overflows);

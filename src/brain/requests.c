@@ -112,14 +112,16 @@ static membership_t membership(arq_brain_t *b, const char *tenant, const char *r
 typedef struct deferred {
   struct deferred *next;
   natsMsg *msg;
-  int64_t deadline_ms, next_ms;
+  int64_t deadline_ms, next_ms; /* of the wait for the join */
+  int64_t answer_by_ms;          /* arq_brain_request_deadline_ms */
   int delay_ms, wait_ms;
   char tenant[ARQ_ID_MAX_LEN + 1], room[ARQ_ID_MAX_LEN + 1], conn[ARQ_ID_MAX_LEN + 1];
 } deferred_t;
 
 /* Answers one request; false when it must be kept (not a member yet): then `keep` names
  * the tenant, room and connection it waits for. `fresh`: not kept yet (so bounded). */
-static bool answer(arq_brain_t *b, natsMsg *msg, bool last_try, bool fresh, deferred_t *keep) {
+static bool answer(arq_brain_t *b, natsMsg *msg, int64_t answer_by_ms, bool last_try, bool fresh,
+                   deferred_t *keep) {
   const char *subject = natsMsg_GetSubject(msg);
   char tenant[ARQ_ID_MAX_LEN + 1], command[ARQ_ID_MAX_LEN + 1];
   if (!arq_subject_parse_brain(subject, tenant, command))
@@ -131,7 +133,12 @@ static bool answer(arq_brain_t *b, natsMsg *msg, bool last_try, bool fresh, defe
   const char *trace = e && e->trace_id ? e->trace_id : "";
   const char *room = e && e->room_id ? e->room_id : "";
   const char *conn = e && e->conn_id ? e->conn_id : "";
-  if (why) {
+  if (!why && arq_monotonic_ms() >= answer_by_ms) {
+    /* Its Shield answered the client 503 already: reading for it would only make the
+     * requests behind it late too. */
+    arq_counter_inc(b->m.requests_refused);
+    arq_brain_reply_error(b, msg, tenant, room, trace, 503, "the presence service is busy; try again");
+  } else if (why) {
     arq_counter_inc(b->m.dropped);
     arq_brain_audit(b, tenant, "refuse", why, subject, msg);
     arq_brain_reply_error(b, msg, tenant, room, trace, 400, why);
@@ -171,7 +178,8 @@ static bool answer(arq_brain_t *b, natsMsg *msg, bool last_try, bool fresh, defe
     } else {
       arq_history_request(b, msg, tenant, room, trace,
                           e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_CMD ? e->cmd->data.data : NULL,
-                          e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_CMD ? e->cmd->data.len : 0);
+                          e->payload_case == ARQON__V1__ENVELOPE__PAYLOAD_CMD ? e->cmd->data.len : 0,
+                          answer_by_ms);
     }
   }
   if (e)
@@ -184,16 +192,22 @@ static void note_due(arq_brain_t *b, int64_t at_ms) {
     b->deferred_retry_ms = at_ms;
 }
 
-void arq_brain_request(arq_brain_t *b, natsMsg **msgp) {
+int64_t arq_brain_request_deadline_ms(const arq_brain_t *b, int64_t received_ms) {
+  return received_ms + b->cfg->shield.request_timeout_ms;
+}
+
+void arq_brain_request(arq_brain_t *b, natsMsg **msgp, int64_t received_ms) {
   arq_counter_inc(b->m.requests);
   deferred_t keep;
-  if (answer(b, *msgp, false, true, &keep))
+  int64_t answer_by = arq_brain_request_deadline_ms(b, received_ms);
+  if (answer(b, *msgp, answer_by, false, true, &keep))
     return;
   deferred_t *d = malloc(sizeof *d);
   if (!d)
     arq_oom("request");
   *d = keep;
   d->msg = *msgp;
+  d->answer_by_ms = answer_by;
   *msgp = NULL; /* ownership moves to the deferred list */
   int64_t now = arq_monotonic_ms();
   d->deadline_ms = now + d->wait_ms;
@@ -235,7 +249,7 @@ void arq_brain_requests_retry(arq_brain_t *b, bool flush) {
       continue;
     }
     deferred_t keep;
-    if (answer(b, d->msg, flush || now >= d->deadline_ms, false, &keep)) {
+    if (answer(b, d->msg, d->answer_by_ms, flush || now >= d->deadline_ms, false, &keep)) {
       *pp = d->next;
       natsMsg_Destroy(d->msg);
       free(d);

@@ -271,6 +271,48 @@ class History(BrainTestCase):
         await a.close()
 
 
+class HistoryWithoutConsumers(unittest.IsolatedAsyncioTestCase):
+    """The Brain may not create consumers on ARQON_ROOMS (its NATS user is denied the API
+    subjects, as a cluster's meta leader in a failover answers nothing): history is read with
+    direct gets instead, paged and in order, within the Shield's request timeout."""
+
+    async def test_pages_read_by_direct_gets(self):
+        pw = {u: "arq" + os.urandom(8).hex() for u in ("shield", "brain")}
+        deny = '"$JS.API.CONSUMER.CREATE.ARQON_ROOMS", "$JS.API.CONSUMER.CREATE.ARQON_ROOMS.>"'
+        auth = ("authorization { users = [\n"
+                f'  {{ user: shield, password: "{pw["shield"]}" }}\n'
+                f'  {{ user: brain, password: "{pw["brain"]}", permissions: {{ publish: {{ deny: [{deny}] }} }} }}\n'
+                "] }")
+        with NatsServer(extra_conf=auth) as nats, RedisServer() as redis, \
+                Brain(nats.url, redis.url, extra_toml='user = "brain"',
+                      env={"ARQON_NATS_PASSWORD": pw["brain"]}) as brain, \
+                Shield(nats.url, nats_user="shield", nats_password=pw["shield"], extra_toml=FAST_SHIELD) as shield:
+            shield.wait_ready()
+            a = await Client.open(shield, sub="alice")
+            await a.join("W")
+            for i in range(7):
+                await a.request(event_json("W", data=b"w%d" % (i + 1), id_=f"w{i}"), f"w{i}")
+            await a.wait_for(lambda e: e.seq == 7, what="seq 7")
+            since, seqs, data = 2, [], []
+            while True:
+                args = json.dumps({"since_seq": since, "limit": 2}).encode()
+                reply = await a.request(cmd_json("history", "W", id_=f"p{since}", data=args), f"p{since}")
+                self.assertEqual(reply.event.type, "history", reply.event.data)
+                body = json.loads(reply.event.data)
+                seqs += [int(m["seq"]) for m in body["messages"]]
+                data += [base64.b64decode(m["event"]["data"]) for m in body["messages"]]
+                self.assertEqual(body["latest_seq"], 7)
+                if body["next_seq"] >= body["latest_seq"]:
+                    break
+                self.assertGreater(body["next_seq"], since, "each page moves on")
+                since = body["next_seq"]
+            self.assertEqual(seqs, [3, 4, 5, 6, 7])
+            self.assertEqual(data, [b"w3", b"w4", b"w5", b"w6", b"w7"])
+            await a.close()
+            # The consumer was asked for and refused: the pages above came from direct gets.
+            self.assertIn("Permissions Violation", brain.log())
+
+
 class Audit(BrainTestCase):
     async def test_mismatched_headers_are_dropped_and_audited(self):
         spy = NatsClient(self.nats.port)
