@@ -56,12 +56,14 @@ static void release(arq_brain_t *b, uint32_t p) {
   kvStore_UpdateString(&rev, b->kv, key, "", lease_rev);
 }
 
-static void acquire(arq_brain_t *b, uint32_t p) {
+/* Takes partition p if it is free. false when the bucket did not answer in time: the
+ * tick stops there, since every further call would block the worker as long. */
+static bool acquire(arq_brain_t *b, uint32_t p) {
   char key[32];
   snprintf(key, sizeof key, "part.%u", p);
   redisReply *ping = arq_store_command(&b->store, "PING");
   if (!ping)
-    return; /* without Redis the partition cannot be worked on: leave it to others */
+    return true; /* without Redis the partition cannot be worked on: leave it to others */
   freeReplyObject(ping);
   /* Free means absent (expired, never taken) or emptied by a release; both are taken with
    * a compare-and-set write, so two Brains never both win. */
@@ -79,7 +81,7 @@ static void acquire(arq_brain_t *b, uint32_t p) {
   }
   kvEntry_Destroy(entry);
   if (st != NATS_OK)
-    return;
+    return st != NATS_TIMEOUT;
   arq_partition_t *pt = &b->part[p];
   pthread_mutex_lock(&b->own_lock);
   pt->owned = true;
@@ -90,6 +92,7 @@ static void acquire(arq_brain_t *b, uint32_t p) {
   arq_gauge_set(b->m.partition_owned[p], 1);
   arq_counter_inc(b->m.ownership_changes);
   log_partition("partition acquired", p, b->id);
+  return true;
 }
 
 void arq_leases_check_fenced(arq_brain_t *b) {
@@ -123,11 +126,21 @@ void arq_leases_tick(arq_brain_t *b, int64_t now) {
       continue;
     char key[32];
     snprintf(key, sizeof key, "part.%u", p);
-    if (kvStore_UpdateString(&rev, b->kv, key, b->id, pt->lease_rev) == NATS_OK) {
+    natsStatus st = kvStore_UpdateString(&rev, b->kv, key, b->id, pt->lease_rev);
+    if (st == NATS_OK) {
       pt->lease_rev = rev;
       owned++;
-    } else {
-      drop(b, p, "partition lease lost");
+      continue;
+    }
+    drop(b, p, "partition lease lost");
+    if (st == NATS_TIMEOUT) {
+      /* The bucket is electing a leader (a failover): the other leases are renewed on the
+       * next tick, well within their TTL, rather than each blocking the worker as long. */
+      arq_counter_inc(b->m.nats_errors);
+      for (uint32_t q = p + 1; q < b->partitions; q++)
+        owned += b->part[q].owned;
+      arq_gauge_set(b->m.partitions_owned, owned);
+      return;
     }
   }
 
@@ -157,7 +170,8 @@ void arq_leases_tick(arq_brain_t *b, int64_t now) {
   for (uint32_t i = 0; i < b->partitions && owned < want; i++) {
     uint32_t p = (start + i) % b->partitions;
     if (!b->part[p].owned) {
-      acquire(b, p);
+      if (!acquire(b, p))
+        break;
       if (b->part[p].owned)
         owned++;
     }

@@ -52,7 +52,7 @@ static void register_metrics(arq_brain_t *b) {
                                           NULL, arq_metrics_latency_buckets, arq_metrics_latency_nbuckets);
   x->notice_lag = arq_metrics_gauge(m, "brain_notice_lag_messages", "Join and leave notices in ARQON_NOTICES after the last one applied.", NULL);
   x->batches = arq_metrics_counter(m, "brain_batches_total", "Sequenced batches committed to Redis.", NULL);
-  x->requests_refused = arq_metrics_counter(m, "brain_requests_refused_total", "Presence and history requests answered 503 because too many were waiting.", NULL);
+  x->requests_refused = arq_metrics_counter(m, "brain_requests_refused_total", "Presence and history requests answered 503 because too many were waiting, or one waited longer than its Shield does.", NULL);
   x->sequenced = arq_metrics_counter(m, "brain_messages_sequenced_total", "Room messages given a seq and published.", NULL);
   x->duplicates = arq_metrics_counter(m, "brain_messages_replayed_total", "Ingress messages seen again after a takeover or reset (skipped or republished with their seq).", NULL);
   x->dropped = arq_metrics_counter(m, "brain_messages_dropped_total", "Messages refused (header/envelope mismatch), each with an audit record.", NULL);

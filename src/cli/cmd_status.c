@@ -22,7 +22,8 @@
 #include "common/redis_url.h"
 #include "spine/kv.h"
 
-#define TIMEOUT_MS 2000
+/* How long each part may take to answer: --timeout-ms, 2 s by default. */
+static int timeout_ms = 2000;
 
 /* Connects to host:port with a timeout; -1 when that fails. */
 static int dial(const char *host, uint16_t port) {
@@ -55,7 +56,7 @@ static int exchange(const char *hostport, const char *req, arq_buf_t *out) {
   }
   char chunk[4096];
   struct pollfd pfd = {fd, POLLIN, 0};
-  while (poll(&pfd, 1, TIMEOUT_MS) == 1) {
+  while (poll(&pfd, 1, timeout_ms) == 1) {
     ssize_t n = read(fd, chunk, sizeof chunk);
     if (n <= 0)
       break;
@@ -71,7 +72,7 @@ static int http_get(const char *hostport, const char *path, int *status, arq_buf
   uint16_t port;
   if (arq_config_split_hostport(hostport, host, sizeof host, &port))
     return -1;
-  return arq_cli_http_get(host, port, path, TIMEOUT_MS, status, body, err, sizeof err);
+  return arq_cli_http_get(host, port, path, timeout_ms, status, body, err, sizeof err);
 }
 
 /* The value of an unlabelled sample `name` in exposition text, or "?". */
@@ -110,8 +111,8 @@ static bool check_shield(const arq_config_t *cfg) {
 static bool check_nats(const arq_config_t *cfg) {
   natsConnection *nc = NULL;
   char err[256] = "";
-  bool ok = arq_nats_connect(cfg, "arq status", TIMEOUT_MS, &nc, err, sizeof err) == NATS_OK &&
-            natsConnection_FlushTimeout(nc, TIMEOUT_MS) == NATS_OK;
+  bool ok = arq_nats_connect(cfg, "arq status", timeout_ms, &nc, err, sizeof err) == NATS_OK &&
+            natsConnection_FlushTimeout(nc, timeout_ms) == NATS_OK;
   char where[512];
   printf("nats    %-5s %s  %s\n", ok ? "ok" : "down", arq_nats_where(cfg, where, sizeof where), ok ? "" : err);
   natsConnection_Destroy(nc);
@@ -169,10 +170,15 @@ static bool check_brain(const arq_config_t *cfg) {
 int arq_cmd_status(int argc, char **argv) {
   const char *config = NULL;
   for (int i = 1; i < argc; i++) {
+    char *end = NULL;
+    long ms = 0;
     if (!strcmp(argv[i], "--config") && i + 1 < argc) {
       config = argv[++i];
+    } else if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc &&
+               (ms = strtol(argv[++i], &end, 10)) > 0 && ms <= 600000 && !*end) {
+      timeout_ms = (int)ms;
     } else {
-      fprintf(stderr, "usage: arq status [--config PATH]\n");
+      fprintf(stderr, "usage: arq status [--config PATH] [--timeout-ms 1..600000]\n");
       return 2;
     }
   }

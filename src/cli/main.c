@@ -18,7 +18,7 @@ static const arq_command_t commands[] = {
     {"envelope", arq_cmd_envelope, "envelope json2pb | pb2json: convert an Envelope, stdin -> stdout"},
     {"schema", arq_cmd_schema, "schema check FILE.desc[.gz] MESSAGE < data: validate a protobuf message"},
     {"dev", arq_cmd_dev, "dev up | down: the local stack of make run"},
-    {"status", arq_cmd_status, "status [--config PATH]: health of the Shield, NATS, Valkey and the Brain"},
+    {"status", arq_cmd_status, "status [--config PATH] [--timeout-ms N]: health of the Shield, NATS, Valkey and the Brain"},
     {"policy", arq_cmd_policy, "policy push|ls|rm: tenant Wasm policies in NATS KV"},
     {"pub", arq_cmd_pub, "pub --url ws://H:P/ws --tenant T --room R [--count N] DATA: publish events"},
     {"sub", arq_cmd_sub, "sub --url ws://H:P/ws --tenant T --room R [--count N]: print a room's events"},

@@ -169,6 +169,11 @@ class Cluster(unittest.IsolatedAsyncioTestCase):
             self.assertGreater(len(acked), 100)
             await a.close()
             await b.close()
+        except BaseException:
+            # What the services saw is what tells a failover's story: their logs go with the failure.
+            for p in brains + shields:
+                print(f"--- {p.binary} {p.log_path}\n{p.log()[-4000:]}", flush=True)
+            raise
         finally:
             for s in shields:
                 s.stop()
