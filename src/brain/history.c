@@ -14,7 +14,10 @@
  *   2·log2(room span).
  *   The page is then read from there through a short-lived pull consumer filtered on the
  *   room, in fetches sized by what the page still has room for (count and bytes), so the
- *   server delivers little beyond the page. Presence events share the subject but carry
+ *   server delivers little beyond the page; when that consumer cannot be created in time
+ *   (a cluster's meta leader in a failover), one direct get at a time. The request's
+ *   deadline, when its Shield stops waiting, bounds every call. Presence events share the
+ *   subject but carry
  *   no seq: they are skipped (a search step that meets only those keeps its lower bound,
  *   which errs toward reading a little more, never toward losing a message). Without
  *   direct gets (a stream whose configuration another Brain keeps) the page is read from
@@ -218,7 +221,6 @@ static bool page_add(page_t *pg, natsMsg *m) {
                                                        (const uint8_t *)natsMsg_GetData(m));
   if (!e)
     return false;
-  bool done = false;
   if (e->seq > pg->last) {
     size_t mark = pg->out.len;
     if (pg->count)
@@ -239,7 +241,7 @@ static bool page_add(page_t *pg, natsMsg *m) {
     }
     pg->last = e->seq;
   }
-  done = e->seq >= pg->latest || pg->count >= pg->limit;
+  bool done = e->seq >= pg->latest || pg->count >= pg->limit;
   arqon__v1__envelope__free_unpacked(e, NULL);
   return done;
 }
