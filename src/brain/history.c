@@ -17,9 +17,9 @@
  *   server delivers little beyond the page; when that consumer cannot be created in time
  *   (a cluster's meta leader in a failover), one direct get at a time. The request's
  *   deadline, when its Shield stops waiting, bounds every call. Presence events share the
- *   subject but carry
- *   no seq: they are skipped (a search step that meets only those keeps its lower bound,
- *   which errs toward reading a little more, never toward losing a message). Without
+ *   subject but carry no seq: they are skipped (a search step that meets only those keeps
+ *   its lower bound, which errs toward reading a little more, never toward losing a
+ *   message). Without
  *   direct gets (a stream whose configuration another Brain keeps) the page is read from
  *   the room's first message, still no further than the page.
  *
