@@ -19,12 +19,22 @@
 #define NOTICE_RING 256
 #define NOTICE_RING_BYTES (8u << 20)
 #define NOTICES_PER_POLL 64
+/* Creating the consumer waits at most this: the worker also answers requests and heartbeats,
+ * and in a failover (the meta leader electing) such calls go unanswered. */
+#define CONSUMER_WAIT_MS 1000
+#define RETRY_FIRST_MS 250 /* after a failed (re)start; doubled up to RETRY_MAX_MS */
+#define RETRY_MAX_MS 4000
 
 struct arq_notices {
   arq_pull_t *pull;
   arq_reader_t rd;
   bool *owned;
   uint64_t epoch;
+  /* After a failed (re)start, the next try waits (unless ownership changes again): each
+   * try may block the worker for CONSUMER_WAIT_MS while JetStream does not answer. */
+  uint64_t failed_epoch;
+  int64_t retry_at_ms;
+  int retry_ms;
 };
 
 static void wake(void *arg) {
@@ -46,7 +56,7 @@ void arq_notices_init(arq_brain_t *b) {
   char inbox[96];
   snprintf(inbox, sizeof inbox, "_INBOX.%s.notices", b->id);
   n->pull = arq_pull_new(b->nc, b->js, ARQ_STREAM_NOTICES, inbox, NOTICE_RING,
-                         NOTICE_RING_BYTES, wake, b);
+                         NOTICE_RING_BYTES, CONSUMER_WAIT_MS, wake, b);
   arq_reader_init(&n->rd, n->pull, b->partitions, "nckpt");
   n->epoch = b->own_epoch - 1;
   b->notices = n;
@@ -56,15 +66,22 @@ void arq_notices_init(arq_brain_t *b) {
 static bool follow_ownership(arq_brain_t *b, struct arq_notices *n) {
   if (!arq_reader_must_restart(&n->rd, atomic_load(&b->reconnects)) && n->epoch == b->own_epoch)
     return true;
+  int64_t now = arq_monotonic_ms();
+  if (n->retry_ms && n->failed_epoch == b->own_epoch && now < n->retry_at_ms)
+    return false;
   n->epoch = b->own_epoch;
   for (uint32_t p = 0; p < b->partitions; p++)
     n->owned[p] = b->part[p].owned;
   if (arq_reader_sync(&n->rd, n->owned, &b->store)) {
     if (arq_pull_running(n->pull))
       arq_pull_stop(n->pull);
-    n->epoch = b->own_epoch - 1; /* try again on the next poll */
+    n->epoch = b->own_epoch - 1; /* try again */
+    n->failed_epoch = b->own_epoch;
+    n->retry_ms = n->retry_ms ? (n->retry_ms * 2 < RETRY_MAX_MS ? n->retry_ms * 2 : RETRY_MAX_MS) : RETRY_FIRST_MS;
+    n->retry_at_ms = now + n->retry_ms;
     return false;
   }
+  n->retry_ms = 0;
   return true;
 }
 

@@ -34,6 +34,7 @@ struct arq_pull {
   jsCtx *js;
   char stream[64], inbox_prefix[96];
   size_t cap, max_bytes;
+  jsOptions api; /* for creating and deleting the consumer */
   void (*wake)(void *);
   void *wake_arg;
 
@@ -147,7 +148,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 
 arq_pull_t *arq_pull_new(natsConnection *nc, jsCtx *js, const char *stream,
                          const char *inbox_prefix, size_t capacity, size_t max_bytes,
-                         void (*wake)(void *), void *wake_arg) {
+                         int api_wait_ms, void (*wake)(void *), void *wake_arg) {
   arq_pull_t *p = calloc(1, sizeof *p);
   if (!p)
     arq_oom("pull consumer");
@@ -157,6 +158,8 @@ arq_pull_t *arq_pull_new(natsConnection *nc, jsCtx *js, const char *stream,
   snprintf(p->inbox_prefix, sizeof p->inbox_prefix, "%s", inbox_prefix);
   p->cap = capacity;
   p->max_bytes = max_bytes;
+  jsOptions_Init(&p->api);
+  p->api.Wait = api_wait_ms;
   p->wake = wake;
   p->wake_arg = wake_arg;
   p->ring = calloc(capacity, sizeof *p->ring);
@@ -190,7 +193,7 @@ void arq_pull_stop(arq_pull_t *p) {
   /* The server would delete it after INACTIVE_THRESHOLD_S anyway; deleting at once frees
    * it now, unless NATS is away (the call would only wait for its timeout). */
   if (was && *consumer && natsConnection_Status(p->nc) == NATS_CONN_STATUS_CONNECTED)
-    js_DeleteConsumer(p->js, p->stream, consumer, NULL, NULL);
+    js_DeleteConsumer(p->js, p->stream, consumer, &p->api, NULL);
 }
 
 int arq_pull_start(arq_pull_t *p, uint64_t start_seq) {
@@ -221,7 +224,7 @@ int arq_pull_start(arq_pull_t *p, uint64_t start_seq) {
   jsConsumerInfo *ci = NULL;
   jsErrCode jerr = 0;
   if (st == NATS_OK)
-    st = js_AddConsumer(&ci, p->js, p->stream, &cc, NULL, &jerr);
+    st = js_AddConsumer(&ci, p->js, p->stream, &cc, &p->api, &jerr);
   if (st != NATS_OK) {
     const char *last = nats_GetLastError(NULL);
     ARQ_LOG(ARQ_LOG_WARN, "brain", "cannot create the ingress consumer; retrying",

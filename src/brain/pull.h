@@ -36,10 +36,11 @@ typedef struct {
 /** A reader of the whole of `stream` (no filter: a filtered consumer reads stored messages
  *  very slowly on nats-server 2.9), holding at most `capacity` messages and `max_bytes`
  *  bytes. `inbox_prefix` names its reply subjects (`<prefix>.<generation>`).
- *  `wake`, when set, is called (on nats.c's thread) after a message or status arrives. */
+ *  `wake`, when set, is called (on nats.c's thread) after a message or status arrives.
+ *  Creating and deleting the consumer wait at most `api_wait_ms` for JetStream. */
 arq_pull_t *arq_pull_new(natsConnection *nc, jsCtx *js, const char *stream,
                          const char *inbox_prefix, size_t capacity, size_t max_bytes,
-                         void (*wake)(void *), void *wake_arg);
+                         int api_wait_ms, void (*wake)(void *), void *wake_arg);
 /** (Re)creates the consumer to deliver from stream sequence `start_seq` (1 = the first).
  *  Anything buffered from the previous consumer is dropped. 0, or -1 (logged). */
 int arq_pull_start(arq_pull_t *p, uint64_t start_seq);

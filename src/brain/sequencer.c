@@ -67,6 +67,7 @@
 #define ROOM_CACHE_MAX 100000 /* rooms kept in memory; beyond, the cache starts over */
 #define PUBLISH_WAIT_MS 2000
 #define IDLE_WAIT_MS 100
+#define SEQUENCER_API_WAIT_MS 3000 /* its own thread: JetStream calls may wait (consumer create) */
 #define FOLLOW_WAIT_MS (PUBLISH_WAIT_MS + 1500) /* a handover waits at most this for the flight */
 #define FENCE_KEY_MAX 40
 #define COMMIT_KEY_MAX (2 * ARQ_ID_MAX_LEN + 32)
@@ -716,7 +717,7 @@ int arq_sequencer_start(arq_brain_t *b, char *err, size_t errcap) {
   b->seq = s;
   jsOptions jo;
   jsOptions_Init(&jo);
-  jo.Wait = 3000;
+  jo.Wait = SEQUENCER_API_WAIT_MS;
   jo.PublishAsync.MaxPending = 4 * ARQ_FLIGHTS_MAX; /* and those of discarded batches */
   jo.PublishAsync.AckHandler = on_publish_ack;
   jo.PublishAsync.AckHandlerClosure = s;
@@ -726,7 +727,8 @@ int arq_sequencer_start(arq_brain_t *b, char *err, size_t errcap) {
   }
   char inbox[96];
   snprintf(inbox, sizeof inbox, "_INBOX.%s.ingress", b->id);
-  s->pull = arq_pull_new(b->nc, s->js, ARQ_STREAM_INGRESS, inbox, RING_MSGS, RING_BYTES, wake, s);
+  s->pull = arq_pull_new(b->nc, s->js, ARQ_STREAM_INGRESS, inbox, RING_MSGS, RING_BYTES, SEQUENCER_API_WAIT_MS,
+                         wake, s);
   s->flusher = arq_flusher_start(b->nc);
   arq_reader_init(&s->rd, s->pull, b->partitions, "ckpt");
   s->rd.restart = true;
