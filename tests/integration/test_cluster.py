@@ -161,7 +161,7 @@ class Cluster(unittest.IsolatedAsyncioTestCase):
                     break
                 await asyncio.sleep(2)
             print(f"cluster: {len(acked)} acked, {len(stored)} in history, {len(lost)} acked and not stored "
-                  f"(history read {read} times)", flush=True)
+                  f"(history read {read} times, {attempt} requests)", flush=True)
             seqs = [int(m["seq"]) for m in messages]
             self.assertEqual(seqs, list(range(1, len(seqs) + 1)))
             self.assertEqual(len(stored), len(set(stored)), "each message once")
