@@ -145,6 +145,7 @@ typedef struct arq_brain {
   struct deferred *deferred; /* requests waiting for their connection's join (requests.c) */
   size_t deferred_len;       /* at most brain.max_pending_requests */
   int64_t deferred_retry_ms; /* the earliest next check of a kept request */
+  int64_t history_direct_until_ms; /* history skips the consumer until then (history.c) */
   arq_strmap_t instances; /* instance -> arq_instance_t* */
   arq_strmap_t nodes;     /* node -> arq_node_t* */
   int64_t started_ms;

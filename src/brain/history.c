@@ -15,7 +15,8 @@
  *   The page is then read from there through a short-lived pull consumer filtered on the
  *   room, in fetches sized by what the page still has room for (count and bytes), so the
  *   server delivers little beyond the page; when that consumer cannot be created in time
- *   (a cluster's meta leader in a failover), one direct get at a time. The request's
+ *   (a cluster's meta leader in a failover), one direct get at a time, as are the requests
+ *   of the next DIRECT_ONLY_MS (each try would cost them half their time). The request's
  *   deadline, when its Shield stops waiting, bounds every call. Presence events share the
  *   subject but carry no seq: they are skipped (a search step that meets only those keeps
  *   its lower bound, which errs toward reading a little more, never toward losing a
@@ -55,6 +56,7 @@
 #define SEARCH_STEPS_MAX 130    /* every other step halves: 2^64 positions end before */
 #define PRESENCE_SKIP_MAX 4     /* messages without seq passed over at one search step */
 #define CONSUMER_INACTIVE_S 10  /* the server deletes a consumer a dead Brain left */
+#define DIRECT_ONLY_MS 5000     /* after a consumer could not be created, try again this late */
 
 static uint64_t latest_seq(arq_brain_t *b, const char *tenant, const char *room, bool *ok) {
   redisReply *r = arq_store_command(&b->store, "GET arq:{%s}:room:%s:seq", tenant, room);
@@ -366,7 +368,12 @@ void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const
   }
   arq_buf_init(&pg.out);
   arq_buf_puts(&pg.out, "{\"messages\":[");
-  if (!empty && !read_by_consumer(b, subject, start, &pg, deadline_ms)) {
+  /* While consumers cannot be created, each try would cost half of a request's time:
+   * requests go straight to direct gets for a while after one failed. */
+  bool by_consumer = !direct || arq_monotonic_ms() >= b->history_direct_until_ms;
+  if (!empty && !(by_consumer && read_by_consumer(b, subject, start, &pg, deadline_ms))) {
+    if (by_consumer)
+      b->history_direct_until_ms = arq_monotonic_ms() + DIRECT_ONLY_MS;
     if (direct)
       read_by_direct_gets(b, subject, start, &pg, deadline_ms);
     if (!pg.count && !pg.omitted) {
