@@ -7,7 +7,7 @@
  *   owner. Every third of the TTL a Brain rewrites its `brain.` key, renews each lease
  *   with compare-and-set on the revision it last wrote (kvStore_Update: a failure means
  *   someone else holds the key now, and the partition is dropped at once), counts the live
- *   Brains and aims at ceil(P / live) partitions: above it, it hands partitions back
+ *   Brains (live_brains: without the meta leader) and aims at ceil(P / live) partitions: above it, it hands partitions back
  *   (taken from the sequencer between two batches under own_lock, once it committed what
  *   it had in flight, so its last commit is the checkpoint; notice checkpoint saved; the key emptied by compare-and-set — the next
  *   owner continues exactly there); below it, it takes free `part.` keys: absent ones with
@@ -101,6 +101,25 @@ void arq_leases_check_fenced(arq_brain_t *b) {
       drop(b, p, "partition fenced: a newer owner exists");
 }
 
+/* How many `brain.` keys the bucket holds: the subjects of its stream, from the stream's
+ * leader. (kvStore_Keys would create a consumer, a request to the meta leader, which a
+ * node's failure can keep from answering for many seconds.) Expired keys are gone from
+ * the stream (its max age is the TTL), and a Brain that stops purges its key rather than
+ * deleting it, so no delete marker counts. -1 when the stream does not answer. */
+static int live_brains(arq_brain_t *b) {
+  jsOptions o;
+  jsOptions_Init(&o);
+  o.Stream.Info.SubjectsFilter = "$KV." ARQ_BRAIN_BUCKET ".brain.*";
+  jsStreamInfo *si = NULL;
+  if (js_GetStreamInfo(&si, b->js, "KV_" ARQ_BRAIN_BUCKET, &o, NULL) != NATS_OK) {
+    arq_counter_inc(b->m.nats_errors);
+    return -1;
+  }
+  int live = si->State.Subjects ? si->State.Subjects->Count : 0;
+  jsStreamInfo_Destroy(si);
+  return live;
+}
+
 void arq_leases_tick(arq_brain_t *b, int64_t now) {
   if (now < b->lease_due_ms)
     return;
@@ -144,19 +163,14 @@ void arq_leases_tick(arq_brain_t *b, int64_t now) {
     }
   }
 
-  kvKeysList keys = {0};
-  if (kvStore_Keys(&keys, b->kv, NULL) != NATS_OK) {
+  int live = live_brains(b);
+  if (live < 0) {
     arq_gauge_set(b->m.partitions_owned, owned);
     return;
   }
-  uint32_t live = 0;
-  for (int i = 0; i < keys.Count; i++)
-    if (!strncmp(keys.Keys[i], "brain.", 6))
-      live++;
-  kvKeysList_Destroy(&keys);
   if (live == 0)
     live = 1;
-  uint32_t want = (b->partitions + live - 1) / live;
+  uint32_t want = (b->partitions + (uint32_t)live - 1) / (uint32_t)live;
 
   for (uint32_t p = b->partitions; p-- > 0 && owned > want;) {
     if (b->part[p].owned) {
@@ -192,9 +206,15 @@ void arq_leases_release_all(arq_brain_t *b) {
   }
   if (!connected)
     return;
-  char self[40];
-  snprintf(self, sizeof self, "brain.%s", b->id);
-  kvStore_Delete(b->kv, self); /* only this Brain ever writes its own key */
+  /* Purged, not deleted: a delete marker would stay among the stream's subjects, and the
+   * other Brains would count this one as live until the TTL (live_brains). Only this Brain
+   * ever writes its own key. */
+  char self[64];
+  snprintf(self, sizeof self, "$KV.%s.brain.%s", ARQ_BRAIN_BUCKET, b->id);
+  jsOptions o;
+  jsOptions_Init(&o);
+  o.Stream.Purge.Subject = self;
+  js_PurgeStream(b->js, "KV_" ARQ_BRAIN_BUCKET, &o, NULL);
 }
 
 bool arq_leases_owns_room(const arq_brain_t *b, const char *tenant, const char *room) {
