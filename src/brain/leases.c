@@ -7,14 +7,17 @@
  *   owner. Every third of the TTL a Brain rewrites its `brain.` key, renews each lease
  *   with compare-and-set on the revision it last wrote (kvStore_Update: a failure means
  *   someone else holds the key now, and the partition is dropped at once), counts the live
- *   Brains (live_brains: without the meta leader) and aims at ceil(P / live) partitions: above it, it hands partitions back
- *   (taken from the sequencer between two batches under own_lock, once it committed what
- *   it had in flight, so its last commit is the checkpoint; notice checkpoint saved; the key emptied by compare-and-set — the next
- *   owner continues exactly there); below it, it takes free `part.` keys: absent ones with
+ *   Brains (live_brains: without the meta leader) and aims at ceil(P / live) partitions.
+ *   Above it, it hands partitions back: taken from the sequencer between two batches under
+ *   own_lock, once it committed what it had in flight, so its last commit is the
+ *   checkpoint; notice checkpoint saved; the key emptied by compare-and-set (the next owner
+ *   continues exactly there). Below it, it takes free `part.` keys: absent ones with
  *   kvStore_Create (fails when the key exists), emptied ones with kvStore_Update on the
- *   revision it read, so two Brains never both win. The revision of the creating write is the
- *   partition's fencing token: later owners always have larger ones, and the sequencing
+ *   revision it read, so two Brains never both win. The revision of the creating write is
+ *   the partition's fencing token: later owners always have larger ones, and the sequencing
  *   script refuses an older token.
+ *   A tick stops at the first write the bucket does not answer in time (a failover): every
+ *   further call would hold the control worker, which answers requests, as long.
  */
 #include <stdio.h>
 #include <stdlib.h>
