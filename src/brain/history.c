@@ -27,8 +27,10 @@
  *   Where the room stands: the counter in Redis (the last committed seq) or, when newer,
  *   the seq of the room's last message in the stream (published, its commit a few
  *   milliseconds away: ADR 0009), one direct get. A client that is up to date is answered
- *   without reading further, and reading stops at that seq or when the consumer reports
- *   nothing pending.
+ *   without reading further. A page that is read goes on to the stream's end (the
+ *   consumer reports nothing pending) or its limit, not only to that seq: when presence
+ *   events were stored after the newest message, the direct get found one of those, and
+ *   the newest message, not yet committed, is still the client's to read.
  *
  *   Reply: event `history`, data {"messages":[<envelope in proto3 JSON>...],
  *   "next_seq":N,"latest_seq":L} where next_seq is the since_seq that continues after this
@@ -243,7 +245,11 @@ static bool page_add(page_t *pg, natsMsg *m) {
     }
     pg->last = e->seq;
   }
-  bool done = e->seq >= pg->latest || pg->count >= pg->limit;
+  /* A message newer than the room's last commit is published, its commit a few
+   * milliseconds away (ADR 0009): it belongs in the page, and latest_seq says so. */
+  if (e->seq > pg->latest)
+    pg->latest = e->seq;
+  bool done = pg->count >= pg->limit;
   arqon__v1__envelope__free_unpacked(e, NULL);
   return done;
 }

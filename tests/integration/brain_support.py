@@ -123,6 +123,10 @@ def redis_get(port, key):
     return _redis_command(port, "GET", key)
 
 
+def redis_set(port, key, value):
+    return _redis_command(port, "SET", key, value)
+
+
 def redis_calls(port, command, field="calls"):
     """How many times `command` ran on the server (INFO commandstats); `field` may also be
     failed_calls (those answered with an error)."""
