@@ -27,6 +27,12 @@
 /* nats-server 2.9 ends a request that expires while it is delivering without telling (no
  * 408): a request is taken as over this long after its expiry, whatever was heard. */
 #define REQUEST_GRACE_MS 100
+/* The server sends an idle heartbeat (status 100) this often while a request waits. A
+ * request that hears nothing for HEARTBEAT_MISSED_MS is lost: the consumer's leader died
+ * or moved with a node of the cluster, and nothing else would say so (the new leader
+ * never saw the request; the stream is silent, not refused). */
+#define HEARTBEAT_MS 1000
+#define HEARTBEAT_MISSED_MS (3 * HEARTBEAT_MS)
 #define INACTIVE_THRESHOLD_S 10 /* the server deletes a consumer nobody pulls from */
 
 struct arq_pull {
@@ -56,6 +62,7 @@ struct arq_pull {
   bool req_active;
   size_t req_left;
   int64_t req_deadline_ms;
+  int64_t heard_ms; /* the last delivery or status of the request outstanding */
   uint64_t next_cseq;
 };
 
@@ -114,6 +121,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
       natsMsg_Destroy(msg);
       return;
     }
+    p->heard_ms = arq_monotonic_ms();
     natsMsgHeader_Get(msg, "Description", &desc);
     if (!strcmp(status, "404") || !strcmp(status, "408") ||
         (!strcmp(status, "409") && desc && strstr(desc, "MaxBytes")))
@@ -131,6 +139,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     natsMsg_Destroy(msg); /* cannot happen: requests never ask for more than there is room */
     mark_broken(p, "more messages than requested");
   } else {
+    p->heard_ms = arq_monotonic_ms();
     p->next_cseq++;
     size_t at = (p->head + p->len) % p->cap;
     p->ring[at] = msg;
@@ -252,6 +261,10 @@ static void maybe_request(arq_pull_t *p) {
   if (!p->running || p->broken)
     return;
   int64_t now = arq_monotonic_ms();
+  if (p->req_active && now - p->heard_ms > HEARTBEAT_MISSED_MS) {
+    mark_broken(p, "no heartbeat from the consumer (its server went away?)");
+    return;
+  }
   if (p->req_active && now <= p->req_deadline_ms)
     return;
   p->req_active = false;
@@ -271,6 +284,8 @@ static void maybe_request(arq_pull_t *p) {
   arq_json_w_uint64(&w, free_bytes);
   arq_json_w_key(&w, "expires", 7); /* nanoseconds */
   arq_json_w_int64(&w, (int64_t)REQUEST_EXPIRES_MS * 1000000);
+  arq_json_w_key(&w, "idle_heartbeat", 14);
+  arq_json_w_int64(&w, (int64_t)HEARTBEAT_MS * 1000000);
   arq_json_w_object_end(&w);
   /* Each request has a reply subject of its own, so that a late status is recognised as an
    * older request's. */
@@ -278,6 +293,7 @@ static void maybe_request(arq_pull_t *p) {
   if (natsConnection_PublishRequestString(p->nc, p->next_subject, p->req_reply, p->req_body.data) != NATS_OK)
     return; /* NATS away: asked again on the next call */
   p->req_active = true;
+  p->heard_ms = now;
   p->req_left = free_msgs;
   p->req_deadline_ms = now + REQUEST_EXPIRES_MS + REQUEST_GRACE_MS;
 }
