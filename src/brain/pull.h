@@ -11,8 +11,10 @@
  *   design pushed into a bounded queue and replayed on overflow, which livelocked).
  *
  *   Order. The consumer delivers in stream order; the consumer sequence in each message's
- *   reply subject must grow by one. A gap, a deleted consumer or a refused request marks
- *   the consumer broken: its owner restarts it from its own checkpoint (arq_pull_start).
+ *   reply subject must grow by one. A gap, a deleted consumer, a refused request or a
+ *   request that hears nothing, not even the idle heartbeat it asked for (lost with a
+ *   server that died), marks the consumer broken: its owner restarts it from its own
+ *   checkpoint (arq_pull_start).
  *
  *   Threads. nats.c delivers on its own thread into the ring (under the mutex); the owner
  *   takes messages with arq_pull_next, which also sends the next request when there is room.
