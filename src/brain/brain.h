@@ -242,12 +242,9 @@ void arq_presence_free(arq_brain_t *b);
 /* requests.c */
 /** Answers a request that arrived at `received_ms`; may keep it (taking *msgp, set to
  *  NULL) until the requesting connection's join has been applied. A request its Shield
- *  no longer waits for (older than arq_brain_request_deadline_ms) is answered 503 without
+ *  no longer waits for (older than [shield] request_timeout_ms) is answered 503 without
  *  reading anything. */
 void arq_brain_request(arq_brain_t *b, natsMsg **msgp, int64_t received_ms);
-/** When a request that arrived at `received_ms` stops being worth answering: a Shield
- *  waits [shield] request_timeout_ms for it. */
-int64_t arq_brain_request_deadline_ms(const arq_brain_t *b, int64_t received_ms);
 /** Checks again the kept requests that are due; `flush` answers all of them now. */
 void arq_brain_requests_retry(arq_brain_t *b, bool flush);
 /** How long the worker may wait before a kept request is due (at most `max_ms`). */

@@ -335,6 +335,23 @@ static void read_by_direct_gets(arq_brain_t *b, const char *subject, uint64_t st
   }
 }
 
+/* The page, by a consumer or, while none can be created, by direct gets (when the stream
+ * allows them). While consumers cannot be created, each try would cost half of a
+ * request's time: requests go straight to direct gets for DIRECT_ONLY_MS after one failed.
+ * false when nothing could be read in time. */
+static bool read_page(arq_brain_t *b, const char *subject, uint64_t start, bool direct, page_t *pg,
+                      int64_t deadline_ms) {
+  if (!direct || arq_monotonic_ms() >= b->history_direct_until_ms) {
+    if (read_by_consumer(b, subject, start, pg, deadline_ms))
+      return true;
+    if (direct)
+      b->history_direct_until_ms = arq_monotonic_ms() + DIRECT_ONLY_MS;
+  }
+  if (direct)
+    read_by_direct_gets(b, subject, start, pg, deadline_ms);
+  return pg->count || pg->omitted;
+}
+
 void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const char *room,
                          const char *trace, const uint8_t *args, size_t args_len,
                          int64_t deadline_ms) {
@@ -374,22 +391,13 @@ void arq_history_request(arq_brain_t *b, natsMsg *msg, const char *tenant, const
   }
   arq_buf_init(&pg.out);
   arq_buf_puts(&pg.out, "{\"messages\":[");
-  /* While consumers cannot be created, each try would cost half of a request's time:
-   * requests go straight to direct gets for a while after one failed. */
-  bool by_consumer = !direct || arq_monotonic_ms() >= b->history_direct_until_ms;
-  if (!empty && !(by_consumer && read_by_consumer(b, subject, start, &pg, deadline_ms))) {
-    if (by_consumer)
-      b->history_direct_until_ms = arq_monotonic_ms() + DIRECT_ONLY_MS;
-    if (direct)
-      read_by_direct_gets(b, subject, start, &pg, deadline_ms);
-    if (!pg.count && !pg.omitted) {
-      /* Nothing could be read in time, though the room has newer messages. */
-      arq_buf_free(&pg.out);
-      ARQ_LOG(ARQ_LOG_WARN, "brain", "history: cannot read the stream in time", {"stream", ARQ_STREAM_ROOMS},
-              {"tenant_id", tenant}, {"room", room}, {"trace_id", trace});
-      arq_brain_reply_error(b, msg, tenant, room, trace, 503, "history unavailable");
-      return;
-    }
+  if (!empty && !read_page(b, subject, start, direct, &pg, deadline_ms)) {
+    /* Nothing could be read in time, though the room has newer messages. */
+    arq_buf_free(&pg.out);
+    ARQ_LOG(ARQ_LOG_WARN, "brain", "history: cannot read the stream in time", {"stream", ARQ_STREAM_ROOMS},
+            {"tenant_id", tenant}, {"room", room}, {"trace_id", trace});
+    arq_brain_reply_error(b, msg, tenant, room, trace, 503, "history unavailable");
+    return;
   }
   arq_buf_printf(&pg.out, "],\"next_seq\":%llu,\"latest_seq\":%llu", (unsigned long long)pg.last,
                  (unsigned long long)pg.latest);

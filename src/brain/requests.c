@@ -113,7 +113,7 @@ typedef struct deferred {
   struct deferred *next;
   natsMsg *msg;
   int64_t deadline_ms, next_ms; /* of the wait for the join */
-  int64_t answer_by_ms;          /* arq_brain_request_deadline_ms */
+  int64_t answer_by_ms;          /* when its Shield stops waiting (request_timeout_ms) */
   int delay_ms, wait_ms;
   char tenant[ARQ_ID_MAX_LEN + 1], room[ARQ_ID_MAX_LEN + 1], conn[ARQ_ID_MAX_LEN + 1];
 } deferred_t;
@@ -192,14 +192,10 @@ static void note_due(arq_brain_t *b, int64_t at_ms) {
     b->deferred_retry_ms = at_ms;
 }
 
-int64_t arq_brain_request_deadline_ms(const arq_brain_t *b, int64_t received_ms) {
-  return received_ms + b->cfg->shield.request_timeout_ms;
-}
-
 void arq_brain_request(arq_brain_t *b, natsMsg **msgp, int64_t received_ms) {
   arq_counter_inc(b->m.requests);
   deferred_t keep;
-  int64_t answer_by = arq_brain_request_deadline_ms(b, received_ms);
+  int64_t answer_by = received_ms + b->cfg->shield.request_timeout_ms; /* a Shield's wait */
   if (answer(b, *msgp, answer_by, false, true, &keep))
     return;
   deferred_t *d = malloc(sizeof *d);
