@@ -62,7 +62,8 @@ struct arq_pull {
   bool req_active;
   size_t req_left;
   int64_t req_deadline_ms;
-  int64_t heard_ms; /* the last delivery or status of the request outstanding */
+  bool heard;       /* a delivery or status came since maybe_request last looked */
+  int64_t heard_ms; /* when maybe_request last saw one (or sent the request) */
   uint64_t next_cseq;
 };
 
@@ -121,7 +122,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
       natsMsg_Destroy(msg);
       return;
     }
-    p->heard_ms = arq_monotonic_ms();
+    p->heard = true;
     natsMsgHeader_Get(msg, "Description", &desc);
     if (!strcmp(status, "404") || !strcmp(status, "408") ||
         (!strcmp(status, "409") && desc && strstr(desc, "MaxBytes")))
@@ -139,7 +140,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     natsMsg_Destroy(msg); /* cannot happen: requests never ask for more than there is room */
     mark_broken(p, "more messages than requested");
   } else {
-    p->heard_ms = arq_monotonic_ms();
+    p->heard = true; /* no clock read per delivery: maybe_request stamps it */
     p->next_cseq++;
     size_t at = (p->head + p->len) % p->cap;
     p->ring[at] = msg;
@@ -261,6 +262,10 @@ static void maybe_request(arq_pull_t *p) {
   if (!p->running || p->broken)
     return;
   int64_t now = arq_monotonic_ms();
+  if (p->heard) {
+    p->heard = false;
+    p->heard_ms = now;
+  }
   if (p->req_active && now - p->heard_ms > HEARTBEAT_MISSED_MS) {
     mark_broken(p, "no heartbeat from the consumer (its server went away?)");
     return;
